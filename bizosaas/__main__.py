@@ -1,0 +1,4 @@
+from bizosaas.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""`bizosaas worker [GROUP ...]`: run consumer groups (all when none is named) until SIGTERM, then drain."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from prometheus_client import start_http_server
+from redis.asyncio import Redis
+
+from bizosaas.settings import Settings
+from consumers.groups import GROUP_FACTORIES, GroupContext
+from consumers.runtime import Runtime, RuntimeConfig
+from consumers.trimmer import trim_forever
+from db.pool import create_pool
+
+log = logging.getLogger("bizosaas.worker")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("worker", help="run consumer groups (all when none is named)")
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"one of: {', '.join(GROUP_FACTORIES)}")
+    parser.set_defaults(run=run)
+
+
+def runtime_config(settings: Settings) -> RuntimeConfig:
+    return RuntimeConfig(
+        batch_size=settings.batch_size, block_ms=settings.block_ms, reclaim_idle_ms=settings.reclaim_idle_ms,
+        reclaim_interval_s=max(0.2, min(5.0, settings.reclaim_idle_ms / 4000)), max_deliveries=settings.max_deliveries,
+    )
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    unknown = [g for g in args.groups if g not in GROUP_FACTORIES]
+    if unknown:
+        print(f"bizosaas worker: unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUP_FACTORIES)}")
+        return 2
+    names = args.groups or list(GROUP_FACTORIES)
+    redis = Redis.from_url(settings.redis_url)
+    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+    try:
+        ctx = GroupContext(pool=pool, redis=redis, partitions=settings.partitions)
+        runtime = Runtime(redis, [GROUP_FACTORIES[n](ctx) for n in names], runtime_config(settings))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runtime.stop)
+        if settings.metrics_port >= 0:
+            server, _ = start_http_server(settings.metrics_port, addr="127.0.0.1")
+            log.info("worker %s serving /metrics on 127.0.0.1:%d", runtime.consumer, server.server_port)
+        log.info("worker %s running groups %s", runtime.consumer, ", ".join(names))
+        trimmer = asyncio.create_task(trim_forever(
+            redis, settings.partitions, names, settings.stream_retention_s * 1000, settings.trim_interval_s,
+            runtime.stopping,
+        ))
+        await runtime.run()
+        await trimmer
+        log.info("worker %s drained and stopped", runtime.consumer)
+        return 0
+    finally:
+        await pool.close()
+        await redis.aclose()

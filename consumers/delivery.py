@@ -1,0 +1,34 @@
+"""What a group's handler receives: one decoded entry with where it came from and its place in the order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from events.streams import parse_id
+
+# extra fields on entries of a replay stream: the stream and entry id the event was first published at
+ORIGIN_STREAM_FIELD = b"origin"
+ORIGIN_ID_FIELD = b"origin_id"
+
+
+@dataclass(slots=True)
+class Delivery:
+    stream: str  # the stream it was read from (a partition, the commands stream, or a replay stream)
+    entry_id: str
+    raw: bytes  # the event as published (what event_log archives)
+    message: Any  # the decoded, upcast event or command
+    origin_stream: str
+    position: tuple[int, int]  # entry id at its origin: the ordering rule's tie-break
+    deliveries: int = 1
+
+    @property
+    def replayed(self) -> bool:
+        return self.origin_stream != self.stream
+
+
+def origin_of(stream: str, entry_id: str, fields: dict[bytes, bytes]) -> tuple[str, tuple[int, int]]:
+    origin = fields.get(ORIGIN_STREAM_FIELD)
+    if origin is None:
+        return stream, parse_id(entry_id)
+    return origin.decode(), parse_id(fields[ORIGIN_ID_FIELD])

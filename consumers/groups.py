@@ -1,0 +1,26 @@
+"""The consumer groups a worker can run, by name. A new group registers its factory here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import asyncpg
+from redis.asyncio import Redis
+
+from consumers.projector import projector_group
+from consumers.runtime import Group
+from consumers.usage import metrics_group
+
+
+@dataclass(frozen=True)
+class GroupContext:
+    pool: asyncpg.Pool  # the service role's pool: row-level security applies
+    redis: Redis
+    partitions: int
+
+
+GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
+    "projector": lambda ctx: projector_group(ctx.pool, ctx.partitions),
+    "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
+}

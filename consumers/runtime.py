@@ -1,0 +1,286 @@
+"""The one consumer loop: consumer groups over Redis Streams with at-least-once delivery.
+
+Per group: one reader per stream (`XREADGROUP COUNT n BLOCK ms`; no multi-key reads, so partitions can live on
+different cluster shards), acknowledgement only after the handler's transaction committed, a reclaimer that takes
+over entries left pending by dead consumers (`XPENDING IDLE` + `XCLAIM`), dead letters after K deliveries, back-off on
+infrastructure errors, and a drain on stop. A failing batch is bisected so that one poison entry does not hold back
+the entries around it.
+
+Why not FastStream's subscriber loop: on Redis its nack/reject do nothing, it has no delivery count and no dead
+letters, and reclaiming needs Redis 8.4 (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence
+
+import asyncpg
+import redis.exceptions
+from redis.asyncio import Redis
+
+from consumers import metrics
+from consumers.deadletter import move_to_dead
+from consumers.delivery import Delivery, origin_of
+from events import codec
+from events.codec import EventDecodeError
+from events.streams import LAST_ERROR_HASH, as_text, dead_stream, replay_stream
+
+log = logging.getLogger("bizosaas.consumers")
+
+# errors of the infrastructure, not of the entry: retry the same batch after a back-off, never dead-letter for them
+INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, asyncio.TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
+    asyncpg.AdminShutdownError,
+)
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    batch_size: int = 500
+    block_ms: int = 1000
+    reclaim_idle_ms: int = 30_000  # a pending entry this idle belongs to a dead (or stuck) consumer
+    reclaim_interval_s: float = 5.0
+    max_deliveries: int = 5  # the K of "dead letter after K deliveries"
+    backoff_initial_s: float = 0.1
+    backoff_max_s: float = 5.0
+    stale_consumer_idle_ms: int = 3_600_000  # consumers idle this long with nothing pending are removed
+
+
+@dataclass
+class Group:
+    """A consumer group: its name, the streams it reads, and the batch handler that commits its effects."""
+
+    name: str
+    streams: Sequence[str]
+    handle: Callable[[list[Delivery]], Awaitable[None]]
+    decode: Callable[[bytes], Any] = codec.decode_event
+
+    @property
+    def all_streams(self) -> list[str]:
+        return [*self.streams, replay_stream(self.name)]
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{random.randrange(16**4):04x}"
+
+
+class Backoff:
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self.initial_s, self.max_s, self.next_s = initial_s, max_s, initial_s
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self.next_s * random.uniform(0.5, 1.0))
+        self.next_s = min(self.next_s * 2, self.max_s)
+
+    def reset(self) -> None:
+        self.next_s = self.initial_s
+
+
+class GroupRunner:
+    def __init__(self, redis: Redis, group: Group, config: RuntimeConfig, consumer: str, stopping: asyncio.Event):
+        self.redis, self.group, self.config, self.consumer = redis, group, config, consumer
+        self.stopping = stopping
+        self.backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
+
+    async def run(self) -> None:
+        await self.ensure_groups()
+        tasks = [asyncio.create_task(self._read_loop(s), name=f"{self.group.name}:{s}") for s in self.group.all_streams]
+        tasks.append(asyncio.create_task(self._reclaim_loop(), name=f"{self.group.name}:reclaim"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def ensure_groups(self) -> None:
+        for stream in self.group.all_streams:
+            try:
+                await self.redis.xgroup_create(stream, self.group.name, id="0", mkstream=True)
+            except redis.exceptions.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    async def _read_loop(self, stream: str) -> None:
+        while not self.stopping.is_set():
+            try:
+                reply = await self.redis.xreadgroup(
+                    self.group.name, self.consumer, {stream: ">"}, count=self.config.batch_size,
+                    block=self.config.block_ms,
+                )
+            except REDIS_ERRORS as exc:
+                await self._infra_error(exc)
+                continue
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                await self.ensure_groups()  # the stream was deleted (e.g. a replay stream): recreate and go on
+                continue
+            for _, entries in reply or ():
+                await self.process(stream, [(entry_id, fields, 1) for entry_id, fields in entries])
+
+    async def process(self, stream: str, entries: list[tuple[bytes, dict | None, int]]) -> None:
+        started = time.perf_counter()
+        batch: list[Delivery] = []
+        gone: list[str] = []
+        for entry_id, fields, count in entries:
+            entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            if not fields:  # deleted from the stream while pending: nothing left to handle
+                gone.append(entry_id)
+                continue
+            try:
+                message = self.group.decode(fields.get(codec.EVENT_FIELD, b""))
+            except EventDecodeError as exc:
+                # retrying cannot help a malformed or unknown-version entry: straight to dead letters
+                await self._dead_letter(stream, entry_id, fields, str(exc), count)
+                continue
+            origin, position = origin_of(stream, entry_id, fields)
+            batch.append(Delivery(stream, entry_id, fields[codec.EVENT_FIELD], message, origin, position, count))
+        done, failed = await self._handle(batch) if batch else ([], [])
+        await self._acknowledge(stream, [d.entry_id for d in done] + gone, any(d.deliveries > 1 for d in done))
+        if failed:
+            metrics.FAILED.labels(self.group.name).inc(len(failed))
+            await self.redis.hset(LAST_ERROR_HASH % self.group.name, mapping={d.entry_id: e for d, e in failed})
+            for delivery, error in failed:
+                log.warning("group %s: entry %s of %s failed (delivery %d): %s", self.group.name,
+                            delivery.entry_id, stream, delivery.deliveries, error)
+        metrics.BATCH_SECONDS.labels(self.group.name).observe(time.perf_counter() - started)
+
+    async def _handle(self, batch: list[Delivery]) -> tuple[list[Delivery], list[tuple[Delivery, str]]]:
+        """Commit the batch; on an entry's error, bisect so the healthy entries still commit."""
+        while True:
+            try:
+                await self.group.handle(batch)
+                self.backoff.reset()
+                return batch, []
+            except INFRA_ERRORS as exc:
+                if self.stopping.is_set():
+                    return [], []  # leave them pending: another consumer reclaims them
+                await self._infra_error(exc)
+            except Exception as exc:  # noqa: BLE001 - an entry's error: isolate it
+                if len(batch) == 1:
+                    return [], [(batch[0], f"{type(exc).__name__}: {exc}")]
+                middle = len(batch) // 2
+                done_a, failed_a = await self._handle(batch[:middle])
+                done_b, failed_b = await self._handle(batch[middle:])
+                return done_a + done_b, failed_a + failed_b
+
+    async def _acknowledge(self, stream: str, entry_ids: list[str], clear_errors: bool) -> None:
+        if not entry_ids:
+            return
+        while True:
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.xack(stream, self.group.name, *entry_ids)
+                    if clear_errors:
+                        pipe.hdel(LAST_ERROR_HASH % self.group.name, *entry_ids)
+                    await pipe.execute()
+                metrics.PROCESSED.labels(self.group.name).inc(len(entry_ids))
+                return
+            except REDIS_ERRORS as exc:  # the effect is committed: an ack lost now only means a harmless redelivery
+                if self.stopping.is_set():
+                    return
+                await self._infra_error(exc)
+
+    async def _dead_letter(self, stream: str, entry_id: str, fields: dict, error: str, deliveries: int) -> None:
+        await move_to_dead(self.redis, self.group.name, stream, entry_id, fields, error, deliveries)
+        await self.redis.hdel(LAST_ERROR_HASH % self.group.name, entry_id)
+        metrics.DEAD_LETTERED.labels(self.group.name).inc()
+        log.error("group %s: entry %s of %s dead-lettered after %d deliveries: %s", self.group.name, entry_id,
+                  stream, deliveries, error)
+
+    async def _infra_error(self, exc: BaseException) -> None:
+        metrics.INFRA_ERRORS.labels(self.group.name).inc()
+        log.warning("group %s: infrastructure error, backing off: %s: %s", self.group.name, type(exc).__name__, exc)
+        await self.backoff.sleep()
+
+    # --- reclaiming ----------------------------------------------------------------------------------------
+
+    async def _reclaim_loop(self) -> None:
+        passes = 0
+        while not self.stopping.is_set():
+            try:
+                for stream in self.group.all_streams:
+                    await self.reclaim(stream)
+                await self._export_gauges()
+                if passes % 60 == 0:
+                    await self._remove_stale_consumers()
+                passes += 1
+            except REDIS_ERRORS as exc:
+                await self._infra_error(exc)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), self.config.reclaim_interval_s)
+            except asyncio.TimeoutError:
+                pass
+
+    async def reclaim(self, stream: str) -> None:
+        """Take over entries idle longer than reclaim_idle_ms: handle them again, or dead-letter after K deliveries."""
+        idle_ms = self.config.reclaim_idle_ms
+        while not self.stopping.is_set():
+            pending = await self.redis.xpending_range(
+                stream, self.group.name, min="-", max="+", count=self.config.batch_size, idle=idle_ms,
+            )
+            if not pending:
+                return
+            counts = {as_text(p["message_id"]): p["times_delivered"] for p in pending}
+            claimed = await self.redis.xclaim(
+                stream, self.group.name, self.consumer, min_idle_time=idle_ms, message_ids=list(counts),
+            )
+            metrics.RECLAIMED.labels(self.group.name).inc(len(claimed))
+            retry = []
+            for entry_id, fields in claimed:
+                entry_id = as_text(entry_id)
+                delivered = counts.get(entry_id, 0)
+                if delivered >= self.config.max_deliveries and fields:
+                    error = await self.redis.hget(LAST_ERROR_HASH % self.group.name, entry_id)
+                    reason = as_text(error) if error else "never acknowledged (its consumers died or timed out)"
+                    await self._dead_letter(stream, entry_id, fields, reason, delivered)
+                else:
+                    retry.append((entry_id, fields, delivered + 1))
+            if retry:
+                await self.process(stream, retry)
+            if len(pending) < self.config.batch_size:
+                return
+
+    async def _export_gauges(self) -> None:
+        for stream in self.group.all_streams:
+            for info in await self.redis.xinfo_groups(stream):
+                if as_text(info["name"]) == self.group.name:
+                    lag = info.get("lag")
+                    metrics.LAG.labels(self.group.name, stream).set(lag if lag is not None else float("nan"))
+                    metrics.PENDING.labels(self.group.name, stream).set(info["pending"])
+        metrics.DEAD_LETTERS.labels(self.group.name).set(await self.redis.xlen(dead_stream(self.group.name)))
+
+    async def _remove_stale_consumers(self) -> None:
+        for stream in self.group.all_streams:
+            for info in await self.redis.xinfo_consumers(stream, self.group.name):
+                name = as_text(info["name"])
+                if name != self.consumer and info["pending"] == 0 and info["idle"] > self.config.stale_consumer_idle_ms:
+                    await self.redis.xgroup_delconsumer(stream, self.group.name, name)
+
+
+class Runtime:
+    """Runs several groups in one process until stopped; stop() drains: in-flight batches finish and are acked."""
+
+    def __init__(self, redis: Redis, groups: Sequence[Group], config: RuntimeConfig, consumer: str | None = None):
+        self.stopping = asyncio.Event()
+        self.consumer = consumer or consumer_name()
+        self.runners = [GroupRunner(redis, g, config, self.consumer, self.stopping) for g in groups]
+
+    async def run(self) -> None:
+        await asyncio.gather(*(runner.run() for runner in self.runners))
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,38 @@
+"""Periodic trimming of every stream the platform writes, by the rules of producers.trim."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+
+from events.streams import COMMANDS_STREAM, all_event_streams, replay_stream
+from producers.trim import ARCHIVING_GROUP, trim_stream
+
+log = logging.getLogger("bizosaas.trim")
+
+
+async def trim_all(redis: Redis, partitions: int, groups: list[str], retention_ms: int) -> int:
+    removed = 0
+    for stream in all_event_streams(partitions):
+        removed += await trim_stream(redis, stream, retention_ms, require_group=ARCHIVING_GROUP)
+    for stream in [COMMANDS_STREAM, *(replay_stream(g) for g in groups)]:
+        removed += await trim_stream(redis, stream, retention_ms)
+    return removed
+
+
+async def trim_forever(
+    redis: Redis, partitions: int, groups: list[str], retention_ms: int, interval_s: float, stopping: asyncio.Event,
+) -> None:
+    while not stopping.is_set():
+        try:
+            removed = await trim_all(redis, partitions, groups, retention_ms)
+            if removed:
+                log.info("trimmed %d stream entries", removed)
+        except Exception as exc:  # noqa: BLE001 - trimming is housekeeping: log and try again next interval
+            log.warning("trim failed: %s: %s", type(exc).__name__, exc)
+        try:
+            await asyncio.wait_for(stopping.wait(), interval_s)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,1 @@
+"""Postgres access shared by the services: the pool (pgvector registered), tenant transactions, migrations."""

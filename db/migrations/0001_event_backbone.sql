@@ -1,0 +1,91 @@
+-- The event backbone: the archive of every event, the projection of current entity state, each group's record of
+-- what it processed, and exact per-tenant usage. Every tenant table leads its keys with tenant_id (Citus-ready) and
+-- is guarded by row-level security on the per-transaction setting app.tenant_id.
+
+CREATE EXTENSION IF NOT EXISTS vector;
+
+CREATE TABLE tenants (
+    id          text PRIMARY KEY,
+    name        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every event, archived by the projector group so replay reaches past Redis retention.
+CREATE TABLE event_log (
+    tenant_id     text NOT NULL,
+    id            text NOT NULL,
+    type          text NOT NULL,
+    source        text NOT NULL,
+    subject_kind  text NOT NULL,
+    subject_id    text NOT NULL,
+    occurred_at   timestamptz NOT NULL,
+    recorded_at   timestamptz NOT NULL,
+    stream        text NOT NULL,          -- the partition stream it was published to
+    stream_ms     bigint NOT NULL,        -- its entry id there: the tie-break of the ordering rule
+    stream_seq    bigint NOT NULL,
+    body          jsonb NOT NULL,         -- the event as published (old versions stay old; readers upcast)
+    archived_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX event_log_position ON event_log (stream, stream_ms, stream_seq);
+CREATE INDEX event_log_subject ON event_log (tenant_id, subject_kind, subject_id);
+
+-- Current state per entity. An older event never overwrites a newer state: (updated_at, stream_ms, stream_seq)
+-- only grows. Deletes are tombstones (deleted = true).
+CREATE TABLE records (
+    tenant_id     text NOT NULL,
+    kind          text NOT NULL,
+    source        text NOT NULL,
+    external_id   text NOT NULL,
+    id            text NOT NULL,          -- opaque, derived from the natural key: stable across rebuilds
+    provider      text NOT NULL DEFAULT '',
+    status        text,
+    title         text,
+    amount_minor  bigint,
+    currency      text,
+    updated_at    timestamptz NOT NULL,   -- provider time of this state
+    recorded_at   timestamptz NOT NULL,
+    deleted       boolean NOT NULL DEFAULT false,
+    data          jsonb NOT NULL,
+    event_id      text NOT NULL,
+    stream_ms     bigint NOT NULL,
+    stream_seq    bigint NOT NULL,
+    PRIMARY KEY (tenant_id, kind, source, external_id)
+);
+CREATE UNIQUE INDEX records_id ON records (tenant_id, id);
+CREATE INDEX records_recent ON records (tenant_id, kind, updated_at DESC, id DESC);
+
+-- What a consumer group has processed, written in the same transaction as its effect (at-least-once -> once).
+CREATE TABLE group_inbox (
+    tenant_id     text NOT NULL,
+    group_name    text NOT NULL,
+    event_id      text NOT NULL,
+    processed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, group_name, event_id)
+);
+
+-- Exact per-tenant usage for billing (Prometheus counters carry no tenant and may count twice).
+CREATE TABLE usage_counts (
+    tenant_id   text NOT NULL,
+    day         date NOT NULL,
+    event_type  text NOT NULL,
+    provider    text NOT NULL,
+    events      bigint NOT NULL,
+    PRIMARY KEY (tenant_id, day, event_type, provider)
+);
+
+ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON tenants
+    USING (id = current_setting('app.tenant_id', true))
+    WITH CHECK (id = current_setting('app.tenant_id', true));
+
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['event_log', 'records', 'group_inbox', 'usage_counts'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
+            USING (tenant_id = current_setting('app.tenant_id', true))
+            WITH CHECK (tenant_id = current_setting('app.tenant_id', true))$p$, t);
+    END LOOP;
+END $$;

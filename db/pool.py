@@ -1,0 +1,31 @@
+"""The asyncpg pool every service uses, and the transaction that sets the tenant for row-level security."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"  # true: for this transaction only
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await register_vector(conn)
+
+
+async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+
+
+async def set_tenant(conn: asyncpg.Connection, tenant_id: str) -> None:
+    """Point row-level security at one tenant until the transaction ends; call again to switch tenants."""
+    await conn.execute(SET_TENANT, tenant_id)
+
+
+@asynccontextmanager
+async def tenant_transaction(pool: asyncpg.Pool, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as conn, conn.transaction():
+        await set_tenant(conn, tenant_id)
+        yield conn

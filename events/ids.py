@@ -1,0 +1,35 @@
+"""Sortable unique ids (ULID layout: 48-bit millisecond time + 80 bits of randomness, Crockford base32)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(at_ms: int | None = None) -> str:
+    """A fresh id that sorts by creation time."""
+    ms = int(time.time() * 1000) if at_ms is None else at_ms
+    return _encode(ms, 10) + _encode(int.from_bytes(os.urandom(10), "big"), 16)
+
+
+def derived_id(key: str, at_ms: int) -> str:
+    """The same key always yields the same random part: a repeated delivery maps onto the events it made before."""
+    digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=10).digest(), "big")
+    return _encode(at_ms, 10) + _encode(digest, 16)
+
+
+def opaque_id(prefix: str, *parts: str) -> str:
+    """A stable opaque id for a natural key (a projection row keeps its id across rebuilds)."""
+    digest = int.from_bytes(hashlib.blake2b("\x1f".join(parts).encode(), digest_size=15).digest(), "big")
+    return f"{prefix}_{_encode(digest, 24).lower()}"

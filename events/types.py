@@ -1,0 +1,148 @@
+"""Event types: one frozen Struct per type, tagged by its dotted, versioned name.
+
+Entity events come in pairs (`<domain>.<kind>.upserted.vN` / `.deleted.vN`) and are declared with
+`entity_events`; lifecycle events are written out. `EVENT_TYPES` lists every current type, and `legacy.py` holds the
+old versions that are still readable through upcasters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+from events.entities import (
+    Comment, Company, Contact, Entity, Invoice, Lead, Message, Order, Payment, Post, Product, Subscription, Task,
+)
+
+UtcTime = Annotated[datetime, Meta(tz=True)]
+
+
+class Subject(Struct, frozen=True, kw_only=True):
+    kind: str  # singular, lower-case entity kind: order, contact, post ...
+    external_id: str  # the provider's id, as a string
+
+
+class Event(Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type"):
+    """The envelope every event shares."""
+
+    id: str  # sortable unique id (events.ids)
+    tenant_id: str
+    source: str  # the connector instance that produced it
+    provider: str = ""  # woocommerce, shopify ... (kept here so consumers need no lookup)
+    subject: Subject
+    occurred_at: UtcTime  # provider time of this state
+    recorded_at: UtcTime
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    raw_ref: str | None = None  # where the original payload is kept (a delivery id)
+
+    def __post_init__(self) -> None:
+        # times are UTC everywhere: an offset given by a provider is converted, never dropped
+        for name in ("occurred_at", "recorded_at"):
+            value = getattr(self, name)
+            if value.utcoffset() != timezone.utc.utcoffset(None):
+                msgspec.structs.force_setattr(self, name, value.astimezone(timezone.utc))
+
+    @property
+    def type(self) -> str:
+        return type(self).__struct_config__.tag
+
+
+class EntityUpserted(Event, frozen=True, kw_only=True):
+    data: Entity
+
+
+class EntityDeleted(Event, frozen=True, kw_only=True):
+    data: Entity | None = None
+
+
+def entity_events(domain: str, kind: str, entity: type[Entity], version: int = 1) -> tuple[type, type]:
+    """The upserted/deleted pair for one entity kind."""
+    name = "".join(part.capitalize() for part in kind.split("_"))
+    upserted = msgspec.defstruct(
+        f"{name}Upserted", [("data", entity)], bases=(EntityUpserted,),
+        tag=f"{domain}.{kind}.upserted.v{version}", frozen=True, kw_only=True, module=__name__,
+    )
+    deleted = msgspec.defstruct(
+        f"{name}Deleted", [("data", entity | None, None)], bases=(EntityDeleted,),
+        tag=f"{domain}.{kind}.deleted.v{version}", frozen=True, kw_only=True, module=__name__,
+    )
+    upserted.kind = deleted.kind = kind
+    return upserted, deleted
+
+
+ContactUpserted, ContactDeleted = entity_events("crm", "contact", Contact)
+CompanyUpserted, CompanyDeleted = entity_events("crm", "company", Company)
+LeadUpserted, LeadDeleted = entity_events("crm", "lead", Lead)
+# v2: money became integer minor units (v1 carried decimal strings; see events/legacy.py)
+OrderUpserted, OrderDeleted = entity_events("commerce", "order", Order, version=2)
+ProductUpserted, ProductDeleted = entity_events("commerce", "product", Product)
+PostUpserted, PostDeleted = entity_events("cms", "post", Post)
+PageUpserted, PageDeleted = entity_events("cms", "page", Post)
+CommentUpserted, CommentDeleted = entity_events("cms", "comment", Comment)
+MessageUpserted, MessageDeleted = entity_events("messaging", "message", Message)
+InvoiceUpserted, InvoiceDeleted = entity_events("billing", "invoice", Invoice)
+SubscriptionUpserted, SubscriptionDeleted = entity_events("billing", "subscription", Subscription)
+PaymentUpserted, PaymentDeleted = entity_events("billing", "payment", Payment)
+TaskUpserted, TaskDeleted = entity_events("work", "task", Task)
+
+
+# --- connector lifecycle (subject: kind "connector", external_id = the connector instance id) -------------------
+
+
+class ConnectorConnected(Event, frozen=True, kw_only=True, tag="connector.connected.v1"):
+    config: dict[str, Any] = {}  # never secrets: those live in Vault
+
+
+class ConnectorDisconnected(Event, frozen=True, kw_only=True, tag="connector.disconnected.v1"):
+    reason: str = ""
+
+
+class SyncStarted(Event, frozen=True, kw_only=True, tag="connector.sync.started.v1"):
+    resource: str
+    cursor: str | None = None
+
+
+class SyncCompleted(Event, frozen=True, kw_only=True, tag="connector.sync.completed.v1"):
+    resource: str
+    records: int = 0
+    deleted: int = 0
+    cursor: str | None = None
+
+
+class SyncFailed(Event, frozen=True, kw_only=True, tag="connector.sync.failed.v1"):
+    resource: str
+    error: str = ""
+    retryable: bool = True
+
+
+class WebhookUnmapped(Event, frozen=True, kw_only=True, tag="connector.webhook.unmapped.v1"):
+    """A delivery the normalizer could not map: kept (by raw_ref) and re-runnable after a fix."""
+
+    topic: str = ""
+    error: str = ""
+
+
+ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
+    ContactUpserted, ContactDeleted, CompanyUpserted, CompanyDeleted, LeadUpserted, LeadDeleted,
+    OrderUpserted, OrderDeleted, ProductUpserted, ProductDeleted,
+    PostUpserted, PostDeleted, PageUpserted, PageDeleted, CommentUpserted, CommentDeleted,
+    MessageUpserted, MessageDeleted,
+    InvoiceUpserted, InvoiceDeleted, SubscriptionUpserted, SubscriptionDeleted, PaymentUpserted, PaymentDeleted,
+    TaskUpserted, TaskDeleted,
+)
+LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
+    ConnectorConnected, ConnectorDisconnected, SyncStarted, SyncCompleted, SyncFailed, WebhookUnmapped,
+)
+EVENT_TYPES: tuple[type[Event], ...] = ENTITY_EVENT_TYPES + LIFECYCLE_EVENT_TYPES
+
+# kind -> upserted type, for connectors that build events from a kind name
+UPSERTED_BY_KIND: dict[str, type[EntityUpserted]] = {
+    t.kind: t for t in ENTITY_EVENT_TYPES if issubclass(t, EntityUpserted)
+}
+DELETED_BY_KIND: dict[str, type[EntityDeleted]] = {
+    t.kind: t for t in ENTITY_EVENT_TYPES if issubclass(t, EntityDeleted)
+}

@@ -1,0 +1,84 @@
+"""Publish events to their tenant's partition stream in one pipeline, idempotently by key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from redis.asyncio import Redis
+
+from events import codec
+from events.commands import Command
+from events.streams import (
+    COMMAND_IDEMPOTENCY_KEY, COMMANDS_STREAM, DEDUPE_WINDOW_S, DEFAULT_PARTITIONS, IDEMPOTENCY_KEY, partition_of,
+    as_text, events_stream,
+)
+from events.types import Event
+
+# Atomic "publish unless seen": the idempotency key shares its stream's hash tag, so this runs on one shard.
+# Returns {1, entry id} when published, {0, event id published earlier under this key} when a duplicate.
+_PUBLISH_ONCE = """
+local earlier = redis.call('GET', KEYS[2])
+if earlier then return {0, earlier} end
+local entry = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return {1, entry}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    event_id: str  # for a duplicate: the id of the event published earlier under the same key
+    stream: str
+    entry_id: str | None  # None for a duplicate
+    duplicate: bool = False
+
+
+class Publisher:
+    def __init__(
+        self, redis: Redis, partitions: int = DEFAULT_PARTITIONS, dedupe_window_s: int = DEDUPE_WINDOW_S,
+    ) -> None:
+        self.redis = redis
+        self.partitions = partitions
+        self.dedupe_window_s = dedupe_window_s
+        self._publish_once = redis.register_script(_PUBLISH_ONCE)
+
+    async def publish(
+        self, events: Sequence[Event], idempotency_keys: Sequence[str | None] | None = None,
+    ) -> list[Published]:
+        """Publish a batch in one round trip. A key seen within the dedupe window makes its event a no-op."""
+        keys = idempotency_keys if idempotency_keys is not None else [None] * len(events)
+        if len(keys) != len(events):
+            raise ValueError(f"{len(events)} events but {len(keys)} idempotency keys")
+        streams = []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event, key in zip(events, keys):
+                partition = partition_of(event.tenant_id, self.partitions)
+                stream = events_stream(partition)
+                streams.append(stream)
+                body = codec.encode(event)
+                if key is None:
+                    pipe.xadd(stream, {codec.EVENT_FIELD: body})
+                else:
+                    idem = IDEMPOTENCY_KEY % (partition, key)
+                    self._publish_once(keys=[stream, idem], args=[body, event.id, self.dedupe_window_s], client=pipe)
+            replies = await pipe.execute()
+        return [_published(event, stream, reply) for event, stream, reply in zip(events, streams, replies)]
+
+    async def publish_command(self, command: Command, idempotency_key: str | None = None) -> Published:
+        body = codec.encode(command)
+        if idempotency_key is None:
+            entry = await self.redis.xadd(COMMANDS_STREAM, {codec.EVENT_FIELD: body})
+            return Published(command.id, COMMANDS_STREAM, as_text(entry))
+        idem = COMMAND_IDEMPOTENCY_KEY % idempotency_key
+        reply = await self._publish_once(keys=[COMMANDS_STREAM, idem], args=[body, command.id, self.dedupe_window_s])
+        return _published(command, COMMANDS_STREAM, reply)
+
+
+def _published(message: Event | Command, stream: str, reply: bytes | list) -> Published:
+    if isinstance(reply, list):  # from the publish-once script
+        fresh, value = reply
+        if not fresh:
+            return Published(as_text(value), stream, None, duplicate=True)
+        return Published(message.id, stream, as_text(value))
+    return Published(message.id, stream, as_text(reply))

@@ -1,0 +1,94 @@
+"""Real servers for the whole session: Redis and Postgres with pgvector, started here unless given.
+
+BIZOSAAS_TEST_REDIS_URL and BIZOSAAS_TEST_DATABASE_ADMIN_URL point the suite at servers that already run (the
+suite flushes that Redis and truncates that database: never point them at data you want to keep).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from bizosaas.servers import start_postgres, start_redis
+from db.migrate import migrate
+from db.pool import create_pool
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ("event_log", "records", "group_inbox", "usage_counts", "tenants")
+
+
+@dataclass(frozen=True)
+class Servers:
+    redis_url: str
+    admin_url: str  # owner: migrations, operator commands, test set-up
+    service_url: str  # the service role: row-level security applies
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a `bizosaas` subprocess against these servers."""
+        return {
+            **os.environ, "REDIS_URL": self.redis_url, "DATABASE_URL": self.service_url,
+            "DATABASE_ADMIN_URL": self.admin_url, "PYTHONUNBUFFERED": "1", **extra,
+        }
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory):
+    started = []
+    redis_url = os.environ.get("BIZOSAAS_TEST_REDIS_URL")
+    admin_url = os.environ.get("BIZOSAAS_TEST_DATABASE_ADMIN_URL")
+    base = tmp_path_factory.mktemp("servers")
+    if not redis_url:
+        started.append(start_redis(base / "redis"))
+        redis_url = started[-1].url
+    if not admin_url:
+        started.append(start_postgres(base / "pg"))
+        admin_url = started[-1].url.rsplit("/", 1)[0] + "/bizosaas_test"
+    admin = urlsplit(admin_url)
+    service_url = f"postgresql://bizosaas_app:app-secret@{admin.hostname}:{admin.port or 5432}{admin.path}"
+    try:
+        yield Servers(redis_url, admin_url, service_url)
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+async def migrated(servers: Servers) -> Servers:
+    await migrate(servers.admin_url, servers.service_url)
+    return servers
+
+
+@pytest.fixture
+async def redis(servers: Servers):
+    client = Redis.from_url(servers.redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def admin(migrated: Servers):
+    """An owner connection for set-up and assertions across tenants (the owner is not subject to RLS)."""
+    conn = await asyncpg.connect(migrated.admin_url)
+    await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def pool(migrated: Servers, admin: asyncpg.Connection):
+    """The service role's pool, as every worker and the gateway use it."""
+    service_pool = await create_pool(migrated.service_url, max_size=10)
+    yield service_pool
+    await service_pool.close()
+
+
+def bizosaas_command() -> list[str]:
+    return [sys.executable, "-m", "bizosaas"]
