@@ -1,0 +1,1 @@
+"""Connectors: one module per provider (signature, normalization, later REST sync), found by the registry."""

@@ -1,0 +1,67 @@
+"""The interface every provider module implements.
+
+A provider module in `connectors/providers/` exposes `CONNECTOR`, an object with the attributes and methods of
+`Connector`. Webhook handling is pure: bytes and headers in, events out; the gateway does all I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping, Protocol, Sequence
+
+from events.types import Event
+
+
+class SignatureError(Exception):
+    """The delivery is not authentic. The message is for logs; the provider only sees a bare 401."""
+
+
+class NormalizeError(Exception):
+    """The payload could not be mapped to events. The delivery is kept with this error and can be re-run."""
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy, or a dict with lower-case keys)
+    body: bytes  # the raw bytes: signatures are computed over them
+    content_type: str  # the media type without parameters, lower-case
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    tenant_id: str
+    connector_id: str  # the connector instance: the events' `source`
+    delivery_id: str  # the provider's delivery id, or a hash of the body where it sends none
+    received_at: datetime  # UTC
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """A request the provider sends to check the endpoint (Slack url_verification, WooCommerce's ping): answered
+    directly, after signature verification where the provider signs it, and never published."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"
+
+
+class Connector(Protocol):
+    provider: str  # lower-case, hyphenated: woocommerce, shopify, stripe, slack, standard-webhooks
+    content_types: frozenset[str]  # media types the provider sends; anything else is answered 415
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
+        """Raise SignatureError unless one of the secrets (current, previous during rotation) signed the request.
+        Constant-time comparison; timestamp tolerance where the scheme has one."""
+
+    def delivery_id(self, request: WebhookRequest) -> str | None:
+        """The provider's id of this delivery, stable across its retries; None when it sends none."""
+
+    def topic(self, request: WebhookRequest) -> str:
+        """The provider's event name (`order.created`, `orders/create`, `payment_intent.succeeded` ...)."""
+
+    def handshake(self, request: WebhookRequest) -> Handshake | None:
+        """A direct answer for an endpoint check, or None for a normal delivery."""
+
+    def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Event]:
+        """The events this delivery means (an order and its customer, ...). Raise NormalizeError when unmappable."""

@@ -1,0 +1,1 @@
+"""One module per provider; each defines CONNECTOR (see connectors.base.Connector)."""
