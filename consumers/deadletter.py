@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from consumers.delivery import ORIGIN_ID_FIELD, ORIGIN_STREAM_FIELD
-from events.streams import dead_stream, replay_stream
+from events.streams import ORIGIN_ID_FIELD, ORIGIN_STREAM_FIELD, dead_stream, replay_stream
 
 # fields added to a dead-lettered copy, beside the entry's own fields
 DEAD_FIELDS = (b"group", b"stream", b"entry_id", b"error", b"deliveries", b"dead_at_ms")

@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from events.streams import parse_id
-
-# extra fields on entries of a replay stream: the stream and entry id the event was first published at
-ORIGIN_STREAM_FIELD = b"origin"
-ORIGIN_ID_FIELD = b"origin_id"
+from events.streams import ORIGIN_ID_FIELD, ORIGIN_STREAM_FIELD, parse_id
 
 
 @dataclass(slots=True)

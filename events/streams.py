@@ -25,6 +25,10 @@ COMMAND_IDEMPOTENCY_KEY = "bz:idem:{commands}:%s"
 # bz:lasterr:{group} - hash entry id -> last handler error, so whoever dead-letters the entry can attach it
 LAST_ERROR_HASH = "bz:lasterr:{%s}"
 
+# fields added to an entry copied onto a replay stream: where the event was first published (its ordering position)
+ORIGIN_STREAM_FIELD = b"origin"
+ORIGIN_ID_FIELD = b"origin_id"
+
 DEDUPE_WINDOW_S = 72 * 3600  # Stripe retries deliveries for up to three days
 
 
