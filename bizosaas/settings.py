@@ -26,6 +26,30 @@ class Settings:
     trim_interval_s: float = 30.0
     metrics_port: int = 9101  # each worker process serves /metrics here; 0 picks a free port
     db_pool_size: int = 10
+    # --- gateway (gateway.config.GatewayConfig takes these by name) ---
+    vault_addr: str = "http://127.0.0.1:8200"
+    vault_token: str = ""
+    vault_mount: str = "secret"  # a KV v2 mount
+    vault_prefix: str = "bizosaas"  # secrets live at <prefix>/tenants/<tenant>/connectors/<connector>
+    secret_cache_s: float = 30.0
+    webhook_secret_grace_s: int = 24 * 3600  # a rotated-out webhook secret stays valid this long
+    webhook_max_body_bytes: int = 1024 * 1024
+    webhook_rate_per_s: float = 500.0  # per-connector abuse limit (generous: providers disable failing endpoints)
+    webhook_burst: int = 5000
+    tenant_rate_per_s: float = 50.0
+    tenant_burst: int = 200
+    key_rate_per_s: float = 20.0  # per API key or JWT subject
+    key_burst: int = 100
+    public_url: str = ""  # base of the webhook URLs given to providers; default: the request's own origin
+    oidc_jwks_url: str = ""  # empty: JWT bearer tokens are refused
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_tenant_claim: str = "bizosaas_tenant"
+    oidc_role_claim: str = "bizosaas_role"
+    oidc_operator_claim: str = "bizosaas_operator"  # a JWT with this claim set to true is a platform operator
+    jwks_cache_s: float = 3600.0
+    auth_cache_s: float = 5.0  # API key lookups are cached this long (a revocation elsewhere takes that long)
+    publish_batch_ms: float = 1.0  # webhook publishes of concurrent requests are collected this long
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -49,6 +73,8 @@ ENV_NAMES = {
     "database_admin_url": "DATABASE_ADMIN_URL",
     "admin_token": "BIZOSAAS_ADMIN_TOKEN",
     "port": "BIZOSAAS_PORT",
+    "vault_addr": "VAULT_ADDR",
+    "vault_token": "VAULT_TOKEN",
 }
 
 
