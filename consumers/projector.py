@@ -55,7 +55,7 @@ ON CONFLICT (tenant_id, kind, source, external_id) DO UPDATE SET
     amount_minor = excluded.amount_minor, currency = excluded.currency, updated_at = excluded.updated_at,
     recorded_at = excluded.recorded_at, deleted = excluded.deleted, data = excluded.data,
     event_id = excluded.event_id, stream_ms = excluded.stream_ms, stream_seq = excluded.stream_seq
-WHERE (excluded.updated_at, excluded.stream_ms, excluded.stream_seq) > (r.updated_at, r.stream_ms, r.stream_seq)
+WHERE (excluded.updated_at, excluded.stream_ms, excluded.stream_seq) >= (r.updated_at, r.stream_ms, r.stream_seq)
 """
 
 _encode = msgspec.json.Encoder().encode

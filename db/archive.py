@@ -15,7 +15,7 @@ RANGE_SQL = """
 SELECT body::text AS body, stream_ms, stream_seq FROM event_log
 WHERE stream = $1 AND (stream_ms, stream_seq) >= ($2, $3) AND (stream_ms, stream_seq) <= ($4, $5)
   AND (stream_ms, stream_seq) < ($6, $7)
-  AND ($8::text IS NULL OR tenant_id = $8) AND (cardinality($9::text[]) = 0 OR type = ANY($9))
+  AND ($8::text IS NULL OR tenant_id = $8) AND (cardinality($9::text[]) = 0 OR type = ANY($9) OR body->>'type' = ANY($9))
 ORDER BY stream_ms, stream_seq
 """
 

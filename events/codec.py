@@ -60,8 +60,20 @@ def _describe(raw: bytes, error: Exception) -> str:
 
 def upcast(event: Event) -> Event:
     while (step := UPCASTERS.get(type(event))) is not None:
-        event = step(event)
+        event = step[1](event)
     return event
+
+
+def _current_tag(cls: type) -> str:
+    while cls in UPCASTERS:
+        cls = UPCASTERS[cls][0]
+    return cls.__struct_config__.tag
+
+
+# every type name ever written -> the name readers see it as today
+CURRENT_TYPE: dict[str, str] = {
+    cls.__struct_config__.tag: _current_tag(cls) for cls in EVENT_TYPES + LEGACY_EVENT_TYPES
+}
 
 
 def decode_event(raw: bytes) -> Event:

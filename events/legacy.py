@@ -72,9 +72,9 @@ def upcast_order_deleted_v1(event: OrderDeletedV1) -> OrderDeleted:
     return OrderDeleted(**_envelope(event), data=data)
 
 
-# old type -> function returning the next version; codec applies the chain until a current type comes out
-UPCASTERS: dict[type[Event], Callable[[Event], Event]] = {
-    OrderUpsertedV1: upcast_order_upserted_v1,
-    OrderDeletedV1: upcast_order_deleted_v1,
+# old type -> (the next version, the function that makes it); codec follows the chain to a current type
+UPCASTERS: dict[type[Event], tuple[type[Event], Callable[[Event], Event]]] = {
+    OrderUpsertedV1: (OrderUpserted, upcast_order_upserted_v1),
+    OrderDeletedV1: (OrderDeleted, upcast_order_deleted_v1),
 }
 LEGACY_EVENT_TYPES: tuple[type[Event], ...] = tuple(UPCASTERS)

@@ -98,7 +98,10 @@ class RangeFilter:
         if self.tenant is None and not self.types:
             return True
         head = codec.head(raw)
-        return (self.tenant is None or head.tenant_id == self.tenant) and (not self.types or head.type in self.types)
+        if self.tenant is not None and head.tenant_id != self.tenant:
+            return False
+        # a filter on a type also admits its older versions, which readers upcast to it
+        return not self.types or head.type in self.types or codec.CURRENT_TYPE.get(head.type) in self.types
 
 
 async def scan_range(redis: Redis, stream: str, flt: RangeFilter, page: int = 1000):

@@ -61,7 +61,7 @@ class Publisher:
                     pipe.xadd(stream, {codec.EVENT_FIELD: body})
                 else:
                     idem = IDEMPOTENCY_KEY % (partition, key)
-                    self._publish_once(keys=[stream, idem], args=[body, event.id, self.dedupe_window_s], client=pipe)
+                    await self._publish_once(keys=[stream, idem], args=[body, event.id, self.dedupe_window_s], client=pipe)
             replies = await pipe.execute()
         return [_published(event, stream, reply) for event, stream, reply in zip(events, streams, replies)]
 

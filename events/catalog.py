@@ -1,0 +1,80 @@
+"""The schema catalog: one JSON Schema per published event and command type, generated from the Structs.
+
+Every type that can appear on a stream is published: current events, legacy events (still in the log, upcast on
+read) and commands. The checked-in copy under docs/events/ is the contract that compatibility checks compare against
+(bizosaas.schema_compat); bizosaas.asyncapi builds the streams document from `components`.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+
+import msgspec
+
+from events.commands import COMMAND_TYPES
+from events.legacy import LEGACY_EVENT_TYPES, UPCASTERS
+from events.types import EVENT_TYPES
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+@dataclass(frozen=True)
+class Published:
+    """One type as the catalog lists it."""
+
+    tag: str  # the `type` value on the wire: commerce.order.upserted.v2
+    struct: type[msgspec.Struct]
+    kind: str  # "event" or "command"
+    legacy: bool = False  # still readable, upcast to `upcast_to` on read; never written any more
+    upcast_to: str | None = None
+
+
+def _tag(struct: type[msgspec.Struct]) -> str:
+    return struct.__struct_config__.tag
+
+
+def _upcast_target(struct: type) -> str | None:
+    """The tag the upcaster of a legacy type returns, read from its return annotation."""
+    hints = typing.get_type_hints(UPCASTERS[struct])
+    target = hints.get("return")
+    tag = getattr(getattr(target, "__struct_config__", None), "tag", None)
+    return tag if isinstance(tag, str) else None
+
+
+def published_types() -> list[Published]:
+    types = [Published(_tag(t), t, "event") for t in EVENT_TYPES]
+    types += [Published(_tag(t), t, "event", legacy=True, upcast_to=_upcast_target(t)) for t in LEGACY_EVENT_TYPES]
+    types += [Published(_tag(t), t, "command") for t in COMMAND_TYPES]
+    tags = [p.tag for p in types]
+    duplicates = sorted({t for t in tags if tags.count(t) > 1})
+    if duplicates:  # a tag names one wire shape; two Structs claiming it would make the catalog ambiguous
+        raise ValueError(f"type tags published twice: {duplicates}")
+    return types
+
+
+def type_schema(struct: type[msgspec.Struct], tag: str | None = None) -> dict[str, typing.Any]:
+    """The self-contained JSON Schema (2020-12) of one type: its Struct and every Struct it references in $defs."""
+    schema = msgspec.json.schema(struct)
+    return {"$schema": JSON_SCHEMA_DIALECT, "title": tag or _tag(struct), **schema}
+
+
+def catalog_schemas() -> dict[str, dict[str, typing.Any]]:
+    """tag -> schema document, with the catalog's notes on each type (x-bizosaas)."""
+    out = {}
+    for p in published_types():
+        doc = type_schema(p.struct, p.tag)
+        note: dict[str, typing.Any] = {"kind": p.kind, "status": "legacy" if p.legacy else "current"}
+        if p.upcast_to:
+            note["upcast_to"] = p.upcast_to
+        doc["x-bizosaas"] = note
+        out[p.tag] = doc
+    return out
+
+
+def components(ref_template: str = "#/components/schemas/{name}") -> tuple[dict[str, str], dict[str, typing.Any]]:
+    """(tag -> component name, component name -> schema) for every published type, sharing one set of definitions."""
+    types = published_types()
+    refs, defs = msgspec.json.schema_components([p.struct for p in types], ref_template=ref_template)
+    prefix = ref_template.split("{name}")[0]
+    return {p.tag: ref["$ref"].removeprefix(prefix) for p, ref in zip(types, refs)}, defs

@@ -1,0 +1,64 @@
+"""Building real events and running real groups for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Awaitable, Callable
+
+from consumers.runtime import Group, Runtime, RuntimeConfig
+from events.ids import new_id
+from events.types import Order, OrderDeleted, OrderUpserted, Subject
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FAST = RuntimeConfig(batch_size=200, block_ms=50, reclaim_idle_ms=300, reclaim_interval_s=0.1, max_deliveries=3)
+
+
+def order(tenant: str, number: str, version: int = 1, total_minor: int = 1000, source: str = "woo-1",
+          deleted: bool = False, **data) -> OrderUpserted | OrderDeleted:
+    """Version n of order `number`: provider time grows with the version."""
+    when = T0 + timedelta(minutes=version)
+    cls = OrderDeleted if deleted else OrderUpserted
+    return cls(
+        id=new_id(), tenant_id=tenant, source=source, provider="woocommerce",
+        subject=Subject(kind="order", external_id=number), occurred_at=when, recorded_at=when,
+        data=Order(number=number, status=f"v{version}", total_minor=total_minor, currency="EUR", **data),
+    )
+
+
+_TRUTHY = object()
+
+
+async def wait_for(probe: Callable[[], Awaitable], expected=_TRUTHY, timeout_s: float = 30.0):
+    """Poll `probe` until it returns `expected` (or anything truthy); fail with the last value seen."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await probe()
+        if value == expected or (expected is _TRUTHY and value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s: last value {value!r}, expected {expected!r}")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(redis, groups: list[Group], config: RuntimeConfig = FAST, consumer: str | None = None):
+    """Run groups in this process (a real Runtime on the real servers) for the duration of the block."""
+    runtime = Runtime(redis, groups, config, consumer)
+    task = asyncio.create_task(runtime.run())
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(task, 10)
+
+
+def start_worker(env: dict[str, str], *groups: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bizosaas", "worker", *groups], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
