@@ -141,7 +141,9 @@ class GroupRunner:
                 gone.append(entry_id)
                 continue
             try:
-                message = self.group.decode(fields.get(codec.EVENT_FIELD, b""))
+                if codec.EVENT_FIELD not in fields:
+                    raise EventDecodeError(f"stream entry has no 'e' field (fields: {sorted(map(as_text, fields))})")
+                message = self.group.decode(fields[codec.EVENT_FIELD])
             except EventDecodeError as exc:
                 # retrying cannot help a malformed or unknown-version entry: straight to dead letters
                 await self._dead_letter(stream, entry_id, fields, str(exc), count)

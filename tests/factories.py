@@ -57,8 +57,9 @@ async def running(redis, groups: list[Group], config: RuntimeConfig = FAST, cons
         await asyncio.wait_for(task, 10)
 
 
-def start_worker(env: dict[str, str], *groups: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bizosaas", "worker", *groups], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+def start_worker(env: dict[str, str], log_path, *groups: str) -> subprocess.Popen:
+    """`bizosaas worker GROUP...` as a real process; its output goes to log_path."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bizosaas", "worker", *groups], env=env, stdout=log, stderr=subprocess.STDOUT,
+        )

@@ -1,0 +1,94 @@
+"""The consumer runtime against real Redis and Postgres: poison entries, decode failures, dead letters, redrive."""
+
+import asyncio
+
+from consumers.deadletter import list_dead, redrive
+from consumers.projector import projector_group
+from consumers.runtime import RuntimeConfig
+from events import codec
+from events.streams import dead_stream, stream_for_tenant
+from factories import FAST, order, running, wait_for
+from producers.publisher import Publisher
+
+
+async def count(admin, sql):
+    return await admin.fetchval(sql)
+
+
+async def test_a_poison_event_is_dead_lettered_while_the_rest_flows_and_redrive_applies_it(redis, pool, admin):
+    # the handler fails on this one event until an operator fixes the cause (here: a constraint that rejects it)
+    await admin.execute("ALTER TABLE records ADD CONSTRAINT no_poison CHECK (title IS DISTINCT FROM 'POISON')")
+    try:
+        events = [order("t1", str(i)) for i in range(50)]
+        events.insert(20, order("t1", "POISON"))
+        await Publisher(redis).publish(events)
+        async with running(redis, [projector_group(pool, 8)], FAST):
+            await wait_for(lambda: redis.xlen(dead_stream("projector")), 1)
+            assert await count(admin, "SELECT count(*) FROM records") == 50  # everything around it committed
+            await Publisher(redis).publish([order("t1", "after")])  # and the stream keeps flowing
+            await wait_for(lambda: count(admin, "SELECT count(*) FROM records"), 51)
+            [dead] = await list_dead(redis, "projector")
+            assert dead.deliveries == FAST.max_deliveries
+            assert "no_poison" in dead.error and "CheckViolation" in dead.error
+            assert codec.decode_entry(dead.fields).id == events[20].id  # copied whole
+            assert dead.stream == stream_for_tenant("t1")
+            pending = await redis.xpending(stream_for_tenant("t1"), "projector")
+            assert pending["pending"] == 0  # acknowledged on its stream: it counts as handled in dead letters
+
+            await admin.execute("ALTER TABLE records DROP CONSTRAINT no_poison")  # the fix
+            assert await redrive(redis, "projector") == 1
+            await wait_for(lambda: count(admin, "SELECT count(*) FROM records WHERE title = 'POISON'"), 1)
+        assert await redis.xlen(dead_stream("projector")) == 0
+    finally:
+        await admin.execute("ALTER TABLE records DROP CONSTRAINT IF EXISTS no_poison")
+
+
+async def test_malformed_and_unknown_version_entries_go_to_dead_letters_and_the_consumer_keeps_running(
+    redis, pool, admin,
+):
+    stream = stream_for_tenant("t1")
+    good = order("t1", "1")
+    unknown = codec.encode(order("t1", "2")).replace(b"upserted.v2", b"upserted.v7")
+    await redis.xadd(stream, {codec.EVENT_FIELD: b'{"type": "commerce.order.upserted.v2", "id": "x1", trunc'})
+    await redis.xadd(stream, {codec.EVENT_FIELD: unknown})
+    await redis.xadd(stream, {b"something": b"else"})
+    await Publisher(redis).publish([good])
+    async with running(redis, [projector_group(pool, 8)], FAST):
+        await wait_for(lambda: count(admin, "SELECT count(*) FROM records"), 1)
+        await wait_for(lambda: redis.xlen(dead_stream("projector")), 3)
+        await Publisher(redis).publish([order("t1", "3")])
+        await wait_for(lambda: count(admin, "SELECT count(*) FROM records"), 2)
+    errors = [d.error for d in await list_dead(redis, "projector")]
+    assert "JSON is malformed" in errors[0]
+    assert "commerce.order.upserted.v7" in errors[1] and "$.type" in errors[1]
+    assert "no 'e' field" in errors[2]
+    assert all(d.deliveries == 1 for d in await list_dead(redis, "projector"))
+
+
+async def test_a_dead_consumers_pending_entries_are_reclaimed(redis, pool, admin):
+    events = [order("t1", str(i)) for i in range(30)]
+    await Publisher(redis).publish(events)
+    stream = stream_for_tenant("t1")
+    await redis.xgroup_create(stream, "projector", id="0", mkstream=True)
+    # a consumer that read the entries and died before acknowledging them
+    await redis.xreadgroup("projector", "crashed-consumer", {stream: ">"}, count=30)
+    config = RuntimeConfig(**{**FAST.__dict__, "reclaim_idle_ms": 200})
+    async with running(redis, [projector_group(pool, 8)], config):
+        await wait_for(lambda: count(admin, "SELECT count(*) FROM records"), 30)
+        await wait_for(lambda: _pending(redis, stream), 0)
+    assert await redis.xlen(dead_stream("projector")) == 0
+
+
+async def test_stop_drains_in_flight_work(redis, pool, admin):
+    publisher = Publisher(redis)
+    async with running(redis, [projector_group(pool, 8)], FAST) as runtime:
+        for i in range(20):
+            await publisher.publish([order(f"t{j}", f"{i}-{j}") for j in range(50)])
+            await asyncio.sleep(0.01)
+        runtime.stop()
+    for stream in {stream_for_tenant(f"t{j}") for j in range(50)}:
+        assert await _pending(redis, stream) == 0  # whatever it took, it committed and acknowledged
+
+
+async def _pending(redis, stream):
+    return (await redis.xpending(stream, "projector"))["pending"]
