@@ -7,7 +7,9 @@ suite flushes that Redis and truncates that database: never point them at data y
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,11 +41,12 @@ class Servers:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory):
+def servers():
     started = []
     redis_url = os.environ.get("BIZOSAAS_TEST_REDIS_URL")
     admin_url = os.environ.get("BIZOSAAS_TEST_DATABASE_ADMIN_URL")
-    base = tmp_path_factory.mktemp("servers")
+    # our own folder, not pytest's numbered tmp dirs, which a concurrent pytest session may prune under us
+    base = Path(tempfile.mkdtemp(prefix="bizosaas-test-"))
     if not redis_url:
         started.append(start_redis(base / "redis"))
         redis_url = started[-1].url
@@ -57,6 +60,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory):
     finally:
         for server in reversed(started):
             server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
