@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "bizosaas.cmd_worker",
     "bizosaas.cmd_streams",
     "bizosaas.cmd_projections",
+    "bizosaas.cmd_schemas",
 )
 
 

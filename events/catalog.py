@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import msgspec
 
 from events.commands import COMMAND_TYPES
-from events.legacy import LEGACY_EVENT_TYPES, UPCASTERS
+from events.codec import CURRENT_TYPE
+from events.legacy import LEGACY_EVENT_TYPES
 from events.types import EVENT_TYPES
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -26,25 +27,17 @@ class Published:
     tag: str  # the `type` value on the wire: commerce.order.upserted.v2
     struct: type[msgspec.Struct]
     kind: str  # "event" or "command"
-    legacy: bool = False  # still readable, upcast to `upcast_to` on read; never written any more
-    upcast_to: str | None = None
+    legacy: bool = False  # still readable, never written any more
+    upcast_to: str | None = None  # what readers see a legacy type as (the end of its upcaster chain)
 
 
 def _tag(struct: type[msgspec.Struct]) -> str:
     return struct.__struct_config__.tag
 
 
-def _upcast_target(struct: type) -> str | None:
-    """The tag the upcaster of a legacy type returns, read from its return annotation."""
-    hints = typing.get_type_hints(UPCASTERS[struct])
-    target = hints.get("return")
-    tag = getattr(getattr(target, "__struct_config__", None), "tag", None)
-    return tag if isinstance(tag, str) else None
-
-
 def published_types() -> list[Published]:
     types = [Published(_tag(t), t, "event") for t in EVENT_TYPES]
-    types += [Published(_tag(t), t, "event", legacy=True, upcast_to=_upcast_target(t)) for t in LEGACY_EVENT_TYPES]
+    types += [Published(_tag(t), t, "event", legacy=True, upcast_to=CURRENT_TYPE[_tag(t)]) for t in LEGACY_EVENT_TYPES]
     types += [Published(_tag(t), t, "command") for t in COMMAND_TYPES]
     tags = [p.tag for p in types]
     duplicates = sorted({t for t in tags if tags.count(t) > 1})
