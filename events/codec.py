@@ -79,10 +79,9 @@ CURRENT_TYPE: dict[str, str] = {
 def decode_event(raw: bytes) -> Event:
     """Decode one event and upcast it to the current version of its type."""
     try:
-        event = _event_decoder.decode(raw)
-    except (msgspec.DecodeError, ValueError) as exc:  # ValidationError is a DecodeError; __post_init__ may raise
+        return upcast(_event_decoder.decode(raw))
+    except (msgspec.DecodeError, ValueError) as exc:  # ValidationError is a DecodeError; upcasters raise ValueError
         raise EventDecodeError(_describe(raw, exc)) from None
-    return upcast(event)
 
 
 def decode_entry(fields: dict[bytes, bytes]) -> Event:

@@ -7,9 +7,11 @@ fields can be added without breaking old events; what does not map goes to `prov
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from msgspec import Struct, field
+from msgspec import Meta, Struct, field
+
+UtcTime = Annotated[datetime, Meta(tz=True)]  # a time without an offset is refused at decode, never guessed
 
 
 class Entity(Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -68,7 +70,7 @@ class Order(Entity, frozen=True, kw_only=True):
     line_items: list[OrderLine] = []
     billing_address: Address | None = None
     shipping_address: Address | None = None
-    placed_at: datetime | None = None
+    placed_at: UtcTime | None = None
 
 
 class Product(Entity, frozen=True, kw_only=True):
@@ -93,7 +95,7 @@ class Post(Entity, frozen=True, kw_only=True):
     excerpt: str = ""
     author: str = ""
     url: str | None = None
-    published_at: datetime | None = None
+    published_at: UtcTime | None = None
 
 
 class Comment(Entity, frozen=True, kw_only=True):
@@ -110,7 +112,7 @@ class Message(Entity, frozen=True, kw_only=True):
     thread_external_id: str | None = None
     sender: str = ""
     text: str = ""
-    sent_at: datetime | None = None
+    sent_at: UtcTime | None = None
 
 
 class Invoice(Entity, frozen=True, kw_only=True):
@@ -122,7 +124,7 @@ class Invoice(Entity, frozen=True, kw_only=True):
     amount_paid_minor: int = 0
     customer_external_id: str | None = None
     subscription_external_id: str | None = None
-    due_at: datetime | None = None
+    due_at: UtcTime | None = None
 
 
 class Subscription(Entity, frozen=True, kw_only=True):
@@ -132,7 +134,7 @@ class Subscription(Entity, frozen=True, kw_only=True):
     currency: str = "USD"
     amount_minor: int = 0
     interval: str = ""  # day, week, month, year
-    current_period_end: datetime | None = None
+    current_period_end: UtcTime | None = None
     cancel_at_period_end: bool = False
 
 
@@ -162,4 +164,4 @@ class Task(Entity, frozen=True, kw_only=True):
     priority: str = ""
     assignee: str | None = None
     project: str | None = None
-    due_at: datetime | None = None
+    due_at: UtcTime | None = None

@@ -7,17 +7,16 @@ old versions that are still readable through upcasters.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Any
+from datetime import timezone
+from typing import Any
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import Struct
 
 from events.entities import (
     Comment, Company, Contact, Entity, Invoice, Lead, Message, Order, Payment, Post, Product, Subscription, Task,
+    UtcTime,
 )
-
-UtcTime = Annotated[datetime, Meta(tz=True)]
 
 
 class Subject(Struct, frozen=True, kw_only=True):

@@ -1,0 +1,56 @@
+"""Trimming never drops an entry some group has not acknowledged, nor one the projector has not archived."""
+
+from consumers.projector import projector_group
+from consumers.usage import metrics_group
+from events.streams import stream_for_tenant
+from factories import FAST, order, running, wait_for
+from producers.publisher import Publisher
+from producers.trim import trim_stream
+
+STREAM = stream_for_tenant("t1")
+DAY_MS = 86_400_000
+
+
+async def publish(redis, n):
+    return await Publisher(redis).publish([order("t1", str(i)) for i in range(n)])
+
+
+async def ids(redis):
+    return [e[0].decode() for e in await redis.xrange(STREAM)]
+
+
+async def test_a_stream_nobody_archives_is_never_trimmed(redis):
+    await publish(redis, 1000)
+    await redis.xgroup_create(STREAM, "metrics", id="$")  # a group that has seen everything, but no projector
+    assert await trim_stream(redis, STREAM, retention_ms=0, require_group="projector") == 0
+    assert await redis.xlen(STREAM) == 1000
+
+
+async def test_entries_a_group_has_not_read_or_acknowledged_stay(redis, pool, admin):
+    published = await publish(redis, 1000)
+    async with running(redis, [projector_group(pool, 8)], FAST):
+        await wait_for(lambda: admin.fetchval("SELECT count(*) FROM event_log"), 1000)
+    # metrics has read the first 600 and acknowledged only the first 400: 400.. must stay
+    await redis.xgroup_create(STREAM, "metrics", id="0")
+    read = await redis.xreadgroup("metrics", "c1", {STREAM: ">"}, count=600)
+    await redis.xack(STREAM, "metrics", *[entry_id for entry_id, _ in read[0][1][:400]])
+    removed = await trim_stream(redis, STREAM, retention_ms=0, require_group="projector")
+    kept = await ids(redis)
+    needed = [p.entry_id for p in published[400:]]
+    assert set(needed) <= set(kept)
+    assert removed > 0 and len(kept) == 1000 - removed  # it did trim what everyone had acknowledged
+
+
+async def test_unarchived_entries_stay_and_retention_is_respected(redis, pool, admin):
+    published = await publish(redis, 1000)
+    async with running(redis, [projector_group(pool, 8), metrics_group(pool, 8)], FAST):
+        await wait_for(lambda: admin.fetchval("SELECT count(*) FROM event_log"), 1000)
+        await wait_for(lambda: admin.fetchval("SELECT coalesce(sum(events), 0) FROM usage_counts"), 1000)
+    assert await trim_stream(redis, STREAM, retention_ms=DAY_MS, require_group="projector") == 0  # all too young
+    more = await publish(redis, 300)  # published, not yet archived by the projector
+    last_ms = int(more[-1].entry_id.split("-")[0])
+    removed = await trim_stream(redis, STREAM, retention_ms=0, require_group="projector", now_ms=last_ms + 1)
+    kept = set(await ids(redis))
+    assert {p.entry_id for p in more} <= kept
+    assert removed > 0 and len(kept) >= 300
+    assert all(p.entry_id in kept or p.entry_id < more[0].entry_id for p in published)
