@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
