@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "bizosaas.cmd_streams",
     "bizosaas.cmd_projections",
     "bizosaas.cmd_schemas",
+    "bizosaas.cmd_gateway",
+    "bizosaas.cmd_tenant",
 )
 
 

@@ -23,7 +23,8 @@ from db.migrate import migrate
 from db.pool import create_pool
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("event_log", "records", "group_inbox", "usage_counts", "tenants")
+TABLES = ("event_log", "records", "group_inbox", "usage_counts", "tenants",
+          "api_keys", "connectors", "deliveries", "commands")  # the gateway's (0002)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The aiohttp gateway: the platform's only HTTP surface (webhooks, REST reads, commands, operator routes)."""

@@ -1,0 +1,70 @@
+"""The gateway application: `init(config) -> web.Application`, resources opened and closed in cleanup contexts."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from db.pool import create_pool
+from gateway import (
+    routes_admin, routes_commands, routes_connectors, routes_deliveries, routes_records, routes_service,
+    routes_tenants, routes_webhooks,
+)
+from gateway.auth import Authenticator, OidcClaims
+from gateway.batcher import WebhookBatcher
+from gateway.config import GatewayConfig
+from gateway.jwks import JwksVerifier
+from gateway.middleware import authorize, observe
+from gateway.ratelimit import RateLimiter
+from gateway.secrets import VaultSecrets
+from gateway.state import AUTH, BATCHER, CONFIG, HTTP, LIMITER, POOL, PUBLISHER, REDIS, ROUTE_SPECS, SECRETS
+from producers.publisher import Publisher
+
+ROUTE_MODULES = (routes_service, routes_tenants, routes_connectors, routes_records, routes_webhooks,
+                 routes_deliveries, routes_commands, routes_admin)
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[REDIS] = redis = Redis.from_url(config.redis_url)
+    app[LIMITER] = RateLimiter(redis)
+    app[PUBLISHER] = publisher = Publisher(redis, config.partitions, config.dedupe_window_s)
+    app[BATCHER] = batcher = WebhookBatcher(publisher, redis, window_s=config.publish_batch_ms / 1000)
+    yield
+    await batcher.close()
+    await redis.aclose()
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[POOL] = pool = await create_pool(config.database_url, max_size=config.db_pool_size)
+    yield
+    await pool.close()
+
+
+async def _clients(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[HTTP] = session = aiohttp.ClientSession()
+    app[SECRETS] = VaultSecrets(config.vault_addr, config.vault_token, config.vault_mount, config.vault_prefix,
+                                config.secret_cache_s)
+    jwks = None
+    if config.oidc_jwks_url:
+        jwks = JwksVerifier(session, config.oidc_jwks_url, config.oidc_issuer, config.oidc_audience,
+                            config.jwks_cache_s)
+    claims = OidcClaims(config.oidc_tenant_claim, config.oidc_role_claim, config.oidc_operator_claim)
+    app[AUTH] = Authenticator(app[POOL], config.admin_token, jwks, claims, cache_s=config.auth_cache_s)
+    yield
+    await session.close()
+
+
+def init(config: GatewayConfig) -> web.Application:
+    app = web.Application(middlewares=[observe, authorize])
+    app[CONFIG] = config
+    app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]
+    for spec in specs:
+        app.router.add_route(spec.method, spec.path, spec.handler)
+    app.cleanup_ctx.extend([_redis, _postgres, _clients])
+    return app

@@ -1,0 +1,48 @@
+"""The gateway's settings. Field names match bizosaas.settings.Settings, which fills them from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from events.streams import DEDUPE_WINDOW_S, DEFAULT_PARTITIONS
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "postgresql://bizosaas_app:bizosaas_app@127.0.0.1:5432/bizosaas"
+    database_admin_url: str = "postgresql://postgres@127.0.0.1:5432/bizosaas"  # replay reads the archive as owner
+    admin_token: str = ""
+    partitions: int = DEFAULT_PARTITIONS
+    dedupe_window_s: int = DEDUPE_WINDOW_S
+    db_pool_size: int = 10
+    vault_addr: str = "http://127.0.0.1:8200"
+    vault_token: str = ""
+    vault_mount: str = "secret"
+    vault_prefix: str = "bizosaas"
+    secret_cache_s: float = 30.0
+    webhook_secret_grace_s: int = 24 * 3600
+    webhook_max_body_bytes: int = 1024 * 1024
+    webhook_rate_per_s: float = 500.0
+    webhook_burst: int = 5000
+    tenant_rate_per_s: float = 50.0
+    tenant_burst: int = 200
+    key_rate_per_s: float = 20.0
+    key_burst: int = 100
+    public_url: str = ""
+    oidc_jwks_url: str = ""
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_tenant_claim: str = "bizosaas_tenant"
+    oidc_role_claim: str = "bizosaas_role"
+    oidc_operator_claim: str = "bizosaas_operator"
+    jwks_cache_s: float = 3600.0
+    auth_cache_s: float = 5.0
+    publish_batch_ms: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> "GatewayConfig":
+        """Take every field of the same name from a settings object (bizosaas.settings.Settings)."""
+        values = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
+        return cls(**{**values, **overrides})

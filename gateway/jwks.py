@@ -1,0 +1,78 @@
+"""OIDC bearer JWTs (Authentik or any issuer): RS256 signatures checked against the issuer's JWKS.
+
+The key set is cached for `cache_s` and fetched again when a token names a `kid` it does not hold (key rotation),
+at most once per `min_refresh_s` so that random `kid`s cannot make us hammer the issuer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import jwt
+
+ALGORITHMS = ["RS256"]
+
+
+class TokenError(Exception):
+    """The token is not acceptable; the message is for logs only."""
+
+
+class JwksVerifier:
+    def __init__(self, session: aiohttp.ClientSession, url: str, issuer: str, audience: str,
+                 cache_s: float = 3600.0, min_refresh_s: float = 10.0, leeway_s: float = 30.0) -> None:
+        self.session, self.url, self.issuer, self.audience = session, url, issuer, audience
+        self.cache_s, self.min_refresh_s, self.leeway_s = cache_s, min_refresh_s, leeway_s
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._miss_refreshed_at = float("-inf")  # the last refresh caused by an unknown kid
+        self._lock = asyncio.Lock()
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"malformed token: {exc}") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise TokenError(f"algorithm {header.get('alg')!r} is not accepted")
+        key = await self._key(str(header.get("kid", "")))
+        try:
+            return jwt.decode(
+                token, key=key, algorithms=ALGORITHMS, audience=self.audience or None, issuer=self.issuer or None,
+                leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"{type(exc).__name__}: {exc}") from None
+
+    async def _key(self, kid: str) -> Any:
+        now = time.monotonic()
+        if kid in self._keys and now - self._fetched_at < self.cache_s:
+            return self._keys[kid]
+        async with self._lock:
+            now = time.monotonic()
+            if now - self._fetched_at >= self.cache_s:
+                await self._refresh()
+            elif kid not in self._keys and now - self._miss_refreshed_at >= self.min_refresh_s:
+                self._miss_refreshed_at = now
+                await self._refresh()
+        if kid not in self._keys:
+            raise TokenError(f"no key {kid!r} in the JWKS")
+        return self._keys[kid]
+
+    async def _refresh(self) -> None:
+        try:
+            async with self.session.get(self.url, timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                resp.raise_for_status()
+                document = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            if not self._keys:
+                raise TokenError(f"JWKS {self.url} unavailable: {exc}") from None
+            return  # keep the keys we have; try again after min_refresh_s
+        keys = {}
+        for jwk in document.get("keys", []):
+            if jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig" or "kid" not in jwk:
+                continue
+            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="RS256").key
+        self._keys, self._fetched_at = keys, time.monotonic()

@@ -1,0 +1,42 @@
+"""Keyset pagination cursors: opaque to clients, the position after the last item of a page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from gateway.problems import ProblemError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+_Position = tuple[str, datetime, str]  # (what the cursor pages through, sort value, id)
+
+
+def encode_cursor(scope: str, value: datetime, item_id: str) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode((scope, value, item_id))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, scope: str) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        got_scope, value, item_id = msgspec.json.decode(raw, type=_Position)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ProblemError("bad-request", "the cursor is not one this list gave out") from None
+    if got_scope != scope:
+        raise ProblemError("bad-request", "the cursor belongs to another list or sort order")
+    return value, item_id
+
+
+def page(rows: list[Any], limit: int, scope: str, sort_field: str = "created_at") -> tuple[list[Any], str | None]:
+    """Rows fetched with LIMIT limit + 1: the page, and the cursor of the next one (None on the last page)."""
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor(scope, last[sort_field], last["id"])

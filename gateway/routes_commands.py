@@ -1,0 +1,4 @@
+"""placeholder"""
+from gateway.routing import Routes
+
+routes = Routes("commands")

@@ -1,0 +1,115 @@
+"""REST reads of the projections the projector group keeps in `records`, through row-level security."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+
+from db.pool import tenant_transaction
+from events.types import UPSERTED_BY_KIND
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.problems import ProblemError
+from gateway.routing import Routes, json_response, read_query
+from gateway.state import POOL, tenant_of
+
+routes = Routes("records")
+
+KINDS = frozenset(UPSERTED_BY_KIND)
+
+
+class Record(msgspec.Struct):
+    id: str
+    kind: str
+    source: str  # the connector instance id
+    provider: str
+    external_id: str
+    updated_at: datetime  # provider time of this state
+    recorded_at: datetime
+    deleted: bool
+    data: msgspec.Raw  # the normalized entity (its schema depends on the kind)
+
+
+class RecordList(msgspec.Struct):
+    items: list[Record]
+    next: str | None
+
+
+class RecordQuery(msgspec.Struct):
+    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: str | None = None
+    source: str | None = None  # a connector instance id
+    updated_since: datetime | None = None
+    status: str | None = None  # for kinds that have one (order, invoice, subscription, payment, task ...)
+    q: Annotated[str, Meta(max_length=200)] | None = None  # text in the title (order number, name, email ...)
+    sort: Literal["-updated_at", "updated_at"] = "-updated_at"
+    include_deleted: bool = False
+
+
+COLUMNS = "id, kind, source, provider, external_id, updated_at, recorded_at, deleted, data"
+
+
+def _record(row) -> Record:
+    return Record(**{**row, "data": msgspec.Raw(row["data"].encode())})
+
+
+def _kind(request: web.Request) -> str:
+    kind = request.match_info["kind"]
+    if kind not in KINDS:
+        raise ProblemError("not-found", f"no record kind {kind!r}; kinds: {', '.join(sorted(KINDS))}")
+    return kind
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@routes.route("GET", "/v1/records/{kind}", permission="records:read", summary="List records of one kind",
+              query=RecordQuery, response=RecordList, errors=(404,))
+async def list_records(request: web.Request) -> web.Response:
+    kind = _kind(request)
+    query = read_query(request, RecordQuery)
+    scope = f"records:{kind}:{query.sort}"
+    after = decode_cursor(query.cursor, scope)
+    where, args = ["kind = $1"], [kind]
+
+    def arg(value) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if query.source is not None:
+        where.append(f"source = {arg(query.source)}")
+    if query.updated_since is not None:
+        where.append(f"updated_at >= {arg(query.updated_since)}")
+    if query.status is not None:
+        where.append(f"status = {arg(query.status)}")
+    if query.q:
+        where.append(f"(title ILIKE {arg(_like(query.q))} OR external_id = {arg(query.q)})")
+    if not query.include_deleted:
+        where.append("NOT deleted")
+    descending = query.sort.startswith("-")
+    if after is not None:
+        bound = f"({arg(after[0])}::timestamptz, {arg(after[1])}::text)"
+        where.append(f"(updated_at, id) {'<' if descending else '>'} {bound}")
+    order = "DESC" if descending else "ASC"
+    sql = (f"SELECT {COLUMNS} FROM records WHERE {' AND '.join(where)} "
+           f"ORDER BY updated_at {order}, id {order} LIMIT {arg(query.limit + 1)}")
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        rows = await conn.fetch(sql, *args)
+    items, cursor = page(rows, query.limit, scope, sort_field="updated_at")
+    return json_response(RecordList(items=[_record(r) for r in items], next=cursor))
+
+
+@routes.route("GET", "/v1/records/{kind}/{id}", permission="records:read", summary="One record by its id",
+              response=Record, errors=(404,))
+async def get_record(request: web.Request) -> web.Response:
+    kind = _kind(request)
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        row = await conn.fetchrow(f"SELECT {COLUMNS} FROM records WHERE kind = $1 AND id = $2",
+                                  kind, request.match_info["id"])
+    if row is None:
+        raise ProblemError("not-found", f"no {kind} with this id")
+    return json_response(_record(row))

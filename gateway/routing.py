@@ -1,0 +1,85 @@
+"""Route declarations: each handler is registered with its permission and its msgspec types, so that the
+permission check, request decoding and the OpenAPI document all come from one place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from gateway.problems import ProblemError
+from gateway.roles import ALL_PERMISSIONS
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    handler: Handler
+    permission: str
+    summary: str
+    tag: str
+    body: Any = None  # msgspec type of the JSON request body
+    query: Any = None  # msgspec Struct of the query parameters
+    response: Any = None  # msgspec type of the JSON response body; None: no body
+    status: int = 200
+    errors: tuple[int, ...] = ()  # problem statuses besides the ones every route may answer
+    request_content_types: tuple[str, ...] = ()  # for raw bodies (webhooks)
+    response_content_type: str = "application/json"
+    same_body_statuses: tuple[int, ...] = ()  # other statuses answered with the response type, not a problem
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+
+@dataclass
+class Routes:
+    tag: str
+    specs: list[RouteSpec] = field(default_factory=list)
+
+    def route(self, method: str, path: str, *, permission: str, summary: str, **options: Any):
+        if permission not in ALL_PERMISSIONS:
+            raise ValueError(f"unknown permission {permission!r} for {method} {path}")
+
+        def register(handler: Handler) -> Handler:
+            spec = RouteSpec(method, path, handler, permission, summary, self.tag, **options)
+            handler.spec = spec  # type: ignore[attr-defined]  # read by the auth middleware
+            self.specs.append(spec)
+            return handler
+
+        return register
+
+
+def spec_of(handler: Any) -> RouteSpec | None:
+    return getattr(handler, "spec", None)
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=_encoder.encode(value), status=status, content_type="application/json", headers=headers)
+
+
+async def read_json(request: web.Request, kind: type[T]) -> T:
+    raw = await request.read()
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise ProblemError("validation", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise ProblemError("bad-request", f"the body is not valid JSON: {exc}") from None
+
+
+def read_query(request: web.Request, kind: type[T]) -> T:
+    try:
+        return msgspec.convert(dict(request.query), kind, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ProblemError("validation", str(exc)) from None
