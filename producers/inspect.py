@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
-import redis.exceptions
+from redis.exceptions import ResponseError
 from redis.asyncio import Redis
 
 from events import codec
@@ -36,7 +36,7 @@ class StreamInfo:
 async def stream_info(redis: Redis, stream: str) -> StreamInfo:
     try:
         info = await redis.xinfo_stream(stream)
-    except redis.exceptions.ResponseError:  # no such stream
+    except ResponseError:  # no such stream
         return StreamInfo(stream, 0, None, None)
     groups = [
         GroupInfo(as_text(g["name"]), g.get("lag"), g["pending"], g["consumers"], as_text(g["last-delivered-id"]))
