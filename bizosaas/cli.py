@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "bizosaas.cmd_worker",
     "bizosaas.cmd_streams",
     "bizosaas.cmd_projections",
+    "bizosaas.cmd_dev",
     "bizosaas.cmd_schemas",
     "bizosaas.cmd_gateway",
     "bizosaas.cmd_tenant",
