@@ -6,9 +6,9 @@ A provider module in `connectors/providers/` exposes `CONNECTOR`, an object with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from events.types import Event
 
@@ -34,6 +34,9 @@ class IngestContext:
     connector_id: str  # the connector instance: the events' `source`
     delivery_id: str  # the provider's delivery id, or a hash of the body where it sends none
     received_at: datetime  # UTC
+    # the connector instance's non-secret config; providers read what a payload lacks (`currency`: the store's
+    # currency, which WooCommerce and Shopify product payloads do not carry)
+    config: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class Handshake:
     status: int = 200
     body: bytes = b""
     content_type: str = "text/plain"
+    # False when the provider sends the check unsigned (WooCommerce's creation ping carries no signature header):
+    # the gateway answers it without calling verify(). Safe because a handshake is never published.
+    requires_signature: bool = True
 
 
 class Connector(Protocol):

@@ -1,0 +1,113 @@
+"""Standard Webhooks (standard-webhooks/standard-webhooks, spec/standard-webhooks.md, version 1.0.0).
+
+Headers `webhook-id` (the idempotency key), `webhook-timestamp` (unix seconds) and `webhook-signature`: a
+space-separated list of `v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}`, keyed by the base64 secret behind
+`whsec_`. Several signatures support the sender's key rotation; several secrets here support ours. Asymmetric `v1a`
+(ed25519) signatures are refused as unsupported: they need the `cryptography` package, which this project does not
+install.
+
+The payload is generic: `{"type", "timestamp", "data"}`. A type whose last two parts name one of our entity kinds and
+an action (`contact.upserted`, `crm.order.deleted`, `invoice.created` ...) maps onto that kind: the fields of `data`
+that the entity has are validated into it, the rest go to provider_data. Other types stay unmapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import msgspec
+
+from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
+from connectors.normalize import (
+    DELETE, UPSERT, EventBuilder, body_field, json_object, opt_time, run_mapper, utc_time,
+)
+from connectors.signatures import b64, b64_secret_keys, check_timestamp, header, verify_hmac
+from events.entities import Entity
+from events.types import UPSERTED_BY_KIND, Event
+
+ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
+SECRET_PREFIX = "whsec_"
+SYMMETRIC, ASYMMETRIC = "v1", "v1a"
+ACTIONS = {"upserted": UPSERT, "created": UPSERT, "updated": UPSERT, "deleted": DELETE}
+# our kind -> its entity Struct (page shares Post)
+ENTITIES: dict[str, type[Entity]] = {
+    kind: next(f.type for f in msgspec.structs.fields(event) if f.name == "data")
+    for kind, event in UPSERTED_BY_KIND.items()
+}
+
+
+def _entity(kind: str, data: dict[str, Any]) -> Entity:
+    entity_type = ENTITIES[kind]
+    known = {f.name for f in msgspec.structs.fields(entity_type)} - {"provider_data"}
+    extra = {k: v for k, v in data.items() if k not in known and k not in ("id", "provider_data")}
+    given = data.get("provider_data")
+    values = {k: v for k, v in data.items() if k in known}
+    values["provider_data"] = {**extra, **(given if isinstance(given, dict) else {})}
+    try:
+        return msgspec.convert(values, entity_type)
+    except msgspec.ValidationError as exc:
+        raise NormalizeError(f"data does not fit a {kind}: {exc}") from None
+
+
+def _kind_and_action(event_type: str) -> tuple[str, str] | None:
+    parts = event_type.split(".")
+    if len(parts) >= 2 and parts[-2] in ENTITIES and parts[-1] in ACTIONS:
+        return parts[-2], ACTIONS[parts[-1]]
+    return None
+
+
+@dataclass(frozen=True)
+class StandardWebhooksConnector:
+    tolerance_s: float | None = 300.0  # the specification's five minutes, both ways; None disables
+
+    provider: ClassVar[str] = "standard-webhooks"
+    content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
+        msg_id = header(request.headers, ID_HEADER)
+        if not msg_id:
+            raise SignatureError("webhook-id: missing")
+        timestamp = header(request.headers, TIMESTAMP_HEADER)
+        check_timestamp(timestamp, now_s, self.tolerance_s, "webhook-timestamp")
+        entries = [entry.partition(",") for entry in (header(request.headers, SIGNATURE_HEADER) or "").split()]
+        symmetric = [sig for version, _, sig in entries if version == SYMMETRIC and sig]
+        if not symmetric and any(version == ASYMMETRIC for version, _, _ in entries):
+            raise SignatureError("webhook-signature: only v1a (ed25519) signatures, which are not supported here")
+        message = f"{msg_id}.{timestamp.strip()}.".encode() + request.body
+        verify_hmac(b64_secret_keys(secrets, SECRET_PREFIX), message, symmetric, b64, "webhook-signature v1")
+
+    def delivery_id(self, request: WebhookRequest) -> str | None:
+        return header(request.headers, ID_HEADER)
+
+    def topic(self, request: WebhookRequest) -> str:
+        return body_field(request.body, "type")
+
+    def handshake(self, request: WebhookRequest) -> Handshake | None:
+        return None
+
+    def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Event]:
+        mapped = _kind_and_action(topic)
+        if mapped is None:
+            raise NormalizeError(
+                f"standard-webhooks type {topic!r} names none of our entity kinds (expected <kind>.upserted, "
+                f".created, .updated or .deleted with kind one of {', '.join(sorted(ENTITIES))})"
+            )
+        kind, action = mapped
+        payload = json_object(request.body, f"standard-webhooks {topic}")
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise NormalizeError(f"standard-webhooks {topic}: data is not an object")
+
+        def emit(out: EventBuilder) -> None:
+            # the event's own time; the attempt's webhook-timestamp only when the payload has none
+            occurred_at = opt_time(payload.get("timestamp")) or utc_time(int(header(request.headers, TIMESTAMP_HEADER)))
+            if action == DELETE:
+                out.delete(kind, data["id"], occurred_at)
+            else:
+                out.upsert(kind, data["id"], occurred_at, _entity(kind, data))
+
+        return run_mapper(ctx, self.provider, topic, emit)
+
+
+CONNECTOR = StandardWebhooksConnector()

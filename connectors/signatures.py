@@ -1,0 +1,88 @@
+"""HMAC-SHA256 webhook signatures, shared by the provider modules.
+
+Every scheme here is "encode(HMAC-SHA256(key, message)) equals one of the signatures the request carries", with
+several keys allowed (secret rotation: any match passes). Comparison is constant-time. Error messages go to logs:
+they name the header and the reason, never a secret and never the expected signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Callable, Iterable, Sequence
+
+from connectors.base import SignatureError
+
+Encoder = Callable[[bytes], str]
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def hexdigest(digest: bytes) -> str:
+    return digest.hex()
+
+
+def utf8_keys(secrets: Sequence[str]) -> list[bytes]:
+    """Secrets used as keys exactly as the provider shows them (WooCommerce, Shopify, Stripe, Slack)."""
+    keys = [s.encode() for s in secrets if s]
+    if not keys:
+        raise SignatureError("no webhook secret is configured for this connector")
+    return keys
+
+
+def verify_hmac(keys: Iterable[bytes], message: bytes, signatures: Sequence[str], encode: Encoder, what: str) -> None:
+    """Pass when encode(HMAC-SHA256(key, message)) equals one of `signatures` for one of `keys`."""
+    if not signatures:
+        raise SignatureError(f"{what}: no signature")
+    given = [s.strip().encode() for s in signatures]
+    for key in keys:
+        expected = encode(hmac.new(key, message, hashlib.sha256).digest()).encode()
+        # compare against every candidate: the position of a match says nothing about the expected value
+        if any([hmac.compare_digest(expected, candidate) for candidate in given]):
+            return
+    raise SignatureError(f"{what}: none of the {len(given)} signature(s) matches a configured secret")
+
+
+def check_timestamp(value: str | None, now_s: float, tolerance_s: float | None, what: str) -> int:
+    """The signed unix timestamp, refused when it is more than `tolerance_s` from now (None: no limit)."""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 12):
+        raise SignatureError(f"{what}: missing or not a unix timestamp")
+    timestamp = int(value)
+    age_s = now_s - timestamp
+    if tolerance_s is not None and abs(age_s) > tolerance_s:
+        when = f"{age_s:.0f} s old" if age_s >= 0 else f"{-age_s:.0f} s in the future"
+        raise SignatureError(f"{what}: {timestamp} is {when}, beyond the {tolerance_s:g} s tolerance")
+    return timestamp
+
+
+def header(headers, name: str) -> str | None:
+    """A header by its lower-case name (the request's mapping is case-insensitive or has lower-case keys)."""
+    value = headers.get(name)
+    return value if value else None
+
+
+def b64_secret_keys(secrets: Sequence[str], prefix: str) -> list[bytes]:
+    """Secrets serialized as base64 behind a prefix (Standard Webhooks' `whsec_...`); the prefix is optional."""
+    keys = []
+    for secret in secrets:
+        raw = secret[len(prefix):] if secret.startswith(prefix) else secret
+        try:
+            key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue  # a malformed secret cannot match; another one may
+        if key:
+            keys.append(key)
+    if not keys:
+        raise SignatureError(f"no usable webhook secret is configured (expected base64, optionally {prefix}...)")
+    return keys
+
+
+def verify_body_b64(headers, body: bytes, secrets: Sequence[str], name: str, label: str) -> None:
+    """base64(HMAC-SHA256(secret, raw body)) in header `name`: WooCommerce's and Shopify's scheme."""
+    signature = header(headers, name)
+    verify_hmac(utf8_keys(secrets), body, [signature] if signature else [], b64, label)
