@@ -8,6 +8,8 @@ from typing import Callable
 import asyncpg
 from redis.asyncio import Redis
 
+from consumers.commands import commands_group
+from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from consumers.runtime import Group
 from consumers.usage import metrics_group
@@ -23,4 +25,6 @@ class GroupContext:
 GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "projector": lambda ctx: projector_group(ctx.pool, ctx.partitions),
     "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
+    "commands": lambda ctx: commands_group(ctx.pool),
+    "deliveries": lambda ctx: deliveries_group(ctx.pool),
 }

@@ -20,7 +20,8 @@ from gateway.jwks import JwksVerifier
 from gateway.middleware import authorize, observe
 from gateway.ratelimit import RateLimiter
 from gateway.secrets import VaultSecrets
-from gateway.state import AUTH, BATCHER, CONFIG, HTTP, LIMITER, POOL, PUBLISHER, REDIS, ROUTE_SPECS, SECRETS
+from gateway.targets import Targets
+from gateway.state import AUTH, BATCHER, CONFIG, HTTP, LIMITER, POOL, PUBLISHER, REDIS, ROUTE_SPECS, SECRETS, TARGETS
 from producers.publisher import Publisher
 
 ROUTE_MODULES = (routes_service, routes_tenants, routes_connectors, routes_records, routes_webhooks,
@@ -41,6 +42,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 async def _postgres(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     app[POOL] = pool = await create_pool(config.database_url, max_size=config.db_pool_size)
+    app[TARGETS] = Targets(pool)
     yield
     await pool.close()
 

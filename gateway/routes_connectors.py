@@ -1,4 +1,179 @@
-"""placeholder"""
-from gateway.routing import Routes
+"""Connector instances: create (secrets to Vault, never stored or shown here), read, update/rotate, delete."""
+
+from __future__ import annotations
+
+import json
+import secrets as random
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+
+from connectors.registry import UnknownProvider, all_connectors, get_connector
+from db.pool import tenant_transaction
+from events.commands import ConnectConnector, DisconnectConnector
+from gateway.commands import new_command_fields, record_command, send_command
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.problems import ProblemError
+from gateway.routing import Routes, json_response, read_json, read_query
+from gateway.secrets import rotate
+from gateway.state import CONFIG, POOL, PUBLISHER, SECRETS, TARGETS, principal, tenant_of
 
 routes = Routes("connectors")
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+SecretValue = Annotated[str, Meta(min_length=1, max_length=4096)]
+
+
+class ConnectorCreate(msgspec.Struct, forbid_unknown_fields=True):
+    provider: Annotated[str, Meta(min_length=1, max_length=64)]
+    name: Name
+    config: dict[str, Any] = {}  # non-secret settings (shop URL, currency ...)
+    secrets: dict[str, SecretValue] = {}  # webhook_secret and API credentials: stored in Vault only
+
+
+class ConnectorUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    config: dict[str, Any] | None = None
+    secrets: dict[str, SecretValue] | None = None  # a new webhook_secret rotates: the old one stays valid a while
+
+
+class Connector(msgspec.Struct):
+    id: str
+    provider: str
+    name: str
+    config: dict[str, Any]
+    status: str
+    webhook_url: str
+    created_at: datetime
+    updated_at: datetime
+    secret_rotated_at: datetime | None = None
+
+
+class ConnectorCreated(Connector):
+    command_id: str | None = None  # the connector.connect.v1 command (set-up workflow)
+
+
+class ConnectorList(msgspec.Struct):
+    items: list[Connector]
+    next: str | None
+
+
+class ConnectorQuery(msgspec.Struct):
+    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: str | None = None
+    provider: str | None = None
+
+
+COLUMNS = "id, provider, name, config, status, created_at, updated_at, secret_rotated_at"
+
+
+def webhook_url(request: web.Request, connector_id: str) -> str:
+    base = request.app[CONFIG].public_url.rstrip("/") or str(request.url.origin())
+    return f"{base}/v1/webhooks/{connector_id}"
+
+
+def _connector(request: web.Request, row, kind: type[Connector] = Connector, **extra: Any) -> Connector:
+    values = {**row, "config": json.loads(row["config"]), **extra}
+    return kind(webhook_url=webhook_url(request, row["id"]), **values)
+
+
+@routes.route("POST", "/v1/connectors", permission="connectors:write",
+              summary="Create a connector instance; its webhook URL is answered", body=ConnectorCreate,
+              response=ConnectorCreated, status=201)
+async def post_connector(request: web.Request) -> web.Response:
+    body = await read_json(request, ConnectorCreate)
+    try:
+        get_connector(body.provider)
+    except UnknownProvider:
+        raise ProblemError("validation", f"unknown provider {body.provider!r}; known: "
+                           f"{', '.join(sorted(all_connectors()))}") from None
+    tenant, app = tenant_of(request), request.app
+    connector_id = "con_" + random.token_hex(16)  # 128 random bits: the webhook URL is unguessable
+    store = app[SECRETS]
+    if body.secrets:
+        await store.write(tenant, connector_id, dict(body.secrets))
+    command = ConnectConnector(connector_id=connector_id, provider=body.provider, config=body.config,
+                               secrets_path=store.path(tenant, connector_id) if body.secrets else None,
+                               **new_command_fields(tenant, principal(request).subject))
+    try:
+        async with tenant_transaction(app[POOL], tenant) as conn:
+            row = await conn.fetchrow(
+                f"INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, $3, $4, $5::jsonb) "
+                f"RETURNING {COLUMNS}", tenant, connector_id, body.provider, body.name, json.dumps(body.config),
+            )
+            await record_command(conn, command)
+    except BaseException:
+        if body.secrets:
+            await store.delete(tenant, connector_id)
+        raise
+    await send_command(app[POOL], app[PUBLISHER], command)
+    return json_response(_connector(request, row, ConnectorCreated, command_id=command.id), status=201)
+
+
+@routes.route("GET", "/v1/connectors", permission="connectors:read", summary="List connector instances",
+              query=ConnectorQuery, response=ConnectorList)
+async def list_connectors(request: web.Request) -> web.Response:
+    query = read_query(request, ConnectorQuery)
+    after = decode_cursor(query.cursor, "connectors")
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        rows = await conn.fetch(
+            f"SELECT {COLUMNS} FROM connectors WHERE ($1::text IS NULL OR provider = $1) "
+            "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::text)) "
+            "ORDER BY created_at DESC, id DESC LIMIT $4", query.provider, *(after or (None, "")), query.limit + 1,
+        )
+    items, cursor = page(rows, query.limit, "connectors")
+    return json_response(ConnectorList(items=[_connector(request, r) for r in items], next=cursor))
+
+
+@routes.route("GET", "/v1/connectors/{connector_id}", permission="connectors:read",
+              summary="One connector instance (never its secrets)", response=Connector, errors=(404,))
+async def get_connector_route(request: web.Request) -> web.Response:
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        row = await conn.fetchrow(f"SELECT {COLUMNS} FROM connectors WHERE id = $1", request.match_info["connector_id"])
+    if row is None:
+        raise ProblemError("not-found", "no such connector")
+    return json_response(_connector(request, row))
+
+
+@routes.route("PATCH", "/v1/connectors/{connector_id}", permission="connectors:write",
+              summary="Rename, reconfigure or rotate secrets (the previous webhook secret stays valid for a grace "
+                      "period)", body=ConnectorUpdate, response=Connector, errors=(404,))
+async def patch_connector(request: web.Request) -> web.Response:
+    body = await read_json(request, ConnectorUpdate)
+    tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
+    async with tenant_transaction(app[POOL], tenant) as conn:
+        row = await conn.fetchrow(
+            "UPDATE connectors SET name = coalesce($2, name), config = coalesce($3::jsonb, config), "
+            "secret_rotated_at = CASE WHEN $4 THEN now() ELSE secret_rotated_at END, updated_at = now() "
+            f"WHERE id = $1 RETURNING {COLUMNS}",
+            connector_id, body.name, json.dumps(body.config) if body.config is not None else None, bool(body.secrets),
+        )
+        if row is None:
+            raise ProblemError("not-found", "no such connector")
+        if body.secrets:  # inside the transaction: a failed Vault write leaves the row as it was
+            store = app[SECRETS]
+            current = await store.read(tenant, connector_id, fresh=True)
+            merged = rotate(current, dict(body.secrets), time.time(), app[CONFIG].webhook_secret_grace_s)
+            await store.write(tenant, connector_id, merged)
+    app[TARGETS].forget(connector_id)
+    return json_response(_connector(request, row))
+
+
+@routes.route("DELETE", "/v1/connectors/{connector_id}", permission="connectors:write",
+              summary="Delete a connector instance and its secrets; its webhook URL stops working", status=204,
+              errors=(404,))
+async def delete_connector(request: web.Request) -> web.Response:
+    tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
+    command = DisconnectConnector(connector_id=connector_id, **new_command_fields(tenant, principal(request).subject))
+    async with tenant_transaction(app[POOL], tenant) as conn:
+        if await conn.fetchval("DELETE FROM connectors WHERE id = $1 RETURNING id", connector_id) is None:
+            raise ProblemError("not-found", "no such connector")
+        await record_command(conn, command)
+    app[TARGETS].forget(connector_id)
+    await app[SECRETS].delete(tenant, connector_id)
+    await send_command(app[POOL], app[PUBLISHER], command)
+    return web.Response(status=204)

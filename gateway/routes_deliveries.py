@@ -1,4 +1,176 @@
-"""placeholder"""
-from gateway.routing import Routes
+"""Webhook deliveries as received (the view Hookdeck and Svix give): list with filters, one with its body, and
+re-running deliveries the normalizer could not handle (one, or in bulk) after a fix."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+import asyncpg
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from connectors.base import WebhookRequest
+from connectors.registry import UnknownProvider, get_connector
+from db.pool import tenant_transaction
+from gateway import metrics
+from gateway.ingest import context, run_normalizer
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.problems import ProblemError
+from gateway.routing import Routes, json_response, read_json, read_query
+from gateway.state import POOL, PUBLISHER, tenant_of
+from producers.publisher import Publisher
 
 routes = Routes("deliveries")
+
+Outcome = Literal["published", "unmapped", "handshake"]
+
+
+class DeliverySummary(msgspec.Struct):
+    id: str
+    connector_id: str
+    provider: str
+    delivery_id: str  # the provider's delivery id, or sha256:<hash of the body>
+    topic: str
+    received_at: datetime
+    last_received_at: datetime
+    receipts: int  # how often the provider sent it
+    outcome: Outcome
+    error: str | None
+    event_ids: list[str]
+    retries: int
+
+
+class DeliveryDetail(DeliverySummary):
+    content_type: str = ""
+    headers: dict[str, str] = {}
+    body: str = ""  # as received (UTF-8; invalid bytes replaced)
+
+
+class DeliveryList(msgspec.Struct):
+    items: list[DeliverySummary]
+    next: str | None
+
+
+class DeliveryQuery(msgspec.Struct):
+    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: str | None = None
+    connector_id: str | None = None
+    outcome: Outcome | None = None
+    since: datetime | None = None  # received at or after
+    until: datetime | None = None  # received before
+
+
+class RetryResult(msgspec.Struct):
+    id: str
+    outcome: Outcome
+    error: str | None
+    events: int  # events published by this re-run
+
+
+class BulkRetry(msgspec.Struct, forbid_unknown_fields=True):
+    connector_id: str | None = None
+    outcome: Literal["unmapped", "published"] = "unmapped"
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: Annotated[int, Meta(ge=1, le=100)] = 100
+
+
+class BulkRetryResult(msgspec.Struct):
+    items: list[RetryResult]
+    published: int  # deliveries that now mapped
+    unmapped: int  # deliveries that still do not
+
+
+SUMMARY = ("id, connector_id, provider, delivery_id, topic, received_at, last_received_at, receipts, outcome, error, "
+           "event_ids, retries")
+FILTERS = ("($1::text IS NULL OR connector_id = $1) AND ($2::text IS NULL OR outcome = $2) "
+           "AND ($3::timestamptz IS NULL OR received_at >= $3) AND ($4::timestamptz IS NULL OR received_at < $4)")
+
+
+@routes.route("GET", "/v1/deliveries", permission="deliveries:read",
+              summary="List webhook deliveries, newest first (filters: connector, outcome, time)",
+              query=DeliveryQuery, response=DeliveryList)
+async def list_deliveries(request: web.Request) -> web.Response:
+    query = read_query(request, DeliveryQuery)
+    after = decode_cursor(query.cursor, "deliveries")
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        rows = await conn.fetch(
+            f"SELECT {SUMMARY} FROM deliveries WHERE {FILTERS} "
+            "AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6::text)) "
+            "ORDER BY received_at DESC, id DESC LIMIT $7",
+            query.connector_id, query.outcome, query.since, query.until, *(after or (None, "")), query.limit + 1,
+        )
+    items, cursor = page(rows, query.limit, "deliveries", sort_field="received_at")
+    return json_response(DeliveryList(items=[DeliverySummary(**r) for r in items], next=cursor))
+
+
+@routes.route("GET", "/v1/deliveries/{delivery_id}", permission="deliveries:read",
+              summary="One delivery with its headers and body", response=DeliveryDetail, errors=(404,))
+async def get_delivery(request: web.Request) -> web.Response:
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        row = await conn.fetchrow(f"SELECT {SUMMARY}, content_type, headers, body FROM deliveries WHERE id = $1",
+                                  request.match_info["delivery_id"])
+    if row is None:
+        raise ProblemError("not-found", "no such delivery")
+    values = {**row, "headers": json.loads(row["headers"]), "body": bytes(row["body"]).decode(errors="replace")}
+    return json_response(DeliveryDetail(**values))
+
+
+async def rerun(conn: asyncpg.Connection, publisher: Publisher, tenant: str, delivery_id: str) -> RetryResult:
+    """Normalize a stored delivery again and publish what it now maps to (in the tenant's transaction)."""
+    row = await conn.fetchrow("SELECT * FROM deliveries WHERE id = $1 FOR UPDATE", delivery_id)
+    if row is None:
+        raise ProblemError("not-found", "no such delivery")
+    try:
+        connector = get_connector(row["provider"])
+    except UnknownProvider:
+        raise ProblemError("conflict", f"provider {row['provider']!r} is not available") from None
+    config = await conn.fetchval("SELECT config FROM connectors WHERE id = $1", row["connector_id"])
+    request = WebhookRequest(headers=CIMultiDictProxy(CIMultiDict(json.loads(row["headers"]))),
+                             body=bytes(row["body"]), content_type=row["content_type"])
+    attempt = row["retries"] + 1
+    # a fresh received_at gives fresh event ids: the projector applies them (provider time still decides order)
+    ctx = context(tenant, row["connector_id"], row["delivery_id"], datetime.now(timezone.utc),
+                  json.loads(config) if config else {})
+    result = run_normalizer(connector, ctx, row["topic"], request,
+                            f"{row['connector_id']}:{row['delivery_id']}:retry{attempt}")
+    published = 0
+    if result.outcome == "published":
+        published = len(await publisher.publish(result.events, result.keys))
+    await conn.execute(
+        "UPDATE deliveries SET retries = $2, outcome = $3, error = $4, "
+        "event_ids = CASE WHEN $3 = 'published' THEN $5::text[] ELSE event_ids END, updated_at = now() WHERE id = $1",
+        delivery_id, attempt, result.outcome, result.error, [e.id for e in result.events],
+    )
+    metrics.WEBHOOKS.labels(row["provider"], row["topic"], f"retry_{result.outcome}").inc()
+    return RetryResult(id=delivery_id, outcome=result.outcome, error=result.error, events=published)
+
+
+@routes.route("POST", "/v1/deliveries/{delivery_id}/retry", permission="deliveries:retry",
+              summary="Re-run one delivery through the normalizer and publish what it maps to",
+              response=RetryResult, errors=(404, 409))
+async def post_retry(request: web.Request) -> web.Response:
+    tenant = tenant_of(request)
+    async with tenant_transaction(request.app[POOL], tenant) as conn:
+        result = await rerun(conn, request.app[PUBLISHER], tenant, request.match_info["delivery_id"])
+    return json_response(result)
+
+
+@routes.route("POST", "/v1/deliveries/retry", permission="deliveries:retry",
+              summary="Re-run matching deliveries (default: the unmapped ones), oldest first, up to `limit`",
+              body=BulkRetry, response=BulkRetryResult, errors=(409,))
+async def post_bulk_retry(request: web.Request) -> web.Response:
+    body = await read_json(request, BulkRetry)
+    tenant = tenant_of(request)
+    async with tenant_transaction(request.app[POOL], tenant) as conn:
+        ids = [r["id"] for r in await conn.fetch(
+            f"SELECT id FROM deliveries WHERE {FILTERS} ORDER BY received_at, id LIMIT $5",
+            body.connector_id, body.outcome, body.since, body.until, body.limit,
+        )]
+        items = [await rerun(conn, request.app[PUBLISHER], tenant, i) for i in ids]
+    published = sum(1 for i in items if i.outcome == "published")
+    return json_response(BulkRetryResult(items=items, published=published, unmapped=len(items) - published))

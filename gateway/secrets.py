@@ -20,7 +20,7 @@ CURRENT = "webhook_secret"
 
 
 class SecretStore(Protocol):
-    async def read(self, tenant_id: str, connector_id: str) -> dict[str, Any] | None: ...
+    async def read(self, tenant_id: str, connector_id: str, fresh: bool = False) -> dict[str, Any] | None: ...
     async def write(self, tenant_id: str, connector_id: str, values: dict[str, Any]) -> None: ...
     async def delete(self, tenant_id: str, connector_id: str) -> None: ...
     async def ping(self) -> bool: ...
@@ -48,10 +48,11 @@ class VaultSecrets:
                 hvac.exceptions.Unauthorized, hvac.exceptions.InternalServerError) as exc:
             raise SecretsUnavailable(f"Vault: {type(exc).__name__}") from None
 
-    async def read(self, tenant_id: str, connector_id: str) -> dict[str, Any] | None:
+    async def read(self, tenant_id: str, connector_id: str, fresh: bool = False) -> dict[str, Any] | None:
+        """The connector's secrets; `fresh` skips the cache (before a read-modify-write)."""
         key = (tenant_id, connector_id)
         cached = self._cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        if not fresh and cached is not None and cached[0] > time.monotonic():
             return cached[1]
         try:
             reply = await self._call(self.client.secrets.kv.v2.read_secret_version,

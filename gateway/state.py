@@ -14,6 +14,7 @@ from gateway.config import GatewayConfig
 from gateway.ratelimit import RateLimiter
 from gateway.roles import Principal
 from gateway.secrets import SecretStore
+from gateway.targets import Targets
 from producers.publisher import Publisher
 
 CONFIG = web.AppKey("config", GatewayConfig)
@@ -26,6 +27,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 PUBLISHER = web.AppKey("publisher", Publisher)
 BATCHER = web.AppKey("batcher", WebhookBatcher)
 ROUTE_SPECS = web.AppKey("route_specs", list)
+TARGETS = web.AppKey("targets", Targets)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)

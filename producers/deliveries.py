@@ -14,6 +14,7 @@ DELIVERIES_STREAM = "bz:deliveries"
 
 class DeliveryRecord(msgspec.Struct, frozen=True, kw_only=True):
     id: str  # the platform's id of the delivery: derived from (connector, provider delivery id)
+    receipt_id: str  # unique per HTTP request: a provider's resend is another receipt of the same delivery
     tenant_id: str
     connector_id: str
     provider: str

@@ -3,11 +3,13 @@ and the gateway itself on a test server. Import the fixtures by name into a test
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bizosaas.servers import free_port
+from consumers.runtime import Runtime, RuntimeConfig
 from gateway.app import init
 from gateway.config import GatewayConfig
 
@@ -173,3 +176,27 @@ async def make_gateway(servers, migrated, vault, issuer, redis, admin):
 @pytest.fixture
 async def gw(make_gateway) -> Gateway:
     return await make_gateway()
+
+
+@asynccontextmanager
+async def running_groups(redis, groups: list):
+    """Consumer groups running in this process (the worker's runtime), stopped and drained at the end."""
+    runtime = Runtime(redis, groups, RuntimeConfig(block_ms=50, batch_size=200, reclaim_interval_s=0.5))
+    task = asyncio.create_task(runtime.run())
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+        await task
+
+
+async def eventually(probe, timeout_s: float = 10.0, interval_s: float = 0.05):
+    """Await `probe()` until it returns something truthy; returns that value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s (last value {value!r})")
+        await asyncio.sleep(interval_s)

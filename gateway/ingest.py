@@ -1,0 +1,76 @@
+"""From a verified webhook to what gets published: the events (or one `unmapped` event that keeps the delivery
+re-runnable), their idempotency keys and the delivery record. Shared by the webhook route and delivery retries."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping, Sequence
+
+from connectors.base import Connector, IngestContext, NormalizeError, WebhookRequest
+from events.ids import derived_id, opaque_id
+from events.types import Event, Subject, WebhookUnmapped
+
+log = logging.getLogger("bizosaas.gateway.ingest")
+
+# headers a delivery record never keeps: credentials, and signatures (useless once verified)
+_DROPPED = ("authorization", "cookie", "proxy-authorization")
+_DROPPED_PARTS = ("signature", "hmac", "token", "secret")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    events: Sequence[Event]
+    keys: Sequence[str]
+    outcome: str  # published | unmapped
+    error: str | None = None
+
+
+def delivery_id_of(connector: Connector, request: WebhookRequest) -> str:
+    """The provider's delivery id, or a hash of the body where it sends none (a resend is then the same body)."""
+    return connector.delivery_id(request) or "sha256:" + hashlib.sha256(request.body).hexdigest()
+
+
+def delivery_row_id(connector_id: str, delivery_id: str) -> str:
+    return opaque_id("dlv", connector_id, delivery_id)
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in _DROPPED or any(part in lower for part in _DROPPED_PARTS):
+            continue
+        kept[lower] = value[:1000]
+    return kept
+
+
+def run_normalizer(connector: Connector, ctx: IngestContext, topic: str, request: WebhookRequest,
+                   key_prefix: str) -> Outcome:
+    """Normalize; any failure becomes one connector.webhook.unmapped.v1 event carrying the error."""
+    try:
+        events = list(connector.normalize(ctx, topic, request))
+        return Outcome(events, [f"{key_prefix}:{i}" for i in range(len(events))], "published")
+    except NormalizeError as exc:
+        error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a normalizer bug must not lose the delivery
+        log.exception("normalizer of %s failed on topic %s", connector.provider, topic,
+                      extra={"tenant_id": ctx.tenant_id, "connector_id": ctx.connector_id})
+        error = f"normalizer error: {type(exc).__name__}: {exc}"
+    key = f"{key_prefix}:unmapped"
+    received_ms = int(ctx.received_at.timestamp() * 1000)
+    unmapped = WebhookUnmapped(
+        id=derived_id(key, received_ms), tenant_id=ctx.tenant_id, source=ctx.connector_id,
+        provider=connector.provider, subject=Subject(kind="delivery", external_id=ctx.delivery_id),
+        occurred_at=ctx.received_at, recorded_at=ctx.received_at,
+        raw_ref=delivery_row_id(ctx.connector_id, ctx.delivery_id), topic=topic[:200], error=error[:2000],
+    )
+    return Outcome([unmapped], [key], "unmapped", error[:2000])
+
+
+def context(tenant_id: str, connector_id: str, delivery_id: str, received_at: datetime,
+            config: Mapping) -> IngestContext:
+    return IngestContext(tenant_id=tenant_id, connector_id=connector_id, delivery_id=delivery_id,
+                         received_at=received_at, config=dict(config))
