@@ -1,7 +1,9 @@
 """Worker processes: SIGKILL in the middle of 10,000 events loses and doubles nothing; SIGTERM drains."""
 
 import asyncio
+import re
 import signal
+import urllib.request
 
 from events.streams import all_event_streams
 from factories import order, start_worker, wait_for
@@ -61,6 +63,38 @@ async def test_sigkill_mid_batch_then_reclaim_gives_exactly_one_effect_per_event
     assert await count(admin, "SELECT count(*) FROM records WHERE status <> 'v5' OR amount_minor <> 500") == 0
     assert await count(admin, "SELECT count(*) FROM group_inbox WHERE group_name = 'metrics'") == 10_000
     assert await redis.xlen("bz:dead:{projector}") == 0 and await redis.xlen("bz:dead:{metrics}") == 0
+
+
+async def test_a_worker_serves_its_metrics(redis, admin, migrated, tmp_path):
+    log = tmp_path / "worker.log"
+    worker = start_worker(migrated.env(**WORKER_ENV), log, "projector", "metrics")
+    try:
+        await Publisher(redis).publish([order(f"t{i}", str(i)) for i in range(40)])
+        await wait_for(lambda: count(admin, "SELECT count(*) FROM event_log"), 40)
+        port = await wait_for(lambda: _metrics_port(log))
+        text = await wait_for(lambda: _scrape(port, 'bizosaas_consumer_processed_total{group="metrics"} 40.0'))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(worker.wait, 20)
+    assert 'bizosaas_consumer_processed_total{group="projector"} 40.0' in text
+    assert 'bizosaas_consumer_lag{group="projector",stream="bz:events:{' in text
+    assert 'bizosaas_events_total{provider="woocommerce",type="commerce.order.upserted.v2"} 40.0' in text
+    assert 'bizosaas_consumer_pending{group="metrics",stream="bz:events:{' in text
+    assert 'bizosaas_dead_letters{group="projector"} 0.0' in text
+    assert "tenant" not in text  # no tenant label: unbounded cardinality
+
+
+async def _metrics_port(log):
+    match = re.search(r"serving /metrics on 127.0.0.1:(\d+)", log.read_text())
+    return int(match.group(1)) if match else None
+
+
+async def _scrape(port, needle):
+    def get():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            return response.read().decode()
+    text = await asyncio.to_thread(get)
+    return text if needle in text else None
 
 
 async def test_sigterm_drains_a_busy_worker(redis, admin, migrated, tmp_path):
