@@ -10,6 +10,8 @@ import hmac
 import time
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from connectors.base import Connector, SignatureError
 from connectors.registry import UnknownProvider, all_connectors, get_connector
@@ -96,9 +98,17 @@ def test_standard_webhooks_vectors(vector):
     })
     untimed = connector("standard-webhooks", tolerance_s=None)
     if signature.startswith("v1a,"):
-        # ed25519 needs the `cryptography` package, which is not installed: refused, and the reason says so
-        with pytest.raises(SignatureError, match="v1a.*not supported"):
-            untimed.verify(signed, [vector["secret"]], NOW)
+        # the vector gives the sender's ed25519 private key; a receiver is configured with its public key
+        private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(vector["secret"].removeprefix("whsk_")))
+        public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        untimed.verify(signed, ["whsec_" + "A" * 32, "whpk_" + base64.b64encode(public).decode()], NOW)
+        other = Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        with pytest.raises(SignatureError, match="v1a"):
+            untimed.verify(signed, ["whpk_" + base64.b64encode(other).decode()], NOW)
+        tampered = request(b'{"test": 2432232315}', dict(signed.headers))
+        with pytest.raises(SignatureError):
+            untimed.verify(tampered, ["whpk_" + base64.b64encode(public).decode()], NOW)
     elif vector.get("expected_valid", True):
         untimed.verify(signed, [vector["secret"]], NOW)
         with pytest.raises(SignatureError, match="old"):  # the vectors are from 2021: out of the 5 minutes

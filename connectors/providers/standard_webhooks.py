@@ -2,9 +2,8 @@
 
 Headers `webhook-id` (the idempotency key), `webhook-timestamp` (unix seconds) and `webhook-signature`: a
 space-separated list of `v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}`, keyed by the base64 secret behind
-`whsec_`. Several signatures support the sender's key rotation; several secrets here support ours. Asymmetric `v1a`
-(ed25519) signatures are refused as unsupported: they need the `cryptography` package, which this project does not
-install.
+`whsec_`, or `v1a,<base64 ed25519 signature>` over the same content, checked with the sender's public key configured
+as a secret `whpk_<base64>`. Several signatures support the sender's key rotation; several secrets here support ours.
 
 The payload is generic: `{"type", "timestamp", "data"}`. A type whose last two parts name one of our entity kinds and
 an action (`contact.upserted`, `crm.order.deleted`, `invoice.created` ...) maps onto that kind: the fields of `data`
@@ -13,10 +12,13 @@ that the entity has are validated into it, the rest go to provider_data. Other t
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
 from connectors.normalize import (
@@ -27,7 +29,7 @@ from events.entities import Entity
 from events.types import UPSERTED_BY_KIND, Event
 
 ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX, PUBLIC_KEY_PREFIX = "whsec_", "whpk_"
 SYMMETRIC, ASYMMETRIC = "v1", "v1a"
 ACTIONS = {"upserted": UPSERT, "created": UPSERT, "updated": UPSERT, "deleted": DELETE}
 # our kind -> its entity Struct (page shares Post)
@@ -48,6 +50,22 @@ def _entity(kind: str, data: dict[str, Any]) -> Entity:
         return msgspec.convert(values, entity_type)
     except msgspec.ValidationError as exc:
         raise NormalizeError(f"data does not fit a {kind}: {exc}") from None
+
+
+def verify_ed25519(public_keys: Sequence[str], message: bytes, signatures: Sequence[str]) -> bool:
+    """True when one signature verifies under one `whpk_` key; malformed keys or signatures simply do not match."""
+    for key_text in public_keys:
+        try:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key_text[len(PUBLIC_KEY_PREFIX):]))
+        except ValueError:
+            continue
+        for signature in signatures:
+            try:
+                key.verify(base64.b64decode(signature), message)
+                return True
+            except (InvalidSignature, ValueError):
+                continue
+    return False
 
 
 def _kind_and_action(event_type: str) -> tuple[str, str] | None:
@@ -72,10 +90,15 @@ class StandardWebhooksConnector:
         check_timestamp(timestamp, now_s, self.tolerance_s, "webhook-timestamp")
         entries = [entry.partition(",") for entry in (header(request.headers, SIGNATURE_HEADER) or "").split()]
         symmetric = [sig for version, _, sig in entries if version == SYMMETRIC and sig]
-        if not symmetric and any(version == ASYMMETRIC for version, _, _ in entries):
-            raise SignatureError("webhook-signature: only v1a (ed25519) signatures, which are not supported here")
+        asymmetric = [sig for version, _, sig in entries if version == ASYMMETRIC and sig]
         message = f"{msg_id}.{timestamp.strip()}.".encode() + request.body
-        verify_hmac(b64_secret_keys(secrets, SECRET_PREFIX), message, symmetric, b64, "webhook-signature v1")
+        public_keys = [s for s in secrets if s.startswith(PUBLIC_KEY_PREFIX)]
+        if asymmetric and public_keys and verify_ed25519(public_keys, message, asymmetric):
+            return
+        hmac_secrets = [s for s in secrets if not s.startswith(PUBLIC_KEY_PREFIX)]
+        if not symmetric and asymmetric:
+            raise SignatureError("webhook-signature v1a: no signature matches a configured whpk_ public key")
+        verify_hmac(b64_secret_keys(hmac_secrets, SECRET_PREFIX), message, symmetric, b64, "webhook-signature v1")
 
     def delivery_id(self, request: WebhookRequest) -> str | None:
         return header(request.headers, ID_HEADER)
