@@ -129,7 +129,10 @@ class GroupRunner:
                 await self.ensure_groups()  # the stream was deleted (e.g. a replay stream): recreate and go on
                 continue
             for _, entries in reply or ():
-                await self.process(stream, [(entry_id, fields, 1) for entry_id, fields in entries])
+                try:
+                    await self.process(stream, [(entry_id, fields, 1) for entry_id, fields in entries])
+                except REDIS_ERRORS as exc:  # what was not acknowledged stays pending and is reclaimed later
+                    await self._infra_error(exc)
 
     async def process(self, stream: str, entries: list[tuple[bytes, dict | None, int]]) -> None:
         started = time.perf_counter()
