@@ -2,9 +2,13 @@
 
 import asyncio
 
+from prometheus_client import REGISTRY
+
 from consumers.deadletter import list_dead, redrive
 from consumers.projector import projector_group
+from consumers.usage import metrics_group
 from consumers.runtime import RuntimeConfig
+from db.migrate import dsn_parts
 from events import codec
 from events.streams import dead_stream, stream_for_tenant
 from factories import FAST, order, running, wait_for
@@ -92,3 +96,29 @@ async def test_stop_drains_in_flight_work(redis, pool, admin):
 
 async def _pending(redis, stream):
     return (await redis.xpending(stream, "projector"))["pending"]
+
+
+async def test_database_connections_dying_mid_stream_cost_nothing(redis, pool, admin, migrated):
+    """An infrastructure error is retried after a back-off: never dead-lettered, never lost, never doubled."""
+    role = dsn_parts(migrated.service_url).user
+    publisher = Publisher(redis)
+    before = _infra_errors()
+    killed = 0
+    config = RuntimeConfig(**{**FAST.__dict__, "backoff_max_s": 0.3})
+    async with running(redis, [projector_group(pool, 8), metrics_group(pool, 8)], config):
+        for round_ in range(10):
+            await publisher.publish([order(f"t{j}", f"{round_}-{j}") for j in range(60)])
+            await asyncio.sleep(0.02)
+            killed += await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", role)
+        await wait_for(lambda: count(admin, "SELECT count(*) FROM event_log"), 600)
+        await wait_for(lambda: count(admin, "SELECT coalesce(sum(events), 0) FROM usage_counts"), 600)
+    assert killed > 0 and _infra_errors() > before  # the faults happened and were taken as infrastructure errors
+    assert await count(admin, "SELECT count(*) FROM records") == 600
+    assert await count(admin, "SELECT count(*) FROM group_inbox") == 600
+    assert await redis.xlen(dead_stream("projector")) == 0 and await redis.xlen(dead_stream("metrics")) == 0
+
+
+def _infra_errors() -> float:
+    return sum(REGISTRY.get_sample_value("bizosaas_consumer_infra_errors_total", {"group": g}) or 0
+               for g in ("projector", "metrics"))
