@@ -31,7 +31,7 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     spec = spec_of(getattr(request.match_info, "handler", None))
-    route = spec.path if spec else "unmatched"
+    route = spec.template if spec else "unmatched"
     try:
         response = await handler(request)
     except ProblemError as exc:

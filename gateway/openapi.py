@@ -91,7 +91,7 @@ def openapi_document(specs: list[RouteSpec]) -> dict[str, Any]:
     refs = dict(zip(types, generated))
     paths: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, components, refs)
+        paths.setdefault(spec.template, {})[spec.method.lower()] = _operation(spec, components, refs)
     return {
         "openapi": "3.1.0",
         "info": {"title": "BizOSaaS gateway", "version": "1",

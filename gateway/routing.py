@@ -36,7 +36,12 @@ class RouteSpec:
 
     @property
     def path_params(self) -> list[str]:
-        return re.findall(r"{(\w+)}", self.path)
+        return re.findall(r"{(\w+)(?::[^}]*)?}", self.path)
+
+    @property
+    def template(self) -> str:
+        """The path without aiohttp's per-parameter patterns: the OpenAPI path and the metrics label."""
+        return re.sub(r"{(\w+):[^}]*}", r"{\1}", self.path)
 
 
 @dataclass
