@@ -17,6 +17,7 @@ from events.entities import (
     Comment, Company, Contact, Entity, Invoice, Lead, Message, Order, Payment, Post, Product, Subscription, Task,
     UtcTime,
 )
+from events.knowledge import KnowledgeDocument
 
 
 class Subject(Struct, frozen=True, kw_only=True):
@@ -87,6 +88,7 @@ InvoiceUpserted, InvoiceDeleted = entity_events("billing", "invoice", Invoice)
 SubscriptionUpserted, SubscriptionDeleted = entity_events("billing", "subscription", Subscription)
 PaymentUpserted, PaymentDeleted = entity_events("billing", "payment", Payment)
 TaskUpserted, TaskDeleted = entity_events("work", "task", Task)
+DocumentUpserted, DocumentDeleted = entity_events("knowledge", "document", KnowledgeDocument)
 
 
 # --- connector lifecycle (subject: kind "connector", external_id = the connector instance id) -------------------
@@ -131,7 +133,7 @@ ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
     PostUpserted, PostDeleted, PageUpserted, PageDeleted, CommentUpserted, CommentDeleted,
     MessageUpserted, MessageDeleted,
     InvoiceUpserted, InvoiceDeleted, SubscriptionUpserted, SubscriptionDeleted, PaymentUpserted, PaymentDeleted,
-    TaskUpserted, TaskDeleted,
+    TaskUpserted, TaskDeleted, DocumentUpserted, DocumentDeleted,
 )
 LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     ConnectorConnected, ConnectorDisconnected, SyncStarted, SyncCompleted, SyncFailed, WebhookUnmapped,
