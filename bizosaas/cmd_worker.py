@@ -48,8 +48,9 @@ async def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.stop)
         if settings.metrics_port >= 0:
-            server, _ = start_http_server(settings.metrics_port, addr="127.0.0.1")
-            log.info("worker %s serving /metrics on 127.0.0.1:%d", runtime.consumer, server.server_port)
+            server, _ = start_http_server(settings.metrics_port, addr=settings.metrics_host)
+            log.info("worker %s serving /metrics on %s:%d", runtime.consumer, settings.metrics_host,
+                     server.server_port)
         log.info("worker %s running groups %s", runtime.consumer, ", ".join(names))
         trimmer = asyncio.create_task(trim_forever(
             redis, settings.partitions, names, settings.stream_retention_s * 1000, settings.trim_interval_s,

@@ -25,6 +25,7 @@ class Settings:
     stream_retention_s: int = 24 * 3600
     trim_interval_s: float = 30.0
     metrics_port: int = 9101  # each worker process serves /metrics here; 0 picks a free port
+    metrics_host: str = "127.0.0.1"  # the address a worker's /metrics binds (0.0.0.0 in a container)
     db_pool_size: int = 10
     # --- gateway (gateway.config.GatewayConfig takes these by name) ---
     vault_addr: str = "http://127.0.0.1:8200"
@@ -50,6 +51,9 @@ class Settings:
     jwks_cache_s: float = 3600.0
     auth_cache_s: float = 5.0  # API key lookups are cached this long (a revocation elsewhere takes that long)
     publish_batch_ms: float = 1.0  # webhook publishes of concurrent requests are collected this long
+    # --- the platform around the services ---
+    temporal_address: str = "127.0.0.1:7233"  # host:port of Temporal's frontend (gRPC)
+    data_dir: str = ".bizosaas"  # bizosaas dev: local servers' data and logs
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -75,6 +79,7 @@ ENV_NAMES = {
     "port": "BIZOSAAS_PORT",
     "vault_addr": "VAULT_ADDR",
     "vault_token": "VAULT_TOKEN",
+    "temporal_address": "TEMPORAL_ADDRESS",
 }
 
 

@@ -1,0 +1,326 @@
+"""Pipeline benchmark: publish realistic events, project them into Postgres, and compare with the raw limits.
+
+    .venv/bin/python bench/pipeline.py [--quick] [--events N] [--processes 1,2] [--profile DIR]
+
+Starts its own Redis and Postgres (bizosaas.servers, in a temp folder), migrates with a service role, publishes N
+events across 50 tenants, and measures in the same run:
+  1. raw limits: pipelined XADD (Publisher.publish in batches of 500; a bare redis-py pipeline; the idempotent
+     publish path) and the raw loop (bench/baselines.py: XREADGROUP + decode + COPY upsert, no framework);
+  2. the backbone: `bizosaas worker projector` processes (the production command and runtime config) draining the
+     whole backlog, published before they start: consumer throughput from the first batch's transaction start to
+     the last commit (Postgres commit timestamps, track_commit_timestamp=on);
+  3. latency: a steady publisher at half the one-process throughput; publish -> commit per event, from the event's
+     recorded_at (stamped at publish) and its event_log row's commit timestamp (one machine, one clock);
+  4. a peer: a plain FastStream 0.7 batch subscriber doing the same COPY upsert.
+Ends with one JSON line (also written to bench/results/pipeline-<timestamp>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import asyncpg  # noqa: E402
+import msgspec  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+
+from baselines import STAGING, create_tables, faststream_peer, raw_loop  # noqa: E402
+from bizosaas.servers import start_postgres, start_redis  # noqa: E402
+from db.migrate import migrate  # noqa: E402
+from events import codec  # noqa: E402
+from events.streams import all_event_streams, stream_for_tenant  # noqa: E402
+from producers.publisher import Publisher  # noqa: E402
+from probes import CpuMeter, machine_busy_s  # noqa: E402
+from realistic_events import Traffic  # noqa: E402
+from workers import Workers, park_group, release_backlog, wait_drained  # noqa: E402
+
+PARTITIONS = 8
+BATCH = 500
+BUSINESS = ("tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, updated_at, "
+            "recorded_at, deleted, data, event_id, stream_ms, stream_seq")
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+# --- servers --------------------------------------------------------------------------------------------------
+
+
+def start_servers(base: Path):
+    redis_server = start_redis(base / "redis")
+    pg = start_postgres(base / "pg")
+    # commit timestamps give "committed at" per row without triggers; the setting needs a restart
+    subprocess.run([sys.executable, "-c", "import asyncio, asyncpg, sys\n"
+                    "async def m():\n c = await asyncpg.connect(sys.argv[1])\n"
+                    " await c.execute('ALTER SYSTEM SET track_commit_timestamp = on'); await c.close()\n"
+                    "asyncio.run(m())", pg.url], check=True)
+    pg.stop()
+    pg = start_postgres(base / "pg", port=pg.port)
+    return redis_server, pg
+
+
+# --- 1. publishing --------------------------------------------------------------------------------------------
+
+
+async def measure_publish(redis_url: str, events: list) -> dict:
+    scratch = Redis.from_url(redis_url, db=1)  # the comparison runs go to another database, then are dropped
+    started = time.perf_counter()
+    publisher = Publisher(scratch, PARTITIONS)
+    for chunk in chunks(events, BATCH):
+        await publisher.publish(chunk, [e.raw_ref for e in chunk])
+    idempotent = len(events) / (time.perf_counter() - started)
+    await scratch.flushdb()
+    started = time.perf_counter()
+    for chunk in chunks(events, BATCH):
+        async with scratch.pipeline(transaction=False) as pipe:
+            for event in chunk:
+                pipe.xadd(stream_for_tenant(event.tenant_id, PARTITIONS), {codec.EVENT_FIELD: codec.encode(event)})
+            await pipe.execute()
+    bare = len(events) / (time.perf_counter() - started)
+    await scratch.flushdb()
+    await scratch.aclose()
+    redis = Redis.from_url(redis_url)
+    started = time.perf_counter()
+    publisher = Publisher(redis, PARTITIONS)
+    for chunk in chunks(events, BATCH):
+        await publisher.publish(chunk)
+    plain = len(events) / (time.perf_counter() - started)
+    await redis.aclose()
+    say(f"publish: Publisher.publish {plain:,.0f} ev/s | bare redis-py pipeline {bare:,.0f} ev/s | "
+        f"idempotent (keyed, Lua) {idempotent:,.0f} ev/s  [batches of {BATCH}]")
+    return {"xadd_publisher_events_per_s": round(plain), "xadd_bare_pipeline_events_per_s": round(bare),
+            "xadd_idempotent_events_per_s": round(idempotent)}
+
+
+# --- 2. the projector, as `bizosaas worker projector` processes -----------------------------------------------
+
+
+class Phases:
+    """CPU seconds per process family for each phase, and what the rest of the machine used meanwhile."""
+
+    def __init__(self, meter: CpuMeter, result: dict) -> None:
+        self.meter, self.result, self.open = meter, result, {}
+
+    def begin(self, name: str, worker_pids: list[int] = ()) -> None:
+        self.open[name] = (self.meter.sample(worker_pids), machine_busy_s())
+
+    def end(self, name: str, events: int, worker_pids: list[int] = ()) -> dict:
+        before, machine_before = self.open.pop(name)
+        used = CpuMeter.used(before, self.meter.sample(worker_pids))
+        ours = sum(v for k, v in used.items() if k != "wall")
+        used["others"] = round(max(0.0, machine_busy_s() - machine_before - ours), 2)
+        self.result.setdefault("cpu_s", {})[name] = used
+        per_k = {k: round(1e6 * v / events, 1) for k, v in used.items() if k != "wall" and v}
+        say(f"  cpu {name}: " + ", ".join(f"{k} {v} s" for k, v in used.items())
+            + " | µs per event: " + ", ".join(f"{k} {v}" for k, v in per_k.items()))
+        return used
+
+
+async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Workers, phases: Phases,
+                            processes: int, n: int, entities: int, profile: Path | None) -> float:
+    await park_group(redis, admin, PARTITIONS)
+    await workers.start(processes)
+    spy = None
+    if profile is not None and processes == 1:
+        spy = subprocess.Popen([Path(sys.executable).parent / "py-spy", "record", "--pid", str(workers.pids[0]),
+                                "--rate", "250", "--nonblocking", "--format", "raw", "-o", str(profile / "projector.txt")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await asyncio.sleep(1.0)  # py-spy attaches
+    name = f"projector_{processes}p"
+    batches_before = workers.batches()
+    phases.begin(name, workers.pids)
+    await release_backlog(redis, PARTITIONS)
+    await wait_drained(redis, PARTITIONS, timeout_s=max(120, n / 500), workers=workers)
+    phases.end(name, n, workers.pids)
+    count, seconds, _ = (a - b for a, b in zip(workers.batches(), batches_before))
+    if spy:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+    row = await admin.fetchrow("""SELECT count(*) AS n, extract(epoch FROM min(archived_at)) AS first_start,
+                                         extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) AS last_commit
+                                  FROM event_log""")
+    records = await admin.fetchval("SELECT count(*) FROM records")
+    if row["n"] != n or records != entities:
+        raise RuntimeError(f"projector wrote {row['n']} events / {records} records; expected {n} / {entities}")
+    took = float(row["last_commit"] - row["first_start"])
+    say(f"projector ({processes} worker process{'es' if processes > 1 else ''}): {n / took:,.0f} ev/s "
+        f"({n:,} events, {records:,} records, {took:.2f} s; {count:.0f} batches of {n / max(count, 1):.0f} on "
+        f"average, {1000 * seconds / max(count, 1):.1f} ms each)")
+    return n / took
+
+
+# --- 3. latency at half load ----------------------------------------------------------------------------------
+
+
+async def measure_latency(redis: Redis, admin: asyncpg.Connection, workers: Workers, phases: Phases, events: list,
+                          rate: float) -> dict:
+    publisher, ids, sent = Publisher(redis, PARTITIONS), [], 0
+    batches_before = workers.batches()
+    phases.begin("latency", workers.pids)
+    started = time.perf_counter()
+    while sent < len(events):
+        due = min(len(events), int((time.perf_counter() - started) * rate) + 1)
+        if due > sent:
+            now = datetime.now(timezone.utc)  # the publish time travels in the event itself
+            chunk = [msgspec.structs.replace(e, recorded_at=now) for e in events[sent:due]]
+            await publisher.publish(chunk)
+            ids += [e.id for e in chunk]
+            sent = due
+        await asyncio.sleep(0.005)
+    actual = sent / (time.perf_counter() - started)
+    await wait_drained(redis, PARTITIONS, timeout_s=60, workers=workers)
+    phases.end("latency", sent, workers.pids)
+    count, seconds, _ = (a - b for a, b in zip(workers.batches(), batches_before))
+    ms = sorted(r[0] for r in await admin.fetch(
+        "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - recorded_at) * 1000 FROM event_log "
+        "WHERE id = ANY($1::text[])", ids))
+    if len(ms) != len(ids):
+        raise RuntimeError(f"latency run: {len(ms)} of {len(ids)} events archived")
+    pick = lambda q: float(ms[min(len(ms) - 1, int(q * len(ms)))])  # noqa: E731
+    result = {"p50_ms": round(pick(0.50), 1), "p99_ms": round(pick(0.99), 1), "max_ms": round(float(ms[-1]), 1),
+              "latency_rate_events_per_s": round(actual), "latency_events": len(ms),
+              "latency_mean_batch": round(sent / max(count, 1), 1)}
+    say(f"latency at {actual:,.0f} ev/s steady ({len(ms):,} events, publish -> commit): p50 {result['p50_ms']} ms, "
+        f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms ({count:.0f} batches of {sent / max(count, 1):.1f} "
+        f"on average, {1000 * seconds / max(count, 1):.1f} ms each)")
+    return result
+
+
+# --- the run --------------------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> dict:
+    base = Path(tempfile.mkdtemp(prefix="bizosaas-bench-"))
+    redis_server, pg = start_servers(base)
+    workers = None
+    try:
+        admin_url = pg.url.rsplit("/", 1)[0] + "/bizosaas_bench"
+        service_url = f"postgresql://bizosaas_app:bench-secret@127.0.0.1:{pg.port}/bizosaas_bench"
+        await migrate(admin_url, service_url)
+        redis, admin = Redis.from_url(redis_server.url), await asyncpg.connect(admin_url)
+        n, traffic = args.events, Traffic(tenants=args.tenants)
+        events = traffic.events(n)
+        entities = len(traffic.entities)
+        say(f"generated {n:,} events across {args.tenants} tenants ({entities:,} entities, "
+            f"{sum(len(codec.encode(e)) for e in events[:2000]) / 2000:,.0f} bytes/event on average)")
+        result: dict = {"events": n, "tenants": args.tenants, "cores": os.cpu_count(), "quick": args.quick,
+                        "loadavg_1m_at_start": round(os.getloadavg()[0], 2)}
+        phases = Phases(CpuMeter(pg.proc.pid, redis_server.proc.pid), result)
+        phases.begin("publish")
+        result |= await measure_publish(redis_server.url, events)
+        phases.end("publish", 3 * n)
+        del events
+
+        async def checkpoint() -> None:
+            await admin.execute("CHECKPOINT")
+
+        pool = await asyncpg.create_pool(admin_url, min_size=PARTITIONS, max_size=PARTITIONS + 2,
+                                         init=lambda conn: conn.execute(STAGING))
+        streams = all_event_streams(PARTITIONS)
+        for name, archive in (("bench_raw", False), ("bench_rawlog", True)):
+            await create_tables(admin, name)
+            await checkpoint()
+            phases.begin(name)
+            clock = await raw_loop(redis, pool, streams, name, archive=archive)
+            label = "raw loop + archive" if archive else "raw loop"
+            say(f"{label}: {clock.events_per_s:,.0f} ev/s (XREADGROUP COUNT {BATCH} + decode + COPY upsert)")
+            phases.end(name, n)
+            result["raw_with_archive_events_per_s" if archive else "raw_limit_events_per_s"] = round(clock.events_per_s)
+        for name, archive in (("bench_peer", False), ("bench_peerlog", True)):
+            await create_tables(admin, name)
+            await checkpoint()
+            phases.begin(name)
+            clock = await faststream_peer(redis_server.url, pool, streams, name, n, max(120, n / 500), archive)
+            say(f"FastStream batch subscriber{' + archive' if archive else ''}: {clock.events_per_s:,.0f} ev/s")
+            phases.end(name, n)
+            result[f"peer_faststream{'_with_archive' if archive else ''}_events_per_s"] = round(clock.events_per_s)
+        await pool.close()
+        for name in ("bench_raw", "bench_rawlog", "bench_peer", "bench_peerlog"):
+            got = await admin.fetchval(f"SELECT count(*) FROM {name}_records")
+            if got != entities:
+                raise RuntimeError(f"{name}_records has {got} rows, expected {entities}")
+
+        env = {**os.environ, "REDIS_URL": redis_server.url, "DATABASE_URL": service_url,
+               "DATABASE_ADMIN_URL": admin_url, "BIZOSAAS_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
+        workers = Workers(env, base, ROOT, PARTITIONS)
+        rates = {}
+        for processes in sorted(args.processes, reverse=True):  # the last one keeps running for the latency run
+            workers.stop()
+            rates[processes] = await measure_projector(redis, admin, workers, phases, processes, n, entities,
+                                                       args.profile)
+        differ = await admin.fetchval(f"SELECT count(*) FROM (SELECT {BUSINESS} FROM records EXCEPT "
+                                      f"SELECT {BUSINESS} FROM bench_raw_records) d")
+        say(f"records equal to the raw loop's rows: {differ == 0} ({differ} differ)")
+        main = min(args.processes)
+        result["events_per_s"] = round(rates[main])
+        result["worker_processes"] = main
+        result |= {f"events_per_s_{p}_processes": round(r) for p, r in rates.items()}
+        result["records_match_raw"] = differ == 0
+        result["ratio_to_raw"] = round(rates[main] / result["raw_limit_events_per_s"], 3)
+        result["ratio_to_raw_with_archive"] = round(rates[main] / result["raw_with_archive_events_per_s"], 3)
+
+        latency_events = traffic.events(max(2000, int(rates[main] / 2 * args.latency_s)))
+        result |= await measure_latency(redis, admin, workers, phases, latency_events, rates[main] / 2)
+        result["note"] = (
+            f"events_per_s: {main} `bizosaas worker projector` process(es), runtime_config batch 500, draining a "
+            f"backlog of {n} events published before they started (consumer throughput, first transaction start "
+            "to last commit); raw loop and FastStream peer: one process, owner role, records-shaped table only "
+            "(raw_with_archive also writes an event_log-shaped table, as the projector does); latency: steady "
+            "publisher at half the events_per_s, publish -> Postgres commit timestamp")
+        await admin.close()
+        await redis.aclose()
+        return result
+    finally:
+        if workers:
+            workers.stop()
+        redis_server.stop()
+        pg.stop()
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="about 30,000 events (a run of about a minute)")
+    parser.add_argument("--events", type=int, help="events to publish (default 200,000; 30,000 with --quick)")
+    parser.add_argument("--tenants", type=int, default=50)
+    parser.add_argument("--processes", default="1,2", help="worker process counts to measure (default 1,2)")
+    parser.add_argument("--latency-s", type=float, default=None, help="length of the latency run")
+    parser.add_argument("--profile", type=Path, help="py-spy the one-process projector run into this folder")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (server and worker logs)")
+    args = parser.parse_args()
+    args.events = args.events or (30_000 if args.quick else 200_000)
+    args.latency_s = args.latency_s or (5.0 if args.quick else 20.0)
+    args.processes = [int(p) for p in args.processes.split(",")]
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    import uvloop  # the worker command runs on uvloop: so do the baselines
+
+    result = uvloop.run(run(args))
+    out = ROOT / "bench" / "results" / f"pipeline-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Where a benchmark phase spent the machine: CPU seconds per process family (from /proc), and the workers' batches
+(from their own /metrics endpoint)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2:].split()  # fields from 3 on (state, ppid, ...)
+
+
+def cpu_s(pid: int, with_reaped_children: bool = False) -> float:
+    """utime + stime of a process (and of children it reaped: Postgres backends that already exited)."""
+    try:
+        fields = _stat(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    if with_reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / TICK
+
+
+def children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    kids.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+    return kids
+
+
+@dataclass
+class CpuSample:
+    at: float
+    values: dict[str, float]
+
+
+class CpuMeter:
+    """CPU seconds of named process families between two samples."""
+
+    def __init__(self, postgres_pid: int, redis_pid: int) -> None:
+        self.postgres_pid, self.redis_pid = postgres_pid, redis_pid
+
+    def sample(self, worker_pids: list[int] = ()) -> CpuSample:
+        postgres = cpu_s(self.postgres_pid, with_reaped_children=True) + sum(
+            cpu_s(p) for p in children(self.postgres_pid))
+        return CpuSample(time.monotonic(), {
+            "workers": sum(cpu_s(p) for p in worker_pids), "postgres": postgres, "redis": cpu_s(self.redis_pid),
+            "bench": cpu_s(os.getpid()),
+        })
+
+    @staticmethod
+    def used(before: CpuSample, after: CpuSample) -> dict[str, float]:
+        """CPU seconds per family, plus the wall time, between two samples."""
+        used = {k: round(after.values[k] - before.values[k], 2) for k in after.values}
+        return used | {"wall": round(after.at - before.at, 2)}
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all processes of the machine have used (the others' share shows how shared the machine was)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
+def metrics_port(log: Path) -> int | None:
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            msg = json.loads(line).get("msg", "")
+        except ValueError:
+            continue
+        if match := re.search(r"serving /metrics on 127\.0\.0\.1:(\d+)", msg):
+            return int(match.group(1))
+    return None
+
+
+def batches(port: int, group: str) -> tuple[float, float, float]:
+    """(batches handled, seconds spent in them, entries processed) from a worker's /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+
+    def value(name: str) -> float:
+        match = re.search(rf'^{name}{{group="{group}"}} (\S+)$', text, re.M)
+        return float(match.group(1)) if match else 0.0
+
+    return (value("bizosaas_consumer_batch_seconds_count"), value("bizosaas_consumer_batch_seconds_sum"),
+            value("bizosaas_consumer_processed_total"))
