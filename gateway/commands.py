@@ -12,6 +12,7 @@ from db.pool import tenant_transaction
 from events import codec
 from events.commands import Command
 from events.ids import new_id
+from gateway.routing import Timestamp
 from producers.publisher import Publisher
 
 
@@ -22,15 +23,15 @@ class CommandView(msgspec.Struct):
     reason: str | None
     connector_id: str | None
     issued_by: str
-    issued_at: datetime
-    updated_at: datetime
+    issued_at: Timestamp
+    updated_at: Timestamp
 
 
 COLUMNS = "id, type, status, reason, connector_id, issued_by, issued_at, updated_at"
 
 
 def new_command_fields(tenant_id: str, issued_by: str) -> dict:
-    return {"id": "cmd_" + new_id().lower(), "tenant_id": tenant_id, "issued_at": datetime.now(timezone.utc),
+    return {"id": "cmd_" + new_id().lower(), "tenant_id": tenant_id, "issued_at": Timestamp.now(timezone.utc),
             "issued_by": issued_by}
 
 

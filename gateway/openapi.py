@@ -16,7 +16,7 @@ REF = "#/components/schemas/{name}"
 def _types(specs: list[RouteSpec]) -> list[Any]:
     found: list[Any] = [Problem]
     for spec in specs:
-        for kind in (spec.body, spec.query, spec.response):
+        for kind in (spec.body, spec.response):
             if kind is not None and kind not in found:
                 found.append(kind)
     return found
@@ -48,18 +48,19 @@ def _who(permission: str) -> str:
     return f"Permission `{permission}`: roles {', '.join(sorted(PERMISSIONS[permission]))}."
 
 
-def _operation(spec: RouteSpec, schemas: dict[str, Any], refs: dict[Any, dict]) -> dict[str, Any]:
+def _operation(spec: RouteSpec, refs: dict[Any, dict]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": spec.handler.__name__, "summary": spec.summary, "description": _who(spec.permission),
         "tags": [spec.tag],
-        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                       for p in spec.path_params],
+        "parameters": [{"name": p, "in": "path", "required": True,
+                        "schema": spec.path_schemas.get(p, {"type": "string"})} for p in spec.path_params],
         "responses": {},
     }
     if spec.permission != PUBLIC:
         op["security"] = [{"bearer": []}]
     if spec.query is not None:
-        op["parameters"] += _query_parameters(schemas[spec.query.__name__])
+        _, found = msgspec.json.schema_components([spec.query], ref_template=REF)
+        op["parameters"] += _query_parameters(found[spec.query.__name__])
     if spec.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[spec.body]}}}
     elif spec.request_content_types:
@@ -91,7 +92,7 @@ def openapi_document(specs: list[RouteSpec]) -> dict[str, Any]:
     refs = dict(zip(types, generated))
     paths: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        paths.setdefault(spec.template, {})[spec.method.lower()] = _operation(spec, components, refs)
+        paths.setdefault(spec.template, {})[spec.method.lower()] = _operation(spec, refs)
     return {
         "openapi": "3.1.0",
         "info": {"title": "BizOSaaS gateway", "version": "1",

@@ -14,7 +14,7 @@ from msgspec import Meta
 from events.codec import EVENT_FIELD, EventDecodeError, decode_command
 from events.streams import COMMANDS_STREAM, all_event_streams, parse_id, replay_stream
 from gateway.problems import ProblemError
-from gateway.routing import Routes, json_response, read_json, read_query
+from gateway.routing import Timestamp, Routes, json_response, read_json, read_query
 from gateway.state import CONFIG, OWNER_ARCHIVE, REDIS
 from producers.deadletters import discard, list_dead, redrive
 from producers.deliveries import DELIVERIES_STREAM, decode_record
@@ -87,7 +87,7 @@ class DeadLetterView(msgspec.Struct):
     entry_id: str
     error: str
     deliveries: int
-    dead_at: datetime
+    dead_at: Timestamp
     event: dict[str, Any]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import secrets as random
 import time
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -18,7 +17,7 @@ from events.commands import ConnectConnector, DisconnectConnector
 from gateway.commands import new_command_fields, record_command, send_command
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Routes, json_response, read_json, read_query
+from gateway.routing import Timestamp, Routes, json_response, read_json, read_query
 from gateway.secrets import rotate
 from gateway.state import CONFIG, POOL, PUBLISHER, SECRETS, TARGETS, principal, tenant_of
 
@@ -48,9 +47,9 @@ class Connector(msgspec.Struct):
     config: dict[str, Any]
     status: str
     webhook_url: str
-    created_at: datetime
-    updated_at: datetime
-    secret_rotated_at: datetime | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    secret_rotated_at: Timestamp | None = None
 
 
 class ConnectorCreated(Connector):

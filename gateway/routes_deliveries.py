@@ -20,7 +20,7 @@ from gateway import metrics
 from gateway.ingest import context, run_normalizer
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Routes, json_response, read_json, read_query
+from gateway.routing import Timestamp, Routes, json_response, read_json, read_query
 from gateway.state import POOL, PUBLISHER, tenant_of
 from producers.publisher import Publisher
 
@@ -35,8 +35,8 @@ class DeliverySummary(msgspec.Struct):
     provider: str
     delivery_id: str  # the provider's delivery id, or sha256:<hash of the body>
     topic: str
-    received_at: datetime
-    last_received_at: datetime
+    received_at: Timestamp
+    last_received_at: Timestamp
     receipts: int  # how often the provider sent it
     outcome: Outcome
     error: str | None
@@ -60,8 +60,8 @@ class DeliveryQuery(msgspec.Struct):
     cursor: str | None = None
     connector_id: str | None = None
     outcome: Outcome | None = None
-    since: datetime | None = None  # received at or after
-    until: datetime | None = None  # received before
+    since: Timestamp | None = None  # received at or after
+    until: Timestamp | None = None  # received before
 
 
 class RetryResult(msgspec.Struct):
@@ -74,8 +74,8 @@ class RetryResult(msgspec.Struct):
 class BulkRetry(msgspec.Struct, forbid_unknown_fields=True):
     connector_id: str | None = None
     outcome: Literal["unmapped", "published"] = "unmapped"
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
     limit: Annotated[int, Meta(ge=1, le=100)] = 100
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -13,12 +12,13 @@ from db.pool import tenant_transaction
 from events.types import UPSERTED_BY_KIND
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Routes, json_response, read_query
+from gateway.routing import Timestamp, Routes, json_response, read_query
 from gateway.state import POOL, tenant_of
 
 routes = Routes("records")
 
 KINDS = frozenset(UPSERTED_BY_KIND)
+KIND_SCHEMA = {"type": "string", "enum": sorted(KINDS)}
 
 
 class Record(msgspec.Struct):
@@ -27,8 +27,8 @@ class Record(msgspec.Struct):
     source: str  # the connector instance id
     provider: str
     external_id: str
-    updated_at: datetime  # provider time of this state
-    recorded_at: datetime
+    updated_at: Timestamp  # provider time of this state
+    recorded_at: Timestamp
     deleted: bool
     data: msgspec.Raw  # the normalized entity (its schema depends on the kind)
 
@@ -42,7 +42,7 @@ class RecordQuery(msgspec.Struct):
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
     cursor: str | None = None
     source: str | None = None  # a connector instance id
-    updated_since: datetime | None = None
+    updated_since: Timestamp | None = None
     status: str | None = None  # for kinds that have one (order, invoice, subscription, payment, task ...)
     q: Annotated[str, Meta(max_length=200)] | None = None  # text in the title (order number, name, email ...)
     sort: Literal["-updated_at", "updated_at"] = "-updated_at"
@@ -68,7 +68,7 @@ def _like(text: str) -> str:
 
 
 @routes.route("GET", "/v1/records/{kind}", permission="records:read", summary="List records of one kind",
-              query=RecordQuery, response=RecordList, errors=(404,))
+              query=RecordQuery, response=RecordList, errors=(404,), path_schemas={"kind": KIND_SCHEMA})
 async def list_records(request: web.Request) -> web.Response:
     kind = _kind(request)
     query = read_query(request, RecordQuery)
@@ -104,7 +104,7 @@ async def list_records(request: web.Request) -> web.Response:
 
 
 @routes.route("GET", "/v1/records/{kind}/{id}", permission="records:read", summary="One record by its id",
-              response=Record, errors=(404,))
+              response=Record, errors=(404,), path_schemas={"kind": KIND_SCHEMA})
 async def get_record(request: web.Request) -> web.Response:
     kind = _kind(request)
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:

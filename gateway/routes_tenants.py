@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -12,7 +11,7 @@ from msgspec import Meta
 from db.pool import tenant_transaction
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Routes, json_response, read_json, read_query
+from gateway.routing import Timestamp, Routes, json_response, read_json, read_query
 from gateway.state import AUTH, POOL, tenant_of
 from gateway.tenancy import create_tenant, insert_api_key
 
@@ -34,7 +33,7 @@ class TenantCreated(msgspec.Struct):
 class Tenant(msgspec.Struct):
     id: str
     name: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ListQuery(msgspec.Struct):
@@ -52,8 +51,8 @@ class ApiKey(msgspec.Struct):
     name: str
     prefix: str  # the first characters of the key; the key itself is never shown again
     role: Role
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: Timestamp
+    revoked_at: Timestamp | None = None
 
 
 class ApiKeyCreated(ApiKey):

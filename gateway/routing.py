@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Awaitable, Callable, TypeVar
 
 import msgspec
 from aiohttp import web
+from msgspec import Meta
 
 from gateway.problems import ProblemError
 from gateway.roles import ALL_PERMISSIONS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# an RFC 3339 time with an offset (answers are UTC); the format keyword makes the OpenAPI document say so
+Timestamp = Annotated[datetime, Meta(tz=True, extra_json_schema={"format": "date-time"})]
 T = TypeVar("T")
 
 
@@ -33,6 +37,7 @@ class RouteSpec:
     request_content_types: tuple[str, ...] = ()  # for raw bodies (webhooks)
     response_content_type: str = "application/json"
     same_body_statuses: tuple[int, ...] = ()  # other statuses answered with the response type, not a problem
+    path_schemas: dict[str, dict] = field(default_factory=dict)  # JSON Schema of path parameters (default: string)
 
     @property
     def path_params(self) -> list[str]:

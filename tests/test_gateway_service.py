@@ -1,0 +1,70 @@
+"""Service hygiene: health, readiness, metrics without tenant labels, problem+json everywhere, and JSON logs that
+carry the request id, tenant and connector but never a secret or a payload."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bizosaas.logs import JsonFormatter
+from bizosaas.servers import free_port
+from gateway_helpers import Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+from webhook_support import fixture, woocommerce_headers
+
+SECRET = "hygiene-webhook-secret"
+
+
+async def test_health_readiness_and_unready_vault(gw: Gateway, make_gateway):
+    assert await (await gw.get("/healthz")).json() == {"status": "ok"}
+    ready = await gw.get("/readyz")
+    assert ready.status == 200
+    assert await ready.json() == {"status": "ready", "redis": True, "postgres": True, "vault": True}
+    no_vault = await make_gateway(vault_addr=f"http://127.0.0.1:{free_port()}")
+    resp = await no_vault.get("/readyz")
+    assert resp.status == 503 and (await resp.json())["vault"] is False and (await resp.json())["redis"] is True
+
+
+async def test_errors_are_problem_json_with_stable_types(gw: Gateway):
+    resp = await gw.get("/v1/nowhere")
+    assert resp.status == 404 and resp.content_type == "application/problem+json"
+    assert (await resp.json())["type"] == "urn:bizosaas:problem:not-found"
+    resp = await gw.put("/v1/tenants")
+    assert resp.status == 405 and "POST" in resp.headers["Allow"]
+    assert (await resp.json())["type"] == "urn:bizosaas:problem:method-not-allowed"
+    _, key = await gw.create_tenant()
+    resp = await gw.post("/v1/api-keys", data=b"{not json", headers=gw.bearer(key))
+    assert resp.status == 400 and (await resp.json())["type"] == "urn:bizosaas:problem:bad-request"
+
+
+async def test_metrics_and_logs_carry_no_tenant_label_no_secret_and_no_payload(
+        gw: Gateway, redis, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="bizosaas")
+    tenant, key = await gw.create_tenant()
+    resp = await gw.post("/v1/connectors", headers=gw.bearer(key), json={
+        "provider": "woocommerce", "name": "shop", "secrets": {"webhook_secret": SECRET}})
+    connector = (await resp.json())["id"]
+    body = fixture("woocommerce", "order.created.json")
+    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
+               "X-WC-Webhook-Delivery-ID": "m1", "X-Request-Id": "req-abc-123",
+               **woocommerce_headers(body, SECRET, 0)}
+    resp = await gw.post(f"/v1/webhooks/{connector}", data=body, headers=headers)
+    assert resp.status == 200 and resp.headers["X-Request-Id"] == "req-abc-123"
+    bad = {**headers, **woocommerce_headers(body, "not-the-secret", 0), "X-Request-Id": "req-bad"}
+    assert (await gw.post(f"/v1/webhooks/{connector}", data=body, headers=bad)).status == 401
+
+    metrics = await (await gw.get("/metrics")).text()
+    assert 'bizosaas_gateway_webhooks_total{outcome="published",provider="woocommerce",topic="order.created"}' \
+        in metrics
+    assert 'route="/v1/webhooks/{connector_id}"' in metrics and 'status="401"' in metrics
+    assert tenant not in metrics and connector not in metrics
+
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records if r.name.startswith("bizosaas.gateway")]
+    webhook_line = next(line for line in lines if '"request_id": "req-abc-123"' in line)
+    assert f'"tenant_id": "{tenant}"' in webhook_line and f'"connector_id": "{connector}"' in webhook_line
+    refused = next(line for line in lines if "webhook refused" in line)
+    assert f'"connector_id": "{connector}"' in refused
+    everything = "\n".join(lines)
+    for secret in (SECRET, key, "not-the-secret", "john.doe@example.com", "969 Market"):
+        assert secret not in everything
