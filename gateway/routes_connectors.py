@@ -27,8 +27,12 @@ Name = Annotated[str, Meta(min_length=1, max_length=200)]
 SecretValue = Annotated[str, Meta(min_length=1, max_length=4096)]
 
 
+# documented as the registry's providers; checked against the registry when a connector is created
+Provider = Annotated[str, Meta(min_length=1, max_length=64, extra_json_schema={"enum": sorted(all_connectors())})]
+
+
 class ConnectorCreate(msgspec.Struct, forbid_unknown_fields=True):
-    provider: Annotated[str, Meta(min_length=1, max_length=64)]
+    provider: Provider
     name: Name
     config: dict[str, Any] = {}  # non-secret settings (shop URL, currency ...)
     secrets: dict[str, SecretValue] = {}  # webhook_secret and API credentials: stored in Vault only

@@ -81,12 +81,14 @@ async def test_every_provider_fixture_is_verified_published_recorded_and_readabl
                           "data": {"id": "c-77", "email": "ada@example.com", "first_name": "Ada"}}).encode()
     sent = [
         (woo_id, fixture("woocommerce", n), woo(fixture("woocommerce", n), t, f"wc-{i}"))
-        for i, (n, t) in enumerate([("order.created.json", "order.created"), ("product.updated.json", "product.updated"),
+        for i, (n, t) in enumerate([("order.created.json", "order.created"),
+                                    ("product.updated.json", "product.updated"),
                                     ("customer.created.json", "customer.created"),
                                     ("customer.updated.json", "customer.updated")])
     ] + [
         (shop_id, fixture("shopify", n), shopify(fixture("shopify", n), t, f"sh-{i}"))
-        for i, (n, t) in enumerate([("orders-create.json", "orders/create"), ("customers-create.json", "customers/create"),
+        for i, (n, t) in enumerate([("orders-create.json", "orders/create"),
+                                    ("customers-create.json", "customers/create"),
                                     ("customers-update.json", "customers/update")])
     ] + [
         (stripe_id, b, stripe_headers(b, STRIPE_SECRET, now))
