@@ -42,7 +42,7 @@ async def run(args: argparse.Namespace) -> int:
     redis = Redis.from_url(settings.redis_url)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     try:
-        ctx = GroupContext(pool=pool, redis=redis, partitions=settings.partitions)
+        ctx = GroupContext(pool=pool, redis=redis, partitions=settings.partitions, rag=settings.rag)
         runtime = Runtime(redis, [GROUP_FACTORIES[n](ctx) for n in names], runtime_config(settings))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, fields
 
 from events.streams import DEDUPE_WINDOW_S, DEFAULT_PARTITIONS
+from rag.config import RagConfig
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,23 @@ class Settings:
     # --- the platform around the services ---
     temporal_address: str = "127.0.0.1:7233"  # host:port of Temporal's frontend (gRPC)
     data_dir: str = ".bizosaas"  # bizosaas dev: local servers' data and logs
+    # --- RAG (rag.config.RagConfig takes these by name) ---
+    rag_embedder: str = "auto"  # auto: OpenAI when OPENAI_API_KEY is set, else the local model; or local / openai
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    rag_openai_model: str = "text-embedding-3-small"
+    rag_openai_dimensions: int = 1536
+    rag_chunk_tokens: int = 200
+    rag_chunk_overlap_tokens: int = 32
+    rag_embed_batch: int = 64
+    rag_candidates: int = 40
+    rag_ef_search: int = 100
+    rag_max_scan_tuples: int = 20_000
+    rag_knowledge_max_bytes: int = 5 * 1024 * 1024
+
+    @property
+    def rag(self) -> RagConfig:
+        return RagConfig.from_settings(self)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -79,6 +97,8 @@ ENV_NAMES = {
     "port": "BIZOSAAS_PORT",
     "vault_addr": "VAULT_ADDR",
     "vault_token": "VAULT_TOKEN",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
     "temporal_address": "TEMPORAL_ADDRESS",
 }
 

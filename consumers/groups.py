@@ -10,9 +10,11 @@ from redis.asyncio import Redis
 
 from consumers.commands import commands_group
 from consumers.deliveries import deliveries_group
+from consumers.indexer import indexer_group
 from consumers.projector import projector_group
 from consumers.runtime import Group
 from consumers.usage import metrics_group
+from rag.config import RagConfig
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class GroupContext:
     pool: asyncpg.Pool  # the service role's pool: row-level security applies
     redis: Redis
     partitions: int
+    rag: RagConfig = RagConfig()  # the indexer's embedder and chunking
 
 
 GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
@@ -27,4 +30,5 @@ GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
     "commands": lambda ctx: commands_group(ctx.pool),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
+    "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
 }

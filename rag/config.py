@@ -1,0 +1,33 @@
+"""RAG settings. Field names match bizosaas.settings.Settings, which fills them from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RagConfig:
+    rag_embedder: str = "auto"  # auto: OpenAI when openai_api_key is set, else the local model; or local / openai
+    openai_api_key: str = field(default="", repr=False)  # a secret: never logged, in an event or a response
+    openai_base_url: str = ""  # empty: the OpenAI client's default (api.openai.com)
+    rag_openai_model: str = "text-embedding-3-small"
+    rag_openai_dimensions: int = 1536
+    rag_chunk_tokens: int = 200  # the local model reads at most 256 word pieces; short chunks retrieve sharper
+    rag_chunk_overlap_tokens: int = 32  # carried over when a paragraph must be split
+    rag_embed_batch: int = 64  # texts per forward pass / per request
+    rag_candidates: int = 40  # per branch (vector, keyword) before reciprocal-rank fusion
+    rag_ef_search: int = 100  # HNSW candidate list while searching (recall vs latency)
+    rag_max_scan_tuples: int = 20_000  # iterative scan's bound under a selective filter
+    rag_knowledge_max_bytes: int = 5 * 1024 * 1024  # largest knowledge upload
+
+    @property
+    def embedder_kind(self) -> str:
+        if self.rag_embedder != "auto":
+            return self.rag_embedder
+        return "openai" if self.openai_api_key else "local"
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> "RagConfig":
+        values = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
+        return cls(**{**values, **overrides})

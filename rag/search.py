@@ -1,0 +1,140 @@
+"""Search one tenant's chunks: HNSW (cosine) over the vectors, full text over `tsv`, fused by reciprocal rank.
+
+Run inside a tenant transaction (db.pool.tenant_transaction): row-level security is the tenant filter of every
+query. Filters (kind, source, agent scope, time) are applied inside the HNSW scan, and pgvector's iterative scan keeps
+scanning until enough rows pass them, so a selective filter still gets a complete top-k. The keyword branch ORs the
+query's terms (ranked by ts_rank_cd), so an exact SKU or order number ranks its chunk first there even in a sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Sequence
+
+import asyncpg
+import numpy as np
+
+from rag.config import RagConfig
+from rag.indexes import Index
+
+Mode = Literal["hybrid", "vector", "keyword"]
+RRF_K = 60  # the constant of reciprocal-rank fusion (Cormack et al.): score = sum of 1 / (60 + rank)
+
+
+@dataclass(frozen=True)
+class Filters:
+    kinds: Sequence[str] = ()
+    source: str | None = None
+    agent: str | None = None  # only what this agent may retrieve (documents scoped to it or to the whole tenant)
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    source: str
+    external_id: str
+    chunk_no: int
+    title: str
+    url: str | None
+    content: str
+    snippet: str
+    score: float
+    updated_at: datetime
+    vector_rank: int | None
+    keyword_rank: int | None
+
+
+def _where(filters: Filters, args: list) -> str:
+    def arg(value) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    clauses = []
+    if filters.kinds:
+        clauses.append(f"kind = ANY({arg(list(filters.kinds))}::text[])")
+    if filters.source is not None:
+        clauses.append(f"source = {arg(filters.source)}")
+    if filters.agent is not None:
+        clauses.append(f"(cardinality(agents) = 0 OR {arg(filters.agent)} = ANY(agents))")
+    if filters.since is not None:
+        clauses.append(f"updated_at >= {arg(filters.since)}")
+    if filters.until is not None:
+        clauses.append(f"updated_at < {arg(filters.until)}")
+    return "".join(" AND " + c for c in clauses)
+
+
+def search_sql(index: Index, mode: Mode, filters: Filters, vector: np.ndarray | None, candidates: int,
+               args: list) -> str:
+    """args holds [query text, k] on entry; the vector, candidates and filter values are appended as used."""
+    where = f"index_id = {int(index.id)}" + _where(filters, args)
+    args.append(candidates)
+    limit = f"${len(args)}"
+    if mode != "keyword":
+        args.append(vector)
+        distance = f"{index.vector_sql} <=> ${len(args)}::vector({int(index.dimension)})"
+    branches = []
+    if mode in ("hybrid", "vector"):
+        branches.append(f"""
+        v AS MATERIALIZED (SELECT kind, source, external_id, chunk_no, {distance} AS distance
+                           FROM rag_chunks WHERE {where} ORDER BY {distance} LIMIT {limit}),
+        vr AS (SELECT *, row_number() OVER (ORDER BY distance) AS vrank FROM v)""")
+    else:
+        branches.append("vr AS (SELECT NULL::text AS kind, NULL::text AS source, NULL::text AS external_id, "
+                        "NULL::int AS chunk_no, NULL::float8 AS distance, NULL::int8 AS vrank WHERE false)")
+    if mode in ("hybrid", "keyword"):
+        branches.append(f"""
+        k AS (SELECT kind, source, external_id, chunk_no, ts_rank_cd(tsv, q.q) AS krank_score
+              FROM rag_chunks, q WHERE {where} AND numnode(q.q) > 0 AND tsv @@ q.q
+              ORDER BY krank_score DESC, kind, source, external_id, chunk_no LIMIT {limit}),
+        kr AS (SELECT *, row_number() OVER (ORDER BY krank_score DESC, kind, source, external_id, chunk_no) AS krank
+               FROM k)""")
+    else:
+        branches.append("kr AS (SELECT NULL::text AS kind, NULL::text AS source, NULL::text AS external_id, "
+                        "NULL::int AS chunk_no, NULL::float4 AS krank_score, NULL::int8 AS krank WHERE false)")
+    score = {
+        "hybrid": f"coalesce(1.0 / ({RRF_K} + vrank), 0) + coalesce(1.0 / ({RRF_K} + krank), 0)",
+        "vector": "1 - distance",
+        "keyword": "krank_score",
+    }[mode]
+    return f"""
+    WITH q AS (SELECT replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')::tsquery AS q),
+    {",".join(branches)},
+    f AS (SELECT kind, source, external_id, chunk_no, vrank, krank, ({score})::float8 AS score
+          FROM vr FULL OUTER JOIN kr USING (kind, source, external_id, chunk_no)
+          ORDER BY score DESC, krank NULLS LAST, vrank NULLS LAST LIMIT $2)
+    SELECT f.kind, f.source, f.external_id, f.chunk_no, e.title, e.url, c.content, c.updated_at, f.score,
+           f.vrank AS vector_rank, f.krank AS keyword_rank,
+           ts_headline('english', c.content, q.q, 'MaxFragments=1, MaxWords=35, MinWords=12, StartSel=**, StopSel=**')
+               AS snippet
+    FROM f
+    JOIN rag_chunks c ON c.index_id = {int(index.id)} AND (c.kind, c.source, c.external_id, c.chunk_no)
+                         = (f.kind, f.source, f.external_id, f.chunk_no)
+    JOIN rag_entities e ON e.index_id = {int(index.id)} AND (e.kind, e.source, e.external_id)
+                           = (f.kind, f.source, f.external_id)
+    CROSS JOIN q
+    ORDER BY f.score DESC, f.krank NULLS LAST, f.vrank NULLS LAST
+    """
+
+
+async def configure_scan(conn: asyncpg.Connection, config: RagConfig) -> None:
+    """HNSW settings for this transaction: breadth, and the iterative scan that keeps filtered results complete."""
+    await conn.execute(
+        "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+        "set_config('hnsw.max_scan_tuples', $2, true)",
+        str(config.rag_ef_search), str(config.rag_max_scan_tuples),
+    )
+
+
+async def search(conn: asyncpg.Connection, index: Index, query: str, vector: np.ndarray | None, k: int,
+                 mode: Mode = "hybrid", filters: Filters = Filters(), config: RagConfig = RagConfig()) -> list[Hit]:
+    """The top k chunks of the transaction's tenant. `vector` (the query's embedding) is needed unless keyword."""
+    if mode != "keyword" and vector is None:
+        raise ValueError(f"mode {mode} needs the query's embedding")
+    await configure_scan(conn, config)
+    args: list = [query, k]
+    sql = search_sql(index, mode, filters, vector, max(config.rag_candidates, k), args)
+    rows = await conn.fetch(sql, *args)
+    return [Hit(**row) for row in rows]

@@ -1,0 +1,114 @@
+"""What the indexer embeds of each text-bearing entity, and the newest state per entity in a batch of events.
+
+Only these fields are embedded: a change to any other field (a price, a status, a stock level) updates the entity's
+metadata and re-embeds nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from events.types import EntityDeleted, EntityUpserted, Event
+from rag.documents import html_to_text
+
+
+def _lines(*parts: str | None) -> str:
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def _product(d: Any) -> str:
+    header = f"{d.name} (SKU {d.sku})" if d.sku else d.name
+    categories = f"Categories: {', '.join(d.categories)}" if d.categories else ""
+    return _lines(header, html_to_text(d.description), categories)
+
+
+def _post(d: Any) -> str:
+    return _lines(d.title, html_to_text(d.excerpt), html_to_text(d.content))
+
+
+def _comment(d: Any) -> str:
+    return _lines(f"Comment by {d.author_name}" if d.author_name else "", html_to_text(d.content))
+
+
+def _message(d: Any) -> str:
+    return _lines(f"{d.sender}:" if d.sender else "", d.text)
+
+
+def _task(d: Any) -> str:
+    return _lines(d.title, f"Project: {d.project}" if d.project else "", d.description)
+
+
+def _document(d: Any) -> str:
+    return _lines(d.title, d.content)
+
+
+# kind -> the text embedded for it (see the module docstring)
+TEXT_OF = {
+    "product": _product, "post": _post, "page": _post, "comment": _comment, "message": _message, "task": _task,
+    "document": _document,
+}
+TITLE_OF = {
+    "product": lambda d: d.name, "post": lambda d: d.title, "page": lambda d: d.title,
+    "comment": lambda d: (d.author_name or "comment"), "message": lambda d: d.sender or d.channel or "message",
+    "task": lambda d: d.title, "document": lambda d: d.title,
+}
+INDEXED_KINDS = frozenset(TEXT_OF)
+
+
+@dataclass(slots=True)
+class EntityState:
+    """One entity's state as the indexer writes it (a deleted one carries no text)."""
+
+    tenant_id: str
+    kind: str
+    source: str
+    external_id: str
+    updated_at: datetime  # provider time
+    position: tuple[int, int]  # stream position: the ordering rule's tie-break
+    deleted: bool = False
+    title: str = ""
+    url: str | None = None
+    agents: list[str] = field(default_factory=list)
+    text: str = ""
+    force: bool = False  # a replayed state is re-chunked and compared even when its text hash is unchanged
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.kind, self.source, self.external_id
+
+    @property
+    def version(self) -> tuple[datetime, int, int]:
+        return self.updated_at, *self.position
+
+
+def entity_state(event: Event, position: tuple[int, int], replayed: bool = False) -> EntityState | None:
+    kind = event.subject.kind
+    if kind not in INDEXED_KINDS or not isinstance(event, (EntityUpserted, EntityDeleted)):
+        return None
+    state = EntityState(event.tenant_id, kind, event.source, event.subject.external_id, event.occurred_at, position,
+                        force=replayed)
+    if isinstance(event, EntityDeleted) or event.data is None:
+        state.deleted = True
+        return state
+    data = event.data
+    state.text = TEXT_OF[kind](data)
+    state.title = (TITLE_OF[kind](data) or "")[:300]
+    state.url = getattr(data, "url", None)
+    state.agents = sorted(set(getattr(data, "agents", ()) or ()))
+    return state
+
+
+def newest_states(items: Iterable[tuple[Event, tuple[int, int], bool]]) -> list[EntityState]:
+    """Per entity, the newest state among these (event, position, replayed) items, by (provider time, position)."""
+    newest: dict[tuple[str, str, str, str], EntityState] = {}
+    for event, position, replayed in items:
+        state = entity_state(event, position, replayed)
+        if state is None:
+            continue
+        key = (state.tenant_id, *state.key)
+        held = newest.get(key)
+        if held is None or state.version > held.version:
+            newest[key] = state
+    return [newest[key] for key in sorted(newest)]
