@@ -19,11 +19,12 @@ from gateway.batcher import WebhookBatcher
 from gateway.config import GatewayConfig
 from gateway.jwks import JwksVerifier
 from gateway.middleware import authorize, observe
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import LocalLimiter, RateLimiter
 from gateway.secrets import VaultSecrets
 from gateway.targets import Targets
 from gateway.state import (
     AUTH, BATCHER, CONFIG, HTTP, LIMITER, OWNER_ARCHIVE, POOL, PUBLISHER, REDIS, ROUTE_SPECS, SECRETS, TARGETS,
+    WEBHOOK_LIMITER,
 )
 from producers.publisher import Publisher
 
@@ -70,6 +71,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 def init(config: GatewayConfig) -> web.Application:
     app = web.Application(middlewares=[observe, authorize])
     app[CONFIG] = config
+    app[WEBHOOK_LIMITER] = LocalLimiter(config.webhook_rate_per_s, config.webhook_burst)
     app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler)

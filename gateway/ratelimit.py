@@ -1,13 +1,15 @@
-"""Rate limits in Redis: GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp per key),
+"""Rate limits. Tenant and key limits in Redis: GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp per key),
 several limits checked and charged atomically by one Lua script, on Redis's clock (no skew between gateways).
 
 A request passes only when every limit it is subject to admits it, and only then is it charged to all of them:
-a request refused by the per-key limit does not use up its tenant's allowance.
+a request refused by the per-key limit does not use up its tenant's allowance. The webhook abuse limit is the same
+algorithm kept in the gateway process (LocalLimiter).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -74,5 +76,25 @@ def operator_limits(rate_key: str, key: tuple[float, int]) -> list[Limit]:
     return [Limit(f"bz:rl:{{operator}}:{rate_key}", *key)]
 
 
-def webhook_limits(connector_id: str, per_s: float, burst: int) -> list[Limit]:
-    return [Limit(f"bz:rl:{{{connector_id}}}:webhooks", per_s, burst)]
+class LocalLimiter:
+    """GCRA in this process, for the webhook abuse limit: a Redis round trip per delivery would cost the ingest path
+    more than the limit is worth. With N gateway processes a connector may get up to N times the limit, which is
+    fine for a guard against floods (fairness between tenants is applied downstream)."""
+
+    def __init__(self, per_s: float, burst: int, max_keys: int = 100_000) -> None:
+        self.interval_s, self.tolerance_s = 1.0 / per_s, max(1, burst) / per_s
+        self.max_keys = max_keys
+        self._tat: dict[str, float] = {}
+
+    def check(self, key: str) -> float:
+        """0.0 when admitted (and charged), else the seconds to wait."""
+        now = time.monotonic()
+        tat = max(self._tat.get(key, now), now)
+        new_tat = tat + self.interval_s
+        wait = new_tat - self.tolerance_s - now
+        if wait > 0:
+            return wait
+        if len(self._tat) >= self.max_keys:
+            self._tat = {k: v for k, v in self._tat.items() if v > now}  # drop the idle ones
+        self._tat[key] = new_tat
+        return 0.0

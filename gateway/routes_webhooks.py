@@ -22,10 +22,10 @@ from events.ids import new_id
 from gateway import metrics
 from gateway.ingest import context, delivery_id_of, delivery_row_id, kept_headers, run_normalizer
 from gateway.problems import ProblemError
-from gateway.ratelimit import retry_after, webhook_limits
+from gateway.ratelimit import retry_after
 from gateway.routing import Routes, json_response
 from gateway.secrets import webhook_secrets
-from gateway.state import BATCHER, CONFIG, LIMITER, LOG_TENANT, SECRETS, TARGETS
+from gateway.state import BATCHER, CONFIG, LOG_TENANT, SECRETS, TARGETS, WEBHOOK_LIMITER
 from producers.deliveries import DeliveryRecord
 
 log = logging.getLogger("bizosaas.gateway.webhooks")
@@ -75,7 +75,7 @@ async def post_webhook(request: web.Request) -> web.StreamResponse:
     content_type = request.content_type if "Content-Type" in request.headers else ""
     if content_type not in connector.content_types:
         raise ProblemError("unsupported-media-type", f"{target.provider} does not send {content_type or 'that'}")
-    wait_s = await app[LIMITER].check(webhook_limits(connector_id, config.webhook_rate_per_s, config.webhook_burst))
+    wait_s = app[WEBHOOK_LIMITER].check(connector_id)
     if wait_s > 0:
         raise ProblemError("rate-limited", "too many deliveries to this endpoint",
                            headers={"Retry-After": retry_after(wait_s)})

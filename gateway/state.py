@@ -12,7 +12,7 @@ from gateway.archive import OwnerArchive
 from gateway.auth import Authenticator
 from gateway.batcher import WebhookBatcher
 from gateway.config import GatewayConfig
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import LocalLimiter, RateLimiter
 from gateway.roles import Principal
 from gateway.secrets import SecretStore
 from gateway.targets import Targets
@@ -25,6 +25,7 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 SECRETS = web.AppKey("secrets", SecretStore)
 AUTH = web.AppKey("auth", Authenticator)
 LIMITER = web.AppKey("limiter", RateLimiter)
+WEBHOOK_LIMITER = web.AppKey("webhook_limiter", LocalLimiter)
 PUBLISHER = web.AppKey("publisher", Publisher)
 BATCHER = web.AppKey("batcher", WebhookBatcher)
 ROUTE_SPECS = web.AppKey("route_specs", list)
