@@ -74,6 +74,9 @@ class Stack:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        for server in self.servers:  # nothing uses them any more: stop them all at once
+            if server.proc.poll() is None:
+                server.proc.terminate()
         for server in reversed(self.servers):
             server.stop(timeout_s=20)
 

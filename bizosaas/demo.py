@@ -83,8 +83,10 @@ def connector(base: str, data: Path, key: str, provider: str, name: str, secret:
     path = data / "demo-connectors.json"
     saved = _load(path)
     found = saved.get(name)
-    if found and _call("GET", f"{base}/v1/connectors/{found['id']}", key)[0] == 200:
-        return found
+    if found:
+        status, current = _call("GET", f"{base}/v1/connectors/{found['id']}", key)
+        if status == 200:
+            return {**found, "webhook_url": current["webhook_url"]}  # the gateway's port may have changed
     body = json.dumps({"provider": provider, "name": name, "secrets": {"webhook_secret": secret}}).encode()
     status, reply = _call("POST", f"{base}/v1/connectors", key, body, {"Content-Type": "application/json"})
     if status == 400 and "provider" in json.dumps(reply):

@@ -1,0 +1,176 @@
+"""`bizosaas dev` as a newcomer runs it: a real subprocess, real servers, the public HTTP API.
+
+Lean on purpose: each start runs Postgres, Redis, OpenBao, Temporal, a worker and the gateway for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import asyncpg
+import psutil
+import pytest
+
+from bizosaas.servers import free_port
+from gateway_helpers import vault  # noqa: F401 - fixture
+from webhook_support import standard_webhooks_headers
+
+SERVER_VARS = ("DATABASE_URL", "DATABASE_ADMIN_URL", "REDIS_URL", "VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS")
+SECRET = "whsec_" + "ZGV2LXRlc3Qtc2VjcmV0LWtleS0zMi1ieXRlcyEh"  # base64 of a 30-byte key
+
+
+class Dev:
+    """A running `bizosaas dev`, its output collected by a thread (the pipe must never fill up)."""
+
+    def __init__(self, data: Path, env: dict[str, str], *args: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.data = data
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bizosaas", "dev", "--data-dir", str(data), *args],
+            env={**env, "BIZOSAAS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
+        self.reader.start()
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while "Press Ctrl-C" not in self.output():
+            assert self.proc.poll() is None, f"bizosaas dev exited:\n{self.output()}"
+            assert time.monotonic() < deadline, f"bizosaas dev not ready:\n{self.output()}"
+            time.sleep(0.2)
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(60) == 0, self.output()
+        self.reader.join(5)
+        self.proc.stdout.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.stop()
+
+
+def call(method: str, url: str, key: str | None = None, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def send_contact(url: str, external_id: str, email: str, msg_id: str) -> dict:
+    body = json.dumps({"type": "contact.upserted", "timestamp": "2026-01-02T03:04:05Z",
+                       "data": {"id": external_id, "email": email, "first_name": "Ada"}}).encode()
+    headers = {"Content-Type": "application/json",
+               **standard_webhooks_headers(body, SECRET, int(time.time()), msg_id=msg_id)}
+    status, reply = call("POST", url, body=body, headers=headers)
+    assert status == 200, reply
+    return reply
+
+
+def read_record(dev: Dev, key: str, kind: str, external_id: str, timeout_s: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, page = call("GET", f"{dev.base}/v1/records/{kind}?limit=100", key)
+        assert status == 200, page
+        found = [r for r in page["items"] if r["external_id"] == external_id]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no {kind} {external_id}; dev output:\n{dev.output()}"
+        time.sleep(0.2)
+
+
+def assert_all_gone(processes: list[psutil.Process]) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in SERVER_VARS}
+
+
+@pytest.mark.timeout(300)
+def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
+    data = tmp_path / "data"
+    dev = Dev(data, clean_env())
+    try:
+        dev.wait_ready()
+        names = {p.name() for p in dev.descendants()}
+        assert {"postgres", "redis-server", "bao", "temporal"} <= names, names
+        key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
+        status, made = call("POST", f"{dev.base}/v1/connectors", key, json.dumps(
+            {"provider": "standard-webhooks", "name": "test sender", "secrets": {"webhook_secret": SECRET}}).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 201, made
+        assert send_contact(made["webhook_url"], "c-1", "ada@example.com", "msg_1")["outcome"] == "published"
+        first = read_record(dev, key, "contact", "c-1")
+        assert first["data"]["email"] == "ada@example.com" and first["source"] == made["id"]
+        children = dev.descendants()
+    finally:
+        dev.kill()
+    assert_all_gone(children)
+    assert "stopping" in dev.output()
+
+    again = Dev(data, clean_env(), "--demo")  # the same data folder; --demo replays the fixture webhooks
+    try:
+        again.wait_ready()
+        assert read_record(again, key, "contact", "c-1") == first  # the same tenant, key and record
+        # the connector's webhook secret survived in OpenBao's storage: a new delivery still verifies
+        webhook_url = f"{again.base}/v1/webhooks/{made['id']}"  # this run's port
+        send_contact(webhook_url, "c-2", "grace@example.com", "msg_2")
+        assert read_record(again, key, "contact", "c-2")["data"]["email"] == "grace@example.com"
+        assert "woocommerce order.created: published" in again.output()
+        assert read_record(again, key, "order", "727")["provider"] == "woocommerce"  # the fixture's order 727
+        children = again.descendants()
+    finally:
+        again.kill()
+    assert_all_gone(children)
+
+
+async def test_dev_uses_configured_servers_and_starts_none(migrated, vault, tmp_path: Path):  # noqa: F811
+    env = {**clean_env(), "REDIS_URL": migrated.redis_url, "DATABASE_URL": migrated.service_url,
+           "DATABASE_ADMIN_URL": migrated.admin_url, "VAULT_ADDR": vault.addr, "VAULT_TOKEN": vault.token,
+           "TEMPORAL_ADDRESS": "127.0.0.1:7233"}
+    dev = Dev(tmp_path / "data", env)
+    try:
+        dev.wait_ready()
+        commands = sorted(" ".join(p.cmdline()[1:4]) for p in dev.descendants())
+        tenant = json.loads((tmp_path / "data" / "demo-tenant.json").read_text())
+    finally:
+        dev.kill()
+    assert commands == ["-m bizosaas gateway", "-m bizosaas worker"], commands  # nothing else
+    for variable in ("DATABASE_URL", "REDIS_URL", "VAULT_ADDR", "TEMPORAL_ADDRESS"):
+        assert f"using {variable} as configured" in dev.output()
+    assert not (tmp_path / "data" / "pg").exists() and not (tmp_path / "data" / "redis").exists()
+    conn = await asyncpg.connect(migrated.admin_url)
+    try:  # the demo tenant went to the configured database
+        assert await conn.fetchval("SELECT name FROM tenants WHERE id = $1", tenant["id"]) == "demo"
+    finally:
+        await conn.close()
