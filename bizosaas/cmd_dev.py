@@ -27,6 +27,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
 
 from bizosaas import demo
 from bizosaas.openbao import start_vault
@@ -214,6 +217,17 @@ def _cli() -> str:
     return "bizosaas" if shutil.which("bizosaas") == str(here) else str(here)
 
 
+def _migrate(admin_url: str, service_url: str) -> list:
+    try:
+        return asyncio.run(migrate(admin_url, service_url))
+    except (OSError, asyncpg.PostgresError) as exc:
+        where = urlsplit(admin_url)
+        raise ServerStartError(
+            f"cannot migrate the database at {where.hostname}:{where.port or 5432}{where.path} "
+            f"({type(exc).__name__}: {exc}): start that server, correct DATABASE_ADMIN_URL, "
+            f"or unset DATABASE_URL to run an embedded Postgres") from None
+
+
 def _interrupt(signum, frame) -> None:
     raise Interrupted()
 
@@ -234,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         lock = _lock(data)
         start_servers(stack, settings)
         stack.env.setdefault("DATABASE_ADMIN_URL", settings.database_admin_url)
-        applied = asyncio.run(migrate(stack.env["DATABASE_ADMIN_URL"], stack.env["DATABASE_URL"]))
+        applied = _migrate(stack.env["DATABASE_ADMIN_URL"], stack.env["DATABASE_URL"])
         step("migrate", f"database current ({len(applied)} migration(s) applied now)")
         _write_env(stack, port)
         base, metrics_port = start_services(stack, host, port)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -174,3 +175,40 @@ async def test_dev_uses_configured_servers_and_starts_none(migrated, vault, tmp_
         assert await conn.fetchval("SELECT name FROM tenants WHERE id = $1", tenant["id"]) == "demo"
     finally:
         await conn.close()
+
+
+def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "bizosaas", "dev", "--data-dir", str(tmp_path)],
+                                env={**clean_env(), "BIZOSAAS_PORT": str(port)}, capture_output=True, text=True,
+                                timeout=60)
+    assert result.returncode == 1
+    assert f"port 127.0.0.1:{port} is taken by another program; stop it or set BIZOSAAS_PORT" in result.stdout
+    assert not (tmp_path / "pg").exists()
+
+
+def test_a_failure_while_starting_stops_what_was_started(tmp_path: Path):
+    dead = free_port()  # nothing listens there
+    env = {**clean_env(), "DATABASE_URL": f"postgresql://app:pw@127.0.0.1:{dead}/bizosaas",
+           "DATABASE_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{dead}/bizosaas",
+           "VAULT_ADDR": "http://127.0.0.1:1", "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    dev = Dev(tmp_path / "data", env)
+    deadline = time.monotonic() + 60
+    started: dict[psutil.Process, str] = {}
+    while dev.proc.poll() is None and time.monotonic() < deadline:
+        try:  # the embedded Redis, while it runs
+            started.update({p: p.name() for p in dev.descendants() if p not in started})
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.02)
+    assert dev.proc.wait(30) == 1
+    dev.reader.join(5)
+    dev.proc.stdout.close()
+    failure = dev.output().splitlines()[-1]
+    assert failure.startswith(f"bizosaas dev: cannot migrate the database at 127.0.0.1:{dead}/bizosaas"), dev.output()
+    assert "unset DATABASE_URL to run an embedded Postgres" in failure
+    assert "redis-server" in started.values()
+    assert_all_gone(list(started))
