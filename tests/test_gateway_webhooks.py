@@ -11,6 +11,8 @@ import pytest
 
 import connectors.providers.standard_webhooks as standard_webhooks
 from connectors.providers.slack import SlackConnector
+from connectors.providers.standard_webhooks import StandardWebhooksConnector
+from connectors.providers.stripe import StripeConnector
 from connectors.registry import all_connectors
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
@@ -152,6 +154,36 @@ async def test_official_vectors_and_their_negatives(gw: Gateway, redis, monkeypa
     assert (await deliver(gw, shop_id, shop["body"].encode(), tampered)).status == 401
 
 
+async def test_every_remaining_vector_through_the_route(gw: Gateway, redis, monkeypatch: pytest.MonkeyPatch):
+    """WooCommerce's and Stripe's derived vectors and every Standard Webhooks vector, positive and negative (their
+    timestamps are old: the registry serves those connectors without the timestamp tolerance)."""
+    monkeypatch.setitem(all_connectors(), "stripe", StripeConnector(tolerance_s=None))
+    monkeypatch.setitem(all_connectors(), "standard-webhooks", StandardWebhooksConnector(tolerance_s=None))
+    _, key = await gw.create_tenant()
+    for vector in vectors("woocommerce")["derived_vectors"]:
+        woo_id = await make_connector(gw, key, "woocommerce", vector["secret"])
+        body = fixture("woocommerce", vector["body_file"])
+        topic = vector["body_file"].removesuffix(".json")
+        headers = {"X-WC-Webhook-Topic": topic, "X-WC-Webhook-Signature": vector["expected_X-WC-Webhook-Signature"]}
+        assert (await deliver(gw, woo_id, body, headers)).status == 200, vector["body_file"]
+        assert (await deliver(gw, woo_id, body + b" ", headers)).status == 401
+    for vector in vectors("stripe")["derived_vectors"]:
+        stripe_id = await make_connector(gw, key, "stripe", vector["secret"])
+        body = fixture("stripe", vector["body_file"])
+        headers = {"Stripe-Signature": vector["expected_Stripe-Signature"]}
+        assert (await deliver(gw, stripe_id, body, headers)).status == 200, vector["body_file"]
+        forged = {"Stripe-Signature": vector["expected_Stripe-Signature"].replace("t=17", "t=18")}
+        assert (await deliver(gw, stripe_id, body, forged)).status == 401
+    for vector in vectors("standard-webhooks")["vectors"]:
+        sw_id = await make_connector(gw, key, "standard-webhooks", vector["secret"])
+        signature = vector.get("expected_webhook_signature") or vector["webhook_signature"]
+        valid = vector.get("expected_valid", True) is True and not signature.startswith("v1a,")
+        headers = {"webhook-id": vector["webhook_id"], "webhook-timestamp": vector["webhook_timestamp"],
+                   "webhook-signature": signature}
+        resp = await deliver(gw, sw_id, vector["body"].encode(), headers)
+        assert resp.status == (200 if valid else 401), vector["name"]
+
+
 async def test_bad_signatures_stale_stripe_timestamp_and_wrong_secret_are_401(gw: Gateway, redis):
     _, key = await gw.create_tenant()
     woo_id = await make_connector(gw, key, "woocommerce", WOO_SECRET)
@@ -210,6 +242,14 @@ async def test_repeated_delivery_is_acknowledged_and_publishes_nothing(gw: Gatew
         rows = await eventually(lambda: _deliveries(gw, key, 2))
     receipts = {r["connector_id"]: r["receipts"] for r in rows}
     assert receipts == {woo_id: 2, sw_id: 2}
+
+    async def listed(**params) -> list[str]:
+        resp = await gw.get("/v1/deliveries", params=params, headers=gw.bearer(key))
+        return [r["connector_id"] for r in (await resp.json())["items"]]
+
+    assert await listed(connector_id=woo_id) == [woo_id]
+    assert await listed(since="2099-01-01T00:00:00Z") == [] and await listed(until="2000-01-01T00:00:00Z") == []
+    assert sorted(await listed(since="2000-01-01T00:00:00Z", outcome="published")) == sorted([woo_id, sw_id])
 
 
 async def test_unmapped_delivery_is_kept_published_as_unmapped_and_retried_after_a_fix(
