@@ -3,7 +3,9 @@
 Run inside a tenant transaction (db.pool.tenant_transaction): row-level security is the tenant filter of every
 query. Filters (kind, source, agent scope, time) are applied inside the HNSW scan, and pgvector's iterative scan keeps
 scanning until enough rows pass them, so a selective filter still gets a complete top-k. The keyword branch ORs the
-query's terms (ranked by ts_rank_cd), so an exact SKU or order number ranks its chunk first there even in a sentence.
+query's terms (ranked by ts_rank_cd); when the query holds identifiers (terms with a digit: a SKU, an order number),
+it looks for those only, since Postgres ranks without term rarity and "order" would otherwise match every message as
+well as "100421" matches the one that names it.
 """
 
 from __future__ import annotations
@@ -100,7 +102,10 @@ def search_sql(index: Index, mode: Mode, filters: Filters, vector: np.ndarray | 
         "keyword": "krank_score",
     }[mode]
     return f"""
-    WITH q AS (SELECT replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')::tsquery AS q),
+    WITH ids AS (SELECT array(SELECT quote_literal(l) FROM unnest(tsvector_to_array(to_tsvector('english', $1))) l
+                              WHERE l ~ '[0-9]') AS terms),
+    q AS (SELECT CASE WHEN cardinality(ids.terms) > 0 THEN array_to_string(ids.terms, ' | ')::tsquery
+                      ELSE replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')::tsquery END AS q FROM ids),
     {",".join(branches)},
     f AS (SELECT kind, source, external_id, chunk_no, vrank, krank, ({score})::float8 AS score
           FROM vr FULL OUTER JOIN kr USING (kind, source, external_id, chunk_no)
