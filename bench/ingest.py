@@ -54,7 +54,7 @@ GATEWAY = """
 import argparse, logging, sys, uvloop
 from bizosaas.logs import configure_logging
 from bizosaas import cmd_gateway
-configure_logging(logging.WARNING)
+configure_logging(logging.INFO)  # as in production: one JSON line per request
 uvloop.run(cmd_gateway.run(argparse.Namespace(host="127.0.0.1", port=int(sys.argv[1]))))
 """
 WORKER = """
