@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from db.pool import create_pool
 from gateway import (
     routes_admin, routes_commands, routes_connectors, routes_deliveries, routes_records, routes_service,
-    routes_tenants, routes_webhooks,
+    routes_search, routes_tenants, routes_webhooks,
 )
 from gateway.archive import OwnerArchive
 from gateway.auth import Authenticator, OidcClaims
@@ -29,7 +29,7 @@ from gateway.state import (
 from producers.publisher import Publisher
 
 ROUTE_MODULES = (routes_service, routes_tenants, routes_connectors, routes_records, routes_webhooks,
-                 routes_deliveries, routes_commands, routes_admin)
+                 routes_deliveries, routes_commands, routes_admin, routes_search)
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
@@ -75,5 +75,5 @@ def init(config: GatewayConfig) -> web.Application:
     app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler)
-    app.cleanup_ctx.extend([_redis, _postgres, _clients])
+    app.cleanup_ctx.extend([_redis, _postgres, _clients, routes_search.searcher_ctx])
     return app

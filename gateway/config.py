@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from events.streams import DEDUPE_WINDOW_S, DEFAULT_PARTITIONS
+from rag.config import RagConfig
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class GatewayConfig:
     jwks_cache_s: float = 3600.0
     auth_cache_s: float = 5.0
     publish_batch_ms: float = 1.0
+    rag: RagConfig = RagConfig()  # search: the query embedder, HNSW settings, knowledge upload limit
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> "GatewayConfig":

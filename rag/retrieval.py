@@ -33,6 +33,11 @@ class Searcher:
                 self._embedder = await asyncio.to_thread(make_embedder, self.config)
         return self._embedder
 
+    async def close(self) -> None:
+        close = getattr(self._embedder, "close", None)  # the OpenAI client's connections
+        if close is not None:
+            await close()
+
     async def search(self, tenant_id: str, query: str, k: int = 10, mode: Mode = "hybrid",
                      filters: Filters = Filters()) -> list[Hit]:
         vector, embedder = None, None

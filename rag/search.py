@@ -21,6 +21,7 @@ from rag.config import RagConfig
 from rag.indexes import Index
 
 Mode = Literal["hybrid", "vector", "keyword"]
+HEADLINE = "MaxFragments=1, MaxWords=35, MinWords=12, StartSel=**, StopSel=**"  # query terms in **bold**
 RRF_K = 60  # the constant of reciprocal-rank fusion (Cormack et al.): score = sum of 1 / (60 + rank)
 
 
@@ -89,7 +90,7 @@ def search_sql(index: Index, mode: Mode, filters: Filters, vector: np.ndarray | 
     if mode in ("hybrid", "keyword"):
         branches.append(f"""
         k AS (SELECT kind, source, external_id, chunk_no, ts_rank_cd(tsv, q.q) AS krank_score
-              FROM rag_chunks, q WHERE {where} AND numnode(q.q) > 0 AND tsv @@ q.q
+              FROM rag_chunks, q WHERE {where} AND tsv @@ q.q
               ORDER BY krank_score DESC, kind, source, external_id, chunk_no LIMIT {limit}),
         kr AS (SELECT *, row_number() OVER (ORDER BY krank_score DESC, kind, source, external_id, chunk_no) AS krank
                FROM k)""")
@@ -102,18 +103,16 @@ def search_sql(index: Index, mode: Mode, filters: Filters, vector: np.ndarray | 
         "keyword": "krank_score",
     }[mode]
     return f"""
-    WITH ids AS (SELECT array(SELECT quote_literal(l) FROM unnest(tsvector_to_array(to_tsvector('english', $1))) l
-                              WHERE l ~ '[0-9]') AS terms),
-    q AS (SELECT CASE WHEN cardinality(ids.terms) > 0 THEN array_to_string(ids.terms, ' | ')::tsquery
-                      ELSE replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')::tsquery END AS q FROM ids),
+    WITH terms AS (SELECT l, l ~ '[0-9]' AS is_id FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS l),
+    q AS (SELECT coalesce(rag_tsquery_any(plainto_tsquery('simple', l)) FILTER (WHERE is_id),
+                          rag_tsquery_any(plainto_tsquery('simple', l))) AS q FROM terms),
     {",".join(branches)},
     f AS (SELECT kind, source, external_id, chunk_no, vrank, krank, ({score})::float8 AS score
           FROM vr FULL OUTER JOIN kr USING (kind, source, external_id, chunk_no)
           ORDER BY score DESC, krank NULLS LAST, vrank NULLS LAST LIMIT $2)
     SELECT f.kind, f.source, f.external_id, f.chunk_no, e.title, e.url, c.content, c.updated_at, f.score,
            f.vrank AS vector_rank, f.krank AS keyword_rank,
-           ts_headline('english', c.content, q.q, 'MaxFragments=1, MaxWords=35, MinWords=12, StartSel=**, StopSel=**')
-               AS snippet
+           coalesce(ts_headline('english', c.content, q.q, '{HEADLINE}'), left(c.content, 240)) AS snippet
     FROM f
     JOIN rag_chunks c ON c.index_id = {int(index.id)} AND (c.kind, c.source, c.external_id, c.chunk_no)
                          = (f.kind, f.source, f.external_id, f.chunk_no)

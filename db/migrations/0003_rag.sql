@@ -51,6 +51,10 @@ CREATE TABLE rag_chunks (
 );
 CREATE INDEX rag_chunks_tsv ON rag_chunks USING gin (tsv);
 
+-- OR of tsqueries (built-in tsquery_or as an aggregate): search builds its keyword query from lexemes without ever
+-- parsing text as tsquery syntax
+CREATE AGGREGATE rag_tsquery_any(tsquery) (SFUNC = tsquery_or, STYPE = tsquery);
+
 -- The default index: the local model that ships in a package (rag/embedders.py). Other indexes are made by
 -- `bizosaas rag reindex` with the same statement shape (rag/indexes.py).
 INSERT INTO rag_indexes (model, dimension, state, activated_at) VALUES ('local/all-MiniLM-L6-v2', 384, 'active', now());

@@ -1,0 +1,212 @@
+"""Search (`GET /v1/search`) and knowledge documents (`POST`/`GET`/`DELETE /v1/knowledge`).
+
+Search reads the active RAG index through row-level security (rag.retrieval.Searcher). An upload becomes a
+`knowledge.document.upserted.v1` event: the projector keeps it in `records` (kind `document`) and the indexer embeds
+it, so reads and search see it a moment after the `202`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, AsyncIterator, Literal
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+
+from db.pool import tenant_transaction
+from events.ids import new_id, opaque_id
+from events.knowledge import KNOWLEDGE_SOURCE, KnowledgeDocument
+from events.types import DocumentDeleted, DocumentUpserted, Subject
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.problems import ProblemError
+from gateway.routing import Routes, Timestamp, json_response, read_query
+from gateway.state import CONFIG, POOL, PUBLISHER, tenant_of
+from rag.documents import MEDIA_TYPES, UnreadableDocument, to_text
+from rag.retrieval import Searcher, SearchUnavailable
+from rag.search import Filters
+
+routes = Routes("search")
+SEARCHER = web.AppKey("searcher", Searcher)
+
+
+async def searcher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The process's searcher (its embedder loads on the first vector query); after the pool is open."""
+    app[SEARCHER] = searcher = Searcher(app[POOL], app[CONFIG].rag)
+    yield
+    await searcher.close()
+
+
+class SearchQuery(msgspec.Struct):
+    q: Annotated[str, Meta(min_length=1, max_length=1000)]
+    k: Annotated[int, Meta(ge=1, le=100)] = 10
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    kind: str | None = None  # one kind, or several separated by commas (product,post)
+    source: str | None = None  # a connector instance id (`knowledge` for uploaded documents)
+    agent: str | None = None  # only what this agent may retrieve
+    since: datetime | None = None  # provider time of the entity
+    until: datetime | None = None
+
+
+class SearchHit(msgspec.Struct):
+    record_id: str  # the entity: GET /v1/records/{kind}/{record_id}
+    kind: str
+    source: str
+    external_id: str
+    title: str
+    url: str | None
+    chunk: int  # which chunk of the entity's text
+    text: str
+    snippet: str  # the chunk's best fragment, query terms in **bold**
+    score: float  # reciprocal-rank fusion in hybrid mode, cosine similarity in vector mode, ts_rank_cd in keyword
+    updated_at: Timestamp
+
+
+class SearchResults(msgspec.Struct):
+    items: list[SearchHit]
+    next: str | None = None  # search answers one page: the top k
+
+
+@routes.route("GET", "/v1/search", permission="records:read", summary="Search the tenant's text (hybrid, vector "
+              "or keyword)", query=SearchQuery, response=SearchResults, errors=(503,))
+async def get_search(request: web.Request) -> web.Response:
+    query = read_query(request, SearchQuery)
+    tenant = tenant_of(request)
+    kinds = tuple(k for k in (query.kind or "").split(",") if k)
+    filters = Filters(kinds=kinds, source=query.source, agent=query.agent, since=query.since, until=query.until)
+    try:
+        hits = await request.app[SEARCHER].search(tenant, query.q, query.k, query.mode, filters)
+    except SearchUnavailable as exc:
+        raise ProblemError("unavailable", str(exc)) from None
+    items = [SearchHit(opaque_id("rec", tenant, h.kind, h.source, h.external_id), h.kind, h.source, h.external_id,
+                       h.title, h.url, h.chunk_no, h.content, h.snippet, h.score, h.updated_at) for h in hits]
+    return json_response(SearchResults(items=items))
+
+
+# --- knowledge documents ---------------------------------------------------------------------------------------
+
+
+class KnowledgeUpload(msgspec.Struct):
+    title: Annotated[str, Meta(max_length=300)] = ""
+    agents: Annotated[str, Meta(max_length=2000)] = ""  # comma-separated agent names; empty: the whole tenant
+    id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")] | None = None  # replace this document
+
+
+class KnowledgeView(msgspec.Struct):
+    id: str
+    record_id: str
+    title: str
+    media_type: str
+    agents: list[str]
+    size_bytes: int
+    updated_at: Timestamp
+    deleted: bool = False
+    chunks: int | None = None  # in the active search index; null: not indexed (yet)
+    content: str | None = None  # only when reading one document
+    event_id: str | None = None  # the event an upload or a delete published
+
+
+class KnowledgeList(msgspec.Struct):
+    items: list[KnowledgeView]
+    next: str | None
+
+
+class KnowledgeQuery(msgspec.Struct):
+    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+def _event_fields(tenant: str, document_id: str) -> dict:
+    now = datetime.now(timezone.utc)
+    return dict(id=new_id(), tenant_id=tenant, source=KNOWLEDGE_SOURCE, provider="knowledge",
+                subject=Subject(kind="document", external_id=document_id), occurred_at=now, recorded_at=now)
+
+
+@routes.route("POST", "/v1/knowledge", permission="commands:write", summary="Upload a knowledge document (plain "
+              "text, Markdown, HTML or PDF)", query=KnowledgeUpload, response=KnowledgeView, status=202,
+              request_content_types=MEDIA_TYPES, errors=(413, 415))
+async def post_knowledge(request: web.Request) -> web.Response:
+    upload = read_query(request, KnowledgeUpload)
+    media_type = request.content_type
+    if media_type not in MEDIA_TYPES:
+        raise ProblemError("unsupported-media-type", f"send one of: {', '.join(MEDIA_TYPES)}")
+    limit = request.app[CONFIG].rag.rag_knowledge_max_bytes
+    if (request.content_length or 0) > limit:
+        raise ProblemError("payload-too-large", f"documents are limited to {limit} bytes")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise ProblemError("payload-too-large", f"documents are limited to {limit} bytes")
+    try:
+        text = to_text(body, media_type)
+    except UnreadableDocument as exc:
+        raise ProblemError("validation", str(exc)) from None
+    if not text.strip():
+        raise ProblemError("validation", "the document has no text")
+    tenant = tenant_of(request)
+    document_id = upload.id or "doc_" + new_id().lower()
+    title = upload.title or text.strip().splitlines()[0][:120]
+    agents = sorted({a.strip() for a in upload.agents.split(",") if a.strip()})
+    data = KnowledgeDocument(title=title, content=text, media_type=media_type, agents=agents, size_bytes=len(body))
+    event = DocumentUpserted(**_event_fields(tenant, document_id), data=data)
+    await request.app[PUBLISHER].publish([event])
+    view = KnowledgeView(document_id, opaque_id("rec", tenant, "document", KNOWLEDGE_SOURCE, document_id), title,
+                         media_type, agents, len(body), event.occurred_at, event_id=event.id)
+    return json_response(view, status=202, headers={"Location": f"/v1/knowledge/{document_id}"})
+
+
+_SELECT = """
+SELECT r.external_id, r.id AS record_id, r.data, r.updated_at, r.deleted, e.chunks
+FROM records r
+LEFT JOIN rag_entities e ON e.index_id = (SELECT id FROM rag_indexes WHERE state = 'active')
+     AND (e.kind, e.source, e.external_id) = (r.kind, r.source, r.external_id) AND NOT e.deleted
+WHERE r.kind = 'document' AND r.source = $1
+"""
+
+
+def _view(row, with_content: bool = False) -> KnowledgeView:
+    data = msgspec.json.decode(row["data"], type=KnowledgeDocument)
+    return KnowledgeView(row["external_id"], row["record_id"], data.title, data.media_type, data.agents,
+                         data.size_bytes, row["updated_at"], row["deleted"], row["chunks"],
+                         data.content if with_content else None)
+
+
+@routes.route("GET", "/v1/knowledge", permission="records:read", summary="List knowledge documents, newest first",
+              query=KnowledgeQuery, response=KnowledgeList)
+async def list_knowledge(request: web.Request) -> web.Response:
+    query = read_query(request, KnowledgeQuery)
+    after = decode_cursor(query.cursor, "knowledge")
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        rows = await conn.fetch(
+            _SELECT + " AND NOT r.deleted AND ($2::timestamptz IS NULL OR (r.updated_at, r.id) < ($2, $3::text)) "
+            "ORDER BY r.updated_at DESC, r.id DESC LIMIT $4",
+            KNOWLEDGE_SOURCE, *(after or (None, "")), query.limit + 1,
+        )
+    rows = [{**r, "id": r["record_id"]} for r in rows]
+    items, cursor = page(rows, query.limit, "knowledge", sort_field="updated_at")
+    return json_response(KnowledgeList(items=[_view(r) for r in items], next=cursor))
+
+
+async def _document_row(request: web.Request):
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        row = await conn.fetchrow(_SELECT + " AND r.external_id = $2 AND NOT r.deleted", KNOWLEDGE_SOURCE,
+                                  request.match_info["document_id"])
+    if row is None:
+        raise ProblemError("not-found", "no such knowledge document")
+    return row
+
+
+@routes.route("GET", "/v1/knowledge/{document_id}", permission="records:read", summary="A knowledge document",
+              response=KnowledgeView, errors=(404,))
+async def get_knowledge(request: web.Request) -> web.Response:
+    return json_response(_view(await _document_row(request), with_content=True))
+
+
+@routes.route("DELETE", "/v1/knowledge/{document_id}", permission="commands:write",
+              summary="Delete a knowledge document (and its chunks)", response=KnowledgeView, status=202,
+              errors=(404,))
+async def delete_knowledge(request: web.Request) -> web.Response:
+    view = _view(await _document_row(request))
+    event = DocumentDeleted(**_event_fields(tenant_of(request), view.id))
+    await request.app[PUBLISHER].publish([event])
+    return json_response(msgspec.structs.replace(view, deleted=True, event_id=event.id, updated_at=event.occurred_at),
+                         status=202)
