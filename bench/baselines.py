@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import redis.exceptions
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from consumers.projector import record_row
 from events import codec
@@ -109,7 +109,7 @@ class Upserter:
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:
     try:
         await redis.xgroup_create(stream, group, id="0", mkstream=True)
-    except redis.exceptions.ResponseError as exc:
+    except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
 

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ from db.migrate import migrate  # noqa: E402
 from events import codec  # noqa: E402
 from events.streams import all_event_streams, stream_for_tenant  # noqa: E402
 from producers.publisher import Publisher  # noqa: E402
-from probes import CpuMeter, machine_busy_s  # noqa: E402
+from probes import CpuMeter, Phases, start_spy, stop_spy  # noqa: E402
 from realistic_events import Traffic  # noqa: E402
 from workers import Workers, park_group, release_backlog, wait_drained  # noqa: E402
 
@@ -111,40 +110,46 @@ async def measure_publish(redis_url: str, events: list) -> dict:
             "xadd_idempotent_events_per_s": round(idempotent)}
 
 
+async def measure_baselines(redis: Redis, redis_url: str, admin: asyncpg.Connection, admin_url: str, phases: Phases,
+                            n: int, entities: int) -> dict:
+    """The raw loop and the FastStream peer, each without and with the archive write."""
+    result = {}
+    pool = await asyncpg.create_pool(admin_url, min_size=PARTITIONS, max_size=PARTITIONS + 2,
+                                     init=lambda conn: conn.execute(STAGING))
+    streams = all_event_streams(PARTITIONS)
+    for name, archive in (("bench_raw", False), ("bench_rawlog", True)):
+        await create_tables(admin, name)
+        await admin.execute("CHECKPOINT")
+        phases.begin(name)
+        clock = await raw_loop(redis, pool, streams, name, archive=archive)
+        say(f"raw loop{' + archive' if archive else ''}: {clock.events_per_s:,.0f} ev/s "
+            f"(XREADGROUP COUNT {BATCH} + decode + COPY upsert)")
+        phases.end(name, n)
+        result["raw_with_archive_events_per_s" if archive else "raw_limit_events_per_s"] = round(clock.events_per_s)
+    for name, archive in (("bench_peer", False), ("bench_peerlog", True)):
+        await create_tables(admin, name)
+        await admin.execute("CHECKPOINT")
+        phases.begin(name)
+        clock = await faststream_peer(redis_url, pool, streams, name, n, max(120, n / 500), archive)
+        say(f"FastStream batch subscriber{' + archive' if archive else ''}: {clock.events_per_s:,.0f} ev/s")
+        phases.end(name, n)
+        result[f"peer_faststream{'_with_archive' if archive else ''}_events_per_s"] = round(clock.events_per_s)
+    await pool.close()
+    for name in ("bench_raw", "bench_rawlog", "bench_peer", "bench_peerlog"):
+        got = await admin.fetchval(f"SELECT count(*) FROM {name}_records")
+        if got != entities:
+            raise RuntimeError(f"{name}_records has {got} rows, expected {entities}")
+    return result
+
+
 # --- 2. the projector, as `bizosaas worker projector` processes -----------------------------------------------
-
-
-class Phases:
-    """CPU seconds per process family for each phase, and what the rest of the machine used meanwhile."""
-
-    def __init__(self, meter: CpuMeter, result: dict) -> None:
-        self.meter, self.result, self.open = meter, result, {}
-
-    def begin(self, name: str, worker_pids: list[int] = ()) -> None:
-        self.open[name] = (self.meter.sample(worker_pids), machine_busy_s())
-
-    def end(self, name: str, events: int, worker_pids: list[int] = ()) -> dict:
-        before, machine_before = self.open.pop(name)
-        used = CpuMeter.used(before, self.meter.sample(worker_pids))
-        ours = sum(v for k, v in used.items() if k != "wall")
-        used["others"] = round(max(0.0, machine_busy_s() - machine_before - ours), 2)
-        self.result.setdefault("cpu_s", {})[name] = used
-        per_k = {k: round(1e6 * v / events, 1) for k, v in used.items() if k != "wall" and v}
-        say(f"  cpu {name}: " + ", ".join(f"{k} {v} s" for k, v in used.items())
-            + " | µs per event: " + ", ".join(f"{k} {v}" for k, v in per_k.items()))
-        return used
 
 
 async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Workers, phases: Phases,
                             processes: int, n: int, entities: int, profile: Path | None) -> float:
     await park_group(redis, admin, PARTITIONS)
     await workers.start(processes)
-    spy = None
-    if profile is not None and processes == 1:
-        spy = subprocess.Popen([Path(sys.executable).parent / "py-spy", "record", "--pid", str(workers.pids[0]),
-                                "--rate", "250", "--nonblocking", "--format", "raw", "-o", str(profile / "projector.txt")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        await asyncio.sleep(1.0)  # py-spy attaches
+    spy = start_spy(workers.pids[0], profile / "projector.txt") if profile and processes == 1 else None
     name = f"projector_{processes}p"
     batches_before = workers.batches()
     phases.begin(name, workers.pids)
@@ -152,9 +157,7 @@ async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Wo
     await wait_drained(redis, PARTITIONS, timeout_s=max(120, n / 500), workers=workers)
     phases.end(name, n, workers.pids)
     count, seconds, _ = (a - b for a, b in zip(workers.batches(), batches_before))
-    if spy:
-        spy.send_signal(signal.SIGINT)
-        spy.wait(30)
+    stop_spy(spy)
     row = await admin.fetchrow("""SELECT count(*) AS n, extract(epoch FROM min(archived_at)) AS first_start,
                                          extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) AS last_commit
                                   FROM event_log""")
@@ -172,10 +175,10 @@ async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Wo
 
 
 async def measure_latency(redis: Redis, admin: asyncpg.Connection, workers: Workers, phases: Phases, events: list,
-                          rate: float) -> dict:
+                          rate: float, name: str) -> dict:
     publisher, ids, sent = Publisher(redis, PARTITIONS), [], 0
     batches_before = workers.batches()
-    phases.begin("latency", workers.pids)
+    phases.begin(name, workers.pids)
     started = time.perf_counter()
     while sent < len(events):
         due = min(len(events), int((time.perf_counter() - started) * rate) + 1)
@@ -188,7 +191,7 @@ async def measure_latency(redis: Redis, admin: asyncpg.Connection, workers: Work
         await asyncio.sleep(0.005)
     actual = sent / (time.perf_counter() - started)
     await wait_drained(redis, PARTITIONS, timeout_s=60, workers=workers)
-    phases.end("latency", sent, workers.pids)
+    phases.end(name, sent, workers.pids)
     count, seconds, _ = (a - b for a, b in zip(workers.batches(), batches_before))
     ms = sorted(r[0] for r in await admin.fetch(
         "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - recorded_at) * 1000 FROM event_log "
@@ -230,35 +233,8 @@ async def run(args: argparse.Namespace) -> dict:
         phases.end("publish", 3 * n)
         del events
 
-        async def checkpoint() -> None:
-            await admin.execute("CHECKPOINT")
-
-        pool = await asyncpg.create_pool(admin_url, min_size=PARTITIONS, max_size=PARTITIONS + 2,
-                                         init=lambda conn: conn.execute(STAGING))
-        streams = all_event_streams(PARTITIONS)
-        for name, archive in (("bench_raw", False), ("bench_rawlog", True)):
-            await create_tables(admin, name)
-            await checkpoint()
-            phases.begin(name)
-            clock = await raw_loop(redis, pool, streams, name, archive=archive)
-            label = "raw loop + archive" if archive else "raw loop"
-            say(f"{label}: {clock.events_per_s:,.0f} ev/s (XREADGROUP COUNT {BATCH} + decode + COPY upsert)")
-            phases.end(name, n)
-            result["raw_with_archive_events_per_s" if archive else "raw_limit_events_per_s"] = round(clock.events_per_s)
-        for name, archive in (("bench_peer", False), ("bench_peerlog", True)):
-            await create_tables(admin, name)
-            await checkpoint()
-            phases.begin(name)
-            clock = await faststream_peer(redis_server.url, pool, streams, name, n, max(120, n / 500), archive)
-            say(f"FastStream batch subscriber{' + archive' if archive else ''}: {clock.events_per_s:,.0f} ev/s")
-            phases.end(name, n)
-            result[f"peer_faststream{'_with_archive' if archive else ''}_events_per_s"] = round(clock.events_per_s)
-        await pool.close()
-        for name in ("bench_raw", "bench_rawlog", "bench_peer", "bench_peerlog"):
-            got = await admin.fetchval(f"SELECT count(*) FROM {name}_records")
-            if got != entities:
-                raise RuntimeError(f"{name}_records has {got} rows, expected {entities}")
-
+        if not args.projector_only:
+            result |= await measure_baselines(redis, redis_server.url, admin, admin_url, phases, n, entities)
         env = {**os.environ, "REDIS_URL": redis_server.url, "DATABASE_URL": service_url,
                "DATABASE_ADMIN_URL": admin_url, "BIZOSAAS_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
         workers = Workers(env, base, ROOT, PARTITIONS)
@@ -267,25 +243,37 @@ async def run(args: argparse.Namespace) -> dict:
             workers.stop()
             rates[processes] = await measure_projector(redis, admin, workers, phases, processes, n, entities,
                                                        args.profile)
-        differ = await admin.fetchval(f"SELECT count(*) FROM (SELECT {BUSINESS} FROM records EXCEPT "
-                                      f"SELECT {BUSINESS} FROM bench_raw_records) d")
-        say(f"records equal to the raw loop's rows: {differ == 0} ({differ} differ)")
         main = min(args.processes)
         result["events_per_s"] = round(rates[main])
         result["worker_processes"] = main
         result |= {f"events_per_s_{p}_processes": round(r) for p, r in rates.items()}
-        result["records_match_raw"] = differ == 0
-        result["ratio_to_raw"] = round(rates[main] / result["raw_limit_events_per_s"], 3)
-        result["ratio_to_raw_with_archive"] = round(rates[main] / result["raw_with_archive_events_per_s"], 3)
+        if not args.projector_only:
+            differ = await admin.fetchval(f"SELECT count(*) FROM (SELECT {BUSINESS} FROM records EXCEPT "
+                                          f"SELECT {BUSINESS} FROM bench_raw_records) d")
+            say(f"records equal to the raw loop's rows: {differ == 0} ({differ} differ)")
+            result["records_match_raw"] = differ == 0
+        for key, base_key in (("ratio_to_raw", "raw_limit_events_per_s"),
+                              ("ratio_to_raw_with_archive", "raw_with_archive_events_per_s")):
+            result[key] = round(rates[main] / result[base_key], 3) if base_key in result else None
+        for key in ("raw_limit_events_per_s", "peer_faststream_events_per_s"):
+            result.setdefault(key, None)  # --projector-only: not measured
 
-        latency_events = traffic.events(max(2000, int(rates[main] / 2 * args.latency_s)))
-        result |= await measure_latency(redis, admin, workers, phases, latency_events, rates[main] / 2)
+        for load in sorted(args.loads, key=lambda x: x != 0.5):  # the official figures first: at half load
+            rate = rates[main] * load
+            spy = start_spy(workers.pids[0], args.profile / f"latency-{load:g}.txt") if args.profile else None
+            got = await measure_latency(redis, admin, workers, phases, traffic.events(int(rate * args.latency_s)), rate,
+                                        f"latency_{load:g}")
+            stop_spy(spy)
+            if "p99_ms" not in result:
+                result |= got
+            result.setdefault("latency_by_load", {})[f"{load:g}"] = {k: got[k] for k in ("p50_ms", "p99_ms", "max_ms")}
         result["note"] = (
             f"events_per_s: {main} `bizosaas worker projector` process(es), runtime_config batch 500, draining a "
             f"backlog of {n} events published before they started (consumer throughput, first transaction start "
             "to last commit); raw loop and FastStream peer: one process, owner role, records-shaped table only "
             "(raw_with_archive also writes an event_log-shaped table, as the projector does); latency: steady "
-            "publisher at half the events_per_s, publish -> Postgres commit timestamp")
+            "publisher at half the events_per_s (latency_by_load: other fractions), publish -> Postgres commit "
+            "timestamp; cpu_s: CPU seconds per process family and phase, `others` = the rest of the machine")
         await admin.close()
         await redis.aclose()
         return result
@@ -305,12 +293,17 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--processes", default="1,2", help="worker process counts to measure (default 1,2)")
     parser.add_argument("--latency-s", type=float, default=None, help="length of the latency run")
-    parser.add_argument("--profile", type=Path, help="py-spy the one-process projector run into this folder")
+    parser.add_argument("--loads", default="0.5", help="latency run rates as fractions of events_per_s (0.5 is "
+                        "always run: p50_ms/p99_ms are at half load), e.g. 0.1,0.25,0.5")
+    parser.add_argument("--profile", type=Path, help="py-spy the one-process projector runs into this folder")
+    parser.add_argument("--projector-only", action="store_true", help="skip the raw loop and FastStream peer (their "
+                        "keys are null): for comparing projector changes")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (server and worker logs)")
     args = parser.parse_args()
     args.events = args.events or (30_000 if args.quick else 200_000)
     args.latency_s = args.latency_s or (5.0 if args.quick else 20.0)
     args.processes = [int(p) for p in args.processes.split(",")]
+    args.loads = sorted({0.5, *(float(x) for x in args.loads.split(","))})
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     import uvloop  # the worker command runs on uvloop: so do the baselines

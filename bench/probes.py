@@ -1,11 +1,14 @@
-"""Where a benchmark phase spent the machine: CPU seconds per process family (from /proc), and the workers' batches
-(from their own /metrics endpoint)."""
+"""Where a benchmark phase spent the machine: CPU seconds per process family (from /proc), the workers' batches
+(from their own /metrics endpoint), and py-spy profiles of a worker."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -98,3 +101,45 @@ def batches(port: int, group: str) -> tuple[float, float, float]:
 
     return (value("bizosaas_consumer_batch_seconds_count"), value("bizosaas_consumer_batch_seconds_sum"),
             value("bizosaas_consumer_processed_total"))
+
+
+class Phases:
+    """CPU seconds per process family for each phase, and what the rest of the machine used meanwhile."""
+
+    def __init__(self, meter: CpuMeter, result: dict) -> None:
+        self.meter, self.result, self.open = meter, result, {}
+
+    def begin(self, name: str, worker_pids: list[int] = ()) -> None:
+        self.open[name] = (self.meter.sample(worker_pids), machine_busy_s())
+
+    def end(self, name: str, events: int, worker_pids: list[int] = ()) -> dict:
+        before, machine_before = self.open.pop(name)
+        used = CpuMeter.used(before, self.meter.sample(worker_pids))
+        ours = sum(v for k, v in used.items() if k != "wall")
+        used["others"] = round(max(0.0, machine_busy_s() - machine_before - ours), 2)
+        self.result.setdefault("cpu_s", {})[name] = used
+        per_k = {k: round(1e6 * v / events, 1) for k, v in used.items() if k != "wall" and v}
+        ours_us = sum(v for k, v in per_k.items() if k != "others")
+        # what the machine's cores could do at this CPU cost per event if nothing else ran and all of them were
+        # kept busy: an upper bound that holds up on a shared machine better than the wall-clock rate
+        self.result.setdefault("cpu_bound_events_per_s", {})[name] = round(os.cpu_count() * 1e6 / ours_us)
+        print(f"  cpu {name}: " + ", ".join(f"{k} {v} s" for k, v in used.items())
+              + " | µs per event: " + ", ".join(f"{k} {v}" for k, v in per_k.items())
+              + f" | {os.cpu_count()} idle cores would allow {self.result['cpu_bound_events_per_s'][name]:,} ev/s",
+              flush=True)
+        return used
+
+
+def start_spy(pid: int, out: Path) -> subprocess.Popen:
+    """py-spy (PyPI; the `bench` extra) sampling a worker's Python stacks, idle time left out, to a folded-stack file."""
+    spy = subprocess.Popen([Path(sys.executable).parent / "py-spy", "record", "--pid", str(pid), "--rate", "250",
+                            "--nonblocking", "--format", "raw", "-o", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches
+    return spy
+
+
+def stop_spy(spy: subprocess.Popen | None) -> None:
+    if spy:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
