@@ -84,15 +84,20 @@ class EntityState:
 
 
 def entity_state(event: Event, position: tuple[int, int], replayed: bool = False) -> EntityState | None:
-    kind = event.subject.kind
-    if kind not in INDEXED_KINDS or not isinstance(event, (EntityUpserted, EntityDeleted)):
+    if event.subject.kind not in INDEXED_KINDS or not isinstance(event, (EntityUpserted, EntityDeleted)):
         return None
-    state = EntityState(event.tenant_id, kind, event.source, event.subject.external_id, event.occurred_at, position,
-                        force=replayed)
-    if isinstance(event, EntityDeleted) or event.data is None:
+    data = None if isinstance(event, EntityDeleted) else event.data
+    return state_of(event.tenant_id, event.subject.kind, event.source, event.subject.external_id,
+                    event.occurred_at, position, data, replayed)
+
+
+def state_of(tenant_id: str, kind: str, source: str, external_id: str, updated_at: datetime,
+             position: tuple[int, int], data: Any, replayed: bool = False) -> EntityState:
+    """The state of an entity of an indexed kind; `data` None means deleted."""
+    state = EntityState(tenant_id, kind, source, external_id, updated_at, position, force=replayed)
+    if data is None:
         state.deleted = True
         return state
-    data = event.data
     state.text = TEXT_OF[kind](data)
     state.title = (TITLE_OF[kind](data) or "")[:300]
     state.url = getattr(data, "url", None)

@@ -34,6 +34,8 @@ async def rag_db(admin):
         await admin.execute(f"DROP INDEX IF EXISTS rag_chunks_hnsw_{int(row['id'])}")
     await admin.execute("DELETE FROM rag_indexes WHERE id <> 1")
     await admin.execute("UPDATE rag_indexes SET state = 'active' WHERE id = 1")
+    await admin.execute("CREATE INDEX IF NOT EXISTS rag_chunks_hnsw_1 ON rag_chunks "  # a reindex test dropped it
+                        "USING hnsw ((embedding::vector(384)) vector_cosine_ops) WHERE index_id = 1")
     return admin
 
 
