@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "bizosaas.cmd_schemas",
     "bizosaas.cmd_gateway",
     "bizosaas.cmd_tenant",
+    "bizosaas.cmd_rag",
 )
 
 
