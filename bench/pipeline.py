@@ -1,20 +1,22 @@
 """Pipeline benchmark: publish realistic events, project them into Postgres, and compare with the raw limits.
 
-    .venv/bin/python bench/pipeline.py [--quick] [--events N] [--processes 1,2] [--profile DIR]
+    .venv/bin/python bench/pipeline.py [--quick] [--events N] [--processes 1,2] [--loads 0.1,0.5] [--profile DIR]
 
-Starts its own Redis and Postgres (bizosaas.servers, in a temp folder), migrates with a service role, publishes N
-events across 50 tenants, and measures in the same run:
+Starts its own Redis and Postgres (bizosaas.servers, in a temp folder; Postgres with track_commit_timestamp=on),
+migrates with a service role, publishes N realistic events across 50 tenants (bench/realistic_events.py), and
+measures in the same run:
   1. raw limits: pipelined XADD (Publisher.publish in batches of 500; a bare redis-py pipeline; the idempotent
-     publish path) and the raw loop (bench/baselines.py: XREADGROUP + decode + COPY upsert, no framework);
-  2. the backbone: `bizosaas worker projector` processes (the production command and runtime config) draining the
-     whole backlog, published before they start: consumer throughput from the first batch's transaction start to
-     the last commit (Postgres commit timestamps, track_commit_timestamp=on);
+     publish path) and the raw loop (bench/baselines.py: XREADGROUP + decode + COPY upsert, no framework), also
+     with the archive write the projector makes;
+  2. the backbone: worker processes running `bizosaas worker projector` (cmd_worker.run with the production
+     runtime config; bench/workers.py) draining the whole backlog, published before they start: consumer
+     throughput from the first batch's transaction start to the last commit (Postgres commit timestamps);
   3. latency: a steady publisher at half the one-process throughput; publish -> commit per event, from the event's
      recorded_at (stamped at publish) and its event_log row's commit timestamp (one machine, one clock);
-  4. a peer: a plain FastStream 0.7 batch subscriber doing the same COPY upsert.
+  4. a peer: a plain FastStream 0.7 batch subscriber doing the same COPY upsert (and again with the archive).
+Every phase also reports CPU seconds per process family (bench/probes.py): the machine may be shared.
 Ends with one JSON line (also written to bench/results/pipeline-<timestamp>.json).
 """
-
 from __future__ import annotations
 
 import argparse
@@ -42,7 +44,7 @@ from db.migrate import migrate  # noqa: E402
 from events import codec  # noqa: E402
 from events.streams import all_event_streams, stream_for_tenant  # noqa: E402
 from producers.publisher import Publisher  # noqa: E402
-from probes import CpuMeter, Phases, start_spy, stop_spy  # noqa: E402
+from probes import CpuMeter, Phases, profile_summary, start_spy, stop_spy  # noqa: E402
 from realistic_events import Traffic  # noqa: E402
 from workers import Workers, park_group, release_backlog, wait_drained  # noqa: E402
 
@@ -145,6 +147,18 @@ async def measure_baselines(redis: Redis, redis_url: str, admin: asyncpg.Connect
 # --- 2. the projector, as `bizosaas worker projector` processes -----------------------------------------------
 
 
+PROFILES: dict = {}
+
+
+def report_profile(path: Path, name: str) -> dict:
+    summary = PROFILES[name] = profile_summary(path)
+    say(f"  py-spy {name} ({summary['samples']} samples; % of samples with the function on the stack):")
+    for row, pct in summary.items():
+        if row != "samples":
+            say(f"    {pct:5.1f}%  {row}")
+    return summary
+
+
 async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Workers, phases: Phases,
                             processes: int, n: int, entities: int, profile: Path | None) -> float:
     await park_group(redis, admin, PARTITIONS)
@@ -155,9 +169,11 @@ async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Wo
     phases.begin(name, workers.pids)
     await release_backlog(redis, PARTITIONS)
     await wait_drained(redis, PARTITIONS, timeout_s=max(120, n / 500), workers=workers)
-    phases.end(name, n, workers.pids)
+    used = phases.end(name, n, workers.pids)
     count, seconds, _ = (a - b for a, b in zip(workers.batches(), batches_before))
     stop_spy(spy)
+    if spy:
+        report_profile(profile / "projector.txt", "projector_1p")
     row = await admin.fetchrow("""SELECT count(*) AS n, extract(epoch FROM min(archived_at)) AS first_start,
                                          extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) AS last_commit
                                   FROM event_log""")
@@ -165,9 +181,11 @@ async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Wo
     if row["n"] != n or records != entities:
         raise RuntimeError(f"projector wrote {row['n']} events / {records} records; expected {n} / {entities}")
     took = float(row["last_commit"] - row["first_start"])
+    busy = used["workers"] / took / processes  # 1.0: the worker process never waited
     say(f"projector ({processes} worker process{'es' if processes > 1 else ''}): {n / took:,.0f} ev/s "
         f"({n:,} events, {records:,} records, {took:.2f} s; {count:.0f} batches of {n / max(count, 1):.0f} on "
-        f"average, {1000 * seconds / max(count, 1):.1f} ms each)")
+        f"average, {1000 * seconds / max(count, 1):.1f} ms each; each worker process on CPU {busy:.0%} of the time)")
+    phases.result.setdefault("worker_busy_fraction", {})[name] = round(busy, 2)
     return n / took
 
 
@@ -264,9 +282,13 @@ async def run(args: argparse.Namespace) -> dict:
             got = await measure_latency(redis, admin, workers, phases, traffic.events(int(rate * args.latency_s)), rate,
                                         f"latency_{load:g}")
             stop_spy(spy)
+            if spy:
+                report_profile(args.profile / f"latency-{load:g}.txt", f"latency_{load:g}")
             if "p99_ms" not in result:
                 result |= got
             result.setdefault("latency_by_load", {})[f"{load:g}"] = {k: got[k] for k in ("p50_ms", "p99_ms", "max_ms")}
+        if PROFILES:
+            result["profile_pct"] = PROFILES
         result["note"] = (
             f"events_per_s: {main} `bizosaas worker projector` process(es), runtime_config batch 500, draining a "
             f"backlog of {n} events published before they started (consumer throughput, first transaction start "

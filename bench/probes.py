@@ -143,3 +143,39 @@ def stop_spy(spy: subprocess.Popen | None) -> None:
     if spy:
         spy.send_signal(signal.SIGINT)
         spy.wait(30)
+
+
+# where a worker's Python time goes: the share of samples with one of these functions on the stack (a sample counts
+# once per row, and a row's functions nest, so the rows do not add up to 100%)
+PROFILE_ROWS = {
+    "a batch (GroupRunner.process)": ("GroupRunner.process",),
+    "  handler: projector transaction": ("projector_group.<locals>.handle",),
+    "    asyncpg (encode args, protocol)": ("Connection.execute", "Connection.fetch"),
+    "      set_tenant": ("set_tenant",),
+    "      archive -> event_log": ("archive",),
+    "      upsert -> records": ("upsert_records",),
+    "    rows in Python (latest_states, record_row)": ("latest_states",),
+    "      opaque_id (record id hash)": ("opaque_id",),
+    "  decode (msgspec + upcast + UTC check)": ("decode_event",),
+    "  XACK": ("GroupRunner._acknowledge",),
+    "XREADGROUP (redis-py, hiredis)": ("StreamCommands.xreadgroup", "Redis.execute_command"),
+    "reclaim, gauges, trim, /metrics": ("GroupRunner._reclaim_loop", "trim_forever", "BaseServer.serve_forever"),
+}
+
+
+def profile_summary(path: Path) -> dict[str, float]:
+    """Percent of a py-spy folded-stack file's samples per PROFILE_ROWS row."""
+    loop_row = "the event loop itself (uvloop, no Python frame above it)"
+    counts, total = dict.fromkeys([*PROFILE_ROWS, loop_row], 0), 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack:
+            continue
+        total += int(n)
+        frames = [frame.split(" (", 1)[0] for frame in stack.split(";")]
+        for row, names in PROFILE_ROWS.items():
+            if set(frames).intersection(names):
+                counts[row] += int(n)
+        if frames[-1] == "Runner.run":
+            counts[loop_row] += int(n)
+    return {row: round(100 * c / max(total, 1), 1) for row, c in counts.items()} | {"samples": total}
