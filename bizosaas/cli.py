@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bizosaas.cmd_gateway",
     "bizosaas.cmd_tenant",
     "bizosaas.cmd_rag",
+    "bizosaas.cmd_status",
 )
 
 

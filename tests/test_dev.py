@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -60,9 +62,11 @@ class Dev:
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(60) == 0, self.output()
-        self.reader.join(5)
-        self.proc.stdout.close()
+        try:
+            assert self.proc.wait(60) == 0, self.output()
+        finally:
+            self.reader.join(5)
+            self.proc.stdout.close()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -113,6 +117,13 @@ def assert_all_gone(processes: list[psutil.Process]) -> None:
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
 
 
+def env_file(data: Path) -> dict[str, str]:
+    """The servers' addresses as `bizosaas dev` writes them for other shells (data/env.sh)."""
+    pairs = [shlex.split(line.removeprefix("export "))[0].split("=", 1)
+             for line in (data / "env.sh").read_text().splitlines() if line.startswith("export ")]
+    return {**clean_env(), **dict(pairs)}
+
+
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in SERVER_VARS}
 
@@ -149,6 +160,13 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
         assert read_record(again, key, "contact", "c-2")["data"]["email"] == "grace@example.com"
         assert "woocommerce order.created: published" in again.output()
         assert read_record(again, key, "order", "727")["provider"] == "woocommerce"  # the fixture's order 727
+        status = subprocess.run([sys.executable, "-m", "bizosaas", "status"], env=env_file(data), capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stdout + status.stderr
+        for line in ("redis     ok", "postgres  ok", "vault     ok", "temporal  ok", "gateway   ok"):
+            assert line in status.stdout, status.stdout
+        assert re.search(r"woocommerce demo-woocommerce +product.updated +published", status.stdout), status.stdout
+        assert re.search(r"projector +0 +0 +0 +\d", status.stdout), status.stdout  # no lag, pending or dead
         children = again.descendants()
     finally:
         again.kill()
