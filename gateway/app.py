@@ -69,7 +69,9 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 
 
 def init(config: GatewayConfig) -> web.Application:
-    app = web.Application(middlewares=[observe, authorize])
+    # a request line up to 64 KiB: every query parameter the OpenAPI document allows must fit, percent-encoded
+    # (aiohttp's default of 8 KiB refuses them with a plain-text 400 before any middleware runs)
+    app = web.Application(middlewares=[observe, authorize], handler_args={"max_line_size": 65536})
     app[CONFIG] = config
     app[WEBHOOK_LIMITER] = LocalLimiter(config.webhook_rate_per_s, config.webhook_burst)
     app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]

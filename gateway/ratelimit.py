@@ -1,5 +1,6 @@
-"""Rate limits. Tenant and key limits in Redis: GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp per key),
-several limits checked and charged atomically by one Lua script, on Redis's clock (no skew between gateways).
+"""Rate limits. Tenant and key limits in Redis: GCRA (the generic cell rate algorithm, a token bucket kept as one
+timestamp per key), several limits checked and charged atomically by one Lua script, on Redis's clock (no skew
+between gateways).
 
 A request passes only when every limit it is subject to admits it, and only then is it charged to all of them:
 a request refused by the per-key limit does not use up its tenant's allowance. The webhook abuse limit is the same

@@ -14,7 +14,7 @@ from msgspec import Meta
 from events.codec import EVENT_FIELD, EventDecodeError, decode_command
 from events.streams import COMMANDS_STREAM, all_event_streams, parse_id, replay_stream
 from gateway.problems import ProblemError
-from gateway.routing import Timestamp, Routes, json_response, read_json, read_query
+from gateway.routing import Routes, ShortText, Timestamp, json_response, read_json, read_query
 from gateway.state import CONFIG, OWNER_ARCHIVE, REDIS
 from producers.deadletters import discard, list_dead, redrive
 from producers.deliveries import DELIVERIES_STREAM, decode_record
@@ -52,8 +52,8 @@ class RangeQuery(msgspec.Struct):
     # a stream id (1700000000000-0) or an RFC 3339 time; '-' and '+' are the ends
     start: Annotated[str, Meta(max_length=64)] = "-"
     end: Annotated[str, Meta(max_length=64)] = "+"
-    tenant: str | None = None
-    type: str | None = None
+    tenant: ShortText | None = None
+    type: ShortText | None = None
     limit: Annotated[int, Meta(ge=1, le=1000)] = 100
 
 
@@ -71,7 +71,7 @@ class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
     group: GroupName
     start: Annotated[str, Meta(max_length=64)]
     end: Annotated[str, Meta(max_length=64)] = "+"
-    tenant: str | None = None
+    tenant: ShortText | None = None
     types: list[str] = []
 
 

@@ -13,7 +13,7 @@ from events.commands import RunAgent, StartSync
 from gateway.commands import COLUMNS, CommandView, new_command_fields, record_command, send_command
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Routes, json_response, read_json, read_query
+from gateway.routing import Cursor, Routes, ShortText, json_response, read_json, read_query
 from gateway.state import POOL, PUBLISHER, principal, tenant_of
 
 routes = Routes("commands")
@@ -38,9 +38,9 @@ class CommandList(msgspec.Struct):
 
 class CommandQuery(msgspec.Struct):
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: str | None = None
+    cursor: Cursor | None = None
     status: Status | None = None
-    connector_id: str | None = None
+    connector_id: ShortText | None = None
 
 
 async def _issue(request: web.Request, command) -> web.Response:

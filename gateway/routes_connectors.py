@@ -17,7 +17,7 @@ from events.commands import ConnectConnector, DisconnectConnector
 from gateway.commands import new_command_fields, record_command, send_command
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Timestamp, Routes, json_response, read_json, read_query
+from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
 from gateway.secrets import rotate
 from gateway.state import CONFIG, POOL, PUBLISHER, SECRETS, TARGETS, principal, tenant_of
 
@@ -67,8 +67,8 @@ class ConnectorList(msgspec.Struct):
 
 class ConnectorQuery(msgspec.Struct):
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: str | None = None
-    provider: str | None = None
+    cursor: Cursor | None = None
+    provider: ShortText | None = None
 
 
 COLUMNS = "id, provider, name, config, status, created_at, updated_at, secret_rotated_at"

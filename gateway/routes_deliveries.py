@@ -20,7 +20,7 @@ from gateway import metrics
 from gateway.ingest import context, run_normalizer
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Timestamp, Routes, json_response, read_json, read_query
+from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
 from gateway.state import POOL, PUBLISHER, tenant_of
 from producers.publisher import Publisher
 
@@ -57,8 +57,8 @@ class DeliveryList(msgspec.Struct):
 
 class DeliveryQuery(msgspec.Struct):
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: str | None = None
-    connector_id: str | None = None
+    cursor: Cursor | None = None
+    connector_id: ShortText | None = None
     outcome: Outcome | None = None
     since: Timestamp | None = None  # received at or after
     until: Timestamp | None = None  # received before
@@ -72,7 +72,7 @@ class RetryResult(msgspec.Struct):
 
 
 class BulkRetry(msgspec.Struct, forbid_unknown_fields=True):
-    connector_id: str | None = None
+    connector_id: ShortText | None = None
     outcome: Literal["unmapped", "published"] = "unmapped"
     since: Timestamp | None = None
     until: Timestamp | None = None

@@ -12,7 +12,7 @@ from db.pool import tenant_transaction
 from events.types import UPSERTED_BY_KIND
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Timestamp, Routes, json_response, read_query
+from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_query
 from gateway.state import POOL, tenant_of
 
 routes = Routes("records")
@@ -40,10 +40,10 @@ class RecordList(msgspec.Struct):
 
 class RecordQuery(msgspec.Struct):
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: str | None = None
-    source: str | None = None  # a connector instance id
+    cursor: Cursor | None = None
+    source: ShortText | None = None  # a connector instance id
     updated_since: Timestamp | None = None
-    status: str | None = None  # for kinds that have one (order, invoice, subscription, payment, task ...)
+    status: ShortText | None = None  # for kinds that have one (order, invoice, subscription, payment, task ...)
     q: Annotated[str, Meta(max_length=200)] | None = None  # text in the title (order number, name, email ...)
     sort: Literal["-updated_at", "updated_at"] = "-updated_at"
     include_deleted: bool = False

@@ -11,7 +11,7 @@ from msgspec import Meta
 from db.pool import tenant_transaction
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
-from gateway.routing import Timestamp, Routes, json_response, read_json, read_query
+from gateway.routing import Cursor, Routes, Timestamp, json_response, read_json, read_query
 from gateway.state import AUTH, POOL, tenant_of
 from gateway.tenancy import create_tenant, insert_api_key
 
@@ -38,7 +38,7 @@ class Tenant(msgspec.Struct):
 
 class ListQuery(msgspec.Struct):
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: str | None = None
+    cursor: Cursor | None = None
 
 
 class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True):

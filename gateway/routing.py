@@ -18,6 +18,8 @@ from gateway.roles import ALL_PERMISSIONS
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # an RFC 3339 time with an offset (answers are UTC); the format keyword makes the OpenAPI document say so
 Timestamp = Annotated[datetime, Meta(tz=True, extra_json_schema={"format": "date-time"})]
+Cursor = Annotated[str, Meta(max_length=1000)]  # a list's `next`
+ShortText = Annotated[str, Meta(max_length=200)]  # an id or a name in a query parameter
 T = TypeVar("T")
 
 

@@ -89,7 +89,7 @@ def schemathesis(url: str, token: str, *extra: str) -> subprocess.CompletedProce
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(served_gateway):
     url, key, log = served_gateway
     tenant_run = await asyncio.to_thread(schemathesis, url, key, "--exclude-path-regex", "^/v1/(admin/|tenants$)")
-    assert tenant_run.returncode == 0, tenant_run.stdout[-6000:] + tenant_run.stderr[-2000:]
+    assert tenant_run.returncode == 0, tenant_run.stdout[:8000] + tenant_run.stderr[-2000:]
     operator_run = await asyncio.to_thread(schemathesis, url, ADMIN_TOKEN,
                                            "--include-path-regex", "^/v1/(admin|tenants)")
     assert operator_run.returncode == 0, operator_run.stdout[-6000:] + operator_run.stderr[-2000:]
