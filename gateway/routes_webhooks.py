@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import msgspec
 from aiohttp import web
 
-from connectors.base import SignatureError, WebhookRequest
+from connectors.base import Connector, SignatureError, WebhookRequest
 from connectors.registry import UnknownProvider, get_connector
 from events.ids import new_id
 from gateway import metrics
@@ -26,6 +26,7 @@ from gateway.ratelimit import retry_after
 from gateway.routing import Routes, json_response
 from gateway.secrets import webhook_secrets
 from gateway.state import BATCHER, CONFIG, LOG_TENANT, SECRETS, TARGETS, WEBHOOK_LIMITER
+from gateway.targets import Target
 from producers.deliveries import DeliveryRecord
 
 log = logging.getLogger("bizosaas.gateway.webhooks")
@@ -53,6 +54,21 @@ async def _read_capped(request: web.Request, cap: int) -> bytes:
             raise ProblemError("payload-too-large", f"webhook bodies are limited to {cap} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _verify(app: web.Application, target: Target, connector_id: str, connector: Connector,
+                  delivery: WebhookRequest) -> None:
+    """The connector's signature check with the current secret (and the previous one during its grace period)."""
+    now_s = time.time()
+    secrets = webhook_secrets(await app[SECRETS].read(target.tenant_id, connector_id), now_s)
+    try:
+        if not secrets:
+            raise SignatureError("the connector has no webhook secret")
+        connector.verify(delivery, secrets, now_s)
+    except SignatureError as exc:  # the reason goes to the log only
+        log.warning("webhook refused: %s", exc, extra={"tenant_id": target.tenant_id, "connector_id": connector_id})
+        metrics.WEBHOOKS.labels(target.provider, "", "bad_signature").inc()
+        raise ProblemError("invalid-signature", "the signature does not verify") from None
 
 
 @routes.route("POST", "/v1/webhooks/{connector_id}", permission="public",
@@ -83,17 +99,7 @@ async def post_webhook(request: web.Request) -> web.StreamResponse:
     delivery = WebhookRequest(headers=request.headers, body=body, content_type=content_type)
     handshake = connector.handshake(delivery)
     if handshake is None or handshake.requires_signature:
-        now_s = time.time()
-        secrets = webhook_secrets(await app[SECRETS].read(target.tenant_id, connector_id), now_s)
-        try:
-            if not secrets:
-                raise SignatureError("the connector has no webhook secret")
-            connector.verify(delivery, secrets, now_s)
-        except SignatureError as exc:
-            log.warning("webhook refused: %s", exc, extra={"tenant_id": target.tenant_id,
-                                                           "connector_id": connector_id})
-            metrics.WEBHOOKS.labels(target.provider, "", "bad_signature").inc()
-            raise ProblemError("invalid-signature", "the signature does not verify") from None
+        await _verify(app, target, connector_id, connector, delivery)
     if handshake is not None:
         metrics.WEBHOOKS.labels(target.provider, "", "handshake").inc()
         return web.Response(status=handshake.status, body=handshake.body, content_type=handshake.content_type)
