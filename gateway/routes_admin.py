@@ -160,6 +160,8 @@ async def stream_events(request: web.Request) -> web.Response:
     query = read_query(request, RangeQuery)
     start, end = _range(query.start, query.end)
     flt = RangeFilter(start, end, query.tenant, frozenset([query.type] if query.type else []))
+    if stream == DELIVERIES_STREAM:  # msgpack records have no event head to filter on
+        flt = RangeFilter(start, end)
     items: list[StreamEntry] = []
     next_start = None
     async for entry_id, fields in scan_range(request.app[REDIS], stream, flt, page=min(query.limit * 2, 1000)):
