@@ -3,6 +3,7 @@ real Redis, Postgres, OpenBao and the consumer groups that persist deliveries an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -326,3 +327,19 @@ async def test_deleted_connector_stops_receiving(gw: Gateway, redis):
     assert (await gw.delete(f"/v1/connectors/{woo_id}", headers=gw.bearer(key))).status == 204
     assert (await deliver(gw, woo_id, body, woo(body, "customer.created", "b"))).status == 404
     assert (await gw.get(f"/v1/connectors/{woo_id}", headers=gw.bearer(key))).status == 404
+
+
+async def test_concurrent_deliveries_share_batches_and_each_gets_its_own_answer(gw: Gateway, redis):
+    _, key = await gw.create_tenant()
+    woo_id = await make_connector(gw, key, "woocommerce", WOO_SECRET)
+    body = fixture("woocommerce", "order.created.json")
+    sends = [deliver(gw, woo_id, body, woo(body, "order.created", f"c{i % 20}")) for i in range(40)]
+    replies = await asyncio.gather(*sends)
+    answers = [await r.json() for r in replies]
+    assert all(r.status == 200 for r in replies)
+    by_delivery: dict[str, list[bool]] = {}
+    for answer in answers:
+        by_delivery.setdefault(answer["delivery"], []).append(answer["duplicate"])
+    assert len(by_delivery) == 20 and all(sorted(flags) == [False, True] for flags in by_delivery.values())
+    assert await stream_length(redis) == 20 * 2  # an order and its customer per delivery, once
+    assert await redis.xlen(DELIVERIES_STREAM) == 40  # every receipt is recorded
