@@ -277,7 +277,7 @@ async def run(args: argparse.Namespace) -> dict:
             result.setdefault(key, None)  # --projector-only: not measured
 
         for load in sorted(args.loads, key=lambda x: x != 0.5):  # the official figures first: at half load
-            rate = rates[main] * load
+            rate = (args.rate or rates[main]) * load
             spy = start_spy(workers.pids[0], args.profile / f"latency-{load:g}.txt") if args.profile else None
             got = await measure_latency(redis, admin, workers, phases, traffic.events(int(rate * args.latency_s)), rate,
                                         f"latency_{load:g}")
@@ -317,6 +317,8 @@ def main() -> None:
     parser.add_argument("--latency-s", type=float, default=None, help="length of the latency run")
     parser.add_argument("--loads", default="0.5", help="latency run rates as fractions of events_per_s (0.5 is "
                         "always run: p50_ms/p99_ms are at half load), e.g. 0.1,0.25,0.5")
+    parser.add_argument("--rate", type=float, help="the rate --loads are fractions of (default: the measured "
+                        "events_per_s); a fixed rate compares projector changes at the same offered load")
     parser.add_argument("--profile", type=Path, help="py-spy the one-process projector runs into this folder")
     parser.add_argument("--projector-only", action="store_true", help="skip the raw loop and FastStream peer (their "
                         "keys are null): for comparing projector changes")

@@ -1,4 +1,4 @@
-"""What one projector batch costs, by batch size, for the current handler and two prototypes of a cheaper one.
+"""What one projector batch costs, by batch size, for the current handler and prototypes of cheaper ones.
 
     .venv/bin/python bench/projector_variants.py [--quick]
 
@@ -10,8 +10,10 @@ Prototypes measured here (NOT used by the platform; proposals for consumers/proj
 - `function`: one call per batch to a PL/pgSQL function, SECURITY INVOKER (row-level security applies as to the
   service role), that sets the tenant before each tenant's slice and runs the same CTE: 1 round trip per batch,
   atomic without BEGIN/COMMIT. Needs a migration.
-Each variant handles the same deliveries of one partition, as the service role, and must end in the same `records`
-rows as the current handler (also after every event is delivered a second time). Figures are CPU time per event of
+- `one_statement`: the whole batch in one statement, no tenant switching: what a projector role that a policy
+  admits for every tenant's rows could do (a security decision, not a refactoring); run as the table owner here.
+Each variant handles the same deliveries of one partition and must end in the same `records` rows as the current
+handler (also after every event is delivered a second time). Figures are CPU time per event of
 this process (the client) and of the Postgres server, so they hold up on a shared machine better than wall time.
 """
 
@@ -60,9 +62,9 @@ fresh AS (
     RETURNING id
 ),
 newest AS (
-    SELECT DISTINCT ON (sk, so, si) * FROM batch
+    SELECT DISTINCT ON (t, sk, so, si) * FROM batch
     WHERE rid IS NOT NULL AND (rp OR i IN (SELECT id FROM fresh))
-    ORDER BY sk, so, si, oc DESC, ms DESC, sq DESC
+    ORDER BY t, sk, so, si, oc DESC, ms DESC, sq DESC
 )
 INSERT INTO records AS r (tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency,
                           updated_at, recorded_at, deleted, data, event_id, stream_ms, stream_seq)
@@ -123,7 +125,20 @@ def function_group(pool: asyncpg.Pool, partitions: int) -> Group:
     return Group(GROUP, all_event_streams(partitions), handle)
 
 
-VARIANTS = {"current": projector_group, "cte": cte_group, "function": function_group}
+def one_statement_group(pool: asyncpg.Pool, partitions: int) -> Group:
+    """The whole batch, all tenants, in one statement: what a role that a policy admits for every tenant's rows
+    could do (DESIGN.md allows "a separate role that a policy admits for its own tables"). Measured here on the
+    owner's connection, which row-level security does not restrict."""
+    async def handle(batch: list[Delivery]) -> None:
+        async with pool.acquire() as conn:
+            await conn.execute(CTE_SQL, *map(list, zip(*map(row, sorted(batch, key=lambda d: d.message.tenant_id)))))
+
+    return Group(GROUP, all_event_streams(partitions), handle)
+
+
+# name -> (handler factory, the role its pool connects as)
+VARIANTS = {"current": (projector_group, "service"), "cte": (cte_group, "service"),
+            "function": (function_group, "service"), "one_statement": (one_statement_group, "owner")}
 BUSINESS = ("tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, updated_at, "
             "recorded_at, deleted, data, event_id, stream_ms, stream_seq")
 
@@ -136,7 +151,9 @@ async def run(events: int, rounds: int) -> dict:
         await migrate(admin_url, f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/variants")
         admin = await asyncpg.connect(admin_url)
         await admin.execute(FUNCTION_SQL)
-        pool = await create_pool(f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/variants", max_size=1)
+        pools = {"service": await create_pool(f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/variants",
+                                              max_size=1),
+                 "owner": await create_pool(admin_url, max_size=1)}
         partitions: dict[str, list[Delivery]] = {}
         for n, event in enumerate(Traffic().events(events)):
             stream = stream_for_tenant(event.tenant_id)
@@ -149,13 +166,13 @@ async def run(events: int, rounds: int) -> dict:
             return cpu_s(pg.proc.pid, with_reaped_children=True) + sum(cpu_s(p) for p in children(pg.proc.pid))
 
         result: dict = {}
-        for size, count in ((1, 1500), (2, 2000), (40, 4000), (500, len(deliveries))):
+        for size, count in ((1, 1500), (2, 2000), (20, 4000), (40, 4000), (500, len(deliveries))):
             batches = [deliveries[i:i + size] for i in range(0, min(count, len(deliveries)), size)]
             n = sum(map(len, batches))
             for _ in range(rounds):
-                for name, factory in VARIANTS.items():
+                for name, (factory, role) in VARIANTS.items():
                     await admin.execute("TRUNCATE event_log, records")
-                    handle = factory(pool, 8).handle
+                    handle = factory(pools[role], 8).handle
                     server, client, wall = postgres_cpu(), time.process_time(), time.perf_counter()
                     for batch in batches:
                         await handle(batch)
@@ -165,19 +182,20 @@ async def run(events: int, rounds: int) -> dict:
                     best = result.setdefault(f"batch_{size}", {}).setdefault(name, got)
                     result[f"batch_{size}"][name] = {k: round(min(best[k], got[k]), 1) for k in got}
             for name, cost in result[f"batch_{size}"].items():
-                print(f"batch {size:3d} {name:8s}: per event client {cost['client_us']:6.1f} µs, postgres "
+                print(f"batch {size:3d} {name:13s}: per event client {cost['client_us']:6.1f} µs, postgres "
                       f"{cost['postgres_us']:6.1f} µs, wall {cost['wall_us']:6.1f} µs (best of {rounds})")
         states = {}
-        for name, factory in VARIANTS.items():  # the whole partition in odd batches, then all of it again
+        for name, (factory, role) in VARIANTS.items():  # the whole partition in odd batches, then all again
             await admin.execute("TRUNCATE event_log, records")
-            handle = factory(pool, 8).handle
+            handle = factory(pools[role], 8).handle
             for size in (137, 300):
                 for i in range(0, len(deliveries), size):
                     await handle(deliveries[i:i + size])
             states[name] = [tuple(r) for r in await admin.fetch(f"SELECT {BUSINESS} FROM records ORDER BY 1, 2, 3, 4")]
         result["same_records"] = {name: states[name] == states["current"] for name in VARIANTS}
         print(f"same records as the current handler: {result['same_records']}")
-        await pool.close()
+        for pool in pools.values():
+            await pool.close()
         await admin.close()
         return result
     finally:
