@@ -75,7 +75,7 @@ class LocalEmbedder:
         if not texts:
             return []
         encoded = self.model.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False,
-                                       return_token_type_ids=False)
+                                       return_token_type_ids=False, verbose=False)  # counting, not encoding
         return [len(ids) for ids in encoded["input_ids"]]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
