@@ -2,7 +2,7 @@
 
 The mix follows what a business-automation tenant's providers send: commerce (orders with line items, products,
 customers), billing (invoices, payments, subscriptions), CMS (posts, pages, comments), CRM (companies, leads) and
-messaging. About a third of the events update an entity seen before (a later provider time, a new status), about
+messaging. About a quarter of the events update an entity seen before (a later provider time, a new status), about
 1% delete one (a tombstone). Money is integer minor units in the order's currency (JPY has no minor unit). Tenant
 sizes are skewed (a few large shops, many small ones), as they are in practice.
 """
