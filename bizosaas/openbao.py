@@ -19,7 +19,9 @@ from pathlib import Path
 import hvac
 import requests
 
-from bizosaas.servers import LocalServer, ServerStartError, failure, free_port, launch, ready_or_killed
+from bizosaas.servers import (
+    LocalServer, ServerStartError, failure, free_port, launch, log_offset, ready_or_killed, wait_for_log,
+)
 
 CONFIG = """\
 storage "raft" {{
@@ -102,12 +104,14 @@ def start_vault(data_dir: Path, kv_mount: str = "secret", timeout_s: float = 30.
     config = data_dir / "config.hcl"
     config.write_text(CONFIG.format(raft=data_dir / "raft", port=port, cluster_port=cluster_port))
     log = data_dir.parent / f"{data_dir.name}.log"
+    offset = log_offset(log)
     proc = launch([bao_binary(), "server", f"-config={config}"], log, linked, cwd=data_dir)
     url = f"http://127.0.0.1:{port}"
     server = LocalServer("vault", url, port, proc, log)
     client = hvac.Client(url=url, timeout=10)
 
     def ready() -> None:
+        wait_for_log("OpenBao server started", log, offset, proc, timeout_s, "openbao", port)
         _until(lambda: _health(url) is not None, proc, log, timeout_s, f"listening on {url}")
         server.extra["token"] = client.token = _initialize_and_unseal(client, data_dir / "keys.json", kv_mount)
         _until(lambda: _active(url), proc, log, timeout_s, "active (unsealed)")

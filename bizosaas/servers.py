@@ -76,17 +76,24 @@ def kill(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout_s: float, name: str, log: Path) -> None:
+def log_offset(log: Path) -> int:
+    return log.stat().st_size if log.exists() else 0
+
+
+def wait_for_log(marker: str, log: Path, offset: int, proc: subprocess.Popen, timeout_s: float, name: str,
+                 port: int | None = None) -> None:
+    """Ready when *this* process's log (past `offset`) says `marker`: a port that answers may be another program's
+    (a free port can be taken between choosing it and binding it)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise failure(name, log, f"exited with code {proc.returncode}", port)
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with open(log, "rb") as out:
+            out.seek(offset)
+            if marker.encode() in out.read():
                 return
-        except OSError:
-            time.sleep(0.05)
-    raise failure(name, log, f"did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s", port)
+        time.sleep(0.05)
+    raise failure(name, log, f"not ready within {timeout_s:.0f} s", port)
 
 
 def ready_or_killed(server: "LocalServer", *waits) -> "LocalServer":
@@ -184,12 +191,14 @@ def start_postgres(data_dir: Path, port: int | None = None, timeout_s: float = 3
             raise ServerStartError(f"a Postgres server (pid {pid}) already runs on {data_dir}: stop it "
                                    f"(kill {pid}) or use another data folder")
     port = port or free_port()
+    offset = log_offset(log)
     proc = launch([bin_dir / "postgres", "-D", data_dir, "-h", "127.0.0.1", "-p", port, "-k", data_dir,
                    "-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "fsync=on"],
                   log, linked, **run_as)
     server = LocalServer("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres", port, proc, log)
-    return ready_or_killed(server, lambda: _wait_for_port(port, proc, timeout_s, "postgres", log),
-                           lambda: _wait_for_ready(bin_dir, port, proc, timeout_s, log))
+    return ready_or_killed(
+        server, lambda: wait_for_log("ready to accept connections", log, offset, proc, timeout_s, "postgres", port),
+        lambda: _wait_for_ready(bin_dir, port, proc, timeout_s, log))
 
 
 def _wait_for_ready(bin_dir: Path, port: int, proc: subprocess.Popen, timeout_s: float, log: Path) -> None:
@@ -225,8 +234,10 @@ def start_redis(data_dir: Path, port: int | None = None, timeout_s: float = 10.0
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = data_dir.parent / f"{data_dir.name}.log"
+    offset = log_offset(log)
     proc = launch([redis_server_binary(), "--port", port, "--bind", "127.0.0.1", "--dir", data_dir,
                    "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
                    "--save", "", "--daemonize", "no", "--protected-mode", "no"], log, linked)
     server = LocalServer("redis", f"redis://127.0.0.1:{port}/0", port, proc, log)
-    return ready_or_killed(server, lambda: _wait_for_port(port, proc, timeout_s, "redis-server", log))
+    return ready_or_killed(
+        server, lambda: wait_for_log("Ready to accept connections", log, offset, proc, timeout_s, "redis-server", port))
