@@ -9,6 +9,8 @@ It writes into every live index of its own model (the active one, and the one a 
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 from prometheus_client import Counter
 
@@ -19,6 +21,7 @@ from rag.config import RagConfig
 from rag.embedders import Embedder, make_embedder
 from rag.indexes import NoIndexForModel, live_indexes
 from rag.pipeline import index_states, make_chunker
+from rag.store import Chunker
 from rag.texts import newest_states
 
 GROUP = "indexer"
@@ -29,14 +32,24 @@ STATES_INDEXED = Counter("bizosaas_rag_entity_states_total", "Entity states appl
 
 def indexer_group(pool: asyncpg.Pool, partitions: int, config: RagConfig | None = None,
                   embedder: Embedder | None = None) -> Group:
+    """The group; without an embedder, the configured one is made on the first batch (the local model loads for
+    seconds: in a thread, so a worker starts, serves /metrics and runs its other groups meanwhile)."""
     config = config or RagConfig()
-    embedder = embedder or make_embedder(config)
-    chunker = make_chunker(embedder, config)
+    ready: list[tuple[Embedder, Chunker]] = [(embedder, make_chunker(embedder, config))] if embedder else []
+    loading = asyncio.Lock()
+
+    async def model() -> tuple[Embedder, Chunker]:
+        async with loading:
+            if not ready:
+                made = await asyncio.to_thread(make_embedder, config)
+                ready.append((made, make_chunker(made, config)))
+        return ready[0]
 
     async def handle(batch: list[Delivery]) -> None:
         states = newest_states((d.message, d.position, d.replayed) for d in batch)
         if not states:
             return
+        embedder, chunker = await model()
         async with pool.acquire() as conn, conn.transaction():
             indexes = await live_indexes(conn, embedder.model_id, embedder.dimension)
             if not indexes:

@@ -3,8 +3,12 @@ index, update, delete and re-delivery; nothing re-embedded that did not change; 
 
 from __future__ import annotations
 
+import asyncio
+import urllib.request
+
+from bizosaas.servers import free_port
 from consumers.indexer import indexer_group
-from factories import running
+from factories import running, start_worker, wait_for
 from producers.publisher import Publisher
 from rag.config import RagConfig
 from rag.pipeline import make_chunker
@@ -112,3 +116,21 @@ async def test_chunks_of_many_events_share_the_embedding_calls(redis, pool, rag_
     assert embedder.texts_encoded - texts == 40
     assert embedder.calls - calls <= 8  # at most one call per partition batch, never one per event
     assert await rag_db.fetchval("SELECT count(DISTINCT tenant_id) FROM rag_chunks") == 3
+
+
+async def test_a_worker_process_runs_the_indexer_with_the_configured_model(redis, rag_db, migrated, tmp_path):
+    port = free_port()
+    env = migrated.env(BIZOSAAS_METRICS_PORT=str(port), BIZOSAAS_BLOCK_MS="100", BIZOSAAS_RAG_EMBEDDER="local")
+    worker = start_worker(env, tmp_path / "worker.log", "indexer")
+    try:
+        await Publisher(redis).publish([product("t1", "w1", "Classic wallet", "A slim wallet.", sku="WAL-001")])
+        await wait_for(lambda: rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE external_id = 'w1'"),
+                       timeout_s=90)
+        metrics = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert 'bizosaas_rag_texts_embedded_total{model="local/all-MiniLM-L6-v2"} 1.0' in metrics
+    assert 'bizosaas_consumer_processed_total{group="indexer"} 1.0' in metrics
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()

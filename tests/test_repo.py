@@ -9,7 +9,7 @@ from bizosaas.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ("../shared", "/work/shared")  # the machine-local design folder: never read at run or test time
-PACKAGES = ("events", "producers", "consumers", "connectors", "gateway", "db", "bizosaas")
+PACKAGES = ("events", "producers", "consumers", "connectors", "rag", "gateway", "db", "bizosaas")
 
 
 def test_top_level_packages_are_this_repositorys():
