@@ -33,6 +33,8 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
     spec = spec_of(getattr(request.match_info, "handler", None))
     route = spec.template if spec else "unmatched"
     try:
+        if "\x00" in request.path or "\x00" in request.query_string:
+            raise ProblemError("bad-request", "NUL characters are not accepted in the path or the query")
         response = await handler(request)
     except ProblemError as exc:
         response = problem_response(exc.slug, exc.detail, exc.headers, exc.errors)

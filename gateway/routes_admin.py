@@ -97,7 +97,7 @@ class DeadLetterList(msgspec.Struct):
 
 
 class DeadLetterQuery(msgspec.Struct):
-    start: Annotated[str, Meta(max_length=64)] = "-"
+    start: Annotated[str, Meta(pattern=r"^(-|\d{1,19}(-\d{1,19})?)$")] = "-"  # a dead-letter id, or '-'
     limit: Annotated[int, Meta(ge=1, le=1000)] = 100
 
 
@@ -146,9 +146,12 @@ def _builtins(decode, fields: dict) -> dict:
 
 def _range(start: str, end: str) -> tuple[tuple[int, int], tuple[int, int]]:
     try:
-        return position_from(start), position_from(end, end=True)
+        bounds = position_from(start), position_from(end, end=True)
     except ValueError as exc:
         raise ProblemError("validation", str(exc)) from None
+    if any(part >= 2**64 or part < 0 for bound in bounds for part in bound):
+        raise ProblemError("validation", "a stream id is two unsigned 64-bit numbers")
+    return bounds
 
 
 @routes.route("GET", "/v1/admin/streams/{stream:[^/]+}/events", permission="operator",

@@ -80,14 +80,28 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
     return web.Response(body=_encoder.encode(value), status=status, content_type="application/json", headers=headers)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 async def read_json(request: web.Request, kind: type[T]) -> T:
     raw = await request.read()
     try:
-        return msgspec.json.decode(raw, type=kind)
+        value = msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
         raise ProblemError("validation", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise ProblemError("bad-request", f"the body is not valid JSON: {exc}") from None
+    # Postgres text and jsonb cannot hold NUL: refuse it here rather than fail in the database
+    if b"\\u0000" in raw and _has_nul(msgspec.json.decode(raw)):
+        raise ProblemError("validation", "strings may not contain NUL (\\u0000) characters")
+    return value
 
 
 def read_query(request: web.Request, kind: type[T]) -> T:
