@@ -9,7 +9,7 @@ import pytest
 
 from bizosaas.logs import JsonFormatter
 from bizosaas.servers import free_port
-from gateway_helpers import Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
 from webhook_support import fixture, woocommerce_headers
 
 SECRET = "hygiene-webhook-secret"
@@ -68,3 +68,18 @@ async def test_metrics_and_logs_carry_no_tenant_label_no_secret_and_no_payload(
     everything = "\n".join(lines)
     for secret in (SECRET, key, "not-the-secret", "john.doe@example.com", "969 Market"):
         assert secret not in everything
+
+
+async def test_values_postgres_or_redis_cannot_take_are_4xx_not_5xx(gw: Gateway, redis):
+    """Regressions schemathesis found: NUL characters, and stream ids past 64 bits."""
+    _, key = await gw.create_tenant()
+    resp = await gw.post("/v1/agents/helper/runs", data=b'{"prompt": "a\\u0000b"}',
+                         headers={**gw.bearer(key), "Content-Type": "application/json"})
+    assert resp.status == 422
+    assert (await gw.get("/v1/records/order", params={"source": "a\x00b"}, headers=gw.bearer(key))).status == 400
+    assert (await gw.get("/v1/connectors/con%00x", headers=gw.bearer(key))).status == 400
+    operator = gw.bearer(ADMIN_TOKEN)
+    assert (await gw.get("/v1/admin/dead-letters/projector", params={"start": "9" * 20},
+                         headers=operator)).status == 422
+    assert (await gw.get("/v1/admin/streams/bz:commands/events", params={"start": "47789720220050646942-1"},
+                         headers=operator)).status == 422
