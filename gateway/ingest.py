@@ -59,6 +59,7 @@ def run_normalizer(connector: Connector, ctx: IngestContext, topic: str, request
         log.exception("normalizer of %s failed on topic %s", connector.provider, topic,
                       extra={"tenant_id": ctx.tenant_id, "connector_id": ctx.connector_id})
         error = f"normalizer error: {type(exc).__name__}: {exc}"
+    error = error.replace("\x00", "")  # it may quote the payload; Postgres text cannot hold NUL
     key = f"{key_prefix}:unmapped"
     received_ms = int(ctx.received_at.timestamp() * 1000)
     unmapped = WebhookUnmapped(

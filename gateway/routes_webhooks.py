@@ -104,8 +104,9 @@ async def post_webhook(request: web.Request) -> web.StreamResponse:
         metrics.WEBHOOKS.labels(target.provider, "", "handshake").inc()
         return web.Response(status=handshake.status, body=handshake.body, content_type=handshake.content_type)
 
-    topic = connector.topic(delivery)[:200]
-    delivery_id = delivery_id_of(connector, delivery)[:500]
+    # provider strings end up in Postgres text columns, which cannot hold NUL
+    topic = connector.topic(delivery)[:200].replace("\x00", "")
+    delivery_id = delivery_id_of(connector, delivery)[:500].replace("\x00", "")
     received_at = datetime.now(timezone.utc)
     ctx = context(target.tenant_id, connector_id, delivery_id, received_at, target.config)
     result = run_normalizer(connector, ctx, topic, delivery, f"{connector_id}:{delivery_id}")
