@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -144,6 +145,11 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
         assert send_contact(made["webhook_url"], "c-1", "ada@example.com", "msg_1")["outcome"] == "published"
         first = read_record(dev, key, "contact", "c-1")
         assert first["data"]["email"] == "ada@example.com" and first["source"] == made["id"]
+        if shutil.which("curl") and shutil.which("openssl"):  # the printed copy-paste command works as printed
+            printed = dev.output().split("demo shop connector:\n", 1)[1].split("\n\nRead it back:", 1)[0]
+            sent = subprocess.run(["bash", "-c", printed], capture_output=True, text=True, timeout=30)
+            assert json.loads(sent.stdout)["outcome"] == "published", sent.stdout + sent.stderr
+            assert read_record(dev, key, "order", "1001")["data"]["total_minor"] == 4200
         children = dev.descendants()
     finally:
         dev.kill()
