@@ -108,7 +108,8 @@ def _lock(data: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise ServerStartError(f"another `bizosaas dev` already runs with {data}: stop it, or pass --data-dir") from None
+        raise ServerStartError(f"another `bizosaas dev` already runs with {data}: stop it, "
+                               "or pass --data-dir") from None
     return handle
 
 

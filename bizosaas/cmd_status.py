@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -69,8 +71,6 @@ def _http_json(url: str) -> tuple[int, bytes]:
 
 
 async def _vault_facts(addr: str) -> str:
-    import json
-
     status, body = await asyncio.to_thread(_http_json, f"{addr.rstrip('/')}/v1/sys/health")
     health = json.loads(body)
     if not health.get("initialized"):
@@ -90,8 +90,6 @@ async def _temporal_facts(address: str) -> str:
 
 
 async def _gateway_facts(base: str) -> str:
-    import json
-
     status, body = await asyncio.to_thread(_http_json, f"{base}/readyz")
     ready = json.loads(body)
     down = [part for part in ("redis", "postgres", "vault") if not ready.get(part)]
@@ -118,7 +116,8 @@ async def _minute_rates(conn: asyncpg.Connection, streams: list[str]) -> dict[st
     return {  # event_log by its stream position (indexed), deliveries by receipt time
         "events": await conn.fetchval("SELECT count(*) FROM event_log WHERE stream = ANY($1) AND stream_ms > $2",
                                       streams, since_ms),
-        "webhooks": await conn.fetchval("SELECT count(*) FROM deliveries WHERE received_at > now() - interval '1 minute'"),
+        "webhooks": await conn.fetchval(
+            "SELECT count(*) FROM deliveries WHERE received_at > now() - interval '1 minute'"),
         "commands": await conn.fetchval("SELECT count(*) FROM commands WHERE issued_at > now() - interval '1 minute'"),
     }
 
@@ -173,7 +172,7 @@ def _print_deliveries(rows) -> None:
         print(f"  {label:<39} {(row['topic'] or '-')[:24]:<24} {outcome:<10} {_ago(row['received_at']):<10} "
               f"{row['last_hour']:>5}")
     if len(rows) > CONNECTORS_SHOWN:
-        print(f"  ... more connectors: GET /v1/connectors per tenant")
+        print("  ... more connectors: GET /v1/connectors per tenant")
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -200,10 +199,15 @@ async def run(args: argparse.Namespace) -> int:
             infos.append(await stream_info(redis, DELIVERIES_STREAM))
             _print_streams(infos, dead)
         if conn_ok:
-            rates = await _minute_rates(conn, all_event_streams(settings.partitions))
+            try:
+                rates = await _minute_rates(conn, all_event_streams(settings.partitions))
+                deliveries = await conn.fetch(LAST_DELIVERIES)
+            except asyncpg.UndefinedTableError as exc:
+                print(f"\nthe database is not migrated ({exc}): run `bizosaas migrate`")
+                return 1
             print(f"\nlast minute  events {rates['events']} ({rates['events'] / 60:.1f}/s)   webhooks "
                   f"{rates['webhooks']} ({rates['webhooks'] / 60:.1f}/s)   commands {rates['commands']}")
-            _print_deliveries(await conn.fetch(LAST_DELIVERIES))
+            _print_deliveries(deliveries)
         return 0 if all(ok for ok, _ in probes) else 1
     finally:
         await redis.aclose()

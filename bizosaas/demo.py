@@ -27,7 +27,8 @@ from typing import Callable
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "webhooks"  # the repo (editable install)
 PROVIDERS = ("woocommerce", "shopify", "stripe", "slack", "standard-webhooks")
-SAMPLE_ORDER = '{"id":1001,"status":"processing","currency":"EUR","total":"42.00","date_modified_gmt":"2026-01-01T12:00:00"}'
+SAMPLE_ORDER = ('{"id":1001,"status":"processing","currency":"EUR","total":"42.00",'
+                '"date_modified_gmt":"2026-01-01T12:00:00"}')
 
 
 class DemoError(RuntimeError):

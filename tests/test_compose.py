@@ -179,7 +179,8 @@ def test_dashboard_queries_only_exported_metrics_and_logged_labels(compose: dict
     uids = {s["uid"]: s["type"] for s in sources["datasources"]}
     exported = exported_metric_names()
     promtail = yaml.safe_load((DEPLOY / "loki" / "promtail.yml").read_text())["scrape_configs"][0]
-    log_labels = {r["target_label"] for r in promtail["relabel_configs"]} | set(promtail["pipeline_stages"][1]["labels"])
+    log_labels = {r["target_label"] for r in promtail["relabel_configs"]}
+    log_labels |= set(promtail["pipeline_stages"][1]["labels"])
     titles = {p["title"] for p in dashboard["panels"]}
     for wanted in ("Ingest rate", "Consumer lag", "Pending entries", "Dead letters", "Request latency", "Error rates"):
         assert wanted in titles
