@@ -8,6 +8,7 @@ tombstone under the same rule. Rebuilding from `event_log` applies the same rule
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Iterable, Sequence
 
@@ -31,34 +32,68 @@ TITLE_FIELD = {
 }
 AMOUNT_FIELDS = ("total_minor", "price_minor", "amount_minor")
 
-ARCHIVE_SQL = """
-INSERT INTO event_log (tenant_id, id, type, source, subject_kind, subject_id, occurred_at, recorded_at,
-                       stream, stream_ms, stream_seq, body)
-SELECT t, i, ty, so, sk, si, oc, rc, st, ms, sq, b::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-            $8::timestamptz[], $9::text[], $10::int8[], $11::int8[], $12::text[])
-     AS e(t, i, ty, so, sk, si, oc, rc, st, ms, sq, b)
-ON CONFLICT DO NOTHING
-RETURNING id
-"""
+EVENT_LOG_COLUMNS = (
+    ("tenant_id", "text"), ("id", "text"), ("type", "text"), ("source", "text"), ("subject_kind", "text"),
+    ("subject_id", "text"), ("occurred_at", "timestamptz"), ("recorded_at", "timestamptz"), ("stream", "text"),
+    ("stream_ms", "int8"), ("stream_seq", "int8"), ("body", "text"),
+)
+RECORD_COLUMNS = (
+    ("tenant_id", "text"), ("kind", "text"), ("source", "text"), ("external_id", "text"), ("id", "text"),
+    ("provider", "text"), ("status", "text"), ("title", "text"), ("amount_minor", "int8"), ("currency", "text"),
+    ("updated_at", "timestamptz"), ("recorded_at", "timestamptz"), ("deleted", "bool"), ("data", "jsonb"),
+    ("event_id", "text"), ("stream_ms", "int8"), ("stream_seq", "int8"),
+)
 
-UPSERT_SQL = """
-INSERT INTO records AS r (tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency,
-                          updated_at, recorded_at, deleted, data, event_id, stream_ms, stream_seq)
-SELECT t, k, so, x, i, p, st, ti, am, cu, up, rc, de, d::jsonb, ev, ms, sq
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::int8[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::bool[], $14::text[], $15::text[],
-            $16::int8[], $17::int8[])
-     AS n(t, k, so, x, i, p, st, ti, am, cu, up, rc, de, d, ev, ms, sq)
-ON CONFLICT (tenant_id, kind, source, external_id) DO UPDATE SET
-    provider = excluded.provider, status = excluded.status, title = excluded.title,
-    amount_minor = excluded.amount_minor, currency = excluded.currency, updated_at = excluded.updated_at,
-    recorded_at = excluded.recorded_at, deleted = excluded.deleted, data = excluded.data,
-    event_id = excluded.event_id, stream_ms = excluded.stream_ms, stream_seq = excluded.stream_seq
-WHERE (excluded.updated_at, excluded.stream_ms, excluded.stream_seq) >= (r.updated_at, r.stream_ms, r.stream_seq)
-"""
+EVENT_ID = [name for name, _ in RECORD_COLUMNS].index("event_id")
+
+
+def _names(columns) -> str:
+    return ", ".join(name for name, _ in columns)
+
+
+def _unnest(columns, first: int) -> str:
+    """`unnest($first::t1[], ...) AS n(c1, ...)`: one array parameter per column, rows built server-side."""
+    arrays = ", ".join(f"${first + i}::{type_}[]" for i, (_, type_) in enumerate(columns))
+    return f"unnest({arrays}) AS n({_names(columns)})"
+
+
+_UPDATE = ", ".join(f"{name} = excluded.{name}" for name, _ in RECORD_COLUMNS[5:])
+# the ordering rule: a state replaces the held one only if (provider time, stream position) is not older; an equal
+# one is the same event again (a replay repairing a damaged row)
+_UPSERT_TAIL = f"""
+ON CONFLICT (tenant_id, kind, source, external_id) DO UPDATE SET {_UPDATE}
+WHERE (excluded.updated_at, excluded.stream_ms, excluded.stream_seq) >= (r.updated_at, r.stream_ms, r.stream_seq)"""
+
+UPSERT_SQL = f"""
+INSERT INTO records AS r ({_names(RECORD_COLUMNS)})
+SELECT * FROM {_unnest(RECORD_COLUMNS, 1)}{_UPSERT_TAIL}"""
+
+# One statement per tenant: archive the events, and project the newest states whose event was archived just now
+# (not seen before) or replayed. The archive is the projector's record of what it processed.
+PROJECT_SQL = f"""
+WITH fresh AS (
+    INSERT INTO event_log ({_names(EVENT_LOG_COLUMNS)})
+    SELECT * FROM {_unnest(EVENT_LOG_COLUMNS, 1)}
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+INSERT INTO records AS r ({_names(RECORD_COLUMNS)})
+SELECT {_names(RECORD_COLUMNS)}
+FROM {_unnest((*RECORD_COLUMNS, ("replayed", "bool")), len(EVENT_LOG_COLUMNS) + 1)}
+WHERE n.replayed OR n.event_id IN (SELECT id FROM fresh){_UPSERT_TAIL}"""
 
 _encode = msgspec.json.Encoder().encode
+# an escaped NUL (\u0000) preceded by an even number of backslashes: jsonb refuses it, so it becomes U+FFFD
+_ESCAPED_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def jsonb_text(value: msgspec.Struct | None) -> str:
+    if value is None:
+        return "{}"
+    raw = _encode(value)
+    if b"\\u0000" in raw:  # rare: a provider sent a NUL character
+        raw = _ESCAPED_NUL.sub(rb"\1\\ufffd", raw)
+    return raw.decode()
 
 
 def record_key(event: Event) -> tuple[str, str, str, str]:
@@ -88,7 +123,7 @@ def record_row(event: EntityUpserted | EntityDeleted, position: tuple[int, int])
         tenant, kind, source, external_id, opaque_id("rec", tenant, kind, source, external_id), event.provider,
         getattr(data, "status", None) or None, _title(kind, data), _amount(data), getattr(data, "currency", None),
         event.occurred_at, event.recorded_at, isinstance(event, EntityDeleted),
-        _encode(data).decode() if data is not None else "{}", event.id, position[0], position[1],
+        jsonb_text(data), event.id, position[0], position[1],
     )
 
 
@@ -111,14 +146,20 @@ async def upsert_records(conn: asyncpg.Connection, rows: Sequence[tuple]) -> Non
         await conn.execute(UPSERT_SQL, *map(list, zip(*rows)))
 
 
-async def archive(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> set[str]:
-    """Insert into event_log; returns the ids that were not archived before."""
-    columns = zip(*(
-        (e.tenant_id, e.id, e.type, e.source, e.subject.kind, e.subject.external_id, e.occurred_at, e.recorded_at,
-         d.origin_stream, d.position[0], d.position[1], d.raw.decode())
-        for d in deliveries for e in (d.message,)
-    ))
-    return {r["id"] for r in await conn.fetch(ARCHIVE_SQL, *map(list, columns))}
+def event_log_row(delivery: Delivery) -> tuple:
+    e = delivery.message
+    return (e.tenant_id, e.id, e.type, e.source, e.subject.kind, e.subject.external_id, e.occurred_at, e.recorded_at,
+            delivery.origin_stream, delivery.position[0], delivery.position[1], delivery.raw.decode())
+
+
+async def project(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+    """Archive one tenant's deliveries and project their newest states, in one statement."""
+    replayed = {d.message.id for d in deliveries if d.replayed}
+    # the newest state among all of them: if it was processed before, what it would write is already there
+    states = [(*row, row[EVENT_ID] in replayed) for row in latest_states((d.message, d.position) for d in deliveries)]
+    log_columns = list(map(list, zip(*map(event_log_row, deliveries))))
+    record_columns = list(map(list, zip(*states))) if states else [[] for _ in range(len(RECORD_COLUMNS) + 1)]
+    await conn.execute(PROJECT_SQL, *log_columns, *record_columns)
 
 
 def by_tenant(batch: Iterable[Delivery]) -> dict[str, list[Delivery]]:
@@ -133,8 +174,6 @@ def projector_group(pool: asyncpg.Pool, partitions: int) -> Group:
         async with pool.acquire() as conn, conn.transaction():
             for tenant, deliveries in sorted(by_tenant(batch).items()):
                 await set_tenant(conn, tenant)
-                fresh = await archive(conn, deliveries)
-                todo = [(d.message, d.position) for d in deliveries if d.replayed or d.message.id in fresh]
-                await upsert_records(conn, latest_states(todo))
+                await project(conn, deliveries)
 
     return Group(GROUP, all_event_streams(partitions), handle)

@@ -14,7 +14,7 @@ import asyncpg
 from consumers.projector import latest_states, upsert_records
 from events.codec import EventDecodeError, decode_event
 
-LOG_SQL = "SELECT body::text AS body, stream_ms, stream_seq FROM event_log ORDER BY tenant_id, stream_ms, stream_seq"
+LOG_SQL = "SELECT body, stream_ms, stream_seq FROM event_log ORDER BY tenant_id, stream_ms, stream_seq"
 
 
 @dataclass

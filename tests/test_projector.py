@@ -119,3 +119,14 @@ async def test_replay_past_redis_retention_comes_from_event_log(redis, pool, adm
 
 async def _all_acked(redis, stream):
     return all(g["pending"] == 0 and g["lag"] == 0 for g in await redis.xinfo_groups(stream))
+
+
+async def test_a_nul_character_from_a_provider_does_not_poison_the_projection(redis, pool, admin):
+    await Publisher(redis).publish([order("t1", "nul", customer_email="a\x00b@example.com")])
+    async with running(redis, [projector_group(pool, 8)]):
+        await wait_for(lambda: count(admin, "SELECT count(*) FROM records"), 1)
+    data = msgspec.json.decode(await admin.fetchval("SELECT data FROM records"))
+    assert data["customer_email"] == "a\ufffdb@example.com"
+    body = msgspec.json.decode(await admin.fetchval("SELECT body FROM event_log"))
+    assert body["data"]["customer_email"] == "a\x00b@example.com"  # the archive keeps exactly what was published
+    assert await redis.xlen("bz:dead:{projector}") == 0

@@ -23,12 +23,11 @@ CREATE TABLE event_log (
     stream        text NOT NULL,          -- the partition stream it was published to
     stream_ms     bigint NOT NULL,        -- its entry id there: the tie-break of the ordering rule
     stream_seq    bigint NOT NULL,
-    body          jsonb NOT NULL,         -- the event as published (old versions stay old; readers upcast)
+    body          text NOT NULL,          -- the event's JSON as published (old versions stay old; readers upcast)
     archived_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX event_log_position ON event_log (stream, stream_ms, stream_seq);
-CREATE INDEX event_log_subject ON event_log (tenant_id, subject_kind, subject_id);
 
 -- Current state per entity. An older event never overwrites a newer state: (updated_at, stream_ms, stream_seq)
 -- only grows. Deletes are tombstones (deleted = true).
