@@ -22,8 +22,7 @@ from redis.asyncio import Redis
 
 from bizosaas.settings import Settings
 from events.streams import all_event_streams
-from producers.deliveries import DELIVERIES_STREAM
-from producers.inspect import overview, stream_info
+from producers.inspect import overview
 
 PROBE_TIMEOUT_S = 3.0
 CONNECTORS_SHOWN = 12
@@ -196,7 +195,6 @@ async def run(args: argparse.Namespace) -> int:
         _print_servers([(n, w, ok, facts) for n, w, (ok, facts) in zip(names, wheres, probes)])
         if probes[0][0]:
             infos, dead = await overview(redis, settings.partitions)
-            infos.append(await stream_info(redis, DELIVERIES_STREAM))
             _print_streams(infos, dead)
         if conn_ok:
             try:

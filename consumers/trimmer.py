@@ -7,7 +7,7 @@ import logging
 
 from redis.asyncio import Redis
 
-from events.streams import COMMANDS_STREAM, all_event_streams, replay_stream
+from events.streams import COMMANDS_STREAM, DELIVERIES_STREAM, all_event_streams, replay_stream
 from producers.trim import ARCHIVING_GROUP, trim_stream
 
 log = logging.getLogger("bizosaas.trim")
@@ -17,7 +17,8 @@ async def trim_all(redis: Redis, partitions: int, groups: list[str], retention_m
     removed = 0
     for stream in all_event_streams(partitions):
         removed += await trim_stream(redis, stream, retention_ms, require_group=ARCHIVING_GROUP)
-    for stream in [COMMANDS_STREAM, *(replay_stream(g) for g in groups)]:
+    # deliveries keep bodies: trimmed like commands, once the deliveries group has persisted them
+    for stream in [COMMANDS_STREAM, DELIVERIES_STREAM, *(replay_stream(g) for g in groups)]:
         removed += await trim_stream(redis, stream, retention_ms)
     return removed
 

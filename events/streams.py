@@ -14,6 +14,8 @@ DEFAULT_PARTITIONS = 8
 EVENTS_STREAM = "bz:events:{%d}"
 # bz:commands - commands from the gateway to the command runner group
 COMMANDS_STREAM = "bz:commands"
+# bz:deliveries - the gateway's record of every webhook delivery it accepted (body included), for the deliveries group
+DELIVERIES_STREAM = "bz:deliveries"
 # bz:dead:{group} - entries a group gave up on, copied whole with the error; never trimmed automatically
 DEAD_STREAM = "bz:dead:{%s}"
 # bz:replay:{group} - entries re-delivered to one group only (replay and dead-letter redrive)

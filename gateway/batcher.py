@@ -66,10 +66,10 @@ class WebhookBatcher:
     async def _send(self, items: list[_Item]) -> None:
         events = [e for item in items for e in item.events]
         keys = [k for item in items for k in item.keys]
+        records = [(DELIVERIES_STREAM, record_fields(item.record)) for item in items]
         try:
-            published, _ = await asyncio.gather(
-                self.publisher.publish(events, keys) if events else _nothing(), self._write_records(items),
-            )
+            # one round trip: the events and the delivery records that say where they came from
+            published = await self.publisher.publish(events, keys, with_entries=records)
         except Exception as exc:  # noqa: BLE001 - every waiting request answers 503; the providers retry
             for item in items:
                 if not item.future.done():
@@ -82,17 +82,8 @@ class WebhookBatcher:
                 item.future.set_result(published[start:end])
             start = end
 
-    async def _write_records(self, items: list[_Item]) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                pipe.xadd(DELIVERIES_STREAM, record_fields(item.record))
-            await pipe.execute()
-
     async def close(self) -> None:
         self._flush()
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
-
-async def _nothing() -> list[Published]:
-    return []

@@ -18,7 +18,7 @@ from gateway.routing import Routes, ShortText, Timestamp, json_response, read_js
 from gateway.state import CONFIG, OWNER_ARCHIVE, REDIS
 from producers.deadletters import discard, list_dead, redrive
 from producers.deliveries import DELIVERIES_STREAM, decode_record
-from producers.inspect import RangeFilter, decoded, overview, position_from, scan_range, stream_info
+from producers.inspect import RangeFilter, decoded, overview, position_from, scan_range
 from producers.replay import replay
 
 routes = Routes("admin")
@@ -122,7 +122,6 @@ def _view(info) -> StreamView:
 async def list_streams(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
     infos, dead = await overview(redis, request.app[CONFIG].partitions)
-    infos.append(await stream_info(redis, DELIVERIES_STREAM))
     return json_response(StreamsOverview(streams=[_view(i) for i in infos], dead_letters=dead))
 
 

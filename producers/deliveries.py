@@ -7,9 +7,10 @@ from __future__ import annotations
 import msgspec
 
 from events.codec import EVENT_FIELD, EventDecodeError
+from events.streams import DELIVERIES_STREAM
 from events.types import UtcTime
 
-DELIVERIES_STREAM = "bz:deliveries"
+__all__ = ["DELIVERIES_STREAM", "DeliveryRecord", "decode_record", "record_fields"]
 
 
 class DeliveryRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from events import codec
 from events.streams import (
-    COMMANDS_STREAM, DEAD_STREAM, REPLAY_STREAM, all_event_streams, as_text, dead_stream, format_id,
+    COMMANDS_STREAM, DEAD_STREAM, DELIVERIES_STREAM, REPLAY_STREAM, all_event_streams, as_text, dead_stream, format_id,
 )
 
 
@@ -62,7 +62,7 @@ async def known_groups(redis: Redis, partitions: int) -> list[str]:
 async def overview(redis: Redis, partitions: int) -> tuple[list[StreamInfo], dict[str, int]]:
     """Every stream of the platform, and the dead-letter count per group."""
     groups = await known_groups(redis, partitions)
-    streams = [*all_event_streams(partitions), COMMANDS_STREAM, *(REPLAY_STREAM % g for g in groups)]
+    streams = [*all_event_streams(partitions), COMMANDS_STREAM, DELIVERIES_STREAM, *(REPLAY_STREAM % g for g in groups)]
     infos = [await stream_info(redis, s) for s in streams]
     dead = {g: await redis.xlen(dead_stream(g)) for g in groups}
     return infos, dead

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from events import codec
 from events.commands import Command
@@ -44,26 +45,42 @@ class Publisher:
         self._publish_once = redis.register_script(_PUBLISH_ONCE)
 
     async def publish(
-        self, events: Sequence[Event], idempotency_keys: Sequence[str | None] | None = None,
+        self, events: Sequence[Event], idempotency_keys: Sequence[str | None] | None = None, *,
+        with_entries: Sequence[tuple[str, dict]] = (),
     ) -> list[Published]:
-        """Publish a batch in one round trip. A key seen within the dedupe window makes its event a no-op."""
+        """Publish a batch in one round trip. A key seen within the dedupe window makes its event a no-op.
+        `with_entries` are (stream, fields) written in the same round trip (the gateway's delivery records)."""
         keys = idempotency_keys if idempotency_keys is not None else [None] * len(events)
         if len(keys) != len(events):
             raise ValueError(f"{len(events)} events but {len(keys)} idempotency keys")
-        streams = []
+        streams = [events_stream(partition_of(e.tenant_id, self.partitions)) for e in events]
+        bodies = [codec.encode(e) for e in events]
+        replies = await self._send(events, keys, streams, bodies, with_entries)
+        missing = [i for i, r in enumerate(replies[:len(events)]) if isinstance(r, NoScriptError)]
+        if missing:  # Redis lost its script cache (restart, SCRIPT FLUSH): load it and send those again
+            await self.redis.script_load(_PUBLISH_ONCE)  # ... only those: the rest were written
+            again = await self._send([events[i] for i in missing], [keys[i] for i in missing],
+                                     [streams[i] for i in missing], [bodies[i] for i in missing], ())
+            for i, reply in zip(missing, again):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return [_published(event, stream, reply) for event, stream, reply in zip(events, streams, replies)]
+
+    async def _send(self, events, keys, streams, bodies, with_entries) -> list:
+        sha = self._publish_once.sha  # the script's SHA1, computed locally
+        # EVALSHA by hand: redis-py's pipelined Script objects add a SCRIPT EXISTS round trip per pipeline
         async with self.redis.pipeline(transaction=False) as pipe:
-            for event, key in zip(events, keys):
-                partition = partition_of(event.tenant_id, self.partitions)
-                stream = events_stream(partition)
-                streams.append(stream)
-                body = codec.encode(event)
+            for event, key, stream, body in zip(events, keys, streams, bodies):
                 if key is None:
                     pipe.xadd(stream, {codec.EVENT_FIELD: body})
                 else:
-                    idem = IDEMPOTENCY_KEY % (partition, key)
-                    await self._publish_once(keys=[stream, idem], args=[body, event.id, self.dedupe_window_s], client=pipe)
-            replies = await pipe.execute()
-        return [_published(event, stream, reply) for event, stream, reply in zip(events, streams, replies)]
+                    idem = IDEMPOTENCY_KEY % (partition_of(event.tenant_id, self.partitions), key)
+                    pipe.evalsha(sha, 2, stream, idem, body, event.id, self.dedupe_window_s)
+            for stream, fields in with_entries:
+                pipe.xadd(stream, fields)
+            return await pipe.execute(raise_on_error=False)
 
     async def publish_command(self, command: Command, idempotency_key: str | None = None) -> Published:
         body = codec.encode(command)

@@ -47,3 +47,17 @@ async def test_commands_go_to_the_command_stream(redis):
     assert again.duplicate
     [(_, fields)] = await redis.xrange(COMMANDS_STREAM)
     assert codec.decode_command(fields[codec.EVENT_FIELD]) == cmd
+
+
+async def test_publishing_survives_a_flushed_script_cache_and_writes_extra_entries(redis):
+    publisher = Publisher(redis)
+    await redis.script_flush()  # as after a Redis restart: the publish-once script is unknown to the server
+    events = [order("t1", "1"), order("t1", "2"), order("t2", "3")]
+    published = await publisher.publish(events, ["k1", None, "k3"], with_entries=[("bz:deliveries", {b"r": b"1"})])
+    assert [p.duplicate for p in published] == [False, False, False]
+    stored = [codec.decode_entry(f).id for s in {stream_for_tenant("t1"), stream_for_tenant("t2")}
+              for _, f in await redis.xrange(s)]
+    assert sorted(stored) == sorted(e.id for e in events)  # each exactly once, the unkeyed one not repeated
+    assert await redis.xlen("bz:deliveries") == 1
+    [again] = await publisher.publish([order("t1", "1")], ["k1"])
+    assert again.duplicate
