@@ -99,7 +99,10 @@ async def provision_service_role(conn: asyncpg.Connection, service_dsn: str) -> 
         """SELECT format('GRANT CONNECT ON DATABASE %1$I TO %2$I; GRANT USAGE ON SCHEMA public TO %2$I;
                   GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %2$I;
                   REVOKE ALL ON schema_migrations FROM %2$I;
-                  GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %2$I', current_database(), $1::text)""",
+                  GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %2$I;
+                  GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO %2$I;
+                  REVOKE EXECUTE ON FUNCTION enable_tenant_isolation(regclass) FROM %2$I',
+                  current_database(), $1::text)""",
         parts.user,
     )
     await conn.execute(grants)

@@ -73,3 +73,12 @@ async def test_the_service_role_cannot_escape(pool, migrated):
             await conn.execute("ALTER TABLE records DISABLE ROW LEVEL SECURITY")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute("SELECT * FROM schema_migrations")
+
+
+async def test_the_pre_tenant_lookups_are_callable_by_the_service_role_only(admin, migrated):
+    role = dsn_parts(migrated.service_url).user
+    for function in ("api_key_lookup(text)", "webhook_target(text)"):
+        assert await admin.fetchval("SELECT has_function_privilege('public', $1, 'EXECUTE')", function) is False
+        assert await admin.fetchval("SELECT has_function_privilege($1, $2, 'EXECUTE')", role, function) is True
+    assert await admin.fetchval(
+        "SELECT has_function_privilege($1, 'enable_tenant_isolation(regclass)', 'EXECUTE')", role) is False

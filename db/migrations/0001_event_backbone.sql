@@ -78,13 +78,15 @@ CREATE POLICY tenant_isolation ON tenants
     USING (id = current_setting('app.tenant_id', true))
     WITH CHECK (id = current_setting('app.tenant_id', true));
 
-DO $$
-DECLARE t text;
+-- Row-level security for a tenant table: rows are visible and writable only under their tenant's setting.
+-- Later migrations call it for every table that leads with tenant_id.
+CREATE FUNCTION enable_tenant_isolation(tbl regclass) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    FOREACH t IN ARRAY ARRAY['event_log', 'records', 'group_inbox', 'usage_counts'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
-            USING (tenant_id = current_setting('app.tenant_id', true))
-            WITH CHECK (tenant_id = current_setting('app.tenant_id', true))$p$, t);
-    END LOOP;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format($p$CREATE POLICY tenant_isolation ON %s
+        USING (tenant_id = current_setting('app.tenant_id', true))
+        WITH CHECK (tenant_id = current_setting('app.tenant_id', true))$p$, tbl);
 END $$;
+REVOKE EXECUTE ON FUNCTION enable_tenant_isolation(regclass) FROM PUBLIC;
+
+SELECT enable_tenant_isolation(t) FROM unnest(ARRAY['event_log', 'records', 'group_inbox', 'usage_counts']::regclass[]) AS t;

@@ -72,16 +72,7 @@ CREATE TABLE commands (
 );
 CREATE INDEX commands_recent ON commands (tenant_id, issued_at DESC, id DESC);
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['api_keys', 'connectors', 'deliveries', 'commands'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
-            USING (tenant_id = current_setting('app.tenant_id', true))
-            WITH CHECK (tenant_id = current_setting('app.tenant_id', true))$p$, t);
-    END LOOP;
-END $$;
+SELECT enable_tenant_isolation(t) FROM unnest(ARRAY['api_keys', 'connectors', 'deliveries', 'commands']::regclass[]) AS t;
 
 -- An API key's tenant, id and role by the hash of the key (revoked keys are not found). Runs as the owner, which
 -- row-level security does not restrict; returns nothing but these three values for one exact hash.
@@ -97,3 +88,6 @@ RETURNS TABLE (tenant_id text, provider text, config jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT c.tenant_id, c.provider, c.config FROM public.connectors c WHERE c.id = connector AND c.status = 'active'
 $$;
+
+-- Only the service role may call the lookups (db/migrate.py grants it); nobody else needs to probe keys or connectors.
+REVOKE EXECUTE ON FUNCTION api_key_lookup(text), webhook_target(text) FROM PUBLIC;
