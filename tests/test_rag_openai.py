@@ -1,5 +1,5 @@
-"""The OpenAI embedder against a local server that speaks `/v1/embeddings`, and `bizosaas rag reindex` switching the
-search index from the local model to it while search keeps answering."""
+"""The OpenAI embedder against a local server that speaks `/v1/embeddings`; `bizosaas rag reindex` switching the
+search index from the local model to it while search keeps answering, and a reindex resuming and catching up."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import hashlib
 import re
 import sys
 
+import asyncpg
 import numpy as np
 import pytest
 from aiohttp import web
+from pgvector.asyncpg import register_vector
 
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
@@ -18,6 +20,7 @@ from factories import running
 from producers.publisher import Publisher
 from rag.config import RagConfig
 from rag.embedders import OpenAIEmbedder
+from rag.reindex import building_index, catch_up, reindex
 from rag.retrieval import Searcher, SearchUnavailable
 from rag_helpers import document, drain, embedder, post, product, rag_db  # noqa: F401 - fixtures
 
@@ -121,3 +124,32 @@ async def test_reindex_switches_to_another_model_while_search_keeps_answering(
                                                           ("openai/text-embedding-3-small", "active")]
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = 1") == 0
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = $1", indexes[1]["id"]) == before
+
+
+async def test_a_reindex_with_the_same_model_resumes_and_picks_up_what_changed(redis, pool, rag_db, migrated,
+                                                                               embedder):
+    events = [post("t1", f"p{i}", f"Guide {i}", f"How to care for leather item {i}.") for i in range(6)]
+    async with running(redis, [projector_group(pool, 8), indexer_group(pool, 8, RagConfig(), embedder)]):
+        await Publisher(redis).publish(events)
+        await drain(redis, "indexer")
+        await drain(redis, "projector")
+        owner = await asyncpg.connect(migrated.admin_url)
+        await register_vector(owner)
+        try:
+            building = await building_index(owner, embedder)
+            first, _ = await catch_up(owner, building, embedder, RagConfig(), page=4)  # a run stopped here
+            await Publisher(redis).publish([post("t1", "p2", "Guide 2", "Leather item 2 was discontinued.",
+                                                 version=2), post("t1", "p5", "", "", deleted=True, version=2)])
+            await drain(redis, "indexer")  # the live indexer writes into both indexes of its model
+            await drain(redis, "projector")
+            result = await reindex(owner, embedder, RagConfig(), grace_s=0)  # run again: resumes
+        finally:
+            await owner.close()
+    assert first == 6 and result.index.id == building.id and result.replaced.id == 1
+    assert result.entities == result.embedded == 0  # nothing redone: the live indexer kept it current
+    assert await rag_db.fetchval("SELECT count(*) FROM rag_indexes WHERE state = 'active'") == 1
+    rows = await rag_db.fetch("SELECT external_id, content FROM rag_chunks WHERE index_id = $1 ORDER BY 1",
+                              building.id)
+    assert [r["external_id"] for r in rows] == ["p0", "p1", "p2", "p3", "p4"]
+    assert "discontinued" in rows[2]["content"]
+    assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = 1") == 0
