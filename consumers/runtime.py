@@ -1,7 +1,9 @@
 """The one consumer loop: consumer groups over Redis Streams with at-least-once delivery.
 
 Per group: one reader per stream (`XREADGROUP COUNT n BLOCK ms`; no multi-key reads, so partitions can live on
-different cluster shards), acknowledgement only after the handler's transaction committed, a reclaimer that takes
+different cluster shards) feeding a small queue, from which `max_inflight_batches` committers take chunks of several
+streams merged into one batch (one transaction: few and large ones even at moderate load), acknowledgement only after
+the handler's transaction committed, a reclaimer that takes
 over entries left pending by dead consumers (`XPENDING IDLE` + `XCLAIM`), dead letters after K deliveries, back-off on
 infrastructure errors, and a drain on stop. A failing batch is bisected so that one poison entry does not hold back
 the entries around it.
@@ -51,6 +53,7 @@ class RuntimeConfig:
     reclaim_idle_ms: int = 30_000  # a pending entry this idle belongs to a dead (or stuck) consumer
     reclaim_interval_s: float = 5.0
     max_deliveries: int = 5  # the K of "dead letter after K deliveries"
+    max_inflight_batches: int = 2  # transactions in flight per group: one commits while the next is being built
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
     stale_consumer_idle_ms: int = 3_600_000  # consumers idle this long with nothing pending are removed
@@ -94,14 +97,19 @@ class GroupRunner:
 
     async def run(self) -> None:
         await self.ensure_groups()
-        tasks = [asyncio.create_task(self._read_loop(s), name=f"{self.group.name}:{s}") for s in self.group.all_streams]
-        tasks.append(asyncio.create_task(self._reclaim_loop(), name=f"{self.group.name}:reclaim"))
+        self.queue: asyncio.Queue[list[Delivery] | None] = asyncio.Queue(maxsize=len(self.group.all_streams))
+        readers = [asyncio.create_task(self._read_loop(s), name=f"{self.group.name}:{s}") for s in self.group.all_streams]
+        others = [asyncio.create_task(self._commit_loop(), name=f"{self.group.name}:commit")
+                  for _ in range(self.config.max_inflight_batches)]
+        others.append(asyncio.create_task(self._reclaim_loop(), name=f"{self.group.name}:reclaim"))
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*readers)  # they return once stopping is set
+            await self.queue.put(None)  # then the committers finish what was read, and stop
+            await asyncio.gather(*others)
         finally:
-            for task in tasks:
+            for task in readers + others:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*readers, *others, return_exceptions=True)
 
     async def ensure_groups(self) -> None:
         for stream in self.group.all_streams:
@@ -130,12 +138,30 @@ class GroupRunner:
                 continue
             for _, entries in reply or ():
                 try:
-                    await self.process(stream, [(entry_id, fields, 1) for entry_id, fields in entries])
+                    batch = await self.decode(stream, [(entry_id, fields, 1) for entry_id, fields in entries])
                 except REDIS_ERRORS as exc:  # what was not acknowledged stays pending and is reclaimed later
                     await self._infra_error(exc)
+                    continue
+                if batch:
+                    await self.queue.put(batch)  # waits while the committers are behind: back-pressure
 
-    async def process(self, stream: str, entries: list[tuple[bytes, dict | None, int]]) -> None:
-        started = time.perf_counter()
+    async def _commit_loop(self) -> None:
+        """Handle what the readers queued, merging chunks of several streams into one batch (one transaction)."""
+        while (batch := await self.queue.get()) is not None:
+            while len(batch) < self.config.batch_size and not self.queue.empty():
+                more = self.queue.get_nowait()
+                if more is None:
+                    self.queue.put_nowait(None)
+                    break
+                batch.extend(more)
+            try:
+                await self.commit(batch)
+            except REDIS_ERRORS as exc:
+                await self._infra_error(exc)
+        await self.queue.put(None)  # let the other committers see the end too
+
+    async def decode(self, stream: str, entries: list[tuple[bytes, dict | None, int]]) -> list[Delivery]:
+        """Deliveries for the handler; malformed entries go to dead letters, vanished ones are acknowledged."""
         batch: list[Delivery] = []
         gone: list[str] = []
         for entry_id, fields, count in entries:
@@ -153,14 +179,24 @@ class GroupRunner:
                 continue
             origin, position = origin_of(stream, entry_id, fields)
             batch.append(Delivery(stream, entry_id, fields[codec.EVENT_FIELD], message, origin, position, count))
-        done, failed = await self._handle(batch) if batch else ([], [])
-        await self._acknowledge(stream, [d.entry_id for d in done] + gone, any(d.deliveries > 1 for d in done))
+        if gone:  # deleted from the stream while pending: nothing left to handle
+            await self._acknowledge({stream: gone}, [])
+        return batch
+
+    async def commit(self, batch: list[Delivery]) -> None:
+        """Run the handler, then acknowledge what it committed; failures stay pending with their error noted."""
+        started = time.perf_counter()
+        done, failed = await self._handle(batch)
+        by_stream: dict[str, list[str]] = {}
+        for delivery in done:
+            by_stream.setdefault(delivery.stream, []).append(delivery.entry_id)
+        await self._acknowledge(by_stream, [d.entry_id for d in done if d.deliveries > 1])
         if failed:
             metrics.FAILED.labels(self.group.name).inc(len(failed))
             await self.redis.hset(LAST_ERROR_HASH % self.group.name, mapping={d.entry_id: e for d, e in failed})
             for delivery, error in failed:
                 log.warning("group %s: entry %s of %s failed (delivery %d): %s", self.group.name,
-                            delivery.entry_id, stream, delivery.deliveries, error)
+                            delivery.entry_id, delivery.stream, delivery.deliveries, error)
         metrics.BATCH_SECONDS.labels(self.group.name).observe(time.perf_counter() - started)
 
     async def _handle(self, batch: list[Delivery]) -> tuple[list[Delivery], list[tuple[Delivery, str]]]:
@@ -182,17 +218,18 @@ class GroupRunner:
                 done_b, failed_b = await self._handle(batch[middle:])
                 return done_a + done_b, failed_a + failed_b
 
-    async def _acknowledge(self, stream: str, entry_ids: list[str], clear_errors: bool) -> None:
-        if not entry_ids:
+    async def _acknowledge(self, by_stream: dict[str, list[str]], clear_errors: list[str]) -> None:
+        if not by_stream:
             return
         while True:
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.xack(stream, self.group.name, *entry_ids)
-                    if clear_errors:
-                        pipe.hdel(LAST_ERROR_HASH % self.group.name, *entry_ids)
+                    for stream, entry_ids in by_stream.items():
+                        pipe.xack(stream, self.group.name, *entry_ids)
+                    if clear_errors:  # entries that had failed before: forget their last error
+                        pipe.hdel(LAST_ERROR_HASH % self.group.name, *clear_errors)
                     await pipe.execute()
-                metrics.PROCESSED.labels(self.group.name).inc(len(entry_ids))
+                metrics.PROCESSED.labels(self.group.name).inc(sum(map(len, by_stream.values())))
                 return
             except REDIS_ERRORS as exc:  # the effect is committed: an ack lost now only means a harmless redelivery
                 if self.stopping.is_set():
@@ -254,8 +291,8 @@ class GroupRunner:
                     await self._dead_letter(stream, entry_id, fields, reason, delivered)
                 else:
                     retry.append((entry_id, fields, delivered + 1))
-            if retry:
-                await self.process(stream, retry)
+            if retry and (batch := await self.decode(stream, retry)):
+                await self.commit(batch)
             if len(pending) < self.config.batch_size:
                 return
 
