@@ -122,3 +122,32 @@ async def test_database_connections_dying_mid_stream_cost_nothing(redis, pool, a
 def _infra_errors() -> float:
     return sum(REGISTRY.get_sample_value("bizosaas_consumer_infra_errors_total", {"group": g}) or 0
                for g in ("projector", "metrics"))
+
+
+async def test_chunks_of_several_partitions_commit_as_one_batch_and_are_acked_on_each(redis):
+    from consumers.runtime import Group
+    from events.streams import all_event_streams
+
+    batches: list[list] = []
+
+    async def handle(batch):  # a group of the test's own: the runtime under test is the real one
+        await asyncio.sleep(0.05)  # a slow transaction, while the other partitions' readers keep reading
+        batches.append(batch)
+
+    events = [order(f"tenant-{i}", str(i)) for i in range(400)]
+    await Publisher(redis).publish(events)
+    group = Group("probe", all_event_streams(8), handle)
+    async with running(redis, [group], RuntimeConfig(**{**FAST.__dict__, "max_inflight_batches": 1})):
+        await wait_for(lambda: _handled(batches), 400)
+        for stream in all_event_streams(8):
+            await wait_for(lambda: _pending_of(redis, stream, "probe"), 0)
+    assert max(len({d.stream for d in batch}) for batch in batches) > 1
+    assert sorted(d.message.id for batch in batches for d in batch) == sorted(e.id for e in events)
+
+
+async def _handled(batches):
+    return sum(map(len, batches))
+
+
+async def _pending_of(redis, stream, group):
+    return (await redis.xpending(stream, group))["pending"]
