@@ -2,10 +2,10 @@
 
 Run inside a tenant transaction (db.pool.tenant_transaction): row-level security is the tenant filter of every
 query. Filters (kind, source, agent scope, time) are applied inside the HNSW scan, and pgvector's iterative scan keeps
-scanning until enough rows pass them, so a selective filter still gets a complete top-k. The keyword branch ORs the
-query's terms (ranked by ts_rank_cd); when the query holds identifiers (terms with a digit: a SKU, an order number),
-it looks for those only, since Postgres ranks without term rarity and "order" would otherwise match every message as
-well as "100421" matches the one that names it.
+scanning until enough rows pass them, so a selective filter still gets a complete top-k. The keyword branch matches
+every word of the query (ranked by ts_rank_cd), except when the query holds identifiers (terms with a digit: a SKU,
+an order number): then it looks for any of those only, so "where is order 100421" finds the message that names
+100421 even though it never says "order".
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def search_sql(index: Index, mode: Mode, filters: Filters, vector: np.ndarray | 
     return f"""
     WITH terms AS (SELECT l, l ~ '[0-9]' AS is_id FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS l),
     q AS (SELECT coalesce(rag_tsquery_any(plainto_tsquery('simple', l)) FILTER (WHERE is_id),
-                          rag_tsquery_any(plainto_tsquery('simple', l))) AS q FROM terms),
+                          plainto_tsquery('english', $1)) AS q FROM terms),
     {",".join(branches)},
     f AS (SELECT kind, source, external_id, chunk_no, vrank, krank, ({score})::float8 AS score
           FROM vr FULL OUTER JOIN kr USING (kind, source, external_id, chunk_no)

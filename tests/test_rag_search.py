@@ -47,6 +47,7 @@ async def test_a_tenant_never_finds_another_tenants_near_identical_text(redis, p
         assert {h.external_id for h in bolt} <= {"d1", "p1"}
         assert not [h for h in bolt if "customers of ACME" in h.content or "acme.example" in h.content]
     assert await searcher.search("nobody", "ACME refund policy", 10) == []
+    assert await searcher.search("acme", "the of and", 10, "keyword") == []  # stop words only: no terms, no error
 
 
 async def test_an_exact_sku_or_order_number_is_found_first_by_hybrid_where_vector_misses_it(pool, rag_db, embedder):
