@@ -13,18 +13,12 @@ import asyncpg
 import msgspec
 
 from consumers.delivery import Delivery
+from consumers.inbox import first_seen
 from consumers.runtime import Group
 from db.pool import set_tenant
 from producers.deliveries import DELIVERIES_STREAM, DeliveryRecord, decode_record
 
 GROUP = "deliveries"
-
-INBOX_SQL = """
-INSERT INTO group_inbox (tenant_id, group_name, event_id)
-SELECT current_setting('app.tenant_id'), $1, unnest($2::text[])
-ON CONFLICT DO NOTHING
-RETURNING event_id
-"""
 
 UPSERT_SQL = """
 INSERT INTO deliveries AS d (tenant_id, id, connector_id, provider, delivery_id, topic, content_type, headers, body,
@@ -65,7 +59,7 @@ def merged_rows(records: Sequence[DeliveryRecord]) -> list[tuple]:
 
 async def persist(conn: asyncpg.Connection, records: Sequence[DeliveryRecord]) -> None:
     """Within one tenant's transaction (row-level security set)."""
-    fresh = {r["event_id"] for r in await conn.fetch(INBOX_SQL, GROUP, [r.receipt_id for r in records])}
+    fresh = await first_seen(conn, GROUP, [r.receipt_id for r in records])
     rows = merged_rows([r for r in records if r.receipt_id in fresh])
     if rows:
         await conn.execute(UPSERT_SQL, *map(list, zip(*rows)))

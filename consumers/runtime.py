@@ -29,10 +29,11 @@ from redis.asyncio import Redis
 
 from consumers import metrics
 from consumers.deadletter import move_to_dead
+from consumers.housekeeping import export_gauges, remove_stale_consumers
 from consumers.delivery import Delivery, origin_of
 from events import codec
 from events.codec import EventDecodeError
-from events.streams import LAST_ERROR_HASH, as_text, dead_stream, replay_stream
+from events.streams import LAST_ERROR_HASH, as_text, replay_stream
 
 log = logging.getLogger("bizosaas.consumers")
 
@@ -256,9 +257,10 @@ class GroupRunner:
             try:
                 for stream in self.group.all_streams:
                     await self.reclaim(stream)
-                await self._export_gauges()
+                await export_gauges(self.redis, self.group.name, self.group.all_streams)
                 if passes % 60 == 0:
-                    await self._remove_stale_consumers()
+                    await remove_stale_consumers(self.redis, self.group.name, self.group.all_streams, self.consumer,
+                                                 self.config.stale_consumer_idle_ms)
                 passes += 1
             except REDIS_ERRORS as exc:
                 await self._infra_error(exc)
@@ -295,22 +297,6 @@ class GroupRunner:
                 await self.commit(batch)
             if len(pending) < self.config.batch_size:
                 return
-
-    async def _export_gauges(self) -> None:
-        for stream in self.group.all_streams:
-            for info in await self.redis.xinfo_groups(stream):
-                if as_text(info["name"]) == self.group.name:
-                    lag = info.get("lag")
-                    metrics.LAG.labels(self.group.name, stream).set(lag if lag is not None else float("nan"))
-                    metrics.PENDING.labels(self.group.name, stream).set(info["pending"])
-        metrics.DEAD_LETTERS.labels(self.group.name).set(await self.redis.xlen(dead_stream(self.group.name)))
-
-    async def _remove_stale_consumers(self) -> None:
-        for stream in self.group.all_streams:
-            for info in await self.redis.xinfo_consumers(stream, self.group.name):
-                name = as_text(info["name"])
-                if name != self.consumer and info["pending"] == 0 and info["idle"] > self.config.stale_consumer_idle_ms:
-                    await self.redis.xgroup_delconsumer(stream, self.group.name, name)
 
 
 class Runtime:

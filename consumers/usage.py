@@ -13,19 +13,13 @@ import asyncpg
 
 from consumers import metrics
 from consumers.delivery import Delivery
+from consumers.inbox import first_seen
 from consumers.projector import by_tenant
 from consumers.runtime import Group
 from db.pool import set_tenant
 from events.streams import all_event_streams
 
 GROUP = "metrics"
-
-INBOX_SQL = """
-INSERT INTO group_inbox (tenant_id, group_name, event_id)
-SELECT current_setting('app.tenant_id'), $1, unnest($2::text[])
-ON CONFLICT DO NOTHING
-RETURNING event_id
-"""
 
 USAGE_SQL = """
 INSERT INTO usage_counts AS u (tenant_id, day, event_type, provider, events)
@@ -36,7 +30,7 @@ ON CONFLICT (tenant_id, day, event_type, provider) DO UPDATE SET events = u.even
 
 
 async def count_usage(conn: asyncpg.Connection, group: str, deliveries: Sequence[Delivery]) -> None:
-    fresh = {r["event_id"] for r in await conn.fetch(INBOX_SQL, group, [d.message.id for d in deliveries])}
+    fresh = await first_seen(conn, group, [d.message.id for d in deliveries])
     tally = Counter(
         (d.message.occurred_at.date(), d.message.type, d.message.provider)
         for d in deliveries if d.message.id in fresh

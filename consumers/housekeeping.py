@@ -1,0 +1,29 @@
+"""What a group's reclaimer also does on each pass: export lag/pending gauges and forget long-gone consumers."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from redis.asyncio import Redis
+
+from consumers import metrics
+from events.streams import as_text, dead_stream
+
+
+async def export_gauges(redis: Redis, group: str, streams: Sequence[str]) -> None:
+    for stream in streams:
+        for info in await redis.xinfo_groups(stream):
+            if as_text(info["name"]) == group:
+                lag = info.get("lag")  # None when Redis cannot tell (after deletions in the stream)
+                metrics.LAG.labels(group, stream).set(lag if lag is not None else float("nan"))
+                metrics.PENDING.labels(group, stream).set(info["pending"])
+    metrics.DEAD_LETTERS.labels(group).set(await redis.xlen(dead_stream(group)))
+
+
+async def remove_stale_consumers(redis: Redis, group: str, streams: Sequence[str], me: str, idle_ms: int) -> None:
+    """Consumers idle this long with nothing pending are dead processes; they would clutter XINFO forever."""
+    for stream in streams:
+        for info in await redis.xinfo_consumers(stream, group):
+            name = as_text(info["name"])
+            if name != me and info["pending"] == 0 and info["idle"] > idle_ms:
+                await redis.xgroup_delconsumer(stream, group, name)
