@@ -49,10 +49,10 @@ def servers():
     # our own folder, not pytest's numbered tmp dirs, which a concurrent pytest session may prune under us
     base = Path(tempfile.mkdtemp(prefix="bizosaas-test-"))
     if not redis_url:
-        started.append(start_redis(base / "redis"))
+        started.append(start_redis(base / "redis", linked=True))  # die with this session, even if it is killed
         redis_url = started[-1].url
     if not admin_url:
-        started.append(start_postgres(base / "pg"))
+        started.append(start_postgres(base / "pg", linked=True))
         admin_url = started[-1].url.rsplit("/", 1)[0] + "/bizosaas_test"
     admin = urlsplit(admin_url)
     service_url = f"postgresql://bizosaas_app:app-secret@{admin.hostname}:{admin.port or 5432}{admin.path}"
