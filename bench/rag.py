@@ -52,6 +52,7 @@ from rag.indexes import active_index  # noqa: E402
 from rag.pipeline import make_chunker  # noqa: E402
 from rag.search import Filters, search  # noqa: E402
 from rag.texts import TEXT_OF  # noqa: E402
+from probes import CpuMeter, machine_busy_s  # noqa: E402
 from rag_corpus import Text, docstrings, python_topics  # noqa: E402
 
 TENANTS = [f"bench-{i}" for i in range(10)]
@@ -87,39 +88,48 @@ async def drained(redis: Redis) -> bool:
     return True
 
 
-def raw_rate(embedder: LocalEmbedder, chunks: list[str]) -> float:
-    started = time.perf_counter()
+def raw_rate(embedder: LocalEmbedder, chunks: list[str], meter: CpuMeter) -> tuple[float, float]:
+    """(chunks/s, CPU ms per chunk of this process) of encode() alone."""
+    before, started = meter.sample(), time.perf_counter()
     embedder.encode(chunks)
-    return len(chunks) / (time.perf_counter() - started)
+    elapsed, used = time.perf_counter() - started, CpuMeter.used(before, meter.sample())
+    return len(chunks) / elapsed, used["bench"] * 1000 / len(chunks)
 
 
-async def throughput(redis, pool, owner_pool, embedder, config, texts: list[Text]) -> dict:
+async def throughput(redis, pool, owner_pool, embedder, config, texts: list[Text], meter: CpuMeter) -> dict:
     events = [post_event(TENANTS[i % 10], f"e2e-{i}", t) for i, t in enumerate(texts)]
     chunker = make_chunker(embedder, config)
     chunk_texts = [c.text for e in events for c in chunker(TEXT_OF["post"](e.data))]
     tokens = embedder.count_tokens(chunk_texts)
     embedder.encode(chunk_texts[:64])  # warm-up
-    raw_before = raw_rate(embedder, chunk_texts)
+    raw_before, raw_cpu_before = raw_rate(embedder, chunk_texts, meter)
     say(f"raw encode: {len(chunk_texts)} chunks (mean {statistics.mean(tokens):.0f} tokens): {raw_before:.1f}/s")
     await Publisher(redis).publish(events)
     runtime = Runtime(redis, [indexer_group(pool, 8, config, embedder)], INDEXER_RUNTIME)
     calls, encoded, busy_before = embedder.calls, embedder.texts_encoded, embedder.encode_seconds
-    started = time.perf_counter()
+    started, cpu_before, machine_before = time.perf_counter(), meter.sample(), machine_busy_s()
     task = asyncio.create_task(runtime.run())
     while not await drained(redis):
         await asyncio.sleep(0.02)
-    elapsed = time.perf_counter() - started
+    elapsed, used, machine = time.perf_counter() - started, CpuMeter.used(cpu_before, meter.sample()), machine_busy_s()
+    ours = used["bench"] + used["postgres"] + used["redis"]
+    others = max(0.0, machine - machine_before - ours) / (elapsed * (os.cpu_count() or 2))
     written = await pool_count(owner_pool, "SELECT count(*) FROM rag_chunks")
     e2e = written / elapsed
     busy, calls, encoded = (embedder.encode_seconds - busy_before, embedder.calls - calls,
                             embedder.texts_encoded - encoded)
     say(f"indexer end to end: {written} chunks in {elapsed:.1f} s: {e2e:.1f}/s; the model was encoding "
         f"{100 * busy / elapsed:.1f}% of that time ({calls} calls, {encoded / busy:.1f}/s while encoding)")
-    raw_after = await asyncio.to_thread(raw_rate, embedder, chunk_texts)  # the group keeps running: no blocking
+    raw_after, raw_cpu_after = await asyncio.to_thread(raw_rate, embedder, chunk_texts, meter)  # loop keeps going
     raw = (raw_before + raw_after) / 2
+    raw_cpu, e2e_cpu = (raw_cpu_before + raw_cpu_after) / 2, ours * 1000 / written
     say(f"raw encode again: {raw_after:.1f}/s; reference {raw:.1f}/s; ratio {e2e / raw:.3f}")
+    say(f"CPU per chunk: raw encode {raw_cpu:.1f} ms, indexer end to end {e2e_cpu:.1f} ms (this process "
+        f"{used['bench']:.0f} s, Postgres {used['postgres']:.0f} s, Redis {used['redis']:.1f} s): CPU ratio "
+        f"{raw_cpu / e2e_cpu:.3f}; other programs used {100 * others:.0f}% of the machine meanwhile")
     return {"runtime": runtime, "task": task, "chunks": written, "expected": len(chunk_texts), "e2e": e2e,
-            "busy": busy / elapsed, "encoding_rate": encoded / busy, "calls": calls,
+            "busy": busy / elapsed, "encoding_rate": encoded / busy, "calls": calls, "raw_cpu": raw_cpu,
+            "e2e_cpu": e2e_cpu, "others": others,
             "raw": raw, "raw_before": raw_before, "raw_after": raw_after, "tokens": statistics.mean(tokens)}
 
 
@@ -239,7 +249,8 @@ async def run(args: argparse.Namespace) -> dict:
         say(f"corpus: Python documentation topics and docstrings; {'quick' if args.quick else 'full'} run")
         topics = python_topics()
         e2e_texts = (topics + docstrings(limit=800, seed=3))[:args.posts]
-        result = await throughput(redis, service_pool, owner_pool, embedder, config, e2e_texts)
+        meter = CpuMeter(pg.proc.pid, redis_server.proc.pid)
+        result = await throughput(redis, service_pool, owner_pool, embedder, config, e2e_texts, meter)
         fresh = await freshness(redis, owner_pool, embedder, docstrings(limit=args.fresh, seed=9))
         say(f"freshness (minus own embedding): p50 {pct(fresh, 50) * 1000:.0f} ms, p99 {pct(fresh, 99) * 1000:.0f} ms")
         result["runtime"].stop()
@@ -264,6 +275,9 @@ async def run(args: argparse.Namespace) -> dict:
         "vector_p95_ms": figures["vector_p95_ms"], "recall_at_10": figures["recall_at_10"],
         "freshness_p99_s": round(pct(fresh, 99), 3), "freshness_p50_s": round(pct(fresh, 50), 3),
         "encoder_busy_ratio": round(result["busy"], 3), "e2e_encode_calls": result["calls"],
+        "raw_cpu_ms_per_chunk": round(result["raw_cpu"], 2), "e2e_cpu_ms_per_chunk": round(result["e2e_cpu"], 2),
+        "cpu_ratio_to_raw": round(result["raw_cpu"] / result["e2e_cpu"], 3),
+        "others_cpu_share_during_e2e": round(result["others"], 3),
         "e2e_while_encoding_chunks_per_s": round(result["encoding_rate"], 1),
         "load_avg_1m_at_start": load_at_start,
         "raw_encode_before_chunks_per_s": round(result["raw_before"], 1),

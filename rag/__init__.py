@@ -1,1 +1,2 @@
-"""Retrieval: chunking, embedders (local model by default, OpenAI when configured), the pgvector store and hybrid search."""
+"""Retrieval: chunking, embedders (the local model by default, OpenAI when configured), the pgvector store, hybrid
+search and reindexing."""

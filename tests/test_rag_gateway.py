@@ -94,7 +94,8 @@ async def test_uploads_outside_the_limits_are_refused(make_gateway):
     assert resp.status == 413
     resp = await gw.post("/v1/knowledge", data=b"\x89PNG", headers={**headers, "Content-Type": "image/png"})
     assert resp.status == 415
-    resp = await gw.post("/v1/knowledge", data=b"%PDF-1.4 broken", headers={**headers, "Content-Type": "application/pdf"})
+    resp = await gw.post("/v1/knowledge", data=b"%PDF-1.4 broken",
+                         headers={**headers, "Content-Type": "application/pdf"})
     assert resp.status == 422
     resp = await gw.post("/v1/knowledge", data=b"  \n ", headers={**headers, "Content-Type": "text/plain"})
     assert resp.status == 422

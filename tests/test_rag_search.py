@@ -13,7 +13,7 @@ from rag.config import RagConfig
 from rag.indexes import active_index
 from rag.pipeline import index_states, make_chunker
 from rag.retrieval import Searcher, as_context, retrieve
-from rag.search import Filters, configure_scan, search, search_sql
+from rag.search import Filters, prepare, search, search_sql
 from rag.texts import newest_states
 from rag_helpers import document, drain, embedder, message, product, rag_db  # noqa: F401 - fixtures
 
@@ -48,6 +48,8 @@ async def test_a_tenant_never_finds_another_tenants_near_identical_text(redis, p
         assert not [h for h in bolt if "customers of ACME" in h.content or "acme.example" in h.content]
     assert await searcher.search("nobody", "ACME refund policy", 10) == []
     assert await searcher.search("acme", "the of and", 10, "keyword") == []  # stop words only: no terms, no error
+    function = "rag_keyword_candidates(integer, tsquery, integer, text[], text, text, timestamptz, timestamptz)"
+    assert await rag_db.fetchval("SELECT has_function_privilege('public', $1, 'EXECUTE')", function) is False
 
 
 async def test_an_exact_sku_or_order_number_is_found_first_by_hybrid_where_vector_misses_it(pool, rag_db, embedder):
@@ -86,7 +88,7 @@ async def test_top_10_under_a_filter_that_keeps_1_percent_is_as_complete_as_an_e
         index = await active_index(conn)
         # pin the path under test, the HNSW scan (at this size the planner may sort the tenant's rows instead)
         await conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
-        args = [query, 10]
+        args = [await prepare(conn, query, CONFIG), 10]
         plan = "\n".join(r[0] for r in await conn.fetch(
             "EXPLAIN " + search_sql(index, "vector", filters, vector, 40, args), *args))
         assert "rag_chunks_hnsw_1" in plan

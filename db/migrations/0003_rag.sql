@@ -62,3 +62,23 @@ CREATE INDEX rag_chunks_hnsw_1 ON rag_chunks USING hnsw ((embedding::vector(384)
     WHERE index_id = 1;
 
 SELECT enable_tenant_isolation(t) FROM unnest(ARRAY['rag_entities', 'rag_chunks']::regclass[]) AS t;
+
+-- Full-text candidates of the transaction's tenant. Row-level security keeps non-leakproof operators such as
+-- `tsv @@ query` out of index conditions, so through the policy every keyword query would read all of a tenant's
+-- chunks; this function runs as the owner and applies the very same tenant condition itself, so the GIN index
+-- finds the matches (docs/decisions.md, "RAG: keyword candidates through one SECURITY DEFINER function").
+CREATE FUNCTION rag_keyword_candidates(p_index integer, p_query tsquery, p_limit integer, p_kinds text[],
+                                       p_source text, p_agent text, p_since timestamptz, p_until timestamptz)
+RETURNS TABLE (kind text, source text, external_id text, chunk_no integer, rank real)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT c.kind, c.source, c.external_id, c.chunk_no, ts_rank_cd(c.tsv, p_query) AS rank
+    FROM public.rag_chunks c
+    WHERE c.tenant_id = current_setting('app.tenant_id', true) AND c.index_id = p_index AND c.tsv @@ p_query
+      AND (p_kinds IS NULL OR c.kind = ANY(p_kinds)) AND (p_source IS NULL OR c.source = p_source)
+      AND (p_agent IS NULL OR cardinality(c.agents) = 0 OR p_agent = ANY(c.agents))
+      AND (p_since IS NULL OR c.updated_at >= p_since) AND (p_until IS NULL OR c.updated_at < p_until)
+    ORDER BY rank DESC, c.kind, c.source, c.external_id, c.chunk_no
+    LIMIT p_limit
+$$;
+REVOKE EXECUTE ON FUNCTION rag_keyword_candidates(integer, tsquery, integer, text[], text, text, timestamptz,
+                                                  timestamptz) FROM PUBLIC;  -- db/migrate.py grants the service role
