@@ -12,7 +12,7 @@ from typing import Awaitable, Callable
 import asyncpg
 
 from consumers.delivery import Delivery
-from consumers.runtime import Group
+from consumers.base import Group
 from db.pool import set_tenant
 from events import codec
 from events.codec import decode_command

@@ -14,7 +14,7 @@ import msgspec
 
 from consumers.delivery import Delivery
 from consumers.inbox import first_seen
-from consumers.runtime import Group
+from consumers.base import Group
 from db.pool import set_tenant
 from producers.deliveries import DELIVERIES_STREAM, DeliveryRecord, decode_record
 

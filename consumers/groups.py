@@ -12,7 +12,7 @@ from consumers.commands import commands_group
 from consumers.deliveries import deliveries_group
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
-from consumers.runtime import Group
+from consumers.base import Group
 from consumers.usage import metrics_group
 from rag.config import RagConfig
 

@@ -16,7 +16,7 @@ import asyncpg
 import msgspec
 
 from consumers.delivery import Delivery
-from consumers.runtime import Group
+from consumers.base import Group
 from db.pool import set_tenant
 from events.ids import opaque_id
 from events.streams import all_event_streams

@@ -16,78 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import random
-import socket
 import time
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Sequence
 
-import asyncpg
 import redis.exceptions
 from redis.asyncio import Redis
 
 from consumers import metrics
+from consumers.base import INFRA_ERRORS, REDIS_ERRORS, Backoff, Group, RuntimeConfig, consumer_name
 from consumers.deadletter import move_to_dead
-from consumers.housekeeping import export_gauges, remove_stale_consumers
 from consumers.delivery import Delivery, origin_of
+from consumers.housekeeping import export_gauges, remove_stale_consumers
 from events import codec
 from events.codec import EventDecodeError
-from events.streams import LAST_ERROR_HASH, as_text, replay_stream
+from events.streams import LAST_ERROR_HASH, as_text
+
+__all__ = ["Group", "GroupRunner", "Runtime", "RuntimeConfig"]
 
 log = logging.getLogger("bizosaas.consumers")
-
-# errors of the infrastructure, not of the entry: retry the same batch after a back-off, never dead-letter for them
-INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, asyncio.TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
-    asyncpg.AdminShutdownError,
-)
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-
-
-@dataclass(frozen=True)
-class RuntimeConfig:
-    batch_size: int = 500
-    block_ms: int = 1000
-    reclaim_idle_ms: int = 30_000  # a pending entry this idle belongs to a dead (or stuck) consumer
-    reclaim_interval_s: float = 5.0
-    max_deliveries: int = 5  # the K of "dead letter after K deliveries"
-    max_inflight_batches: int = 2  # transactions in flight per group: one commits while the next is being built
-    backoff_initial_s: float = 0.1
-    backoff_max_s: float = 5.0
-    stale_consumer_idle_ms: int = 3_600_000  # consumers idle this long with nothing pending are removed
-
-
-@dataclass
-class Group:
-    """A consumer group: its name, the streams it reads, and the batch handler that commits its effects."""
-
-    name: str
-    streams: Sequence[str]
-    handle: Callable[[list[Delivery]], Awaitable[None]]
-    decode: Callable[[bytes], Any] = codec.decode_event
-
-    @property
-    def all_streams(self) -> list[str]:
-        return [*self.streams, replay_stream(self.name)]
-
-
-def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{random.randrange(16**4):04x}"
-
-
-class Backoff:
-    def __init__(self, initial_s: float, max_s: float) -> None:
-        self.initial_s, self.max_s, self.next_s = initial_s, max_s, initial_s
-
-    async def sleep(self) -> None:
-        await asyncio.sleep(self.next_s * random.uniform(0.5, 1.0))
-        self.next_s = min(self.next_s * 2, self.max_s)
-
-    def reset(self) -> None:
-        self.next_s = self.initial_s
 
 
 class GroupRunner:
@@ -95,6 +41,7 @@ class GroupRunner:
         self.redis, self.group, self.config, self.consumer = redis, group, config, consumer
         self.stopping = stopping
         self.backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
+        self.held: dict[str, set[str]] = {}  # stream -> entry ids read and not yet acknowledged or failed
 
     async def run(self) -> None:
         await self.ensure_groups()
@@ -103,14 +50,30 @@ class GroupRunner:
         others = [asyncio.create_task(self._commit_loop(), name=f"{self.group.name}:commit")
                   for _ in range(self.config.max_inflight_batches)]
         others.append(asyncio.create_task(self._reclaim_loop(), name=f"{self.group.name}:reclaim"))
+        heartbeat = asyncio.create_task(self._heartbeat_loop(), name=f"{self.group.name}:heartbeat")
         try:
             await asyncio.gather(*readers)  # they return once stopping is set
             await self.queue.put(None)  # then the committers finish what was read, and stop
             await asyncio.gather(*others)
         finally:
-            for task in readers + others:
+            for task in readers + others + [heartbeat]:
                 task.cancel()
-            await asyncio.gather(*readers, *others, return_exceptions=True)
+            await asyncio.gather(*readers, *others, heartbeat, return_exceptions=True)
+
+    async def _heartbeat_loop(self) -> None:
+        """Keep what this consumer holds (queued or in a transaction) from looking abandoned: a slow batch must not
+        be reclaimed and handled twice, nor reach K deliveries without failing. XCLAIM JUSTID to ourselves resets an
+        entry's idle time without counting a delivery."""
+        interval_s = max(0.05, self.config.reclaim_idle_ms / 3000)
+        while True:
+            await asyncio.sleep(interval_s)
+            for stream, entry_ids in list(self.held.items()):
+                if entry_ids:
+                    try:
+                        await self.redis.xclaim(stream, self.group.name, self.consumer, min_idle_time=0,
+                                                message_ids=list(entry_ids), justid=True)
+                    except REDIS_ERRORS as exc:
+                        log.warning("group %s: heartbeat failed: %s", self.group.name, exc)
 
     async def ensure_groups(self) -> None:
         for stream in self.group.all_streams:
@@ -180,6 +143,7 @@ class GroupRunner:
                 continue
             origin, position = origin_of(stream, entry_id, fields)
             batch.append(Delivery(stream, entry_id, fields[codec.EVENT_FIELD], message, origin, position, count))
+            self.held.setdefault(stream, set()).add(entry_id)
         if gone:  # deleted from the stream while pending: nothing left to handle
             await self._acknowledge({stream: gone}, [])
         return batch
@@ -188,6 +152,8 @@ class GroupRunner:
         """Run the handler, then acknowledge what it committed; failures stay pending with their error noted."""
         started = time.perf_counter()
         done, failed = await self._handle(batch)
+        for delivery in batch:  # a failed entry is let go: it must turn idle to be retried or dead-lettered
+            self.held[delivery.stream].discard(delivery.entry_id)
         by_stream: dict[str, list[str]] = {}
         for delivery in done:
             by_stream.setdefault(delivery.stream, []).append(delivery.entry_id)

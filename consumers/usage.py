@@ -15,7 +15,7 @@ from consumers import metrics
 from consumers.delivery import Delivery
 from consumers.inbox import first_seen
 from consumers.projector import by_tenant
-from consumers.runtime import Group
+from consumers.base import Group
 from db.pool import set_tenant
 from events.streams import all_event_streams
 

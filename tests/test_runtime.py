@@ -151,3 +151,28 @@ async def _handled(batches):
 
 async def _pending_of(redis, stream, group):
     return (await redis.xpending(stream, group))["pending"]
+
+
+async def test_a_batch_slower_than_the_reclaim_idle_time_is_handled_once_and_never_dead_lettered(redis):
+    from consumers.runtime import Group
+    from events.streams import all_event_streams
+
+    handled: list[str] = []
+
+    async def handle(batch):  # slower than reclaim_idle_ms: without heartbeats the reclaimer would take it over
+        await asyncio.sleep(1.0)
+        handled.extend(d.message.id for d in batch)
+
+    events = [order(f"tenant-{i}", str(i)) for i in range(60)]
+    await Publisher(redis).publish(events)
+    config = RuntimeConfig(**{**FAST.__dict__, "reclaim_idle_ms": 200, "max_deliveries": 2, "batch_size": 20,
+                              "max_inflight_batches": 1})
+    async with running(redis, [Group("slow", all_event_streams(8), handle)], config):
+        await wait_for(lambda: _count(handled), 60, timeout_s=60)
+        await asyncio.sleep(0.5)
+    assert sorted(handled) == sorted(e.id for e in events)  # each exactly once
+    assert await redis.xlen(dead_stream("slow")) == 0
+
+
+async def _count(items):
+    return len(items)

@@ -1,0 +1,70 @@
+"""What a consumer group is (name, streams, batch handler), how the runtime is tuned, and which errors are the
+infrastructure's rather than an entry's."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence
+
+import asyncpg
+import redis.exceptions
+
+from consumers.delivery import Delivery
+from events import codec
+from events.streams import replay_stream
+
+# errors of the infrastructure, not of the entry: retry the same batch after a back-off, never dead-letter for them
+INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, asyncio.TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
+    asyncpg.AdminShutdownError,
+)
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    batch_size: int = 500
+    block_ms: int = 1000
+    reclaim_idle_ms: int = 30_000  # a pending entry this idle belongs to a dead (or stuck) consumer
+    reclaim_interval_s: float = 5.0
+    max_deliveries: int = 5  # the K of "dead letter after K deliveries"
+    max_inflight_batches: int = 2  # transactions in flight per group: one commits while the next is being built
+    backoff_initial_s: float = 0.1
+    backoff_max_s: float = 5.0
+    stale_consumer_idle_ms: int = 3_600_000  # consumers idle this long with nothing pending are removed
+
+
+@dataclass
+class Group:
+    """A consumer group: its name, the streams it reads, and the batch handler that commits its effects."""
+
+    name: str
+    streams: Sequence[str]
+    handle: Callable[[list[Delivery]], Awaitable[None]]
+    decode: Callable[[bytes], Any] = codec.decode_event
+
+    @property
+    def all_streams(self) -> list[str]:
+        return [*self.streams, replay_stream(self.name)]
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{random.randrange(16**4):04x}"
+
+
+class Backoff:
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self.initial_s, self.max_s, self.next_s = initial_s, max_s, initial_s
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self.next_s * random.uniform(0.5, 1.0))
+        self.next_s = min(self.next_s * 2, self.max_s)
+
+    def reset(self) -> None:
+        self.next_s = self.initial_s
