@@ -15,7 +15,7 @@ import asyncpg
 from prometheus_client import Counter
 
 from consumers.delivery import Delivery
-from consumers.runtime import Group
+from consumers.base import Group
 from events.streams import all_event_streams
 from rag.config import RagConfig
 from rag.embedders import Embedder, make_embedder
