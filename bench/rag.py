@@ -57,7 +57,7 @@ from rag_corpus import Text, docstrings, python_topics  # noqa: E402
 
 TENANTS = [f"bench-{i}" for i in range(10)]
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-# the indexer's worker: batches small enough that a batch's embedding stays far below the reclaim idle time
+# the indexer's own worker: small batches keep each embedding transaction short (docs/decisions.md)
 INDEXER_RUNTIME = RuntimeConfig(batch_size=64, block_ms=1000, reclaim_idle_ms=600_000)
 
 
