@@ -8,12 +8,15 @@ import urllib.request
 
 from bizosaas.servers import free_port
 from consumers.indexer import indexer_group
+from events.streams import dead_stream
 from factories import running, start_worker, wait_for
 from producers.publisher import Publisher
 from rag.config import RagConfig
 from rag.pipeline import make_chunker
 from rag.texts import TEXT_OF
-from rag_helpers import chunk_texts, drain, embedder, message, post, product, rag_db  # noqa: F401 - fixtures
+from rag_helpers import (  # noqa: F401 - fixtures
+    chunk_texts, drain, embedder, handled_everything, message, post, product, rag_db,
+)
 
 CONFIG = RagConfig(rag_chunk_tokens=60, rag_chunk_overlap_tokens=12)  # small chunks: several per text
 
@@ -134,3 +137,15 @@ async def test_a_worker_process_runs_the_indexer_with_the_configured_model(redis
     assert 'bizosaas_rag_texts_embedded_total{model="local/all-MiniLM-L6-v2"} 1.0' in metrics
     assert 'bizosaas_consumer_processed_total{group="indexer"} 1.0' in metrics
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
+
+
+async def test_without_an_index_for_its_model_the_indexer_waits_and_loses_nothing(redis, pool, rag_db, embedder):
+    await rag_db.execute("UPDATE rag_indexes SET state = 'retired' WHERE id = 1")  # as after a switch to OpenAI
+    async with running(redis, [indexer_group(pool, 8, CONFIG, embedder)]):
+        await Publisher(redis).publish([product("t1", "w1", "Classic wallet", "A slim wallet.", sku="WAL-001")])
+        await asyncio.sleep(1.0)
+        assert not await handled_everything(redis, "indexer")  # held, retried with back-off ...
+        assert await redis.xlen(dead_stream("indexer")) == 0  # ... never dead-lettered
+        await rag_db.execute("UPDATE rag_indexes SET state = 'active' WHERE id = 1")
+        await drain(redis, timeout_s=30)
+    assert await chunk_texts(rag_db, "t1", "product", "w1")
