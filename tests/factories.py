@@ -63,3 +63,19 @@ def start_worker(env: dict[str, str], log_path, *groups: str) -> subprocess.Pope
         return subprocess.Popen(
             [sys.executable, "-m", "bizosaas", "worker", *groups], env=env, stdout=log, stderr=subprocess.STDOUT,
         )
+
+
+@contextlib.asynccontextmanager
+async def local_http_server(app):
+    """Serve an aiohttp app on a free 127.0.0.1 port (a provider's or an LLM's API, as the tests need it)."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bizosaas.servers import free_port
 from consumers.runtime import Runtime, RuntimeConfig
+from factories import local_http_server
 from gateway.app import init
 from gateway.config import GatewayConfig
 
@@ -112,14 +113,9 @@ async def issuer():
 
     app = web.Application()
     app.router.add_get("/jwks", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    found.url = f"http://127.0.0.1:{port}/jwks"
-    yield found
-    await runner.cleanup()
+    async with local_http_server(app) as base:
+        found.url = f"{base}/jwks"
+        yield found
 
 
 def gateway_config(servers, vault: Vault, issuer: Issuer, **overrides: Any) -> GatewayConfig:

@@ -16,7 +16,7 @@ from pgvector.asyncpg import register_vector
 
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
-from factories import running
+from factories import local_http_server, running
 from producers.publisher import Publisher
 from rag.config import RagConfig
 from rag.embedders import OpenAIEmbedder
@@ -55,13 +55,8 @@ async def openai_server():
 
     app = web.Application()
     app.router.add_post("/v1/embeddings", embeddings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/v1", seen
-    await runner.cleanup()
+    async with local_http_server(app) as base:
+        yield f"{base}/v1", seen
 
 
 async def test_the_openai_embedder_speaks_the_embeddings_api(openai_server):
