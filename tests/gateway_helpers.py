@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bizosaas.servers import free_port
 from consumers.runtime import Runtime, RuntimeConfig
-from factories import local_http_server
+from factories import local_http_server, wait_for
 from gateway.app import init
 from gateway.config import GatewayConfig
 
@@ -56,7 +56,7 @@ def vault(tmp_path_factory: pytest.TempPathFactory):
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     addr = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(f"{addr}/v1/sys/health", timeout=1) as reply:
@@ -186,13 +186,6 @@ async def running_groups(redis, groups: list):
         await task
 
 
-async def eventually(probe, timeout_s: float = 10.0, interval_s: float = 0.05):
-    """Await `probe()` until it returns something truthy; returns that value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s (last value {value!r})")
-        await asyncio.sleep(interval_s)
+async def eventually(probe, timeout_s: float = 30.0):
+    """Await `probe()` until it returns something truthy; returns that value (factories.wait_for's rule)."""
+    return await wait_for(probe, timeout_s=timeout_s)
