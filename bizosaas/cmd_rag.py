@@ -10,6 +10,7 @@ import asyncpg
 
 from bizosaas.progress import Progress
 from bizosaas.settings import Settings
+from db.pool import create_pool
 from rag.embedders import make_embedder
 from rag.indexes import all_indexes
 from rag.reindex import reindex
@@ -29,15 +30,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 async def run_reindex(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     embedder = await asyncio.to_thread(make_embedder, settings.rag)
-    owner = await asyncpg.connect(settings.database_admin_url)  # spans tenants: an operator command
+    owner = await asyncpg.connect(settings.database_admin_url)  # the index's DDL and the switch
+    pool = await create_pool(settings.database_url, max_size=2)  # every row: the service role, tenant set
     try:
-        from pgvector.asyncpg import register_vector
-
-        await register_vector(owner)
         progress = Progress(f"reindex with {embedder.model_id}")
-        result = await reindex(owner, embedder, settings.rag, progress.update, args.grace_s, args.keep_old)
+        result = await reindex(owner, pool, embedder, settings.rag, progress.update, args.grace_s, args.keep_old)
         progress.finish()
     finally:
+        await pool.close()
         await owner.close()
         close = getattr(embedder, "close", None)
         if close is not None:

@@ -52,6 +52,7 @@ class Settings:
     jwks_cache_s: float = 3600.0
     auth_cache_s: float = 5.0  # API key lookups are cached this long (a revocation elsewhere takes that long)
     publish_batch_ms: float = 1.0  # webhook publishes of concurrent requests are collected this long
+    list_max_bytes: int = 1024 * 1024  # entity data per page of GET /v1/records/{kind} (at least one record)
     # --- the platform around the services ---
     temporal_address: str = "127.0.0.1:7233"  # host:port of Temporal's frontend (gRPC)
     data_dir: str = ".bizosaas"  # bizosaas dev: local servers' data and logs
@@ -68,6 +69,10 @@ class Settings:
     rag_ef_search: int = 100
     rag_max_scan_tuples: int = 20_000
     rag_knowledge_max_bytes: int = 5 * 1024 * 1024
+    rag_parse_timeout_s: float = RagConfig.rag_parse_timeout_s
+    rag_parse_workers: int = RagConfig.rag_parse_workers
+    rag_max_pages: int = RagConfig.rag_max_pages
+    rag_max_text_chars: int = RagConfig.rag_max_text_chars
 
     @property
     def rag(self) -> RagConfig:

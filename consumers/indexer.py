@@ -5,6 +5,7 @@ that plans every tenant's states (row-level security switched per tenant), embed
 (chunks of many events share the model's batches) and writes. Idempotent through the ordering rule and the content
 hashes (rag/store.py): a re-delivered or replayed event changes nothing and embeds nothing that is already stored.
 It writes into every live index of its own model (the active one, and the one a reindex is building).
+HTML is converted to text in the group's conversion processes before the transaction (rag/texts.py, convert_texts).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from consumers.delivery import Delivery
 from consumers.base import Group
 from events.streams import all_event_streams
 from rag.config import RagConfig
+from rag.convert import Converter
 from rag.embedders import Embedder, make_embedder
 from rag.indexes import NoIndexForModel, live_indexes
 from rag.pipeline import index_states, make_chunker
 from rag.store import Chunker
-from rag.texts import newest_states
+from rag.texts import convert_texts, newest_states
 
 GROUP = "indexer"
 
@@ -37,6 +39,7 @@ def indexer_group(pool: asyncpg.Pool, partitions: int, config: RagConfig | None 
     config = config or RagConfig()
     ready: list[tuple[Embedder, Chunker]] = [(embedder, make_chunker(embedder, config))] if embedder else []
     loading = asyncio.Lock()
+    converter = Converter(config.rag_parse_timeout_s, config.rag_parse_workers)  # its children start on first use
 
     async def model() -> tuple[Embedder, Chunker]:
         async with loading:
@@ -49,6 +52,7 @@ def indexer_group(pool: asyncpg.Pool, partitions: int, config: RagConfig | None 
         states = newest_states((d.message, d.position, d.replayed) for d in batch)
         if not states:
             return
+        await convert_texts(states, converter, config.rag_max_text_chars)
         embedder, chunker = await model()
         async with pool.acquire() as conn, conn.transaction():
             indexes = await live_indexes(conn, embedder.model_id, embedder.dimension)

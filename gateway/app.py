@@ -77,5 +77,5 @@ def init(config: GatewayConfig) -> web.Application:
     app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler)
-    app.cleanup_ctx.extend([_redis, _postgres, _clients, routes_search.searcher_ctx])
+    app.cleanup_ctx.extend([_redis, _postgres, _clients, routes_search.searcher_ctx, routes_search.converter_ctx])
     return app

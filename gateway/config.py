@@ -41,6 +41,7 @@ class GatewayConfig:
     jwks_cache_s: float = 3600.0
     auth_cache_s: float = 5.0
     publish_batch_ms: float = 1.0
+    list_max_bytes: int = 1024 * 1024
     rag: RagConfig = RagConfig()  # search: the query embedder, HNSW settings, knowledge upload limit
 
     @classmethod

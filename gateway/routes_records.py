@@ -1,8 +1,12 @@
-"""REST reads of the projections the projector group keeps in `records`, through row-level security."""
+"""REST reads of the projections the projector group keeps in `records`, through row-level security.
+
+A list page holds at most `list_max_bytes` of entity data (at least one record) and never a knowledge document's
+content (`data.content` is left out of `document` lists in the SQL): one record's route answers it whole.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Iterable, Literal
 
 import msgspec
 from aiohttp import web
@@ -13,7 +17,7 @@ from events.types import UPSERTED_BY_KIND
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_query
-from gateway.state import POOL, tenant_of
+from gateway.state import CONFIG, POOL, tenant_of
 
 routes = Routes("records")
 
@@ -50,17 +54,35 @@ class RecordQuery(msgspec.Struct):
 
 
 COLUMNS = "id, kind, source, provider, external_id, updated_at, recorded_at, deleted, data"
+LIST_COLUMNS = ("id, kind, source, provider, external_id, updated_at, recorded_at, deleted, "
+                "(CASE WHEN kind = 'document' THEN data - 'content' ELSE data END)::text AS data")
 
 
 def _record(row) -> Record:
     return Record(**{**row, "data": msgspec.Raw(row["data"].encode())})
 
 
+def known_kinds(kinds: Iterable[str], valid: Iterable[str] = KINDS, slug: str = "bad-request") -> tuple[str, ...]:
+    """The kinds asked for, or a problem listing the valid ones: the one rule of every route that takes a kind."""
+    kinds, valid = tuple(kinds), frozenset(valid)
+    for kind in kinds:
+        if kind not in valid:
+            raise ProblemError(slug, f"no record kind {kind!r}; kinds: {', '.join(sorted(valid))}")
+    return kinds
+
+
 def _kind(request: web.Request) -> str:
-    kind = request.match_info["kind"]
-    if kind not in KINDS:
-        raise ProblemError("not-found", f"no record kind {kind!r}; kinds: {', '.join(sorted(KINDS))}")
-    return kind
+    return known_kinds([request.match_info["kind"]], slug="not-found")[0]
+
+
+def _fitting(rows, limit: int, max_bytes: int) -> int:
+    """How many of the rows (at most limit, at least one) fit in max_bytes of data."""
+    total = 0
+    for n, row in enumerate(rows[:limit]):
+        total += len(row["data"])
+        if total > max_bytes and n:
+            return n
+    return limit
 
 
 def _like(text: str) -> str:
@@ -95,11 +117,12 @@ async def list_records(request: web.Request) -> web.Response:
         bound = f"({arg(after[0])}::timestamptz, {arg(after[1])}::text)"
         where.append(f"(updated_at, id) {'<' if descending else '>'} {bound}")
     order = "DESC" if descending else "ASC"
-    sql = (f"SELECT {COLUMNS} FROM records WHERE {' AND '.join(where)} "
+    sql = (f"SELECT {LIST_COLUMNS} FROM records WHERE {' AND '.join(where)} "
            f"ORDER BY updated_at {order}, id {order} LIMIT {arg(query.limit + 1)}")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(sql, *args)
-    items, cursor = page(rows, query.limit, scope, sort_field="updated_at")
+    fit = _fitting(rows, query.limit, request.app[CONFIG].list_max_bytes)
+    items, cursor = page(rows[:fit + 1], fit, scope, sort_field="updated_at")
     return json_response(RecordList(items=[_record(r) for r in items], next=cursor))
 
 

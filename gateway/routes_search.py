@@ -2,7 +2,9 @@
 
 Search reads the active RAG index through row-level security (rag.retrieval.Searcher). An upload becomes a
 `knowledge.document.upserted.v1` event: the projector keeps it in `records` (kind `document`) and the indexer embeds
-it, so reads and search see it a moment after the `202`.
+it, so reads and search see it a moment after the `202`. HTML and PDF uploads are converted in the gateway's
+conversion processes (rag/convert.py): never on the event loop, and killed past BIZOSAAS_RAG_PARSE_TIMEOUT_S. Lists
+answer metadata only (the SQL does not select the content); one document's route answers its content.
 """
 
 from __future__ import annotations
@@ -22,12 +24,17 @@ from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Routes, Timestamp, json_response, read_query
 from gateway.state import CONFIG, POOL, PUBLISHER, tenant_of
-from rag.documents import MEDIA_TYPES, UnreadableDocument, to_text
+from gateway.routes_records import known_kinds
+from rag.convert import Converter
+from rag.documents import MEDIA_TYPES, TooLarge, UnreadableDocument, to_text
 from rag.retrieval import Searcher, SearchUnavailable
 from rag.search import Filters
+from rag.texts import INDEXED_KINDS
 
 routes = Routes("search")
 SEARCHER = web.AppKey("searcher", Searcher)
+CONVERTER = web.AppKey("converter", Converter)
+PARSED_MEDIA_TYPES = ("text/html", "application/pdf")  # CPU-heavy on untrusted input: in a conversion process
 
 
 async def searcher_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -35,6 +42,14 @@ async def searcher_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SEARCHER] = searcher = Searcher(app[POOL], app[CONFIG].rag)
     yield
     await searcher.close()
+
+
+async def converter_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The processes that convert HTML and PDF uploads (started on the first such upload)."""
+    rag = app[CONFIG].rag
+    app[CONVERTER] = converter = Converter(rag.rag_parse_timeout_s, rag.rag_parse_workers)
+    yield
+    await converter.close()
 
 
 class SearchQuery(msgspec.Struct):
@@ -72,7 +87,7 @@ class SearchResults(msgspec.Struct):
 async def get_search(request: web.Request) -> web.Response:
     query = read_query(request, SearchQuery)
     tenant = tenant_of(request)
-    kinds = tuple(k for k in (query.kind or "").split(",") if k)
+    kinds = known_kinds([k for k in (query.kind or "").split(",") if k], INDEXED_KINDS, "bad-request")
     filters = Filters(kinds=kinds, source=query.source, agent=query.agent, since=query.since, until=query.until)
     try:
         hits = await request.app[SEARCHER].search(tenant, query.q, query.k, query.mode, filters)
@@ -92,22 +107,27 @@ class KnowledgeUpload(msgspec.Struct):
     id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")] | None = None  # replace this document
 
 
-class KnowledgeView(msgspec.Struct):
+class KnowledgeSummary(msgspec.Struct):
+    """A document's metadata: what lists, uploads and deletes answer (never the content)."""
+
     id: str
     record_id: str
     title: str
     media_type: str
     agents: list[str]
-    size_bytes: int
+    size_bytes: int  # of the upload
     updated_at: Timestamp
     deleted: bool = False
     chunks: int | None = None  # in the active search index; null: not indexed (yet)
-    content: str | None = None  # only when reading one document
     event_id: str | None = None  # the event an upload or a delete published
 
 
+class KnowledgeView(KnowledgeSummary):
+    content: str = ""  # the document as plain text
+
+
 class KnowledgeList(msgspec.Struct):
-    items: list[KnowledgeView]
+    items: list[KnowledgeSummary]
     next: str | None
 
 
@@ -123,23 +143,27 @@ def _event_fields(tenant: str, document_id: str) -> dict:
 
 
 @routes.route("POST", "/v1/knowledge", permission="commands:write", summary="Upload a knowledge document (plain "
-              "text, Markdown, HTML or PDF)", query=KnowledgeUpload, response=KnowledgeView, status=202,
+              "text, Markdown, HTML or PDF)", query=KnowledgeUpload, response=KnowledgeSummary, status=202,
               request_content_types=MEDIA_TYPES, errors=(413, 415))
 async def post_knowledge(request: web.Request) -> web.Response:
     upload = read_query(request, KnowledgeUpload)
     media_type = request.content_type
     if media_type not in MEDIA_TYPES:
         raise ProblemError("unsupported-media-type", f"send one of: {', '.join(MEDIA_TYPES)}")
-    limit = request.app[CONFIG].rag.rag_knowledge_max_bytes
-    if (request.content_length or 0) > limit:
-        raise ProblemError("payload-too-large", f"documents are limited to {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise ProblemError("payload-too-large", f"documents are limited to {limit} bytes")
+    rag = request.app[CONFIG].rag
+    body = await _read_body(request, rag.rag_knowledge_max_bytes)
     try:
-        text = to_text(body, media_type)
-    except UnreadableDocument as exc:
+        if media_type in PARSED_MEDIA_TYPES:
+            text = await request.app[CONVERTER].run(to_text, body, media_type, rag.rag_max_pages)
+        else:
+            text = to_text(body, media_type)
+    except TooLarge as exc:
+        raise ProblemError("payload-too-large", str(exc)) from None
+    except UnreadableDocument as exc:  # also a conversion stopped at its deadline
         raise ProblemError("validation", str(exc)) from None
+    if len(text) > rag.rag_max_text_chars:
+        raise ProblemError("payload-too-large", f"the document's text has {len(text)} characters; at most "
+                           f"{rag.rag_max_text_chars} are kept (BIZOSAAS_RAG_MAX_TEXT_CHARS)")
     if not text.strip():
         raise ProblemError("validation", "the document has no text")
     tenant = tenant_of(request)
@@ -149,13 +173,32 @@ async def post_knowledge(request: web.Request) -> web.Response:
     data = KnowledgeDocument(title=title, content=text, media_type=media_type, agents=agents, size_bytes=len(body))
     event = DocumentUpserted(**_event_fields(tenant, document_id), data=data)
     await request.app[PUBLISHER].publish([event])
-    view = KnowledgeView(document_id, opaque_id("rec", tenant, "document", KNOWLEDGE_SOURCE, document_id), title,
+    view = KnowledgeSummary(document_id, opaque_id("rec", tenant, "document", KNOWLEDGE_SOURCE, document_id), title,
                          media_type, agents, len(body), event.occurred_at, event_id=event.id)
     return json_response(view, status=202, headers={"Location": f"/v1/knowledge/{document_id}"})
 
 
-_SELECT = """
-SELECT r.external_id, r.id AS record_id, r.data, r.updated_at, r.deleted, e.chunks
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, or 413 past `limit` bytes (declared or, for chunked uploads, as it arrives). A single
+    read() returns only what is buffered: it cut a 3,000,000-byte upload to 580,608 bytes."""
+    if (request.content_length or 0) > limit:
+        raise ProblemError("payload-too-large", f"documents are limited to {limit} bytes")
+    parts, size = [], 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ProblemError("payload-too-large", f"documents are limited to {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+# metadata only: a list never reads a document's content out of the database
+_SUMMARY = """
+SELECT r.external_id, r.id AS record_id, coalesce(r.data->>'title', '') AS title,
+       coalesce(r.data->>'media_type', 'text/plain') AS media_type, coalesce(r.data->'agents', '[]')::text AS agents,
+       coalesce((r.data->>'size_bytes')::bigint, 0) AS size_bytes, r.updated_at, r.deleted, e.chunks"""
+_CONTENT = ", coalesce(r.data->>'content', '') AS content"
+_FROM = """
 FROM records r
 LEFT JOIN rag_entities e ON e.index_id = (SELECT id FROM rag_indexes WHERE state = 'active')
      AND (e.kind, e.source, e.external_id) = (r.kind, r.source, r.external_id) AND NOT e.deleted
@@ -163,11 +206,10 @@ WHERE r.kind = 'document' AND r.source = $1
 """
 
 
-def _view(row, with_content: bool = False) -> KnowledgeView:
-    data = msgspec.json.decode(row["data"], type=KnowledgeDocument)
-    return KnowledgeView(row["external_id"], row["record_id"], data.title, data.media_type, data.agents,
-                         data.size_bytes, row["updated_at"], row["deleted"], row["chunks"],
-                         data.content if with_content else None)
+def _summary(row) -> KnowledgeSummary:
+    return KnowledgeSummary(row["external_id"], row["record_id"], row["title"], row["media_type"],
+                            msgspec.json.decode(row["agents"], type=list[str]), row["size_bytes"], row["updated_at"],
+                            row["deleted"], row["chunks"])
 
 
 @routes.route("GET", "/v1/knowledge", permission="records:read", summary="List knowledge documents, newest first",
@@ -177,35 +219,38 @@ async def list_knowledge(request: web.Request) -> web.Response:
     after = decode_cursor(query.cursor, "knowledge")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
-            _SELECT + " AND NOT r.deleted AND ($2::timestamptz IS NULL OR (r.updated_at, r.id) < ($2, $3::text)) "
+            _SUMMARY + _FROM + " AND NOT r.deleted AND ($2::timestamptz IS NULL OR (r.updated_at, r.id) < ($2, $3::text)) "
             "ORDER BY r.updated_at DESC, r.id DESC LIMIT $4",
             KNOWLEDGE_SOURCE, *(after or (None, "")), query.limit + 1,
         )
     rows = [{**r, "id": r["record_id"]} for r in rows]
     items, cursor = page(rows, query.limit, "knowledge", sort_field="updated_at")
-    return json_response(KnowledgeList(items=[_view(r) for r in items], next=cursor))
+    return json_response(KnowledgeList(items=[_summary(r) for r in items], next=cursor))
 
 
-async def _document_row(request: web.Request):
+async def _document_row(request: web.Request, with_content: bool = False):
+    columns = _SUMMARY + (_CONTENT if with_content else "")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        row = await conn.fetchrow(_SELECT + " AND r.external_id = $2 AND NOT r.deleted", KNOWLEDGE_SOURCE,
+        row = await conn.fetchrow(columns + _FROM + " AND r.external_id = $2 AND NOT r.deleted", KNOWLEDGE_SOURCE,
                                   request.match_info["document_id"])
     if row is None:
         raise ProblemError("not-found", "no such knowledge document")
     return row
 
 
-@routes.route("GET", "/v1/knowledge/{document_id}", permission="records:read", summary="A knowledge document",
-              response=KnowledgeView, errors=(404,))
+@routes.route("GET", "/v1/knowledge/{document_id}", permission="records:read", summary="A knowledge document, "
+              "with its content", response=KnowledgeView, errors=(404,))
 async def get_knowledge(request: web.Request) -> web.Response:
-    return json_response(_view(await _document_row(request), with_content=True))
+    row = await _document_row(request, with_content=True)
+    summary = _summary(row)
+    return json_response(KnowledgeView(**msgspec.structs.asdict(summary), content=row["content"]))
 
 
 @routes.route("DELETE", "/v1/knowledge/{document_id}", permission="commands:write",
-              summary="Delete a knowledge document (and its chunks)", response=KnowledgeView, status=202,
+              summary="Delete a knowledge document (and its chunks)", response=KnowledgeSummary, status=202,
               errors=(404,))
 async def delete_knowledge(request: web.Request) -> web.Response:
-    view = _view(await _document_row(request))
+    view = _summary(await _document_row(request))
     event = DocumentDeleted(**_event_fields(tenant_of(request), view.id))
     await request.app[PUBLISHER].publish([event])
     return json_response(msgspec.structs.replace(view, deleted=True, event_id=event.id, updated_at=event.occurred_at),

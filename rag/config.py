@@ -9,6 +9,7 @@ from typing import Any
 @dataclass(frozen=True)
 class RagConfig:
     rag_embedder: str = "auto"  # auto: OpenAI when openai_api_key is set, else the local model; or local / openai
+    rag_local_model_dir: str = ""  # the local model's model.onnx + tokenizer.json; empty: the packaged export
     openai_api_key: str = field(default="", repr=False)  # a secret: never logged, in an event or a response
     openai_base_url: str = ""  # empty: the OpenAI client's default (api.openai.com)
     rag_openai_model: str = "text-embedding-3-small"
@@ -20,6 +21,10 @@ class RagConfig:
     rag_ef_search: int = 100  # HNSW candidate list while searching (recall vs latency)
     rag_max_scan_tuples: int = 20_000  # iterative scan's bound under a selective filter
     rag_knowledge_max_bytes: int = 5 * 1024 * 1024  # largest knowledge upload
+    rag_parse_timeout_s: float = 30.0  # an HTML/PDF conversion running longer has its process killed
+    rag_parse_workers: int = 2  # conversion processes per gateway or worker process
+    rag_max_pages: int = 500  # PDF pages read; a longer PDF upload is refused
+    rag_max_text_chars: int = 2_000_000  # converted text kept: a longer upload is refused, a longer entity cut
 
     @property
     def embedder_kind(self) -> str:

@@ -1,5 +1,7 @@
 """Writing entity states into an index: plan (lock, apply the ordering rule, chunk, find what is already embedded),
 embed only the new texts, then write. Call both steps inside one transaction with the tenant set (db.pool.set_tenant).
+Every statement also names the tenant itself: on a connection that row-level security does not apply to (the owner),
+statements keyed only by (kind, source, external_id) read and wrote other tenants' entities of the same ids.
 
 Idempotent: a state that is not newer than the stored one changes nothing; a chunk whose text hash is already stored
 for the entity reuses its vector (also when it moved to another position); chunks past the new end are removed.
@@ -24,12 +26,12 @@ _KEYS = "unnest($2::text[], $3::text[], $4::text[]) AS k(kind, source, external_
 ENTITIES_SQL = f"""
 SELECT e.index_id, e.kind, e.source, e.external_id, e.updated_at, e.stream_ms, e.stream_seq, e.text_hash, e.chunks
 FROM rag_entities e JOIN {_KEYS} USING (kind, source, external_id)
-WHERE e.index_id = ANY($1::int[])
+WHERE e.index_id = ANY($1::int[]) AND e.tenant_id = current_setting('app.tenant_id')
 """
 CHUNKS_SQL = f"""
 SELECT c.index_id, c.kind, c.source, c.external_id, c.chunk_no, c.content_hash, c.embedding
 FROM rag_chunks c JOIN {_KEYS} USING (kind, source, external_id)
-WHERE c.index_id = ANY($1::int[])
+WHERE c.index_id = ANY($1::int[]) AND c.tenant_id = current_setting('app.tenant_id')
 """
 LOCK_SQL = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k"
 UPSERT_ENTITY_SQL = """
@@ -52,11 +54,14 @@ ON CONFLICT (tenant_id, index_id, kind, source, external_id, chunk_no) DO UPDATE
 # metadata of the chunks that keep their text (a price change moves updated_at, a new scope moves agents)
 TOUCH_CHUNKS_SQL = """
 UPDATE rag_chunks SET agents = $6, updated_at = $7
-WHERE index_id = $1 AND kind = $2 AND source = $3 AND external_id = $4 AND chunk_no < $5
+WHERE tenant_id = current_setting('app.tenant_id') AND index_id = $1 AND kind = $2 AND source = $3
+  AND external_id = $4 AND chunk_no < $5
   AND (agents, updated_at) IS DISTINCT FROM ($6, $7)
 """
 TRIM_CHUNKS_SQL = """
-DELETE FROM rag_chunks WHERE index_id = $1 AND kind = $2 AND source = $3 AND external_id = $4 AND chunk_no >= $5
+DELETE FROM rag_chunks
+WHERE tenant_id = current_setting('app.tenant_id') AND index_id = $1 AND kind = $2 AND source = $3
+  AND external_id = $4 AND chunk_no >= $5
 """
 
 

@@ -1,17 +1,23 @@
 """What the indexer embeds of each text-bearing entity, and the newest state per entity in a batch of events.
 
 Only these fields are embedded: a change to any other field (a price, a status, a stock level) updates the entity's
-metadata and re-embeds nothing.
+metadata and re-embeds nothing. Kinds whose text comes from HTML are converted in a conversion process with a
+deadline (convert_texts, rag/convert.py): one pathological description never stalls the worker's event loop, and one
+that runs past its time is indexed by its title alone, with the reason logged, while the rest of its batch proceeds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from events.types import EntityDeleted, EntityUpserted, Event
-from rag.documents import html_to_text
+from rag.documents import UnreadableDocument, html_to_text
+
+log = logging.getLogger(__name__)
 
 
 def _lines(*parts: str | None) -> str:
@@ -55,6 +61,12 @@ TITLE_OF = {
     "task": lambda d: d.title, "document": lambda d: d.title,
 }
 INDEXED_KINDS = frozenset(TEXT_OF)
+PARSED_KINDS = frozenset({"product", "post", "page", "comment"})  # text from HTML: converted in a child process
+
+
+def text_of(kind: str, data: Any) -> str:
+    """The embedded text of an entity (what a conversion process runs)."""
+    return TEXT_OF[kind](data)
 
 
 @dataclass(slots=True)
@@ -71,7 +83,8 @@ class EntityState:
     title: str = ""
     url: str | None = None
     agents: list[str] = field(default_factory=list)
-    text: str = ""
+    text: str | None = ""  # None: not converted yet (convert_texts)
+    data: Any = field(default=None, repr=False)  # the entity, until its text is converted
     force: bool = False  # a replayed state is re-chunked and compared even when its text hash is unchanged
 
     @property
@@ -98,7 +111,10 @@ def state_of(tenant_id: str, kind: str, source: str, external_id: str, updated_a
     if data is None:
         state.deleted = True
         return state
-    state.text = TEXT_OF[kind](data)
+    if kind in PARSED_KINDS:
+        state.text, state.data = None, data
+    else:
+        state.text = text_of(kind, data)
     state.title = (TITLE_OF[kind](data) or "")[:300]
     state.url = getattr(data, "url", None)
     state.agents = sorted(set(getattr(data, "agents", ()) or ()))
@@ -117,3 +133,24 @@ def newest_states(items: Iterable[tuple[Event, tuple[int, int], bool]]) -> list[
         if held is None or state.version > held.version:
             newest[key] = state
     return [newest[key] for key in sorted(newest)]
+
+
+async def convert_texts(states: Sequence[EntityState], converter: Any, max_chars: int) -> None:
+    """Fill in the text of every state that needs converting (a rag.convert.Converter runs it); cut every text at
+    max_chars. A conversion that fails or runs past its time leaves the entity's title as its text (logged)."""
+
+    async def convert(state: EntityState) -> None:
+        try:
+            state.text = await converter.run(text_of, state.kind, state.data)
+        except UnreadableDocument as exc:
+            log.warning("%s %s/%s of tenant %s: %s; indexed by its title only", state.kind, state.source,
+                        state.external_id, state.tenant_id, exc)
+            state.text = state.title
+        state.data = None
+
+    await asyncio.gather(*(convert(s) for s in states if s.text is None))
+    for state in states:
+        if state.text is not None and len(state.text) > max_chars:
+            log.warning("%s %s/%s of tenant %s: text of %d characters cut at %d (BIZOSAAS_RAG_MAX_TEXT_CHARS)",
+                        state.kind, state.source, state.external_id, state.tenant_id, len(state.text), max_chars)
+            state.text = state.text[:max_chars]

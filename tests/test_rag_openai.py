@@ -132,12 +132,12 @@ async def test_a_reindex_with_the_same_model_resumes_and_picks_up_what_changed(r
         await register_vector(owner)
         try:
             building = await building_index(owner, embedder)
-            first, _ = await catch_up(owner, building, embedder, RagConfig(), page=4)  # a run stopped here
+            first, _ = await catch_up(owner, pool, building, embedder, RagConfig(), page=4)  # a run stopped here
             await Publisher(redis).publish([post("t1", "p2", "Guide 2", "Leather item 2 was discontinued.",
                                                  version=2), post("t1", "p5", "", "", deleted=True, version=2)])
             await drain(redis, "indexer")  # the live indexer writes into both indexes of its model
             await drain(redis, "projector")
-            result = await reindex(owner, embedder, RagConfig(), grace_s=0)  # run again: resumes
+            result = await reindex(owner, pool, embedder, RagConfig(), grace_s=0)  # run again: resumes
         finally:
             await owner.close()
     assert first == 6 and result.index.id == building.id and result.replaced.id == 1

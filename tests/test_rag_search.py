@@ -11,10 +11,11 @@ from factories import running
 from producers.publisher import Publisher
 from rag.config import RagConfig
 from rag.indexes import active_index
+from rag.convert import Converter
 from rag.pipeline import index_states, make_chunker
 from rag.retrieval import Searcher, as_context, retrieve
 from rag.search import Filters, prepare, search, search_sql
-from rag.texts import newest_states
+from rag.texts import convert_texts, newest_states
 from rag_helpers import document, drain, embedder, message, product, rag_db  # noqa: F401 - fixtures
 
 CONFIG = RagConfig()
@@ -26,6 +27,11 @@ POLICY = ("{name} refund policy: customers of {name} may return any item within 
 async def index_directly(pool, embedder, events, tenant_positions=itertools.count(1)):
     """The indexer's own pipeline, without the stream (for larger corpora)."""
     states = newest_states((e, (next(tenant_positions), 0), False) for e in events)
+    converter = Converter()
+    try:
+        await convert_texts(states, converter, CONFIG.rag_max_text_chars)
+    finally:
+        await converter.close()
     async with pool.acquire() as conn, conn.transaction():
         index = await active_index(conn)
         await index_states(conn, [index], states, embedder, make_chunker(embedder, CONFIG))
