@@ -39,6 +39,7 @@ from bizosaas.temporal_dev import start_temporal
 from db.migrate import MigrationError, migrate
 
 SERVICE_ROLE = "bizosaas_app:bizosaas_app"  # trust auth on the embedded server: a development credential
+READONLY_ROLE = "bizosaas_readonly:bizosaas_readonly"  # the gateway's archive reader (operator replays)
 
 
 class Interrupted(Exception):
@@ -117,7 +118,8 @@ def _postgres(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, st
     pg = start_postgres(data / "pg", linked=True)
     host = f"127.0.0.1:{pg.port}"
     urls = {"DATABASE_ADMIN_URL": f"postgresql://postgres@{host}/bizosaas",
-            "DATABASE_URL": f"postgresql://{SERVICE_ROLE}@{host}/bizosaas"}
+            "DATABASE_URL": f"postgresql://{SERVICE_ROLE}@{host}/bizosaas",
+            "BIZOSAAS_DATABASE_READONLY_URL": f"postgresql://{READONLY_ROLE}@{host}/bizosaas"}
     return pg, urls, f"ready on {host} (data in {data / 'pg'})"
 
 
@@ -198,7 +200,7 @@ def start_services(stack: Stack, host: str, port: int) -> tuple[str, int]:
 
 
 ENV_FILE = "env.sh"
-CONNECTION_VARS = ("DATABASE_URL", "DATABASE_ADMIN_URL", "REDIS_URL", "VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS",
+CONNECTION_VARS = ("DATABASE_URL", "DATABASE_ADMIN_URL", "BIZOSAAS_DATABASE_READONLY_URL", "REDIS_URL", "VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS",
                    "BIZOSAAS_PORT")
 
 
@@ -218,9 +220,9 @@ def _cli() -> str:
     return "bizosaas" if shutil.which("bizosaas") == str(here) else str(here)
 
 
-def _migrate(admin_url: str, service_url: str) -> list:
+def _migrate(admin_url: str, service_url: str, readonly_url: str) -> list:
     try:
-        return asyncio.run(migrate(admin_url, service_url))
+        return asyncio.run(migrate(admin_url, service_url, readonly_url))
     except (OSError, asyncpg.PostgresError) as exc:
         where = urlsplit(admin_url)
         raise ServerStartError(
@@ -249,7 +251,9 @@ def run(args: argparse.Namespace) -> int:
         lock = _lock(data)
         start_servers(stack, settings)
         stack.env.setdefault("DATABASE_ADMIN_URL", settings.database_admin_url)
-        applied = _migrate(stack.env["DATABASE_ADMIN_URL"], stack.env["DATABASE_URL"])
+        stack.env.setdefault("BIZOSAAS_DATABASE_READONLY_URL", settings.database_readonly_url)
+        applied = _migrate(stack.env["DATABASE_ADMIN_URL"], stack.env["DATABASE_URL"],
+                           stack.env["BIZOSAAS_DATABASE_READONLY_URL"])
         step("migrate", f"database current ({len(applied)} migration(s) applied now)")
         _write_env(stack, port)
         base, metrics_port = start_services(stack, host, port)

@@ -1,4 +1,5 @@
-"""`bizosaas migrate`: apply the SQL migrations with DATABASE_ADMIN_URL and provision DATABASE_URL's role."""
+"""`bizosaas migrate`: apply the SQL migrations with DATABASE_ADMIN_URL; provision the roles of DATABASE_URL and
+BIZOSAAS_DATABASE_READONLY_URL."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
-        applied = await migrate(settings.database_admin_url, settings.database_url)
+        applied = await migrate(settings.database_admin_url, settings.database_url,
+                                settings.database_readonly_url)
     except (OSError, asyncpg.PostgresError, MigrationError) as exc:
         print(f"bizosaas migrate: {exc}\n  (DATABASE_ADMIN_URL={_redact(settings.database_admin_url)}; set it to the "
               "owner's connection URL of a Postgres with pgvector)")

@@ -14,6 +14,8 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "postgresql://bizosaas_app:bizosaas_app@127.0.0.1:5432/bizosaas"  # service role
     database_admin_url: str = "postgresql://postgres@127.0.0.1:5432/bizosaas"  # owner, for migrate and operators
+    # operator replays over HTTP read event_log as this role (SELECT on event_log only); migrate creates it
+    database_readonly_url: str = "postgresql://bizosaas_readonly:bizosaas_readonly@127.0.0.1:5432/bizosaas"
     admin_token: str = ""  # platform operator bearer token (BIZOSAAS_ADMIN_TOKEN)
     host: str = "127.0.0.1"
     port: int = 8001
@@ -58,6 +60,7 @@ class Settings:
     data_dir: str = ".bizosaas"  # bizosaas dev: local servers' data and logs
     # --- RAG (rag.config.RagConfig takes these by name) ---
     rag_embedder: str = "auto"  # auto: OpenAI when OPENAI_API_KEY is set, else the local model; or local / openai
+    rag_local_model_dir: str = RagConfig.rag_local_model_dir
     openai_api_key: str = ""
     openai_base_url: str = ""
     rag_openai_model: str = "text-embedding-3-small"

@@ -1,7 +1,8 @@
 """Reading the event archive (`event_log`) across tenants, for operators: replay past Redis retention, rebuilds.
 
-Runs on the owner's connection (DATABASE_ADMIN_URL), which row-level security does not restrict: these are platform
-operations that span tenants by definition, never reachable with a tenant's credentials.
+Runs on a connection that reads across tenants: the owner's (DATABASE_ADMIN_URL) in operator commands, the read-only
+archive role (BIZOSAAS_DATABASE_READONLY_URL, SELECT on event_log only) in the gateway. These are platform operations
+that span tenants by definition, never reachable with a tenant's credentials.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from gateway import (
     routes_admin, routes_commands, routes_connectors, routes_deliveries, routes_records, routes_service,
     routes_search, routes_tenants, routes_webhooks,
 )
-from gateway.archive import OwnerArchive
+from gateway.archive import ArchiveReader
 from gateway.auth import Authenticator, OidcClaims
 from gateway.batcher import WebhookBatcher
 from gateway.config import GatewayConfig
@@ -23,7 +23,7 @@ from gateway.ratelimit import LocalLimiter, RateLimiter
 from gateway.secrets import VaultSecrets
 from gateway.targets import Targets
 from gateway.state import (
-    AUTH, BATCHER, CONFIG, HTTP, LIMITER, OWNER_ARCHIVE, POOL, PUBLISHER, REDIS, ROUTE_SPECS, SECRETS, TARGETS,
+    ARCHIVE, AUTH, BATCHER, CONFIG, HTTP, LIMITER, POOL, PUBLISHER, REDIS, ROUTE_SPECS, SECRETS, TARGETS,
     WEBHOOK_LIMITER,
 )
 from producers.publisher import Publisher
@@ -47,10 +47,10 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     app[POOL] = pool = await create_pool(config.database_url, max_size=config.db_pool_size)
     app[TARGETS] = Targets(pool)
-    app[OWNER_ARCHIVE] = owner = OwnerArchive(config.database_admin_url)
+    app[ARCHIVE] = archive = ArchiveReader(config.database_readonly_url)
     yield
     await pool.close()
-    await owner.close()
+    await archive.close()
 
 
 async def _clients(app: web.Application) -> AsyncIterator[None]:

@@ -13,7 +13,8 @@ from rag.config import RagConfig
 class GatewayConfig:
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "postgresql://bizosaas_app:bizosaas_app@127.0.0.1:5432/bizosaas"
-    database_admin_url: str = "postgresql://postgres@127.0.0.1:5432/bizosaas"  # replay reads the archive as owner
+    # operator replays read the archive as a read-only role; the gateway holds no owner DSN
+    database_readonly_url: str = "postgresql://bizosaas_readonly:bizosaas_readonly@127.0.0.1:5432/bizosaas"
     admin_token: str = ""
     partitions: int = DEFAULT_PARTITIONS
     dedupe_window_s: int = DEDUPE_WINDOW_S

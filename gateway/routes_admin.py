@@ -15,7 +15,7 @@ from events.codec import EVENT_FIELD, EventDecodeError, decode_command
 from events.streams import COMMANDS_STREAM, all_event_streams, parse_id, replay_stream
 from gateway.problems import ProblemError
 from gateway.routing import Routes, ShortText, Timestamp, json_response, read_json, read_query
-from gateway.state import CONFIG, OWNER_ARCHIVE, REDIS
+from gateway.state import ARCHIVE, CONFIG, REDIS
 from producers.deadletters import discard, list_dead, redrive
 from producers.deliveries import DELIVERIES_STREAM, decode_record
 from producers.inspect import RangeFilter, decoded, overview, position_from, scan_range
@@ -182,7 +182,7 @@ async def post_replay(request: web.Request) -> web.Response:
     body = await read_json(request, ReplayRequest)
     start, end = _range(body.start, body.end)
     flt = RangeFilter(start, end, body.tenant, frozenset(body.types))
-    archive = await request.app[OWNER_ARCHIVE].reader()
+    archive = await request.app[ARCHIVE].reader()
     queued = await replay(request.app[REDIS], body.group, flt, request.app[CONFIG].partitions, archive)
     return json_response(ReplayResult(group=body.group, stream=replay_stream(body.group), queued=queued))
 

@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
-from gateway.archive import OwnerArchive
+from gateway.archive import ArchiveReader
 from gateway.auth import Authenticator
 from gateway.batcher import WebhookBatcher
 from gateway.config import GatewayConfig
@@ -30,7 +30,7 @@ PUBLISHER = web.AppKey("publisher", Publisher)
 BATCHER = web.AppKey("batcher", WebhookBatcher)
 ROUTE_SPECS = web.AppKey("route_specs", list)
 TARGETS = web.AppKey("targets", Targets)
-OWNER_ARCHIVE = web.AppKey("owner_archive", OwnerArchive)  # the owner's pool: operator replays only
+ARCHIVE = web.AppKey("archive", ArchiveReader)  # the read-only role's pool: operator replays only
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)

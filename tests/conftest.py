@@ -32,12 +32,14 @@ class Servers:
     redis_url: str
     admin_url: str  # owner: migrations, operator commands, test set-up
     service_url: str  # the service role: row-level security applies
+    readonly_url: str  # the archive reader: SELECT on event_log only (the gateway's operator replays)
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a `bizosaas` subprocess against these servers."""
         return {
             **os.environ, "REDIS_URL": self.redis_url, "DATABASE_URL": self.service_url,
-            "DATABASE_ADMIN_URL": self.admin_url, "PYTHONUNBUFFERED": "1", **extra,
+            "DATABASE_ADMIN_URL": self.admin_url, "BIZOSAAS_DATABASE_READONLY_URL": self.readonly_url,
+            "PYTHONUNBUFFERED": "1", **extra,
         }
 
 
@@ -56,8 +58,9 @@ def servers():
         admin_url = started[-1].url.rsplit("/", 1)[0] + "/bizosaas_test"
     admin = urlsplit(admin_url)
     service_url = f"postgresql://bizosaas_app:app-secret@{admin.hostname}:{admin.port or 5432}{admin.path}"
+    readonly_url = f"postgresql://bizosaas_readonly:ro-secret@{admin.hostname}:{admin.port or 5432}{admin.path}"
     try:
-        yield Servers(redis_url, admin_url, service_url)
+        yield Servers(redis_url, admin_url, service_url, readonly_url)
     finally:
         for server in reversed(started):
             server.stop()
@@ -66,7 +69,7 @@ def servers():
 
 @pytest.fixture(scope="session")
 async def migrated(servers: Servers) -> Servers:
-    await migrate(servers.admin_url, servers.service_url)
+    await migrate(servers.admin_url, servers.service_url, servers.readonly_url)
     return servers
 
 

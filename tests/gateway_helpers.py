@@ -120,7 +120,7 @@ async def issuer():
 
 def gateway_config(servers, vault: Vault, issuer: Issuer, **overrides: Any) -> GatewayConfig:
     return GatewayConfig(**{
-        "redis_url": servers.redis_url, "database_url": servers.service_url, "database_admin_url": servers.admin_url,
+        "redis_url": servers.redis_url, "database_url": servers.service_url, "database_readonly_url": servers.readonly_url,
         "admin_token": ADMIN_TOKEN, "vault_addr": vault.addr, "vault_token": vault.token,
         "oidc_jwks_url": issuer.url, "oidc_issuer": ISSUER, "oidc_audience": AUDIENCE,
         "db_pool_size": 4, **overrides,
