@@ -30,16 +30,22 @@ from rag.documents import MEDIA_TYPES, TooLarge, UnreadableDocument, to_text
 from rag.retrieval import Searcher, SearchUnavailable
 from rag.search import Filters
 from rag.texts import INDEXED_KINDS
+from rag.warmup import ModelWarmup
 
 routes = Routes("search")
 SEARCHER = web.AppKey("searcher", Searcher)
+WARMUP = web.AppKey("model_warmup", ModelWarmup)
+LOADING_RETRY_AFTER_S = 5  # loading the local model takes seconds: ask again soon
 CONVERTER = web.AppKey("converter", Converter)
 PARSED_MEDIA_TYPES = ("text/html", "application/pdf")  # CPU-heavy on untrusted input: in a conversion process
 
 
 async def searcher_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The process's searcher (its embedder loads on the first vector query); after the pool is open."""
+    """The process's searcher, after the pool is open. The local model starts loading now, in a thread: vector and
+    hybrid queries answer 503 until it is ready (`/readyz` says `search`), keyword queries never wait for it."""
     app[SEARCHER] = searcher = Searcher(app[POOL], app[CONFIG].rag)
+    app[WARMUP] = warmup = ModelWarmup(app[CONFIG].rag)
+    warmup.start()
     yield
     await searcher.close()
 
@@ -89,6 +95,13 @@ async def get_search(request: web.Request) -> web.Response:
     tenant = tenant_of(request)
     kinds = known_kinds([k for k in (query.kind or "").split(",") if k], INDEXED_KINDS, "bad-request")
     filters = Filters(kinds=kinds, source=query.source, agent=query.agent, since=query.since, until=query.until)
+    warmup = request.app[WARMUP]
+    if query.mode != "keyword" and warmup.state == "loading":
+        raise ProblemError("unavailable", "the search model is still loading; keyword search (mode=keyword) works",
+                           headers={"Retry-After": str(LOADING_RETRY_AFTER_S)})
+    if query.mode != "keyword" and warmup.state == "failed":
+        raise ProblemError("unavailable", f"the search model did not load ({warmup.error}); keyword search "
+                           "(mode=keyword) works")
     try:
         hits = await request.app[SEARCHER].search(tenant, query.q, query.k, query.mode, filters)
     except SearchUnavailable as exc:

@@ -1,14 +1,17 @@
-"""Service hygiene: liveness, readiness (Redis, Postgres, Vault), Prometheus metrics and the OpenAPI document."""
+"""Service hygiene: liveness, readiness (Redis, Postgres, Vault; and whether the search model has loaded), Prometheus
+metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.openapi import openapi_document
+from gateway.routes_search import WARMUP
 from gateway.routing import Routes, json_response
 from gateway.state import POOL, REDIS, ROUTE_SPECS, SECRETS
 
@@ -24,6 +27,9 @@ class Readiness(msgspec.Struct):
     redis: bool
     postgres: bool
     vault: bool
+    # the local search model: vector and hybrid search answer 503 until it is `ready` (keyword search always works).
+    # Not part of `status`: the gateway takes webhooks and serves reads while it loads.
+    search: Literal["loading", "ready", "failed"] = "ready"
 
 
 @routes.route("GET", "/healthz", permission="public", summary="The process is alive", response=Health)
@@ -46,7 +52,8 @@ async def readyz(request: web.Request) -> web.Response:
         _check(app[REDIS].ping()), _check(app[POOL].fetchval("SELECT true")), _check(app[SECRETS].ping()),
     )
     ready = redis_ok and pg_ok and vault_ok
-    body = Readiness(status="ready" if ready else "unavailable", redis=redis_ok, postgres=pg_ok, vault=vault_ok)
+    body = Readiness(status="ready" if ready else "unavailable", redis=redis_ok, postgres=pg_ok, vault=vault_ok,
+                     search=app[WARMUP].state)
     return json_response(body, status=200 if ready else 503)
 
 

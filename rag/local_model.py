@@ -7,7 +7,7 @@ inside the graph), without torch: the wheels are small and CPU-only on every sup
 
 from __future__ import annotations
 
-import functools
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -60,7 +60,21 @@ class OnnxModel:
         return out
 
 
-@functools.cache
+_models: dict[str, OnnxModel] = {}
+_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
 def load(directory: str = "") -> OnnxModel:
-    """The model of `directory` (empty: the packaged export), loaded once per process and shared."""
-    return OnnxModel(Path(directory) if directory else PACKAGED)
+    """The model of `directory` (empty: the packaged export), loaded once per process and shared by every embedder
+    in it. Concurrent callers wait for one load (the gateway's start-up load and a first query, say)."""
+    with _guard:
+        lock = _locks.setdefault(directory, threading.Lock())
+    with lock:
+        if directory not in _models:
+            _models[directory] = OnnxModel(Path(directory) if directory else PACKAGED)
+        return _models[directory]
+
+
+def loaded(directory: str = "") -> bool:
+    return directory in _models

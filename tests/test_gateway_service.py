@@ -3,13 +3,20 @@ carry the request id, tenant and connector but never a secret or a payload."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import shutil
 
 import pytest
 
 from bizosaas.logs import JsonFormatter
 from bizosaas.servers import free_port
+from factories import wait_for
 from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+from rag.config import RagConfig
+from rag.local_model import PACKAGED
+from rag_helpers import rag_db  # noqa: F401 - fixture
 from webhook_support import fixture, woocommerce_headers
 
 SECRET = "hygiene-webhook-secret"
@@ -17,9 +24,13 @@ SECRET = "hygiene-webhook-secret"
 
 async def test_health_readiness_and_unready_vault(gw: Gateway, make_gateway):
     assert await (await gw.get("/healthz")).json() == {"status": "ok"}
+    async def search_state():
+        return (await (await gw.get("/readyz")).json())["search"]
+
+    await wait_for(search_state, "ready", timeout_s=180)  # the local model loads at start (once per process)
     ready = await gw.get("/readyz")
     assert ready.status == 200
-    assert await ready.json() == {"status": "ready", "redis": True, "postgres": True, "vault": True}
+    assert await ready.json() == {"status": "ready", "redis": True, "postgres": True, "vault": True, "search": "ready"}
     no_vault = await make_gateway(vault_addr=f"http://127.0.0.1:{free_port()}")
     resp = await no_vault.get("/readyz")
     assert resp.status == 503 and (await resp.json())["vault"] is False and (await resp.json())["redis"] is True
@@ -83,3 +94,45 @@ async def test_values_postgres_or_redis_cannot_take_are_4xx_not_5xx(gw: Gateway,
                          headers=operator)).status == 422
     assert (await gw.get("/v1/admin/streams/bz:commands/events", params={"start": "47789720220050646942-1"},
                          headers=operator)).status == 422
+
+
+async def test_vector_search_answers_503_until_the_model_has_loaded_and_keyword_search_never_waits(
+        make_gateway, rag_db, tmp_path):
+    # a real slow load: the model file is a pipe, and the loader reads it whole (as it reads every model file), so
+    # the load lasts until this test writes the model's bytes into it
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy(PACKAGED / "tokenizer.json", model_dir / "tokenizer.json")
+    pipe = model_dir / "model.onnx"
+    os.mkfifo(pipe)
+    gw = await make_gateway(rag=RagConfig(rag_embedder="local", rag_local_model_dir=str(model_dir)))
+    fed = False
+    try:
+        _, key = await gw.create_tenant("slowload")
+        auth = gw.bearer(key)
+        ready = await gw.get("/readyz")
+        assert ready.status == 200 and (await ready.json())["search"] == "loading"
+        for mode in ("vector", "hybrid"):
+            resp = await gw.get("/v1/search", params={"q": "refund", "mode": mode}, headers=auth)
+            assert resp.status == 503 and resp.content_type == "application/problem+json", mode
+            assert int(resp.headers["Retry-After"]) > 0
+            assert "mode=keyword" in (await resp.json())["detail"]
+        keyword = await gw.get("/v1/search", params={"q": "refund", "mode": "keyword"}, headers=auth)
+        assert keyword.status == 200 and await keyword.json() == {"items": [], "next": None}
+
+        await asyncio.to_thread(pipe.write_bytes, (PACKAGED / "model.onnx").read_bytes())
+        fed = True
+
+        async def search_state():
+            return (await (await gw.get("/readyz")).json())["search"]
+
+        await wait_for(search_state, "ready", timeout_s=180)
+        for mode in ("vector", "hybrid"):
+            resp = await gw.get("/v1/search", params={"q": "refund", "mode": mode}, headers=auth)
+            assert resp.status == 200, await resp.text()
+    finally:
+        if not fed:  # never leave the loader's thread blocked on the pipe: an empty model fails its load instead
+            try:
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # ENXIO: the loader has not opened it yet; without the file, its open fails
+                pipe.unlink()

@@ -134,7 +134,7 @@ async def test_a_worker_process_runs_the_indexer_with_the_configured_model(redis
     finally:
         worker.terminate()
         worker.wait(30)
-    assert 'bizosaas_rag_texts_embedded_total{model="local/all-MiniLM-L6-v2"} 1.0' in metrics
+    assert 'bizosaas_rag_texts_embedded_total{model="local/all-MiniLM-L6-v2@onnx"} 1.0' in metrics
     assert 'bizosaas_consumer_processed_total{group="indexer"} 1.0' in metrics
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
 

@@ -115,7 +115,7 @@ async def test_reindex_switches_to_another_model_while_search_keeps_answering(
     finally:
         await remote.close()
     indexes = await rag_db.fetch("SELECT id, model, dimension, state FROM rag_indexes ORDER BY id")
-    assert [(r["model"], r["state"]) for r in indexes] == [("local/all-MiniLM-L6-v2", "retired"),
+    assert [(r["model"], r["state"]) for r in indexes] == [("local/all-MiniLM-L6-v2@onnx", "retired"),
                                                           ("openai/text-embedding-3-small", "active")]
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = 1") == 0
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = $1", indexes[1]["id"]) == before
