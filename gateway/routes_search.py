@@ -232,8 +232,8 @@ async def list_knowledge(request: web.Request) -> web.Response:
     after = decode_cursor(query.cursor, "knowledge")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
-            _SUMMARY + _FROM + " AND NOT r.deleted AND ($2::timestamptz IS NULL OR (r.updated_at, r.id) < ($2, $3::text)) "
-            "ORDER BY r.updated_at DESC, r.id DESC LIMIT $4",
+            _SUMMARY + _FROM + " AND NOT r.deleted AND ($2::timestamptz IS NULL OR (r.updated_at, r.id) "
+            "< ($2, $3::text)) ORDER BY r.updated_at DESC, r.id DESC LIMIT $4",
             KNOWLEDGE_SOURCE, *(after or (None, "")), query.limit + 1,
         )
     rows = [{**r, "id": r["record_id"]} for r in rows]

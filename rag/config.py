@@ -24,7 +24,7 @@ class RagConfig:
     rag_parse_timeout_s: float = 30.0  # an HTML/PDF conversion running longer has its process killed
     rag_parse_workers: int = 2  # conversion processes per gateway or worker process
     rag_max_pages: int = 500  # PDF pages read; a longer PDF upload is refused
-    rag_max_text_chars: int = 2_000_000  # converted text kept: a longer upload is refused, a longer entity cut
+    rag_max_text_chars: int = 5 * 1024 * 1024  # converted text kept: a longer upload is refused, an entity cut
 
     @property
     def embedder_kind(self) -> str:

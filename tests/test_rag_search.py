@@ -10,8 +10,8 @@ from db.pool import tenant_transaction
 from factories import running
 from producers.publisher import Publisher
 from rag.config import RagConfig
-from rag.indexes import active_index
 from rag.convert import Converter
+from rag.indexes import active_index
 from rag.pipeline import index_states, make_chunker
 from rag.retrieval import Searcher, as_context, retrieve
 from rag.search import Filters, prepare, search, search_sql
