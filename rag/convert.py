@@ -1,38 +1,46 @@
 """Text conversion of untrusted input (HTML, PDF) in child processes that are killed when they exceed their time.
 
 A thread cannot be stopped and holds the GIL while it parses, and a ProcessPoolExecutor cannot cancel a running task:
-so each child here is our own `multiprocessing` process with a pipe, taking one job at a time. A job that is not
-answered within the timeout gets its child killed; the next job starts a fresh one (docs/decisions.md, "RAG:
-conversions run in killable child processes"). Children come from a forkserver, never forked from a process that
-runs threads (the embedder's, asyncio's executor), and exit on their own when the parent's end of the pipe closes.
+so each child here is our own process (a fresh interpreter running `serve`), taking one job at a time over a pair
+of pipes. A job that is not answered within the timeout gets its child killed; the next job starts a fresh one
+(docs/decisions.md, "RAG: conversions run in killable child processes"). A fresh interpreter, not
+multiprocessing: never a fork of a process that runs threads (the embedder's, asyncio's executor), and never a
+re-import of the parent's main module. Children exit on their own when the parent's end of the pipe closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import multiprocessing
+import os
+import subprocess
+import sys
+import weakref
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Callable
 
+import rag
 from rag.documents import TooLarge, UnreadableDocument
 
-log = logging.getLogger(__name__)
-
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["rag.convert", "rag.texts"])  # what jobs run: imported once, in the server
+# the child imports what its jobs run before it takes the first one
+_CHILD = "import rag.texts, rag.convert, sys; rag.convert.serve(int(sys.argv[1]), int(sys.argv[2]))"
+READY = "ready"
+START_TIMEOUT_S = 120.0  # starting an interpreter and importing: seconds on a loaded, slow machine
+_ROOT = str(Path(rag.__file__).resolve().parent.parent)  # where `rag` is, for the child's imports
 
 
 class ConversionTimeout(UnreadableDocument):
     """The conversion ran past its time and its process was killed."""
 
 
-def _serve(conn: Connection) -> None:
+def serve(jobs_fd: int, results_fd: int) -> None:
     """A child's loop: run (function, args) jobs until the parent goes away."""
+    jobs, conn = Connection(jobs_fd, writable=False), Connection(results_fd, readable=False)
+    conn.send(READY)  # imports done: the job timeout measures jobs only
     while True:
         try:
-            function, args = conn.recv()
-        except (EOFError, OSError):
+            function, args = jobs.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
             return
         try:
             conn.send((True, function(*args)))
@@ -44,17 +52,33 @@ def _serve(conn: Connection) -> None:
 
 class _Child:
     def __init__(self) -> None:
-        self.conn, child_end = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_serve, args=(child_end,), daemon=True, name="bizosaas-convert")
-        self.process.start()
-        child_end.close()
+        jobs_r, jobs_w = os.pipe()
+        results_r, results_w = os.pipe()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)}
+        try:
+            self.process = subprocess.Popen([sys.executable, "-c", _CHILD, str(jobs_r), str(results_w)],
+                                            pass_fds=(jobs_r, results_w), stdin=subprocess.DEVNULL, env=env)
+        finally:
+            os.close(jobs_r)
+            os.close(results_w)
+        self.jobs, self.results = Connection(jobs_w, readable=False), Connection(results_r, writable=False)
+        try:
+            started = self.results.poll(START_TIMEOUT_S) and self.results.recv() == READY
+        except (EOFError, OSError):
+            started = False
+        if not started:
+            self.kill()
+            raise OSError(f"a text conversion process did not start within {START_TIMEOUT_S:g} s")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def run(self, function: Callable, args: tuple, timeout_s: float) -> tuple[bool, Any] | None:
         """Blocking (called in a thread): the job's (ok, value); None when it timed out (the child is killed)."""
         try:
-            self.conn.send((function, args))
-            if self.conn.poll(timeout_s):
-                return self.conn.recv()
+            self.jobs.send((function, args))
+            if self.results.poll(timeout_s):
+                return self.results.recv()
         except (EOFError, OSError):  # the child died (out of memory, killed): the input is the likely cause
             self.kill()
             return False, UnreadableDocument("the conversion process died")
@@ -63,8 +87,9 @@ class _Child:
 
     def kill(self) -> None:
         self.process.kill()
-        self.process.join(5)
-        self.conn.close()
+        self.process.wait(5)
+        self.jobs.close()
+        self.results.close()
 
 
 class Converter:
@@ -76,18 +101,19 @@ class Converter:
         self._slots = asyncio.Semaphore(max(1, workers))
         self._idle: list[_Child] = []
         self._all: set[_Child] = set()
+        weakref.finalize(self, _kill_all, self._all)  # a converter dropped without close() leaves no processes
 
     async def run(self, function: Callable, *args: Any) -> Any:
         async with self._slots:
             child = self._idle.pop() if self._idle else None
-            if child is None or not child.process.is_alive():
+            if child is None or not child.alive():
                 child = await asyncio.to_thread(_Child)
                 self._all.add(child)
             result = None
             try:
                 result = await asyncio.to_thread(child.run, function, args, self.timeout_s)
             finally:
-                if result is None or not child.process.is_alive():  # timed out, died, or we were cancelled
+                if result is None or not child.alive():  # timed out, died, or we were cancelled
                     self._all.discard(child)
                     await asyncio.shield(asyncio.to_thread(child.kill))
                 else:
@@ -101,6 +127,14 @@ class Converter:
         return value
 
     async def close(self) -> None:
-        children, self._all, self._idle = list(self._all), set(), []
+        children = list(self._all)
+        self._all.clear()
+        self._idle.clear()
         for child in children:
             await asyncio.to_thread(child.kill)
+
+
+def _kill_all(children: set[_Child]) -> None:
+    for child in list(children):
+        child.kill()
+    children.clear()
