@@ -54,7 +54,9 @@ class _Child:
     def __init__(self) -> None:
         jobs_r, jobs_w = os.pipe()
         results_r, results_w = os.pipe()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)}
+        # none of the parent's settings or secrets: the child parses untrusted input and needs only its imports
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)}
         try:
             self.process = subprocess.Popen([sys.executable, "-c", _CHILD, str(jobs_r), str(results_w)],
                                             pass_fds=(jobs_r, results_w), stdin=subprocess.DEVNULL, env=env)
