@@ -29,6 +29,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
     return RuntimeConfig(
         batch_size=settings.batch_size, block_ms=settings.block_ms, reclaim_idle_ms=settings.reclaim_idle_ms,
         reclaim_interval_s=max(0.2, min(5.0, settings.reclaim_idle_ms / 4000)), max_deliveries=settings.max_deliveries,
+        stale_consumer_idle_ms=settings.stale_consumer_idle_ms, batch_max_bytes=settings.batch_max_bytes,
     )
 
 

@@ -30,6 +30,7 @@ REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
 @dataclass(frozen=True)
 class RuntimeConfig:
     batch_size: int = 500
+    batch_max_bytes: int = 8 * 1024 * 1024  # a batch stops growing past this many bytes (it holds one entry at least)
     block_ms: int = 1000
     reclaim_idle_ms: int = 30_000  # a pending entry this idle belongs to a dead (or stuck) consumer
     reclaim_interval_s: float = 5.0
@@ -37,7 +38,7 @@ class RuntimeConfig:
     max_inflight_batches: int = 2  # transactions in flight per group: one commits while the next is being built
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
-    stale_consumer_idle_ms: int = 3_600_000  # consumers idle this long with nothing pending are removed
+    stale_consumer_idle_ms: int = 600_000  # consumers idle this long with nothing pending are removed
 
 
 @dataclass

@@ -21,9 +21,20 @@ async def export_gauges(redis: Redis, group: str, streams: Sequence[str]) -> Non
 
 
 async def remove_stale_consumers(redis: Redis, group: str, streams: Sequence[str], me: str, idle_ms: int) -> None:
-    """Consumers idle this long with nothing pending are dead processes; they would clutter XINFO forever."""
+    """Consumers idle this long with nothing pending are dead processes; they would clutter XINFO forever.
+    A live consumer is never this idle (each XREADGROUP BLOCK touches it), and one removed anyway loses nothing:
+    it holds no entry, and its next read recreates it."""
     for stream in streams:
         for info in await redis.xinfo_consumers(stream, group):
             name = as_text(info["name"])
             if name != me and info["pending"] == 0 and info["idle"] > idle_ms:
                 await redis.xgroup_delconsumer(stream, group, name)
+
+
+async def leave_group(redis: Redis, group: str, streams: Sequence[str], me: str) -> None:
+    """On a clean stop, delete this consumer where it holds nothing pending (where it does, it stays: deleting it
+    would drop those entries from the pending list, and another consumer must reclaim them)."""
+    for stream in streams:
+        for info in await redis.xinfo_consumers(stream, group):
+            if as_text(info["name"]) == me and info["pending"] == 0:
+                await redis.xgroup_delconsumer(stream, group, me)

@@ -26,7 +26,7 @@ from consumers import metrics
 from consumers.base import INFRA_ERRORS, REDIS_ERRORS, Backoff, Group, RuntimeConfig, consumer_name
 from consumers.deadletter import move_to_dead
 from consumers.delivery import Delivery, origin_of
-from consumers.housekeeping import export_gauges, remove_stale_consumers
+from consumers.housekeeping import export_gauges, leave_group, remove_stale_consumers
 from events import codec
 from events.codec import EventDecodeError
 from events.streams import LAST_ERROR_HASH, as_text
@@ -55,6 +55,7 @@ class GroupRunner:
             await asyncio.gather(*readers)  # they return once stopping is set
             await self.queue.put(None)  # then the committers finish what was read, and stop
             await asyncio.gather(*others)
+            await self._leave()
         finally:
             for task in readers + others + [heartbeat]:
                 task.cancel()
@@ -74,6 +75,12 @@ class GroupRunner:
                                                 message_ids=list(entry_ids), justid=True)
                     except REDIS_ERRORS as exc:
                         log.warning("group %s: heartbeat failed: %s", self.group.name, exc)
+
+    async def _leave(self) -> None:
+        try:
+            await leave_group(self.redis, self.group.name, self.group.all_streams, self.consumer)
+        except REDIS_ERRORS as exc:  # the stale-consumer cleanup of a later worker removes it instead
+            log.warning("group %s: could not remove consumer %s: %s", self.group.name, self.consumer, exc)
 
     async def ensure_groups(self) -> None:
         for stream in self.group.all_streams:
@@ -106,18 +113,24 @@ class GroupRunner:
                 except REDIS_ERRORS as exc:  # what was not acknowledged stays pending and is reclaimed later
                     await self._infra_error(exc)
                     continue
-                if batch:
-                    await self.queue.put(batch)  # waits while the committers are behind: back-pressure
+                for chunk in split_by_bytes(batch, self.config.batch_max_bytes):
+                    await self.queue.put(chunk)  # waits while the committers are behind: back-pressure
 
     async def _commit_loop(self) -> None:
         """Handle what the readers queued, merging chunks of several streams into one batch (one transaction)."""
-        while (batch := await self.queue.get()) is not None:
+        carry: list[Delivery] | None = None  # a chunk taken that would have made the batch too large: the next one
+        while (batch := carry or await self.queue.get()) is not None:
+            carry, size = None, _bytes(batch)
             while len(batch) < self.config.batch_size and not self.queue.empty():
                 more = self.queue.get_nowait()
                 if more is None:
                     self.queue.put_nowait(None)
                     break
+                if size + _bytes(more) > self.config.batch_max_bytes:
+                    carry = more
+                    break
                 batch.extend(more)
+                size += _bytes(more)
             try:
                 await self.commit(batch)
             except REDIS_ERRORS as exc:
@@ -259,10 +272,29 @@ class GroupRunner:
                     await self._dead_letter(stream, entry_id, fields, reason, delivered)
                 else:
                     retry.append((entry_id, fields, delivered + 1))
-            if retry and (batch := await self.decode(stream, retry)):
-                await self.commit(batch)
+            batch = await self.decode(stream, retry) if retry else []
+            for chunk in split_by_bytes(batch, self.config.batch_max_bytes):
+                await self.commit(chunk)
             if len(pending) < self.config.batch_size:
                 return
+
+
+def _bytes(batch: list[Delivery]) -> int:
+    return sum(len(d.raw) for d in batch)
+
+
+def split_by_bytes(batch: list[Delivery], max_bytes: int) -> list[list[Delivery]]:
+    """Consecutive chunks of at most max_bytes of events each (a larger entry is a chunk of its own): XREADGROUP
+    bounds a read in entries only, and 500 entries of 1 MiB each must not become one transaction."""
+    chunks: list[list[Delivery]] = []
+    size = max_bytes
+    for delivery in batch:
+        if size + len(delivery.raw) > max_bytes and (not chunks or chunks[-1]):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(delivery)
+        size += len(delivery.raw)
+    return chunks
 
 
 class Runtime:

@@ -176,3 +176,26 @@ async def test_a_batch_slower_than_the_reclaim_idle_time_is_handled_once_and_nev
 
 async def _count(items):
     return len(items)
+
+
+async def test_a_batch_is_bounded_in_bytes_as_well_as_entries(redis):
+    from consumers.runtime import Group
+    from events.streams import all_event_streams
+
+    batches: list[list] = []
+
+    async def handle(batch):
+        batches.append(batch)
+
+    events = [order("tenant-1", str(i), customer_email="x" * 2000) for i in range(60)]  # one partition: one read of 60
+    events.insert(30, order("tenant-1", "huge", customer_email="y" * 50_000))  # larger than the bound: a batch of its own
+    await Publisher(redis).publish(events)
+    size = len(codec.encode(events[0]))
+    config = RuntimeConfig(**{**FAST.__dict__, "batch_max_bytes": 5 * size})
+    async with running(redis, [Group("bytes", all_event_streams(8), handle)], config):
+        await wait_for(lambda: _handled(batches), len(events))
+    assert sorted(d.message.id for batch in batches for d in batch) == sorted(e.id for e in events)
+    for batch in batches:
+        assert len(batch) == 1 or sum(len(d.raw) for d in batch) <= 5 * size, [len(d.raw) for d in batch]
+    assert max(map(len, batches)) > 1  # still batched
+    assert [len(b) for b in batches if any(d.message.subject.external_id == "huge" for d in b)] == [1]

@@ -126,3 +126,44 @@ async def _total_pending(redis, group):
 
 async def _has_group(redis):
     return any([await redis.exists(s) for s in all_event_streams()])
+
+
+async def _consumers(redis, group):
+    names: set[str] = set()
+    for stream in all_event_streams():
+        try:
+            names |= {c["name"].decode() for c in await redis.xinfo_consumers(stream, group)}
+        except Exception:  # noqa: BLE001 - the group may not exist on an unused partition
+            continue
+    return names
+
+
+async def test_stopped_workers_leave_no_consumers_behind(redis, migrated, tmp_path):
+    # a consumer of a process that died long ago, holding nothing (what a SIGKILLed `bizosaas dev` leaves)
+    stream = all_event_streams()[0]
+    await redis.xgroup_create(stream, "projector", id="0", mkstream=True)
+    await redis.xgroup_createconsumer(stream, "projector", "ghost-1")
+    await wait_for(lambda: _idle_over(redis, stream, "ghost-1", 300), timeout_s=30)
+    env = migrated.env(**WORKER_ENV, BIZOSAAS_STALE_CONSUMER_IDLE_MS="300")
+    for run in range(3):  # three runs, as three `bizosaas dev` sessions would
+        worker = start_worker(env, tmp_path / f"worker-{run}.log", "projector")
+        try:
+            if run == 0:  # the cleanup at start removed the ghost
+                await wait_for(lambda: _has_ghost(redis), False, timeout_s=30)
+            await Publisher(redis).publish([order("t1", str(run))])  # a consumer exists once it has read something
+            await wait_for(lambda: _consumers(redis, "projector"), timeout_s=30)
+            await wait_for(lambda: _total_pending(redis, "projector"), 0, timeout_s=30)
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(worker.wait, 20) == 0
+        finally:
+            worker.kill()
+            worker.wait()
+        assert await _consumers(redis, "projector") == set(), "a cleanly stopped worker deletes its own consumer"
+
+
+async def _has_ghost(redis):
+    return "ghost-1" in await _consumers(redis, "projector")
+
+
+async def _idle_over(redis, stream, name, ms):
+    return any(c["name"].decode() == name and c["idle"] > ms for c in await redis.xinfo_consumers(stream, "projector"))
