@@ -40,6 +40,11 @@ class Settings:
     webhook_max_body_bytes: int = 1024 * 1024
     webhook_rate_per_s: float = 500.0  # per-connector abuse limit (generous: providers disable failing endpoints)
     webhook_burst: int = 5000
+    # requests to a webhook URL that fail (bad signature, size, encoding) are charged here, never to the limit above
+    webhook_failed_rate_per_s: float = 5.0
+    webhook_failed_burst: int = 100
+    rejected_log_max: int = 1000  # refused webhook requests kept per tenant (GET /v1/deliveries?outcome=rejected)
+    body_timeout_s: float = 30.0  # a request body must arrive within this long, else 408
     tenant_rate_per_s: float = 50.0
     tenant_burst: int = 200
     key_rate_per_s: float = 20.0  # per API key or JWT subject

@@ -32,7 +32,7 @@ MAX_AMOUNT_DIGITS = 15
 def json_object(body: bytes, what: str) -> dict[str, Any]:
     try:
         value = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec raises the latter for bytes not UTF-8
         raise NormalizeError(f"{what}: body is not JSON ({exc})") from None
     if not isinstance(value, dict):
         raise NormalizeError(f"{what}: body is a JSON {type(value).__name__}, not an object")
@@ -43,7 +43,7 @@ def json_object_or_none(body: bytes) -> dict[str, Any] | None:
     """For header-like questions asked of the body (topic, delivery id): no answer rather than an error."""
     try:
         value = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None
 

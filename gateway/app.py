@@ -24,7 +24,7 @@ from gateway.secrets import VaultSecrets
 from gateway.targets import Targets
 from gateway.state import (
     ARCHIVE, AUTH, BATCHER, CONFIG, HTTP, LIMITER, POOL, PUBLISHER, REDIS, ROUTE_SPECS, SECRETS, TARGETS,
-    WEBHOOK_LIMITER,
+    WEBHOOK_FAILURE_LIMITER, WEBHOOK_LIMITER,
 )
 from producers.publisher import Publisher
 
@@ -70,10 +70,14 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 
 def init(config: GatewayConfig) -> web.Application:
     # a request line up to 64 KiB: every query parameter the OpenAPI document allows must fit, percent-encoded
-    # (aiohttp's default of 8 KiB refuses them with a plain-text 400 before any middleware runs)
-    app = web.Application(middlewares=[observe, authorize], handler_args={"max_line_size": 65536})
+    # (aiohttp's default of 8 KiB refuses them with a plain-text 400 before any middleware runs). No automatic
+    # decompression: bodies are decoded by gateway/body.py under their size cap (a webhook's signature covers the
+    # decoded bytes, and a compressed body must not slip past the cap)
+    app = web.Application(middlewares=[observe, authorize],
+                          handler_args={"max_line_size": 65536, "auto_decompress": False})
     app[CONFIG] = config
     app[WEBHOOK_LIMITER] = LocalLimiter(config.webhook_rate_per_s, config.webhook_burst)
+    app[WEBHOOK_FAILURE_LIMITER] = LocalLimiter(config.webhook_failed_rate_per_s, config.webhook_failed_burst)
     app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler)

@@ -28,6 +28,10 @@ class GatewayConfig:
     webhook_max_body_bytes: int = 1024 * 1024
     webhook_rate_per_s: float = 500.0
     webhook_burst: int = 5000
+    webhook_failed_rate_per_s: float = 5.0
+    webhook_failed_burst: int = 100
+    rejected_log_max: int = 1000
+    body_timeout_s: float = 30.0
     tenant_rate_per_s: float = 50.0
     tenant_burst: int = 200
     key_rate_per_s: float = 20.0

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping, Sequence
 
-from connectors.base import Connector, IngestContext, NormalizeError, WebhookRequest
+from connectors.base import COMMON_HEADERS, Connector, IngestContext, NormalizeError, WebhookRequest
 from events.ids import derived_id, opaque_id
 from events.types import Event, Subject, WebhookUnmapped
 
 log = logging.getLogger("bizosaas.gateway.ingest")
 
-# headers a delivery record never keeps: credentials, and signatures (useless once verified)
-_DROPPED = ("authorization", "cookie", "proxy-authorization")
-_DROPPED_PARTS = ("signature", "hmac", "token", "secret")
+OTHER = "other"  # the metrics' topic label for anything but a provider's mapped topics
 
 
 @dataclass(frozen=True)
@@ -29,21 +27,34 @@ class Outcome:
 
 
 def delivery_id_of(connector: Connector, request: WebhookRequest) -> str:
-    """The provider's delivery id, or a hash of the body where it sends none (a resend is then the same body)."""
-    return connector.delivery_id(request) or "sha256:" + hashlib.sha256(request.body).hexdigest()
+    """What identifies this delivery's content, the key its events and its record are deduplicated on: the
+    provider's delivery id where it names one payload; the id and the body's hash where one id may carry several
+    payloads (WooCommerce); the body's hash where the provider sends no id. A resend (same bytes) keeps its key."""
+    digest = "sha256:" + hashlib.sha256(request.body).hexdigest()
+    # provider strings end up in Postgres text columns, which cannot hold NUL
+    given = (connector.delivery_id(request) or "")[:500].replace("\x00", "")
+    if not given:
+        return digest
+    return given if connector.delivery_id_unique else f"{given}:{digest}"
+
+
+def topic_label(connector: Connector, topic: str) -> str:
+    """The topic as a metric label: only values the provider's module declares, so requests cannot add series."""
+    return topic if topic in connector.topics else OTHER
 
 
 def delivery_row_id(connector_id: str, delivery_id: str) -> str:
     return opaque_id("dlv", connector_id, delivery_id)
 
 
-def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def kept_headers(connector: Connector, headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers a delivery record (or the rejected log) keeps: an allow-list of common ones and the provider's
+    declared topic, id and retry headers. Signatures and credentials are never on it."""
     kept = {}
     for name, value in headers.items():
         lower = name.lower()
-        if lower in _DROPPED or any(part in lower for part in _DROPPED_PARTS):
-            continue
-        kept[lower] = value[:1000]
+        if lower in COMMON_HEADERS or lower in connector.kept_headers:
+            kept[lower] = value[:1000].replace("\x00", "")
     return kept
 
 

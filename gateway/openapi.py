@@ -62,7 +62,8 @@ def _operation(spec: RouteSpec, refs: dict[Any, dict]) -> dict[str, Any]:
         _, found = msgspec.json.schema_components([spec.query], ref_template=REF)
         op["parameters"] += _query_parameters(found[spec.query.__name__])
     if spec.body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[spec.body]}}}
+        op["requestBody"] = {"required": not _all_optional(spec.body),  # an empty body is then `{}` (read_json)
+                             "content": {"application/json": {"schema": refs[spec.body]}}}
     elif spec.request_content_types:
         op["requestBody"] = {"required": True, "content": {
             ct: {"schema": {"type": "string", "format": "binary"}} for ct in spec.request_content_types}}
@@ -77,6 +78,8 @@ def _operation(spec: RouteSpec, refs: dict[Any, dict]) -> dict[str, Any]:
         errors |= {401, 403, 429}
     if spec.body is not None or spec.query is not None:
         errors |= {400, 422}
+    if spec.body is not None:  # gateway.body: too large, an unknown Content-Encoding, too slow to arrive
+        errors |= {408, 413, 415}
     if spec.path_params:
         errors.add(404)
     if spec.permission != PUBLIC or spec.path_params:
@@ -84,6 +87,14 @@ def _operation(spec: RouteSpec, refs: dict[Any, dict]) -> dict[str, Any]:
     for status in sorted(errors - {spec.status, *spec.same_body_statuses}):
         op["responses"][str(status)] = _problem(status)
     return op
+
+
+def _all_optional(kind: Any) -> bool:
+    try:
+        msgspec.json.decode(b"{}", type=kind)
+        return True
+    except msgspec.ValidationError:
+        return False
 
 
 def openapi_document(specs: list[RouteSpec]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
+from connectors.base import BY_HAND
 from connectors.registry import UnknownProvider, all_connectors, get_connector
 from db.pool import tenant_transaction
 from events.commands import ConnectConnector, DisconnectConnector
@@ -25,6 +26,7 @@ routes = Routes("connectors")
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 SecretValue = Annotated[str, Meta(min_length=1, max_length=4096)]
+WEBHOOK_SECRET = "webhook_secret"
 
 
 # documented as the registry's providers; checked against the registry when a connector is created
@@ -90,10 +92,16 @@ def _connector(request: web.Request, row, kind: type[Connector] = Connector, **e
 async def post_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorCreate)
     try:
-        get_connector(body.provider)
+        provider = get_connector(body.provider)
     except UnknownProvider:
         raise ProblemError("validation", f"unknown provider {body.provider!r}; known: "
                            f"{', '.join(sorted(all_connectors()))}") from None
+    status = "active"
+    if WEBHOOK_SECRET not in body.secrets:
+        if provider.webhook_registration == BY_HAND:  # every delivery would be refused: say so now
+            raise ProblemError("bad-request", f"secrets.{WEBHOOK_SECRET} is required: {body.provider} webhooks are "
+                               "registered by hand, and the secret the provider shows there signs every delivery")
+        status = "needs_setup"  # set-up registers the webhooks and stores their secret (the connectors issue)
     tenant, app = tenant_of(request), request.app
     connector_id = "con_" + random.token_hex(16)  # 128 random bits: the webhook URL is unguessable
     store = app[SECRETS]
@@ -105,8 +113,9 @@ async def post_connector(request: web.Request) -> web.Response:
     try:
         async with tenant_transaction(app[POOL], tenant) as conn:
             row = await conn.fetchrow(
-                f"INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, $3, $4, $5::jsonb) "
-                f"RETURNING {COLUMNS}", tenant, connector_id, body.provider, body.name, json.dumps(body.config),
+                "INSERT INTO connectors (tenant_id, id, provider, name, config, status) "
+                f"VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING {COLUMNS}",
+                tenant, connector_id, body.provider, body.name, json.dumps(body.config), status,
             )
             await record_command(conn, command)
     except BaseException:

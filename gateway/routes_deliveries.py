@@ -1,9 +1,11 @@
 """Webhook deliveries as received (the view Hookdeck and Svix give): list with filters, one with its body, and
-re-running deliveries the normalizer could not handle (one, or in bulk) after a fix."""
+re-running deliveries the normalizer could not handle (one, or in bulk) after a fix. `outcome=rejected` lists the
+requests the webhook route refused, from the tenant's bounded rejected log (gateway/rejected.py)."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -16,38 +18,44 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from connectors.base import WebhookRequest
 from connectors.registry import UnknownProvider, get_connector
 from db.pool import tenant_transaction
-from gateway import metrics
-from gateway.ingest import context, run_normalizer
+from gateway import metrics, rejected
+from gateway.ingest import context, run_normalizer, topic_label
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
-from gateway.state import POOL, PUBLISHER, tenant_of
+from gateway.state import POOL, PUBLISHER, REDIS, tenant_of
 from producers.publisher import Publisher
 
 routes = Routes("deliveries")
 
 Outcome = Literal["published", "unmapped", "handshake"]
+ListedOutcome = Literal["published", "unmapped", "handshake", "rejected"]
+REJECTED_PREFIX = "rjt_"  # a rejected request's id: this prefix and its entry id in the rejected log
 
 
 class DeliverySummary(msgspec.Struct):
     id: str
     connector_id: str
     provider: str
-    delivery_id: str  # the provider's delivery id, or sha256:<hash of the body>
+    # the provider's delivery id; `<id>:sha256:<hash of the body>` where the provider's id may carry several
+    # payloads (WooCommerce); sha256:<hash of the body> where it sends none
+    delivery_id: str
     topic: str
     received_at: Timestamp
     last_received_at: Timestamp
     receipts: int  # how often the provider sent it
-    outcome: Outcome
+    outcome: ListedOutcome
     error: str | None
     event_ids: list[str]
     retries: int
+    status: int | None = None  # rejected: the HTTP status the request was answered with
+    headers: dict[str, str] | None = None  # rejected: its allow-listed headers (no body is kept)
 
 
 class DeliveryDetail(DeliverySummary):
     content_type: str = ""
     headers: dict[str, str] = {}
-    body: str = ""  # as received (UTF-8; invalid bytes replaced)
+    body: str = ""  # as received, decoded if it was compressed (shown as UTF-8, invalid bytes replaced; stored raw)
 
 
 class DeliveryList(msgspec.Struct):
@@ -59,7 +67,7 @@ class DeliveryQuery(msgspec.Struct):
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
     cursor: Cursor | None = None
     connector_id: ShortText | None = None
-    outcome: Outcome | None = None
+    outcome: ListedOutcome | None = None  # rejected: the refused requests (the newest ~1000 of the tenant)
     since: Timestamp | None = None  # received at or after
     until: Timestamp | None = None  # received before
 
@@ -92,10 +100,13 @@ FILTERS = ("($1::text IS NULL OR connector_id = $1) AND ($2::text IS NULL OR out
 
 
 @routes.route("GET", "/v1/deliveries", permission="deliveries:read",
-              summary="List webhook deliveries, newest first (filters: connector, outcome, time)",
+              summary="List webhook deliveries, newest first (filters: connector, outcome, time; outcome=rejected: the "
+                      "refused requests)",
               query=DeliveryQuery, response=DeliveryList)
 async def list_deliveries(request: web.Request) -> web.Response:
     query = read_query(request, DeliveryQuery)
+    if query.outcome == "rejected":
+        return json_response(await _rejected(request, query))
     after = decode_cursor(query.cursor, "deliveries")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
@@ -106,6 +117,27 @@ async def list_deliveries(request: web.Request) -> web.Response:
         )
     items, cursor = page(rows, query.limit, "deliveries", sort_field="received_at")
     return json_response(DeliveryList(items=[DeliverySummary(**r) for r in items], next=cursor))
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+async def _rejected(request: web.Request, query: DeliveryQuery) -> DeliveryList:
+    before = None
+    if query.cursor is not None:
+        before = query.cursor.removeprefix(REJECTED_PREFIX)
+        if not query.cursor.startswith(REJECTED_PREFIX) or not re.fullmatch(r"\d{1,20}-\d{1,20}", before):
+            raise ProblemError("validation", "cursor: not a cursor of this list")
+    found = await rejected.newest(request.app[REDIS], tenant_of(request), query.limit + 1, before,
+                                  query.connector_id, _ms(query.since), _ms(query.until))
+    items = [DeliverySummary(
+        id=REJECTED_PREFIX + r.entry_id, connector_id=r.rejection.connector_id, provider=r.rejection.provider,
+        delivery_id="", topic="", received_at=r.received_at, last_received_at=r.received_at, receipts=1,
+        outcome="rejected", error=r.rejection.reason, event_ids=[], retries=0, status=r.rejection.status,
+        headers=r.rejection.headers,
+    ) for r in found[:query.limit]]
+    return DeliveryList(items=items, next=items[-1].id if len(found) > query.limit else None)
 
 
 @routes.route("GET", "/v1/deliveries/{delivery_id}", permission="deliveries:read",
@@ -146,7 +178,7 @@ async def rerun(conn: asyncpg.Connection, publisher: Publisher, tenant: str, del
         "event_ids = CASE WHEN $3 = 'published' THEN $5::text[] ELSE event_ids END, updated_at = now() WHERE id = $1",
         delivery_id, attempt, result.outcome, result.error, [e.id for e in result.events],
     )
-    metrics.WEBHOOKS.labels(row["provider"], row["topic"], f"retry_{result.outcome}").inc()
+    metrics.WEBHOOKS.labels(row["provider"], topic_label(connector, row["topic"]), f"retry_{result.outcome}").inc()
     return RetryResult(id=delivery_id, outcome=result.outcome, error=result.error, events=published)
 
 

@@ -1,14 +1,17 @@
 """`POST /v1/webhooks/{connector_id}`: verify, dedupe, normalize, publish, answer fast.
 
-Order of checks: unknown connector 404, declared size over the limit 413 (before reading), content type the provider
-never sends 415, per-connector abuse limit 429, body read with a cap (413), signature 401. Handshakes are answered
-directly. The events and the delivery record go to Redis through the batcher; Postgres is not on this path except
-for a connector's first delivery after the routing cache expired.
+Order of checks: unknown connector 404, declared size over the limit 413 (before reading), content type or
+Content-Encoding the provider never sends 415, body read within the body timeout (408) and under the cap (413),
+decoded under the cap (413), signature 401, and only for an authentic delivery the per-connector abuse limit 429: an
+unsigned flood cannot spend a provider's allowance. A refused request is charged to the connector's failure bucket
+(its own limiter, which no authentic delivery consults) and written to the tenant's rejected log; once the bucket is
+empty, refused requests are answered 429 and not logged. Handshakes are answered directly. The events and the
+delivery record go to Redis through the batcher; Postgres is not on this path except for a connector's first
+delivery after the routing cache expired.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import datetime, timezone
@@ -16,16 +19,27 @@ from datetime import datetime, timezone
 import msgspec
 from aiohttp import web
 
-from connectors.base import Connector, SignatureError, WebhookRequest
+from connectors.base import Connector, Handshake, SignatureError, WebhookRequest
 from connectors.registry import UnknownProvider, get_connector
 from events.ids import new_id
 from gateway import metrics
-from gateway.ingest import context, delivery_id_of, delivery_row_id, kept_headers, run_normalizer
+from gateway.body import check_codings, content_codings, decode, read_raw
+from gateway.ingest import OTHER, context, delivery_id_of, delivery_row_id, kept_headers, run_normalizer, topic_label
 from gateway.problems import ProblemError
 from gateway.ratelimit import retry_after
+from gateway.rejected import Rejection, log_rejection
 from gateway.routing import Routes, json_response
 from gateway.secrets import webhook_secrets
-from gateway.state import BATCHER, CONFIG, LOG_TENANT, SECRETS, TARGETS, WEBHOOK_LIMITER
+from gateway.state import (
+    BATCHER,
+    CONFIG,
+    LOG_TENANT,
+    REDIS,
+    SECRETS,
+    TARGETS,
+    WEBHOOK_FAILURE_LIMITER,
+    WEBHOOK_LIMITER,
+)
 from gateway.targets import Target
 from producers.deliveries import DeliveryRecord
 
@@ -40,22 +54,6 @@ class WebhookAccepted(msgspec.Struct):
     duplicate: bool  # a repeat of a delivery already accepted: nothing new was published
 
 
-async def _read_capped(request: web.Request, cap: int) -> bytes:
-    length = request.content_length
-    if length is not None:  # already checked against the cap; aiohttp delivers no more than this
-        try:
-            return await request.content.readexactly(length) if length else b""
-        except asyncio.IncompleteReadError:
-            raise ProblemError("bad-request", "the body is shorter than its Content-Length") from None
-    chunks, size = [], 0
-    while chunk := await request.content.read(65536):
-        size += len(chunk)
-        if size > cap:
-            raise ProblemError("payload-too-large", f"webhook bodies are limited to {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _verify(app: web.Application, target: Target, connector_id: str, connector: Connector,
                   delivery: WebhookRequest) -> None:
     """The connector's signature check with the current secret (and the previous one during its grace period)."""
@@ -67,18 +65,45 @@ async def _verify(app: web.Application, target: Target, connector_id: str, conne
         connector.verify(delivery, secrets, now_s)
     except SignatureError as exc:  # the reason goes to the log only
         log.warning("webhook refused: %s", exc, extra={"tenant_id": target.tenant_id, "connector_id": connector_id})
-        metrics.WEBHOOKS.labels(target.provider, "", "bad_signature").inc()
         raise ProblemError("invalid-signature", "the signature does not verify") from None
+
+
+async def _refused(request: web.Request, target: Target, connector_id: str, connector: Connector,
+                   problem: ProblemError) -> None:
+    """Charge a refused request to the failure bucket, and log it while the bucket has room (else answer 429)."""
+    app = request.app
+    outcome = "bad_signature" if problem.slug == "invalid-signature" else problem.slug.replace("-", "_")
+    wait_s = app[WEBHOOK_FAILURE_LIMITER].check(connector_id)
+    if wait_s > 0:
+        metrics.WEBHOOKS.labels(target.provider, OTHER, "refused_throttled").inc()
+        raise ProblemError("rate-limited", "too many refused requests to this endpoint",
+                           headers={"Retry-After": retry_after(wait_s)}) from None
+    metrics.WEBHOOKS.labels(target.provider, OTHER, outcome).inc()
+    rejection = Rejection(connector_id=connector_id, provider=target.provider, status=problem.status,
+                          reason=problem.detail[:500], headers=kept_headers(connector, request.headers))
+    try:
+        await log_rejection(app[REDIS], target.tenant_id, rejection, app[CONFIG].rejected_log_max)
+    except Exception as exc:  # noqa: BLE001 - the log is a diagnostic: the provider still gets the real answer
+        log.warning("rejected log not written: %s: %s", type(exc).__name__, exc,
+                    extra={"tenant_id": target.tenant_id, "connector_id": connector_id})
+
+
+def _asked(question, delivery: WebhookRequest, connector: Connector) -> str:
+    """A header-like fact of an authentic delivery (topic, id); a provider module's bug must not lose it."""
+    try:
+        return question(delivery) or ""
+    except Exception:  # noqa: BLE001
+        log.exception("%s of %s failed", question.__name__, connector.provider)
+        return ""
 
 
 @routes.route("POST", "/v1/webhooks/{connector_id}", permission="public",
               summary="Receive a provider's webhook delivery (authenticated by its signature)",
-              response=WebhookAccepted, errors=(401, 404, 413, 415, 429),
+              response=WebhookAccepted, errors=(400, 401, 404, 408, 413, 415, 429),
               request_content_types=("application/json", "application/x-www-form-urlencoded"))
 async def post_webhook(request: web.Request) -> web.StreamResponse:
-    app, connector_id = request.app, request.match_info["connector_id"]
-    config = app[CONFIG]
-    target = await app[TARGETS].get(connector_id)
+    connector_id = request.match_info["connector_id"]
+    target = await request.app[TARGETS].get(connector_id)
     if target is None:
         raise ProblemError("not-found", "no such webhook endpoint")
     request[LOG_TENANT] = target.tenant_id
@@ -86,38 +111,60 @@ async def post_webhook(request: web.Request) -> web.StreamResponse:
         connector = get_connector(target.provider)
     except UnknownProvider:
         raise ProblemError("not-found", "this endpoint's provider is not available") from None
-    if (request.content_length or 0) > config.webhook_max_body_bytes:
-        raise ProblemError("payload-too-large", f"webhook bodies are limited to {config.webhook_max_body_bytes} bytes")
+    try:
+        delivery, handshake = await _authentic(request, target, connector_id, connector)
+    except ProblemError as problem:
+        await _refused(request, target, connector_id, connector, problem)
+        raise
+    return await _accept(request, target, connector_id, connector, delivery, handshake)
+
+
+async def _authentic(request: web.Request, target: Target, connector_id: str,
+                     connector: Connector) -> tuple[WebhookRequest, Handshake | None]:
+    """The delivery read, decoded and verified (an unsigned handshake is let through: it is never published)."""
+    config = request.app[CONFIG]
+    cap = config.webhook_max_body_bytes
+    if (request.content_length or 0) > cap:
+        raise ProblemError("payload-too-large", f"webhook bodies are limited to {cap} bytes")
     content_type = request.content_type if "Content-Type" in request.headers else ""
     if content_type not in connector.content_types:
         raise ProblemError("unsupported-media-type", f"{target.provider} does not send {content_type or 'that'}")
-    wait_s = app[WEBHOOK_LIMITER].check(connector_id)
-    if wait_s > 0:
-        raise ProblemError("rate-limited", "too many deliveries to this endpoint",
-                           headers={"Retry-After": retry_after(wait_s)})
-    body = await _read_capped(request, config.webhook_max_body_bytes)
+    codings = content_codings(request)
+    check_codings(codings, connector.content_encodings, target.provider)
+    body = decode(await read_raw(request, cap, config.body_timeout_s), codings, cap)  # senders sign the decoded bytes
     delivery = WebhookRequest(headers=request.headers, body=body, content_type=content_type)
     handshake = connector.handshake(delivery)
     if handshake is None or handshake.requires_signature:
-        await _verify(app, target, connector_id, connector, delivery)
+        await _verify(request.app, target, connector_id, connector, delivery)
+    return delivery, handshake
+
+
+async def _accept(request: web.Request, target: Target, connector_id: str, connector: Connector,
+                  delivery: WebhookRequest, handshake: Handshake | None) -> web.StreamResponse:
+    app = request.app
+    wait_s = app[WEBHOOK_LIMITER].check(connector_id)  # authentic deliveries only
+    if wait_s > 0:
+        raise ProblemError("rate-limited", "too many deliveries to this endpoint",
+                           headers={"Retry-After": retry_after(wait_s)})
     if handshake is not None:
-        metrics.WEBHOOKS.labels(target.provider, "", "handshake").inc()
+        metrics.WEBHOOKS.labels(target.provider, OTHER, "handshake").inc()
         return web.Response(status=handshake.status, body=handshake.body, content_type=handshake.content_type)
 
     # provider strings end up in Postgres text columns, which cannot hold NUL
-    topic = connector.topic(delivery)[:200].replace("\x00", "")
-    delivery_id = delivery_id_of(connector, delivery)[:500].replace("\x00", "")
+    topic = _asked(connector.topic, delivery, connector)[:200].replace("\x00", "")
+    delivery_id = delivery_id_of(connector, delivery)
     received_at = datetime.now(timezone.utc)
     ctx = context(target.tenant_id, connector_id, delivery_id, received_at, target.config)
     result = run_normalizer(connector, ctx, topic, delivery, f"{connector_id}:{delivery_id}")
-    record = DeliveryRecord(
+    delivery_record = DeliveryRecord(
         id=delivery_row_id(connector_id, delivery_id), receipt_id=new_id(), tenant_id=target.tenant_id,
         connector_id=connector_id, provider=target.provider, delivery_id=delivery_id, topic=topic,
-        content_type=content_type, headers=kept_headers(request.headers), body=body, received_at=received_at,
-        outcome=result.outcome, error=result.error, event_ids=[e.id for e in result.events],
+        content_type=delivery.content_type, headers=kept_headers(connector, request.headers), body=delivery.body,
+        received_at=received_at, outcome=result.outcome, error=result.error, event_ids=[e.id for e in result.events],
     )
-    published = await app[BATCHER].submit(result.events, result.keys, record)
+    published = await app[BATCHER].submit(result.events, result.keys, delivery_record)
     duplicate = bool(published) and all(p.duplicate for p in published)
-    metrics.WEBHOOKS.labels(target.provider, topic, "duplicate" if duplicate else result.outcome).inc()
-    return json_response(WebhookAccepted(delivery=record.id, outcome=result.outcome, events=len(published),
+    label = topic_label(connector, topic)
+    metrics.WEBHOOKS.labels(target.provider, label, "duplicate" if duplicate else result.outcome).inc()
+    return json_response(WebhookAccepted(delivery=delivery_record.id, outcome=result.outcome, events=len(published),
                                          duplicate=duplicate))

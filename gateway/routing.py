@@ -12,8 +12,10 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
+from gateway.body import read_body
 from gateway.problems import ProblemError
 from gateway.roles import ALL_PERMISSIONS
+from gateway.state import CONFIG
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # an RFC 3339 time with an offset (answers are UTC); the format keyword makes the OpenAPI document say so
@@ -21,6 +23,7 @@ Timestamp = Annotated[datetime, Meta(tz=True, extra_json_schema={"format": "date
 Cursor = Annotated[str, Meta(max_length=1000)]  # a list's `next`
 ShortText = Annotated[str, Meta(max_length=200)]  # an id or a name in a query parameter
 T = TypeVar("T")
+JSON_MAX_BYTES = 1024 * 1024  # aiohttp's client_max_size default, which bounded request.read() before
 
 
 @dataclass(frozen=True)
@@ -91,13 +94,21 @@ def _has_nul(value: Any) -> bool:
 
 
 async def read_json(request: web.Request, kind: type[T]) -> T:
-    raw = await request.read()
+    """Every JSON request body is decoded here: size and time bounded, gzip/deflate undone, bytes that are not
+    UTF-8 answered 400, an empty body taken as `{}` (valid wherever every field is optional)."""
+    raw = await read_body(request, JSON_MAX_BYTES, request.app[CONFIG].body_timeout_s)
+    empty = not raw.strip()
+    raw = raw if not empty else b"{}"
     try:
         value = msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
+        if empty:
+            raise ProblemError("validation", f"this route needs a JSON body: {exc}") from None
         raise ProblemError("validation", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise ProblemError("bad-request", f"the body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:  # msgspec raises it, not DecodeError, for bytes that are not UTF-8
+        raise ProblemError("bad-request", f"the body is not UTF-8: {exc.reason} at byte {exc.start}") from None
     # Postgres text and jsonb cannot hold NUL: refuse it here rather than fail in the database
     if b"\\u0000" in raw and _has_nul(msgspec.json.decode(raw)):
         raise ProblemError("validation", "strings may not contain NUL (\\u0000) characters")

@@ -26,6 +26,7 @@ SECRETS = web.AppKey("secrets", SecretStore)
 AUTH = web.AppKey("auth", Authenticator)
 LIMITER = web.AppKey("limiter", RateLimiter)
 WEBHOOK_LIMITER = web.AppKey("webhook_limiter", LocalLimiter)
+WEBHOOK_FAILURE_LIMITER = web.AppKey("webhook_failure_limiter", LocalLimiter)  # refused webhook requests only
 PUBLISHER = web.AppKey("publisher", Publisher)
 BATCHER = web.AppKey("batcher", WebhookBatcher)
 ROUTE_SPECS = web.AppKey("route_specs", list)

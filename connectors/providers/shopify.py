@@ -1,11 +1,17 @@
 """Shopify webhooks: the body is the bare resource (no {"order": ...} wrapper), signed with
-base64(HMAC-SHA256(app client secret, body)) in X-Shopify-Hmac-Sha256; times carry the shop's offset."""
+base64(HMAC-SHA256(app client secret, body)) in X-Shopify-Hmac-Sha256; times carry the shop's offset.
+
+Delivery id: unique per payload. X-Shopify-Webhook-Id identifies one webhook delivery and is kept on its retries
+(Shopify's "ignore duplicates" guidance, and the official shopify-api-js validation, which requires it).
+Content-Encoding: none documented. Registered by hand (a custom app's webhook subscription or the admin's
+Notifications > Webhooks) until set-up registers subscriptions through the Admin API.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from connectors.base import Handshake, IngestContext, WebhookRequest
+from connectors.base import BY_HAND, Handshake, IngestContext, WebhookRequest
 from connectors.normalize import (
     DELETE, UPSERT, EventBuilder, address, compact, minor, normalize_resource, opt_iso, opt_text, opt_time, text,
 )
@@ -117,6 +123,13 @@ MAPPERS = {"order": _order, "contact": _customer, "product": _product}
 class ShopifyConnector:
     provider = "shopify"
     content_types = frozenset({"application/json"})
+    content_encodings: frozenset[str] = frozenset()
+    delivery_id_unique = True
+    webhook_registration = BY_HAND
+    kept_headers = frozenset({TOPIC_HEADER, DELIVERY_ID_HEADER, "x-shopify-shop-domain", "x-shopify-api-version",
+                              "x-shopify-triggered-at", "x-shopify-event-id", "x-shopify-test",
+                              "x-shopify-sub-topic"})
+    topics = frozenset(TOPICS)
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
         verify_body_b64(request.headers, request.body, secrets, SIGNATURE_HEADER, "X-Shopify-Hmac-Sha256")

@@ -6,6 +6,11 @@ Messages are identified by channel and `ts` (Slack's own message key). A slash c
 text a user sent in a conversation, addressed to the app. Interactivity payloads (button clicks, modal submissions)
 carry UI interactions, not entity state: they stay unmapped. Slack's verification `token` and a command's
 `response_url` (a capability to post into the channel) are never copied into events.
+
+Delivery id: unique per payload. An Events API envelope's `event_id` names one event and is kept on Slack's
+retries (which add X-Slack-Retry-Num); slash commands and interactivity payloads carry none, so they are deduplicated
+on the body's hash (a resend is the same bytes). Content-Encoding: none documented. Registered by hand (the app's
+Event Subscriptions / Slash Commands pages, which show the signing secret).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence
 
-from connectors.base import Handshake, IngestContext, NormalizeError, WebhookRequest
+from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, WebhookRequest
 from connectors.normalize import (
     EventBuilder, compact, form_fields, json_object, json_object_or_none, opt_text, run_mapper, text, utc_time,
 )
@@ -90,6 +95,13 @@ class SlackConnector:
 
     provider: ClassVar[str] = "slack"
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json", FORM})
+    content_encodings: ClassVar[frozenset[str]] = frozenset()
+    delivery_id_unique: ClassVar[bool] = True
+    webhook_registration: ClassVar[str] = BY_HAND
+    # the timestamp is kept: a slash command's time comes from it when the delivery is re-run
+    kept_headers: ClassVar[frozenset[str]] = frozenset({TIMESTAMP_HEADER, "x-slack-retry-num",
+                                                        "x-slack-retry-reason"})
+    topics: ClassVar[frozenset[str]] = frozenset(TOPICS)
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
         timestamp = header(request.headers, TIMESTAMP_HEADER)

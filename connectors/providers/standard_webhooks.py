@@ -8,6 +8,11 @@ as a secret `whpk_<base64>`. Several signatures support the sender's key rotatio
 The payload is generic: `{"type", "timestamp", "data"}`. A type whose last two parts name one of our entity kinds and
 an action (`contact.upserted`, `crm.order.deleted`, `invoice.created` ...) maps onto that kind: the fields of `data`
 that the entity has are validated into it, the rest go to provider_data. Other types stay unmapped.
+
+Delivery id: unique per payload. The specification: `webhook-id` is "the same when the same webhook is being resent"
+and is meant as the idempotency key. Content-Encoding: gzip and deflate accepted. The specification is transport-
+level HTTP and names no coding; it is implemented by many senders whose HTTP clients may compress, and the signature
+covers the decoded payload. Registered by hand (the sender's endpoint settings show the whsec_ secret).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
+from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
 from connectors.normalize import (
     DELETE, UPSERT, EventBuilder, body_field, json_object, opt_time, run_mapper, utc_time,
 )
@@ -81,6 +86,12 @@ class StandardWebhooksConnector:
 
     provider: ClassVar[str] = "standard-webhooks"
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
+    content_encodings: ClassVar[frozenset[str]] = frozenset({"gzip", "deflate"})
+    delivery_id_unique: ClassVar[bool] = True
+    webhook_registration: ClassVar[str] = BY_HAND
+    kept_headers: ClassVar[frozenset[str]] = frozenset({ID_HEADER, TIMESTAMP_HEADER})  # both needed by a re-run
+    # the types that map (`<kind>.<action>`; a prefixed `crm.order.deleted` is counted as `other`)
+    topics: ClassVar[frozenset[str]] = frozenset(f"{kind}.{action}" for kind in ENTITIES for action in ACTIONS)
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
         msg_id = header(request.headers, ID_HEADER)

@@ -4,6 +4,10 @@
 Amounts are already integer minor units. The kind follows the object the event carries (`data.object.object`), so one
 table covers every event type of an object; a `*.deleted` event deletes it, except a subscription, which Stripe
 "deletes" by cancelling it: its record stays, with status `canceled`.
+
+Delivery id: unique per payload. The Event's `id` (evt_...) names one event object, resent unchanged on every retry
+(Stripe's "handle duplicate events" guidance: log the event ids you have processed). Content-Encoding: none
+documented. Registered by hand (Dashboard > Developers > Webhooks, which shows the whsec_ signing secret).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence
 
-from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
+from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
 from connectors.normalize import (
     EventBuilder, address, body_field, compact, json_object, minor_units, opt_iso, opt_text, opt_time, run_mapper,
     text, utc_time,
@@ -131,6 +135,20 @@ OBJECTS: dict[str, tuple[str, Callable[[dict[str, Any]], Entity]]] = {
     "checkout.session": ("order", _checkout_session),
 }
 KEPT_WHEN_DELETED = frozenset({"subscription"})
+# the event types of the mapped objects (Stripe's event type list): the metrics' topic label values
+TOPICS = frozenset({
+    *(f"payment_intent.{e}" for e in ("created", "succeeded", "payment_failed", "canceled", "processing",
+                                       "requires_action", "amount_capturable_updated", "partially_funded")),
+    *(f"customer.subscription.{e}" for e in ("created", "updated", "deleted", "paused", "resumed",
+                                              "trial_will_end", "pending_update_applied", "pending_update_expired")),
+    *(f"invoice.{e}" for e in ("created", "updated", "deleted", "finalized", "finalization_failed", "paid",
+                                "payment_failed", "payment_succeeded", "payment_action_required", "sent",
+                                "upcoming", "voided", "marked_uncollectible", "overdue", "will_be_due")),
+    *(f"customer.{e}" for e in ("created", "updated", "deleted")),
+    *(f"product.{e}" for e in ("created", "updated", "deleted")),
+    *(f"checkout.session.{e}" for e in ("completed", "expired", "async_payment_succeeded",
+                                         "async_payment_failed")),
+})
 
 
 def _parse_signature(value: str | None) -> tuple[str | None, list[str]]:
@@ -151,6 +169,11 @@ class StripeConnector:
 
     provider: ClassVar[str] = "stripe"
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
+    content_encodings: ClassVar[frozenset[str]] = frozenset()
+    delivery_id_unique: ClassVar[bool] = True
+    webhook_registration: ClassVar[str] = BY_HAND
+    kept_headers: ClassVar[frozenset[str]] = frozenset()  # everything Stripe says is in the body
+    topics: ClassVar[frozenset[str]] = TOPICS
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
         value = header(request.headers, SIGNATURE_HEADER)

@@ -2,6 +2,11 @@
 
 Saving a webhook in WooCommerce first sends an unsigned, form-encoded ping `webhook_id=<id>` that must be answered
 200 or the webhook is shown as failing (WC_Webhook::deliver_ping sends no signature header).
+
+Delivery id: NOT unique per payload. WC_Webhook::get_new_delivery_id() is `wp_hash($webhook_id . strtotime('now'))`:
+two deliveries of one webhook within the same second (a bulk edit) share it. Deduplication therefore keys on the id
+and the body's SHA-256; a genuine resend (same id, same bytes) is still a duplicate. Content-Encoding: none (the
+WordPress HTTP API sends the body as is). Registered by hand (WooCommerce > Settings > Advanced > Webhooks).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import html
 from typing import Any, Sequence
 
-from connectors.base import Handshake, IngestContext, WebhookRequest
+from connectors.base import BY_HAND, Handshake, IngestContext, WebhookRequest
 from connectors.normalize import (
     DELETE, UPSERT, EventBuilder, address, compact, form_fields, minor, normalize_resource, opt_iso, opt_text,
     opt_time, text,
@@ -125,6 +130,12 @@ MAPPERS = {"order": _order, "contact": _customer, "product": _product}
 class WooCommerceConnector:
     provider = "woocommerce"
     content_types = frozenset({"application/json", FORM})  # FORM: the creation ping
+    content_encodings: frozenset[str] = frozenset()
+    delivery_id_unique = False  # wp_hash(webhook id . current second): see the module docstring
+    webhook_registration = BY_HAND
+    kept_headers = frozenset({TOPIC_HEADER, RESOURCE_HEADER, EVENT_HEADER, "x-wc-webhook-source", "x-wc-webhook-id",
+                              *DELIVERY_ID_HEADERS})
+    topics = frozenset(TOPICS)
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
         verify_body_b64(request.headers, request.body, secrets, SIGNATURE_HEADER, "X-WC-Webhook-Signature")
