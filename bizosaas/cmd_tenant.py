@@ -1,9 +1,13 @@
-"""`bizosaas tenant create NAME [--json]`: create a tenant and print its first API key (shown this once)."""
+"""`bizosaas tenant create NAME [--json]`: create a tenant and print its first API key (shown this once).
+`bizosaas tenant erase T --yes` / `bizosaas tenant erase T --email E | --external-id ID [--source C]`: erase a
+tenant, or one person within it, everywhere the platform keeps data (bizosaas/erasure.py)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import re
 
 import asyncpg
 
@@ -19,6 +23,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     create.add_argument("name")
     create.add_argument("--json", action="store_true", help='print {"id": ..., "api_key": ...}')
     create.set_defaults(run=run_create)
+    erase = actions.add_parser(
+        "erase", help="erase a tenant (--yes), or one person in it (--email / --external-id), everywhere")
+    erase.add_argument("tenant")
+    who = erase.add_mutually_exclusive_group()
+    who.add_argument("--email", help="erase the person with this email (contacts, leads, orders, comments naming it)")
+    who.add_argument("--external-id", help="erase the person with this provider id (a contact's or lead's id)")
+    erase.add_argument("--source", help="only the records of this connector id (with --email / --external-id)")
+    erase.add_argument("--yes", action="store_true", help="confirm erasing the whole tenant")
+    erase.add_argument("--by", default="", help="who asks, recorded with the erasure (default: the OS user)")
+    erase.add_argument("--json", action="store_true", help='print {"id": ..., "counts": {...}}')
+    erase.set_defaults(run=run_erase)
 
 
 async def run_create(args: argparse.Namespace) -> int:
@@ -37,4 +52,39 @@ async def run_create(args: argparse.Namespace) -> int:
     else:
         print(f"tenant {created.id} ({created.name}) created\n"
               f"admin API key (shown once, store it now): {created.api_key}")
+    return 0
+
+
+async def run_erase(args: argparse.Namespace) -> int:
+    from bizosaas.erasure import erase_person, erase_tenant
+    from gateway.secrets import SecretsUnavailable
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", args.tenant):
+        print(f"bizosaas tenant erase: {args.tenant!r} is not a tenant id (ten_...: see `bizosaas status`)")
+        return 2
+    person = args.email is not None or args.external_id is not None
+    if not person and not args.yes:
+        print(f"bizosaas tenant erase: this deletes every piece of data of tenant {args.tenant}; "
+              "add --yes to confirm, or --email / --external-id to erase one person")
+        return 2
+    if args.source and not person:
+        print("bizosaas tenant erase: --source narrows a person's erasure; add --email or --external-id")
+        return 2
+    settings = Settings.from_env()
+    by = args.by or getpass.getuser()
+    try:
+        if person:
+            done = await erase_person(settings, args.tenant, by, args.email, args.external_id, args.source)
+        else:
+            done = await erase_tenant(settings, args.tenant, by)
+    except (OSError, asyncpg.PostgresError, SecretsUnavailable) as exc:
+        print(f"bizosaas tenant erase: {type(exc).__name__}: {exc}; check DATABASE_URL, REDIS_URL and VAULT_ADDR, "
+              "then run it again (erasing twice is safe)")
+        return 1
+    if args.json:
+        print(json.dumps({"id": done.id, "counts": done.counts}, sort_keys=True))
+    else:
+        what = "person" if person else "tenant"
+        places = ", ".join(f"{place} {n}" for place, n in sorted(done.counts.items())) or "nothing found"
+        print(f"erased {what} of {args.tenant} ({places}); recorded as erasure {done.id}")
     return 0
