@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))  # after the repo: bench/rag.py must not shadow rag/
 
-from rag_corpus import docstrings, python_topics  # noqa: E402
+from rag_corpus import docstrings, python_topics
 
-from rag.embedders import LocalEmbedder  # noqa: E402
+from rag.embedders import LocalEmbedder
 
 
 def sample(n: int) -> list[str]:

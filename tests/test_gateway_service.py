@@ -9,15 +9,15 @@ import os
 import shutil
 
 import pytest
+from factories import wait_for
+from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+from rag_helpers import rag_db  # noqa: F401 - fixture
+from webhook_support import fixture, woocommerce_headers
 
 from bizosaas.logs import JsonFormatter
 from bizosaas.servers import free_port
-from factories import wait_for
-from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
 from rag.config import RagConfig
 from rag.local_model import PACKAGED
-from rag_helpers import rag_db  # noqa: F401 - fixture
-from webhook_support import fixture, woocommerce_headers
 
 SECRET = "hygiene-webhook-secret"
 
