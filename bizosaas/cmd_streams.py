@@ -14,7 +14,7 @@ from consumers.deadletter import discard, list_dead, redrive
 from db.archive import EventArchive
 from db.pool import create_pool
 from producers.inspect import RangeFilter, overview, position_from
-from producers.replay import replay
+from producers.replay import UnknownGroup, replay
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -71,6 +71,9 @@ async def run_replay(args: argparse.Namespace) -> int:
     try:
         async with Redis.from_url(settings.redis_url) as redis:
             queued = await replay(redis, args.group, flt, settings.partitions, EventArchive(pool), progress.update)
+    except UnknownGroup as exc:
+        print(f"bizosaas replay: {exc}")
+        return 2
     finally:
         await pool.close()
     progress.finish()

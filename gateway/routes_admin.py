@@ -19,7 +19,7 @@ from gateway.state import ARCHIVE, CONFIG, REDIS
 from producers.deadletters import discard, list_dead, redrive
 from producers.deliveries import DELIVERIES_STREAM, decode_record
 from producers.inspect import RangeFilter, decoded, overview, position_from, scan_range
-from producers.replay import replay
+from producers.replay import UnknownGroup, replay
 
 routes = Routes("admin")
 
@@ -183,7 +183,10 @@ async def post_replay(request: web.Request) -> web.Response:
     start, end = _range(body.start, body.end)
     flt = RangeFilter(start, end, body.tenant, frozenset(body.types))
     archive = await request.app[ARCHIVE].reader()
-    queued = await replay(request.app[REDIS], body.group, flt, request.app[CONFIG].partitions, archive)
+    try:
+        queued = await replay(request.app[REDIS], body.group, flt, request.app[CONFIG].partitions, archive)
+    except UnknownGroup as exc:
+        raise ProblemError("bad-request", str(exc)) from None
     return json_response(ReplayResult(group=body.group, stream=replay_stream(body.group), queued=queued))
 
 

@@ -12,10 +12,30 @@ from typing import AsyncIterator, Callable, Protocol
 from redis.asyncio import Redis
 
 from events import codec
-from events.streams import ORIGIN_ID_FIELD, ORIGIN_STREAM_FIELD, all_event_streams, format_id, parse_id, replay_stream
+from events.streams import (
+    ORIGIN_ID_FIELD, ORIGIN_STREAM_FIELD, all_event_streams, as_text, format_id, parse_id, replay_stream,
+)
 from producers.inspect import RangeFilter, scan_range
 
 ProgressFn = Callable[[int], None]
+
+
+class UnknownGroup(ValueError):
+    """No consumer group of that name reads the event streams: a replay to it would only fill a stream nobody reads."""
+
+    def __init__(self, group: str, known: list[str]) -> None:
+        super().__init__(f"no consumer group {group!r} reads the event streams; known groups: "
+                         f"{', '.join(known) or 'none (start a worker first)'}")
+        self.group, self.known = group, known
+
+
+async def known_groups(redis: Redis, partitions: int) -> list[str]:
+    """The groups that exist on the event streams (each worker creates its groups there when it starts)."""
+    names: set[str] = set()
+    for stream in all_event_streams(partitions):
+        if await redis.exists(stream):
+            names.update(as_text(info["name"]) for info in await redis.xinfo_groups(stream))
+    return sorted(names)
 
 
 class Archive(Protocol):
@@ -35,7 +55,11 @@ async def replay(
     redis: Redis, group: str, flt: RangeFilter, partitions: int, archive: Archive | None = None,
     progress: ProgressFn | None = None, page: int = 500,
 ) -> int:
-    """Copy the range onto `bz:replay:{group}`; returns how many entries were queued for that group alone."""
+    """Copy the range onto `bz:replay:{group}`; returns how many entries were queued for that group alone.
+    Raises UnknownGroup (before queuing anything) when no such group reads the event streams."""
+    known = await known_groups(redis, partitions)
+    if group not in known:
+        raise UnknownGroup(group, known)
     target = replay_stream(group)
     queued = 0
 

@@ -96,3 +96,31 @@ async def test_streams_replay_dead_letters_and_rebuild(redis, pool, admin, migra
 async def test_worker_names_unknown_groups(migrated):
     result = await bizosaas(migrated.env(), "worker", "projektor")
     assert result.returncode == 2 and "unknown group(s) projektor" in result.stdout
+
+
+async def test_replay_to_an_unknown_group_is_refused_with_the_real_ones(redis, pool, migrated):
+    await Publisher(redis).publish([order("t1", str(i)) for i in range(5)])
+    async with running(redis, [projector_group(pool, 8)], FAST):  # the group exists on the event streams
+        await wait_for(lambda: _has_projector_group(redis))
+    typo = await bizosaas(migrated.env(), "replay", "--group", "projektor", "--from", T0.isoformat())
+    assert typo.returncode == 2, typo.stdout + typo.stderr
+    assert "projektor" in typo.stdout and "known groups: projector" in typo.stdout
+    assert not await redis.exists(replay_stream("projektor"))  # nothing queued, no phantom group
+
+
+async def _has_projector_group(redis):
+    return any(g["name"] == b"projector" for g in await redis.xinfo_groups(stream_for_tenant("t1")))
+
+
+async def test_migrate_refuses_a_readonly_url_that_may_write(migrated):
+    env = migrated.env(BIZOSAAS_DATABASE_READONLY_URL=migrated.service_url)
+    result = await bizosaas(env, "migrate")
+    assert result.returncode == 1
+    assert "BIZOSAAS_DATABASE_READONLY_URL" in result.stdout and "role of its own" in result.stdout
+
+
+async def test_tenant_erase_names_what_it_needs(migrated):
+    whole = await bizosaas(migrated.env(), "tenant", "erase", "ten_x")
+    assert whole.returncode == 2 and "--yes" in whole.stdout and "--email" in whole.stdout
+    bad = await bizosaas(migrated.env(), "tenant", "erase", "Ten X", "--yes")
+    assert bad.returncode == 2 and "not a tenant id" in bad.stdout

@@ -64,6 +64,7 @@ async def test_stream_range_filters_by_tenant_and_type_and_pages(gw: Gateway, re
 async def test_replay_queues_the_range_for_one_group(gw: Gateway, redis, admin):
     events = [order("ten_a", i) for i in range(4)] + [order("ten_b", 9)]
     await Publisher(redis).publish(events)
+    await redis.xgroup_create(stream_for_tenant("ten_a"), "projector", id="0")  # what a worker creates at start
     resp = await gw.post("/v1/admin/replay", json={"group": "projector", "start": "-", "tenant": "ten_a"},
                          headers=OPERATOR)
     assert resp.status == 200, await resp.text()
@@ -72,6 +73,9 @@ async def test_replay_queues_the_range_for_one_group(gw: Gateway, redis, admin):
     assert sorted(codec.decode_entry(f).id for _, f in copies) == sorted(e.id for e in events[:4])
     bad = await gw.post("/v1/admin/replay", json={"group": "Projector!", "start": "-"}, headers=OPERATOR)
     assert bad.status == 422
+    typo = await gw.post("/v1/admin/replay", json={"group": "projektor", "start": "-"}, headers=OPERATOR)
+    assert typo.status == 400 and "known groups: projector" in (await typo.json())["detail"]
+    assert not await redis.exists(replay_stream("projektor"))
 
 
 async def test_dead_letters_list_redrive_and_discard(gw: Gateway, redis):
