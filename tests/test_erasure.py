@@ -8,6 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import msgspec
+from factories import FAST, T0, running, wait_for
+from gateway_helpers import vault  # noqa: F401 - fixture
+from test_cli import bizosaas
 
 from consumers.projector import projector_group
 from consumers.usage import metrics_group
@@ -16,13 +19,10 @@ from events.commands import StartSync
 from events.ids import new_id
 from events.streams import COMMANDS_STREAM, replay_stream, stream_for_tenant
 from events.types import Contact, ContactUpserted, Order, OrderUpserted, Subject
-from factories import FAST, T0, running, wait_for
 from gateway.secrets import VaultSecrets
-from gateway_helpers import vault  # noqa: F401 - fixture
 from producers.deadletters import move_to_dead
 from producers.deliveries import DELIVERIES_STREAM, DeliveryRecord, record_fields
 from producers.publisher import Publisher
-from test_cli import bizosaas
 
 A, B = "tenant-a", "tenant-b"
 EMAIL, CUSTOMER = "alice@example.com", "cust-alice-77"

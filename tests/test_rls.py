@@ -5,15 +5,15 @@ from datetime import datetime, timezone
 
 import asyncpg
 import pytest
+from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
 
-from db.pool import tenant_transaction
 from db.migrate import dsn_parts
+from db.pool import tenant_transaction
 from events import codec
 from events.ids import new_id
 from events.streams import replay_stream, stream_for_tenant
 from events.types import Order, OrderUpserted, Subject
 from gateway.config import GatewayConfig
-from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
 
 TENANT_TABLES = ("event_log", "records", "group_inbox", "usage_counts")
 
