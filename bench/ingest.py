@@ -48,7 +48,7 @@ from events.ids import opaque_id  # noqa: E402
 from probes import machine_busy_s  # noqa: E402
 
 SECRET = "bench-webhook-secret"
-ADMIN_TOKEN = "bench-operator-token"
+ADMIN_TOKEN = "bench-operator-token-0123456789abcdef"
 ORDER = ROOT / "tests" / "fixtures" / "webhooks" / "woocommerce" / "order.created.json"
 
 # what `bizosaas gateway` runs (cli.py: JSON logs, uvloop, cmd_gateway.run) without the parser of every sub-command

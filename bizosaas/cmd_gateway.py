@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import web
 
-from bizosaas.settings import Settings
+from bizosaas.settings import Settings, refuse_unsafe
 from gateway.app import init
 from gateway.config import GatewayConfig
 
@@ -24,6 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    refuse_unsafe(settings)
     host, port = args.host or settings.host, args.port or settings.port
     runner = web.AppRunner(init(GatewayConfig.from_settings(settings)), access_log=None, handle_signals=True)
     await runner.setup()

@@ -10,7 +10,7 @@ import signal
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
-from bizosaas.settings import Settings
+from bizosaas.settings import Settings, refuse_unsafe
 from consumers.groups import GROUP_FACTORIES, GroupContext
 from consumers.runtime import Runtime, RuntimeConfig
 from consumers.trimmer import trim_forever
@@ -35,6 +35,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
 
 async def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    refuse_unsafe(settings)
     unknown = [g for g in args.groups if g not in GROUP_FACTORIES]
     if unknown:
         print(f"bizosaas worker: unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUP_FACTORIES)}")

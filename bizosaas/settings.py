@@ -25,6 +25,8 @@ class Settings:
     block_ms: int = 1000
     reclaim_idle_ms: int = 30_000
     max_deliveries: int = 5
+    stale_consumer_idle_ms: int = 600_000  # a group's consumer idle this long with nothing pending is removed
+    batch_max_bytes: int = 8 * 1024 * 1024  # a worker's batch stops growing past this many bytes of events
     stream_retention_s: int = 24 * 3600
     trim_interval_s: float = 30.0
     metrics_port: int = 9101  # each worker process serves /metrics here; 0 picks a free port
@@ -114,6 +116,28 @@ ENV_NAMES = {
     "openai_base_url": "OPENAI_BASE_URL",
     "temporal_address": "TEMPORAL_ADDRESS",
 }
+
+
+MIN_TOKEN_CHARS = 32
+
+
+def refuse_unsafe(settings: Settings) -> None:
+    """Checked when a service starts: placeholder secrets (.env.example's `change-me…`), a short operator token, or
+    JWTs enabled without the issuer they must carry. Development defaults (empty tokens, local URLs) pass."""
+    problems = []
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, str) and ("change-me" in value):
+            problems.append(f"{env_name(f.name)} still holds a placeholder (`change-me…`): set a real secret, "
+                            "e.g. `openssl rand -hex 32`")
+    if settings.admin_token and len(settings.admin_token) < MIN_TOKEN_CHARS:
+        problems.append(f"BIZOSAAS_ADMIN_TOKEN is shorter than {MIN_TOKEN_CHARS} characters: "
+                        "use e.g. `openssl rand -hex 32`, or leave it empty to disable the operator routes")
+    if settings.oidc_jwks_url and not settings.oidc_issuer:
+        problems.append("BIZOSAAS_OIDC_ISSUER must be set when BIZOSAAS_OIDC_JWKS_URL is (JWTs are enabled): "
+                        "set it to the `iss` your tokens carry")
+    if problems:
+        raise SystemExit("refusing to start:\n  " + "\n  ".join(problems))
 
 
 def env_name(field_name: str) -> str:

@@ -26,7 +26,7 @@ from factories import local_http_server, wait_for
 from gateway.app import init
 from gateway.config import GatewayConfig
 
-ADMIN_TOKEN = "operator-test-token"
+ADMIN_TOKEN = "operator-test-token-0123456789abcdef"
 ISSUER = "https://auth.test.invalid/application/o/bizosaas/"
 AUDIENCE = "bizosaas-gateway"
 FIXTURES = Path(__file__).parent / "fixtures"

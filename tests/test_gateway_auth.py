@@ -139,3 +139,41 @@ async def test_cli_tenant_create_prints_json_with_a_working_key(gw: Gateway, mig
     created = json.loads(result.stdout.strip().splitlines()[-1])
     resp = await gw.get("/v1/tenant", headers=gw.bearer(created["api_key"]))
     assert resp.status == 200 and (await resp.json()) == {**(await resp.json()), "id": created["id"]}
+
+
+async def test_a_failing_jwks_is_fetched_once_per_back_off_not_once_per_token(make_gateway, issuer):
+    from aiohttp import web
+
+    from factories import local_http_server
+
+    fetches = 0
+
+    async def down(request: web.Request) -> web.Response:
+        nonlocal fetches
+        fetches += 1
+        return web.Response(status=503)
+
+    app = web.Application()
+    app.router.add_get("/jwks", down)
+    async with local_http_server(app) as base:
+        gw = await make_gateway(oidc_jwks_url=f"{base}/jwks")
+        for n in range(10):  # random kids, as an attacker (or a client of a rotated issuer) sends them
+            issuer.add_key(f"random-{n}", publish=False)
+            resp = await gw.get("/v1/tenant", headers=gw.bearer(issuer.token(f"random-{n}")))
+            assert resp.status == 401
+    assert fetches == 1
+
+
+async def test_services_refuse_placeholder_secrets_short_tokens_and_jwts_without_issuer(migrated):
+    cases = {
+        "BIZOSAAS_ADMIN_TOKEN": {"BIZOSAAS_ADMIN_TOKEN": "change-me-operator-token-0123456789abcdef"},
+        "shorter than 32": {"BIZOSAAS_ADMIN_TOKEN": "short-token"},
+        "BIZOSAAS_OIDC_ISSUER": {"BIZOSAAS_OIDC_JWKS_URL": "http://127.0.0.1:9/jwks", "BIZOSAAS_OIDC_ISSUER": ""},
+    }
+    for needle, extra in cases.items():
+        for command in (["gateway", "--port", "0"], ["worker", "projector"]):
+            result = await asyncio.to_thread(
+                subprocess.run, [*bizosaas_command(), *command], env=migrated.env(BIZOSAAS_METRICS_PORT="0", **extra),
+                capture_output=True, text=True, timeout=60,
+            )
+            assert result.returncode != 0 and needle in result.stderr, (command, extra, result.stderr[-500:])
