@@ -14,6 +14,7 @@ from events.ids import new_id
 from events.streams import replay_stream, stream_for_tenant
 from events.types import Order, OrderUpserted, Subject
 from gateway.config import GatewayConfig
+from gateway.state import CONFIG
 
 TENANT_TABLES = ("event_log", "records", "group_inbox", "usage_counts")
 
@@ -190,10 +191,13 @@ async def test_an_operator_replay_over_http_reads_the_archive_as_the_readonly_ro
                                   stream, stream_ms, stream_seq, body)
            VALUES ($1, $2, $3, 'con_x', 'order', '7', now(), now(), $4, 5, 0, $5)""",
         "tenant-a", event.id, "commerce.order.upserted.v2", stream_for_tenant("tenant-a"), codec.encode(event).decode())
+    await redis.xgroup_create(stream_for_tenant("tenant-a"), "projector", id="0", mkstream=True)  # a known group
     resp = await gw.post("/v1/admin/replay", json={"group": "projector", "start": "-"},
                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["queued"] == 1
     [(_, entry)] = await redis.xrange(replay_stream("projector"))
     assert codec.decode_entry(entry).id == event.id
+    assert await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
+                                dsn_parts(gw.app[CONFIG].database_readonly_url).user) >= 1  # its pool's connection
     assert "database_admin_url" not in {f.name for f in fields(GatewayConfig)}  # the gateway holds no owner DSN
