@@ -265,3 +265,13 @@ async def test_an_empty_body_on_a_route_whose_fields_are_all_optional_is_an_empt
     assert (await resp.json()) == {"items": [], "published": 0, "unmapped": 0}
     resp = await gw.post("/v1/connectors", data=send, headers={**gw.bearer(key), "Content-Type": JSON})
     assert resp.status == 422 and "needs a JSON body" in (await resp.json())["detail"]
+
+
+async def test_json_bodies_may_be_gzip_and_other_codings_are_415(gw: Gateway, redis):
+    _, key = await gw.create_tenant()
+    headers = {**gw.bearer(key), "Content-Type": JSON}
+    packed = gzip.compress(b'{"limit": 5}')
+    resp = await gw.post("/v1/deliveries/retry", data=packed, headers={**headers, "Content-Encoding": "gzip"})
+    assert resp.status == 200, await resp.text()
+    resp = await gw.post("/v1/deliveries/retry", data=packed, headers={**headers, "Content-Encoding": "br"})
+    assert resp.status == 415 and resp.content_type == "application/problem+json"
