@@ -70,7 +70,7 @@ async def erase_person(settings: Settings, tenant_id: str, requested_by: str, em
         entries = PersonEntries(person.event_ids, person.keys, person.emails)
         _add(result.counts, await erase_entries(redis, tenant_id, settings.partitions, entries))
         _add(result.counts, await erase_person_rows(pool, tenant_id, person))
-        result.counts["entities"] = len(person.keys)
+        _add(result.counts, {"entities": len(person.keys)})
         selector = "email" if email else "external_id"
         result.id = await record_erasure(pool, tenant_id, "person", selector, requested_by, started, result.counts)
     finally:

@@ -216,3 +216,18 @@ async def test_the_service_role_cannot_read_or_rewrite_erasure_records(pool):
             except asyncpg.InsufficientPrivilegeError:
                 continue
             raise AssertionError(f"{statement} was allowed")
+
+
+async def test_erasing_a_person_by_provider_id_finds_their_email_too(redis, pool, admin, migrated):
+    await seed(redis, pool, admin)
+    done = await bizosaas(migrated.env(), "tenant", "erase", A, "--external-id", CUSTOMER, "--source", "woo-1",
+                          "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["counts"]["records"] == 2
+    texts = await texts_of(admin, A)
+    assert not [place for place, text in texts.items() if mentions_alice(text)]
+    assert "bob@example.com" in texts["records"]
+    erasure = await admin.fetchrow("SELECT selector, counts FROM erasures")
+    assert erasure["selector"] == "external_id" and not mentions_alice(erasure["counts"])
+    nothing = await bizosaas(migrated.env(), "tenant", "erase", A, "--external-id", CUSTOMER, "--source", "other")
+    assert nothing.returncode == 0 and "nothing found" in nothing.stdout
