@@ -124,7 +124,7 @@ def _postgres(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, st
 
 
 def _redis(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str], str]:
-    redis = start_redis(data / "redis", linked=True)
+    redis = start_redis(data / "redis", linked=True, maxmemory=settings.redis_maxmemory)
     return redis, {"REDIS_URL": redis.url}, f"ready on 127.0.0.1:{redis.port} (AOF in {data / 'redis'})"
 
 

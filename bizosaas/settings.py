@@ -65,6 +65,7 @@ class Settings:
     # --- the platform around the services ---
     temporal_address: str = "127.0.0.1:7233"  # host:port of Temporal's frontend (gRPC)
     data_dir: str = ".bizosaas"  # bizosaas dev: local servers' data and logs
+    redis_maxmemory: str = "1gb"  # bizosaas dev: its local Redis refuses writes past this (compose sets its own)
     # --- RAG (rag.config.RagConfig takes these by name) ---
     rag_embedder: str = "auto"  # auto: OpenAI when OPENAI_API_KEY is set, else the local model; or local / openai
     rag_local_model_dir: str = RagConfig.rag_local_model_dir

@@ -18,6 +18,7 @@ from gateway.roles import PUBLIC, allows
 from gateway.routing import spec_of
 from gateway.secrets import SecretsUnavailable
 from gateway.state import AUTH, CONFIG, LIMITER, LOG_CONNECTOR, LOG_TENANT, PRINCIPAL, REQUEST_ID
+from producers.publisher import is_out_of_memory
 
 log = logging.getLogger("bizosaas.gateway")
 
@@ -46,9 +47,13 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
         log.warning("backing service unavailable: %s: %s", type(exc).__name__, exc, extra=_context(request))
         response = problem_response("unavailable", "a backing service is unavailable; retry later",
                                     {"Retry-After": "1"})
-    except Exception:  # noqa: BLE001 - answer a problem, log the traceback
-        log.exception("unhandled error on %s %s", request.method, route, extra=_context(request))
-        response = problem_response("internal", f"request {request_id} failed; the error is logged")
+    except Exception as exc:  # noqa: BLE001 - answer a problem, log the traceback
+        if is_out_of_memory(exc):  # nothing was accepted: a provider must retry, so never 2xx (nor a bare 500)
+            log.error("Redis refuses writes (maxmemory): %s", exc, extra=_context(request))
+            response = problem_response("storage-full", "the event store is full; retry later", {"Retry-After": "30"})
+        else:
+            log.exception("unhandled error on %s %s", request.method, route, extra=_context(request))
+            response = problem_response("internal", f"request {request_id} failed; the error is logged")
     elapsed = time.perf_counter() - started
     response.headers["X-Request-Id"] = request_id
     metrics.REQUESTS.labels(request.method, route, str(response.status)).inc()

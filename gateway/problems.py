@@ -24,6 +24,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "rate-limited": (429, "Too many requests"),
     "internal": (500, "Internal error"),
     "unavailable": (503, "A backing service is unavailable"),
+    "storage-full": (503, "The event store refuses writes for now (memory limit)"),
 }
 
 

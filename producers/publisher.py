@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 
 from events import codec
 from events.commands import Command
@@ -25,6 +25,23 @@ local entry = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return {1, entry}
 """
+
+
+class StoreFull(Exception):
+    """Redis refused the write for memory (maxmemory reached under noeviction): nothing was written; retry later."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    # redis-py parses the `OOM command not allowed ...` reply as OutOfMemoryError (a ResponseError, code stripped);
+    # match the reply's text too, for replies that reach us as plain ResponseErrors (e.g. from inside a script)
+    return isinstance(exc, (StoreFull, OutOfMemoryError)) or (
+        isinstance(exc, ResponseError) and "command not allowed when used memory" in str(exc))
+
+
+def _raise(exc: Exception):
+    if is_out_of_memory(exc):
+        raise StoreFull(str(exc)) from exc
+    raise exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +82,7 @@ class Publisher:
                 replies[i] = reply
         for reply in replies:
             if isinstance(reply, Exception):
-                raise reply
+                _raise(reply)
         return [_published(event, stream, reply) for event, stream, reply in zip(events, streams, replies)]
 
     async def _send(self, events, keys, streams, bodies, with_entries) -> list:
@@ -84,11 +101,15 @@ class Publisher:
 
     async def publish_command(self, command: Command, idempotency_key: str | None = None) -> Published:
         body = codec.encode(command)
-        if idempotency_key is None:
-            entry = await self.redis.xadd(COMMANDS_STREAM, {codec.EVENT_FIELD: body})
-            return Published(command.id, COMMANDS_STREAM, as_text(entry))
-        idem = COMMAND_IDEMPOTENCY_KEY % idempotency_key
-        reply = await self._publish_once(keys=[COMMANDS_STREAM, idem], args=[body, command.id, self.dedupe_window_s])
+        try:
+            if idempotency_key is None:
+                entry = await self.redis.xadd(COMMANDS_STREAM, {codec.EVENT_FIELD: body})
+                return Published(command.id, COMMANDS_STREAM, as_text(entry))
+            idem = COMMAND_IDEMPOTENCY_KEY % idempotency_key
+            reply = await self._publish_once(keys=[COMMANDS_STREAM, idem],
+                                             args=[body, command.id, self.dedupe_window_s])
+        except ResponseError as exc:
+            _raise(exc)
         return _published(command, COMMANDS_STREAM, reply)
 
 

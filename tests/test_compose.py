@@ -35,7 +35,7 @@ from consumers.groups import GROUP_FACTORIES
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 SCHEMA = Path(__file__).parent / "fixtures" / "compose-spec" / "compose-spec.json"
-DEV_ONLY = {"BIZOSAAS_DATA_DIR"}  # read by `bizosaas dev` only
+DEV_ONLY = {"BIZOSAAS_DATA_DIR", "BIZOSAAS_REDIS_MAXMEMORY"}  # read by `bizosaas dev` only
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -139,6 +139,8 @@ def test_server_addresses_name_services_that_are_waited_for(compose: dict):
     redis_command = services["redis"]["command"]
     for flag, value in (("--appendonly", "yes"), ("--appendfsync", "everysec"), ("--maxmemory-policy", "noeviction")):
         assert redis_command[redis_command.index(flag) + 1] == value
+    # noeviction without a limit never applies: Redis would grow until the kernel kills it
+    assert re.fullmatch(r"\d+(mb|gb)", redis_command[redis_command.index("--maxmemory") + 1])
     assert services["postgres"]["image"] == "pgvector/pgvector:pg18"  # the major version the tests run on
 
 
