@@ -60,6 +60,9 @@ class Settings:
     oidc_operator_claim: str = "bizosaas_operator"  # a JWT with this claim set to true is a platform operator
     jwks_cache_s: float = 3600.0
     auth_cache_s: float = 5.0  # API key lookups are cached this long (a revocation elsewhere takes that long)
+    # failed authentications per client address (after the burst: 429 for that address until the rate refills)
+    auth_failure_rate_per_s: float = 1.0
+    auth_failure_burst: int = 30
     publish_batch_ms: float = 1.0  # webhook publishes of concurrent requests are collected this long
     list_max_bytes: int = 1024 * 1024  # entity data per page of GET /v1/records/{kind} (at least one record)
     # --- the platform around the services ---

@@ -63,7 +63,8 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         jwks = JwksVerifier(session, config.oidc_jwks_url, config.oidc_issuer, config.oidc_audience,
                             config.jwks_cache_s)
     claims = OidcClaims(config.oidc_tenant_claim, config.oidc_role_claim, config.oidc_operator_claim)
-    app[AUTH] = Authenticator(app[POOL], config.admin_token, jwks, claims, cache_s=config.auth_cache_s)
+    app[AUTH] = Authenticator(app[POOL], config.admin_token, jwks, claims, cache_s=config.auth_cache_s,
+                              failures=LocalLimiter(config.auth_failure_rate_per_s, config.auth_failure_burst))
     yield
     await session.close()
 

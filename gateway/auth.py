@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
-import time
 from dataclasses import dataclass
 
 import asyncpg
 
 from gateway.jwks import JwksVerifier, TokenError
+from gateway.lru import MISSING, ExpiringLru
 from gateway.problems import ProblemError
+from gateway.ratelimit import LocalLimiter, retry_after
 from gateway.roles import ROLES, Principal
 
 KEY_PREFIX = "bz_"
 SHOWN_PREFIX_LEN = len(KEY_PREFIX) + 8  # "bz_" + 8 characters identify a key in lists
+# what new_api_key makes: anything else is refused without a Postgres lookup (or a cache entry)
+KEY_FORMAT = re.compile(r"bz_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,25 @@ class OidcClaims:
 
 class Authenticator:
     def __init__(self, pool: asyncpg.Pool, admin_token: str, jwks: JwksVerifier | None, claims: OidcClaims,
-                 cache_s: float = 5.0, cache_size: int = 10_000) -> None:
+                 cache_s: float = 5.0, cache_size: int = 10_000, failures: LocalLimiter | None = None) -> None:
+        self.failures = failures or LocalLimiter(1.0, 30)  # failed attempts per client address
         self.pool, self.admin_token, self.jwks, self.claims = pool, admin_token, jwks, claims
         self.cache_s, self.cache_size = cache_s, cache_size
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._cache: ExpiringLru[Principal | None] = ExpiringLru(cache_size)
 
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, client: str = "") -> Principal:
+        """The caller, or 401; a client address that failed too often lately gets 429 before any lookup."""
+        wait_s = self.failures.waiting(client)
+        if wait_s > 0:
+            raise ProblemError("rate-limited", "too many failed authentications from this address",
+                               headers={"Retry-After": retry_after(wait_s)})
+        try:
+            return await self._authenticate(authorization)
+        except ProblemError:
+            self.failures.check(client)  # charged only on failure: valid callers never spend this allowance
+            raise
+
+    async def _authenticate(self, authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -68,16 +85,15 @@ class Authenticator:
         return principal
 
     async def _api_key(self, key: str) -> Principal | None:
+        if not KEY_FORMAT.fullmatch(key):
+            return None
         digest = hash_key(key)
-        now = time.monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not MISSING:
+            return cached  # type: ignore[return-value]
         row = await self.pool.fetchrow("SELECT tenant_id, key_id, role FROM api_key_lookup($1)", digest)
         principal = Principal(row["key_id"], row["tenant_id"], row["role"]) if row else None
-        if len(self._cache) >= self.cache_size:
-            self._cache.clear()
-        self._cache[digest] = (now + self.cache_s, principal)
+        self._cache.put(digest, principal, self.cache_s)
         return principal
 
     def forget(self, key_hash: str) -> None:

@@ -79,7 +79,7 @@ async def authorize(request: web.Request, handler) -> web.StreamResponse:
     spec = spec_of(getattr(request.match_info, "handler", None))
     if spec is None or spec.permission == PUBLIC:
         return await handler(request)
-    principal = await request.app[AUTH].authenticate(request.headers.get("Authorization"))
+    principal = await request.app[AUTH].authenticate(request.headers.get("Authorization"), request.remote or "")
     request[PRINCIPAL] = principal
     if not allows(principal, spec.permission):
         raise ProblemError("forbidden", f"this route needs the permission {spec.permission!r}")

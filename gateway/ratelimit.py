@@ -87,6 +87,11 @@ class LocalLimiter:
         self.max_keys = max_keys
         self._tat: dict[str, float] = {}
 
+    def waiting(self, key: str) -> float:
+        """The seconds `key` must wait before it would be admitted (0.0: now), charging nothing."""
+        now = time.monotonic()
+        return max(0.0, max(self._tat.get(key, now), now) + self.interval_s - self.tolerance_s - now)
+
     def check(self, key: str) -> float:
         """0.0 when admitted (and charged), else the seconds to wait."""
         now = time.monotonic()

@@ -7,12 +7,13 @@ signature check; nothing here logs a value.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Protocol
 
 import hvac
 import hvac.exceptions
 import requests
+
+from gateway.lru import MISSING, ExpiringLru
 
 PREVIOUS = "previous_webhook_secret"
 PREVIOUS_UNTIL = "previous_valid_until"  # unix seconds
@@ -33,10 +34,10 @@ class SecretsUnavailable(Exception):
 
 class VaultSecrets:
     def __init__(self, addr: str, token: str, mount: str = "secret", prefix: str = "bizosaas",
-                 cache_s: float = 30.0) -> None:
+                 cache_s: float = 30.0, cache_size: int = 100_000) -> None:
         self.client = hvac.Client(url=addr, token=token, timeout=5)
         self.mount, self.prefix, self.cache_s = mount, prefix.strip("/"), cache_s
-        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._cache: ExpiringLru[dict[str, Any] | None] = ExpiringLru(cache_size)
 
     def path(self, tenant_id: str, connector_id: str) -> str:
         return f"{self.prefix}/tenants/{tenant_id}/connectors/{connector_id}"
@@ -52,15 +53,15 @@ class VaultSecrets:
         """The connector's secrets; `fresh` skips the cache (before a read-modify-write)."""
         key = (tenant_id, connector_id)
         cached = self._cache.get(key)
-        if not fresh and cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if not fresh and cached is not MISSING:
+            return cached  # type: ignore[return-value]
         try:
             reply = await self._call(self.client.secrets.kv.v2.read_secret_version,
                                      path=self.path(tenant_id, connector_id), raise_on_deleted_version=True)
             values = reply["data"]["data"]
         except hvac.exceptions.InvalidPath:
             values = None
-        self._cache[key] = (time.monotonic() + self.cache_s, values)
+        self._cache.put(key, values, self.cache_s)
         return values
 
     async def write(self, tenant_id: str, connector_id: str, values: dict[str, Any]) -> None:

@@ -7,11 +7,16 @@ or disabled connector stops receiving within `ttl_s` on other gateway processes 
 from __future__ import annotations
 
 import json
-import time
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+
+from gateway.lru import MISSING, ExpiringLru
+
+# what POST /v1/connectors makes ("con_" + 128 random bits in hex): anything else is unknown without a lookup
+CONNECTOR_ID = re.compile(r"con_[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -24,18 +29,17 @@ class Target:
 class Targets:
     def __init__(self, pool: asyncpg.Pool, ttl_s: float = 10.0, max_size: int = 100_000) -> None:
         self.pool, self.ttl_s, self.max_size = pool, ttl_s, max_size
-        self._cache: dict[str, tuple[float, Target | None]] = {}
+        self._cache: ExpiringLru[Target | None] = ExpiringLru(max_size)
 
     async def get(self, connector_id: str) -> Target | None:
-        now = time.monotonic()
+        if not CONNECTOR_ID.fullmatch(connector_id):
+            return None
         cached = self._cache.get(connector_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not MISSING:
+            return cached  # type: ignore[return-value]
         row = await self.pool.fetchrow("SELECT tenant_id, provider, config FROM webhook_target($1)", connector_id)
         target = Target(row["tenant_id"], row["provider"], json.loads(row["config"])) if row else None
-        if len(self._cache) >= self.max_size:
-            self._cache.clear()
-        self._cache[connector_id] = (now + (self.ttl_s if target else min(self.ttl_s, 1.0)), target)
+        self._cache.put(connector_id, target, self.ttl_s if target else min(self.ttl_s, 1.0))
         return target
 
     def forget(self, connector_id: str) -> None:

@@ -3,8 +3,11 @@ and unauthenticated lookups that never reach Postgres."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import redis.exceptions
@@ -13,7 +16,6 @@ from redis.asyncio import Redis
 from bizosaas.servers import start_redis
 from gateway_helpers import Gateway, issuer, make_gateway, vault  # noqa: F401 - fixtures
 from webhook_support import JSON, standard_webhooks_headers
-import base64
 
 SW_SECRET = "whsec_" + base64.b64encode(b"standard-webhooks-test-key-32by").decode()
 
@@ -67,3 +69,86 @@ async def test_writes_refused_for_memory_answer_503_with_retry_after_and_succeed
         accepted = await deliver()
         assert accepted.status == 200, await accepted.text()
         assert (await accepted.json()).get("duplicate") is not True  # the refused attempt had left nothing behind
+
+
+class CountingProxy:
+    """A TCP forwarder to Postgres that counts the bytes the gateway sends: proof of whether a request queried it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target, self.sent = (host, port), 0
+
+    async def __aenter__(self) -> "CountingProxy":
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.close()
+
+    async def _serve(self, reader, writer) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+
+        async def pump(src, dst, count: bool) -> None:
+            try:
+                while data := await src.read(65536):
+                    if count:
+                        self.sent += len(data)
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pump(reader, up_writer, True), pump(up_reader, writer, False))
+
+
+async def test_malformed_keys_and_connector_ids_never_reach_postgres(make_gateway, servers):
+    service = urlsplit(servers.service_url)
+    async with CountingProxy(service.hostname, service.port) as proxy:
+        url = servers.service_url.replace(f"@{service.hostname}:{service.port}", f"@127.0.0.1:{proxy.port}")
+        gw: Gateway = await make_gateway(database_url=url)
+        await wait_for_quiet(proxy)
+        before = proxy.sent
+        for token in ("bz_nope", "bz_" + "x" * 500, "bz_0000000g_" + "a" * 43, "bz_00000000_" + "a" * 42 + "!"):
+            assert (await gw.get("/v1/tenant", headers=gw.bearer(token))).status == 401
+        for connector_id in ("con_nope", "con_" + "0" * 31, "con_" + "A" * 32, "x" * 200):
+            resp = await gw.post(f"/v1/webhooks/{connector_id}", data=b"{}", headers={"Content-Type": JSON})
+            assert resp.status == 404, await resp.text()
+        assert proxy.sent == before, "a malformed key or connector id was looked up in Postgres"
+        # the control: a well-formed unknown key is looked up
+        assert (await gw.get("/v1/tenant", headers=gw.bearer("bz_00000000_" + "a" * 43))).status == 401
+        assert proxy.sent > before
+
+
+async def wait_for_quiet(proxy: CountingProxy) -> None:
+    """Until the pool's start-up traffic has settled."""
+    last = -1
+    while proxy.sent != last or proxy.sent == 0:
+        last = proxy.sent
+        await asyncio.sleep(0.2)
+
+
+async def test_authentication_failures_are_throttled_per_address_with_retry_after(make_gateway):
+    gw: Gateway = await make_gateway(auth_failure_rate_per_s=0.5, auth_failure_burst=3)
+    _, key = await gw.create_tenant()
+    statuses = [(await gw.get("/v1/tenant", headers=gw.bearer("bz_00000000_" + "b" * 43))).status
+                for _ in range(5)]
+    assert statuses[:3] == [401, 401, 401] and statuses[-1] == 429
+    resp = await gw.get("/v1/tenant", headers=gw.bearer(key))  # this address is throttled, even with a good key
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
+    assert (await resp.json())["type"] == "urn:bizosaas:problem:rate-limited"
+
+
+def test_caches_evict_the_least_recently_used_entry_when_full():
+    from gateway.lru import MISSING, ExpiringLru
+
+    cache: ExpiringLru[str] = ExpiringLru(3)
+    for name in ("a", "b", "c"):
+        cache.put(name, name.upper(), ttl_s=60)
+    assert cache.get("a") == "A"  # recently used
+    cache.put("d", "D", ttl_s=60)  # full: the least recently used ("b") goes, not everything
+    assert cache.get("b") is MISSING
+    assert [cache.get(k) for k in ("a", "c", "d")] == ["A", "C", "D"]
+    cache.put("gone", None, ttl_s=0)
+    assert cache.get("gone") is MISSING  # expired
