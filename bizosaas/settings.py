@@ -63,6 +63,8 @@ class Settings:
     # failed authentications per client address (after the burst: 429 for that address until the rate refills)
     auth_failure_rate_per_s: float = 1.0
     auth_failure_burst: int = 30
+    tenant_max_connectors: int = 50  # connector instances per tenant (409 quota-exceeded past it)
+    tenant_max_knowledge_bytes: int = 1024 * 1024 * 1024  # uploaded knowledge documents' bytes per tenant
     publish_batch_ms: float = 1.0  # webhook publishes of concurrent requests are collected this long
     list_max_bytes: int = 1024 * 1024  # entity data per page of GET /v1/records/{kind} (at least one record)
     # --- the platform around the services ---

@@ -47,6 +47,8 @@ class GatewayConfig:
     auth_cache_s: float = 5.0
     auth_failure_rate_per_s: float = 1.0
     auth_failure_burst: int = 30
+    tenant_max_connectors: int = 50
+    tenant_max_knowledge_bytes: int = 1024 * 1024 * 1024
     publish_batch_ms: float = 1.0
     list_max_bytes: int = 1024 * 1024
     rag: RagConfig = RagConfig()  # search: the query embedder, HNSW settings, knowledge upload limit

@@ -18,6 +18,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "not-found": (404, "No such resource"),
     "method-not-allowed": (405, "Method not allowed"),
     "conflict": (409, "The request conflicts with the resource's state"),
+    "quota-exceeded": (409, "A limit of the tenant's plan is reached"),
     "request-timeout": (408, "The body did not arrive in time"),
     "payload-too-large": (413, "The body is larger than allowed"),
     "unsupported-media-type": (415, "The content type or encoding is not accepted"),

@@ -21,6 +21,7 @@ from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
 from gateway.secrets import rotate
 from gateway.state import CONFIG, POOL, PUBLISHER, SECRETS, TARGETS, principal, tenant_of
+from gateway.tenancy import check_connector_quota
 
 routes = Routes("connectors")
 
@@ -112,6 +113,7 @@ async def post_connector(request: web.Request) -> web.Response:
                                **new_command_fields(tenant, principal(request).subject))
     try:
         async with tenant_transaction(app[POOL], tenant) as conn:
+            await check_connector_quota(conn, tenant, app[CONFIG].tenant_max_connectors)
             row = await conn.fetchrow(
                 "INSERT INTO connectors (tenant_id, id, provider, name, config, status) "
                 f"VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING {COLUMNS}",

@@ -24,6 +24,7 @@ from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Routes, Timestamp, json_response, read_query
 from gateway.state import CONFIG, POOL, PUBLISHER, tenant_of
+from gateway.tenancy import check_knowledge_quota
 from gateway.routes_records import known_kinds
 from rag.convert import Converter
 from rag.documents import MEDIA_TYPES, TooLarge, UnreadableDocument, to_text
@@ -183,6 +184,8 @@ async def post_knowledge(request: web.Request) -> web.Response:
     document_id = upload.id or "doc_" + new_id().lower()
     title = upload.title or text.strip().splitlines()[0][:120]
     agents = sorted({a.strip() for a in upload.agents.split(",") if a.strip()})
+    await check_knowledge_quota(request.app[POOL], tenant, document_id, len(body),
+                                request.app[CONFIG].tenant_max_knowledge_bytes)
     data = KnowledgeDocument(title=title, content=text, media_type=media_type, agents=agents, size_bytes=len(body))
     event = DocumentUpserted(**_event_fields(tenant, document_id), data=data)
     await request.app[PUBLISHER].publish([event])

@@ -13,7 +13,9 @@ import asyncpg
 
 from db.pool import tenant_transaction
 from events.ids import new_id
+from events.knowledge import KNOWLEDGE_SOURCE
 from gateway.auth import NewKey, new_api_key
+from gateway.problems import ProblemError
 
 
 @dataclass(frozen=True)
@@ -46,3 +48,28 @@ async def insert_api_key(conn: asyncpg.Connection, tenant_id: str, name: str, ro
         "RETURNING created_at", tenant_id, key_id, name, key.prefix, key.hash, role,
     )
     return key, key_id, created
+
+
+async def check_connector_quota(conn: asyncpg.Connection, tenant_id: str, limit: int) -> None:
+    """In the creating transaction, before the INSERT: at most `limit` connectors per tenant. The transaction lock
+    per tenant makes two concurrent creations count one after the other."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('connectors:' || $1))", tenant_id)
+    count = await conn.fetchval("SELECT count(*) FROM connectors WHERE tenant_id = $1", tenant_id)
+    if count >= limit:
+        raise ProblemError("quota-exceeded", f"this tenant has {count} connectors, the limit "
+                           f"(BIZOSAAS_TENANT_MAX_CONNECTORS) is {limit}: delete one, or ask the operator to raise it")
+
+
+async def check_knowledge_quota(pool: asyncpg.Pool, tenant_id: str, document_id: str, adding: int,
+                                limit: int) -> None:
+    """Before publishing an upload: the tenant's stored knowledge (uploaded bytes of its live documents, the one
+    being replaced excluded) plus this one stays within `limit`. Checked against what the projector has stored, so
+    uploads in flight at the same moment may pass it together by a few documents."""
+    async with tenant_transaction(pool, tenant_id) as conn:
+        stored = await conn.fetchval(
+            "SELECT coalesce(sum((data->>'size_bytes')::bigint), 0) FROM records "
+            "WHERE tenant_id = $1 AND kind = 'document' AND source = $2 AND NOT deleted AND external_id <> $3",
+            tenant_id, KNOWLEDGE_SOURCE, document_id)
+    if stored + adding > limit:
+        raise ProblemError("quota-exceeded", f"this tenant stores {stored} bytes of knowledge; {adding} more would "
+                           f"pass the limit (BIZOSAAS_TENANT_MAX_KNOWLEDGE_BYTES) of {limit}")

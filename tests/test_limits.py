@@ -152,3 +152,50 @@ def test_caches_evict_the_least_recently_used_entry_when_full():
     assert [cache.get(k) for k in ("a", "c", "d")] == ["A", "C", "D"]
     cache.put("gone", None, ttl_s=0)
     assert cache.get("gone") is MISSING  # expired
+
+
+async def test_connectors_past_the_tenant_quota_are_refused_naming_the_limit(make_gateway):
+    gw: Gateway = await make_gateway(tenant_max_connectors=2)
+    _, key = await gw.create_tenant()
+    _, other = await gw.create_tenant("other")
+
+    async def create(api_key: str):
+        return await gw.post("/v1/connectors", headers=gw.bearer(api_key), json={
+            "provider": "standard-webhooks", "name": "sw", "config": {}, "secrets": {"webhook_secret": SW_SECRET}})
+
+    assert [(await create(key)).status for _ in range(2)] == [201, 201]
+    refused = await create(key)
+    assert refused.status == 409, await refused.text()
+    problem = await refused.json()
+    assert problem["type"] == "urn:bizosaas:problem:quota-exceeded" and "BIZOSAAS_TENANT_MAX_CONNECTORS" in problem["detail"]
+    listed = await (await gw.get("/v1/connectors", headers=gw.bearer(key))).json()
+    assert len(listed["items"]) == 2  # the refused one left nothing behind
+    assert (await create(other)).status == 201  # the quota is per tenant
+
+
+async def test_knowledge_past_the_tenants_stored_bytes_is_refused(make_gateway, redis, pool):
+    from consumers.projector import projector_group
+    from gateway_helpers import running_groups
+
+    gw: Gateway = await make_gateway(tenant_max_knowledge_bytes=1000)
+    _, key = await gw.create_tenant()
+    headers = {**gw.bearer(key), "Content-Type": "text/plain"}
+    async with running_groups(redis, [projector_group(pool, 8)]):
+        first = await gw.post("/v1/knowledge", data=b"a" * 600, params={"id": "one"}, headers=headers)
+        assert first.status == 202, await first.text()
+        await _stored(gw, key, 1)
+        second = await gw.post("/v1/knowledge", data=b"b" * 600, params={"id": "two"}, headers=headers)
+        assert second.status == 409, await second.text()
+        assert "BIZOSAAS_TENANT_MAX_KNOWLEDGE_BYTES" in (await second.json())["detail"]
+        replaced = await gw.post("/v1/knowledge", data=b"c" * 900, params={"id": "one"}, headers=headers)
+        assert replaced.status == 202, await replaced.text()  # replacing a document counts its new size only
+
+
+async def _stored(gw: Gateway, key: str, n: int) -> None:
+    from gateway_helpers import eventually
+
+    async def listed():
+        items = (await (await gw.get("/v1/knowledge", headers=gw.bearer(key))).json())["items"]
+        return len(items) == n
+
+    await eventually(listed)
