@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import tomllib
 from dataclasses import fields
 from pathlib import Path
@@ -35,14 +36,29 @@ from consumers.groups import GROUP_FACTORIES
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 SCHEMA = Path(__file__).parent / "fixtures" / "compose-spec" / "compose-spec.json"
-DEV_ONLY = {"BIZOSAAS_DATA_DIR", "BIZOSAAS_REDIS_MAXMEMORY"}  # read by `bizosaas dev` only
+DEV_ONLY = {"BIZOSAAS_DATA_DIR", "BIZOSAAS_REDIS_MAXMEMORY", "BIZOSAAS_RAG_LOCAL_MODEL_DIR"}  # dev or machine-specific
+TUNABLES = DEPLOY / "bizosaas.env"
+# what each service may hold beyond the tunables: its secrets and server addresses, nothing else (least privilege)
+LISTEN = {"BIZOSAAS_HOST", "BIZOSAAS_METRICS_HOST", "BIZOSAAS_METRICS_PORT"}
+WORKER = LISTEN | {"REDIS_URL", "DATABASE_URL"}
+OWN_SETTINGS = {
+    "migrate": LISTEN | {"DATABASE_ADMIN_URL", "DATABASE_URL", "BIZOSAAS_DATABASE_READONLY_URL"},
+    "gateway": LISTEN | {"REDIS_URL", "DATABASE_URL", "BIZOSAAS_DATABASE_READONLY_URL", "VAULT_ADDR", "VAULT_TOKEN",
+                         "BIZOSAAS_ADMIN_TOKEN", "OPENAI_API_KEY"},
+    "worker-projector": WORKER, "worker-metrics": WORKER, "worker-deliveries": WORKER,
+    "worker-commands": WORKER | {"TEMPORAL_ADDRESS"}, "worker-indexer": WORKER | {"OPENAI_API_KEY"},
+}
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
-def env_example() -> dict[str, str]:
-    pairs = [line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+def env_file(path: Path) -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in path.read_text().splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
     return {key.strip(): value for key, value in pairs}
+
+
+def env_example() -> dict[str, str]:
+    return env_file(ROOT / ".env.example")
 
 
 def interpolate(node, env: dict[str, str]):
@@ -82,9 +98,8 @@ def app_services(compose: dict) -> dict[str, dict]:
 
 
 def service_env(service: dict) -> dict[str, str]:
-    env_files = service.get("env_file", [])
-    assert ".env" in env_files, "app services read their settings and secrets from .env"
-    return {**env_example(), **{key: str(value) for key, value in service.get("environment", {}).items()}}
+    assert service.get("env_file") == ["deploy/bizosaas.env"], "app services read the tunables, and never .env whole"
+    return {**env_file(TUNABLES), **{key: str(value) for key, value in service.get("environment", {}).items()}}
 
 
 def test_compose_yml_is_valid_under_the_compose_specification(compose: dict):
@@ -96,30 +111,75 @@ def test_compose_yml_is_valid_under_the_compose_specification(compose: dict):
     assert not validator.is_valid(broken)  # the schema does reject what Compose would
 
 
-def test_every_setting_reaches_every_app_service(compose: dict):
-    settings = {env_name(f.name) for f in fields(Settings)} - DEV_ONLY
-    services = app_services(compose)
-    assert {"migrate", "gateway"} <= set(services)
-    for name, service in services.items():
-        env = service_env(service)
-        missing = sorted(settings - set(env))
-        assert not missing, f"{name} does not get {missing}: add them to .env.example (or compose.yml's x-app)"
-        parsed = Settings.from_env(env)  # every value parses as its type
-        assert parsed.metrics_host == "0.0.0.0" and parsed.host == "0.0.0.0"  # reachable from other containers
-    documented = env_example()
-    for f in fields(Settings):  # the tunables in .env.example are the true defaults
+def test_every_setting_reaches_every_app_service_and_secrets_only_their_own(compose: dict):
+    secrets_and_servers = set().union(*OWN_SETTINGS.values())
+    tunables = {env_name(f.name) for f in fields(Settings)} - DEV_ONLY - secrets_and_servers
+    documented = env_file(TUNABLES)
+    missing = sorted(tunables - set(documented))
+    assert not missing, f"add {missing} to deploy/bizosaas.env"
+    assert not set(documented) & secrets_and_servers, "deploy/bizosaas.env is committed: no secret or address in it"
+    for f in fields(Settings):  # the tunables there are the true defaults
         name = env_name(f.name)
-        if name in documented and "change-me" not in documented[name] and documented[name]:
-            assert type(f.default)(documented[name]) == f.default, f"{name} in .env.example is not the default"
+        if name in documented:
+            assert (type(f.default)(documented[name]) if documented[name] else "") == f.default, name
+    services = app_services(compose)
+    assert set(services) == set(OWN_SETTINGS), "a new app service: say which secrets it holds in OWN_SETTINGS"
+    for name, service in services.items():
+        own = set(service.get("environment", {}))
+        assert own == OWN_SETTINGS[name], f"{name} holds {sorted(own - OWN_SETTINGS[name])} beyond its own settings"
+        parsed = Settings.from_env(service_env(service))  # every value parses as its type
+        assert parsed.metrics_host == "0.0.0.0" and parsed.host == "0.0.0.0"  # reachable from other containers
+    for name in ("gateway", "worker-indexer"):  # they face untrusted input: never the owner's DSN
+        assert "DATABASE_ADMIN_URL" not in services[name]["environment"]
+        assert "//postgres:" not in " ".join(map(str, services[name]["environment"].values()))  # the owner role
+    users = {urlsplit(s["environment"]["REDIS_URL"]).username for s in services.values() if "REDIS_URL" in s["environment"]}
+    assert len(users) == len(services) - 1  # one Redis user per service (migrate uses no Redis)
+    for service in services.values():
+        if "REDIS_URL" in service["environment"]:
+            assert urlsplit(service["environment"]["REDIS_URL"]).password, "Redis requires a password"
+
+
+def test_redis_requires_a_user_per_service_and_secrets_stay_off_command_lines(compose: dict):
+    redis = compose["services"]["redis"]
+    acl_script = (DEPLOY / "redis" / "start.sh").read_text()
+    assert 'echo "user default off"' in acl_script and "--aclfile" in acl_script
+    for service in app_services(compose):
+        if service.startswith("worker-") or service == "gateway":
+            user = service.removeprefix("worker-")
+            assert user in acl_script and f"REDIS_PASSWORD_{user.upper()}" in redis["environment"]
+    for name, service in compose["services"].items():  # no secret value in any container's command line
+        argv = " ".join(map(str, service.get("command", []) + service.get("entrypoint", [])))
+        for key, value in env_example().items():
+            if value and ("PASSWORD" in key or "TOKEN" in key):
+                assert value not in argv, f"{name} has {key} on its command line"
+    init = (DEPLOY / "vault" / "init.sh").read_text()
+    for line in init.splitlines():  # the CLI gets secrets on stdin or by env, never as arguments
+        if "$VAULT " in line and not line.lstrip().startswith("#"):
+            assert not re.search(r"\$\{?(APP_TOKEN|UNSEAL_KEY|ROOT_TOKEN)", line.split("$VAULT ", 1)[1]), line
+
+
+def test_placeholder_secrets_and_short_tokens_refuse_to_start(compose: dict):
+    from bizosaas.settings import refuse_unsafe
+
+    gateway = service_env(app_services(compose)["gateway"])
+    with pytest.raises(SystemExit, match="placeholder"):
+        refuse_unsafe(Settings.from_env(gateway))  # .env.example's values as they are
+    real = {key: value.replace("change-me", "0123456789abcdef0123456789abcdef") for key, value in gateway.items()}
+    refuse_unsafe(Settings.from_env(real))
+    with pytest.raises(SystemExit, match="shorter than 32"):
+        refuse_unsafe(Settings.from_env({**real, "BIZOSAAS_ADMIN_TOKEN": "short"}))
+    refuse_unsafe(Settings.from_env({}))  # development defaults still start
 
 
 def test_server_addresses_name_services_that_are_waited_for(compose: dict):
     services = compose["services"]
     needs = {"REDIS_URL": "redis", "DATABASE_URL": "postgres", "DATABASE_ADMIN_URL": "postgres",
-             "VAULT_ADDR": "vault", "TEMPORAL_ADDRESS": "temporal"}
+             "BIZOSAAS_DATABASE_READONLY_URL": "postgres", "VAULT_ADDR": "vault", "TEMPORAL_ADDRESS": "temporal"}
     for name, service in app_services(compose).items():
         env = service_env(service)
         for variable, server in needs.items():
+            if variable not in env:
+                continue
             value = env[variable]
             host = urlsplit(value if "://" in value else f"tcp://{value}").hostname
             assert host == server and host in services, f"{name}: {variable} points at {host}"
@@ -132,10 +192,10 @@ def test_server_addresses_name_services_that_are_waited_for(compose: dict):
         assert "healthcheck" in service
     gateway = services["gateway"]
     assert gateway["depends_on"]["vault-init"]["condition"] == "service_completed_successfully"
-    env = service_env(gateway)
+    env = service_env(services["migrate"])
     owner, role = urlsplit(env["DATABASE_ADMIN_URL"]), urlsplit(env["DATABASE_URL"])
     assert owner.username == "postgres" and role.username == "bizosaas_app" and owner.password != role.password
-    assert services["vault-init"]["environment"]["APP_TOKEN"] == env["VAULT_TOKEN"]
+    assert services["vault-init"]["environment"]["APP_TOKEN"] == service_env(gateway)["VAULT_TOKEN"]
     redis_command = services["redis"]["command"]
     for flag, value in (("--appendonly", "yes"), ("--appendfsync", "everysec"), ("--maxmemory-policy", "noeviction")):
         assert redis_command[redis_command.index(flag) + 1] == value
@@ -251,3 +311,39 @@ def test_vault_init_provisions_an_empty_server_and_unseals_it_after_a_restart(tm
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_redis_start_script_admits_each_service_with_its_password_only(tmp_path: Path):
+    import redis as redis_sync
+
+    from bizosaas.servers import redis_server_binary
+
+    port = free_port()
+    passwords = {f"REDIS_PASSWORD_{s.upper()}": f"pw-{s}-0123456789abcdef0123456789"
+                 for s in ("gateway", "projector", "metrics", "commands", "deliveries", "indexer")}
+    bin_dir = Path(redis_server_binary()).parent
+    env = {**os.environ, **passwords, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(["sh", str(DEPLOY / "redis" / "start.sh"), "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--dir", str(tmp_path)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
+    try:
+        gateway = redis_sync.Redis(port=port, username="gateway", password=passwords["REDIS_PASSWORD_GATEWAY"])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                gateway.ping()
+                break
+            except redis_sync.exceptions.ConnectionError:
+                assert time.monotonic() < deadline and proc.poll() is None, "redis did not start"
+                time.sleep(0.05)
+        gateway.xadd("bz:events:{0}", {"e": b"x"})
+        with pytest.raises(redis_sync.exceptions.NoPermissionError):
+            gateway.config_set("maxmemory", "1")  # dangerous commands: nobody
+        with pytest.raises(redis_sync.exceptions.AuthenticationError):
+            redis_sync.Redis(port=port, username="gateway", password="wrong").ping()
+        with pytest.raises(redis_sync.exceptions.RedisError):  # the default user is off: nothing without a user
+            redis_sync.Redis(port=port).xlen("bz:events:{0}")
+        assert redis_sync.Redis(port=port, username="healthcheck", password="none").ping()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -6,6 +6,8 @@
 #   4. create the app's token with the id given as VAULT_TOKEN in .env (an orphan token with that policy, 10 years)
 # Keeping the unseal key beside Vault suits a single host; elsewhere use auto-unseal (a `seal` stanza in vault.hcl)
 # and move the key off the host after the first run. Runs with any Vault-compatible CLI: VAULT_CLI=bao works too.
+# Secrets never go on a command line (any process of the host may read it in /proc): the unseal key and the app's
+# token reach the CLI on stdin (`write PATH -` reads a JSON body; printf is a shell builtin), the root token by env.
 set -eu
 VAULT=${VAULT_CLI:-vault}
 KEYS="${VAULT_KEYS_DIR:-/vault/keys}/init.txt"
@@ -43,7 +45,7 @@ UNSEAL_KEY=$(sed -n 's/^Unseal Key 1: //p' "$KEYS")
 ROOT_TOKEN=$(sed -n 's/^Initial Root Token: //p' "$KEYS")
 
 if [ "$(state)" = 2 ]; then
-    $VAULT operator unseal "$UNSEAL_KEY" >/dev/null
+    printf '{"key": "%s"}' "$UNSEAL_KEY" | $VAULT write sys/unseal - >/dev/null
     echo "vault-init: unsealed"
 fi
 tries=0
@@ -65,9 +67,10 @@ $VAULT policy write bizosaas - >/dev/null <<POLICY
 path "$MOUNT/data/$PREFIX/*" { capabilities = ["create", "read", "update", "delete"] }
 path "$MOUNT/metadata/$PREFIX/*" { capabilities = ["read", "list", "delete"] }
 POLICY
-if ! $VAULT token lookup "$APP_TOKEN" >/dev/null 2>&1; then
+if ! printf '{"token": "%s"}' "$APP_TOKEN" | $VAULT write auth/token/lookup - >/dev/null 2>&1; then
     $VAULT auth tune -max-lease-ttl=87600h token/ >/dev/null
-    $VAULT token create -id="$APP_TOKEN" -policy=bizosaas -orphan -ttl=87600h >/dev/null
+    printf '{"id": "%s", "policies": ["bizosaas"], "ttl": "87600h"}' "$APP_TOKEN" |
+        $VAULT write auth/token/create-orphan - >/dev/null
     echo "vault-init: app token created (policy bizosaas)"
 fi
 echo "vault-init: ready"
