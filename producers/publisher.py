@@ -11,8 +11,14 @@ from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from events import codec
 from events.commands import Command
 from events.streams import (
-    COMMAND_IDEMPOTENCY_KEY, COMMANDS_STREAM, DEDUPE_WINDOW_S, DEFAULT_PARTITIONS, IDEMPOTENCY_KEY, partition_of,
-    as_text, events_stream,
+    COMMAND_IDEMPOTENCY_KEY,
+    COMMANDS_STREAM,
+    DEDUPE_WINDOW_S,
+    DEFAULT_PARTITIONS,
+    IDEMPOTENCY_KEY,
+    as_text,
+    events_stream,
+    partition_of,
 )
 from events.types import Event
 

@@ -13,7 +13,13 @@ from redis.asyncio import Redis
 
 from events import codec
 from events.streams import (
-    ORIGIN_ID_FIELD, ORIGIN_STREAM_FIELD, all_event_streams, as_text, format_id, parse_id, replay_stream,
+    ORIGIN_ID_FIELD,
+    ORIGIN_STREAM_FIELD,
+    all_event_streams,
+    as_text,
+    format_id,
+    parse_id,
+    replay_stream,
 )
 from producers.inspect import RangeFilter, scan_range
 

@@ -132,7 +132,8 @@ def test_every_setting_reaches_every_app_service_and_secrets_only_their_own(comp
     for name in ("gateway", "worker-indexer"):  # they face untrusted input: never the owner's DSN
         assert "DATABASE_ADMIN_URL" not in services[name]["environment"]
         assert "//postgres:" not in " ".join(map(str, services[name]["environment"].values()))  # the owner role
-    users = {urlsplit(s["environment"]["REDIS_URL"]).username for s in services.values() if "REDIS_URL" in s["environment"]}
+    users = {urlsplit(s["environment"]["REDIS_URL"]).username for s in services.values()
+             if "REDIS_URL" in s["environment"]}
     assert len(users) == len(services) - 1  # one Redis user per service (migrate uses no Redis)
     for service in services.values():
         if "REDIS_URL" in service["environment"]:

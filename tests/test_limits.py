@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis.exceptions
+from gateway_helpers import Gateway, issuer, make_gateway, vault  # noqa: F401 - fixtures
 from redis.asyncio import Redis
+from webhook_support import JSON, standard_webhooks_headers
 
 from bizosaas.servers import start_redis
-from gateway_helpers import Gateway, issuer, make_gateway, vault  # noqa: F401 - fixtures
-from webhook_support import JSON, standard_webhooks_headers
 
 SW_SECRET = "whsec_" + base64.b64encode(b"standard-webhooks-test-key-32by").decode()
 
@@ -167,15 +167,17 @@ async def test_connectors_past_the_tenant_quota_are_refused_naming_the_limit(mak
     refused = await create(key)
     assert refused.status == 409, await refused.text()
     problem = await refused.json()
-    assert problem["type"] == "urn:bizosaas:problem:quota-exceeded" and "BIZOSAAS_TENANT_MAX_CONNECTORS" in problem["detail"]
+    assert problem["type"] == "urn:bizosaas:problem:quota-exceeded"
+    assert "BIZOSAAS_TENANT_MAX_CONNECTORS" in problem["detail"]
     listed = await (await gw.get("/v1/connectors", headers=gw.bearer(key))).json()
     assert len(listed["items"]) == 2  # the refused one left nothing behind
     assert (await create(other)).status == 201  # the quota is per tenant
 
 
 async def test_knowledge_past_the_tenants_stored_bytes_is_refused(make_gateway, redis, pool):
-    from consumers.projector import projector_group
     from gateway_helpers import running_groups
+
+    from consumers.projector import projector_group
 
     gw: Gateway = await make_gateway(tenant_max_knowledge_bytes=1000)
     _, key = await gw.create_tenant()

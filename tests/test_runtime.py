@@ -188,7 +188,7 @@ async def test_a_batch_is_bounded_in_bytes_as_well_as_entries(redis):
         batches.append(batch)
 
     events = [order("tenant-1", str(i), customer_email="x" * 2000) for i in range(60)]  # one partition: one read of 60
-    events.insert(30, order("tenant-1", "huge", customer_email="y" * 50_000))  # larger than the bound: a batch of its own
+    events.insert(30, order("tenant-1", "huge", customer_email="y" * 50_000))  # past the bound: a batch of its own
     await Publisher(redis).publish(events)
     size = len(codec.encode(events[0]))
     config = RuntimeConfig(**{**FAST.__dict__, "batch_max_bytes": 5 * size})
