@@ -20,6 +20,7 @@ from db.pool import tenant_transaction
 from events.ids import new_id, opaque_id
 from events.knowledge import KNOWLEDGE_SOURCE, KnowledgeDocument
 from events.types import DocumentDeleted, DocumentUpserted, Subject
+from gateway.body import read_body
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Routes, Timestamp, json_response, read_query
@@ -165,7 +166,8 @@ async def post_knowledge(request: web.Request) -> web.Response:
     if media_type not in MEDIA_TYPES:
         raise ProblemError("unsupported-media-type", f"send one of: {', '.join(MEDIA_TYPES)}")
     rag = request.app[CONFIG].rag
-    body = await _read_body(request, rag.rag_knowledge_max_bytes)
+    # whole (a single read() returns only what is buffered), under the cap, within the body timeout, gzip decoded
+    body = await read_body(request, rag.rag_knowledge_max_bytes, request.app[CONFIG].body_timeout_s)
     try:
         if media_type in PARSED_MEDIA_TYPES:
             text = await request.app[CONVERTER].run(to_text, body, media_type, rag.rag_max_pages)
@@ -192,20 +194,6 @@ async def post_knowledge(request: web.Request) -> web.Response:
     view = KnowledgeSummary(document_id, opaque_id("rec", tenant, "document", KNOWLEDGE_SOURCE, document_id), title,
                          media_type, agents, len(body), event.occurred_at, event_id=event.id)
     return json_response(view, status=202, headers={"Location": f"/v1/knowledge/{document_id}"})
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body, or 413 past `limit` bytes (declared or, for chunked uploads, as it arrives). A single
-    read() returns only what is buffered: it cut a 3,000,000-byte upload to 580,608 bytes."""
-    if (request.content_length or 0) > limit:
-        raise ProblemError("payload-too-large", f"documents are limited to {limit} bytes")
-    parts, size = [], 0
-    while chunk := await request.content.read(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise ProblemError("payload-too-large", f"documents are limited to {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 # metadata only: a list never reads a document's content out of the database

@@ -5,6 +5,7 @@ tenant's chunks and agent scopes."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import logging
 import sys
@@ -140,6 +141,24 @@ async def test_uploads_are_stored_whole_or_refused(make_gateway, redis, pool):
                             headers={**small.bearer(small_key), "Content-Type": "text/plain"})
     assert resp.status == 413
     assert resp.content_type == "application/problem+json"
+
+
+async def test_a_gzip_upload_is_stored_decoded(make_gateway, redis, pool):
+    """The server's own decompression is off (it ran before any cap), so the route decodes: never stores gzip."""
+    gw = await make_gateway()
+    _, key = await gw.create_tenant("acme")
+    text = b"Returns are accepted within thirty days of delivery.\n" * 2_000
+    resp = await gw.post("/v1/knowledge", data=gzip.compress(text),
+                         headers={**gw.bearer(key), "Content-Type": "text/plain", "Content-Encoding": "gzip"})
+    assert resp.status == 202, await resp.text()
+    uploaded = await resp.json()
+    assert uploaded["size_bytes"] == len(text)
+    async with running_groups(redis, [projector_group(pool, 8)]):
+        resp = await eventually(lambda: _found(gw, key, uploaded["id"]), timeout_s=60)
+    assert (await resp.json())["content"].encode() == text.rstrip()  # text/plain keeps the text, trimmed
+    resp = await gw.post("/v1/knowledge", data=b"x", headers={**gw.bearer(key), "Content-Type": "text/plain",
+                                                              "Content-Encoding": "br"})
+    assert resp.status == 415
 
 
 async def _found(gw: Gateway, key: str, document_id: str):
