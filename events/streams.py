@@ -26,6 +26,8 @@ IDEMPOTENCY_KEY = "bz:idem:{%d}:%s"
 COMMAND_IDEMPOTENCY_KEY = "bz:idem:{commands}:%s"
 # bz:lasterr:{group} - hash entry id -> last handler error, so whoever dead-letters the entry can attach it
 LAST_ERROR_HASH = "bz:lasterr:{%s}"
+# bz:rejected:{tenant} - a tenant's refused webhook requests (reason, allow-listed headers, no body), capped
+REJECTED_STREAM = "bz:rejected:{%s}"
 
 # fields added to an entry copied onto a replay stream: where the event was first published (its ordering position)
 ORIGIN_STREAM_FIELD = b"origin"
@@ -57,6 +59,10 @@ def dead_stream(group: str) -> str:
 
 def replay_stream(group: str) -> str:
     return REPLAY_STREAM % group
+
+
+def rejected_stream(tenant_id: str) -> str:
+    return REJECTED_STREAM % tenant_id
 
 
 def parse_id(entry_id: bytes | str) -> tuple[int, int]:

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 import msgspec
 from redis.asyncio import Redis
 
+from events.streams import rejected_stream
+
 TTL_S = 30 * 24 * 3600
 _encode = msgspec.json.Encoder().encode
 
@@ -33,12 +35,8 @@ class Rejected:
     rejection: Rejection
 
 
-def stream_key(tenant_id: str) -> str:
-    return f"bz:rejected:{{{tenant_id}}}"
-
-
 async def log_rejection(redis: Redis, tenant_id: str, rejection: Rejection, max_len: int) -> None:
-    key = stream_key(tenant_id)
+    key = rejected_stream(tenant_id)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.xadd(key, {b"r": _encode(rejection)}, maxlen=max_len, approximate=True)
         pipe.expire(key, TTL_S)
@@ -56,7 +54,7 @@ async def newest(redis: Redis, tenant_id: str, limit: int, before: str | None = 
     low = f"{since_ms}-0" if since_ms is not None else "-"
     found: list[Rejected] = []
     while len(found) < limit:
-        entries = await redis.xrevrange(stream_key(tenant_id), high, low, count=max(limit, 100))
+        entries = await redis.xrevrange(rejected_stream(tenant_id), high, low, count=max(limit, 100))
         for raw_id, fields in entries:
             entry_id = raw_id.decode()
             if until_ms is not None and _entry_ms(entry_id) >= until_ms:

@@ -15,7 +15,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from events.codec import EVENT_FIELD
-from events.streams import COMMANDS_STREAM, DELIVERIES_STREAM, all_event_streams
+from events.streams import COMMANDS_STREAM, DELIVERIES_STREAM, all_event_streams, rejected_stream
 
 
 @dataclass
@@ -84,4 +84,9 @@ async def erase_entries(redis: Redis, tenant_id: str, partitions: int, person: P
             pipe.xdel(stream, *doomed)
             await pipe.execute()
         counts[stream] = len(doomed)
+    if person is None:  # the tenant's refused requests: no person's data (no body), but client addresses
+        rejected = await redis.xlen(rejected_stream(tenant_id))
+        if rejected:
+            await redis.delete(rejected_stream(tenant_id))
+            counts[rejected_stream(tenant_id)] = rejected
     return counts

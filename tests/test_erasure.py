@@ -17,8 +17,9 @@ from consumers.usage import metrics_group
 from events import codec
 from events.commands import StartSync
 from events.ids import new_id
-from events.streams import COMMANDS_STREAM, replay_stream, stream_for_tenant
+from events.streams import COMMANDS_STREAM, rejected_stream, replay_stream, stream_for_tenant
 from events.types import Contact, ContactUpserted, Order, OrderUpserted, Subject
+from gateway.rejected import Rejection, log_rejection
 from gateway.secrets import VaultSecrets
 from producers.deadletters import move_to_dead
 from producers.deliveries import DELIVERIES_STREAM, DeliveryRecord, record_fields
@@ -184,6 +185,10 @@ async def test_erasing_a_tenant_removes_it_everywhere_and_keeps_the_record(redis
     await secrets.write(A, "con_a1", {"webhook_secret": "s3cret"})
     command = StartSync(id=new_id(), tenant_id=A, issued_at=datetime.now(timezone.utc), connector_id="con_a1")
     await redis.xadd(COMMANDS_STREAM, {codec.EVENT_FIELD: codec.encode(command)})
+    rejection = Rejection(connector_id="con_a1", provider="woocommerce", status=401, reason="does not verify",
+                          headers={"x-forwarded-for": "203.0.113.9"})
+    await log_rejection(redis, A, rejection, max_len=100)
+    await log_rejection(redis, B, rejection, max_len=100)
     env = migrated.env(VAULT_ADDR=vault.addr, VAULT_TOKEN=vault.token)
 
     refused = await bizosaas(env, "tenant", "erase", A)
@@ -199,6 +204,7 @@ async def test_erasing_a_tenant_removes_it_everywhere_and_keeps_the_record(redis
     messages = await stream_messages(redis)
     assert not [s for s, m, _ in messages if m.get("tenant_id") == A]
     assert any(m.get("tenant_id") == B for _, m, _ in messages)
+    assert not await redis.exists(rejected_stream(A)) and await redis.xlen(rejected_stream(B)) == 1  # client addresses
     assert mentions_alice((await texts_of(admin, B))["records"])
     erasure = await admin.fetchrow("SELECT * FROM erasures")
     assert (erasure["tenant_id"], erasure["scope"], erasure["selector"]) == (A, "tenant", "tenant")
