@@ -81,7 +81,7 @@ def schemathesis(url: str, token: str, *extra: str) -> subprocess.CompletedProce
          f"Authorization: Bearer {token}", "--checks", "not_a_server_error,status_code_conformance,"
          "content_type_conformance,response_schema_conformance,response_headers_conformance",
          "--max-examples", str(MAX_EXAMPLES), "--phases", "examples,coverage,fuzzing", "--seed", "1",
-         "--generation-database", "none", "--workers", "1", "--no-color", "--request-timeout", "10", *extra],
+         "--generation-database", "none", "--workers", "1", "--no-color", "--request-timeout", "30", *extra],
         capture_output=True, text=True, timeout=300,
     )
 
