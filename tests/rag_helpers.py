@@ -97,3 +97,25 @@ async def chunk_texts(admin, tenant: str, kind: str, external_id: str, index_id:
         "SELECT content FROM rag_chunks WHERE tenant_id = $1 AND index_id = $2 AND kind = $3 AND external_id = $4 "
         "ORDER BY chunk_no", tenant, index_id, kind, external_id)
     return [r["content"] for r in rows]
+
+
+def pdf_of_pages(texts: list[str]) -> bytes:
+    """A PDF with one line of text per page (Helvetica), written by hand: no PDF writer needed in the tests."""
+    font = 3 + 2 * len(texts)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(texts)))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               f"<< /Type /Pages /Kids [{kids}] /Count {len(texts)} >>".encode()]
+    for i, text in enumerate(texts):
+        content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+                       f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode())
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)

@@ -7,32 +7,11 @@ from consumers.indexer import indexer_group
 from consumers.projector import projector_group
 from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
 from rag.config import RagConfig
-from rag_helpers import embedder, rag_db  # noqa: F401 - fixtures
+from rag_helpers import embedder, pdf_of_pages, rag_db  # noqa: F401 - fixtures
 
 HTML = (b"<html><head><title>x</title><style>p { color: red }</style></head><body><h1>Shipping</h1>"
         b"<p>Parcels leave the workshop the same day when you order before noon.</p>"
         b"<p>Delivery in Portugal takes one or two working days.</p><script>track('x')</script></body></html>")
-
-
-def tiny_pdf(text: str) -> bytes:
-    """A one-page PDF with one line of text (Helvetica), written by hand: no PDF writer needed in the tests."""
-    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
 
 async def upload(gw: Gateway, key: str, body: bytes, media_type: str, **params: str) -> dict:
@@ -62,7 +41,7 @@ async def test_knowledge_documents_are_uploaded_indexed_searched_and_deleted(gw:
     shipping = await upload(gw, key, HTML, "text/html", title="Shipping")
     care = await upload(gw, key, b"Leather care: wipe with a dry cloth and apply beeswax twice a year.",
                         "text/plain", agents="support-bot, seo-writer")
-    warranty = await upload(gw, key, tiny_pdf("Warranty: every wallet is repaired for free, forever."),
+    warranty = await upload(gw, key, pdf_of_pages(["Warranty: every wallet is repaired for free, forever."]),
                             "application/pdf", title="Warranty")
     assert care["title"].startswith("Leather care") and care["agents"] == ["seo-writer", "support-bot"]
     groups = [projector_group(pool, 8), indexer_group(pool, 8, RagConfig(), embedder)]

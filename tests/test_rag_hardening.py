@@ -23,7 +23,7 @@ from rag.documents import html_to_text, tidy, to_text
 from rag.indexes import create_index
 from rag.pipeline import make_chunker
 from rag.texts import TEXT_OF
-from rag_helpers import chunk_texts, document, drain, embedder, post, product, rag_db  # noqa: F401 - fixtures
+from rag_helpers import chunk_texts, document, drain, embedder, pdf_of_pages, post, product, rag_db  # noqa: F401
 
 SLOW_HTML = b"<b>x" * 1_000_000  # 4 MB whose conversion is linear but takes seconds: one token per 2 characters
 
@@ -260,28 +260,6 @@ async def test_a_reindex_keeps_every_tenants_chunks_and_agent_scopes(redis, pool
             event.tenant_id, building.id, event.subject.external_id)
         assert [r["agents"] for r in scopes] == [event.data.agents], (event.tenant_id, event.subject.external_id)
     assert len(await chunk_texts(rag_db, "t1", "document", "handbook", building.id)) >= 10
-
-
-def pdf_of_pages(texts: list[str]) -> bytes:
-    """A PDF with one line of text per page (Helvetica), written by hand as tests/test_rag_gateway.py's tiny_pdf."""
-    font = 3 + 2 * len(texts)
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(texts)))
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               f"<< /Type /Pages /Kids [{kids}] /Count {len(texts)} >>".encode()]
-    for i, text in enumerate(texts):
-        content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
-                       f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode())
-        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
 
 async def test_uploads_over_the_page_or_character_cap_are_refused(make_gateway):
