@@ -28,3 +28,21 @@ def origin_of(stream: str, entry_id: str, fields: dict[bytes, bytes]) -> tuple[s
     if origin is None:
         return stream, parse_id(entry_id)
     return origin.decode(), parse_id(fields[ORIGIN_ID_FIELD])
+
+
+def batch_bytes(batch: list[Delivery]) -> int:
+    return sum(len(d.raw) for d in batch)
+
+
+def split_by_bytes(batch: list[Delivery], max_bytes: int) -> list[list[Delivery]]:
+    """Consecutive chunks of at most max_bytes of events each (a larger entry is a chunk of its own): XREADGROUP
+    bounds a read in entries only, and 500 entries of 1 MiB each must not become one transaction."""
+    chunks: list[list[Delivery]] = []
+    size = max_bytes
+    for delivery in batch:
+        if size + len(delivery.raw) > max_bytes and (not chunks or chunks[-1]):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(delivery)
+        size += len(delivery.raw)
+    return chunks

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from consumers import metrics
 from consumers.base import INFRA_ERRORS, REDIS_ERRORS, Backoff, Group, RuntimeConfig, consumer_name
 from consumers.deadletter import move_to_dead
-from consumers.delivery import Delivery, origin_of
+from consumers.delivery import Delivery, batch_bytes, origin_of, split_by_bytes
 from consumers.housekeeping import export_gauges, leave_group, remove_stale_consumers
 from events import codec
 from events.codec import EventDecodeError
@@ -120,17 +120,17 @@ class GroupRunner:
         """Handle what the readers queued, merging chunks of several streams into one batch (one transaction)."""
         carry: list[Delivery] | None = None  # a chunk taken that would have made the batch too large: the next one
         while (batch := carry or await self.queue.get()) is not None:
-            carry, size = None, _bytes(batch)
+            carry, size = None, batch_bytes(batch)
             while len(batch) < self.config.batch_size and not self.queue.empty():
                 more = self.queue.get_nowait()
                 if more is None:
                     self.queue.put_nowait(None)
                     break
-                if size + _bytes(more) > self.config.batch_max_bytes:
+                if size + batch_bytes(more) > self.config.batch_max_bytes:
                     carry = more
                     break
                 batch.extend(more)
-                size += _bytes(more)
+                size += batch_bytes(more)
             try:
                 await self.commit(batch)
             except REDIS_ERRORS as exc:
@@ -277,24 +277,6 @@ class GroupRunner:
                 await self.commit(chunk)
             if len(pending) < self.config.batch_size:
                 return
-
-
-def _bytes(batch: list[Delivery]) -> int:
-    return sum(len(d.raw) for d in batch)
-
-
-def split_by_bytes(batch: list[Delivery], max_bytes: int) -> list[list[Delivery]]:
-    """Consecutive chunks of at most max_bytes of events each (a larger entry is a chunk of its own): XREADGROUP
-    bounds a read in entries only, and 500 entries of 1 MiB each must not become one transaction."""
-    chunks: list[list[Delivery]] = []
-    size = max_bytes
-    for delivery in batch:
-        if size + len(delivery.raw) > max_bytes and (not chunks or chunks[-1]):
-            chunks.append([])
-            size = 0
-        chunks[-1].append(delivery)
-        size += len(delivery.raw)
-    return chunks
 
 
 class Runtime:
