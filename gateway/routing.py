@@ -108,7 +108,7 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
     except msgspec.DecodeError as exc:
         raise ProblemError("bad-request", f"the body is not valid JSON: {exc}") from None
     except UnicodeDecodeError as exc:  # msgspec raises it, not DecodeError, for bytes that are not UTF-8
-        raise ProblemError("bad-request", f"the body is not UTF-8: {exc.reason} at byte {exc.start}") from None
+        raise ProblemError("bad-request", f"the body is not UTF-8 ({exc.reason})") from None
     # Postgres text and jsonb cannot hold NUL: refuse it here rather than fail in the database
     if b"\\u0000" in raw and _has_nul(msgspec.json.decode(raw)):
         raise ProblemError("validation", "strings may not contain NUL (\\u0000) characters")
