@@ -2,6 +2,7 @@
 
 import importlib
 import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -17,6 +18,13 @@ def test_top_level_packages_are_this_repositorys():
     for name in PACKAGES:
         module = importlib.import_module(name)
         assert Path(module.__file__).resolve().parent == ROOT / name, name
+
+
+def test_imports_follow_the_architectures_table():
+    """[tool.importlinter] in pyproject.toml: packages import downwards only (docs/architecture.md)."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
 def test_every_setting_is_documented_in_the_readme():
