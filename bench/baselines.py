@@ -25,11 +25,40 @@ from consumers.projector import record_row
 from events import codec
 from events.streams import parse_id
 
-COLUMNS = ("tenant_id", "kind", "source", "external_id", "id", "provider", "status", "title", "amount_minor",
-           "currency", "updated_at", "recorded_at", "deleted", "data", "event_id", "stream_ms", "stream_seq")
+COLUMNS = (
+    "tenant_id",
+    "kind",
+    "source",
+    "external_id",
+    "id",
+    "provider",
+    "status",
+    "title",
+    "amount_minor",
+    "currency",
+    "updated_at",
+    "recorded_at",
+    "deleted",
+    "data",
+    "event_id",
+    "stream_ms",
+    "stream_seq",
+)
 KEY = "tenant_id, kind, source, external_id"
-LOG_COLUMNS = ("tenant_id", "id", "type", "source", "subject_kind", "subject_id", "occurred_at", "recorded_at",
-               "stream", "stream_ms", "stream_seq", "body")
+LOG_COLUMNS = (
+    "tenant_id",
+    "id",
+    "type",
+    "source",
+    "subject_kind",
+    "subject_id",
+    "occurred_at",
+    "recorded_at",
+    "stream",
+    "stream_ms",
+    "stream_seq",
+    "body",
+)
 STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS bench_staging (LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS bench_staging_log (LIKE event_log INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
@@ -88,14 +117,31 @@ class Upserter:
     def __init__(self, name: str, archive: bool) -> None:
         self.upsert, self.archive = upsert_sql(f"{name}_records"), archive_sql(f"{name}_event_log") if archive else None
 
-    async def write(self, conn: asyncpg.Connection, stream: str, items: list[tuple[Any, bytes, tuple[int, int]]],
-                    clock: Clock) -> None:
+    async def write(
+        self, conn: asyncpg.Connection, stream: str, items: list[tuple[Any, bytes, tuple[int, int]]], clock: Clock
+    ) -> None:
         rows = [record_row(event, position) for event, _, position in items]
-        logs = [
-            (e.tenant_id, e.id, e.type, e.source, e.subject.kind, e.subject.external_id, e.occurred_at, e.recorded_at,
-             stream, position[0], position[1], raw.decode())
-            for e, raw, position in items
-        ] if self.archive else []
+        logs = (
+            [
+                (
+                    e.tenant_id,
+                    e.id,
+                    e.type,
+                    e.source,
+                    e.subject.kind,
+                    e.subject.external_id,
+                    e.occurred_at,
+                    e.recorded_at,
+                    stream,
+                    position[0],
+                    position[1],
+                    raw.decode(),
+                )
+                for e, raw, position in items
+            ]
+            if self.archive
+            else []
+        )
         clock.started()
         async with conn.transaction():
             await conn.copy_records_to_table("bench_staging", records=rows, columns=COLUMNS)
@@ -114,8 +160,9 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
             raise
 
 
-async def raw_loop(redis: Redis, pool: asyncpg.Pool, streams: list[str], name: str, archive: bool = False,
-                   batch_size: int = 500) -> Clock:
+async def raw_loop(
+    redis: Redis, pool: asyncpg.Pool, streams: list[str], name: str, archive: bool = False, batch_size: int = 500
+) -> Clock:
     """One process, no framework: per partition XREADGROUP COUNT n, decode, COPY upsert, commit, XACK; until drained."""
     upserter, clock = Upserter(name, archive), Clock()
 
@@ -127,8 +174,10 @@ async def raw_loop(redis: Redis, pool: asyncpg.Pool, streams: list[str], name: s
                 if not reply or not reply[0][1]:
                     return  # everything was published before the loop started: empty means drained
                 entries = reply[0][1]
-                items = [(codec.decode_entry(fields), fields[codec.EVENT_FIELD], parse_id(entry_id))
-                         for entry_id, fields in entries]
+                items = [
+                    (codec.decode_entry(fields), fields[codec.EVENT_FIELD], parse_id(entry_id))
+                    for entry_id, fields in entries
+                ]
                 await upserter.write(conn, stream, items, clock)
                 await redis.xack(stream, name, *(entry_id for entry_id, _ in entries))
 
@@ -136,8 +185,15 @@ async def raw_loop(redis: Redis, pool: asyncpg.Pool, streams: list[str], name: s
     return clock
 
 
-async def faststream_peer(redis_url: str, pool: asyncpg.Pool, streams: list[str], name: str, expected: int,
-                          timeout_s: float, archive: bool = False) -> Clock:
+async def faststream_peer(
+    redis_url: str,
+    pool: asyncpg.Pool,
+    streams: list[str],
+    name: str,
+    expected: int,
+    timeout_s: float,
+    archive: bool = False,
+) -> Clock:
     """A plain FastStream 0.7 batch subscriber per partition (batch=True, max_records=500, group and consumer)."""
     from faststream import Context
     from faststream.redis import RedisBroker, StreamSub
@@ -150,8 +206,10 @@ async def faststream_peer(redis_url: str, pool: asyncpg.Pool, streams: list[str]
 
         @broker.subscriber(stream=sub)
         async def handle(body: list[dict[str, str]], message=Context("message")) -> None:
-            items = [(codec.decode_event(entry["e"]), entry["e"].encode(), parse_id(entry_id))
-                     for entry, entry_id in zip(body, message.raw_message["message_ids"])]
+            items = [
+                (codec.decode_event(entry["e"]), entry["e"].encode(), parse_id(entry_id))
+                for entry, entry_id in zip(body, message.raw_message["message_ids"])
+            ]
             async with pool.acquire() as conn:
                 await upserter.write(conn, stream, items, clock)
             if clock.events >= expected:

@@ -55,8 +55,8 @@ def main() -> None:
 
     runs = {"onnx": (onnx.encode, []), "torch": (run_torch, [])}
     vectors = {}
-    onnx.encode(texts[:args.batch])  # warm-up: first calls allocate
-    torch_model.encode(texts[:args.batch], batch_size=args.batch)
+    onnx.encode(texts[: args.batch])  # warm-up: first calls allocate
+    torch_model.encode(texts[: args.batch], batch_size=args.batch)
     for _ in range(args.rounds):
         for name, (encode, times) in runs.items():
             started = time.perf_counter()
@@ -64,10 +64,13 @@ def main() -> None:
             times.append(time.perf_counter() - started)
     cosine = (vectors["onnx"] * vectors["torch"]).sum(axis=1)
     result = {
-        "texts": len(texts), "batch": args.batch, "cpus": os.cpu_count(),
+        "texts": len(texts),
+        "batch": args.batch,
+        "cpus": os.cpu_count(),
         "onnx_texts_per_s": round(len(texts) / min(runs["onnx"][1]), 1),
         "torch_texts_per_s": round(len(texts) / min(runs["torch"][1]), 1),
-        "onnx_load_s": round(onnx_load, 2), "torch_load_s": round(torch_load, 2),
+        "onnx_load_s": round(onnx_load, 2),
+        "torch_load_s": round(torch_load, 2),
         "min_cosine": round(float(cosine.min()), 6),
     }
     print(json.dumps(result))

@@ -34,18 +34,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import aiohttp  # noqa: E402
+from probes import machine_busy_s  # noqa: E402
 
 from bizosaas.servers import free_port, start_postgres, start_redis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from events.ids import opaque_id  # noqa: E402
-from probes import machine_busy_s  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 ADMIN_TOKEN = "bench-operator-token-0123456789abcdef"
@@ -119,8 +119,11 @@ def start_bao(base: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     bao = shutil.which("bao") or str(Path(sys.executable).parent / "bao")
     log = open(base / "bao.log", "wb")
-    proc = subprocess.Popen([bao, "server", "-dev", "-dev-root-token-id=root",
-                             f"-dev-listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [bao, "server", "-dev", "-dev-root-token-id=root", f"-dev-listen-address=127.0.0.1:{port}"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     wait_http(f"http://127.0.0.1:{port}/v1/sys/health", proc)
     return proc, f"http://127.0.0.1:{port}"
 
@@ -142,35 +145,62 @@ def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 30.0) -> None
     raise SystemExit(f"{url} did not answer within {timeout_s} s")
 
 
-def wrk(url: str, script: Path, body_file: Path, signature: str, label: str, seconds: int, connections: int,
-        delay_ms: float = 0.0) -> dict:
+def wrk(
+    url: str,
+    script: Path,
+    body_file: Path,
+    signature: str,
+    label: str,
+    seconds: int,
+    connections: int,
+    delay_ms: float = 0.0,
+) -> dict:
     """One wrk run against `url` (origin + path); the Lua script reports what `done()` saw."""
     origin, _, path = url.partition("://")[2].partition("/")
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
-           f"http://{origin}", "--", "/" + path, label, signature, str(body_file), f"{delay_ms:.3f}"]
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        f"http://{origin}",
+        "--",
+        "/" + path,
+        label,
+        signature,
+        str(body_file),
+        f"{delay_ms:.3f}",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line[len("RESULT ") :])
     result["ok_per_s"] = (result["requests"] - result["non2xx"]) / (result["duration_us"] / 1e6)
     return result
 
 
 async def setup_tenant(url: str) -> tuple[str, str, str]:
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{url}/v1/tenants", json={"name": "bench"},
-                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as resp:
+        async with http.post(
+            f"{url}/v1/tenants", json={"name": "bench"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as resp:
             tenant = await resp.json()
-        async with http.post(f"{url}/v1/connectors", headers={"Authorization": f"Bearer {tenant['api_key']}"},
-                             json={"provider": "woocommerce", "name": "bench shop",
-                                   "secrets": {"webhook_secret": SECRET}}) as resp:
+        async with http.post(
+            f"{url}/v1/connectors",
+            headers={"Authorization": f"Bearer {tenant['api_key']}"},
+            json={"provider": "woocommerce", "name": "bench shop", "secrets": {"webhook_secret": SECRET}},
+        ) as resp:
             connector = (await resp.json())["id"]
     return tenant["id"], tenant["api_key"], connector
 
 
-async def visibility_probes(url: str, tenant: str, key: str, connector: str, count: int, spacing_s: float
-                            ) -> list[float]:
+async def visibility_probes(
+    url: str, tenant: str, key: str, connector: str, count: int, spacing_s: float
+) -> list[float]:
     """POST an order with its own id, then poll its record until readable; the latencies in ms."""
     template = json.loads(ORDER.read_bytes())
     latencies = []
@@ -179,14 +209,19 @@ async def visibility_probes(url: str, tenant: str, key: str, connector: str, cou
             order_id = 9_000_000 + i
             body = json.dumps({**template, "id": order_id, "number": str(order_id)}).encode()
             record = opaque_id("rec", tenant, "order", connector, str(order_id))
-            headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
-                       "X-WC-Webhook-Delivery-ID": f"probe-{i}", "X-WC-Webhook-Signature": sign(body)}
+            headers = {
+                "Content-Type": "application/json",
+                "X-WC-Webhook-Topic": "order.created",
+                "X-WC-Webhook-Delivery-ID": f"probe-{i}",
+                "X-WC-Webhook-Signature": sign(body),
+            }
             started = time.perf_counter()
             async with http.post(f"{url}/v1/webhooks/{connector}", data=body, headers=headers) as resp:
                 assert resp.status == 200, await resp.text()
             while True:
-                async with http.get(f"{url}/v1/records/order/{record}",
-                                    headers={"Authorization": f"Bearer {key}"}) as resp:
+                async with http.get(
+                    f"{url}/v1/records/order/{record}", headers={"Authorization": f"Bearer {key}"}
+                ) as resp:
                     if resp.status == 200:
                         break
                     assert resp.status == 404, await resp.text()
@@ -240,18 +275,35 @@ async def main() -> None:
         await migrate(admin_url, service_url)
         bao, vault_addr = start_bao(base)
         procs.append(bao)
-        env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": service_url, "DATABASE_ADMIN_URL": admin_url,
-               "VAULT_ADDR": vault_addr, "VAULT_TOKEN": "root", "BIZOSAAS_ADMIN_TOKEN": ADMIN_TOKEN,
-               "BIZOSAAS_WEBHOOK_RATE_PER_S": "1e9", "BIZOSAAS_WEBHOOK_BURST": "1000000000",
-               "BIZOSAAS_TENANT_RATE_PER_S": "1e9", "BIZOSAAS_TENANT_BURST": "1000000000",
-               "BIZOSAAS_KEY_RATE_PER_S": "1e9", "BIZOSAAS_KEY_BURST": "1000000000",
-               "BIZOSAAS_METRICS_PORT": "0", "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": service_url,
+            "DATABASE_ADMIN_URL": admin_url,
+            "VAULT_ADDR": vault_addr,
+            "VAULT_TOKEN": "root",
+            "BIZOSAAS_ADMIN_TOKEN": ADMIN_TOKEN,
+            "BIZOSAAS_WEBHOOK_RATE_PER_S": "1e9",
+            "BIZOSAAS_WEBHOOK_BURST": "1000000000",
+            "BIZOSAAS_TENANT_RATE_PER_S": "1e9",
+            "BIZOSAAS_TENANT_BURST": "1000000000",
+            "BIZOSAAS_KEY_RATE_PER_S": "1e9",
+            "BIZOSAAS_KEY_BURST": "1000000000",
+            "BIZOSAAS_METRICS_PORT": "0",
+            "PYTHONPATH": str(ROOT),
+        }
         gateway_port, bare_port = free_port(), free_port()
-        for name, code, extra in (("gateway", GATEWAY, [str(gateway_port)]), ("bare", BARE, [str(bare_port)]),
-                                  ("worker", WORKER, ["projector", "deliveries"])):
+        for name, code, extra in (
+            ("gateway", GATEWAY, [str(gateway_port)]),
+            ("bare", BARE, [str(bare_port)]),
+            ("worker", WORKER, ["projector", "deliveries"]),
+        ):
             log = open(base / f"{name}.log", "wb")
-            procs.append(subprocess.Popen([sys.executable, "-c", code, *extra], env=env, stdout=log,
-                                          stderr=subprocess.STDOUT, cwd=ROOT))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", code, *extra], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+                )
+            )
         gateway, bare = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{bare_port}"
         wait_http(f"{gateway}/readyz", procs[1])
         wait_http(f"{bare}/", procs[2])
@@ -275,13 +327,17 @@ async def main() -> None:
             saturated = wrk(target, script, body_file, sign(body), "sat", seconds, args.connections)
         finally:
             worker.send_signal(signal.SIGCONT)
-        say(f"gateway saturated (workers paused): {saturated['ok_per_s']:.0f} webhooks/s "
+        say(
+            f"gateway saturated (workers paused): {saturated['ok_per_s']:.0f} webhooks/s "
             f"(p99 {saturated['p99_us'] / 1000:.1f} ms, non-2xx {saturated['non2xx']}, "
-            f"socket errors {saturated['socket_errors']})")
+            f"socket errors {saturated['socket_errors']})"
+        )
         await wait_drained(redis_url)
         shared = wrk(target, script, body_file, sign(body), "shared", seconds, args.connections)
-        say(f"gateway saturated (workers projecting on the same cores): {shared['ok_per_s']:.0f} webhooks/s "
-            f"(p99 {shared['p99_us'] / 1000:.1f} ms)")
+        say(
+            f"gateway saturated (workers projecting on the same cores): {shared['ok_per_s']:.0f} webhooks/s "
+            f"(p99 {shared['p99_us'] / 1000:.1f} ms)"
+        )
         bare_run = wrk(f"{bare}/v1/webhooks/x", script, body_file, sign(body), "bare", seconds, args.connections)
         say(f"bare handler: {bare_run['ok_per_s']:.0f} requests/s")
         await wait_drained(redis_url)
@@ -290,31 +346,42 @@ async def main() -> None:
         connections = 32
         delay_ms = max(0.0, connections * 1000 / half_rate - saturated["p50_us"] / 1000 / 4)
         probe_count = 60 if args.quick else 200
-        half_task = asyncio.create_task(asyncio.to_thread(
-            wrk, target, script, body_file, sign(body), "half", seconds, connections, delay_ms))
+        half_task = asyncio.create_task(
+            asyncio.to_thread(wrk, target, script, body_file, sign(body), "half", seconds, connections, delay_ms)
+        )
         await asyncio.sleep(1.0)
-        visible = await visibility_probes(gateway, tenant, key, connector, probe_count,
-                                          spacing_s=max(0.0, (seconds - 3) / probe_count - 0.01))
+        visible = await visibility_probes(
+            gateway, tenant, key, connector, probe_count, spacing_s=max(0.0, (seconds - 3) / probe_count - 0.01)
+        )
         half = await half_task
-        say(f"half load: {half['ok_per_s']:.0f} webhooks/s, p50 {half['p50_us'] / 1000:.2f} ms, "
+        say(
+            f"half load: {half['ok_per_s']:.0f} webhooks/s, p50 {half['p50_us'] / 1000:.2f} ms, "
             f"p99 {half['p99_us'] / 1000:.2f} ms; visible p50 {percentile(visible, 50):.1f} ms, "
-            f"p99 {percentile(visible, 99):.1f} ms over {len(visible)} probes")
+            f"p99 {percentile(visible, 99):.1f} ms over {len(visible)} probes"
+        )
         await wait_drained(redis_url)
         busy_s = machine_busy_s() - busy
         result = {
-            "webhooks_per_s": round(saturated["ok_per_s"]), "bare_per_s": round(bare_run["ok_per_s"]),
+            "webhooks_per_s": round(saturated["ok_per_s"]),
+            "bare_per_s": round(bare_run["ok_per_s"]),
             "ratio_to_bare": round(saturated["ok_per_s"] / bare_run["ok_per_s"], 3),
-            "p50_ms": round(half["p50_us"] / 1000, 2), "p99_ms": round(half["p99_us"] / 1000, 2),
-            "visible_p50_ms": round(percentile(visible, 50), 1), "visible_p99_ms": round(percentile(visible, 99), 1),
+            "p50_ms": round(half["p50_us"] / 1000, 2),
+            "p99_ms": round(half["p99_us"] / 1000, 2),
+            "visible_p50_ms": round(percentile(visible, 50), 1),
+            "visible_p99_ms": round(percentile(visible, 99), 1),
             "webhooks_per_s_workers_running": round(shared["ok_per_s"]),
             "ratio_to_bare_workers_running": round(shared["ok_per_s"] / bare_run["ok_per_s"], 3),
-            "half_load_per_s": round(half["ok_per_s"]), "saturated_p99_ms": round(saturated["p99_us"] / 1000, 2),
-            "non2xx": saturated["non2xx"] + shared["non2xx"] + half["non2xx"], "connections": args.connections, "seconds": seconds,
-            "machine_busy_cpu_s": round(busy_s, 1), "loadavg_before": round(load_before[0], 2),
+            "half_load_per_s": round(half["ok_per_s"]),
+            "saturated_p99_ms": round(saturated["p99_us"] / 1000, 2),
+            "non2xx": saturated["non2xx"] + shared["non2xx"] + half["non2xx"],
+            "connections": args.connections,
+            "seconds": seconds,
+            "machine_busy_cpu_s": round(busy_s, 1),
+            "loadavg_before": round(load_before[0], 2),
         }
         results = ROOT / "bench" / "results"
         results.mkdir(exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         (results / f"ingest-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result), flush=True)
     finally:

@@ -17,6 +17,7 @@ measures in the same run:
 Every phase also reports CPU seconds per process family (bench/probes.py): the machine may be shared.
 Ends with one JSON line (also written to bench/results/pipeline-<timestamp>.json).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,22 +37,24 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import asyncpg  # noqa: E402
 import msgspec  # noqa: E402
-from redis.asyncio import Redis  # noqa: E402
-
 from baselines import STAGING, create_tables, faststream_peer, raw_loop  # noqa: E402
+from probes import CpuMeter, Phases, profile_summary, start_spy, stop_spy  # noqa: E402
+from realistic_events import Traffic  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+from workers import Workers, park_group, release_backlog, wait_drained  # noqa: E402
+
 from bizosaas.servers import start_postgres, start_redis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from events import codec  # noqa: E402
 from events.streams import all_event_streams, stream_for_tenant  # noqa: E402
 from producers.publisher import Publisher  # noqa: E402
-from probes import CpuMeter, Phases, profile_summary, start_spy, stop_spy  # noqa: E402
-from realistic_events import Traffic  # noqa: E402
-from workers import Workers, park_group, release_backlog, wait_drained  # noqa: E402
 
 PARTITIONS = 8
 BATCH = 500
-BUSINESS = ("tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, updated_at, "
-            "recorded_at, deleted, data, event_id, stream_ms, stream_seq")
+BUSINESS = (
+    "tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, updated_at, "
+    "recorded_at, deleted, data, event_id, stream_ms, stream_seq"
+)
 
 
 def say(line: str) -> None:
@@ -60,7 +63,7 @@ def say(line: str) -> None:
 
 def chunks(items: list, size: int):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 # --- servers --------------------------------------------------------------------------------------------------
@@ -70,10 +73,18 @@ def start_servers(base: Path):
     redis_server = start_redis(base / "redis")
     pg = start_postgres(base / "pg")
     # commit timestamps give "committed at" per row without triggers; the setting needs a restart
-    subprocess.run([sys.executable, "-c", "import asyncio, asyncpg, sys\n"
-                    "async def m():\n c = await asyncpg.connect(sys.argv[1])\n"
-                    " await c.execute('ALTER SYSTEM SET track_commit_timestamp = on'); await c.close()\n"
-                    "asyncio.run(m())", pg.url], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, asyncpg, sys\n"
+            "async def m():\n c = await asyncpg.connect(sys.argv[1])\n"
+            " await c.execute('ALTER SYSTEM SET track_commit_timestamp = on'); await c.close()\n"
+            "asyncio.run(m())",
+            pg.url,
+        ],
+        check=True,
+    )
     pg.stop()
     pg = start_postgres(base / "pg", port=pg.port)
     return redis_server, pg
@@ -106,26 +117,35 @@ async def measure_publish(redis_url: str, events: list) -> dict:
         await publisher.publish(chunk)
     plain = len(events) / (time.perf_counter() - started)
     await redis.aclose()
-    say(f"publish: Publisher.publish {plain:,.0f} ev/s | bare redis-py pipeline {bare:,.0f} ev/s | "
-        f"idempotent (keyed, Lua) {idempotent:,.0f} ev/s  [batches of {BATCH}]")
-    return {"xadd_publisher_events_per_s": round(plain), "xadd_bare_pipeline_events_per_s": round(bare),
-            "xadd_idempotent_events_per_s": round(idempotent)}
+    say(
+        f"publish: Publisher.publish {plain:,.0f} ev/s | bare redis-py pipeline {bare:,.0f} ev/s | "
+        f"idempotent (keyed, Lua) {idempotent:,.0f} ev/s  [batches of {BATCH}]"
+    )
+    return {
+        "xadd_publisher_events_per_s": round(plain),
+        "xadd_bare_pipeline_events_per_s": round(bare),
+        "xadd_idempotent_events_per_s": round(idempotent),
+    }
 
 
-async def measure_baselines(redis: Redis, redis_url: str, admin: asyncpg.Connection, admin_url: str, phases: Phases,
-                            n: int, entities: int) -> dict:
+async def measure_baselines(
+    redis: Redis, redis_url: str, admin: asyncpg.Connection, admin_url: str, phases: Phases, n: int, entities: int
+) -> dict:
     """The raw loop and the FastStream peer, each without and with the archive write."""
     result = {}
-    pool = await asyncpg.create_pool(admin_url, min_size=PARTITIONS, max_size=PARTITIONS + 2,
-                                     init=lambda conn: conn.execute(STAGING))
+    pool = await asyncpg.create_pool(
+        admin_url, min_size=PARTITIONS, max_size=PARTITIONS + 2, init=lambda conn: conn.execute(STAGING)
+    )
     streams = all_event_streams(PARTITIONS)
     for name, archive in (("bench_raw", False), ("bench_rawlog", True)):
         await create_tables(admin, name)
         await admin.execute("CHECKPOINT")
         phases.begin(name)
         clock = await raw_loop(redis, pool, streams, name, archive=archive)
-        say(f"raw loop{' + archive' if archive else ''}: {clock.events_per_s:,.0f} ev/s "
-            f"(XREADGROUP COUNT {BATCH} + decode + COPY upsert)")
+        say(
+            f"raw loop{' + archive' if archive else ''}: {clock.events_per_s:,.0f} ev/s "
+            f"(XREADGROUP COUNT {BATCH} + decode + COPY upsert)"
+        )
         phases.end(name, n)
         result["raw_with_archive_events_per_s" if archive else "raw_limit_events_per_s"] = round(clock.events_per_s)
     for name, archive in (("bench_peer", False), ("bench_peerlog", True)):
@@ -159,8 +179,16 @@ def report_profile(path: Path, name: str) -> dict:
     return summary
 
 
-async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Workers, phases: Phases,
-                            processes: int, n: int, entities: int, profile: Path | None) -> float:
+async def measure_projector(
+    redis: Redis,
+    admin: asyncpg.Connection,
+    workers: Workers,
+    phases: Phases,
+    processes: int,
+    n: int,
+    entities: int,
+    profile: Path | None,
+) -> float:
     await park_group(redis, admin, PARTITIONS)
     await workers.start(processes)
     spy = start_spy(workers.pids[0], profile / "projector.txt") if profile and processes == 1 else None
@@ -182,9 +210,11 @@ async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Wo
         raise RuntimeError(f"projector wrote {row['n']} events / {records} records; expected {n} / {entities}")
     took = float(row["last_commit"] - row["first_start"])
     busy = used["workers"] / took / processes  # 1.0: the worker process never waited
-    say(f"projector ({processes} worker process{'es' if processes > 1 else ''}): {n / took:,.0f} ev/s "
+    say(
+        f"projector ({processes} worker process{'es' if processes > 1 else ''}): {n / took:,.0f} ev/s "
         f"({n:,} events, {records:,} records, {took:.2f} s; {count:.0f} batches of {n / max(count, 1):.0f} on "
-        f"average, {1000 * seconds / max(count, 1):.1f} ms each; each worker process on CPU {busy:.0%} of the time)")
+        f"average, {1000 * seconds / max(count, 1):.1f} ms each; each worker process on CPU {busy:.0%} of the time)"
+    )
     phases.result.setdefault("worker_busy_fraction", {})[name] = round(busy, 2)
     return n / took
 
@@ -192,8 +222,9 @@ async def measure_projector(redis: Redis, admin: asyncpg.Connection, workers: Wo
 # --- 3. latency at half load ----------------------------------------------------------------------------------
 
 
-async def measure_latency(redis: Redis, admin: asyncpg.Connection, workers: Workers, phases: Phases, events: list,
-                          rate: float, name: str) -> dict:
+async def measure_latency(
+    redis: Redis, admin: asyncpg.Connection, workers: Workers, phases: Phases, events: list, rate: float, name: str
+) -> dict:
     publisher, ids, sent = Publisher(redis, PARTITIONS), [], 0
     batches_before = workers.batches()
     phases.begin(name, workers.pids)
@@ -201,7 +232,7 @@ async def measure_latency(redis: Redis, admin: asyncpg.Connection, workers: Work
     while sent < len(events):
         due = min(len(events), int((time.perf_counter() - started) * rate) + 1)
         if due > sent:
-            now = datetime.now(timezone.utc)  # the publish time travels in the event itself
+            now = datetime.now(UTC)  # the publish time travels in the event itself
             chunk = [msgspec.structs.replace(e, recorded_at=now) for e in events[sent:due]]
             await publisher.publish(chunk)
             ids += [e.id for e in chunk]
@@ -211,18 +242,30 @@ async def measure_latency(redis: Redis, admin: asyncpg.Connection, workers: Work
     await wait_drained(redis, PARTITIONS, timeout_s=60, workers=workers)
     phases.end(name, sent, workers.pids)
     count, seconds, _ = (a - b for a, b in zip(workers.batches(), batches_before))
-    ms = sorted(r[0] for r in await admin.fetch(
-        "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - recorded_at) * 1000 FROM event_log "
-        "WHERE id = ANY($1::text[])", ids))
+    ms = sorted(
+        r[0]
+        for r in await admin.fetch(
+            "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - recorded_at) * 1000 FROM event_log "
+            "WHERE id = ANY($1::text[])",
+            ids,
+        )
+    )
     if len(ms) != len(ids):
         raise RuntimeError(f"latency run: {len(ms)} of {len(ids)} events archived")
     pick = lambda q: float(ms[min(len(ms) - 1, int(q * len(ms)))])  # noqa: E731
-    result = {"p50_ms": round(pick(0.50), 1), "p99_ms": round(pick(0.99), 1), "max_ms": round(float(ms[-1]), 1),
-              "latency_rate_events_per_s": round(actual), "latency_events": len(ms),
-              "latency_mean_batch": round(sent / max(count, 1), 1)}
-    say(f"latency at {actual:,.0f} ev/s steady ({len(ms):,} events, publish -> commit): p50 {result['p50_ms']} ms, "
+    result = {
+        "p50_ms": round(pick(0.50), 1),
+        "p99_ms": round(pick(0.99), 1),
+        "max_ms": round(float(ms[-1]), 1),
+        "latency_rate_events_per_s": round(actual),
+        "latency_events": len(ms),
+        "latency_mean_batch": round(sent / max(count, 1), 1),
+    }
+    say(
+        f"latency at {actual:,.0f} ev/s steady ({len(ms):,} events, publish -> commit): p50 {result['p50_ms']} ms, "
         f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms ({count:.0f} batches of {sent / max(count, 1):.1f} "
-        f"on average, {1000 * seconds / max(count, 1):.1f} ms each)")
+        f"on average, {1000 * seconds / max(count, 1):.1f} ms each)"
+    )
     return result
 
 
@@ -241,10 +284,17 @@ async def run(args: argparse.Namespace) -> dict:
         n, traffic = args.events, Traffic(tenants=args.tenants)
         events = traffic.events(n)
         entities = len(traffic.entities)
-        say(f"generated {n:,} events across {args.tenants} tenants ({entities:,} entities, "
-            f"{sum(len(codec.encode(e)) for e in events[:2000]) / 2000:,.0f} bytes/event on average)")
-        result: dict = {"events": n, "tenants": args.tenants, "cores": os.cpu_count(), "quick": args.quick,
-                        "loadavg_1m_at_start": round(os.getloadavg()[0], 2)}
+        say(
+            f"generated {n:,} events across {args.tenants} tenants ({entities:,} entities, "
+            f"{sum(len(codec.encode(e)) for e in events[:2000]) / 2000:,.0f} bytes/event on average)"
+        )
+        result: dict = {
+            "events": n,
+            "tenants": args.tenants,
+            "cores": os.cpu_count(),
+            "quick": args.quick,
+            "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+        }
         phases = Phases(CpuMeter(pg.proc.pid, redis_server.proc.pid), result)
         phases.begin("publish")
         result |= await measure_publish(redis_server.url, events)
@@ -253,25 +303,36 @@ async def run(args: argparse.Namespace) -> dict:
 
         if not args.projector_only:
             result |= await measure_baselines(redis, redis_server.url, admin, admin_url, phases, n, entities)
-        env = {**os.environ, "REDIS_URL": redis_server.url, "DATABASE_URL": service_url,
-               "DATABASE_ADMIN_URL": admin_url, "BIZOSAAS_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_server.url,
+            "DATABASE_URL": service_url,
+            "DATABASE_ADMIN_URL": admin_url,
+            "BIZOSAAS_METRICS_PORT": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
         workers = Workers(env, base, ROOT, PARTITIONS)
         rates = {}
         for processes in sorted(args.processes, reverse=True):  # the last one keeps running for the latency run
             workers.stop()
-            rates[processes] = await measure_projector(redis, admin, workers, phases, processes, n, entities,
-                                                       args.profile)
+            rates[processes] = await measure_projector(
+                redis, admin, workers, phases, processes, n, entities, args.profile
+            )
         main = min(args.processes)
         result["events_per_s"] = round(rates[main])
         result["worker_processes"] = main
         result |= {f"events_per_s_{p}_processes": round(r) for p, r in rates.items()}
         if not args.projector_only:
-            differ = await admin.fetchval(f"SELECT count(*) FROM (SELECT {BUSINESS} FROM records EXCEPT "
-                                          f"SELECT {BUSINESS} FROM bench_raw_records) d")
+            differ = await admin.fetchval(
+                f"SELECT count(*) FROM (SELECT {BUSINESS} FROM records EXCEPT "
+                f"SELECT {BUSINESS} FROM bench_raw_records) d"
+            )
             say(f"records equal to the raw loop's rows: {differ == 0} ({differ} differ)")
             result["records_match_raw"] = differ == 0
-        for key, base_key in (("ratio_to_raw", "raw_limit_events_per_s"),
-                              ("ratio_to_raw_with_archive", "raw_with_archive_events_per_s")):
+        for key, base_key in (
+            ("ratio_to_raw", "raw_limit_events_per_s"),
+            ("ratio_to_raw_with_archive", "raw_with_archive_events_per_s"),
+        ):
             result[key] = round(rates[main] / result[base_key], 3) if base_key in result else None
         for key in ("raw_limit_events_per_s", "peer_faststream_events_per_s"):
             result.setdefault(key, None)  # --projector-only: not measured
@@ -279,8 +340,9 @@ async def run(args: argparse.Namespace) -> dict:
         for load in sorted(args.loads, key=lambda x: x != 0.5):  # the official figures first: at half load
             rate = (args.rate or rates[main]) * load
             spy = start_spy(workers.pids[0], args.profile / f"latency-{load:g}.txt") if args.profile else None
-            got = await measure_latency(redis, admin, workers, phases, traffic.events(int(rate * args.latency_s)), rate,
-                                        f"latency_{load:g}")
+            got = await measure_latency(
+                redis, admin, workers, phases, traffic.events(int(rate * args.latency_s)), rate, f"latency_{load:g}"
+            )
             stop_spy(spy)
             if spy:
                 report_profile(args.profile / f"latency-{load:g}.txt", f"latency_{load:g}")
@@ -295,7 +357,8 @@ async def run(args: argparse.Namespace) -> dict:
             "to last commit); raw loop and FastStream peer: one process, owner role, records-shaped table only "
             "(raw_with_archive also writes an event_log-shaped table, as the projector does); latency: steady "
             "publisher at half the events_per_s (latency_by_load: other fractions), publish -> Postgres commit "
-            "timestamp; cpu_s: CPU seconds per process family and phase, `others` = the rest of the machine")
+            "timestamp; cpu_s: CPU seconds per process family and phase, `others` = the rest of the machine"
+        )
         await admin.close()
         await redis.aclose()
         return result
@@ -315,13 +378,24 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--processes", default="1,2", help="worker process counts to measure (default 1,2)")
     parser.add_argument("--latency-s", type=float, default=None, help="length of the latency run")
-    parser.add_argument("--loads", default="0.5", help="latency run rates as fractions of events_per_s (0.5 is "
-                        "always run: p50_ms/p99_ms are at half load), e.g. 0.1,0.25,0.5")
-    parser.add_argument("--rate", type=float, help="the rate --loads are fractions of (default: the measured "
-                        "events_per_s); a fixed rate compares projector changes at the same offered load")
+    parser.add_argument(
+        "--loads",
+        default="0.5",
+        help="latency run rates as fractions of events_per_s (0.5 is "
+        "always run: p50_ms/p99_ms are at half load), e.g. 0.1,0.25,0.5",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="the rate --loads are fractions of (default: the measured "
+        "events_per_s); a fixed rate compares projector changes at the same offered load",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the one-process projector runs into this folder")
-    parser.add_argument("--projector-only", action="store_true", help="skip the raw loop and FastStream peer (their "
-                        "keys are null): for comparing projector changes")
+    parser.add_argument(
+        "--projector-only",
+        action="store_true",
+        help="skip the raw loop and FastStream peer (their keys are null): for comparing projector changes",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (server and worker logs)")
     args = parser.parse_args()
     args.events = args.events or (30_000 if args.quick else 200_000)
@@ -333,7 +407,7 @@ def main() -> None:
     import uvloop  # the worker command runs on uvloop: so do the baselines
 
     result = uvloop.run(run(args))
-    out = ROOT / "bench" / "results" / f"pipeline-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    out = ROOT / "bench" / "results" / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result), flush=True)

@@ -19,7 +19,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def _stat(pid: int) -> list[str]:
     text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2:].split()  # fields from 3 on (state, ppid, ...)
+    return text[text.rindex(")") + 2 :].split()  # fields from 3 on (state, ppid, ...)
 
 
 def cpu_s(pid: int, with_reaped_children: bool = False) -> float:
@@ -60,11 +60,17 @@ class CpuMeter:
 
     def sample(self, worker_pids: list[int] = ()) -> CpuSample:
         postgres = cpu_s(self.postgres_pid, with_reaped_children=True) + sum(
-            cpu_s(p) for p in children(self.postgres_pid))
-        return CpuSample(time.monotonic(), {
-            "workers": sum(cpu_s(p) for p in worker_pids), "postgres": postgres, "redis": cpu_s(self.redis_pid),
-            "bench": cpu_s(os.getpid()),
-        })
+            cpu_s(p) for p in children(self.postgres_pid)
+        )
+        return CpuSample(
+            time.monotonic(),
+            {
+                "workers": sum(cpu_s(p) for p in worker_pids),
+                "postgres": postgres,
+                "redis": cpu_s(self.redis_pid),
+                "bench": cpu_s(os.getpid()),
+            },
+        )
 
     @staticmethod
     def used(before: CpuSample, after: CpuSample) -> dict[str, float]:
@@ -99,8 +105,11 @@ def batches(port: int, group: str) -> tuple[float, float, float]:
         match = re.search(rf'^{name}{{group="{group}"}} (\S+)$', text, re.M)
         return float(match.group(1)) if match else 0.0
 
-    return (value("bizosaas_consumer_batch_seconds_count"), value("bizosaas_consumer_batch_seconds_sum"),
-            value("bizosaas_consumer_processed_total"))
+    return (
+        value("bizosaas_consumer_batch_seconds_count"),
+        value("bizosaas_consumer_batch_seconds_sum"),
+        value("bizosaas_consumer_processed_total"),
+    )
 
 
 class Phases:
@@ -123,18 +132,36 @@ class Phases:
         # what the machine's cores could do at this CPU cost per event if nothing else ran and all of them were
         # kept busy: an upper bound that holds up on a shared machine better than the wall-clock rate
         self.result.setdefault("cpu_bound_events_per_s", {})[name] = round(os.cpu_count() * 1e6 / ours_us)
-        print(f"  cpu {name}: " + ", ".join(f"{k} {v} s" for k, v in used.items())
-              + " | µs per event: " + ", ".join(f"{k} {v}" for k, v in per_k.items())
-              + f" | {os.cpu_count()} idle cores would allow {self.result['cpu_bound_events_per_s'][name]:,} ev/s",
-              flush=True)
+        print(
+            f"  cpu {name}: "
+            + ", ".join(f"{k} {v} s" for k, v in used.items())
+            + " | µs per event: "
+            + ", ".join(f"{k} {v}" for k, v in per_k.items())
+            + f" | {os.cpu_count()} idle cores would allow {self.result['cpu_bound_events_per_s'][name]:,} ev/s",
+            flush=True,
+        )
         return used
 
 
 def start_spy(pid: int, out: Path) -> subprocess.Popen:
     """py-spy (PyPI; the `bench` extra) sampling a worker's Python stacks, idle time left out, to a folded-stack file."""
-    spy = subprocess.Popen([Path(sys.executable).parent / "py-spy", "record", "--pid", str(pid), "--rate", "250",
-                            "--nonblocking", "--format", "raw", "-o", str(out)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spy = subprocess.Popen(
+        [
+            Path(sys.executable).parent / "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "250",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)  # py-spy attaches
     return spy
 

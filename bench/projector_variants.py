@@ -33,6 +33,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import asyncpg  # noqa: E402
 import msgspec  # noqa: E402
+from probes import children, cpu_s  # noqa: E402
+from realistic_events import Traffic  # noqa: E402
 
 from bizosaas.servers import start_postgres  # noqa: E402
 from consumers.delivery import Delivery  # noqa: E402
@@ -44,12 +46,31 @@ from events import codec  # noqa: E402
 from events.ids import opaque_id  # noqa: E402
 from events.streams import all_event_streams, stream_for_tenant  # noqa: E402
 from events.types import EntityDeleted, EntityUpserted  # noqa: E402
-from probes import children, cpu_s  # noqa: E402
-from realistic_events import Traffic  # noqa: E402
 
 ARGS = "t, i, ty, so, sk, si, oc, rc, st, ms, sq, b, rid, pv, stat, ti, am, cu, de, d, rp"
-TYPES = ("text text text text text text timestamptz timestamptz text int8 int8 text text text text text int8 text "
-         "bool text bool").split()
+TYPES = [
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "int8",
+    "int8",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int8",
+    "text",
+    "bool",
+    "text",
+    "bool",
+]
 # one tenant's deliveries (arrays $1..$21, or the function's slices) -> event_log, and the newest fresh (or
 # replayed) state per entity -> records, under the projector's ordering rule
 PROJECT_CTE = """
@@ -69,7 +90,7 @@ newest AS (
 INSERT INTO records AS r (tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency,
                           updated_at, recorded_at, deleted, data, event_id, stream_ms, stream_seq)
 SELECT t, sk, so, si, rid, pv, stat, ti, am, cu, oc, rc, de, d::jsonb, i, ms, sq FROM newest
-""" + UPSERT_SQL[UPSERT_SQL.index("ON CONFLICT"):]  # the projector's own conflict clause and ordering rule
+""" + UPSERT_SQL[UPSERT_SQL.index("ON CONFLICT") :]  # the projector's own conflict clause and ordering rule
 CTE_SQL = PROJECT_CTE.format(arrays=", ".join(f"${n}::{t}[]" for n, t in enumerate(TYPES, 1)), args=ARGS)
 FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION bench_project_events(
@@ -94,11 +115,29 @@ def row(d: Delivery) -> tuple:
     e, (ms, sq) = d.message, d.position
     entity = isinstance(e, (EntityUpserted, EntityDeleted))
     data, kind = e.data if entity else None, e.subject.kind
-    return (e.tenant_id, e.id, e.type, e.source, kind, e.subject.external_id, e.occurred_at, e.recorded_at,
-            d.origin_stream, ms, sq, d.raw.decode(),
-            opaque_id("rec", e.tenant_id, kind, e.source, e.subject.external_id) if entity else None, e.provider,
-            getattr(data, "status", None) or None, _title(kind, data), _amount(data), getattr(data, "currency", None),
-            isinstance(e, EntityDeleted), _encode(data).decode() if data is not None else "{}", d.replayed)
+    return (
+        e.tenant_id,
+        e.id,
+        e.type,
+        e.source,
+        kind,
+        e.subject.external_id,
+        e.occurred_at,
+        e.recorded_at,
+        d.origin_stream,
+        ms,
+        sq,
+        d.raw.decode(),
+        opaque_id("rec", e.tenant_id, kind, e.source, e.subject.external_id) if entity else None,
+        e.provider,
+        getattr(data, "status", None) or None,
+        _title(kind, data),
+        _amount(data),
+        getattr(data, "currency", None),
+        isinstance(e, EntityDeleted),
+        _encode(data).decode() if data is not None else "{}",
+        d.replayed,
+    )
 
 
 def cte_group(pool: asyncpg.Pool, partitions: int) -> Group:
@@ -129,6 +168,7 @@ def one_statement_group(pool: asyncpg.Pool, partitions: int) -> Group:
     """The whole batch, all tenants, in one statement: what a role that a policy admits for every tenant's rows
     could do (DESIGN.md allows "a separate role that a policy admits for its own tables"). Measured here on the
     owner's connection, which row-level security does not restrict."""
+
     async def handle(batch: list[Delivery]) -> None:
         async with pool.acquire() as conn:
             await conn.execute(CTE_SQL, *map(list, zip(*map(row, sorted(batch, key=lambda d: d.message.tenant_id)))))
@@ -137,10 +177,16 @@ def one_statement_group(pool: asyncpg.Pool, partitions: int) -> Group:
 
 
 # name -> (handler factory, the role its pool connects as)
-VARIANTS = {"current": (projector_group, "service"), "cte": (cte_group, "service"),
-            "function": (function_group, "service"), "one_statement": (one_statement_group, "owner")}
-BUSINESS = ("tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, updated_at, "
-            "recorded_at, deleted, data, event_id, stream_ms, stream_seq")
+VARIANTS = {
+    "current": (projector_group, "service"),
+    "cte": (cte_group, "service"),
+    "function": (function_group, "service"),
+    "one_statement": (one_statement_group, "owner"),
+}
+BUSINESS = (
+    "tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, updated_at, "
+    "recorded_at, deleted, data, event_id, stream_ms, stream_seq"
+)
 
 
 async def run(events: int, rounds: int) -> dict:
@@ -151,14 +197,16 @@ async def run(events: int, rounds: int) -> dict:
         await migrate(admin_url, f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/variants")
         admin = await asyncpg.connect(admin_url)
         await admin.execute(FUNCTION_SQL)
-        pools = {"service": await create_pool(f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/variants",
-                                              max_size=1),
-                 "owner": await create_pool(admin_url, max_size=1)}
+        pools = {
+            "service": await create_pool(f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/variants", max_size=1),
+            "owner": await create_pool(admin_url, max_size=1),
+        }
         partitions: dict[str, list[Delivery]] = {}
         for n, event in enumerate(Traffic().events(events)):
             stream = stream_for_tenant(event.tenant_id)
             partitions.setdefault(stream, []).append(
-                Delivery(stream, f"{n}-0", codec.encode(event), event, stream, (1_000 + n, 0)))
+                Delivery(stream, f"{n}-0", codec.encode(event), event, stream, (1_000 + n, 0))
+            )
         stream, deliveries = max(partitions.items(), key=lambda kv: len(kv[1]))
         print(f"{len(deliveries):,} deliveries of {stream}, {len({d.message.tenant_id for d in deliveries})} tenants")
 
@@ -167,7 +215,7 @@ async def run(events: int, rounds: int) -> dict:
 
         result: dict = {}
         for size, count in ((1, 1500), (2, 2000), (20, 4000), (40, 4000), (500, len(deliveries))):
-            batches = [deliveries[i:i + size] for i in range(0, min(count, len(deliveries)), size)]
+            batches = [deliveries[i : i + size] for i in range(0, min(count, len(deliveries)), size)]
             n = sum(map(len, batches))
             for _ in range(rounds):
                 for name, (factory, role) in VARIANTS.items():
@@ -176,21 +224,25 @@ async def run(events: int, rounds: int) -> dict:
                     server, client, wall = postgres_cpu(), time.process_time(), time.perf_counter()
                     for batch in batches:
                         await handle(batch)
-                    got = {"client_us": 1e6 * (time.process_time() - client) / n,
-                           "postgres_us": 1e6 * (postgres_cpu() - server) / n,
-                           "wall_us": 1e6 * (time.perf_counter() - wall) / n}
+                    got = {
+                        "client_us": 1e6 * (time.process_time() - client) / n,
+                        "postgres_us": 1e6 * (postgres_cpu() - server) / n,
+                        "wall_us": 1e6 * (time.perf_counter() - wall) / n,
+                    }
                     best = result.setdefault(f"batch_{size}", {}).setdefault(name, got)
                     result[f"batch_{size}"][name] = {k: round(min(best[k], got[k]), 1) for k in got}
             for name, cost in result[f"batch_{size}"].items():
-                print(f"batch {size:3d} {name:13s}: per event client {cost['client_us']:6.1f} µs, postgres "
-                      f"{cost['postgres_us']:6.1f} µs, wall {cost['wall_us']:6.1f} µs (best of {rounds})")
+                print(
+                    f"batch {size:3d} {name:13s}: per event client {cost['client_us']:6.1f} µs, postgres "
+                    f"{cost['postgres_us']:6.1f} µs, wall {cost['wall_us']:6.1f} µs (best of {rounds})"
+                )
         states = {}
         for name, (factory, role) in VARIANTS.items():  # the whole partition in odd batches, then all again
             await admin.execute("TRUNCATE event_log, records")
             handle = factory(pools[role], 8).handle
             for size in (137, 300):
                 for i in range(0, len(deliveries), size):
-                    await handle(deliveries[i:i + size])
+                    await handle(deliveries[i : i + size])
             states[name] = [tuple(r) for r in await admin.fetch(f"SELECT {BUSINESS} FROM records ORDER BY 1, 2, 3, 4")]
         result["same_records"] = {name: states[name] == states["current"] for name in VARIANTS}
         print(f"same records as the current handler: {result['same_records']}")

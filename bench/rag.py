@@ -16,6 +16,7 @@ on real embeddings (the packaged all-MiniLM-L6-v2) of real text that ships on th
      and under the 1% kind filter.
 Ends with one JSON line (also written to bench/results/rag-<timestamp>.json).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,12 +30,14 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from probes import CpuMeter, machine_busy_s  # noqa: E402
+from rag_corpus import Text, docstrings, python_topics  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from bizosaas.servers import start_postgres, start_redis  # noqa: E402
@@ -52,11 +55,9 @@ from rag.indexes import active_index  # noqa: E402
 from rag.pipeline import make_chunker  # noqa: E402
 from rag.search import Filters, search  # noqa: E402
 from rag.texts import TEXT_OF  # noqa: E402
-from probes import CpuMeter, machine_busy_s  # noqa: E402
-from rag_corpus import Text, docstrings, python_topics  # noqa: E402
 
 TENANTS = [f"bench-{i}" for i in range(10)]
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 # the indexer's own worker: small batches keep each embedding transaction short (docs/decisions.md)
 INDEXER_RUNTIME = RuntimeConfig(batch_size=64, block_ms=1000, reclaim_idle_ms=600_000)
 
@@ -72,8 +73,15 @@ def pct(values: list[float], q: float) -> float:
 
 def post_event(tenant: str, external_id: str, text: Text, minute: int = 0, kind: str = "post"):
     when = T0 + timedelta(minutes=minute)
-    envelope = dict(id=new_id(), tenant_id=tenant, source="bench", provider="wordpress", occurred_at=when,
-                    recorded_at=when, subject=Subject(kind=kind, external_id=external_id))
+    envelope = dict(
+        id=new_id(),
+        tenant_id=tenant,
+        source="bench",
+        provider="wordpress",
+        occurred_at=when,
+        recorded_at=when,
+        subject=Subject(kind=kind, external_id=external_id),
+    )
     if kind == "task":
         return TaskUpserted(**envelope, data=Task(title=text.title, description=text.body))
     return PostUpserted(**envelope, data=Post(title=text.title, content=text.body, status="publish"))
@@ -116,21 +124,41 @@ async def throughput(redis, pool, owner_pool, embedder, config, texts: list[Text
     others = max(0.0, machine - machine_before - ours) / (elapsed * (os.cpu_count() or 2))
     written = await pool_count(owner_pool, "SELECT count(*) FROM rag_chunks")
     e2e = written / elapsed
-    busy, calls, encoded = (embedder.encode_seconds - busy_before, embedder.calls - calls,
-                            embedder.texts_encoded - encoded)
-    say(f"indexer end to end: {written} chunks in {elapsed:.1f} s: {e2e:.1f}/s; the model was encoding "
-        f"{100 * busy / elapsed:.1f}% of that time ({calls} calls, {encoded / busy:.1f}/s while encoding)")
+    busy, calls, encoded = (
+        embedder.encode_seconds - busy_before,
+        embedder.calls - calls,
+        embedder.texts_encoded - encoded,
+    )
+    say(
+        f"indexer end to end: {written} chunks in {elapsed:.1f} s: {e2e:.1f}/s; the model was encoding "
+        f"{100 * busy / elapsed:.1f}% of that time ({calls} calls, {encoded / busy:.1f}/s while encoding)"
+    )
     raw_after, raw_cpu_after = await asyncio.to_thread(raw_rate, embedder, chunk_texts, meter)  # loop keeps going
     raw = (raw_before + raw_after) / 2
     raw_cpu, e2e_cpu = (raw_cpu_before + raw_cpu_after) / 2, ours * 1000 / written
     say(f"raw encode again: {raw_after:.1f}/s; reference {raw:.1f}/s; ratio {e2e / raw:.3f}")
-    say(f"CPU per chunk: raw encode {raw_cpu:.1f} ms, indexer end to end {e2e_cpu:.1f} ms (this process "
+    say(
+        f"CPU per chunk: raw encode {raw_cpu:.1f} ms, indexer end to end {e2e_cpu:.1f} ms (this process "
         f"{used['bench']:.0f} s, Postgres {used['postgres']:.0f} s, Redis {used['redis']:.1f} s): CPU ratio "
-        f"{raw_cpu / e2e_cpu:.3f}; other programs used {100 * others:.0f}% of the machine meanwhile")
-    return {"runtime": runtime, "task": task, "chunks": written, "expected": len(chunk_texts), "e2e": e2e,
-            "busy": busy / elapsed, "encoding_rate": encoded / busy, "calls": calls, "raw_cpu": raw_cpu,
-            "e2e_cpu": e2e_cpu, "others": others,
-            "raw": raw, "raw_before": raw_before, "raw_after": raw_after, "tokens": statistics.mean(tokens)}
+        f"{raw_cpu / e2e_cpu:.3f}; other programs used {100 * others:.0f}% of the machine meanwhile"
+    )
+    return {
+        "runtime": runtime,
+        "task": task,
+        "chunks": written,
+        "expected": len(chunk_texts),
+        "e2e": e2e,
+        "busy": busy / elapsed,
+        "encoding_rate": encoded / busy,
+        "calls": calls,
+        "raw_cpu": raw_cpu,
+        "e2e_cpu": e2e_cpu,
+        "others": others,
+        "raw": raw,
+        "raw_before": raw_before,
+        "raw_after": raw_after,
+        "tokens": statistics.mean(tokens),
+    }
 
 
 async def pool_count(pool, sql: str, *args) -> int:
@@ -148,8 +176,9 @@ async def freshness(redis, owner_pool, embedder: LocalEmbedder, texts: list[Text
         busy = embedder.encode_seconds
         sent = time.monotonic()
         await publisher.publish([event])
-        while not await pool_count(owner_pool, "SELECT count(*) FROM rag_entities WHERE external_id = $1",
-                                   event.subject.external_id):
+        while not await pool_count(
+            owner_pool, "SELECT count(*) FROM rag_entities WHERE external_id = $1", event.subject.external_id
+        ):
             await asyncio.sleep(0.002)
         visible = time.monotonic()
         delays.append(visible - sent - (embedder.encode_seconds - busy))  # minus its own batch's encoding
@@ -164,8 +193,10 @@ async def bulk_load(owner_pool, embedder, target: int) -> tuple[int, float]:
     indexer's own throughput is step 1. Returns (unique texts, their encode rate)."""
     have = await pool_count(owner_pool, "SELECT count(*) FROM rag_chunks")
     per_tenant = max(0, target - have) // len(TENANTS)
-    pool_texts = [" ".join(t.body.split("\n\n")[0].split()[:60])
-                  for t in docstrings(limit=max(per_tenant * len(TENANTS) // 5, 200), seed=11)]
+    pool_texts = [
+        " ".join(t.body.split("\n\n")[0].split()[:60])
+        for t in docstrings(limit=max(per_tenant * len(TENANTS) // 5, 200), seed=11)
+    ]
     started = time.perf_counter()
     vectors = await asyncio.to_thread(embedder.encode, pool_texts)
     rate = len(pool_texts) / (time.perf_counter() - started)
@@ -175,21 +206,50 @@ async def bulk_load(owner_pool, embedder, target: int) -> tuple[int, float]:
     for tenant in TENANTS:
         for n, i in enumerate(rng.sample(range(len(pool_texts)), min(per_tenant, len(pool_texts)))):
             kind, key = ("task" if n % 100 == 0 else "post"), f"bulk-{i}"
-            chunks.append((tenant, 1, kind, "bench", key, 0, i.to_bytes(8, "big"), pool_texts[i], vectors[i],
-                           [], T0))
+            chunks.append((tenant, 1, kind, "bench", key, 0, i.to_bytes(8, "big"), pool_texts[i], vectors[i], [], T0))
             entities.append((tenant, 1, kind, "bench", key, key, T0, 1, i, False, 1))
     async with owner_pool.acquire() as conn:
         await conn.execute("DROP INDEX rag_chunks_hnsw_1")
-        await conn.copy_records_to_table("rag_chunks", records=chunks, columns=[
-            "tenant_id", "index_id", "kind", "source", "external_id", "chunk_no", "content_hash", "content",
-            "embedding", "agents", "updated_at"])
-        await conn.copy_records_to_table("rag_entities", records=entities, columns=[
-            "tenant_id", "index_id", "kind", "source", "external_id", "title", "updated_at", "stream_ms",
-            "stream_seq", "deleted", "chunks"])
+        await conn.copy_records_to_table(
+            "rag_chunks",
+            records=chunks,
+            columns=[
+                "tenant_id",
+                "index_id",
+                "kind",
+                "source",
+                "external_id",
+                "chunk_no",
+                "content_hash",
+                "content",
+                "embedding",
+                "agents",
+                "updated_at",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "rag_entities",
+            records=entities,
+            columns=[
+                "tenant_id",
+                "index_id",
+                "kind",
+                "source",
+                "external_id",
+                "title",
+                "updated_at",
+                "stream_ms",
+                "stream_seq",
+                "deleted",
+                "chunks",
+            ],
+        )
         started = time.perf_counter()
         await conn.execute("SET maintenance_work_mem = '1GB'")
-        await conn.execute("CREATE INDEX rag_chunks_hnsw_1 ON rag_chunks USING hnsw ((embedding::vector(384)) "
-                           "vector_cosine_ops) WHERE index_id = 1")
+        await conn.execute(
+            "CREATE INDEX rag_chunks_hnsw_1 ON rag_chunks USING hnsw ((embedding::vector(384)) "
+            "vector_cosine_ops) WHERE index_id = 1"
+        )
         say(f"  HNSW index over {have + len(chunks)} rows built in {time.perf_counter() - started:.1f} s")
     return len(pool_texts), rate
 
@@ -215,19 +275,25 @@ async def search_figures(service_pool, embedder, config, queries: list[str]) -> 
             tasks = await search(conn, index, query, vector, 10, "vector", Filters(kinds=["task"]), config)
         filtered.append(await recall(service_pool, tenant, index, vector, tasks, config, Filters(kinds=["task"])))
     figures = {f"{m}_{p}_ms": round(pct(v, q), 2) for m, v in timings.items() for p, q in (("p50", 50), ("p95", 95))}
-    figures.update(query_embed_p50_ms=round(pct(embed_ms, 50), 2), query_embed_p95_ms=round(pct(embed_ms, 95), 2),
-                   recall_at_10=round(statistics.mean(recalls), 4),
-                   filtered_recall_at_10=round(statistics.mean(filtered), 4))
+    figures.update(
+        query_embed_p50_ms=round(pct(embed_ms, 50), 2),
+        query_embed_p95_ms=round(pct(embed_ms, 95), 2),
+        recall_at_10=round(statistics.mean(recalls), 4),
+        filtered_recall_at_10=round(statistics.mean(filtered), 4),
+    )
     return figures
 
 
 async def recall(pool, tenant, index, vector, hits, config, filters: Filters) -> float:
-    kinds = f"AND kind = ANY($2::text[])" if filters.kinds else ""
+    kinds = "AND kind = ANY($2::text[])" if filters.kinds else ""
     async with tenant_transaction(pool, tenant) as conn:
         await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
-        rows = await conn.fetch(f"SELECT kind, source, external_id, chunk_no FROM rag_chunks WHERE index_id = "
-                                f"{index.id} {kinds} ORDER BY {index.vector_sql} <=> $1 LIMIT 10",
-                                vector, *([list(filters.kinds)] if filters.kinds else []))
+        rows = await conn.fetch(
+            f"SELECT kind, source, external_id, chunk_no FROM rag_chunks WHERE index_id = "
+            f"{index.id} {kinds} ORDER BY {index.vector_sql} <=> $1 LIMIT 10",
+            vector,
+            *([list(filters.kinds)] if filters.kinds else []),
+        )
     exact = {tuple(r) for r in rows}
     found = {(h.kind, h.source, h.external_id, h.chunk_no) for h in hits}
     return len(exact & found) / len(exact) if exact else 1.0
@@ -248,7 +314,7 @@ async def run(args: argparse.Namespace) -> dict:
         embedder = LocalEmbedder(batch_size=config.rag_embed_batch)
         say(f"corpus: Python documentation topics and docstrings; {'quick' if args.quick else 'full'} run")
         topics = python_topics()
-        e2e_texts = (topics + docstrings(limit=800, seed=3))[:args.posts]
+        e2e_texts = (topics + docstrings(limit=800, seed=3))[: args.posts]
         meter = CpuMeter(pg.proc.pid, redis_server.proc.pid)
         result = await throughput(redis, service_pool, owner_pool, embedder, config, e2e_texts, meter)
         fresh = await freshness(redis, owner_pool, embedder, docstrings(limit=args.fresh, seed=9))
@@ -270,20 +336,30 @@ async def run(args: argparse.Namespace) -> dict:
         pg.stop()
         shutil.rmtree(base, ignore_errors=True)
     return {
-        "chunks_per_s": round(result["e2e"], 1), "raw_encode_chunks_per_s": round(result["raw"], 1),
-        "ratio_to_raw": round(result["e2e"] / result["raw"], 3), "hybrid_p95_ms": figures["hybrid_p95_ms"],
-        "vector_p95_ms": figures["vector_p95_ms"], "recall_at_10": figures["recall_at_10"],
-        "freshness_p99_s": round(pct(fresh, 99), 3), "freshness_p50_s": round(pct(fresh, 50), 3),
-        "encoder_busy_ratio": round(result["busy"], 3), "e2e_encode_calls": result["calls"],
-        "raw_cpu_ms_per_chunk": round(result["raw_cpu"], 2), "e2e_cpu_ms_per_chunk": round(result["e2e_cpu"], 2),
+        "chunks_per_s": round(result["e2e"], 1),
+        "raw_encode_chunks_per_s": round(result["raw"], 1),
+        "ratio_to_raw": round(result["e2e"] / result["raw"], 3),
+        "hybrid_p95_ms": figures["hybrid_p95_ms"],
+        "vector_p95_ms": figures["vector_p95_ms"],
+        "recall_at_10": figures["recall_at_10"],
+        "freshness_p99_s": round(pct(fresh, 99), 3),
+        "freshness_p50_s": round(pct(fresh, 50), 3),
+        "encoder_busy_ratio": round(result["busy"], 3),
+        "e2e_encode_calls": result["calls"],
+        "raw_cpu_ms_per_chunk": round(result["raw_cpu"], 2),
+        "e2e_cpu_ms_per_chunk": round(result["e2e_cpu"], 2),
         "cpu_ratio_to_raw": round(result["raw_cpu"] / result["e2e_cpu"], 3),
         "others_cpu_share_during_e2e": round(result["others"], 3),
         "e2e_while_encoding_chunks_per_s": round(result["encoding_rate"], 1),
         "load_avg_1m_at_start": load_at_start,
         "raw_encode_before_chunks_per_s": round(result["raw_before"], 1),
-        "raw_encode_after_chunks_per_s": round(result["raw_after"], 1), "e2e_chunks": result["chunks"],
-        "mean_chunk_tokens": round(result["tokens"], 1), "search_chunks": total, "tenants": len(TENANTS),
-        "search_unique_texts": unique, "short_text_encode_per_s": round(bulk_rate, 1),
+        "raw_encode_after_chunks_per_s": round(result["raw_after"], 1),
+        "e2e_chunks": result["chunks"],
+        "mean_chunk_tokens": round(result["tokens"], 1),
+        "search_chunks": total,
+        "tenants": len(TENANTS),
+        "search_unique_texts": unique,
+        "short_text_encode_per_s": round(bulk_rate, 1),
         **{k: v for k, v in figures.items() if k not in ("hybrid_p95_ms", "vector_p95_ms", "recall_at_10")},
         "quick": args.quick,
     }
@@ -307,7 +383,7 @@ def main() -> None:
     args.posts = args.posts or (12 if args.quick else 879)
     signal.signal(signal.SIGTERM, _interrupt)  # stop the servers on SIGTERM too
     result = asyncio.run(run(args))
-    out = ROOT / "bench" / "results" / f"rag-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    out = ROOT / "bench" / "results" / f"rag-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result), flush=True)

@@ -30,8 +30,7 @@ def python_topics() -> list[Text]:
     """The Python reference's help topics (the text behind `help('FOR')`): long, prose-heavy documents."""
     from pydoc_data.topics import topics
 
-    return [Text(name, "\n\n".join(_paragraphs(body))) for name, body in sorted(topics.items())
-            if _paragraphs(body)]
+    return [Text(name, "\n\n".join(_paragraphs(body))) for name, body in sorted(topics.items()) if _paragraphs(body)]
 
 
 def docstrings(limit: int, seed: int = 7) -> list[Text]:

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import asyncpg
+from probes import batches, metrics_port
 from redis.asyncio import Redis
 
 from events.streams import all_event_streams, replay_stream
-from probes import batches, metrics_port
 
 GROUP = "projector"
 # what `bizosaas worker projector` runs (bizosaas/cli.py: JSON logs, uvloop, cmd_worker.run), minus the parser that
@@ -49,8 +49,15 @@ class Workers:
             logs.append(self.base / f"worker-{self.started}.log")
             self.started += 1
             with open(logs[-1], "wb") as out:
-                self.procs.append(subprocess.Popen([sys.executable, "-c", LAUNCH, GROUP], cwd=self.root,
-                                                   env=self.env, stdout=out, stderr=subprocess.STDOUT))
+                self.procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", LAUNCH, GROUP],
+                        cwd=self.root,
+                        env=self.env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         deadline = time.monotonic() + timeout_s
         for log in logs:
             while (port := metrics_port(log)) is None:

@@ -49,8 +49,11 @@ class Interrupted(Exception):
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("dev", help="run the whole platform locally (starts servers that are not configured)")
     parser.add_argument("--data-dir", help="local servers' data and logs (default: BIZOSAAS_DATA_DIR or .bizosaas)")
-    parser.add_argument("--demo", action="store_true",
-                        help="also create a connector per provider and replay the real fixture webhooks through it")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also create a connector per provider and replay the real fixture webhooks through it",
+    )
     parser.set_defaults(run=run)
 
 
@@ -109,17 +112,20 @@ def _lock(data: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise ServerStartError(f"another `bizosaas dev` already runs with {data}: stop it, "
-                               "or pass --data-dir") from None
+        raise ServerStartError(
+            f"another `bizosaas dev` already runs with {data}: stop it, or pass --data-dir"
+        ) from None
     return handle
 
 
 def _postgres(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str], str]:
     pg = start_postgres(data / "pg", linked=True)
     host = f"127.0.0.1:{pg.port}"
-    urls = {"DATABASE_ADMIN_URL": f"postgresql://postgres@{host}/bizosaas",
-            "DATABASE_URL": f"postgresql://{SERVICE_ROLE}@{host}/bizosaas",
-            "BIZOSAAS_DATABASE_READONLY_URL": f"postgresql://{READONLY_ROLE}@{host}/bizosaas"}
+    urls = {
+        "DATABASE_ADMIN_URL": f"postgresql://postgres@{host}/bizosaas",
+        "DATABASE_URL": f"postgresql://{SERVICE_ROLE}@{host}/bizosaas",
+        "BIZOSAAS_DATABASE_READONLY_URL": f"postgresql://{READONLY_ROLE}@{host}/bizosaas",
+    }
     return pg, urls, f"ready on {host} (data in {data / 'pg'})"
 
 
@@ -130,14 +136,20 @@ def _redis(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str],
 
 def _vault(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str], str]:
     vault = start_vault(data / "vault", kv_mount=settings.vault_mount, linked=True)
-    return (vault, {"VAULT_ADDR": vault.url, "VAULT_TOKEN": vault.extra["token"]},
-            f"ready on {vault.url} (OpenBao, unsealed; data and dev-only keys in {data / 'vault'})")
+    return (
+        vault,
+        {"VAULT_ADDR": vault.url, "VAULT_TOKEN": vault.extra["token"]},
+        f"ready on {vault.url} (OpenBao, unsealed; data and dev-only keys in {data / 'vault'})",
+    )
 
 
 def _temporal(data: Path, settings: Settings) -> tuple[LocalServer, dict[str, str], str]:
     temporal = start_temporal(data / "temporal", linked=True)
-    return (temporal, {"TEMPORAL_ADDRESS": temporal.url},
-            f"ready on {temporal.url} (dev server, state in {data / 'temporal' / 'temporal.db'})")
+    return (
+        temporal,
+        {"TEMPORAL_ADDRESS": temporal.url},
+        f"ready on {temporal.url} (dev server, state in {data / 'temporal' / 'temporal.db'})",
+    )
 
 
 # part, the variable that configures it, what starting it says, how to start it
@@ -165,8 +177,14 @@ def start_servers(stack: Stack, settings: Settings) -> None:
 def _spawn(stack: Stack, name: str, env: dict[str, str], *args: str) -> subprocess.Popen:
     log = stack.data / f"{name}.log"
     with open(log, "ab") as out:
-        child = subprocess.Popen([sys.executable, "-m", "bizosaas", *args], env=env, stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bizosaas", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
     stack.children.append((name, child, log))
     return child
 
@@ -188,8 +206,12 @@ def start_services(stack: Stack, host: str, port: int) -> tuple[str, int]:
     from consumers.groups import GROUP_FACTORIES
 
     metrics_port = free_port()
-    worker = _spawn(stack, "worker", {**stack.env, "BIZOSAAS_METRICS_PORT": str(metrics_port),
-                                      "BIZOSAAS_METRICS_HOST": "127.0.0.1"}, "worker")
+    worker = _spawn(
+        stack,
+        "worker",
+        {**stack.env, "BIZOSAAS_METRICS_PORT": str(metrics_port), "BIZOSAAS_METRICS_HOST": "127.0.0.1"},
+        "worker",
+    )
     _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", worker, "worker", stack.data / "worker.log")
     step("worker", f"groups {', '.join(GROUP_FACTORIES)} running (metrics on http://127.0.0.1:{metrics_port}/metrics)")
     gateway = _spawn(stack, "gateway", stack.env, "gateway", "--host", host, "--port", str(port))
@@ -200,8 +222,16 @@ def start_services(stack: Stack, host: str, port: int) -> tuple[str, int]:
 
 
 ENV_FILE = "env.sh"
-CONNECTION_VARS = ("DATABASE_URL", "DATABASE_ADMIN_URL", "BIZOSAAS_DATABASE_READONLY_URL", "REDIS_URL", "VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS",
-                   "BIZOSAAS_PORT")
+CONNECTION_VARS = (
+    "DATABASE_URL",
+    "DATABASE_ADMIN_URL",
+    "BIZOSAAS_DATABASE_READONLY_URL",
+    "REDIS_URL",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "TEMPORAL_ADDRESS",
+    "BIZOSAAS_PORT",
+)
 
 
 def _write_env(stack: Stack, port: int) -> Path:
@@ -228,7 +258,8 @@ def _migrate(admin_url: str, service_url: str, readonly_url: str) -> list:
         raise ServerStartError(
             f"cannot migrate the database at {where.hostname}:{where.port or 5432}{where.path} "
             f"({type(exc).__name__}: {exc}): start that server, correct DATABASE_ADMIN_URL, "
-            f"or unset DATABASE_URL to run an embedded Postgres") from None
+            f"or unset DATABASE_URL to run an embedded Postgres"
+        ) from None
 
 
 def _interrupt(signum, frame) -> None:
@@ -252,8 +283,9 @@ def run(args: argparse.Namespace) -> int:
         start_servers(stack, settings)
         stack.env.setdefault("DATABASE_ADMIN_URL", settings.database_admin_url)
         stack.env.setdefault("BIZOSAAS_DATABASE_READONLY_URL", settings.database_readonly_url)
-        applied = _migrate(stack.env["DATABASE_ADMIN_URL"], stack.env["DATABASE_URL"],
-                           stack.env["BIZOSAAS_DATABASE_READONLY_URL"])
+        applied = _migrate(
+            stack.env["DATABASE_ADMIN_URL"], stack.env["DATABASE_URL"], stack.env["BIZOSAAS_DATABASE_READONLY_URL"]
+        )
         step("migrate", f"database current ({len(applied)} migration(s) applied now)")
         _write_env(stack, port)
         base, metrics_port = start_services(stack, host, port)
@@ -284,14 +316,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_summary(base: str, metrics_port: int, tenant: dict, shop: dict, stack: Stack) -> None:
     key, data = tenant["api_key"], stack.data
-    temporal = (f"{stack.temporal_ui}   (Temporal {stack.env['TEMPORAL_ADDRESS']})" if stack.temporal_ui
-                else f"{stack.env.get('TEMPORAL_ADDRESS')} (as configured)")
-    print(f"""
+    temporal = (
+        f"{stack.temporal_ui}   (Temporal {stack.env['TEMPORAL_ADDRESS']})"
+        if stack.temporal_ui
+        else f"{stack.env.get('TEMPORAL_ADDRESS')} (as configured)"
+    )
+    print(
+        f"""
 BizOSaaS is running.
   gateway      {base}   (OpenAPI: {base}/openapi.json, readiness: {base}/readyz)
   temporal UI  {temporal}
   metrics      {base}/metrics (gateway), http://127.0.0.1:{metrics_port}/metrics (worker)
-  demo tenant  {tenant['id']}   API key: {key}   (saved in {data / 'demo-tenant.json'})
+  demo tenant  {tenant["id"]}   API key: {key}   (saved in {data / "demo-tenant.json"})
   logs         {data}/*.log
 
 See the whole platform (servers, streams, groups, deliveries, rates) from another shell:
@@ -303,4 +339,6 @@ Send a signed WooCommerce webhook to the demo shop connector:
 Read it back:
   curl -s -H 'Authorization: Bearer {key}' {base}/v1/records/order
 
-Press Ctrl-C to stop everything.""", flush=True)
+Press Ctrl-C to stop everything.""",
+        flush=True,
+    )

@@ -19,11 +19,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
-        applied = await migrate(settings.database_admin_url, settings.database_url,
-                                settings.database_readonly_url)
+        applied = await migrate(settings.database_admin_url, settings.database_url, settings.database_readonly_url)
     except (OSError, asyncpg.PostgresError, MigrationError) as exc:
-        print(f"bizosaas migrate: {exc}\n  (DATABASE_ADMIN_URL={_redact(settings.database_admin_url)}; set it to the "
-              "owner's connection URL of a Postgres with pgvector)")
+        print(
+            f"bizosaas migrate: {exc}\n  (DATABASE_ADMIN_URL={_redact(settings.database_admin_url)}; set it to the "
+            "owner's connection URL of a Postgres with pgvector)"
+        )
         return 1
     print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}; database is current")
     return 0

@@ -20,6 +20,8 @@ async def run(args: argparse.Namespace) -> int:
     progress = Progress("rebuild records from event_log")
     result = await rebuild_records(settings.database_admin_url, progress.update)
     progress.finish()
-    print(f"rebuilt {result.records} record(s) from {result.events} event(s)"
-          + (f"; {result.undecodable} undecodable event(s) skipped" if result.undecodable else ""))
+    print(
+        f"rebuilt {result.records} record(s) from {result.events} event(s)"
+        + (f"; {result.undecodable} undecodable event(s) skipped" if result.undecodable else "")
+    )
     return 0

@@ -43,8 +43,10 @@ async def run_reindex(args: argparse.Namespace) -> int:
         if close is not None:
             await close()
     replaced = f"; replaced index {result.replaced.id} ({result.replaced.model})" if result.replaced else ""
-    print(f"index {result.index.id} ({result.index.model}, {result.index.dimension} dimensions) is active: "
-          f"{result.entities} entities, {result.embedded} texts embedded{replaced}")
+    print(
+        f"index {result.index.id} ({result.index.model}, {result.index.dimension} dimensions) is active: "
+        f"{result.entities} entities, {result.embedded} texts embedded{replaced}"
+    )
     return 0
 
 

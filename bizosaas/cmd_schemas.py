@@ -40,8 +40,10 @@ def generate() -> dict[str, str]:
 
 def read_published(directory: Path) -> dict[str, dict[str, Any]]:
     """tag -> schema, from the checked-in files."""
-    return {path.name.removesuffix(".json"): json.loads(path.read_text())
-            for path in sorted((directory / SCHEMAS).glob("*.json"))}
+    return {
+        path.name.removesuffix(".json"): json.loads(path.read_text())
+        for path in sorted((directory / SCHEMAS).glob("*.json"))
+    }
 
 
 @dataclass
@@ -55,16 +57,20 @@ class Report:
 
 
 def compare(directory: Path, generated: dict[str, str]) -> Report:
-    current = {path.removeprefix(SCHEMAS + "/").removesuffix(".json"): json.loads(text)
-               for path, text in generated.items() if path.startswith(SCHEMAS + "/")}
+    current = {
+        path.removeprefix(SCHEMAS + "/").removesuffix(".json"): json.loads(text)
+        for path, text in generated.items()
+        if path.startswith(SCHEMAS + "/")
+    }
     report = Report(incompatible=catalog_incompatibilities(read_published(directory), current))
     for rel, text in generated.items():
         path = directory / rel
         if not path.exists():
             report.stale.append(f"{rel}: missing (a new type, or the catalog was never generated)")
         elif (old := path.read_text()) != text:
-            diff = list(difflib.unified_diff(old.splitlines(), text.splitlines(), "checked-in", "generated",
-                                             lineterm="", n=1))
+            diff = list(
+                difflib.unified_diff(old.splitlines(), text.splitlines(), "checked-in", "generated", lineterm="", n=1)
+            )
             more = f"\n  ... {len(diff) - _DIFF_LINES} more diff lines" if len(diff) > _DIFF_LINES else ""
             report.stale.append(f"{rel}: out of date\n  " + "\n  ".join(diff[:_DIFF_LINES]) + more)
     return report
@@ -83,10 +89,14 @@ def write(directory: Path, generated: dict[str, str]) -> list[str]:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("schemas", help="write the event schema catalog (JSON Schema + AsyncAPI) to "
-                                                 "docs/events/, or --check it")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 when the catalog is stale or a change is incompatible")
+    parser = commands.add_parser(
+        "schemas", help="write the event schema catalog (JSON Schema + AsyncAPI) to docs/events/, or --check it"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when the catalog is stale or a change is incompatible",
+    )
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"catalog directory (default {DEFAULT_DIR})")
     parser.set_defaults(run=run)
 
@@ -97,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
     for problem in report.incompatible:
         print(f"incompatible: {problem}")
     if report.incompatible:
-        print("A published type must stay readable: give new fields defaults, or add a new vN type with an upcaster "
-              "in events/legacy.py (see docs/events/README.md).")
+        print(
+            "A published type must stay readable: give new fields defaults, or add a new vN type with an upcaster "
+            "in events/legacy.py (see docs/events/README.md)."
+        )
     if args.check:
         for block in report.stale:
             print(f"stale: {block}")

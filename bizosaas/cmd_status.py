@@ -14,7 +14,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -42,15 +42,17 @@ def _where(url: str) -> str:
 async def _probe(check) -> tuple[bool, str]:
     try:
         return True, await asyncio.wait_for(check, PROBE_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+    except Exception as exc:
         return False, (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:80]
 
 
 async def _redis_facts(redis: Redis) -> str:
     info = await redis.info()
     aof = "AOF on" if info.get("aof_enabled") else "AOF OFF"
-    return (f"Redis {info['redis_version']}, {info['used_memory_human']} used, {aof}, "
-            f"maxmemory-policy {info.get('maxmemory_policy', '?')}")
+    return (
+        f"Redis {info['redis_version']}, {info['used_memory_human']} used, {aof}, "
+        f"maxmemory-policy {info.get('maxmemory_policy', '?')}"
+    )
 
 
 async def _postgres_facts(conn: asyncpg.Connection) -> str:
@@ -113,10 +115,12 @@ LIMIT {CONNECTORS_SHOWN + 1}
 async def _minute_rates(conn: asyncpg.Connection, streams: list[str]) -> dict[str, int]:
     since_ms = int(time.time() * 1000) - 60_000
     return {  # event_log by its stream position (indexed), deliveries by receipt time
-        "events": await conn.fetchval("SELECT count(*) FROM event_log WHERE stream = ANY($1) AND stream_ms > $2",
-                                      streams, since_ms),
+        "events": await conn.fetchval(
+            "SELECT count(*) FROM event_log WHERE stream = ANY($1) AND stream_ms > $2", streams, since_ms
+        ),
         "webhooks": await conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE received_at > now() - interval '1 minute'"),
+            "SELECT count(*) FROM deliveries WHERE received_at > now() - interval '1 minute'"
+        ),
         "commands": await conn.fetchval("SELECT count(*) FROM commands WHERE issued_at > now() - interval '1 minute'"),
     }
 
@@ -124,7 +128,7 @@ async def _minute_rates(conn: asyncpg.Connection, streams: list[str]) -> dict[st
 def _ago(moment: datetime | None) -> str:
     if moment is None:
         return "never"
-    seconds = max(0, (datetime.now(timezone.utc) - moment).total_seconds())
+    seconds = max(0, (datetime.now(UTC) - moment).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds / size:.0f} {unit} ago"
@@ -145,8 +149,7 @@ def _print_streams(infos, dead: dict[str, int]) -> None:
         if info.length == 0 and info.stream.startswith("bz:replay:"):
             hidden += 1  # an idle replay stream says nothing
             continue
-        last = (datetime.fromtimestamp(int(info.last_id.split("-")[0]) / 1000, timezone.utc) if info.last_id
-                else None)
+        last = datetime.fromtimestamp(int(info.last_id.split("-")[0]) / 1000, UTC) if info.last_id else None
         print(f"  {info.stream:<22}{info.length:>9}  {_ago(last)}")
         for g in info.groups:
             total = groups.setdefault(g.name, [0, 0, 0])
@@ -168,8 +171,10 @@ def _print_deliveries(rows) -> None:
     for row in rows[:CONNECTORS_SHOWN]:
         label = f"{row['provider']} {row['name']}"[:39]
         outcome = row["outcome"] or "-"
-        print(f"  {label:<39} {(row['topic'] or '-')[:24]:<24} {outcome:<10} {_ago(row['received_at']):<10} "
-              f"{row['last_hour']:>5}")
+        print(
+            f"  {label:<39} {(row['topic'] or '-')[:24]:<24} {outcome:<10} {_ago(row['received_at']):<10} "
+            f"{row['last_hour']:>5}"
+        )
     if len(rows) > CONNECTORS_SHOWN:
         print("  ... more connectors: GET /v1/connectors per tenant")
 
@@ -188,10 +193,15 @@ async def run(args: argparse.Namespace) -> int:
             _probe(_temporal_facts(settings.temporal_address)),
             _probe(_gateway_facts(base)),
         )
-        wheres = [_where(settings.redis_url), _where(settings.database_admin_url), settings.vault_addr,
-                  settings.temporal_address, base]
+        wheres = [
+            _where(settings.redis_url),
+            _where(settings.database_admin_url),
+            settings.vault_addr,
+            settings.temporal_address,
+            base,
+        ]
         names = ["redis", "postgres", "vault", "temporal", "gateway"]
-        print(f"BizOSaaS status  {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
+        print(f"BizOSaaS status  {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
         _print_servers([(n, w, ok, facts) for n, w, (ok, facts) in zip(names, wheres, probes)])
         if probes[0][0]:
             infos, dead = await overview(redis, settings.partitions)
@@ -203,8 +213,10 @@ async def run(args: argparse.Namespace) -> int:
             except asyncpg.UndefinedTableError as exc:
                 print(f"\nthe database is not migrated ({exc}): run `bizosaas migrate`")
                 return 1
-            print(f"\nlast minute  events {rates['events']} ({rates['events'] / 60:.1f}/s)   webhooks "
-                  f"{rates['webhooks']} ({rates['webhooks'] / 60:.1f}/s)   commands {rates['commands']}")
+            print(
+                f"\nlast minute  events {rates['events']} ({rates['events'] / 60:.1f}/s)   webhooks "
+                f"{rates['webhooks']} ({rates['webhooks'] / 60:.1f}/s)   commands {rates['commands']}"
+            )
             _print_deliveries(deliveries)
         return 0 if all(ok for ok, _ in probes) else 1
     finally:

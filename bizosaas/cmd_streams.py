@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
@@ -54,15 +54,21 @@ async def run_streams(args: argparse.Namespace) -> int:
 
 
 def _as_dict(info) -> dict:
-    return {"stream": info.stream, "length": info.length, "first_id": info.first_id, "last_id": info.last_id,
-            "groups": [g.__dict__ for g in info.groups]}
+    return {
+        "stream": info.stream,
+        "length": info.length,
+        "first_id": info.first_id,
+        "last_id": info.last_id,
+        "groups": [g.__dict__ for g in info.groups],
+    }
 
 
 async def run_replay(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
-        flt = RangeFilter(position_from(args.start), position_from(args.end, end=True), args.tenant,
-                          frozenset(args.types))
+        flt = RangeFilter(
+            position_from(args.start), position_from(args.end, end=True), args.tenant, frozenset(args.types)
+        )
     except ValueError as exc:
         print(f"bizosaas replay: {exc}")
         return 2
@@ -90,7 +96,7 @@ async def run_dead_letters(args: argparse.Namespace) -> int:
                 print(json.dumps([{k: v for k, v in d.__dict__.items() if k != "fields"} for d in letters]))
                 return 0
             for d in letters:
-                when = datetime.fromtimestamp(d.dead_at_ms / 1000, timezone.utc).isoformat(timespec="seconds")
+                when = datetime.fromtimestamp(d.dead_at_ms / 1000, UTC).isoformat(timespec="seconds")
                 print(f"{d.id}  from {d.stream} {d.entry_id}  deliveries={d.deliveries}  at {when}\n    {d.error}")
             print(f"{len(letters)} dead letter(s) for group {args.group}")
         elif args.action == "redrive":

@@ -24,7 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--json", action="store_true", help='print {"id": ..., "api_key": ...}')
     create.set_defaults(run=run_create)
     erase = actions.add_parser(
-        "erase", help="erase a tenant (--yes), or one person in it (--email / --external-id), everywhere")
+        "erase", help="erase a tenant (--yes), or one person in it (--email / --external-id), everywhere"
+    )
     erase.add_argument("tenant")
     who = erase.add_mutually_exclusive_group()
     who.add_argument("--email", help="erase the person with this email (contacts, leads, orders, comments naming it)")
@@ -50,8 +51,9 @@ async def run_create(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"id": created.id, "api_key": created.api_key}))
     else:
-        print(f"tenant {created.id} ({created.name}) created\n"
-              f"admin API key (shown once, store it now): {created.api_key}")
+        print(
+            f"tenant {created.id} ({created.name}) created\nadmin API key (shown once, store it now): {created.api_key}"
+        )
     return 0
 
 
@@ -64,8 +66,10 @@ async def run_erase(args: argparse.Namespace) -> int:
         return 2
     person = args.email is not None or args.external_id is not None
     if not person and not args.yes:
-        print(f"bizosaas tenant erase: this deletes every piece of data of tenant {args.tenant}; "
-              "add --yes to confirm, or --email / --external-id to erase one person")
+        print(
+            f"bizosaas tenant erase: this deletes every piece of data of tenant {args.tenant}; "
+            "add --yes to confirm, or --email / --external-id to erase one person"
+        )
         return 2
     if args.source and not person:
         print("bizosaas tenant erase: --source narrows a person's erasure; add --email or --external-id")
@@ -78,8 +82,10 @@ async def run_erase(args: argparse.Namespace) -> int:
         else:
             done = await erase_tenant(settings, args.tenant, by)
     except (OSError, asyncpg.PostgresError, SecretsUnavailable) as exc:
-        print(f"bizosaas tenant erase: {type(exc).__name__}: {exc}; check DATABASE_URL, REDIS_URL and VAULT_ADDR, "
-              "then run it again (erasing twice is safe)")
+        print(
+            f"bizosaas tenant erase: {type(exc).__name__}: {exc}; check DATABASE_URL, REDIS_URL and VAULT_ADDR, "
+            "then run it again (erasing twice is safe)"
+        )
         return 1
     if args.json:
         print(json.dumps({"id": done.id, "counts": done.counts}, sort_keys=True))

@@ -27,9 +27,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def runtime_config(settings: Settings) -> RuntimeConfig:
     return RuntimeConfig(
-        batch_size=settings.batch_size, block_ms=settings.block_ms, reclaim_idle_ms=settings.reclaim_idle_ms,
-        reclaim_interval_s=max(0.2, min(5.0, settings.reclaim_idle_ms / 4000)), max_deliveries=settings.max_deliveries,
-        stale_consumer_idle_ms=settings.stale_consumer_idle_ms, batch_max_bytes=settings.batch_max_bytes,
+        batch_size=settings.batch_size,
+        block_ms=settings.block_ms,
+        reclaim_idle_ms=settings.reclaim_idle_ms,
+        reclaim_interval_s=max(0.2, min(5.0, settings.reclaim_idle_ms / 4000)),
+        max_deliveries=settings.max_deliveries,
+        stale_consumer_idle_ms=settings.stale_consumer_idle_ms,
+        batch_max_bytes=settings.batch_max_bytes,
     )
 
 
@@ -51,13 +55,18 @@ async def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, runtime.stop)
         if settings.metrics_port >= 0:
             server, _ = start_http_server(settings.metrics_port, addr=settings.metrics_host)
-            log.info("worker %s serving /metrics on %s:%d", runtime.consumer, settings.metrics_host,
-                     server.server_port)
+            log.info("worker %s serving /metrics on %s:%d", runtime.consumer, settings.metrics_host, server.server_port)
         log.info("worker %s running groups %s", runtime.consumer, ", ".join(names))
-        trimmer = asyncio.create_task(trim_forever(
-            redis, settings.partitions, names, settings.stream_retention_s * 1000, settings.trim_interval_s,
-            runtime.stopping,
-        ))
+        trimmer = asyncio.create_task(
+            trim_forever(
+                redis,
+                settings.partitions,
+                names,
+                settings.stream_retention_s * 1000,
+                settings.trim_interval_s,
+                runtime.stopping,
+            )
+        )
         await runtime.run()
         await trimmer
         log.info("worker %s drained and stopped", runtime.consumer)

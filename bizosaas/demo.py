@@ -22,21 +22,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "webhooks"  # the repo (editable install)
 PROVIDERS = ("woocommerce", "shopify", "stripe", "slack", "standard-webhooks")
-SAMPLE_ORDER = ('{"id":1001,"status":"processing","currency":"EUR","total":"42.00",'
-                '"date_modified_gmt":"2026-01-01T12:00:00"}')
+SAMPLE_ORDER = (
+    '{"id":1001,"status":"processing","currency":"EUR","total":"42.00","date_modified_gmt":"2026-01-01T12:00:00"}'
+)
 
 
 class DemoError(RuntimeError):
     pass
 
 
-def _call(method: str, url: str, key: str | None = None, body: bytes | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, dict]:
+def _call(
+    method: str, url: str, key: str | None = None, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
     if key:
         request.add_header("Authorization", f"Bearer {key}")
@@ -69,8 +71,12 @@ def demo_tenant(base: str, data: Path, env: dict[str, str]) -> dict:
     saved = _load(data / "demo-tenant.json")
     if saved.get("api_key") and _call("GET", f"{base}/v1/connectors?limit=1", saved["api_key"])[0] == 200:
         return saved
-    result = subprocess.run([sys.executable, "-m", "bizosaas", "tenant", "create", "demo", "--json"], env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "bizosaas", "tenant", "create", "demo", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise DemoError(f"could not create the demo tenant: {result.stdout.strip()} {result.stderr[-300:]}")
     tenant = json.loads(result.stdout)
@@ -107,12 +113,14 @@ def demo_shop(base: str, data: Path, key: str) -> dict:
 
 def webhook_command(shop: dict) -> str:
     """A copy-paste shell command that signs SAMPLE_ORDER as WooCommerce does and posts it (needs openssl)."""
-    return (f"  body={shlex.quote(SAMPLE_ORDER)}\n"
-            f"  curl -s -X POST {shop['webhook_url']} -H 'Content-Type: application/json' \\\n"
-            f"    -H 'X-WC-Webhook-Topic: order.updated' -H \"X-WC-Webhook-Delivery-ID: $(date +%s%N)\" \\\n"
-            f"    -H \"X-WC-Webhook-Signature: $(printf '%s' \"$body\" | openssl dgst -sha256 "
-            f"-hmac {shlex.quote(shop['secret'])} -binary | base64)\" \\\n"
-            f"    -d \"$body\"")
+    return (
+        f"  body={shlex.quote(SAMPLE_ORDER)}\n"
+        f"  curl -s -X POST {shop['webhook_url']} -H 'Content-Type: application/json' \\\n"
+        f"    -H 'X-WC-Webhook-Topic: order.updated' -H \"X-WC-Webhook-Delivery-ID: $(date +%s%N)\" \\\n"
+        f'    -H "X-WC-Webhook-Signature: $(printf \'%s\' "$body" | openssl dgst -sha256 '
+        f'-hmac {shlex.quote(shop["secret"])} -binary | base64)" \\\n'
+        f'    -d "$body"'
+    )
 
 
 # --- signing each fixture as its provider does (tests/fixtures/webhooks/<provider>/SOURCE.md) -----------------------
@@ -124,16 +132,25 @@ def _mac(key: bytes, message: bytes) -> bytes:
 
 def _woocommerce(stem: str, body: bytes, secret: str, delivery: str) -> tuple[bytes, dict[str, str]]:
     resource, _, event = stem.partition(".")
-    return body, {"X-WC-Webhook-Source": "https://demo-shop.example/", "X-WC-Webhook-Topic": stem,
-                  "X-WC-Webhook-Resource": resource, "X-WC-Webhook-Event": event, "X-WC-Webhook-ID": "1",
-                  "X-WC-Webhook-Delivery-ID": delivery,
-                  "X-WC-Webhook-Signature": base64.b64encode(_mac(secret.encode(), body)).decode()}
+    return body, {
+        "X-WC-Webhook-Source": "https://demo-shop.example/",
+        "X-WC-Webhook-Topic": stem,
+        "X-WC-Webhook-Resource": resource,
+        "X-WC-Webhook-Event": event,
+        "X-WC-Webhook-ID": "1",
+        "X-WC-Webhook-Delivery-ID": delivery,
+        "X-WC-Webhook-Signature": base64.b64encode(_mac(secret.encode(), body)).decode(),
+    }
 
 
 def _shopify(stem: str, body: bytes, secret: str, delivery: str) -> tuple[bytes, dict[str, str]]:
-    return body, {"X-Shopify-Topic": stem.replace("-", "/", 1), "X-Shopify-Shop-Domain": "demo.myshopify.com",
-                  "X-Shopify-API-Version": "2024-01", "X-Shopify-Webhook-Id": delivery,
-                  "X-Shopify-Hmac-Sha256": base64.b64encode(_mac(secret.encode(), body)).decode()}
+    return body, {
+        "X-Shopify-Topic": stem.replace("-", "/", 1),
+        "X-Shopify-Shop-Domain": "demo.myshopify.com",
+        "X-Shopify-API-Version": "2024-01",
+        "X-Shopify-Webhook-Id": delivery,
+        "X-Shopify-Hmac-Sha256": base64.b64encode(_mac(secret.encode(), body)).decode(),
+    }
 
 
 def _stripe(stem: str, body: bytes, secret: str, delivery: str) -> tuple[bytes, dict[str, str]]:
@@ -148,8 +165,15 @@ def _stripe(stem: str, body: bytes, secret: str, delivery: str) -> tuple[bytes, 
 def _slack(stem: str, body: bytes, secret: str, delivery: str) -> tuple[bytes, dict[str, str]]:
     payload = json.loads(body)
     if payload.get("type") != "url_verification":  # the fixture is an inner event: deliver it in its envelope
-        payload = {"token": "demo", "team_id": "T0DEMO", "api_app_id": "A0DEMO", "event": payload,
-                   "type": "event_callback", "event_id": f"Ev{delivery}", "event_time": int(float(payload["ts"]))}
+        payload = {
+            "token": "demo",
+            "team_id": "T0DEMO",
+            "api_app_id": "A0DEMO",
+            "event": payload,
+            "type": "event_callback",
+            "event_id": f"Ev{delivery}",
+            "event_time": int(float(payload["ts"])),
+        }
         body = json.dumps(payload).encode()
     now = int(time.time())
     v0 = _mac(secret.encode(), f"v0:{now}:".encode() + body).hex()
@@ -157,7 +181,10 @@ def _slack(stem: str, body: bytes, secret: str, delivery: str) -> tuple[bytes, d
 
 
 SIGNERS: dict[str, Callable[[str, bytes, str, str], tuple[bytes, dict[str, str]]]] = {
-    "woocommerce": _woocommerce, "shopify": _shopify, "stripe": _stripe, "slack": _slack,
+    "woocommerce": _woocommerce,
+    "shopify": _shopify,
+    "stripe": _stripe,
+    "slack": _slack,
 }
 
 

@@ -10,7 +10,7 @@ before and after Redis, so an entry a worker was handling while Redis was cleane
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
@@ -34,14 +34,15 @@ def _add(total: dict[str, int], more: dict[str, int]) -> None:
 
 
 async def erase_tenant(settings: Settings, tenant_id: str, requested_by: str) -> Erasure:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     result = Erasure()
     pool = await create_pool(settings.database_url, max_size=2)
     redis = Redis.from_url(settings.redis_url)
     try:
         async with tenant_transaction(pool, tenant_id) as conn:
-            connectors = [r["id"] for r in await conn.fetch(
-                "SELECT id FROM connectors WHERE tenant_id = $1", tenant_id)]
+            connectors = [
+                r["id"] for r in await conn.fetch("SELECT id FROM connectors WHERE tenant_id = $1", tenant_id)
+            ]
         # secrets first: a failure here leaves the connector rows, so running the command again finds them
         vault = VaultSecrets(settings.vault_addr, settings.vault_token, settings.vault_mount, settings.vault_prefix)
         for connector_id in connectors:
@@ -57,11 +58,20 @@ async def erase_tenant(settings: Settings, tenant_id: str, requested_by: str) ->
     return result
 
 
-async def erase_person(settings: Settings, tenant_id: str, requested_by: str, email: str | None = None,
-                       external_id: str | None = None, source: str | None = None) -> Erasure:
-    started = datetime.now(timezone.utc)
-    person = Person(emails={email.strip().lower()} if email else set(),
-                    external_ids={external_id} if external_id else set(), source=source)
+async def erase_person(
+    settings: Settings,
+    tenant_id: str,
+    requested_by: str,
+    email: str | None = None,
+    external_id: str | None = None,
+    source: str | None = None,
+) -> Erasure:
+    started = datetime.now(UTC)
+    person = Person(
+        emails={email.strip().lower()} if email else set(),
+        external_ids={external_id} if external_id else set(),
+        source=source,
+    )
     result = Erasure()
     pool = await create_pool(settings.database_url, max_size=2)
     redis = Redis.from_url(settings.redis_url)
@@ -77,4 +87,3 @@ async def erase_person(settings: Settings, tenant_id: str, requested_by: str, em
         await redis.aclose()
         await pool.close()
     return result
-

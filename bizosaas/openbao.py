@@ -20,7 +20,14 @@ import hvac
 import requests
 
 from bizosaas.servers import (
-    LocalServer, ServerStartError, failure, free_port, launch, log_offset, ready_or_killed, wait_for_log,
+    LocalServer,
+    ServerStartError,
+    failure,
+    free_port,
+    launch,
+    log_offset,
+    ready_or_killed,
+    wait_for_log,
 )
 
 CONFIG = """\
@@ -82,11 +89,14 @@ def _write_private(path: Path, text: str) -> None:
 def _initialize_and_unseal(client: hvac.Client, keys_file: Path, kv_mount: str) -> str:
     if not client.sys.is_initialized():
         result = client.sys.initialize(secret_shares=1, secret_threshold=1)
-        _write_private(keys_file, json.dumps({"unseal_keys_b64": result["keys_base64"],
-                                              "root_token": result["root_token"]}))
+        _write_private(
+            keys_file, json.dumps({"unseal_keys_b64": result["keys_base64"], "root_token": result["root_token"]})
+        )
     elif not keys_file.exists():
-        raise ServerStartError(f"OpenBao's data in {keys_file.parent} is initialized but {keys_file.name} (its unseal "
-                               f"key) is missing: restore it, or delete {keys_file.parent} to start with no secrets")
+        raise ServerStartError(
+            f"OpenBao's data in {keys_file.parent} is initialized but {keys_file.name} (its unseal "
+            f"key) is missing: restore it, or delete {keys_file.parent} to start with no secrets"
+        )
     keys = json.loads(keys_file.read_text())
     if client.sys.is_sealed():
         for key in keys["unseal_keys_b64"]:
@@ -94,8 +104,7 @@ def _initialize_and_unseal(client: hvac.Client, keys_file: Path, kv_mount: str) 
     return keys["root_token"]
 
 
-def start_vault(data_dir: Path, kv_mount: str = "secret", timeout_s: float = 30.0,
-                linked: bool = False) -> LocalServer:
+def start_vault(data_dir: Path, kv_mount: str = "secret", timeout_s: float = 30.0, linked: bool = False) -> LocalServer:
     """Start OpenBao on a free port with its data in `data_dir`; initialize, unseal and mount KV v2 as needed."""
     data_dir = data_dir.resolve()
     (data_dir / "raft").mkdir(parents=True, exist_ok=True)

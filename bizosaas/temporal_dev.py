@@ -32,9 +32,25 @@ def start_temporal(data_dir: Path, ui: bool = True, timeout_s: float = 30.0, lin
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port, http_port, metrics_port = free_port(), free_port(), free_port()
-    cmd = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", port, "--http-port", http_port,
-           "--metrics-port", metrics_port, "--db-filename", data_dir / "temporal.db", "--log-format", "json",
-           "--log-level", "warn"]
+    cmd = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--http-port",
+        http_port,
+        "--metrics-port",
+        metrics_port,
+        "--db-filename",
+        data_dir / "temporal.db",
+        "--log-format",
+        "json",
+        "--log-level",
+        "warn",
+    ]
     extra = {"http": f"http://127.0.0.1:{http_port}", "metrics": f"http://127.0.0.1:{metrics_port}/metrics"}
     if ui:
         ui_port = free_port()

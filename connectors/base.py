@@ -6,9 +6,10 @@ A provider module in `connectors/providers/` exposes `CONNECTOR`, an object with
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from events.types import Event
 
@@ -59,10 +60,19 @@ BY_HAND, BY_SETUP = "by_hand", "by_setup"
 
 # headers every delivery record keeps (besides the provider's own `kept_headers`): an allow-list, so a header
 # carrying a credential under an unforeseen name is never stored
-COMMON_HEADERS = frozenset({
-    "content-type", "content-length", "content-encoding", "user-agent", "x-forwarded-for", "x-forwarded-proto",
-    "x-forwarded-host", "x-real-ip", "x-request-id",
-})
+COMMON_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "user-agent",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-real-ip",
+        "x-request-id",
+    }
+)
 
 
 class Connector(Protocol):

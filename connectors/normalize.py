@@ -7,10 +7,11 @@ before it leaves (a malformed event must never reach a stream, where every consu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -71,11 +72,11 @@ def utc_time(value: Any) -> datetime:
     """An ISO 8601 time (an offset is converted; no offset means UTC, as in WooCommerce's *_gmt fields) or epoch
     seconds (Stripe, Slack's "1355517523.000005")."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str) and value.replace(".", "", 1).isdigit():
-        return datetime.fromtimestamp(float(value), timezone.utc)
+        return datetime.fromtimestamp(float(value), UTC)
     parsed = datetime.fromisoformat(str(value))
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def opt_time(value: Any) -> datetime | None:
@@ -142,9 +143,13 @@ class EventBuilder:
         received_ms = int(ctx.received_at.timestamp() * 1000)
         return dict(
             id=derived_id(f"{ctx.connector_id}:{ctx.delivery_id}:{len(self._events)}", received_ms),
-            tenant_id=ctx.tenant_id, source=ctx.connector_id, provider=self.provider,
-            subject=Subject(kind=kind, external_id=external), occurred_at=occurred_at or ctx.received_at,
-            recorded_at=ctx.received_at, raw_ref=ctx.delivery_id,
+            tenant_id=ctx.tenant_id,
+            source=ctx.connector_id,
+            provider=self.provider,
+            subject=Subject(kind=kind, external_id=external),
+            occurred_at=occurred_at or ctx.received_at,
+            recorded_at=ctx.received_at,
+            raw_ref=ctx.delivery_id,
         )
 
     def upsert(self, kind: str, external_id: Any, occurred_at: datetime | None, data: Entity) -> None:
@@ -176,7 +181,10 @@ def payload_errors(provider: str, topic: str) -> Iterator[None]:
 
 
 def run_mapper(
-    ctx: IngestContext, provider: str, topic: str, mapper: Callable[[EventBuilder], None],
+    ctx: IngestContext,
+    provider: str,
+    topic: str,
+    mapper: Callable[[EventBuilder], None],
 ) -> Sequence[Event]:
     """Run `mapper` against a fresh builder and return its events, with payload errors made readable."""
     out = EventBuilder(ctx, provider)
@@ -189,8 +197,13 @@ Mapper = Callable[[EventBuilder, dict[str, Any]], None]
 
 
 def normalize_resource(
-    ctx: IngestContext, provider: str, topic: str, body: bytes,
-    topics: Mapping[str, tuple[str, str]], mappers: Mapping[str, Mapper], modified_field: str,
+    ctx: IngestContext,
+    provider: str,
+    topic: str,
+    body: bytes,
+    topics: Mapping[str, tuple[str, str]],
+    mappers: Mapping[str, Mapper],
+    modified_field: str,
 ) -> Sequence[Event]:
     """The common shape of resource webhooks (WooCommerce, Shopify): the topic names a kind and an action, the body
     is the resource; an upsert runs the kind's mapper, a delete needs only the id (and a time when there is one)."""

@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from connectors.base import SignatureError
 
@@ -70,7 +70,7 @@ def b64_secret_keys(secrets: Sequence[str], prefix: str) -> list[bytes]:
     """Secrets serialized as base64 behind a prefix (Standard Webhooks' `whsec_...`); the prefix is optional."""
     keys = []
     for secret in secrets:
-        raw = secret[len(prefix):] if secret.startswith(prefix) else secret
+        raw = secret[len(prefix) :] if secret.startswith(prefix) else secret
         try:
             key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
         except (binascii.Error, ValueError):

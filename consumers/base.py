@@ -7,8 +7,9 @@ import asyncio
 import os
 import random
 import socket
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 import asyncpg
 import redis.exceptions
@@ -19,9 +20,16 @@ from events.streams import replay_stream
 
 # errors of the infrastructure, not of the entry: retry the same batch after a back-off, never dead-letter for them
 INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, asyncio.TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
+    OSError,
+    asyncio.TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
     asyncpg.AdminShutdownError,
 )
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)

@@ -7,12 +7,12 @@ and sync (Temporal) and agent runs register in RUNNERS when those parts land.
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from consumers.delivery import Delivery
 from consumers.base import Group
+from consumers.delivery import Delivery
 from db.pool import set_tenant
 from events import codec
 from events.codec import decode_command
@@ -39,14 +39,21 @@ async def outcome_of(command: Command) -> tuple[str, str | None]:
         return "rejected", f"no runner handles {command.type} yet"
     try:
         return "completed", await runner(command)
-    except Exception as exc:  # noqa: BLE001 - the command failed; the error is its reason
+    except Exception as exc:
         return "failed", f"{type(exc).__name__}: {exc}"[:2000]
 
 
 async def record_outcome(conn: asyncpg.Connection, command: Command, status: str, reason: str | None) -> None:
     await conn.execute(
-        OUTCOME_SQL, command.id, command.type, status, reason, getattr(command, "connector_id", None),
-        command.issued_by, command.issued_at, codec.encode(command).decode(),
+        OUTCOME_SQL,
+        command.id,
+        command.type,
+        status,
+        reason,
+        getattr(command, "connector_id", None),
+        command.issued_by,
+        command.issued_at,
+        codec.encode(command).decode(),
     )
 
 

@@ -2,5 +2,10 @@
 routes, which may not import `consumers`, share it. Re-exported here for the runtime and the CLI."""
 
 from producers.deadletters import (  # noqa: F401 - re-exports
-    DEAD_FIELDS, DeadLetter, discard, list_dead, move_to_dead, redrive,
+    DEAD_FIELDS,
+    DeadLetter,
+    discard,
+    list_dead,
+    move_to_dead,
+    redrive,
 )

@@ -7,14 +7,14 @@ that was published replaces an earlier `unmapped` outcome (the normalizer was fi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import asyncpg
 import msgspec
 
+from consumers.base import Group
 from consumers.delivery import Delivery
 from consumers.inbox import first_seen
-from consumers.base import Group
 from db.pool import set_tenant
 from producers.deliveries import DELIVERIES_STREAM, DeliveryRecord, decode_record
 
@@ -49,11 +49,24 @@ def merged_rows(records: Sequence[DeliveryRecord]) -> list[tuple]:
     for row_id in sorted(by_id):  # one lock order for concurrent transactions
         group = sorted(by_id[row_id], key=lambda r: r.received_at)
         first, best = group[0], next((r for r in group if r.outcome == "published"), group[0])
-        rows.append((
-            row_id, first.connector_id, first.provider, first.delivery_id, first.topic, first.content_type,
-            _json.encode(first.headers).decode(), first.body, first.received_at, group[-1].received_at, len(group),
-            best.outcome, best.error, "{" + ",".join(f'"{e}"' for e in best.event_ids) + "}",
-        ))
+        rows.append(
+            (
+                row_id,
+                first.connector_id,
+                first.provider,
+                first.delivery_id,
+                first.topic,
+                first.content_type,
+                _json.encode(first.headers).decode(),
+                first.body,
+                first.received_at,
+                group[-1].received_at,
+                len(group),
+                best.outcome,
+                best.error,
+                "{" + ",".join(f'"{e}"' for e in best.event_ids) + "}",
+            )
+        )
     return rows
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import asyncpg
 from redis.asyncio import Redis
 
+from consumers.base import Group
 from consumers.commands import commands_group
 from consumers.deliveries import deliveries_group
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
-from consumers.base import Group
 from consumers.usage import metrics_group
 from rag.config import RagConfig
 

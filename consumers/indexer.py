@@ -15,8 +15,8 @@ import asyncio
 import asyncpg
 from prometheus_client import Counter
 
-from consumers.delivery import Delivery
 from consumers.base import Group
+from consumers.delivery import Delivery
 from events.streams import all_event_streams
 from rag.config import RagConfig
 from rag.convert import Converter
@@ -32,8 +32,9 @@ CHUNKS_WRITTEN = Counter("bizosaas_rag_chunks_written_total", "Chunk rows writte
 STATES_INDEXED = Counter("bizosaas_rag_entity_states_total", "Entity states applied by the indexer")
 
 
-def indexer_group(pool: asyncpg.Pool, partitions: int, config: RagConfig | None = None,
-                  embedder: Embedder | None = None) -> Group:
+def indexer_group(
+    pool: asyncpg.Pool, partitions: int, config: RagConfig | None = None, embedder: Embedder | None = None
+) -> Group:
     """The group; without an embedder, the configured one is made on the first batch (the local model loads for
     seconds: in a thread, so a worker starts, serves /metrics and runs its other groups meanwhile)."""
     config = config or RagConfig()

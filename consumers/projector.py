@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import asyncpg
 import msgspec
 
-from consumers.delivery import Delivery
 from consumers.base import Group
+from consumers.delivery import Delivery
 from db.pool import set_tenant
 from events.ids import opaque_id
 from events.streams import all_event_streams
@@ -26,22 +26,53 @@ GROUP = "projector"
 
 # which field of an entity is its title in lists (the typed column the portal sorts and searches on)
 TITLE_FIELD = {
-    "order": "number", "invoice": "number", "product": "name", "company": "name", "lead": "name",
-    "post": "title", "page": "title", "task": "title", "subscription": "plan", "contact": "email",
-    "message": "text", "comment": "content",
+    "order": "number",
+    "invoice": "number",
+    "product": "name",
+    "company": "name",
+    "lead": "name",
+    "post": "title",
+    "page": "title",
+    "task": "title",
+    "subscription": "plan",
+    "contact": "email",
+    "message": "text",
+    "comment": "content",
 }
 AMOUNT_FIELDS = ("total_minor", "price_minor", "amount_minor")
 
 EVENT_LOG_COLUMNS = (
-    ("tenant_id", "text"), ("id", "text"), ("type", "text"), ("source", "text"), ("subject_kind", "text"),
-    ("subject_id", "text"), ("occurred_at", "timestamptz"), ("recorded_at", "timestamptz"), ("stream", "text"),
-    ("stream_ms", "int8"), ("stream_seq", "int8"), ("body", "text"),
+    ("tenant_id", "text"),
+    ("id", "text"),
+    ("type", "text"),
+    ("source", "text"),
+    ("subject_kind", "text"),
+    ("subject_id", "text"),
+    ("occurred_at", "timestamptz"),
+    ("recorded_at", "timestamptz"),
+    ("stream", "text"),
+    ("stream_ms", "int8"),
+    ("stream_seq", "int8"),
+    ("body", "text"),
 )
 RECORD_COLUMNS = (
-    ("tenant_id", "text"), ("kind", "text"), ("source", "text"), ("external_id", "text"), ("id", "text"),
-    ("provider", "text"), ("status", "text"), ("title", "text"), ("amount_minor", "int8"), ("currency", "text"),
-    ("updated_at", "timestamptz"), ("recorded_at", "timestamptz"), ("deleted", "bool"), ("data", "jsonb"),
-    ("event_id", "text"), ("stream_ms", "int8"), ("stream_seq", "int8"),
+    ("tenant_id", "text"),
+    ("kind", "text"),
+    ("source", "text"),
+    ("external_id", "text"),
+    ("id", "text"),
+    ("provider", "text"),
+    ("status", "text"),
+    ("title", "text"),
+    ("amount_minor", "int8"),
+    ("currency", "text"),
+    ("updated_at", "timestamptz"),
+    ("recorded_at", "timestamptz"),
+    ("deleted", "bool"),
+    ("data", "jsonb"),
+    ("event_id", "text"),
+    ("stream_ms", "int8"),
+    ("stream_seq", "int8"),
 )
 
 EVENT_ID = [name for name, _ in RECORD_COLUMNS].index("event_id")
@@ -120,10 +151,23 @@ def record_row(event: EntityUpserted | EntityDeleted, position: tuple[int, int])
     tenant, kind, source, external_id = record_key(event)
     data = event.data
     return (
-        tenant, kind, source, external_id, opaque_id("rec", tenant, kind, source, external_id), event.provider,
-        getattr(data, "status", None) or None, _title(kind, data), _amount(data), getattr(data, "currency", None),
-        event.occurred_at, event.recorded_at, isinstance(event, EntityDeleted),
-        jsonb_text(data), event.id, position[0], position[1],
+        tenant,
+        kind,
+        source,
+        external_id,
+        opaque_id("rec", tenant, kind, source, external_id),
+        event.provider,
+        getattr(data, "status", None) or None,
+        _title(kind, data),
+        _amount(data),
+        getattr(data, "currency", None),
+        event.occurred_at,
+        event.recorded_at,
+        isinstance(event, EntityDeleted),
+        jsonb_text(data),
+        event.id,
+        position[0],
+        position[1],
     )
 
 
@@ -148,8 +192,20 @@ async def upsert_records(conn: asyncpg.Connection, rows: Sequence[tuple]) -> Non
 
 def event_log_row(delivery: Delivery) -> tuple:
     e = delivery.message
-    return (e.tenant_id, e.id, e.type, e.source, e.subject.kind, e.subject.external_id, e.occurred_at, e.recorded_at,
-            delivery.origin_stream, delivery.position[0], delivery.position[1], delivery.raw.decode())
+    return (
+        e.tenant_id,
+        e.id,
+        e.type,
+        e.source,
+        e.subject.kind,
+        e.subject.external_id,
+        e.occurred_at,
+        e.recorded_at,
+        delivery.origin_stream,
+        delivery.position[0],
+        delivery.position[1],
+        delivery.raw.decode(),
+    )
 
 
 async def project(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:

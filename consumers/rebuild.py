@@ -6,8 +6,8 @@ then continues on top of the rebuilt rows; readers see the old rows until the co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import asyncpg
 
@@ -25,7 +25,9 @@ class RebuildResult:
 
 
 async def rebuild_records(
-    admin_dsn: str, progress: Callable[[int, int], None] | None = None, page: int = 5000,
+    admin_dsn: str,
+    progress: Callable[[int, int], None] | None = None,
+    page: int = 5000,
 ) -> RebuildResult:
     result = RebuildResult()
     conn = await asyncpg.connect(admin_dsn)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import redis.exceptions
 from redis.asyncio import Redis
@@ -46,9 +46,13 @@ class GroupRunner:
     async def run(self) -> None:
         await self.ensure_groups()
         self.queue: asyncio.Queue[list[Delivery] | None] = asyncio.Queue(maxsize=len(self.group.all_streams))
-        readers = [asyncio.create_task(self._read_loop(s), name=f"{self.group.name}:{s}") for s in self.group.all_streams]
-        others = [asyncio.create_task(self._commit_loop(), name=f"{self.group.name}:commit")
-                  for _ in range(self.config.max_inflight_batches)]
+        readers = [
+            asyncio.create_task(self._read_loop(s), name=f"{self.group.name}:{s}") for s in self.group.all_streams
+        ]
+        others = [
+            asyncio.create_task(self._commit_loop(), name=f"{self.group.name}:commit")
+            for _ in range(self.config.max_inflight_batches)
+        ]
         others.append(asyncio.create_task(self._reclaim_loop(), name=f"{self.group.name}:reclaim"))
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name=f"{self.group.name}:heartbeat")
         try:
@@ -71,8 +75,14 @@ class GroupRunner:
             for stream, entry_ids in list(self.held.items()):
                 if entry_ids:
                     try:
-                        await self.redis.xclaim(stream, self.group.name, self.consumer, min_idle_time=0,
-                                                message_ids=list(entry_ids), justid=True)
+                        await self.redis.xclaim(
+                            stream,
+                            self.group.name,
+                            self.consumer,
+                            min_idle_time=0,
+                            message_ids=list(entry_ids),
+                            justid=True,
+                        )
                     except REDIS_ERRORS as exc:
                         log.warning("group %s: heartbeat failed: %s", self.group.name, exc)
 
@@ -96,7 +106,10 @@ class GroupRunner:
         while not self.stopping.is_set():
             try:
                 reply = await self.redis.xreadgroup(
-                    self.group.name, self.consumer, {stream: ">"}, count=self.config.batch_size,
+                    self.group.name,
+                    self.consumer,
+                    {stream: ">"},
+                    count=self.config.batch_size,
                     block=self.config.block_ms,
                 )
             except REDIS_ERRORS as exc:
@@ -175,8 +188,14 @@ class GroupRunner:
             metrics.FAILED.labels(self.group.name).inc(len(failed))
             await self.redis.hset(LAST_ERROR_HASH % self.group.name, mapping={d.entry_id: e for d, e in failed})
             for delivery, error in failed:
-                log.warning("group %s: entry %s of %s failed (delivery %d): %s", self.group.name,
-                            delivery.entry_id, delivery.stream, delivery.deliveries, error)
+                log.warning(
+                    "group %s: entry %s of %s failed (delivery %d): %s",
+                    self.group.name,
+                    delivery.entry_id,
+                    delivery.stream,
+                    delivery.deliveries,
+                    error,
+                )
         metrics.BATCH_SECONDS.labels(self.group.name).observe(time.perf_counter() - started)
 
     async def _handle(self, batch: list[Delivery]) -> tuple[list[Delivery], list[tuple[Delivery, str]]]:
@@ -190,7 +209,7 @@ class GroupRunner:
                 if self.stopping.is_set():
                     return [], []  # leave them pending: another consumer reclaims them
                 await self._infra_error(exc)
-            except Exception as exc:  # noqa: BLE001 - an entry's error: isolate it
+            except Exception as exc:
                 if len(batch) == 1:
                     return [], [(batch[0], f"{type(exc).__name__}: {exc}")]
                 middle = len(batch) // 2
@@ -220,8 +239,14 @@ class GroupRunner:
         await move_to_dead(self.redis, self.group.name, stream, entry_id, fields, error, deliveries)
         await self.redis.hdel(LAST_ERROR_HASH % self.group.name, entry_id)
         metrics.DEAD_LETTERED.labels(self.group.name).inc()
-        log.error("group %s: entry %s of %s dead-lettered after %d deliveries: %s", self.group.name, entry_id,
-                  stream, deliveries, error)
+        log.error(
+            "group %s: entry %s of %s dead-lettered after %d deliveries: %s",
+            self.group.name,
+            entry_id,
+            stream,
+            deliveries,
+            error,
+        )
 
     async def _infra_error(self, exc: BaseException) -> None:
         metrics.INFRA_ERRORS.labels(self.group.name).inc()
@@ -238,14 +263,19 @@ class GroupRunner:
                     await self.reclaim(stream)
                 await export_gauges(self.redis, self.group.name, self.group.all_streams)
                 if passes % 60 == 0:
-                    await remove_stale_consumers(self.redis, self.group.name, self.group.all_streams, self.consumer,
-                                                 self.config.stale_consumer_idle_ms)
+                    await remove_stale_consumers(
+                        self.redis,
+                        self.group.name,
+                        self.group.all_streams,
+                        self.consumer,
+                        self.config.stale_consumer_idle_ms,
+                    )
                 passes += 1
             except REDIS_ERRORS as exc:
                 await self._infra_error(exc)
             try:
                 await asyncio.wait_for(self.stopping.wait(), self.config.reclaim_interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def reclaim(self, stream: str) -> None:
@@ -253,13 +283,22 @@ class GroupRunner:
         idle_ms = self.config.reclaim_idle_ms
         while not self.stopping.is_set():
             pending = await self.redis.xpending_range(
-                stream, self.group.name, min="-", max="+", count=self.config.batch_size, idle=idle_ms,
+                stream,
+                self.group.name,
+                min="-",
+                max="+",
+                count=self.config.batch_size,
+                idle=idle_ms,
             )
             if not pending:
                 return
             counts = {as_text(p["message_id"]): p["times_delivered"] for p in pending}
             claimed = await self.redis.xclaim(
-                stream, self.group.name, self.consumer, min_idle_time=idle_ms, message_ids=list(counts),
+                stream,
+                self.group.name,
+                self.consumer,
+                min_idle_time=idle_ms,
+                message_ids=list(counts),
             )
             metrics.RECLAIMED.labels(self.group.name).inc(len(claimed))
             retry = []

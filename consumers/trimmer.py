@@ -24,16 +24,21 @@ async def trim_all(redis: Redis, partitions: int, groups: list[str], retention_m
 
 
 async def trim_forever(
-    redis: Redis, partitions: int, groups: list[str], retention_ms: int, interval_s: float, stopping: asyncio.Event,
+    redis: Redis,
+    partitions: int,
+    groups: list[str],
+    retention_ms: int,
+    interval_s: float,
+    stopping: asyncio.Event,
 ) -> None:
     while not stopping.is_set():
         try:
             removed = await trim_all(redis, partitions, groups, retention_ms)
             if removed:
                 log.info("trimmed %d stream entries", removed)
-        except Exception as exc:  # noqa: BLE001 - trimming is housekeeping: log and try again next interval
+        except Exception as exc:
             log.warning("trim failed: %s: %s", type(exc).__name__, exc)
         try:
             await asyncio.wait_for(stopping.wait(), interval_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

@@ -7,15 +7,15 @@ state, it is not new usage. Prometheus counters are at-least-once and carry no t
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import asyncpg
 
 from consumers import metrics
+from consumers.base import Group
 from consumers.delivery import Delivery
 from consumers.inbox import first_seen
 from consumers.projector import by_tenant
-from consumers.base import Group
 from db.pool import set_tenant
 from events.streams import all_event_streams
 
@@ -32,8 +32,7 @@ ON CONFLICT (tenant_id, day, event_type, provider) DO UPDATE SET events = u.even
 async def count_usage(conn: asyncpg.Connection, group: str, deliveries: Sequence[Delivery]) -> None:
     fresh = await first_seen(conn, group, [d.message.id for d in deliveries])
     tally = Counter(
-        (d.message.occurred_at.date(), d.message.type, d.message.provider)
-        for d in deliveries if d.message.id in fresh
+        (d.message.occurred_at.date(), d.message.type, d.message.provider) for d in deliveries if d.message.id in fresh
     )
     if tally:
         rows = sorted((day, type_, provider, n) for (day, type_, provider), n in tally.items())

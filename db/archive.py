@@ -7,7 +7,7 @@ that span tenants by definition, never reachable with a tenant's credentials.
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -30,7 +30,13 @@ class EventArchive:
     async def read(self, stream: str, flt, before: tuple[int, int]) -> AsyncIterator[tuple[bytes, tuple[int, int]]]:
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
             cursor = conn.cursor(
-                RANGE_SQL, stream, *flt.start, *_clamp(flt.end), *_clamp(before), flt.tenant, current_types(flt.types),
+                RANGE_SQL,
+                stream,
+                *flt.start,
+                *_clamp(flt.end),
+                *_clamp(before),
+                flt.tenant,
+                current_types(flt.types),
                 prefetch=self.page,
             )
             async for row in cursor:

@@ -25,7 +25,7 @@ _MENTIONS = """(lower({d}->>'email') = ANY($2) OR lower({d}->>'customer_email') 
 PERSON_RECORDS = f"""
 SELECT kind, source, external_id, lower(data->>'email') AS email FROM records
 WHERE tenant_id = $1 AND ($4::text IS NULL OR source = $4)
-  AND ({_MENTIONS.format(d='data')} OR (kind = ANY($5) AND external_id = ANY($3)))
+  AND ({_MENTIONS.format(d="data")} OR (kind = ANY($5) AND external_id = ANY($3)))
 """
 PERSON_EVENTS = f"""
 SELECT id, subject_kind, source, subject_id FROM event_log
@@ -51,7 +51,8 @@ async def _tenant_tables(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         """SELECT DISTINCT table_name FROM information_schema.columns
            WHERE table_schema = 'public' AND column_name = 'tenant_id' AND table_name <> 'erasures'
-           ORDER BY table_name""")
+           ORDER BY table_name"""
+    )
     return [r["table_name"] for r in rows]
 
 
@@ -71,8 +72,9 @@ async def find_person(conn: asyncpg.Connection, tenant_id: str, person: Person) 
     """Widen the selector (a contact found by email brings its provider id, and back), then collect the person's
     entities and every archived event that is about them or names them."""
     for _ in range(2):
-        rows = await conn.fetch(PERSON_RECORDS, tenant_id, sorted(person.emails), sorted(person.external_ids),
-                                person.source, PERSON_KINDS)
+        rows = await conn.fetch(
+            PERSON_RECORDS, tenant_id, sorted(person.emails), sorted(person.external_ids), person.source, PERSON_KINDS
+        )
         for r in rows:
             person.keys.add((r["kind"], r["source"], r["external_id"]))
             if r["kind"] in PERSON_KINDS:
@@ -80,15 +82,29 @@ async def find_person(conn: asyncpg.Connection, tenant_id: str, person: Person) 
                 if r["email"]:
                     person.emails.add(r["email"])
     kinds, sources, ids = _columns(person.keys)
-    rows = await conn.fetch(PERSON_EVENTS, tenant_id, sorted(person.emails), sorted(person.external_ids),
-                            person.source, PERSON_KINDS, kinds, sources, ids)
+    rows = await conn.fetch(
+        PERSON_EVENTS,
+        tenant_id,
+        sorted(person.emails),
+        sorted(person.external_ids),
+        person.source,
+        PERSON_KINDS,
+        kinds,
+        sources,
+        ids,
+    )
     for r in rows:
         person.event_ids.add(r["id"])
         person.keys.add((r["subject_kind"], r["source"], r["subject_id"]))
     kinds, sources, ids = _columns(person.keys)  # every event of every entity found, e.g. its deletion
     rows = await conn.fetch(
         "SELECT id FROM event_log WHERE tenant_id = $1 AND (subject_kind, source, subject_id) IN "
-        "(SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))", tenant_id, kinds, sources, ids)
+        "(SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))",
+        tenant_id,
+        kinds,
+        sources,
+        ids,
+    )
     person.event_ids.update(r["id"] for r in rows)
 
 
@@ -101,34 +117,60 @@ async def erase_person_rows(pool: asyncpg.Pool, tenant_id: str, person: Person) 
         emails = sorted(person.emails)
         counts = {}
         for table in ("records", "rag_chunks", "rag_entities"):
-            counts[table] = _count(await conn.execute(
-                f"DELETE FROM {table} WHERE tenant_id = $1 AND {_KEYS}", tenant_id, *keys))
-        counts["event_log"] = _count(await conn.execute(
-            "DELETE FROM event_log WHERE tenant_id = $1 AND id = ANY($2)", tenant_id, events))
-        counts["group_inbox"] = _count(await conn.execute(
-            "DELETE FROM group_inbox WHERE tenant_id = $1 AND event_id = ANY($2)", tenant_id, events))
-        counts["deliveries"] = _count(await conn.execute(
-            """UPDATE deliveries SET body = '\\x'::bytea, headers = '{}', error = 'raw body erased', updated_at = now()
+            counts[table] = _count(
+                await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND {_KEYS}", tenant_id, *keys)
+            )
+        counts["event_log"] = _count(
+            await conn.execute("DELETE FROM event_log WHERE tenant_id = $1 AND id = ANY($2)", tenant_id, events)
+        )
+        counts["group_inbox"] = _count(
+            await conn.execute("DELETE FROM group_inbox WHERE tenant_id = $1 AND event_id = ANY($2)", tenant_id, events)
+        )
+        counts["deliveries"] = _count(
+            await conn.execute(
+                """UPDATE deliveries SET body = '\\x'::bytea, headers = '{}', error = 'raw body erased', updated_at = now()
                WHERE tenant_id = $1 AND length(body) > 0 AND (event_ids && $2::text[]
                      OR EXISTS (SELECT 1 FROM unnest($3::text[]) e
                                 WHERE position(convert_to(e, 'UTF8') IN body) > 0
                                    OR position(e IN lower(encode(body, 'escape'))) > 0))""",
-            tenant_id, events, emails))
-        counts["commands"] = _count(await conn.execute(
-            """DELETE FROM commands WHERE tenant_id = $1
+                tenant_id,
+                events,
+                emails,
+            )
+        )
+        counts["commands"] = _count(
+            await conn.execute(
+                """DELETE FROM commands WHERE tenant_id = $1
                AND EXISTS (SELECT 1 FROM unnest($2::text[]) e WHERE position(e IN lower(body::text)) > 0)""",
-            tenant_id, emails))
+                tenant_id,
+                emails,
+            )
+        )
     return counts
 
 
-async def record_erasure(pool: asyncpg.Pool, tenant_id: str, scope: str, selector: str, requested_by: str,
-                         started_at: datetime, counts: dict[str, int]) -> str:
+async def record_erasure(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    scope: str,
+    selector: str,
+    requested_by: str,
+    started_at: datetime,
+    counts: dict[str, int],
+) -> str:
     erasure_id = "era_" + new_id().lower()
     async with tenant_transaction(pool, tenant_id) as conn:
         await conn.execute(
             "INSERT INTO erasures (id, tenant_id, scope, selector, requested_by, started_at, counts) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
-            erasure_id, tenant_id, scope, selector, requested_by, started_at, json.dumps(counts, sort_keys=True))
+            erasure_id,
+            tenant_id,
+            scope,
+            selector,
+            requested_by,
+            started_at,
+            json.dumps(counts, sort_keys=True),
+        )
     return erasure_id
 
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import asyncpg
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_LOCK_KEY = 0x62697a6f  # "bizo": one migrator at a time
+_LOCK_KEY = 0x62697A6F  # "bizo": one migrator at a time
 
 
 class MigrationError(RuntimeError):
@@ -32,8 +32,11 @@ class DsnParts:
 
 def dsn_parts(dsn: str) -> DsnParts:
     url = urlsplit(dsn)
-    return DsnParts(unquote(url.username or ""), unquote(url.password) if url.password else None,
-                    unquote(url.path.lstrip("/")) or unquote(url.username or "postgres"))
+    return DsnParts(
+        unquote(url.username or ""),
+        unquote(url.password) if url.password else None,
+        unquote(url.path.lstrip("/")) or unquote(url.username or "postgres"),
+    )
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -130,10 +133,13 @@ async def provision_readonly_role(conn: asyncpg.Connection, readonly_dsn: str, s
     await conn.execute(statement)
     row = await conn.fetchrow(
         "SELECT rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb AS power FROM pg_roles WHERE rolname = $1",
-        parts.user)
+        parts.user,
+    )
     if row["power"]:
-        raise MigrationError(f"role {parts.user!r} is a superuser or may bypass row-level security, create roles "
-                             "or databases; a read-only role must not")
+        raise MigrationError(
+            f"role {parts.user!r} is a superuser or may bypass row-level security, create roles "
+            "or databases; a read-only role must not"
+        )
 
 
 async def _create_login_role(conn: asyncpg.Connection, parts: DsnParts, inherit: str) -> None:
@@ -142,6 +148,7 @@ async def _create_login_role(conn: asyncpg.Connection, parts: DsnParts, inherit:
     statement = await conn.fetchval(
         f"SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE {inherit} PASSWORD %L', "
         "$1::text, $2::text)",
-        parts.user, parts.password,
+        parts.user,
+        parts.password,
     )
     await conn.execute(statement)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from events.commands import COMMAND_TYPES
 from events.codec import CURRENT_TYPE
+from events.commands import COMMAND_TYPES
 from events.legacy import LEGACY_EVENT_TYPES
 from events.types import EVENT_TYPES
 

@@ -11,6 +11,7 @@ from typing import Any, Union
 import msgspec
 
 from events.commands import COMMAND_TYPES, Command
+from events.errors import PermanentError
 from events.legacy import LEGACY_EVENT_TYPES, UPCASTERS
 from events.types import EVENT_TYPES, Event
 
@@ -33,7 +34,7 @@ class Head(msgspec.Struct):
 _head_decoder = msgspec.json.Decoder(Head)
 
 
-class EventDecodeError(ValueError):
+class EventDecodeError(PermanentError, ValueError):
     """An entry that is not a valid event; the message names the event type, its id and the offending field."""
 
 

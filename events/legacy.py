@@ -7,7 +7,7 @@ exponent and could not be summed exactly; v2 carries integer minor units. Events
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from msgspec import Struct, structs
 
@@ -44,16 +44,24 @@ class OrderDeletedV1(Event, frozen=True, kw_only=True, tag="commerce.order.delet
 def _order_v1_to_v2(old: OrderV1) -> Order:
     lines = [
         OrderLine(
-            external_id=line.external_id, sku=line.sku, name=line.name, quantity=line.quantity,
+            external_id=line.external_id,
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
             unit_price_minor=to_minor(line.price, old.currency),
             total_minor=to_minor(line.price, old.currency) * line.quantity,
         )
         for line in old.line_items
     ]
     return Order(
-        number=old.number, status=old.status, currency=old.currency, total_minor=to_minor(old.total, old.currency),
-        subtotal_minor=sum(line.total_minor for line in lines), customer_email=old.customer_email,
-        line_items=lines, provider_data=old.provider_data,
+        number=old.number,
+        status=old.status,
+        currency=old.currency,
+        total_minor=to_minor(old.total, old.currency),
+        subtotal_minor=sum(line.total_minor for line in lines),
+        customer_email=old.customer_email,
+        line_items=lines,
+        provider_data=old.provider_data,
     )
 
 

@@ -7,14 +7,26 @@ old versions that are still readable through upcasters.
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import msgspec
 from msgspec import Struct
 
 from events.entities import (
-    Comment, Company, Contact, Entity, Invoice, Lead, Message, Order, Payment, Post, Product, Subscription, Task,
+    Comment,
+    Company,
+    Contact,
+    Entity,
+    Invoice,
+    Lead,
+    Message,
+    Order,
+    Payment,
+    Post,
+    Product,
+    Subscription,
+    Task,
     UtcTime,
 )
 from events.knowledge import KnowledgeDocument
@@ -43,8 +55,8 @@ class Event(Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="ty
         # times are UTC everywhere: an offset given by a provider is converted, never dropped
         for name in ("occurred_at", "recorded_at"):
             value = getattr(self, name)
-            if value.utcoffset() != timezone.utc.utcoffset(None):
-                msgspec.structs.force_setattr(self, name, value.astimezone(timezone.utc))
+            if value.utcoffset() != UTC.utcoffset(None):
+                msgspec.structs.force_setattr(self, name, value.astimezone(UTC))
 
     @property
     def type(self) -> str:
@@ -63,12 +75,22 @@ def entity_events(domain: str, kind: str, entity: type[Entity], version: int = 1
     """The upserted/deleted pair for one entity kind."""
     name = "".join(part.capitalize() for part in kind.split("_"))
     upserted = msgspec.defstruct(
-        f"{name}Upserted", [("data", entity)], bases=(EntityUpserted,),
-        tag=f"{domain}.{kind}.upserted.v{version}", frozen=True, kw_only=True, module=__name__,
+        f"{name}Upserted",
+        [("data", entity)],
+        bases=(EntityUpserted,),
+        tag=f"{domain}.{kind}.upserted.v{version}",
+        frozen=True,
+        kw_only=True,
+        module=__name__,
     )
     deleted = msgspec.defstruct(
-        f"{name}Deleted", [("data", entity | None, None)], bases=(EntityDeleted,),
-        tag=f"{domain}.{kind}.deleted.v{version}", frozen=True, kw_only=True, module=__name__,
+        f"{name}Deleted",
+        [("data", entity | None, None)],
+        bases=(EntityDeleted,),
+        tag=f"{domain}.{kind}.deleted.v{version}",
+        frozen=True,
+        kw_only=True,
+        module=__name__,
     )
     upserted.kind = deleted.kind = kind
     return upserted, deleted
@@ -128,15 +150,42 @@ class WebhookUnmapped(Event, frozen=True, kw_only=True, tag="connector.webhook.u
 
 
 ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
-    ContactUpserted, ContactDeleted, CompanyUpserted, CompanyDeleted, LeadUpserted, LeadDeleted,
-    OrderUpserted, OrderDeleted, ProductUpserted, ProductDeleted,
-    PostUpserted, PostDeleted, PageUpserted, PageDeleted, CommentUpserted, CommentDeleted,
-    MessageUpserted, MessageDeleted,
-    InvoiceUpserted, InvoiceDeleted, SubscriptionUpserted, SubscriptionDeleted, PaymentUpserted, PaymentDeleted,
-    TaskUpserted, TaskDeleted, DocumentUpserted, DocumentDeleted,
+    ContactUpserted,
+    ContactDeleted,
+    CompanyUpserted,
+    CompanyDeleted,
+    LeadUpserted,
+    LeadDeleted,
+    OrderUpserted,
+    OrderDeleted,
+    ProductUpserted,
+    ProductDeleted,
+    PostUpserted,
+    PostDeleted,
+    PageUpserted,
+    PageDeleted,
+    CommentUpserted,
+    CommentDeleted,
+    MessageUpserted,
+    MessageDeleted,
+    InvoiceUpserted,
+    InvoiceDeleted,
+    SubscriptionUpserted,
+    SubscriptionDeleted,
+    PaymentUpserted,
+    PaymentDeleted,
+    TaskUpserted,
+    TaskDeleted,
+    DocumentUpserted,
+    DocumentDeleted,
 )
 LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
-    ConnectorConnected, ConnectorDisconnected, SyncStarted, SyncCompleted, SyncFailed, WebhookUnmapped,
+    ConnectorConnected,
+    ConnectorDisconnected,
+    SyncStarted,
+    SyncCompleted,
+    SyncFailed,
+    WebhookUnmapped,
 )
 EVENT_TYPES: tuple[type[Event], ...] = ENTITY_EVENT_TYPES + LIFECYCLE_EVENT_TYPES
 

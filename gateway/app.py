@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -10,8 +10,15 @@ from redis.asyncio import Redis
 
 from db.pool import create_pool
 from gateway import (
-    routes_admin, routes_commands, routes_connectors, routes_deliveries, routes_records, routes_service,
-    routes_search, routes_tenants, routes_webhooks,
+    routes_admin,
+    routes_commands,
+    routes_connectors,
+    routes_deliveries,
+    routes_records,
+    routes_search,
+    routes_service,
+    routes_tenants,
+    routes_webhooks,
 )
 from gateway.archive import ArchiveReader
 from gateway.auth import Authenticator, OidcClaims
@@ -21,15 +28,36 @@ from gateway.jwks import JwksVerifier
 from gateway.middleware import authorize, observe
 from gateway.ratelimit import LocalLimiter, RateLimiter
 from gateway.secrets import VaultSecrets
-from gateway.targets import Targets
 from gateway.state import (
-    ARCHIVE, AUTH, BATCHER, CONFIG, HTTP, LIMITER, POOL, PUBLISHER, REDIS, ROUTE_SPECS, SECRETS, TARGETS,
-    WEBHOOK_FAILURE_LIMITER, WEBHOOK_LIMITER,
+    ARCHIVE,
+    AUTH,
+    BATCHER,
+    CONFIG,
+    HTTP,
+    LIMITER,
+    POOL,
+    PUBLISHER,
+    REDIS,
+    ROUTE_SPECS,
+    SECRETS,
+    TARGETS,
+    WEBHOOK_FAILURE_LIMITER,
+    WEBHOOK_LIMITER,
 )
+from gateway.targets import Targets
 from producers.publisher import Publisher
 
-ROUTE_MODULES = (routes_service, routes_tenants, routes_connectors, routes_records, routes_webhooks,
-                 routes_deliveries, routes_commands, routes_admin, routes_search)
+ROUTE_MODULES = (
+    routes_service,
+    routes_tenants,
+    routes_connectors,
+    routes_records,
+    routes_webhooks,
+    routes_deliveries,
+    routes_commands,
+    routes_admin,
+    routes_search,
+)
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
@@ -56,15 +84,23 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 async def _clients(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     app[HTTP] = session = aiohttp.ClientSession()
-    app[SECRETS] = VaultSecrets(config.vault_addr, config.vault_token, config.vault_mount, config.vault_prefix,
-                                config.secret_cache_s)
+    app[SECRETS] = VaultSecrets(
+        config.vault_addr, config.vault_token, config.vault_mount, config.vault_prefix, config.secret_cache_s
+    )
     jwks = None
     if config.oidc_jwks_url:
-        jwks = JwksVerifier(session, config.oidc_jwks_url, config.oidc_issuer, config.oidc_audience,
-                            config.jwks_cache_s)
+        jwks = JwksVerifier(
+            session, config.oidc_jwks_url, config.oidc_issuer, config.oidc_audience, config.jwks_cache_s
+        )
     claims = OidcClaims(config.oidc_tenant_claim, config.oidc_role_claim, config.oidc_operator_claim)
-    app[AUTH] = Authenticator(app[POOL], config.admin_token, jwks, claims, cache_s=config.auth_cache_s,
-                              failures=LocalLimiter(config.auth_failure_rate_per_s, config.auth_failure_burst))
+    app[AUTH] = Authenticator(
+        app[POOL],
+        config.admin_token,
+        jwks,
+        claims,
+        cache_s=config.auth_cache_s,
+        failures=LocalLimiter(config.auth_failure_rate_per_s, config.auth_failure_burst),
+    )
     yield
     await session.close()
 
@@ -74,8 +110,9 @@ def init(config: GatewayConfig) -> web.Application:
     # (aiohttp's default of 8 KiB refuses them with a plain-text 400 before any middleware runs). No automatic
     # decompression: bodies are decoded by gateway/body.py under their size cap (a webhook's signature covers the
     # decoded bytes, and a compressed body must not slip past the cap)
-    app = web.Application(middlewares=[observe, authorize],
-                          handler_args={"max_line_size": 65536, "auto_decompress": False})
+    app = web.Application(
+        middlewares=[observe, authorize], handler_args={"max_line_size": 65536, "auto_decompress": False}
+    )
     app[CONFIG] = config
     app[WEBHOOK_LIMITER] = LocalLimiter(config.webhook_rate_per_s, config.webhook_burst)
     app[WEBHOOK_FAILURE_LIMITER] = LocalLimiter(config.webhook_failed_rate_per_s, config.webhook_failed_burst)

@@ -46,8 +46,16 @@ class OidcClaims:
 
 
 class Authenticator:
-    def __init__(self, pool: asyncpg.Pool, admin_token: str, jwks: JwksVerifier | None, claims: OidcClaims,
-                 cache_s: float = 5.0, cache_size: int = 10_000, failures: LocalLimiter | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        admin_token: str,
+        jwks: JwksVerifier | None,
+        claims: OidcClaims,
+        cache_s: float = 5.0,
+        cache_size: int = 10_000,
+        failures: LocalLimiter | None = None,
+    ) -> None:
         self.failures = failures or LocalLimiter(1.0, 30)  # failed attempts per client address
         self.pool, self.admin_token, self.jwks, self.claims = pool, admin_token, jwks, claims
         self.cache_s, self.cache_size = cache_s, cache_size
@@ -57,8 +65,11 @@ class Authenticator:
         """The caller, or 401; a client address that failed too often lately gets 429 before any lookup."""
         wait_s = self.failures.waiting(client)
         if wait_s > 0:
-            raise ProblemError("rate-limited", "too many failed authentications from this address",
-                               headers={"Retry-After": retry_after(wait_s)})
+            raise ProblemError(
+                "rate-limited",
+                "too many failed authentications from this address",
+                headers={"Retry-After": retry_after(wait_s)},
+            )
         try:
             return await self._authenticate(authorization)
         except ProblemError:
@@ -69,8 +80,11 @@ class Authenticator:
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise ProblemError("unauthenticated", "send Authorization: Bearer <api key or JWT>",
-                               headers={"WWW-Authenticate": 'Bearer realm="bizosaas"'})
+            raise ProblemError(
+                "unauthenticated",
+                "send Authorization: Bearer <api key or JWT>",
+                headers={"WWW-Authenticate": 'Bearer realm="bizosaas"'},
+            )
         if self.admin_token and hmac.compare_digest(token.encode(), self.admin_token.encode()):
             return Principal("admin-token", None, None, operator=True, via="admin_token")
         if token.startswith(KEY_PREFIX):
@@ -80,8 +94,11 @@ class Authenticator:
         else:
             principal = None
         if principal is None:
-            raise ProblemError("unauthenticated", "the bearer token is not valid",
-                               headers={"WWW-Authenticate": 'Bearer realm="bizosaas", error="invalid_token"'})
+            raise ProblemError(
+                "unauthenticated",
+                "the bearer token is not valid",
+                headers={"WWW-Authenticate": 'Bearer realm="bizosaas", error="invalid_token"'},
+            )
         return principal
 
     async def _api_key(self, key: str) -> Principal | None:

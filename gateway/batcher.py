@@ -11,8 +11,8 @@ request is answered when both are in Redis. Low load pays no waiting window; hig
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from redis.asyncio import Redis
 
@@ -70,7 +70,7 @@ class WebhookBatcher:
         try:
             # one round trip: the events and the delivery records that say where they came from
             published = await self.publisher.publish(events, keys, with_entries=records)
-        except Exception as exc:  # noqa: BLE001 - every waiting request answers 503; the providers retry
+        except Exception as exc:
             for item in items:
                 if not item.future.done():
                     item.future.set_exception(exc)
@@ -86,4 +86,3 @@ class WebhookBatcher:
         self._flush()
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
-

@@ -86,8 +86,9 @@ def _inflate(data: bytes, coding: str, cap: int) -> bytes:
     return out
 
 
-async def read_body(request: web.Request, cap: int, timeout_s: float, accepted: frozenset[str] = DECODABLE,
-                    sender: str = "this route") -> bytes:
+async def read_body(
+    request: web.Request, cap: int, timeout_s: float, accepted: frozenset[str] = DECODABLE, sender: str = "this route"
+) -> bytes:
     """The decoded body: codings checked (415), read under the cap and the timeout, decoded under the cap."""
     codings = content_codings(request)
     check_codings(codings, accepted, sender)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC
 
 import asyncpg
 import msgspec
@@ -31,8 +31,12 @@ COLUMNS = "id, type, status, reason, connector_id, issued_by, issued_at, updated
 
 
 def new_command_fields(tenant_id: str, issued_by: str) -> dict:
-    return {"id": "cmd_" + new_id().lower(), "tenant_id": tenant_id, "issued_at": Timestamp.now(timezone.utc),
-            "issued_by": issued_by}
+    return {
+        "id": "cmd_" + new_id().lower(),
+        "tenant_id": tenant_id,
+        "issued_at": Timestamp.now(UTC),
+        "issued_by": issued_by,
+    }
 
 
 async def record_command(conn: asyncpg.Connection, command: Command) -> None:
@@ -40,8 +44,13 @@ async def record_command(conn: asyncpg.Connection, command: Command) -> None:
     await conn.execute(
         "INSERT INTO commands (tenant_id, id, type, status, connector_id, issued_by, issued_at, body) "
         "VALUES ($1, $2, $3, 'accepted', $4, $5, $6, $7::jsonb)",
-        command.tenant_id, command.id, command.type, getattr(command, "connector_id", None), command.issued_by,
-        command.issued_at, codec.encode(command).decode(),
+        command.tenant_id,
+        command.id,
+        command.type,
+        getattr(command, "connector_id", None),
+        command.issued_by,
+        command.issued_at,
+        codec.encode(command).decode(),
     )
 
 
@@ -51,6 +60,9 @@ async def send_command(pool: asyncpg.Pool, publisher: Publisher, command: Comman
         await publisher.publish_command(command, idempotency_key=command.id)
     except Exception as exc:
         async with tenant_transaction(pool, command.tenant_id) as conn:
-            await conn.execute("UPDATE commands SET status = 'failed', reason = $2, updated_at = now() "
-                               "WHERE id = $1", command.id, f"could not be queued: {type(exc).__name__}")
+            await conn.execute(
+                "UPDATE commands SET status = 'failed', reason = $2, updated_at = now() WHERE id = $1",
+                command.id,
+                f"could not be queued: {type(exc).__name__}",
+            )
         raise

@@ -54,7 +54,7 @@ class GatewayConfig:
     rag: RagConfig = RagConfig()  # search: the query embedder, HNSW settings, knowledge upload limit
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> "GatewayConfig":
+    def from_settings(cls, settings: Any, **overrides: Any) -> GatewayConfig:
         """Take every field of the same name from a settings object (bizosaas.settings.Settings)."""
         values = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
         return cls(**{**values, **overrides})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Sequence
 
 from connectors.base import COMMON_HEADERS, Connector, IngestContext, NormalizeError, WebhookRequest
 from events.ids import derived_id, opaque_id
@@ -58,31 +58,48 @@ def kept_headers(connector: Connector, headers: Mapping[str, str]) -> dict[str, 
     return kept
 
 
-def run_normalizer(connector: Connector, ctx: IngestContext, topic: str, request: WebhookRequest,
-                   key_prefix: str) -> Outcome:
+def run_normalizer(
+    connector: Connector, ctx: IngestContext, topic: str, request: WebhookRequest, key_prefix: str
+) -> Outcome:
     """Normalize; any failure becomes one connector.webhook.unmapped.v1 event carrying the error."""
     try:
         events = list(connector.normalize(ctx, topic, request))
         return Outcome(events, [f"{key_prefix}:{i}" for i in range(len(events))], "published")
     except NormalizeError as exc:
         error = str(exc)
-    except Exception as exc:  # noqa: BLE001 - a normalizer bug must not lose the delivery
-        log.exception("normalizer of %s failed on topic %s", connector.provider, topic,
-                      extra={"tenant_id": ctx.tenant_id, "connector_id": ctx.connector_id})
+    except Exception as exc:
+        log.exception(
+            "normalizer of %s failed on topic %s",
+            connector.provider,
+            topic,
+            extra={"tenant_id": ctx.tenant_id, "connector_id": ctx.connector_id},
+        )
         error = f"normalizer error: {type(exc).__name__}: {exc}"
     error = error.replace("\x00", "")  # it may quote the payload; Postgres text cannot hold NUL
     key = f"{key_prefix}:unmapped"
     received_ms = int(ctx.received_at.timestamp() * 1000)
     unmapped = WebhookUnmapped(
-        id=derived_id(key, received_ms), tenant_id=ctx.tenant_id, source=ctx.connector_id,
-        provider=connector.provider, subject=Subject(kind="delivery", external_id=ctx.delivery_id),
-        occurred_at=ctx.received_at, recorded_at=ctx.received_at,
-        raw_ref=delivery_row_id(ctx.connector_id, ctx.delivery_id), topic=topic[:200], error=error[:2000],
+        id=derived_id(key, received_ms),
+        tenant_id=ctx.tenant_id,
+        source=ctx.connector_id,
+        provider=connector.provider,
+        subject=Subject(kind="delivery", external_id=ctx.delivery_id),
+        occurred_at=ctx.received_at,
+        recorded_at=ctx.received_at,
+        raw_ref=delivery_row_id(ctx.connector_id, ctx.delivery_id),
+        topic=topic[:200],
+        error=error[:2000],
     )
     return Outcome([unmapped], [key], "unmapped", error[:2000])
 
 
-def context(tenant_id: str, connector_id: str, delivery_id: str, received_at: datetime,
-            config: Mapping) -> IngestContext:
-    return IngestContext(tenant_id=tenant_id, connector_id=connector_id, delivery_id=delivery_id,
-                         received_at=received_at, config=dict(config))
+def context(
+    tenant_id: str, connector_id: str, delivery_id: str, received_at: datetime, config: Mapping
+) -> IngestContext:
+    return IngestContext(
+        tenant_id=tenant_id,
+        connector_id=connector_id,
+        delivery_id=delivery_id,
+        received_at=received_at,
+        config=dict(config),
+    )

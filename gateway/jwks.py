@@ -23,12 +23,22 @@ class TokenError(Exception):
 
 
 class JwksVerifier:
-    def __init__(self, session: aiohttp.ClientSession, url: str, issuer: str, audience: str,
-                 cache_s: float = 3600.0, min_refresh_s: float = 10.0, leeway_s: float = 30.0,
-                 max_backoff_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        issuer: str,
+        audience: str,
+        cache_s: float = 3600.0,
+        min_refresh_s: float = 10.0,
+        leeway_s: float = 30.0,
+        max_backoff_s: float = 300.0,
+    ) -> None:
         if not issuer:  # without it any issuer trusted by that JWKS's keys would do
-            raise ValueError("BIZOSAAS_OIDC_ISSUER must be set when BIZOSAAS_OIDC_JWKS_URL is (JWTs are enabled): "
-                             "set it to the issuer URL your tokens carry in `iss`")
+            raise ValueError(
+                "BIZOSAAS_OIDC_ISSUER must be set when BIZOSAAS_OIDC_JWKS_URL is (JWTs are enabled): "
+                "set it to the issuer URL your tokens carry in `iss`"
+            )
         self.max_backoff_s, self._backoff_s, self._failed_until = max_backoff_s, 0.0, float("-inf")
         self.session, self.url, self.issuer, self.audience = session, url, issuer, audience
         self.cache_s, self.min_refresh_s, self.leeway_s = cache_s, min_refresh_s, leeway_s
@@ -47,8 +57,13 @@ class JwksVerifier:
         key = await self._key(str(header.get("kid", "")))
         try:
             return jwt.decode(
-                token, key=key, algorithms=ALGORITHMS, audience=self.audience or None, issuer=self.issuer or None,
-                leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]},
+                token,
+                key=key,
+                algorithms=ALGORITHMS,
+                audience=self.audience or None,
+                issuer=self.issuer or None,
+                leeway=self.leeway_s,
+                options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.PyJWTError as exc:
             raise TokenError(f"{type(exc).__name__}: {exc}") from None
@@ -75,7 +90,7 @@ class JwksVerifier:
             async with self.session.get(self.url, timeout=aiohttp.ClientTimeout(total=5)) as resp:
                 resp.raise_for_status()
                 document = await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             self._backoff_s = min(self.max_backoff_s, max(self.min_refresh_s, self._backoff_s * 2))
             self._failed_until = time.monotonic() + self._backoff_s
             if not self._keys:

@@ -22,8 +22,15 @@ from producers.publisher import is_out_of_memory
 
 log = logging.getLogger("bizosaas.gateway")
 
-UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, asyncpg.PostgresConnectionError,
-               asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, SecretsUnavailable, OSError)
+UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    SecretsUnavailable,
+    OSError,
+)
 
 
 @web.middleware
@@ -45,9 +52,10 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
         response.set_status(exc.status)
     except UNAVAILABLE as exc:
         log.warning("backing service unavailable: %s: %s", type(exc).__name__, exc, extra=_context(request))
-        response = problem_response("unavailable", "a backing service is unavailable; retry later",
-                                    {"Retry-After": "1"})
-    except Exception as exc:  # noqa: BLE001 - answer a problem, log the traceback
+        response = problem_response(
+            "unavailable", "a backing service is unavailable; retry later", {"Retry-After": "1"}
+        )
+    except Exception as exc:
         if is_out_of_memory(exc):  # nothing was accepted: a provider must retry, so never 2xx (nor a bare 500)
             log.error("Redis refuses writes (maxmemory): %s", exc, extra=_context(request))
             response = problem_response("storage-full", "the event store is full; retry later", {"Retry-After": "30"})
@@ -60,8 +68,9 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
     metrics.LATENCY.labels(request.method, route).observe(elapsed)
     level = logging.INFO if response.status < 500 else logging.ERROR
     if log.isEnabledFor(level):
-        log.log(level, "%s %s %d %.1fms", request.method, route, response.status, elapsed * 1000,
-                extra=_context(request))
+        log.log(
+            level, "%s %s %d %.1fms", request.method, route, response.status, elapsed * 1000, extra=_context(request)
+        )
     return response
 
 
@@ -86,8 +95,9 @@ async def authorize(request: web.Request, handler) -> web.StreamResponse:
     config = request.app[CONFIG]
     key_limit = (config.key_rate_per_s, config.key_burst)
     if principal.tenant_id is not None and not (principal.operator and spec.permission == "operator"):
-        limits = tenant_limits(principal.tenant_id, principal.rate_key,
-                               (config.tenant_rate_per_s, config.tenant_burst), key_limit)
+        limits = tenant_limits(
+            principal.tenant_id, principal.rate_key, (config.tenant_rate_per_s, config.tenant_burst), key_limit
+        )
     else:
         limits = operator_limits(principal.rate_key, key_limit)
     wait_s = await request.app[LIMITER].check(limits)

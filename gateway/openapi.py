@@ -36,8 +36,10 @@ def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _problem(status: int) -> dict[str, Any]:
     titles = sorted({title for code, title in PROBLEM_TYPES.values() if code == status})
-    return {"description": "; ".join(titles) or "Error",
-            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": REF.format(name="Problem")}}}}
+    return {
+        "description": "; ".join(titles) or "Error",
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": REF.format(name="Problem")}}},
+    }
 
 
 def _who(permission: str) -> str:
@@ -50,10 +52,14 @@ def _who(permission: str) -> str:
 
 def _operation(spec: RouteSpec, refs: dict[Any, dict]) -> dict[str, Any]:
     op: dict[str, Any] = {
-        "operationId": spec.handler.__name__, "summary": spec.summary, "description": _who(spec.permission),
+        "operationId": spec.handler.__name__,
+        "summary": spec.summary,
+        "description": _who(spec.permission),
         "tags": [spec.tag],
-        "parameters": [{"name": p, "in": "path", "required": True,
-                        "schema": spec.path_schemas.get(p, {"type": "string"})} for p in spec.path_params],
+        "parameters": [
+            {"name": p, "in": "path", "required": True, "schema": spec.path_schemas.get(p, {"type": "string"})}
+            for p in spec.path_params
+        ],
         "responses": {},
     }
     if spec.permission != PUBLIC:
@@ -62,17 +68,23 @@ def _operation(spec: RouteSpec, refs: dict[Any, dict]) -> dict[str, Any]:
         _, found = msgspec.json.schema_components([spec.query], ref_template=REF)
         op["parameters"] += _query_parameters(found[spec.query.__name__])
     if spec.body is not None:
-        op["requestBody"] = {"required": not _all_optional(spec.body),  # an empty body is then `{}` (read_json)
-                             "content": {"application/json": {"schema": refs[spec.body]}}}
+        op["requestBody"] = {
+            "required": not _all_optional(spec.body),  # an empty body is then `{}` (read_json)
+            "content": {"application/json": {"schema": refs[spec.body]}},
+        }
     elif spec.request_content_types:
-        op["requestBody"] = {"required": True, "content": {
-            ct: {"schema": {"type": "string", "format": "binary"}} for ct in spec.request_content_types}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {ct: {"schema": {"type": "string", "format": "binary"}} for ct in spec.request_content_types},
+        }
     body = None
     if spec.response is not None:
         body = {"content": {spec.response_content_type: {"schema": refs[spec.response]}}}
     for status in (spec.status, *spec.same_body_statuses):
-        op["responses"][str(status)] = {"description": spec.summary if status == spec.status else "Not ready",
-                                        **(body or {})}
+        op["responses"][str(status)] = {
+            "description": spec.summary if status == spec.status else "Not ready",
+            **(body or {}),
+        }
     errors = set(spec.errors)
     if spec.permission != PUBLIC:
         errors |= {401, 403, 429}
@@ -106,11 +118,17 @@ def openapi_document(specs: list[RouteSpec]) -> dict[str, Any]:
         paths.setdefault(spec.template, {})[spec.method.lower()] = _operation(spec, refs)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "BizOSaaS gateway", "version": "1",
-                 "description": "Webhook ingestion, REST reads of projections, commands, and operator routes. "
-                                "Errors are application/problem+json with a stable `type`."},
+        "info": {
+            "title": "BizOSaaS gateway",
+            "version": "1",
+            "description": "Webhook ingestion, REST reads of projections, commands, and operator routes. "
+            "Errors are application/problem+json with a stable `type`.",
+        },
         "paths": paths,
-        "components": {"schemas": components,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                      "description": "An API key (bz_...) or an OIDC JWT"}}},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key (bz_...) or an OIDC JWT"}
+            },
+        },
     }

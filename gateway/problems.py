@@ -40,8 +40,9 @@ class Problem(msgspec.Struct, omit_defaults=True):
 class ProblemError(Exception):
     """Raised anywhere in a handler; the error middleware turns it into a problem response."""
 
-    def __init__(self, slug: str, detail: str = "", *, headers: dict[str, str] | None = None,
-                 errors: list[str] | None = None) -> None:
+    def __init__(
+        self, slug: str, detail: str = "", *, headers: dict[str, str] | None = None, errors: list[str] | None = None
+    ) -> None:
         super().__init__(f"{slug}: {detail}")
         self.slug, self.detail, self.headers, self.errors = slug, detail, headers or {}, errors or []
 
@@ -53,8 +54,9 @@ class ProblemError(Exception):
 _encode = msgspec.json.Encoder().encode
 
 
-def problem_response(slug: str, detail: str = "", headers: dict[str, str] | None = None,
-                     errors: list[str] | None = None) -> web.Response:
+def problem_response(
+    slug: str, detail: str = "", headers: dict[str, str] | None = None, errors: list[str] | None = None
+) -> web.Response:
     status, title = PROBLEM_TYPES[slug]
     body = Problem(type=TYPE_BASE + slug, title=title, status=status, detail=detail, errors=errors or [])
     return web.Response(status=status, body=_encode(body), content_type=PROBLEM_CONTENT_TYPE, headers=headers)

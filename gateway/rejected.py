@@ -9,7 +9,7 @@ when a tenant's connectors have refused nothing for 30 days, so neither a flood 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from redis.asyncio import Redis
@@ -47,8 +47,15 @@ def _entry_ms(entry_id: str) -> int:
     return int(entry_id.partition("-")[0])
 
 
-async def newest(redis: Redis, tenant_id: str, limit: int, before: str | None = None, connector_id: str | None = None,
-                 since_ms: int | None = None, until_ms: int | None = None) -> list[Rejected]:
+async def newest(
+    redis: Redis,
+    tenant_id: str,
+    limit: int,
+    before: str | None = None,
+    connector_id: str | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> list[Rejected]:
     """Up to `limit` entries, newest first, older than the entry `before` (a cursor) and within [since, until)."""
     high = f"({before}" if before else (f"({until_ms}-0" if until_ms is not None else "+")
     low = f"{since_ms}-0" if since_ms is not None else "-"
@@ -61,7 +68,7 @@ async def newest(redis: Redis, tenant_id: str, limit: int, before: str | None = 
                 continue
             rejection = msgspec.json.decode(fields[b"r"], type=Rejection)
             if connector_id is None or rejection.connector_id == connector_id:
-                received_at = datetime.fromtimestamp(_entry_ms(entry_id) / 1000, timezone.utc)
+                received_at = datetime.fromtimestamp(_entry_ms(entry_id) / 1000, UTC)
                 found.append(Rejected(entry_id, received_at, rejection))
                 if len(found) == limit:
                     break

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -116,9 +116,13 @@ def _view(info) -> StreamView:
     return StreamView(info.stream, info.length, info.first_id, info.last_id, groups)
 
 
-@routes.route("GET", "/v1/admin/streams", permission="operator",
-              summary="Every stream: length, first/last id, groups with lag and pending; dead letters per group",
-              response=StreamsOverview)
+@routes.route(
+    "GET",
+    "/v1/admin/streams",
+    permission="operator",
+    summary="Every stream: length, first/last id, groups with lag and pending; dead letters per group",
+    response=StreamsOverview,
+)
 async def list_streams(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
     infos, dead = await overview(redis, request.app[CONFIG].partitions)
@@ -153,9 +157,14 @@ def _range(start: str, end: str) -> tuple[tuple[int, int], tuple[int, int]]:
     return bounds
 
 
-@routes.route("GET", "/v1/admin/streams/{stream:[^/]+}/events", permission="operator",
-              summary="Entries of one stream, decoded: a range by id or time, filtered by tenant and type",
-              query=RangeQuery, response=EntryList)
+@routes.route(
+    "GET",
+    "/v1/admin/streams/{stream:[^/]+}/events",
+    permission="operator",
+    summary="Entries of one stream, decoded: a range by id or time, filtered by tenant and type",
+    query=RangeQuery,
+    response=EntryList,
+)
 async def stream_events(request: web.Request) -> web.Response:
     stream = request.match_info["stream"]
     decode = _decoder(stream, request.app[CONFIG].partitions)
@@ -175,9 +184,14 @@ async def stream_events(request: web.Request) -> web.Response:
     return json_response(EntryList(items=items, next=next_start))
 
 
-@routes.route("POST", "/v1/admin/replay", permission="operator",
-              summary="Re-deliver a range of the event log (Redis, then the Postgres archive) to one group",
-              body=ReplayRequest, response=ReplayResult)
+@routes.route(
+    "POST",
+    "/v1/admin/replay",
+    permission="operator",
+    summary="Re-deliver a range of the event log (Redis, then the Postgres archive) to one group",
+    body=ReplayRequest,
+    response=ReplayResult,
+)
 async def post_replay(request: web.Request) -> web.Response:
     body = await read_json(request, ReplayRequest)
     start, end = _range(body.start, body.end)
@@ -197,17 +211,29 @@ def _group(request: web.Request) -> str:
     return group
 
 
-@routes.route("GET", "/v1/admin/dead-letters/{group}", permission="operator",
-              summary="A group's dead letters with their errors, oldest first", query=DeadLetterQuery,
-              response=DeadLetterList)
+@routes.route(
+    "GET",
+    "/v1/admin/dead-letters/{group}",
+    permission="operator",
+    summary="A group's dead letters with their errors, oldest first",
+    query=DeadLetterQuery,
+    response=DeadLetterList,
+)
 async def get_dead_letters(request: web.Request) -> web.Response:
     group = _group(request)
     query = read_query(request, DeadLetterQuery)
     letters = await list_dead(request.app[REDIS], group, start=query.start, count=query.limit + 1)
     items = [
-        DeadLetterView(id=d.id, stream=d.stream, entry_id=d.entry_id, error=d.error, deliveries=d.deliveries,
-                       dead_at=datetime.fromtimestamp(d.dead_at_ms / 1000, timezone.utc), event=decoded(d.fields))
-        for d in letters[:query.limit]
+        DeadLetterView(
+            id=d.id,
+            stream=d.stream,
+            entry_id=d.entry_id,
+            error=d.error,
+            deliveries=d.deliveries,
+            dead_at=datetime.fromtimestamp(d.dead_at_ms / 1000, UTC),
+            event=decoded(d.fields),
+        )
+        for d in letters[: query.limit]
     ]
     next_start = None
     if len(letters) > query.limit:
@@ -215,9 +241,14 @@ async def get_dead_letters(request: web.Request) -> web.Response:
     return json_response(DeadLetterList(items=items, next=next_start))
 
 
-@routes.route("POST", "/v1/admin/dead-letters/{group}", permission="operator",
-              summary="Redrive a group's dead letters (all, or the given ids) through its replay stream, or discard",
-              body=DeadLetterAction, response=DeadLetterResult)
+@routes.route(
+    "POST",
+    "/v1/admin/dead-letters/{group}",
+    permission="operator",
+    summary="Redrive a group's dead letters (all, or the given ids) through its replay stream, or discard",
+    body=DeadLetterAction,
+    response=DeadLetterResult,
+)
 async def post_dead_letters(request: web.Request) -> web.Response:
     group = _group(request)
     body = await read_json(request, DeadLetterAction)
@@ -229,5 +260,3 @@ async def post_dead_letters(request: web.Request) -> web.Response:
     else:
         count = await discard(redis, group, body.ids)
     return json_response(DeadLetterResult(action=body.action, count=count))
-
-

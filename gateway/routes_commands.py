@@ -47,8 +47,7 @@ async def _issue(request: web.Request, command) -> web.Response:
     pool = request.app[POOL]
     async with tenant_transaction(pool, command.tenant_id) as conn:
         connector_id = getattr(command, "connector_id", None)
-        if connector_id is not None and not await conn.fetchval("SELECT 1 FROM connectors WHERE id = $1",
-                                                                connector_id):
+        if connector_id is not None and not await conn.fetchval("SELECT 1 FROM connectors WHERE id = $1", connector_id):
             raise ProblemError("not-found", "no such connector")
         await record_command(conn, command)
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE id = $1", command.id)
@@ -56,27 +55,55 @@ async def _issue(request: web.Request, command) -> web.Response:
     return json_response(CommandView(**row), status=202, headers={"Location": f"/v1/commands/{command.id}"})
 
 
-@routes.route("POST", "/v1/connectors/{connector_id}/sync", permission="commands:write",
-              summary="Start a sync of a connector (a command)", body=SyncRequest, response=CommandView, status=202)
+@routes.route(
+    "POST",
+    "/v1/connectors/{connector_id}/sync",
+    permission="commands:write",
+    summary="Start a sync of a connector (a command)",
+    body=SyncRequest,
+    response=CommandView,
+    status=202,
+)
 async def post_sync(request: web.Request) -> web.Response:
     body = await read_json(request, SyncRequest)
     caller = principal(request)
-    command = StartSync(connector_id=request.match_info["connector_id"], resources=body.resources, full=body.full,
-                        **new_command_fields(tenant_of(request), caller.subject))
+    command = StartSync(
+        connector_id=request.match_info["connector_id"],
+        resources=body.resources,
+        full=body.full,
+        **new_command_fields(tenant_of(request), caller.subject),
+    )
     return await _issue(request, command)
 
 
-@routes.route("POST", "/v1/agents/{agent}/runs", permission="commands:write", summary="Run an agent (a command)",
-              body=AgentRunRequest, response=CommandView, status=202)
+@routes.route(
+    "POST",
+    "/v1/agents/{agent}/runs",
+    permission="commands:write",
+    summary="Run an agent (a command)",
+    body=AgentRunRequest,
+    response=CommandView,
+    status=202,
+)
 async def post_agent_run(request: web.Request) -> web.Response:
     body = await read_json(request, AgentRunRequest)
-    command = RunAgent(agent=request.match_info["agent"], prompt=body.prompt, inputs=body.inputs,
-                       **new_command_fields(tenant_of(request), principal(request).subject))
+    command = RunAgent(
+        agent=request.match_info["agent"],
+        prompt=body.prompt,
+        inputs=body.inputs,
+        **new_command_fields(tenant_of(request), principal(request).subject),
+    )
     return await _issue(request, command)
 
 
-@routes.route("GET", "/v1/commands/{command_id}", permission="commands:read", summary="A command's status",
-              response=CommandView, errors=(404,))
+@routes.route(
+    "GET",
+    "/v1/commands/{command_id}",
+    permission="commands:read",
+    summary="A command's status",
+    response=CommandView,
+    errors=(404,),
+)
 async def get_command(request: web.Request) -> web.Response:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE id = $1", request.match_info["command_id"])
@@ -85,8 +112,14 @@ async def get_command(request: web.Request) -> web.Response:
     return json_response(CommandView(**row))
 
 
-@routes.route("GET", "/v1/commands", permission="commands:read", summary="List commands, newest first",
-              query=CommandQuery, response=CommandList)
+@routes.route(
+    "GET",
+    "/v1/commands",
+    permission="commands:read",
+    summary="List commands, newest first",
+    query=CommandQuery,
+    response=CommandList,
+)
 async def list_commands(request: web.Request) -> web.Response:
     query = read_query(request, CommandQuery)
     after = decode_cursor(query.cursor, "commands")
@@ -96,7 +129,10 @@ async def list_commands(request: web.Request) -> web.Response:
             "AND ($2::text IS NULL OR connector_id = $2) "
             "AND ($3::timestamptz IS NULL OR (issued_at, id) < ($3, $4::text)) "
             "ORDER BY issued_at DESC, id DESC LIMIT $5",
-            query.status, query.connector_id, *(after or (None, "")), query.limit + 1,
+            query.status,
+            query.connector_id,
+            *(after or (None, "")),
+            query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "commands", sort_field="issued_at")
     return json_response(CommandList(items=[CommandView(**r) for r in items], next=cursor))

@@ -87,37 +87,56 @@ def _connector(request: web.Request, row, kind: type[Connector] = Connector, **e
     return kind(webhook_url=webhook_url(request, row["id"]), **values)
 
 
-@routes.route("POST", "/v1/connectors", permission="connectors:write",
-              summary="Create a connector instance; its webhook URL is answered", body=ConnectorCreate,
-              response=ConnectorCreated, status=201)
+@routes.route(
+    "POST",
+    "/v1/connectors",
+    permission="connectors:write",
+    summary="Create a connector instance; its webhook URL is answered",
+    body=ConnectorCreate,
+    response=ConnectorCreated,
+    status=201,
+)
 async def post_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorCreate)
     try:
         provider = get_connector(body.provider)
     except UnknownProvider:
-        raise ProblemError("validation", f"unknown provider {body.provider!r}; known: "
-                           f"{', '.join(sorted(all_connectors()))}") from None
+        raise ProblemError(
+            "validation", f"unknown provider {body.provider!r}; known: {', '.join(sorted(all_connectors()))}"
+        ) from None
     status = "active"
     if WEBHOOK_SECRET not in body.secrets:
         if provider.webhook_registration == BY_HAND:  # every delivery would be refused: say so now
-            raise ProblemError("bad-request", f"secrets.{WEBHOOK_SECRET} is required: {body.provider} webhooks are "
-                               "registered by hand, and the secret the provider shows there signs every delivery")
+            raise ProblemError(
+                "bad-request",
+                f"secrets.{WEBHOOK_SECRET} is required: {body.provider} webhooks are "
+                "registered by hand, and the secret the provider shows there signs every delivery",
+            )
         status = "needs_setup"  # set-up registers the webhooks and stores their secret (the connectors issue)
     tenant, app = tenant_of(request), request.app
     connector_id = "con_" + random.token_hex(16)  # 128 random bits: the webhook URL is unguessable
     store = app[SECRETS]
     if body.secrets:
         await store.write(tenant, connector_id, dict(body.secrets))
-    command = ConnectConnector(connector_id=connector_id, provider=body.provider, config=body.config,
-                               secrets_path=store.path(tenant, connector_id) if body.secrets else None,
-                               **new_command_fields(tenant, principal(request).subject))
+    command = ConnectConnector(
+        connector_id=connector_id,
+        provider=body.provider,
+        config=body.config,
+        secrets_path=store.path(tenant, connector_id) if body.secrets else None,
+        **new_command_fields(tenant, principal(request).subject),
+    )
     try:
         async with tenant_transaction(app[POOL], tenant) as conn:
             await check_connector_quota(conn, tenant, app[CONFIG].tenant_max_connectors)
             row = await conn.fetchrow(
                 "INSERT INTO connectors (tenant_id, id, provider, name, config, status) "
                 f"VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING {COLUMNS}",
-                tenant, connector_id, body.provider, body.name, json.dumps(body.config), status,
+                tenant,
+                connector_id,
+                body.provider,
+                body.name,
+                json.dumps(body.config),
+                status,
             )
             await record_command(conn, command)
     except BaseException:
@@ -128,8 +147,14 @@ async def post_connector(request: web.Request) -> web.Response:
     return json_response(_connector(request, row, ConnectorCreated, command_id=command.id), status=201)
 
 
-@routes.route("GET", "/v1/connectors", permission="connectors:read", summary="List connector instances",
-              query=ConnectorQuery, response=ConnectorList)
+@routes.route(
+    "GET",
+    "/v1/connectors",
+    permission="connectors:read",
+    summary="List connector instances",
+    query=ConnectorQuery,
+    response=ConnectorList,
+)
 async def list_connectors(request: web.Request) -> web.Response:
     query = read_query(request, ConnectorQuery)
     after = decode_cursor(query.cursor, "connectors")
@@ -137,14 +162,23 @@ async def list_connectors(request: web.Request) -> web.Response:
         rows = await conn.fetch(
             f"SELECT {COLUMNS} FROM connectors WHERE ($1::text IS NULL OR provider = $1) "
             "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::text)) "
-            "ORDER BY created_at DESC, id DESC LIMIT $4", query.provider, *(after or (None, "")), query.limit + 1,
+            "ORDER BY created_at DESC, id DESC LIMIT $4",
+            query.provider,
+            *(after or (None, "")),
+            query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "connectors")
     return json_response(ConnectorList(items=[_connector(request, r) for r in items], next=cursor))
 
 
-@routes.route("GET", "/v1/connectors/{connector_id}", permission="connectors:read",
-              summary="One connector instance (never its secrets)", response=Connector, errors=(404,))
+@routes.route(
+    "GET",
+    "/v1/connectors/{connector_id}",
+    permission="connectors:read",
+    summary="One connector instance (never its secrets)",
+    response=Connector,
+    errors=(404,),
+)
 async def get_connector_route(request: web.Request) -> web.Response:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM connectors WHERE id = $1", request.match_info["connector_id"])
@@ -153,9 +187,15 @@ async def get_connector_route(request: web.Request) -> web.Response:
     return json_response(_connector(request, row))
 
 
-@routes.route("PATCH", "/v1/connectors/{connector_id}", permission="connectors:write",
-              summary="Rename, reconfigure or rotate secrets (the previous webhook secret stays valid for a grace "
-                      "period)", body=ConnectorUpdate, response=Connector, errors=(404,))
+@routes.route(
+    "PATCH",
+    "/v1/connectors/{connector_id}",
+    permission="connectors:write",
+    summary="Rename, reconfigure or rotate secrets (the previous webhook secret stays valid for a grace period)",
+    body=ConnectorUpdate,
+    response=Connector,
+    errors=(404,),
+)
 async def patch_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorUpdate)
     tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
@@ -164,7 +204,10 @@ async def patch_connector(request: web.Request) -> web.Response:
             "UPDATE connectors SET name = coalesce($2, name), config = coalesce($3::jsonb, config), "
             "secret_rotated_at = CASE WHEN $4 THEN now() ELSE secret_rotated_at END, updated_at = now() "
             f"WHERE id = $1 RETURNING {COLUMNS}",
-            connector_id, body.name, json.dumps(body.config) if body.config is not None else None, bool(body.secrets),
+            connector_id,
+            body.name,
+            json.dumps(body.config) if body.config is not None else None,
+            bool(body.secrets),
         )
         if row is None:
             raise ProblemError("not-found", "no such connector")
@@ -177,9 +220,14 @@ async def patch_connector(request: web.Request) -> web.Response:
     return json_response(_connector(request, row))
 
 
-@routes.route("DELETE", "/v1/connectors/{connector_id}", permission="connectors:write",
-              summary="Delete a connector instance and its secrets; its webhook URL stops working", status=204,
-              errors=(404,))
+@routes.route(
+    "DELETE",
+    "/v1/connectors/{connector_id}",
+    permission="connectors:write",
+    summary="Delete a connector instance and its secrets; its webhook URL stops working",
+    status=204,
+    errors=(404,),
+)
 async def delete_connector(request: web.Request) -> web.Response:
     tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
     command = DisconnectConnector(connector_id=connector_id, **new_command_fields(tenant, principal(request).subject))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import asyncpg
@@ -93,16 +93,25 @@ class BulkRetryResult(msgspec.Struct):
     unmapped: int  # deliveries that still do not
 
 
-SUMMARY = ("id, connector_id, provider, delivery_id, topic, received_at, last_received_at, receipts, outcome, error, "
-           "event_ids, retries")
-FILTERS = ("($1::text IS NULL OR connector_id = $1) AND ($2::text IS NULL OR outcome = $2) "
-           "AND ($3::timestamptz IS NULL OR received_at >= $3) AND ($4::timestamptz IS NULL OR received_at < $4)")
+SUMMARY = (
+    "id, connector_id, provider, delivery_id, topic, received_at, last_received_at, receipts, outcome, error, "
+    "event_ids, retries"
+)
+FILTERS = (
+    "($1::text IS NULL OR connector_id = $1) AND ($2::text IS NULL OR outcome = $2) "
+    "AND ($3::timestamptz IS NULL OR received_at >= $3) AND ($4::timestamptz IS NULL OR received_at < $4)"
+)
 
 
-@routes.route("GET", "/v1/deliveries", permission="deliveries:read",
-              summary="List webhook deliveries, newest first (filters: connector, outcome, time; outcome=rejected: the "
-                      "refused requests)",
-              query=DeliveryQuery, response=DeliveryList)
+@routes.route(
+    "GET",
+    "/v1/deliveries",
+    permission="deliveries:read",
+    summary="List webhook deliveries, newest first (filters: connector, outcome, time; outcome=rejected: the "
+    "refused requests)",
+    query=DeliveryQuery,
+    response=DeliveryList,
+)
 async def list_deliveries(request: web.Request) -> web.Response:
     query = read_query(request, DeliveryQuery)
     if query.outcome == "rejected":
@@ -113,7 +122,12 @@ async def list_deliveries(request: web.Request) -> web.Response:
             f"SELECT {SUMMARY} FROM deliveries WHERE {FILTERS} "
             "AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6::text)) "
             "ORDER BY received_at DESC, id DESC LIMIT $7",
-            query.connector_id, query.outcome, query.since, query.until, *(after or (None, "")), query.limit + 1,
+            query.connector_id,
+            query.outcome,
+            query.since,
+            query.until,
+            *(after or (None, "")),
+            query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "deliveries", sort_field="received_at")
     return json_response(DeliveryList(items=[DeliverySummary(**r) for r in items], next=cursor))
@@ -129,23 +143,51 @@ async def _rejected(request: web.Request, query: DeliveryQuery) -> DeliveryList:
         before = query.cursor.removeprefix(REJECTED_PREFIX)
         if not query.cursor.startswith(REJECTED_PREFIX) or not re.fullmatch(r"\d{1,20}-\d{1,20}", before):
             raise ProblemError("validation", "cursor: not a cursor of this list")
-    found = await rejected.newest(request.app[REDIS], tenant_of(request), query.limit + 1, before,
-                                  query.connector_id, _ms(query.since), _ms(query.until))
-    items = [DeliverySummary(
-        id=REJECTED_PREFIX + r.entry_id, connector_id=r.rejection.connector_id, provider=r.rejection.provider,
-        delivery_id="", topic="", received_at=r.received_at, last_received_at=r.received_at, receipts=1,
-        outcome="rejected", error=r.rejection.reason, event_ids=[], retries=0, status=r.rejection.status,
-        headers=r.rejection.headers,
-    ) for r in found[:query.limit]]
+    found = await rejected.newest(
+        request.app[REDIS],
+        tenant_of(request),
+        query.limit + 1,
+        before,
+        query.connector_id,
+        _ms(query.since),
+        _ms(query.until),
+    )
+    items = [
+        DeliverySummary(
+            id=REJECTED_PREFIX + r.entry_id,
+            connector_id=r.rejection.connector_id,
+            provider=r.rejection.provider,
+            delivery_id="",
+            topic="",
+            received_at=r.received_at,
+            last_received_at=r.received_at,
+            receipts=1,
+            outcome="rejected",
+            error=r.rejection.reason,
+            event_ids=[],
+            retries=0,
+            status=r.rejection.status,
+            headers=r.rejection.headers,
+        )
+        for r in found[: query.limit]
+    ]
     return DeliveryList(items=items, next=items[-1].id if len(found) > query.limit else None)
 
 
-@routes.route("GET", "/v1/deliveries/{delivery_id}", permission="deliveries:read",
-              summary="One delivery with its headers and body", response=DeliveryDetail, errors=(404,))
+@routes.route(
+    "GET",
+    "/v1/deliveries/{delivery_id}",
+    permission="deliveries:read",
+    summary="One delivery with its headers and body",
+    response=DeliveryDetail,
+    errors=(404,),
+)
 async def get_delivery(request: web.Request) -> web.Response:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        row = await conn.fetchrow(f"SELECT {SUMMARY}, content_type, headers, body FROM deliveries WHERE id = $1",
-                                  request.match_info["delivery_id"])
+        row = await conn.fetchrow(
+            f"SELECT {SUMMARY}, content_type, headers, body FROM deliveries WHERE id = $1",
+            request.match_info["delivery_id"],
+        )
     if row is None:
         raise ProblemError("not-found", "no such delivery")
     values = {**row, "headers": json.loads(row["headers"]), "body": bytes(row["body"]).decode(errors="replace")}
@@ -162,29 +204,47 @@ async def rerun(conn: asyncpg.Connection, publisher: Publisher, tenant: str, del
     except UnknownProvider:
         raise ProblemError("conflict", f"provider {row['provider']!r} is not available") from None
     config = await conn.fetchval("SELECT config FROM connectors WHERE id = $1", row["connector_id"])
-    request = WebhookRequest(headers=CIMultiDictProxy(CIMultiDict(json.loads(row["headers"]))),
-                             body=bytes(row["body"]), content_type=row["content_type"])
+    request = WebhookRequest(
+        headers=CIMultiDictProxy(CIMultiDict(json.loads(row["headers"]))),
+        body=bytes(row["body"]),
+        content_type=row["content_type"],
+    )
     attempt = row["retries"] + 1
     # a fresh received_at gives fresh event ids: the projector applies them (provider time still decides order)
-    ctx = context(tenant, row["connector_id"], row["delivery_id"], datetime.now(timezone.utc),
-                  json.loads(config) if config else {})
-    result = run_normalizer(connector, ctx, row["topic"], request,
-                            f"{row['connector_id']}:{row['delivery_id']}:retry{attempt}")
+    ctx = context(
+        tenant,
+        row["connector_id"],
+        row["delivery_id"],
+        datetime.now(UTC),
+        json.loads(config) if config else {},
+    )
+    result = run_normalizer(
+        connector, ctx, row["topic"], request, f"{row['connector_id']}:{row['delivery_id']}:retry{attempt}"
+    )
     published = 0
     if result.outcome == "published":
         published = len(await publisher.publish(result.events, result.keys))
     await conn.execute(
         "UPDATE deliveries SET retries = $2, outcome = $3, error = $4, "
         "event_ids = CASE WHEN $3 = 'published' THEN $5::text[] ELSE event_ids END, updated_at = now() WHERE id = $1",
-        delivery_id, attempt, result.outcome, result.error, [e.id for e in result.events],
+        delivery_id,
+        attempt,
+        result.outcome,
+        result.error,
+        [e.id for e in result.events],
     )
     metrics.WEBHOOKS.labels(row["provider"], topic_label(connector, row["topic"]), f"retry_{result.outcome}").inc()
     return RetryResult(id=delivery_id, outcome=result.outcome, error=result.error, events=published)
 
 
-@routes.route("POST", "/v1/deliveries/{delivery_id}/retry", permission="deliveries:retry",
-              summary="Re-run one delivery through the normalizer and publish what it maps to",
-              response=RetryResult, errors=(404, 409))
+@routes.route(
+    "POST",
+    "/v1/deliveries/{delivery_id}/retry",
+    permission="deliveries:retry",
+    summary="Re-run one delivery through the normalizer and publish what it maps to",
+    response=RetryResult,
+    errors=(404, 409),
+)
 async def post_retry(request: web.Request) -> web.Response:
     tenant = tenant_of(request)
     async with tenant_transaction(request.app[POOL], tenant) as conn:
@@ -192,17 +252,30 @@ async def post_retry(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-@routes.route("POST", "/v1/deliveries/retry", permission="deliveries:retry",
-              summary="Re-run matching deliveries (default: the unmapped ones), oldest first, up to `limit`",
-              body=BulkRetry, response=BulkRetryResult, errors=(409,))
+@routes.route(
+    "POST",
+    "/v1/deliveries/retry",
+    permission="deliveries:retry",
+    summary="Re-run matching deliveries (default: the unmapped ones), oldest first, up to `limit`",
+    body=BulkRetry,
+    response=BulkRetryResult,
+    errors=(409,),
+)
 async def post_bulk_retry(request: web.Request) -> web.Response:
     body = await read_json(request, BulkRetry)
     tenant = tenant_of(request)
     async with tenant_transaction(request.app[POOL], tenant) as conn:
-        ids = [r["id"] for r in await conn.fetch(
-            f"SELECT id FROM deliveries WHERE {FILTERS} ORDER BY received_at, id LIMIT $5",
-            body.connector_id, body.outcome, body.since, body.until, body.limit,
-        )]
+        ids = [
+            r["id"]
+            for r in await conn.fetch(
+                f"SELECT id FROM deliveries WHERE {FILTERS} ORDER BY received_at, id LIMIT $5",
+                body.connector_id,
+                body.outcome,
+                body.since,
+                body.until,
+                body.limit,
+            )
+        ]
         items = [await rerun(conn, request.app[PUBLISHER], tenant, i) for i in ids]
     published = sum(1 for i in items if i.outcome == "published")
     return json_response(BulkRetryResult(items=items, published=published, unmapped=len(items) - published))

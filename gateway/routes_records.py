@@ -6,7 +6,8 @@ content (`data.content` is left out of `document` lists in the SQL): one record'
 
 from __future__ import annotations
 
-from typing import Annotated, Iterable, Literal
+from collections.abc import Iterable
+from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
@@ -54,8 +55,10 @@ class RecordQuery(msgspec.Struct):
 
 
 COLUMNS = "id, kind, source, provider, external_id, updated_at, recorded_at, deleted, data"
-LIST_COLUMNS = ("id, kind, source, provider, external_id, updated_at, recorded_at, deleted, "
-                "(CASE WHEN kind = 'document' THEN data - 'content' ELSE data END)::text AS data")
+LIST_COLUMNS = (
+    "id, kind, source, provider, external_id, updated_at, recorded_at, deleted, "
+    "(CASE WHEN kind = 'document' THEN data - 'content' ELSE data END)::text AS data"
+)
 
 
 def _record(row) -> Record:
@@ -89,8 +92,16 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-@routes.route("GET", "/v1/records/{kind}", permission="records:read", summary="List records of one kind",
-              query=RecordQuery, response=RecordList, errors=(404,), path_schemas={"kind": KIND_SCHEMA})
+@routes.route(
+    "GET",
+    "/v1/records/{kind}",
+    permission="records:read",
+    summary="List records of one kind",
+    query=RecordQuery,
+    response=RecordList,
+    errors=(404,),
+    path_schemas={"kind": KIND_SCHEMA},
+)
 async def list_records(request: web.Request) -> web.Response:
     kind = _kind(request)
     query = read_query(request, RecordQuery)
@@ -117,22 +128,32 @@ async def list_records(request: web.Request) -> web.Response:
         bound = f"({arg(after[0])}::timestamptz, {arg(after[1])}::text)"
         where.append(f"(updated_at, id) {'<' if descending else '>'} {bound}")
     order = "DESC" if descending else "ASC"
-    sql = (f"SELECT {LIST_COLUMNS} FROM records WHERE {' AND '.join(where)} "
-           f"ORDER BY updated_at {order}, id {order} LIMIT {arg(query.limit + 1)}")
+    sql = (
+        f"SELECT {LIST_COLUMNS} FROM records WHERE {' AND '.join(where)} "
+        f"ORDER BY updated_at {order}, id {order} LIMIT {arg(query.limit + 1)}"
+    )
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(sql, *args)
     fit = _fitting(rows, query.limit, request.app[CONFIG].list_max_bytes)
-    items, cursor = page(rows[:fit + 1], fit, scope, sort_field="updated_at")
+    items, cursor = page(rows[: fit + 1], fit, scope, sort_field="updated_at")
     return json_response(RecordList(items=[_record(r) for r in items], next=cursor))
 
 
-@routes.route("GET", "/v1/records/{kind}/{id}", permission="records:read", summary="One record by its id",
-              response=Record, errors=(404,), path_schemas={"kind": KIND_SCHEMA})
+@routes.route(
+    "GET",
+    "/v1/records/{kind}/{id}",
+    permission="records:read",
+    summary="One record by its id",
+    response=Record,
+    errors=(404,),
+    path_schemas={"kind": KIND_SCHEMA},
+)
 async def get_record(request: web.Request) -> web.Response:
     kind = _kind(request)
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        row = await conn.fetchrow(f"SELECT {COLUMNS} FROM records WHERE kind = $1 AND id = $2",
-                                  kind, request.match_info["id"])
+        row = await conn.fetchrow(
+            f"SELECT {COLUMNS} FROM records WHERE kind = $1 AND id = $2", kind, request.match_info["id"]
+        )
     if row is None:
         raise ProblemError("not-found", f"no {kind} with this id")
     return json_response(_record(row))

@@ -9,8 +9,9 @@ answer metadata only (the SQL does not select the content); one document's route
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, AsyncIterator, Literal
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
@@ -23,10 +24,10 @@ from events.types import DocumentDeleted, DocumentUpserted, Subject
 from gateway.body import read_body
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
+from gateway.routes_records import known_kinds
 from gateway.routing import Routes, Timestamp, json_response, read_query
 from gateway.state import CONFIG, POOL, PUBLISHER, tenant_of
 from gateway.tenancy import check_knowledge_quota
-from gateway.routes_records import known_kinds
 from rag.convert import Converter
 from rag.documents import MEDIA_TYPES, TooLarge, UnreadableDocument, to_text
 from rag.retrieval import Searcher, SearchUnavailable
@@ -90,8 +91,15 @@ class SearchResults(msgspec.Struct):
     next: str | None = None  # search answers one page: the top k
 
 
-@routes.route("GET", "/v1/search", permission="records:read", summary="Search the tenant's text (hybrid, vector "
-              "or keyword)", query=SearchQuery, response=SearchResults, errors=(503,))
+@routes.route(
+    "GET",
+    "/v1/search",
+    permission="records:read",
+    summary="Search the tenant's text (hybrid, vector or keyword)",
+    query=SearchQuery,
+    response=SearchResults,
+    errors=(503,),
+)
 async def get_search(request: web.Request) -> web.Response:
     query = read_query(request, SearchQuery)
     tenant = tenant_of(request)
@@ -99,17 +107,35 @@ async def get_search(request: web.Request) -> web.Response:
     filters = Filters(kinds=kinds, source=query.source, agent=query.agent, since=query.since, until=query.until)
     warmup = request.app[WARMUP]
     if query.mode != "keyword" and warmup.state == "loading":
-        raise ProblemError("unavailable", "the search model is still loading; keyword search (mode=keyword) works",
-                           headers={"Retry-After": str(LOADING_RETRY_AFTER_S)})
+        raise ProblemError(
+            "unavailable",
+            "the search model is still loading; keyword search (mode=keyword) works",
+            headers={"Retry-After": str(LOADING_RETRY_AFTER_S)},
+        )
     if query.mode != "keyword" and warmup.state == "failed":
-        raise ProblemError("unavailable", f"the search model did not load ({warmup.error}); keyword search "
-                           "(mode=keyword) works")
+        raise ProblemError(
+            "unavailable", f"the search model did not load ({warmup.error}); keyword search (mode=keyword) works"
+        )
     try:
         hits = await request.app[SEARCHER].search(tenant, query.q, query.k, query.mode, filters)
     except SearchUnavailable as exc:
         raise ProblemError("unavailable", str(exc)) from None
-    items = [SearchHit(opaque_id("rec", tenant, h.kind, h.source, h.external_id), h.kind, h.source, h.external_id,
-                       h.title, h.url, h.chunk_no, h.content, h.snippet, h.score, h.updated_at) for h in hits]
+    items = [
+        SearchHit(
+            opaque_id("rec", tenant, h.kind, h.source, h.external_id),
+            h.kind,
+            h.source,
+            h.external_id,
+            h.title,
+            h.url,
+            h.chunk_no,
+            h.content,
+            h.snippet,
+            h.score,
+            h.updated_at,
+        )
+        for h in hits
+    ]
     return json_response(SearchResults(items=items))
 
 
@@ -152,14 +178,29 @@ class KnowledgeQuery(msgspec.Struct):
 
 
 def _event_fields(tenant: str, document_id: str) -> dict:
-    now = datetime.now(timezone.utc)
-    return dict(id=new_id(), tenant_id=tenant, source=KNOWLEDGE_SOURCE, provider="knowledge",
-                subject=Subject(kind="document", external_id=document_id), occurred_at=now, recorded_at=now)
+    now = datetime.now(UTC)
+    return dict(
+        id=new_id(),
+        tenant_id=tenant,
+        source=KNOWLEDGE_SOURCE,
+        provider="knowledge",
+        subject=Subject(kind="document", external_id=document_id),
+        occurred_at=now,
+        recorded_at=now,
+    )
 
 
-@routes.route("POST", "/v1/knowledge", permission="commands:write", summary="Upload a knowledge document (plain "
-              "text, Markdown, HTML or PDF)", query=KnowledgeUpload, response=KnowledgeSummary, status=202,
-              request_content_types=MEDIA_TYPES, errors=(413, 415))
+@routes.route(
+    "POST",
+    "/v1/knowledge",
+    permission="commands:write",
+    summary="Upload a knowledge document (plain text, Markdown, HTML or PDF)",
+    query=KnowledgeUpload,
+    response=KnowledgeSummary,
+    status=202,
+    request_content_types=MEDIA_TYPES,
+    errors=(413, 415),
+)
 async def post_knowledge(request: web.Request) -> web.Response:
     upload = read_query(request, KnowledgeUpload)
     media_type = request.content_type
@@ -178,21 +219,33 @@ async def post_knowledge(request: web.Request) -> web.Response:
     except UnreadableDocument as exc:  # also a conversion stopped at its deadline
         raise ProblemError("validation", str(exc)) from None
     if len(text) > rag.rag_max_text_chars:
-        raise ProblemError("payload-too-large", f"the document's text has {len(text)} characters; at most "
-                           f"{rag.rag_max_text_chars} are kept (BIZOSAAS_RAG_MAX_TEXT_CHARS)")
+        raise ProblemError(
+            "payload-too-large",
+            f"the document's text has {len(text)} characters; at most "
+            f"{rag.rag_max_text_chars} are kept (BIZOSAAS_RAG_MAX_TEXT_CHARS)",
+        )
     if not text.strip():
         raise ProblemError("validation", "the document has no text")
     tenant = tenant_of(request)
     document_id = upload.id or "doc_" + new_id().lower()
     title = upload.title or text.strip().splitlines()[0][:120]
     agents = sorted({a.strip() for a in upload.agents.split(",") if a.strip()})
-    await check_knowledge_quota(request.app[POOL], tenant, document_id, len(body),
-                                request.app[CONFIG].tenant_max_knowledge_bytes)
+    await check_knowledge_quota(
+        request.app[POOL], tenant, document_id, len(body), request.app[CONFIG].tenant_max_knowledge_bytes
+    )
     data = KnowledgeDocument(title=title, content=text, media_type=media_type, agents=agents, size_bytes=len(body))
     event = DocumentUpserted(**_event_fields(tenant, document_id), data=data)
     await request.app[PUBLISHER].publish([event])
-    view = KnowledgeSummary(document_id, opaque_id("rec", tenant, "document", KNOWLEDGE_SOURCE, document_id), title,
-                         media_type, agents, len(body), event.occurred_at, event_id=event.id)
+    view = KnowledgeSummary(
+        document_id,
+        opaque_id("rec", tenant, "document", KNOWLEDGE_SOURCE, document_id),
+        title,
+        media_type,
+        agents,
+        len(body),
+        event.occurred_at,
+        event_id=event.id,
+    )
     return json_response(view, status=202, headers={"Location": f"/v1/knowledge/{document_id}"})
 
 
@@ -211,13 +264,27 @@ WHERE r.kind = 'document' AND r.source = $1
 
 
 def _summary(row) -> KnowledgeSummary:
-    return KnowledgeSummary(row["external_id"], row["record_id"], row["title"], row["media_type"],
-                            msgspec.json.decode(row["agents"], type=list[str]), row["size_bytes"], row["updated_at"],
-                            row["deleted"], row["chunks"])
+    return KnowledgeSummary(
+        row["external_id"],
+        row["record_id"],
+        row["title"],
+        row["media_type"],
+        msgspec.json.decode(row["agents"], type=list[str]),
+        row["size_bytes"],
+        row["updated_at"],
+        row["deleted"],
+        row["chunks"],
+    )
 
 
-@routes.route("GET", "/v1/knowledge", permission="records:read", summary="List knowledge documents, newest first",
-              query=KnowledgeQuery, response=KnowledgeList)
+@routes.route(
+    "GET",
+    "/v1/knowledge",
+    permission="records:read",
+    summary="List knowledge documents, newest first",
+    query=KnowledgeQuery,
+    response=KnowledgeList,
+)
 async def list_knowledge(request: web.Request) -> web.Response:
     query = read_query(request, KnowledgeQuery)
     after = decode_cursor(query.cursor, "knowledge")
@@ -225,7 +292,9 @@ async def list_knowledge(request: web.Request) -> web.Response:
         rows = await conn.fetch(
             _SUMMARY + _FROM + " AND NOT r.deleted AND ($2::timestamptz IS NULL OR (r.updated_at, r.id) "
             "< ($2, $3::text)) ORDER BY r.updated_at DESC, r.id DESC LIMIT $4",
-            KNOWLEDGE_SOURCE, *(after or (None, "")), query.limit + 1,
+            KNOWLEDGE_SOURCE,
+            *(after or (None, "")),
+            query.limit + 1,
         )
     rows = [{**r, "id": r["record_id"]} for r in rows]
     items, cursor = page(rows, query.limit, "knowledge", sort_field="updated_at")
@@ -235,27 +304,43 @@ async def list_knowledge(request: web.Request) -> web.Response:
 async def _document_row(request: web.Request, with_content: bool = False):
     columns = _SUMMARY + (_CONTENT if with_content else "")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        row = await conn.fetchrow(columns + _FROM + " AND r.external_id = $2 AND NOT r.deleted", KNOWLEDGE_SOURCE,
-                                  request.match_info["document_id"])
+        row = await conn.fetchrow(
+            columns + _FROM + " AND r.external_id = $2 AND NOT r.deleted",
+            KNOWLEDGE_SOURCE,
+            request.match_info["document_id"],
+        )
     if row is None:
         raise ProblemError("not-found", "no such knowledge document")
     return row
 
 
-@routes.route("GET", "/v1/knowledge/{document_id}", permission="records:read", summary="A knowledge document, "
-              "with its content", response=KnowledgeView, errors=(404,))
+@routes.route(
+    "GET",
+    "/v1/knowledge/{document_id}",
+    permission="records:read",
+    summary="A knowledge document, with its content",
+    response=KnowledgeView,
+    errors=(404,),
+)
 async def get_knowledge(request: web.Request) -> web.Response:
     row = await _document_row(request, with_content=True)
     summary = _summary(row)
     return json_response(KnowledgeView(**msgspec.structs.asdict(summary), content=row["content"]))
 
 
-@routes.route("DELETE", "/v1/knowledge/{document_id}", permission="commands:write",
-              summary="Delete a knowledge document (and its chunks)", response=KnowledgeSummary, status=202,
-              errors=(404,))
+@routes.route(
+    "DELETE",
+    "/v1/knowledge/{document_id}",
+    permission="commands:write",
+    summary="Delete a knowledge document (and its chunks)",
+    response=KnowledgeSummary,
+    status=202,
+    errors=(404,),
+)
 async def delete_knowledge(request: web.Request) -> web.Response:
     view = _summary(await _document_row(request))
     event = DocumentDeleted(**_event_fields(tenant_of(request), view.id))
     await request.app[PUBLISHER].publish([event])
-    return json_response(msgspec.structs.replace(view, deleted=True, event_id=event.id, updated_at=event.occurred_at),
-                         status=202)
+    return json_response(
+        msgspec.structs.replace(view, deleted=True, event_id=event.id, updated_at=event.occurred_at), status=202
+    )

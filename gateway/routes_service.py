@@ -40,25 +40,44 @@ async def healthz(request: web.Request) -> web.Response:
 async def _check(probe) -> bool:
     try:
         return bool(await asyncio.wait_for(probe, 2.0))
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
+    except Exception:
         return False
 
 
-@routes.route("GET", "/readyz", permission="public", summary="Redis, Postgres and Vault are reachable",
-              response=Readiness, same_body_statuses=(503,))
+@routes.route(
+    "GET",
+    "/readyz",
+    permission="public",
+    summary="Redis, Postgres and Vault are reachable",
+    response=Readiness,
+    same_body_statuses=(503,),
+)
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     redis_ok, pg_ok, vault_ok = await asyncio.gather(
-        _check(app[REDIS].ping()), _check(app[POOL].fetchval("SELECT true")), _check(app[SECRETS].ping()),
+        _check(app[REDIS].ping()),
+        _check(app[POOL].fetchval("SELECT true")),
+        _check(app[SECRETS].ping()),
     )
     ready = redis_ok and pg_ok and vault_ok
-    body = Readiness(status="ready" if ready else "unavailable", redis=redis_ok, postgres=pg_ok, vault=vault_ok,
-                     search=app[WARMUP].state)
+    body = Readiness(
+        status="ready" if ready else "unavailable",
+        redis=redis_ok,
+        postgres=pg_ok,
+        vault=vault_ok,
+        search=app[WARMUP].state,
+    )
     return json_response(body, status=200 if ready else 503)
 
 
-@routes.route("GET", "/metrics", permission="public", summary="Prometheus metrics",
-              response=str, response_content_type="text/plain")
+@routes.route(
+    "GET",
+    "/metrics",
+    permission="public",
+    summary="Prometheus metrics",
+    response=str,
+    response_content_type="text/plain",
+)
 async def metrics(request: web.Request) -> web.Response:
     response = web.Response(body=generate_latest())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]

@@ -64,8 +64,15 @@ class ApiKeyList(msgspec.Struct):
     next: str | None
 
 
-@routes.route("POST", "/v1/tenants", permission="operator", summary="Create a tenant and its first admin API key",
-              body=TenantCreate, response=TenantCreated, status=201)
+@routes.route(
+    "POST",
+    "/v1/tenants",
+    permission="operator",
+    summary="Create a tenant and its first admin API key",
+    body=TenantCreate,
+    response=TenantCreated,
+    status=201,
+)
 async def post_tenant(request: web.Request) -> web.Response:
     body = await read_json(request, TenantCreate)
     created = await create_tenant(request.app[POOL], body.name)
@@ -84,34 +91,51 @@ async def get_tenant(request: web.Request) -> web.Response:
 KEY_COLUMNS = "id, name, prefix, role, created_at, revoked_at"
 
 
-@routes.route("GET", "/v1/api-keys", permission="keys:manage", summary="List the tenant's API keys (prefix only)",
-              query=ListQuery, response=ApiKeyList)
+@routes.route(
+    "GET",
+    "/v1/api-keys",
+    permission="keys:manage",
+    summary="List the tenant's API keys (prefix only)",
+    query=ListQuery,
+    response=ApiKeyList,
+)
 async def list_keys(request: web.Request) -> web.Response:
     query = read_query(request, ListQuery)
     after = decode_cursor(query.cursor, "api-keys")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
             f"SELECT {KEY_COLUMNS} FROM api_keys WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) "
-            "ORDER BY created_at DESC, id DESC LIMIT $3", *(after or (None, "")), query.limit + 1,
+            "ORDER BY created_at DESC, id DESC LIMIT $3",
+            *(after or (None, "")),
+            query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "api-keys")
     return json_response(ApiKeyList(items=[ApiKey(**r) for r in items], next=cursor))
 
 
-@routes.route("POST", "/v1/api-keys", permission="keys:manage", summary="Create an API key (shown once)",
-              body=ApiKeyCreate, response=ApiKeyCreated, status=201)
+@routes.route(
+    "POST",
+    "/v1/api-keys",
+    permission="keys:manage",
+    summary="Create an API key (shown once)",
+    body=ApiKeyCreate,
+    response=ApiKeyCreated,
+    status=201,
+)
 async def post_key(request: web.Request) -> web.Response:
     body = await read_json(request, ApiKeyCreate)
     tenant = tenant_of(request)
     async with tenant_transaction(request.app[POOL], tenant) as conn:
         key, key_id, created = await insert_api_key(conn, tenant, body.name, body.role)
-    created_key = ApiKeyCreated(id=key_id, name=body.name, prefix=key.prefix, role=body.role, created_at=created,
-                                api_key=key.key)
+    created_key = ApiKeyCreated(
+        id=key_id, name=body.name, prefix=key.prefix, role=body.role, created_at=created, api_key=key.key
+    )
     return json_response(created_key, status=201)
 
 
-@routes.route("DELETE", "/v1/api-keys/{key_id}", permission="keys:manage", summary="Revoke an API key",
-              status=204, errors=(404,))
+@routes.route(
+    "DELETE", "/v1/api-keys/{key_id}", permission="keys:manage", summary="Revoke an API key", status=204, errors=(404,)
+)
 async def delete_key(request: web.Request) -> web.Response:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         key_hash = await conn.fetchval(

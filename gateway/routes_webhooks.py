@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from aiohttp import web
@@ -54,8 +54,9 @@ class WebhookAccepted(msgspec.Struct):
     duplicate: bool  # a repeat of a delivery already accepted: nothing new was published
 
 
-async def _verify(app: web.Application, target: Target, connector_id: str, connector: Connector,
-                  delivery: WebhookRequest) -> None:
+async def _verify(
+    app: web.Application, target: Target, connector_id: str, connector: Connector, delivery: WebhookRequest
+) -> None:
     """The connector's signature check with the current secret (and the previous one during its grace period)."""
     now_s = time.time()
     secrets = webhook_secrets(await app[SECRETS].read(target.tenant_id, connector_id), now_s)
@@ -68,39 +69,55 @@ async def _verify(app: web.Application, target: Target, connector_id: str, conne
         raise ProblemError("invalid-signature", "the signature does not verify") from None
 
 
-async def _refused(request: web.Request, target: Target, connector_id: str, connector: Connector,
-                   problem: ProblemError) -> None:
+async def _refused(
+    request: web.Request, target: Target, connector_id: str, connector: Connector, problem: ProblemError
+) -> None:
     """Charge a refused request to the failure bucket, and log it while the bucket has room (else answer 429)."""
     app = request.app
     outcome = "bad_signature" if problem.slug == "invalid-signature" else problem.slug.replace("-", "_")
     wait_s = app[WEBHOOK_FAILURE_LIMITER].check(connector_id)
     if wait_s > 0:
         metrics.WEBHOOKS.labels(target.provider, OTHER, "refused_throttled").inc()
-        raise ProblemError("rate-limited", "too many refused requests to this endpoint",
-                           headers={"Retry-After": retry_after(wait_s)}) from None
+        raise ProblemError(
+            "rate-limited", "too many refused requests to this endpoint", headers={"Retry-After": retry_after(wait_s)}
+        ) from None
     metrics.WEBHOOKS.labels(target.provider, OTHER, outcome).inc()
-    rejection = Rejection(connector_id=connector_id, provider=target.provider, status=problem.status,
-                          reason=problem.detail[:500], headers=kept_headers(connector, request.headers))
+    rejection = Rejection(
+        connector_id=connector_id,
+        provider=target.provider,
+        status=problem.status,
+        reason=problem.detail[:500],
+        headers=kept_headers(connector, request.headers),
+    )
     try:
         await log_rejection(app[REDIS], target.tenant_id, rejection, app[CONFIG].rejected_log_max)
-    except Exception as exc:  # noqa: BLE001 - the log is a diagnostic: the provider still gets the real answer
-        log.warning("rejected log not written: %s: %s", type(exc).__name__, exc,
-                    extra={"tenant_id": target.tenant_id, "connector_id": connector_id})
+    except Exception as exc:
+        log.warning(
+            "rejected log not written: %s: %s",
+            type(exc).__name__,
+            exc,
+            extra={"tenant_id": target.tenant_id, "connector_id": connector_id},
+        )
 
 
 def _asked(question, delivery: WebhookRequest, connector: Connector) -> str:
     """A header-like fact of an authentic delivery (topic, id); a provider module's bug must not lose it."""
     try:
         return question(delivery) or ""
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("%s of %s failed", question.__name__, connector.provider)
         return ""
 
 
-@routes.route("POST", "/v1/webhooks/{connector_id}", permission="public",
-              summary="Receive a provider's webhook delivery (authenticated by its signature)",
-              response=WebhookAccepted, errors=(400, 401, 404, 408, 413, 415, 429),
-              request_content_types=("application/json", "application/x-www-form-urlencoded"))
+@routes.route(
+    "POST",
+    "/v1/webhooks/{connector_id}",
+    permission="public",
+    summary="Receive a provider's webhook delivery (authenticated by its signature)",
+    response=WebhookAccepted,
+    errors=(400, 401, 404, 408, 413, 415, 429),
+    request_content_types=("application/json", "application/x-www-form-urlencoded"),
+)
 async def post_webhook(request: web.Request) -> web.StreamResponse:
     connector_id = request.match_info["connector_id"]
     target = await request.app[TARGETS].get(connector_id)
@@ -119,8 +136,9 @@ async def post_webhook(request: web.Request) -> web.StreamResponse:
     return await _accept(request, target, connector_id, connector, delivery, handshake)
 
 
-async def _authentic(request: web.Request, target: Target, connector_id: str,
-                     connector: Connector) -> tuple[WebhookRequest, Handshake | None]:
+async def _authentic(
+    request: web.Request, target: Target, connector_id: str, connector: Connector
+) -> tuple[WebhookRequest, Handshake | None]:
     """The delivery read, decoded and verified (an unsigned handshake is let through: it is never published)."""
     config = request.app[CONFIG]
     cap = config.webhook_max_body_bytes
@@ -139,13 +157,20 @@ async def _authentic(request: web.Request, target: Target, connector_id: str,
     return delivery, handshake
 
 
-async def _accept(request: web.Request, target: Target, connector_id: str, connector: Connector,
-                  delivery: WebhookRequest, handshake: Handshake | None) -> web.StreamResponse:
+async def _accept(
+    request: web.Request,
+    target: Target,
+    connector_id: str,
+    connector: Connector,
+    delivery: WebhookRequest,
+    handshake: Handshake | None,
+) -> web.StreamResponse:
     app = request.app
     wait_s = app[WEBHOOK_LIMITER].check(connector_id)  # authentic deliveries only
     if wait_s > 0:
-        raise ProblemError("rate-limited", "too many deliveries to this endpoint",
-                           headers={"Retry-After": retry_after(wait_s)})
+        raise ProblemError(
+            "rate-limited", "too many deliveries to this endpoint", headers={"Retry-After": retry_after(wait_s)}
+        )
     if handshake is not None:
         metrics.WEBHOOKS.labels(target.provider, OTHER, "handshake").inc()
         return web.Response(status=handshake.status, body=handshake.body, content_type=handshake.content_type)
@@ -153,18 +178,29 @@ async def _accept(request: web.Request, target: Target, connector_id: str, conne
     # provider strings end up in Postgres text columns, which cannot hold NUL
     topic = _asked(connector.topic, delivery, connector)[:200].replace("\x00", "")
     delivery_id = delivery_id_of(connector, delivery)
-    received_at = datetime.now(timezone.utc)
+    received_at = datetime.now(UTC)
     ctx = context(target.tenant_id, connector_id, delivery_id, received_at, target.config)
     result = run_normalizer(connector, ctx, topic, delivery, f"{connector_id}:{delivery_id}")
     delivery_record = DeliveryRecord(
-        id=delivery_row_id(connector_id, delivery_id), receipt_id=new_id(), tenant_id=target.tenant_id,
-        connector_id=connector_id, provider=target.provider, delivery_id=delivery_id, topic=topic,
-        content_type=delivery.content_type, headers=kept_headers(connector, request.headers), body=delivery.body,
-        received_at=received_at, outcome=result.outcome, error=result.error, event_ids=[e.id for e in result.events],
+        id=delivery_row_id(connector_id, delivery_id),
+        receipt_id=new_id(),
+        tenant_id=target.tenant_id,
+        connector_id=connector_id,
+        provider=target.provider,
+        delivery_id=delivery_id,
+        topic=topic,
+        content_type=delivery.content_type,
+        headers=kept_headers(connector, request.headers),
+        body=delivery.body,
+        received_at=received_at,
+        outcome=result.outcome,
+        error=result.error,
+        event_ids=[e.id for e in result.events],
     )
     published = await app[BATCHER].submit(result.events, result.keys, delivery_record)
     duplicate = bool(published) and all(p.duplicate for p in published)
     label = topic_label(connector, topic)
     metrics.WEBHOOKS.labels(target.provider, label, "duplicate" if duplicate else result.outcome).inc()
-    return json_response(WebhookAccepted(delivery=delivery_record.id, outcome=result.outcome, events=len(published),
-                                         duplicate=duplicate))
+    return json_response(
+        WebhookAccepted(delivery=delivery_record.id, outcome=result.outcome, events=len(published), duplicate=duplicate)
+    )

@@ -33,8 +33,15 @@ class SecretsUnavailable(Exception):
 
 
 class VaultSecrets:
-    def __init__(self, addr: str, token: str, mount: str = "secret", prefix: str = "bizosaas",
-                 cache_s: float = 30.0, cache_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        addr: str,
+        token: str,
+        mount: str = "secret",
+        prefix: str = "bizosaas",
+        cache_s: float = 30.0,
+        cache_size: int = 100_000,
+    ) -> None:
         self.client = hvac.Client(url=addr, token=token, timeout=5)
         self.mount, self.prefix, self.cache_s = mount, prefix.strip("/"), cache_s
         self._cache: ExpiringLru[dict[str, Any] | None] = ExpiringLru(cache_size)
@@ -45,8 +52,13 @@ class VaultSecrets:
     async def _call(self, fn, **kwargs):
         try:
             return await asyncio.to_thread(fn, mount_point=self.mount, **kwargs)
-        except (requests.RequestException, hvac.exceptions.VaultDown, hvac.exceptions.Forbidden,
-                hvac.exceptions.Unauthorized, hvac.exceptions.InternalServerError) as exc:
+        except (
+            requests.RequestException,
+            hvac.exceptions.VaultDown,
+            hvac.exceptions.Forbidden,
+            hvac.exceptions.Unauthorized,
+            hvac.exceptions.InternalServerError,
+        ) as exc:
             raise SecretsUnavailable(f"Vault: {type(exc).__name__}") from None
 
     async def read(self, tenant_id: str, connector_id: str, fresh: bool = False) -> dict[str, Any] | None:
@@ -56,8 +68,11 @@ class VaultSecrets:
         if not fresh and cached is not MISSING:
             return cached  # type: ignore[return-value]
         try:
-            reply = await self._call(self.client.secrets.kv.v2.read_secret_version,
-                                     path=self.path(tenant_id, connector_id), raise_on_deleted_version=True)
+            reply = await self._call(
+                self.client.secrets.kv.v2.read_secret_version,
+                path=self.path(tenant_id, connector_id),
+                raise_on_deleted_version=True,
+            )
             values = reply["data"]["data"]
         except hvac.exceptions.InvalidPath:
             values = None
@@ -66,14 +81,16 @@ class VaultSecrets:
 
     async def write(self, tenant_id: str, connector_id: str, values: dict[str, Any]) -> None:
         self._cache.pop((tenant_id, connector_id), None)
-        await self._call(self.client.secrets.kv.v2.create_or_update_secret,
-                         path=self.path(tenant_id, connector_id), secret=values)
+        await self._call(
+            self.client.secrets.kv.v2.create_or_update_secret, path=self.path(tenant_id, connector_id), secret=values
+        )
 
     async def delete(self, tenant_id: str, connector_id: str) -> None:
         self._cache.pop((tenant_id, connector_id), None)
         try:
-            await self._call(self.client.secrets.kv.v2.delete_metadata_and_all_versions,
-                             path=self.path(tenant_id, connector_id))
+            await self._call(
+                self.client.secrets.kv.v2.delete_metadata_and_all_versions, path=self.path(tenant_id, connector_id)
+            )
         except hvac.exceptions.InvalidPath:
             pass
 
@@ -83,7 +100,7 @@ class VaultSecrets:
         except requests.RequestException:
             return False
         code = getattr(status, "status_code", 200)
-        return code == 200 or isinstance(status, dict) and not status.get("sealed", True)
+        return code == 200 or (isinstance(status, dict) and not status.get("sealed", True))
 
 
 def webhook_secrets(values: dict[str, Any] | None, now_s: float) -> list[str]:

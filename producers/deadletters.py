@@ -30,14 +30,26 @@ class DeadLetter:
 
 
 async def move_to_dead(
-    redis: Redis, group: str, stream: str, entry_id: str, fields: dict[bytes, bytes], error: str, deliveries: int,
+    redis: Redis,
+    group: str,
+    stream: str,
+    entry_id: str,
+    fields: dict[bytes, bytes],
+    error: str,
+    deliveries: int,
 ) -> None:
     """Copy the entry whole to the dead-letter stream, then acknowledge it (in that order: nothing is lost)."""
     copy = dict(fields)
-    copy.update({
-        b"group": group, b"stream": stream, b"entry_id": entry_id, b"error": error[:4000],
-        b"deliveries": str(deliveries), b"dead_at_ms": str(int(time.time() * 1000)),
-    })
+    copy.update(
+        {
+            b"group": group,
+            b"stream": stream,
+            b"entry_id": entry_id,
+            b"error": error[:4000],
+            b"deliveries": str(deliveries),
+            b"dead_at_ms": str(int(time.time() * 1000)),
+        }
+    )
     await redis.xadd(dead_stream(group), copy)
     await redis.xack(stream, group, entry_id)
 
@@ -46,9 +58,14 @@ def _parse(dead_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
     text = {k: v.decode(errors="replace") for k, v in fields.items() if k in DEAD_FIELDS}
     original = {k: v for k, v in fields.items() if k not in DEAD_FIELDS}
     return DeadLetter(
-        id=dead_id.decode() if isinstance(dead_id, bytes) else dead_id, group=text.get(b"group", ""),
-        stream=text.get(b"stream", ""), entry_id=text.get(b"entry_id", ""), error=text.get(b"error", ""),
-        deliveries=int(text.get(b"deliveries", "0")), dead_at_ms=int(text.get(b"dead_at_ms", "0")), fields=original,
+        id=dead_id.decode() if isinstance(dead_id, bytes) else dead_id,
+        group=text.get(b"group", ""),
+        stream=text.get(b"stream", ""),
+        entry_id=text.get(b"entry_id", ""),
+        error=text.get(b"error", ""),
+        deliveries=int(text.get(b"deliveries", "0")),
+        dead_at_ms=int(text.get(b"dead_at_ms", "0")),
+        fields=original,
     )
 
 

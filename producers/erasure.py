@@ -30,8 +30,10 @@ class PersonEntries:
         if message.get("id") in self.event_ids or self.event_ids.intersection(message.get("event_ids") or ()):
             return True
         subject = message.get("subject")
-        if isinstance(subject, dict) and (subject.get("kind"), message.get("source"), subject.get("external_id")) \
-                in self.keys:
+        if (
+            isinstance(subject, dict)
+            and (subject.get("kind"), message.get("source"), subject.get("external_id")) in self.keys
+        ):
             return True
         body = message.get("body")
         text = (raw + (body if isinstance(body, bytes) else b"")).lower()
@@ -58,8 +60,9 @@ async def streams_to_search(redis: Redis, partitions: int) -> list[str]:
     return sorted(set(found), key=found.index)
 
 
-async def erase_entries(redis: Redis, tenant_id: str, partitions: int, person: PersonEntries | None = None,
-                        page: int = 500) -> dict[str, int]:
+async def erase_entries(
+    redis: Redis, tenant_id: str, partitions: int, person: PersonEntries | None = None, page: int = 500
+) -> dict[str, int]:
     """XDEL the tenant's entries (all of them, or the person's); returns entries deleted per stream."""
     counts: dict[str, int] = {}
     for stream in await streams_to_search(redis, partitions):

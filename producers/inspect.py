@@ -6,12 +6,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
-from redis.exceptions import ResponseError
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from events import codec
 from events.streams import (
-    COMMANDS_STREAM, DEAD_STREAM, DELIVERIES_STREAM, REPLAY_STREAM, all_event_streams, as_text, dead_stream, format_id,
+    COMMANDS_STREAM,
+    DEAD_STREAM,
+    DELIVERIES_STREAM,
+    REPLAY_STREAM,
+    all_event_streams,
+    as_text,
+    dead_stream,
+    format_id,
 )
 
 
@@ -44,7 +51,11 @@ async def stream_info(redis: Redis, stream: str) -> StreamInfo:
     ]
     first, last = info.get("first-entry"), info.get("last-entry")
     return StreamInfo(
-        stream, info["length"], as_text(first[0]) if first else None, as_text(last[0]) if last else None, groups,
+        stream,
+        info["length"],
+        as_text(first[0]) if first else None,
+        as_text(last[0]) if last else None,
+        groups,
     )
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
@@ -41,7 +41,8 @@ def is_out_of_memory(exc: BaseException) -> bool:
     # redis-py parses the `OOM command not allowed ...` reply as OutOfMemoryError (a ResponseError, code stripped);
     # match the reply's text too, for replies that reach us as plain ResponseErrors (e.g. from inside a script)
     return isinstance(exc, (StoreFull, OutOfMemoryError)) or (
-        isinstance(exc, ResponseError) and "command not allowed when used memory" in str(exc))
+        isinstance(exc, ResponseError) and "command not allowed when used memory" in str(exc)
+    )
 
 
 def _raise(exc: Exception):
@@ -60,7 +61,10 @@ class Published:
 
 class Publisher:
     def __init__(
-        self, redis: Redis, partitions: int = DEFAULT_PARTITIONS, dedupe_window_s: int = DEDUPE_WINDOW_S,
+        self,
+        redis: Redis,
+        partitions: int = DEFAULT_PARTITIONS,
+        dedupe_window_s: int = DEDUPE_WINDOW_S,
     ) -> None:
         self.redis = redis
         self.partitions = partitions
@@ -68,7 +72,10 @@ class Publisher:
         self._publish_once = redis.register_script(_PUBLISH_ONCE)
 
     async def publish(
-        self, events: Sequence[Event], idempotency_keys: Sequence[str | None] | None = None, *,
+        self,
+        events: Sequence[Event],
+        idempotency_keys: Sequence[str | None] | None = None,
+        *,
         with_entries: Sequence[tuple[str, dict]] = (),
     ) -> list[Published]:
         """Publish a batch in one round trip. A key seen within the dedupe window makes its event a no-op.
@@ -79,11 +86,16 @@ class Publisher:
         streams = [events_stream(partition_of(e.tenant_id, self.partitions)) for e in events]
         bodies = [codec.encode(e) for e in events]
         replies = await self._send(events, keys, streams, bodies, with_entries)
-        missing = [i for i, r in enumerate(replies[:len(events)]) if isinstance(r, NoScriptError)]
+        missing = [i for i, r in enumerate(replies[: len(events)]) if isinstance(r, NoScriptError)]
         if missing:  # Redis lost its script cache (restart, SCRIPT FLUSH): load it and send those again
             await self.redis.script_load(_PUBLISH_ONCE)  # ... only those: the rest were written
-            again = await self._send([events[i] for i in missing], [keys[i] for i in missing],
-                                     [streams[i] for i in missing], [bodies[i] for i in missing], ())
+            again = await self._send(
+                [events[i] for i in missing],
+                [keys[i] for i in missing],
+                [streams[i] for i in missing],
+                [bodies[i] for i in missing],
+                (),
+            )
             for i, reply in zip(missing, again):
                 replies[i] = reply
         for reply in replies:
@@ -112,8 +124,9 @@ class Publisher:
                 entry = await self.redis.xadd(COMMANDS_STREAM, {codec.EVENT_FIELD: body})
                 return Published(command.id, COMMANDS_STREAM, as_text(entry))
             idem = COMMAND_IDEMPOTENCY_KEY % idempotency_key
-            reply = await self._publish_once(keys=[COMMANDS_STREAM, idem],
-                                             args=[body, command.id, self.dedupe_window_s])
+            reply = await self._publish_once(
+                keys=[COMMANDS_STREAM, idem], args=[body, command.id, self.dedupe_window_s]
+            )
         except ResponseError as exc:
             _raise(exc)
         return _published(command, COMMANDS_STREAM, reply)

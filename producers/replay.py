@@ -7,7 +7,8 @@ Each copy carries its origin stream and entry id, so the group's ordering rule s
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Callable, Protocol
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 from redis.asyncio import Redis
 
@@ -30,8 +31,10 @@ class UnknownGroup(ValueError):
     """No consumer group of that name reads the event streams: a replay to it would only fill a stream nobody reads."""
 
     def __init__(self, group: str, known: list[str]) -> None:
-        super().__init__(f"no consumer group {group!r} reads the event streams; known groups: "
-                         f"{', '.join(known) or 'none (start a worker first)'}")
+        super().__init__(
+            f"no consumer group {group!r} reads the event streams; known groups: "
+            f"{', '.join(known) or 'none (start a worker first)'}"
+        )
         self.group, self.known = group, known
 
 
@@ -46,7 +49,10 @@ async def known_groups(redis: Redis, partitions: int) -> list[str]:
 
 class Archive(Protocol):
     def read(
-        self, stream: str, flt: RangeFilter, before: tuple[int, int],
+        self,
+        stream: str,
+        flt: RangeFilter,
+        before: tuple[int, int],
     ) -> AsyncIterator[tuple[bytes, tuple[int, int]]]:
         """Archived events first published on `stream` within the filter and below `before`, oldest first:
         (the event as published, its entry id there)."""
@@ -58,8 +64,13 @@ async def _oldest_in_redis(redis: Redis, stream: str) -> tuple[int, int] | None:
 
 
 async def replay(
-    redis: Redis, group: str, flt: RangeFilter, partitions: int, archive: Archive | None = None,
-    progress: ProgressFn | None = None, page: int = 500,
+    redis: Redis,
+    group: str,
+    flt: RangeFilter,
+    partitions: int,
+    archive: Archive | None = None,
+    progress: ProgressFn | None = None,
+    page: int = 500,
 ) -> int:
     """Copy the range onto `bz:replay:{group}`; returns how many entries were queued for that group alone.
     Raises UnknownGroup (before queuing anything) when no such group reads the event streams."""

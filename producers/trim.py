@@ -40,7 +40,11 @@ async def safe_trim_floor(redis: Redis, stream: str, require_group: str | None =
 
 
 async def trim_stream(
-    redis: Redis, stream: str, retention_ms: int, require_group: str | None = None, now_ms: int | None = None,
+    redis: Redis,
+    stream: str,
+    retention_ms: int,
+    require_group: str | None = None,
+    now_ms: int | None = None,
 ) -> int:
     """Trim what every group has acknowledged and is older than the retention. Returns the number of entries removed."""
     floor = await safe_trim_floor(redis, stream, require_group)

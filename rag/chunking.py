@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
@@ -59,7 +59,7 @@ def _units(text: str, count: CountTokens, max_tokens: int) -> list[_Unit]:
         words = sentence.split(" ")  # a run-on "sentence" (a list, a table, a log): split between words
         parts = math.ceil(tokens / max_tokens) + 1  # +1: word pieces are not spread evenly over the words
         step = math.ceil(len(words) / parts)
-        pieces = [" ".join(words[i:i + step]) for i in range(0, len(words), step)]
+        pieces = [" ".join(words[i : i + step]) for i in range(0, len(words), step)]
         units.extend(_Unit(piece, n, paragraph) for piece, n in zip(pieces, count(pieces)))
     return units
 
@@ -74,8 +74,11 @@ def chunk_text(text: str, count: CountTokens, max_tokens: int = 200, overlap_tok
     filled = 0
     for unit in units:
         starts_paragraph = not current or current[-1].paragraph != unit.paragraph
-        if current and starts_paragraph and (filled >= max_tokens // 2
-                                             or filled + paragraph_tokens[unit.paragraph] > max_tokens):
+        if (
+            current
+            and starts_paragraph
+            and (filled >= max_tokens // 2 or filled + paragraph_tokens[unit.paragraph] > max_tokens)
+        ):
             chunks.append(current)
             current, filled = [], 0
         elif current and filled + unit.tokens > max_tokens:  # inside a paragraph: split, with overlap

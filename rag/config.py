@@ -33,6 +33,6 @@ class RagConfig:
         return "openai" if self.openai_api_key else "local"
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> "RagConfig":
+    def from_settings(cls, settings: Any, **overrides: Any) -> RagConfig:
         values = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
         return cls(**{**values, **overrides})

@@ -15,9 +15,10 @@ import os
 import subprocess
 import sys
 import weakref
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import rag
 from rag.documents import TooLarge, UnreadableDocument
@@ -46,7 +47,7 @@ def serve(jobs_fd: int, results_fd: int) -> None:
             conn.send((True, function(*args)))
         except (UnreadableDocument, TooLarge) as exc:
             conn.send((False, exc))
-        except Exception as exc:  # noqa: BLE001 - any failure on untrusted input means "unreadable"
+        except Exception as exc:
             conn.send((False, UnreadableDocument(f"conversion failed: {type(exc).__name__}: {exc}")))
 
 
@@ -55,11 +56,18 @@ class _Child:
         jobs_r, jobs_w = os.pipe()
         results_r, results_w = os.pipe()
         # none of the parent's settings or secrets: the child parses untrusted input and needs only its imports
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
-               "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p),
+        }
         try:
-            self.process = subprocess.Popen([sys.executable, "-c", _CHILD, str(jobs_r), str(results_w)],
-                                            pass_fds=(jobs_r, results_w), stdin=subprocess.DEVNULL, env=env)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(jobs_r), str(results_w)],
+                pass_fds=(jobs_r, results_w),
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
         finally:
             os.close(jobs_r)
             os.close(results_w)
@@ -121,8 +129,10 @@ class Converter:
                 else:
                     self._idle.append(child)
             if result is None:
-                raise ConversionTimeout(f"the conversion took longer than {self.timeout_s:g} s and was stopped "
-                                        "(BIZOSAAS_RAG_PARSE_TIMEOUT_S)")
+                raise ConversionTimeout(
+                    f"the conversion took longer than {self.timeout_s:g} s and was stopped "
+                    "(BIZOSAAS_RAG_PARSE_TIMEOUT_S)"
+                )
         ok, value = result
         if not ok:
             raise value

@@ -19,10 +19,38 @@ import re
 
 MEDIA_TYPES = ("text/plain", "text/markdown", "text/html", "application/pdf")
 
-_BLOCKS = frozenset({
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section", "article",
-    "header", "footer", "blockquote", "pre", "hr", "figure", "figcaption", "dd", "dt", "main", "aside", "nav",
-})
+_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+        "pre",
+        "hr",
+        "figure",
+        "figcaption",
+        "dd",
+        "dt",
+        "main",
+        "aside",
+        "nav",
+    }
+)
 _SKIP = frozenset({"template", "noscript", "head"})  # their text is not content; they hold tags
 _RAW = frozenset({"script", "style"})  # raw text up to their end tag (no tags inside), also skipped
 
@@ -100,8 +128,9 @@ def pdf_to_text(data: bytes, max_pages: int = 0) -> str:
     try:
         reader = PdfReader(io.BytesIO(data))
         if max_pages and len(reader.pages) > max_pages:
-            raise TooLarge(f"the PDF has {len(reader.pages)} pages; at most {max_pages} are read "
-                           "(BIZOSAAS_RAG_MAX_PAGES)")
+            raise TooLarge(
+                f"the PDF has {len(reader.pages)} pages; at most {max_pages} are read (BIZOSAAS_RAG_MAX_PAGES)"
+            )
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, TooLarge):

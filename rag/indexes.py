@@ -48,7 +48,8 @@ async def live_indexes(conn: asyncpg.Connection, model: str, dimension: int) -> 
     """The active and building indexes of this model: the indexer writes into each of them."""
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM rag_indexes WHERE state <> 'retired' AND model = $1 AND dimension = $2 ORDER BY id",
-        model, dimension,
+        model,
+        dimension,
     )
     return [Index(**r) for r in rows]
 
@@ -61,7 +62,8 @@ async def create_index(owner: asyncpg.Connection, model: str, dimension: int) ->
     """A new `building` index and its HNSW index (owner connection: DDL)."""
     row = await owner.fetchrow(
         f"INSERT INTO rag_indexes (model, dimension, state) VALUES ($1, $2, 'building') RETURNING {COLUMNS}",
-        model, dimension,
+        model,
+        dimension,
     )
     index = Index(**row)
     await owner.execute(

@@ -8,8 +8,8 @@ inside the graph), without torch: the wheels are small and CPU-only on every sup
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -36,8 +36,9 @@ class OnnxModel:
         # spinning threads cost the indexer a few percent of its rate (the same reason as OMP_WAIT_POLICY before)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # read as bytes (not by path): the file may be a pipe or on a read-only mount; ONNX Runtime copies it
-        self.session = onnxruntime.InferenceSession((directory / "model.onnx").read_bytes(), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(
+            (directory / "model.onnx").read_bytes(), options, providers=["CPUExecutionProvider"]
+        )
         self.inputs = {i.name for i in self.session.get_inputs()}
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -49,7 +50,7 @@ class OnnxModel:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
             feed = {
                 "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import asyncpg
 
@@ -32,8 +32,13 @@ def make_chunker(embedder: Embedder, config: RagConfig) -> Chunker:
     return functools.partial(chunk_text, count=embedder.count_tokens, max_tokens=max_tokens, overlap_tokens=overlap)
 
 
-async def index_states(conn: asyncpg.Connection, indexes: Sequence[Index], states: Sequence[EntityState],
-                       embedder: Embedder, chunker: Chunker) -> Indexed:
+async def index_states(
+    conn: asyncpg.Connection,
+    indexes: Sequence[Index],
+    states: Sequence[EntityState],
+    embedder: Embedder,
+    chunker: Chunker,
+) -> Indexed:
     """Call inside one transaction: it switches the row-level-security tenant before each tenant's statements."""
     by_tenant: dict[str, list[EntityState]] = defaultdict(list)
     for state in states:

@@ -16,8 +16,8 @@ index fresh; after the switch they back off (no live index of their model) until
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import asyncpg
 import msgspec
@@ -31,8 +31,10 @@ from rag.indexes import Index, activate, all_indexes, create_index, drop_index
 from rag.pipeline import index_states, make_chunker
 from rag.texts import INDEXED_KINDS, EntityState, convert_texts, state_of
 
-DATA_TYPES = {kind: next(f.type for f in msgspec.structs.fields(UPSERTED_BY_KIND[kind]) if f.name == "data")
-              for kind in INDEXED_KINDS}
+DATA_TYPES = {
+    kind: next(f.type for f in msgspec.structs.fields(UPSERTED_BY_KIND[kind]) if f.name == "data")
+    for kind in INDEXED_KINDS
+}
 
 TENANTS_SQL = "SELECT DISTINCT tenant_id FROM records WHERE kind = ANY($1::text[]) ORDER BY 1"  # ids only
 _BEHIND = """
@@ -61,8 +63,15 @@ class Reindexed:
 
 def _state(row: asyncpg.Record) -> EntityState:
     data = None if row["deleted"] else msgspec.json.decode(row["data"], type=DATA_TYPES[row["kind"]])
-    return state_of(row["tenant_id"], row["kind"], row["source"], row["external_id"], row["updated_at"],
-                    (row["stream_ms"], row["stream_seq"]), data)
+    return state_of(
+        row["tenant_id"],
+        row["kind"],
+        row["source"],
+        row["external_id"],
+        row["updated_at"],
+        (row["stream_ms"], row["stream_seq"]),
+        data,
+    )
 
 
 async def building_index(owner: asyncpg.Connection, embedder: Embedder) -> Index:
@@ -73,9 +82,16 @@ async def building_index(owner: asyncpg.Connection, embedder: Embedder) -> Index
     return await create_index(owner, embedder.model_id, embedder.dimension)
 
 
-async def catch_up(owner: asyncpg.Connection, pool: asyncpg.Pool, index: Index, embedder: Embedder,
-                   config: RagConfig, progress: Callable[[int, int], None] | None = None, page: int = 256,
-                   converter: Converter | None = None) -> tuple[int, int]:
+async def catch_up(
+    owner: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    index: Index,
+    embedder: Embedder,
+    config: RagConfig,
+    progress: Callable[[int, int], None] | None = None,
+    page: int = 256,
+    converter: Converter | None = None,
+) -> tuple[int, int]:
     """Index every record the index is behind on, tenant by tenant; returns (entities, texts embedded)."""
     kinds = sorted(INDEXED_KINDS)
     tenants = [r["tenant_id"] for r in await owner.fetch(TENANTS_SQL, kinds)]
@@ -107,9 +123,15 @@ async def catch_up(owner: asyncpg.Connection, pool: asyncpg.Pool, index: Index, 
     return done, embedded
 
 
-async def reindex(owner: asyncpg.Connection, pool: asyncpg.Pool, embedder: Embedder, config: RagConfig,
-                  progress: Callable[[int, int], None] | None = None, grace_s: float = 2.0,
-                  keep_old: bool = False) -> Reindexed:
+async def reindex(
+    owner: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    config: RagConfig,
+    progress: Callable[[int, int], None] | None = None,
+    grace_s: float = 2.0,
+    keep_old: bool = False,
+) -> Reindexed:
     """`owner` makes and switches the index; `pool` (the service role) reads and writes every row."""
     converter = Converter(config.rag_parse_timeout_s, config.rag_parse_workers)
     try:
@@ -118,12 +140,14 @@ async def reindex(owner: asyncpg.Connection, pool: asyncpg.Pool, embedder: Embed
         more, more_embedded = await catch_up(owner, pool, index, embedder, config, converter=converter)
         async with owner.transaction():
             replaced = await activate(owner, index)
-        result = Reindexed(Index(index.id, index.model, index.dimension, "active"), replaced, entities + more,
-                           embedded + more_embedded)
+        result = Reindexed(
+            Index(index.id, index.model, index.dimension, "active"), replaced, entities + more, embedded + more_embedded
+        )
         if replaced is not None and replaced.id != index.id:
             await asyncio.sleep(grace_s)  # searches that read the old index id just before the switch finish first
-        more, more_embedded = await catch_up(owner, pool, result.index, embedder, config,
-                                             converter=converter)  # projected meanwhile
+        more, more_embedded = await catch_up(
+            owner, pool, result.index, embedder, config, converter=converter
+        )  # projected meanwhile
         result.entities += more
         result.embedded += more_embedded
         if replaced is not None and replaced.id != index.id and not keep_old:

@@ -38,8 +38,9 @@ class Searcher:
         if close is not None:
             await close()
 
-    async def search(self, tenant_id: str, query: str, k: int = 10, mode: Mode = "hybrid",
-                     filters: Filters = Filters()) -> list[Hit]:
+    async def search(
+        self, tenant_id: str, query: str, k: int = 10, mode: Mode = "hybrid", filters: Filters = Filters()
+    ) -> list[Hit]:
         vector, embedder = None, None
         if mode != "keyword":
             embedder = await self.embedder()
@@ -51,7 +52,8 @@ class Searcher:
             if embedder is not None and (index.model, index.dimension) != (embedder.model_id, embedder.dimension):
                 raise SearchUnavailable(
                     f"the active index holds {index.model} vectors ({index.dimension} dimensions) but this process "
-                    f"embeds queries with {embedder.model_id}; keyword search still works")
+                    f"embeds queries with {embedder.model_id}; keyword search still works"
+                )
             return await search(conn, index, query, vector, k, mode, filters, self.config)
 
 
@@ -72,12 +74,15 @@ def record_id(tenant_id: str, hit: Hit) -> str:
     return opaque_id("rec", tenant_id, hit.kind, hit.source, hit.external_id)
 
 
-async def retrieve(searcher: Searcher, tenant_id: str, query: str, agent: str | None = None, k: int = 5,
-                   kinds: tuple[str, ...] = ()) -> list[Citation]:
+async def retrieve(
+    searcher: Searcher, tenant_id: str, query: str, agent: str | None = None, k: int = 5, kinds: tuple[str, ...] = ()
+) -> list[Citation]:
     """The context an agent may see for a question: hybrid search within its scope, as numbered citations."""
     hits = await searcher.search(tenant_id, query, k, "hybrid", Filters(kinds=kinds, agent=agent))
-    return [Citation(n, record_id(tenant_id, h), h.kind, h.source, h.external_id, h.title, h.url, h.content, h.score)
-            for n, h in enumerate(hits, start=1)]
+    return [
+        Citation(n, record_id(tenant_id, h), h.kind, h.source, h.external_id, h.title, h.url, h.content, h.score)
+        for n, h in enumerate(hits, start=1)
+    ]
 
 
 def as_context(citations: list[Citation]) -> str:

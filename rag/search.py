@@ -10,9 +10,10 @@ an order number): then it looks for any of those only, so "where is order 100421
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Sequence
+from typing import Literal
 
 import asyncpg
 import numpy as np
@@ -69,8 +70,9 @@ def _where(filters: Filters, args: list) -> str:
     return "".join(" AND " + c for c in clauses)
 
 
-def search_sql(index: Index, mode: Mode, filters: Filters, vector: np.ndarray | None, candidates: int,
-               args: list) -> str:
+def search_sql(
+    index: Index, mode: Mode, filters: Filters, vector: np.ndarray | None, candidates: int, args: list
+) -> str:
     """args holds [keyword query (prepare()'s tsquery text, or None), k] on entry; the vector, candidates and
     filter values are appended as used."""
     args.append(candidates)
@@ -85,8 +87,10 @@ def search_sql(index: Index, mode: Mode, filters: Filters, vector: np.ndarray | 
                            FROM rag_chunks WHERE {where} ORDER BY {distance} LIMIT {limit}),
         vr AS (SELECT *, row_number() OVER (ORDER BY distance) AS vrank FROM v)""")
     else:
-        branches.append("vr AS (SELECT NULL::text AS kind, NULL::text AS source, NULL::text AS external_id, "
-                        "NULL::int AS chunk_no, NULL::float8 AS distance, NULL::int8 AS vrank WHERE false)")
+        branches.append(
+            "vr AS (SELECT NULL::text AS kind, NULL::text AS source, NULL::text AS external_id, "
+            "NULL::int AS chunk_no, NULL::float8 AS distance, NULL::int8 AS vrank WHERE false)"
+        )
     if mode in ("hybrid", "keyword"):
         values = (list(filters.kinds) or None, filters.source, filters.agent, filters.since, filters.until)
         params = []
@@ -100,8 +104,10 @@ def search_sql(index: Index, mode: Mode, filters: Filters, vector: np.ndarray | 
                                            {params[1]}::text, {params[2]}::text, {params[3]}::timestamptz,
                                            {params[4]}::timestamptz))""")
     else:
-        branches.append("kr AS (SELECT NULL::text AS kind, NULL::text AS source, NULL::text AS external_id, "
-                        "NULL::int AS chunk_no, NULL::float4 AS krank_score, NULL::int8 AS krank WHERE false)")
+        branches.append(
+            "kr AS (SELECT NULL::text AS kind, NULL::text AS source, NULL::text AS external_id, "
+            "NULL::int AS chunk_no, NULL::float4 AS krank_score, NULL::int8 AS krank WHERE false)"
+        )
     score = {
         "hybrid": f"coalesce(1.0 / ({RRF_K} + vrank), 0) + coalesce(1.0 / ({RRF_K} + krank), 0)",
         "vector": "1 - distance",
@@ -145,8 +151,16 @@ async def prepare(conn: asyncpg.Connection, query: str, config: RagConfig) -> st
     return row["keywords"]
 
 
-async def search(conn: asyncpg.Connection, index: Index, query: str, vector: np.ndarray | None, k: int,
-                 mode: Mode = "hybrid", filters: Filters = Filters(), config: RagConfig = RagConfig()) -> list[Hit]:
+async def search(
+    conn: asyncpg.Connection,
+    index: Index,
+    query: str,
+    vector: np.ndarray | None,
+    k: int,
+    mode: Mode = "hybrid",
+    filters: Filters = Filters(),
+    config: RagConfig = RagConfig(),
+) -> list[Hit]:
     """The top k chunks of the transaction's tenant. `vector` (the query's embedding) is needed unless keyword."""
     if mode != "keyword" and vector is None:
         raise ValueError(f"mode {mode} needs the query's embedding")

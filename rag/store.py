@@ -10,8 +10,8 @@ for the entity reuses its vector (also when it moved to another position); chunk
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import asyncpg
 import numpy as np
@@ -90,16 +90,19 @@ def _key_arrays(states: Sequence[EntityState]) -> list[list[str]]:
     return [[s.kind for s in states], [s.source for s in states], [s.external_id for s in states]]
 
 
-async def plan(conn: asyncpg.Connection, indexes: Sequence[Index], states: Sequence[EntityState],
-               chunker: Chunker) -> list[Plan]:
+async def plan(
+    conn: asyncpg.Connection, indexes: Sequence[Index], states: Sequence[EntityState], chunker: Chunker
+) -> list[Plan]:
     """Plans for one tenant's states (the transaction's tenant) in every given index; locks the entities."""
     if not states:
         return []
     tenant = states[0].tenant_id
     await conn.execute(LOCK_SQL, sorted({_lock_key(tenant, s.key) for s in states}))
     ids = [i.id for i in indexes]
-    stored = {(r["index_id"], r["kind"], r["source"], r["external_id"]): r
-              for r in await conn.fetch(ENTITIES_SQL, ids, *_key_arrays(states))}
+    stored = {
+        (r["index_id"], r["kind"], r["source"], r["external_id"]): r
+        for r in await conn.fetch(ENTITIES_SQL, ids, *_key_arrays(states))
+    }
     plans: list[Plan] = []
     chunked: dict[tuple[str, str, str], list[Chunk]] = {}
     for state in states:
@@ -150,15 +153,23 @@ async def apply(conn: asyncpg.Connection, plans: Sequence[Plan], embedded: dict[
             for c in p.chunks:
                 if p.stored.get(c.no) != c.hash:
                     vector = p.vectors.get(c.hash)
-                    chunks.append((*key, c.no, c.hash, c.text, vector if vector is not None else embedded[c.hash],
-                                   s.agents, s.updated_at))
+                    chunks.append(
+                        (
+                            *key,
+                            c.no,
+                            c.hash,
+                            c.text,
+                            vector if vector is not None else embedded[c.hash],
+                            s.agents,
+                            s.updated_at,
+                        )
+                    )
         kept = count if p.chunks is None else sum(p.stored.get(c.no) == c.hash for c in p.chunks)
         if kept:  # chunks that keep their text may still need the entity's new time or scope
             touches.append((*key, count, s.agents, s.updated_at))
         if s.deleted or count < p.chunk_count:
             trims.append((*key, count))
-        entities.append((*key, s.title, s.url, s.agents, s.updated_at, *s.position, s.deleted,
-                         p.text_hash, count))
+        entities.append((*key, s.title, s.url, s.agents, s.updated_at, *s.position, s.deleted, p.text_hash, count))
     if trims:
         await conn.executemany(TRIM_CHUNKS_SQL, trims)
     if touches:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from events.types import EntityDeleted, EntityUpserted, Event
 from rag.documents import UnreadableDocument, html_to_text
@@ -52,13 +53,22 @@ def _document(d: Any) -> str:
 
 # kind -> the text embedded for it (see the module docstring)
 TEXT_OF = {
-    "product": _product, "post": _post, "page": _post, "comment": _comment, "message": _message, "task": _task,
+    "product": _product,
+    "post": _post,
+    "page": _post,
+    "comment": _comment,
+    "message": _message,
+    "task": _task,
     "document": _document,
 }
 TITLE_OF = {
-    "product": lambda d: d.name, "post": lambda d: d.title, "page": lambda d: d.title,
-    "comment": lambda d: (d.author_name or "comment"), "message": lambda d: d.sender or d.channel or "message",
-    "task": lambda d: d.title, "document": lambda d: d.title,
+    "product": lambda d: d.name,
+    "post": lambda d: d.title,
+    "page": lambda d: d.title,
+    "comment": lambda d: d.author_name or "comment",
+    "message": lambda d: d.sender or d.channel or "message",
+    "task": lambda d: d.title,
+    "document": lambda d: d.title,
 }
 INDEXED_KINDS = frozenset(TEXT_OF)
 PARSED_KINDS = frozenset({"product", "post", "page", "comment"})  # text from HTML: converted in a child process
@@ -100,12 +110,28 @@ def entity_state(event: Event, position: tuple[int, int], replayed: bool = False
     if event.subject.kind not in INDEXED_KINDS or not isinstance(event, (EntityUpserted, EntityDeleted)):
         return None
     data = None if isinstance(event, EntityDeleted) else event.data
-    return state_of(event.tenant_id, event.subject.kind, event.source, event.subject.external_id,
-                    event.occurred_at, position, data, replayed)
+    return state_of(
+        event.tenant_id,
+        event.subject.kind,
+        event.source,
+        event.subject.external_id,
+        event.occurred_at,
+        position,
+        data,
+        replayed,
+    )
 
 
-def state_of(tenant_id: str, kind: str, source: str, external_id: str, updated_at: datetime,
-             position: tuple[int, int], data: Any, replayed: bool = False) -> EntityState:
+def state_of(
+    tenant_id: str,
+    kind: str,
+    source: str,
+    external_id: str,
+    updated_at: datetime,
+    position: tuple[int, int],
+    data: Any,
+    replayed: bool = False,
+) -> EntityState:
     """The state of an entity of an indexed kind; `data` None means deleted."""
     state = EntityState(tenant_id, kind, source, external_id, updated_at, position, force=replayed)
     if data is None:
@@ -143,14 +169,27 @@ async def convert_texts(states: Sequence[EntityState], converter: Any, max_chars
         try:
             state.text = await converter.run(text_of, state.kind, state.data)
         except UnreadableDocument as exc:
-            log.warning("%s %s/%s of tenant %s: %s; indexed by its title only", state.kind, state.source,
-                        state.external_id, state.tenant_id, exc)
+            log.warning(
+                "%s %s/%s of tenant %s: %s; indexed by its title only",
+                state.kind,
+                state.source,
+                state.external_id,
+                state.tenant_id,
+                exc,
+            )
             state.text = state.title
         state.data = None
 
     await asyncio.gather(*(convert(s) for s in states if s.text is None))
     for state in states:
         if state.text is not None and len(state.text) > max_chars:
-            log.warning("%s %s/%s of tenant %s: text of %d characters cut at %d (BIZOSAAS_RAG_MAX_TEXT_CHARS)",
-                        state.kind, state.source, state.external_id, state.tenant_id, len(state.text), max_chars)
+            log.warning(
+                "%s %s/%s of tenant %s: text of %d characters cut at %d (BIZOSAAS_RAG_MAX_TEXT_CHARS)",
+                state.kind,
+                state.source,
+                state.external_id,
+                state.tenant_id,
+                len(state.text),
+                max_chars,
+            )
             state.text = state.text[:max_chars]

@@ -23,8 +23,17 @@ from db.migrate import migrate
 from db.pool import create_pool
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("event_log", "records", "group_inbox", "usage_counts", "tenants",
-          "api_keys", "connectors", "deliveries", "commands")  # the gateway's (0002)
+TABLES = (
+    "event_log",
+    "records",
+    "group_inbox",
+    "usage_counts",
+    "tenants",
+    "api_keys",
+    "connectors",
+    "deliveries",
+    "commands",
+)  # the gateway's (0002)
 
 
 @dataclass(frozen=True)
@@ -37,9 +46,13 @@ class Servers:
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a `bizosaas` subprocess against these servers."""
         return {
-            **os.environ, "REDIS_URL": self.redis_url, "DATABASE_URL": self.service_url,
-            "DATABASE_ADMIN_URL": self.admin_url, "BIZOSAAS_DATABASE_READONLY_URL": self.readonly_url,
-            "PYTHONUNBUFFERED": "1", **extra,
+            **os.environ,
+            "REDIS_URL": self.redis_url,
+            "DATABASE_URL": self.service_url,
+            "DATABASE_ADMIN_URL": self.admin_url,
+            "BIZOSAAS_DATABASE_READONLY_URL": self.readonly_url,
+            "PYTHONUNBUFFERED": "1",
+            **extra,
         }
 
 

@@ -7,25 +7,37 @@ import contextlib
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from consumers.runtime import Group, Runtime, RuntimeConfig
 from events.ids import new_id
 from events.types import Order, OrderDeleted, OrderUpserted, Subject
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FAST = RuntimeConfig(batch_size=200, block_ms=50, reclaim_idle_ms=300, reclaim_interval_s=0.1, max_deliveries=3)
 
 
-def order(tenant: str, number: str, version: int = 1, total_minor: int = 1000, source: str = "woo-1",
-          deleted: bool = False, **data) -> OrderUpserted | OrderDeleted:
+def order(
+    tenant: str,
+    number: str,
+    version: int = 1,
+    total_minor: int = 1000,
+    source: str = "woo-1",
+    deleted: bool = False,
+    **data,
+) -> OrderUpserted | OrderDeleted:
     """Version n of order `number`: provider time grows with the version."""
     when = T0 + timedelta(minutes=version)
     cls = OrderDeleted if deleted else OrderUpserted
     return cls(
-        id=new_id(), tenant_id=tenant, source=source, provider="woocommerce",
-        subject=Subject(kind="order", external_id=number), occurred_at=when, recorded_at=when,
+        id=new_id(),
+        tenant_id=tenant,
+        source=source,
+        provider="woocommerce",
+        subject=Subject(kind="order", external_id=number),
+        occurred_at=when,
+        recorded_at=when,
         data=Order(number=number, status=f"v{version}", total_minor=total_minor, currency="EUR", **data),
     )
 
@@ -61,7 +73,10 @@ def start_worker(env: dict[str, str], log_path, *groups: str) -> subprocess.Pope
     """`bizosaas worker GROUP...` as a real process; its output goes to log_path."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "bizosaas", "worker", *groups], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "bizosaas", "worker", *groups],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
 

@@ -19,10 +19,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
+from factories import local_http_server, wait_for
 
 from bizosaas.servers import free_port
 from consumers.runtime import Runtime, RuntimeConfig
-from factories import local_http_server, wait_for
 from gateway.app import init
 from gateway.config import GatewayConfig
 
@@ -53,7 +53,9 @@ def vault(tmp_path_factory: pytest.TempPathFactory):
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [bao_binary(), "server", "-dev", "-dev-root-token-id=root", f"-dev-listen-address=127.0.0.1:{port}"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     addr = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -119,12 +121,21 @@ async def issuer():
 
 
 def gateway_config(servers, vault: Vault, issuer: Issuer, **overrides: Any) -> GatewayConfig:
-    return GatewayConfig(**{
-        "redis_url": servers.redis_url, "database_url": servers.service_url, "database_readonly_url": servers.readonly_url,
-        "admin_token": ADMIN_TOKEN, "vault_addr": vault.addr, "vault_token": vault.token,
-        "oidc_jwks_url": issuer.url, "oidc_issuer": ISSUER, "oidc_audience": AUDIENCE,
-        "db_pool_size": 4, **overrides,
-    })
+    return GatewayConfig(
+        **{
+            "redis_url": servers.redis_url,
+            "database_url": servers.service_url,
+            "database_readonly_url": servers.readonly_url,
+            "admin_token": ADMIN_TOKEN,
+            "vault_addr": vault.addr,
+            "vault_token": vault.token,
+            "oidc_jwks_url": issuer.url,
+            "oidc_issuer": ISSUER,
+            "oidc_audience": AUDIENCE,
+            "db_pool_size": 4,
+            **overrides,
+        }
+    )
 
 
 class Gateway:
@@ -147,8 +158,7 @@ class Gateway:
         return body["id"], body["api_key"]
 
     async def create_key(self, admin_key: str, role: str) -> str:
-        resp = await self.client.post("/v1/api-keys", json={"name": role, "role": role},
-                                      headers=self.bearer(admin_key))
+        resp = await self.client.post("/v1/api-keys", json={"name": role, "role": role}, headers=self.bearer(admin_key))
         assert resp.status == 201, await resp.text()
         return (await resp.json())["api_key"]
 

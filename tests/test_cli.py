@@ -8,18 +8,22 @@ import sys
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from factories import FAST, T0, order, running, wait_for
 
 from consumers.projector import projector_group
 from consumers.usage import metrics_group
 from events import codec
 from events.streams import replay_stream, stream_for_tenant
-from factories import FAST, T0, order, running, wait_for
 from producers.publisher import Publisher
 
 
 async def bizosaas(env, *args) -> subprocess.CompletedProcess:
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bizosaas", *args], env=env, capture_output=True, text=True,
+        subprocess.run,
+        [sys.executable, "-m", "bizosaas", *args],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 

@@ -43,17 +43,31 @@ LISTEN = {"BIZOSAAS_HOST", "BIZOSAAS_METRICS_HOST", "BIZOSAAS_METRICS_PORT"}
 WORKER = LISTEN | {"REDIS_URL", "DATABASE_URL"}
 OWN_SETTINGS = {
     "migrate": LISTEN | {"DATABASE_ADMIN_URL", "DATABASE_URL", "BIZOSAAS_DATABASE_READONLY_URL"},
-    "gateway": LISTEN | {"REDIS_URL", "DATABASE_URL", "BIZOSAAS_DATABASE_READONLY_URL", "VAULT_ADDR", "VAULT_TOKEN",
-                         "BIZOSAAS_ADMIN_TOKEN", "OPENAI_API_KEY"},
-    "worker-projector": WORKER, "worker-metrics": WORKER, "worker-deliveries": WORKER,
-    "worker-commands": WORKER | {"TEMPORAL_ADDRESS"}, "worker-indexer": WORKER | {"OPENAI_API_KEY"},
+    "gateway": LISTEN
+    | {
+        "REDIS_URL",
+        "DATABASE_URL",
+        "BIZOSAAS_DATABASE_READONLY_URL",
+        "VAULT_ADDR",
+        "VAULT_TOKEN",
+        "BIZOSAAS_ADMIN_TOKEN",
+        "OPENAI_API_KEY",
+    },
+    "worker-projector": WORKER,
+    "worker-metrics": WORKER,
+    "worker-deliveries": WORKER,
+    "worker-commands": WORKER | {"TEMPORAL_ADDRESS"},
+    "worker-indexer": WORKER | {"OPENAI_API_KEY"},
 }
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
 def env_file(path: Path) -> dict[str, str]:
-    pairs = [line.split("=", 1) for line in path.read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    pairs = [
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     return {key.strip(): value for key, value in pairs}
 
 
@@ -132,8 +146,9 @@ def test_every_setting_reaches_every_app_service_and_secrets_only_their_own(comp
     for name in ("gateway", "worker-indexer"):  # they face untrusted input: never the owner's DSN
         assert "DATABASE_ADMIN_URL" not in services[name]["environment"]
         assert "//postgres:" not in " ".join(map(str, services[name]["environment"].values()))  # the owner role
-    users = {urlsplit(s["environment"]["REDIS_URL"]).username for s in services.values()
-             if "REDIS_URL" in s["environment"]}
+    users = {
+        urlsplit(s["environment"]["REDIS_URL"]).username for s in services.values() if "REDIS_URL" in s["environment"]
+    }
     assert len(users) == len(services) - 1  # one Redis user per service (migrate uses no Redis)
     for service in services.values():
         if "REDIS_URL" in service["environment"]:
@@ -174,8 +189,14 @@ def test_placeholder_secrets_and_short_tokens_refuse_to_start(compose: dict):
 
 def test_server_addresses_name_services_that_are_waited_for(compose: dict):
     services = compose["services"]
-    needs = {"REDIS_URL": "redis", "DATABASE_URL": "postgres", "DATABASE_ADMIN_URL": "postgres",
-             "BIZOSAAS_DATABASE_READONLY_URL": "postgres", "VAULT_ADDR": "vault", "TEMPORAL_ADDRESS": "temporal"}
+    needs = {
+        "REDIS_URL": "redis",
+        "DATABASE_URL": "postgres",
+        "DATABASE_ADMIN_URL": "postgres",
+        "BIZOSAAS_DATABASE_READONLY_URL": "postgres",
+        "VAULT_ADDR": "vault",
+        "TEMPORAL_ADDRESS": "temporal",
+    }
     for name, service in app_services(compose).items():
         env = service_env(service)
         for variable, server in needs.items():
@@ -208,8 +229,12 @@ def test_server_addresses_name_services_that_are_waited_for(compose: dict):
 def test_each_consumer_group_has_a_scraped_worker_service(compose: dict):
     services = app_services(compose)
     prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    scraped = {(name, sd["port"]) for job in prometheus["scrape_configs"] for sd in job.get("dns_sd_configs", [])
-               for name in sd["names"]}
+    scraped = {
+        (name, sd["port"])
+        for job in prometheus["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
+    }
     parser = build_parser()
     for name, service in services.items():
         args = parser.parse_args(service["command"][1:])  # a real `bizosaas` command line
@@ -224,16 +249,35 @@ def test_each_consumer_group_has_a_scraped_worker_service(compose: dict):
 
 
 def exported_metric_names() -> set[str]:
-    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created"),
-                "summary": ("_sum", "_count", "_created"), "gauge": ("",), "info": ("_info",)}
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("_sum", "_count", "_created"),
+        "gauge": ("",),
+        "info": ("_info",),
+    }
     names = set()
     for family in REGISTRY.collect():
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
     return names
 
 
-PROMQL_WORDS = {"sum", "max", "min", "avg", "count", "by", "without", "rate", "irate", "increase",
-                "histogram_quantile", "clamp_min", "on", "ignoring"}
+PROMQL_WORDS = {
+    "sum",
+    "max",
+    "min",
+    "avg",
+    "count",
+    "by",
+    "without",
+    "rate",
+    "irate",
+    "increase",
+    "histogram_quantile",
+    "clamp_min",
+    "on",
+    "ignoring",
+}
 
 
 def test_dashboard_queries_only_exported_metrics_and_logged_labels(compose: dict):
@@ -260,8 +304,12 @@ def test_dashboard_queries_only_exported_metrics_and_logged_labels(compose: dict
             for word in re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", bare):
                 assert word in PROMQL_WORDS or word in exported, f"{word!r} in {expr!r} is not an exported metric"
                 queried.add(word)
-    assert {"bizosaas_consumer_lag", "bizosaas_consumer_pending", "bizosaas_dead_letters",
-            "bizosaas_gateway_request_seconds_bucket"} <= queried
+    assert {
+        "bizosaas_consumer_lag",
+        "bizosaas_consumer_pending",
+        "bizosaas_dead_letters",
+        "bizosaas_gateway_request_seconds_bucket",
+    } <= queried
 
 
 def test_the_image_holds_the_product_packages_only():
@@ -274,8 +322,9 @@ def test_the_image_holds_the_product_packages_only():
 
 
 def _vault_init(env: dict[str, str]) -> str:
-    result = subprocess.run(["sh", str(DEPLOY / "vault" / "init.sh")], env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        ["sh", str(DEPLOY / "vault" / "init.sh")], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -288,8 +337,15 @@ def test_vault_init_provisions_an_empty_server_and_unseals_it_after_a_restart(tm
     (tmp_path / "raft").mkdir()
     (tmp_path / "keys").mkdir()
     addr = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "VAULT_ADDR": addr, "VAULT_CLI": bao_binary(), "VAULT_KEYS_DIR": str(tmp_path / "keys"),
-           "APP_TOKEN": "app-token-for-the-test", "KV_MOUNT": "secret", "KV_PREFIX": "bizosaas"}
+    env = {
+        **os.environ,
+        "VAULT_ADDR": addr,
+        "VAULT_CLI": bao_binary(),
+        "VAULT_KEYS_DIR": str(tmp_path / "keys"),
+        "APP_TOKEN": "app-token-for-the-test",
+        "KV_MOUNT": "secret",
+        "KV_PREFIX": "bizosaas",
+    }
     env.pop("VAULT_TOKEN", None)
     server = launch([bao_binary(), "server", f"-config={config}"], tmp_path / "bao.log", cwd=tmp_path)
     try:
@@ -297,8 +353,9 @@ def test_vault_init_provisions_an_empty_server_and_unseals_it_after_a_restart(tm
         assert "initialized" in out and "app token created" in out
         assert (tmp_path / "keys" / "init.txt").stat().st_mode & 0o077 == 0
         app = hvac.Client(url=addr, token="app-token-for-the-test")
-        app.secrets.kv.v2.create_or_update_secret("bizosaas/tenants/t/connectors/c", {"webhook_secret": "s"},
-                                                  mount_point="secret")
+        app.secrets.kv.v2.create_or_update_secret(
+            "bizosaas/tenants/t/connectors/c", {"webhook_secret": "s"}, mount_point="secret"
+        )
         with pytest.raises(hvac.exceptions.Forbidden):  # the app's token reaches the connectors' secrets only
             app.secrets.kv.v2.create_or_update_secret("elsewhere", {"a": "b"}, mount_point="secret")
         assert _vault_init(env).strip().endswith("ready")  # idempotent
@@ -306,8 +363,9 @@ def test_vault_init_provisions_an_empty_server_and_unseals_it_after_a_restart(tm
         server.wait(30)
         server = launch([bao_binary(), "server", f"-config={config}"], tmp_path / "bao.log", cwd=tmp_path)
         assert "unsealed" in _vault_init(env)  # a restarted Vault is sealed; the next `compose up` unseals it
-        secret = app.secrets.kv.v2.read_secret_version("bizosaas/tenants/t/connectors/c", mount_point="secret",
-                                                       raise_on_deleted_version=True)
+        secret = app.secrets.kv.v2.read_secret_version(
+            "bizosaas/tenants/t/connectors/c", mount_point="secret", raise_on_deleted_version=True
+        )
         assert secret["data"]["data"] == {"webhook_secret": "s"}
     finally:
         server.terminate()
@@ -320,13 +378,29 @@ def test_redis_start_script_admits_each_service_with_its_password_only(tmp_path:
     from bizosaas.servers import redis_server_binary
 
     port = free_port()
-    passwords = {f"REDIS_PASSWORD_{s.upper()}": f"pw-{s}-0123456789abcdef0123456789"
-                 for s in ("gateway", "projector", "metrics", "commands", "deliveries", "indexer")}
+    passwords = {
+        f"REDIS_PASSWORD_{s.upper()}": f"pw-{s}-0123456789abcdef0123456789"
+        for s in ("gateway", "projector", "metrics", "commands", "deliveries", "indexer")
+    }
     bin_dir = Path(redis_server_binary()).parent
     env = {**os.environ, **passwords, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    proc = subprocess.Popen(["sh", str(DEPLOY / "redis" / "start.sh"), "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--dir", str(tmp_path)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            "sh",
+            str(DEPLOY / "redis" / "start.sh"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         gateway = redis_sync.Redis(port=port, username="gateway", password=passwords["REDIS_PASSWORD_GATEWAY"])
         deadline = time.monotonic() + 30

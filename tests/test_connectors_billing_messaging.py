@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
+from webhook_support import FORM, SIGNERS, ctx, fixture, request, round_trips, vectors
 
 from connectors.base import NormalizeError
 from connectors.registry import get_connector
 from events import codec
 from events.types import (
-    ContactDeleted, ContactUpserted, InvoiceUpserted, MessageDeleted, MessageUpserted, OrderDeleted, OrderUpserted,
-    PaymentUpserted, ProductDeleted, ProductUpserted, SubscriptionUpserted,
+    ContactDeleted,
+    ContactUpserted,
+    InvoiceUpserted,
+    MessageDeleted,
+    MessageUpserted,
+    OrderDeleted,
+    OrderUpserted,
+    PaymentUpserted,
+    ProductDeleted,
+    ProductUpserted,
+    SubscriptionUpserted,
 )
-from webhook_support import FORM, SIGNERS, ctx, fixture, request, round_trips, vectors
 
 stripe = get_connector("stripe")
 slack = get_connector("slack")
@@ -24,7 +33,7 @@ sw = get_connector("standard-webhooks")
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def stripe_event(name: str, **changes) -> bytes:
@@ -78,21 +87,29 @@ def test_stripe_three_fixtures_share_an_event_id_but_get_their_own_delivery_iden
     names = ["payment_intent.succeeded.json", "customer.subscription.updated.json", "checkout.session.completed.json"]
     ids = {stripe.delivery_id(request(fixture("stripe", n))) for n in names}
     assert ids == {"evt_000000000000000000000000"}
-    events = [stripe.normalize(ctx(f"replay-{i}"), stripe.topic(request(fixture("stripe", n))),
-                               request(fixture("stripe", n)))[0] for i, n in enumerate(names)]
+    events = [
+        stripe.normalize(
+            ctx(f"replay-{i}"), stripe.topic(request(fixture("stripe", n))), request(fixture("stripe", n))
+        )[0]
+        for i, n in enumerate(names)
+    ]
     assert len({e.id for e in events}) == 3
 
 
 def test_stripe_deletions_and_cancellation():
     customer = {"id": "cus_1", "object": "customer", "email": "jenny@example.com", "name": "Jenny Rosen"}
-    body = json.dumps({"id": "evt_1", "type": "customer.deleted", "created": 1700000000,
-                       "data": {"object": customer}}).encode()
+    body = json.dumps(
+        {"id": "evt_1", "type": "customer.deleted", "created": 1700000000, "data": {"object": customer}}
+    ).encode()
     (deleted,) = stripe.normalize(ctx(), "customer.deleted", request(body))
     assert isinstance(deleted, ContactDeleted) and deleted.subject.external_id == "cus_1"
     (upserted,) = stripe.normalize(ctx(), "customer.updated", request(body.replace(b"customer.deleted", b"x")))
     assert isinstance(upserted, ContactUpserted)
     assert (upserted.data.first_name, upserted.data.last_name, upserted.data.email) == (
-        "Jenny", "Rosen", "jenny@example.com")
+        "Jenny",
+        "Rosen",
+        "jenny@example.com",
+    )
     # a "deleted" subscription is a cancelled one: its record stays
     sub = json.loads(fixture("stripe", "customer.subscription.updated.json"))
     sub["type"] = "customer.subscription.deleted"
@@ -100,8 +117,9 @@ def test_stripe_deletions_and_cancellation():
     (cancelled,) = stripe.normalize(ctx(), "customer.subscription.deleted", request(json.dumps(sub).encode()))
     assert isinstance(cancelled, SubscriptionUpserted) and cancelled.data.status == "canceled"
     product = {"id": "prod_1", "object": "product", "name": "Gold plan", "active": False}
-    body = json.dumps({"id": "evt_3", "type": "product.deleted", "created": 1700000000,
-                       "data": {"object": product}}).encode()
+    body = json.dumps(
+        {"id": "evt_3", "type": "product.deleted", "created": 1700000000, "data": {"object": product}}
+    ).encode()
     (gone,) = stripe.normalize(ctx(), "product.deleted", request(body))
     assert isinstance(gone, ProductDeleted) and gone.subject.external_id == "prod_1"
     (archived,) = stripe.normalize(ctx(), "product.updated", request(body))
@@ -110,15 +128,31 @@ def test_stripe_deletions_and_cancellation():
 
 
 def test_stripe_invoice():
-    invoice = {"id": "in_1", "object": "invoice", "number": "A-0001", "status": "paid", "currency": "eur",
-               "total": 1500, "amount_due": 1500, "amount_paid": 1500, "customer": "cus_1",
-               "subscription": "sub_1", "due_date": None, "period_start": 1700000000}
-    body = json.dumps({"id": "evt_2", "type": "invoice.paid", "created": 1700000100,
-                       "data": {"object": invoice}}).encode()
+    invoice = {
+        "id": "in_1",
+        "object": "invoice",
+        "number": "A-0001",
+        "status": "paid",
+        "currency": "eur",
+        "total": 1500,
+        "amount_due": 1500,
+        "amount_paid": 1500,
+        "customer": "cus_1",
+        "subscription": "sub_1",
+        "due_date": None,
+        "period_start": 1700000000,
+    }
+    body = json.dumps(
+        {"id": "evt_2", "type": "invoice.paid", "created": 1700000100, "data": {"object": invoice}}
+    ).encode()
     (event,) = stripe.normalize(ctx(), "invoice.paid", request(body))
     assert isinstance(event, InvoiceUpserted)
     assert (event.data.number, event.data.status, event.data.currency, event.data.amount_paid_minor) == (
-        "A-0001", "paid", "EUR", 1500)
+        "A-0001",
+        "paid",
+        "EUR",
+        1500,
+    )
     assert event.data.subscription_external_id == "sub_1"
     assert event.data.provider_data["period_start"] == "2023-11-14T22:13:20Z"
     assert round_trips([event])
@@ -150,9 +184,17 @@ def test_stripe_unmappable_events():
 
 def slack_envelope(inner: dict, event_id: str = "Ev0001") -> bytes:
     """The event_callback envelope Slack wraps an inner event in (the fixture holds the inner event only)."""
-    return json.dumps({"token": "verification-token-never-copied", "team_id": "T123ABC456", "api_app_id": "A1",
-                       "event": inner, "type": "event_callback", "event_id": event_id,
-                       "event_time": 1355517523}).encode()
+    return json.dumps(
+        {
+            "token": "verification-token-never-copied",
+            "team_id": "T123ABC456",
+            "api_app_id": "A1",
+            "event": inner,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1355517523,
+        }
+    ).encode()
 
 
 def inner_message() -> dict:
@@ -167,25 +209,43 @@ def test_slack_message_event():
     assert isinstance(event, MessageUpserted) and event.subject.external_id == "C123ABC456:1355517523.000005"
     data = event.data
     assert (data.text, data.sender, data.channel, data.conversation_external_id) == (
-        "Hello world", "U123ABC456", "slack", "C123ABC456")
-    assert data.sent_at == event.occurred_at == datetime.fromtimestamp(1355517523.000005, timezone.utc)
+        "Hello world",
+        "U123ABC456",
+        "slack",
+        "C123ABC456",
+    )
+    assert data.sent_at == event.occurred_at == datetime.fromtimestamp(1355517523.000005, UTC)
     assert data.provider_data == {"team_id": "T123ABC456", "event_type": "message"}
     assert "verification-token" not in codec.encode(event).decode()
     assert round_trips([event])
 
 
 def test_slack_message_edited_threaded_and_deleted():
-    edited = {"type": "message", "subtype": "message_changed", "channel": "C123ABC456", "ts": "1355517600.000001",
-              "event_ts": "1355517600.000001",
-              "message": {**inner_message(), "text": "Hello again", "thread_ts": "1355517000.000001",
-                          "edited": {"user": "U123ABC456", "ts": "1355517600.000000"}}}
+    edited = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": "C123ABC456",
+        "ts": "1355517600.000001",
+        "event_ts": "1355517600.000001",
+        "message": {
+            **inner_message(),
+            "text": "Hello again",
+            "thread_ts": "1355517000.000001",
+            "edited": {"user": "U123ABC456", "ts": "1355517600.000000"},
+        },
+    }
     (event,) = slack.normalize(ctx(), "message", request(slack_envelope(edited)))
     assert event.subject.external_id == "C123ABC456:1355517523.000005"  # the edited message, not the edit event
     assert event.data.text == "Hello again"
     assert event.data.thread_external_id == "C123ABC456:1355517000.000001"
-    assert event.occurred_at == datetime.fromtimestamp(1355517600.000001, timezone.utc)
-    deleted = {"type": "message", "subtype": "message_deleted", "channel": "C123ABC456",
-               "deleted_ts": "1355517523.000005", "ts": "1355517700.000001"}
+    assert event.occurred_at == datetime.fromtimestamp(1355517600.000001, UTC)
+    deleted = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": "C123ABC456",
+        "deleted_ts": "1355517523.000005",
+        "ts": "1355517700.000001",
+    }
     (gone,) = slack.normalize(ctx(), "message", request(slack_envelope(deleted)))
     assert isinstance(gone, MessageDeleted) and gone.subject.external_id == "C123ABC456:1355517523.000005"
 
@@ -207,10 +267,19 @@ def test_slack_url_verification_handshake():
 def test_slack_slash_command_is_a_message():
     vector = vectors("slack")["vectors"][0]
     body = vector["body"].encode()
-    delivery = request(body, {"X-Slack-Request-Timestamp": vector["X-Slack-Request-Timestamp"],
-                              "X-Slack-Signature": vector["expected_X-Slack-Signature"]}, FORM)
+    delivery = request(
+        body,
+        {
+            "X-Slack-Request-Timestamp": vector["X-Slack-Request-Timestamp"],
+            "X-Slack-Signature": vector["expected_X-Slack-Signature"],
+        },
+        FORM,
+    )
     assert (slack.topic(delivery), slack.delivery_id(delivery), slack.handshake(delivery)) == (
-        "slash_command", None, None)
+        "slash_command",
+        None,
+        None,
+    )
     (event,) = slack.normalize(ctx(), "slash_command", delivery)
     assert isinstance(event, MessageUpserted)
     assert event.subject.external_id == "command:398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
@@ -223,15 +292,22 @@ def test_slack_slash_command_is_a_message():
 
 
 def test_slack_interactivity_payload_is_accepted_but_unmapped():
-    payload = {"type": "block_actions", "user": {"id": "U1"}, "trigger_id": "t.1",
-               "actions": [{"action_id": "approve", "value": "order-727"}]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "trigger_id": "t.1",
+        "actions": [{"action_id": "approve", "value": "order-727"}],
+    }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     secret = SIGNERS["slack"][1]
     now = int(time.time())
     delivery = request(body, SIGNERS["slack"][0](body, secret, now), FORM)
     slack.verify(delivery, [secret], now)
     assert (slack.topic(delivery), slack.delivery_id(delivery), slack.handshake(delivery)) == (
-        "block_actions", None, None)
+        "block_actions",
+        None,
+        None,
+    )
     with pytest.raises(NormalizeError, match="block_actions"):
         slack.normalize(ctx(), "block_actions", delivery)
 
@@ -258,9 +334,17 @@ def sw_delivery(payload: dict, msg_id: str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"):
 
 
 def test_standard_webhooks_upsert_signed_end_to_end():
-    payload = {"type": "contact.upserted", "timestamp": "2022-11-03T20:26:10.344522Z",
-               "data": {"id": "1f81eb52", "email": "john@example.com", "first_name": "John",
-                        "tags": ["vip"], "occupation": "Engineer, ACME"}}
+    payload = {
+        "type": "contact.upserted",
+        "timestamp": "2022-11-03T20:26:10.344522Z",
+        "data": {
+            "id": "1f81eb52",
+            "email": "john@example.com",
+            "first_name": "John",
+            "tags": ["vip"],
+            "occupation": "Engineer, ACME",
+        },
+    }
     delivery, now = sw_delivery(payload)
     sw.verify(delivery, [SIGNERS["standard-webhooks"][1]], now)
     assert (sw.delivery_id(delivery), sw.topic(delivery)) == ("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", "contact.upserted")
@@ -268,21 +352,29 @@ def test_standard_webhooks_upsert_signed_end_to_end():
     assert isinstance(event, ContactUpserted) and event.subject.external_id == "1f81eb52"
     assert (event.data.email, event.data.first_name, event.data.tags) == ("john@example.com", "John", ["vip"])
     assert event.data.provider_data == {"occupation": "Engineer, ACME"}  # what the entity has no field for
-    assert event.occurred_at == datetime(2022, 11, 3, 20, 26, 10, 344522, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2022, 11, 3, 20, 26, 10, 344522, tzinfo=UTC)
     assert event.provider == "standard-webhooks" and event.raw_ref == "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
     assert round_trips([event])
 
 
 def test_standard_webhooks_created_deleted_and_hierarchical_types():
-    (created,) = sw.normalize(ctx(), "billing.invoice.created", sw_delivery(
-        {"type": "billing.invoice.created", "timestamp": "2024-05-01T00:00:00Z",
-         "data": {"id": 42, "number": "INV-42", "total_minor": 9900, "currency": "EUR"}})[0])
+    (created,) = sw.normalize(
+        ctx(),
+        "billing.invoice.created",
+        sw_delivery(
+            {
+                "type": "billing.invoice.created",
+                "timestamp": "2024-05-01T00:00:00Z",
+                "data": {"id": 42, "number": "INV-42", "total_minor": 9900, "currency": "EUR"},
+            }
+        )[0],
+    )
     assert isinstance(created, InvoiceUpserted) and created.subject.external_id == "42"
     assert (created.data.total_minor, created.data.currency) == (9900, "EUR")
     delivery, now = sw_delivery({"type": "order.deleted", "data": {"id": "o-1"}})
     (deleted,) = sw.normalize(ctx(), "order.deleted", delivery)
     assert isinstance(deleted, OrderDeleted) and deleted.subject.external_id == "o-1"
-    assert deleted.occurred_at == datetime.fromtimestamp(now, timezone.utc)  # no payload time: the attempt's
+    assert deleted.occurred_at == datetime.fromtimestamp(now, UTC)  # no payload time: the attempt's
 
 
 def test_standard_webhooks_unmappable_payloads():
@@ -291,8 +383,11 @@ def test_standard_webhooks_unmappable_payloads():
     with pytest.raises(NormalizeError, match="no field 'id'"):
         sw.normalize(ctx(), "contact.created", sw_delivery({"type": "contact.created", "data": {"email": "x"}})[0])
     with pytest.raises(NormalizeError, match="total_minor"):
-        sw.normalize(ctx(), "order.upserted", sw_delivery(
-            {"type": "order.upserted", "data": {"id": "o-1", "total_minor": "12.50"}})[0])
+        sw.normalize(
+            ctx(),
+            "order.upserted",
+            sw_delivery({"type": "order.upserted", "data": {"id": "o-1", "total_minor": "12.50"}})[0],
+        )
     with pytest.raises(NormalizeError, match="data is not an object"):
         sw.normalize(ctx(), "order.upserted", sw_delivery({"type": "order.upserted", "data": [1]})[0])
     assert sw.handshake(sw_delivery({"type": "x"})[0]) is None

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from webhook_support import FORM, RECEIVED_AT, ctx, fixture, request, round_trips
 
 from connectors.base import NormalizeError, SignatureError
 from connectors.registry import get_connector
 from events.entities import Address, OrderLine
 from events.ids import derived_id
 from events.types import ContactUpserted, OrderDeleted, OrderUpserted, ProductDeleted, ProductUpserted
-from webhook_support import FORM, RECEIVED_AT, ctx, fixture, request, round_trips
 
 woo = get_connector("woocommerce")
 shopify = get_connector("shopify")
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def woo_delivery(name: str, topic: str, **headers: str):
@@ -43,17 +43,36 @@ def test_woocommerce_order_727_with_its_lines_and_guest_contact():
     data = order.data
     assert (data.number, data.status, data.currency) == ("727", "processing", "USD")
     assert (data.total_minor, data.subtotal_minor, data.tax_minor, data.shipping_minor, data.discount_minor) == (
-        2935, 1800, 135, 1000, 0)
+        2935,
+        1800,
+        135,
+        1000,
+        0,
+    )
     assert data.line_items == [
-        OrderLine(external_id="315", product_external_id="93", sku="", name="Woo Single #1", quantity=2,
-                  unit_price_minor=300, total_minor=600),
-        OrderLine(external_id="316", product_external_id="22", sku="Bar3",
-                  name="Ship Your Idea \u2013 Color: Black, Size: M Test", quantity=1, unit_price_minor=1200,
-                  total_minor=1200),
+        OrderLine(
+            external_id="315",
+            product_external_id="93",
+            sku="",
+            name="Woo Single #1",
+            quantity=2,
+            unit_price_minor=300,
+            total_minor=600,
+        ),
+        OrderLine(
+            external_id="316",
+            product_external_id="22",
+            sku="Bar3",
+            name="Ship Your Idea \u2013 Color: Black, Size: M Test",
+            quantity=1,
+            unit_price_minor=1200,
+            total_minor=1200,
+        ),
     ]
     assert data.customer_external_id is None and data.customer_email == "john.doe@example.com"
-    assert data.billing_address == Address(line1="969 Market", city="San Francisco", region="CA",
-                                           postal_code="94103", country="US")
+    assert data.billing_address == Address(
+        line1="969 Market", city="San Francisco", region="CA", postal_code="94103", country="US"
+    )
     assert data.placed_at == utc(2017, 3, 22, 19, 28, 2)
     assert data.provider_data["payment_method"] == "bacs"
     # date_modified_gmt is UTC without an offset; date_modified (16:28:08) is the shop's local time
@@ -76,7 +95,11 @@ def test_woocommerce_envelope_ids_and_repeat_delivery():
     assert not {e.id for e in other} & {e.id for e in first}
     for event in first:
         assert (event.tenant_id, event.source, event.raw_ref, event.recorded_at) == (
-            "tenant-a", "conn-1", "wc-d1", RECEIVED_AT)
+            "tenant-a",
+            "conn-1",
+            "wc-d1",
+            RECEIVED_AT,
+        )
 
 
 def test_woocommerce_registered_customer_order_links_the_customer():
@@ -129,7 +152,8 @@ def test_woocommerce_delivery_id_both_spellings_and_topic_fallback():
     assert woo.delivery_id(request(body, {"X-WC-Delivery-ID": "def"})) == "def"
     assert woo.delivery_id(request(body, {})) is None
     assert woo.topic(request(body, {"X-WC-Webhook-Resource": "order", "X-WC-Webhook-Event": "updated"})) == (
-        "order.updated")
+        "order.updated"
+    )
     assert woo.topic(request(body, {})) == ""
 
 
@@ -174,10 +198,23 @@ def test_shopify_order_with_its_customer():
     data = order.data
     assert (data.number, data.status, data.currency) == ("#1001", "authorized", "USD")
     assert (data.total_minor, data.subtotal_minor, data.tax_minor, data.shipping_minor, data.discount_minor) == (
-        40994, 39800, 1194, 400, 0)
-    assert data.line_items == [OrderLine(external_id="669751112", product_external_id="7513594", sku="IPOD-342-N",
-                                         name="IPod Nano - Pink", quantity=1, unit_price_minor=19999,
-                                         total_minor=19499)]
+        40994,
+        39800,
+        1194,
+        400,
+        0,
+    )
+    assert data.line_items == [
+        OrderLine(
+            external_id="669751112",
+            product_external_id="7513594",
+            sku="IPOD-342-N",
+            name="IPod Nano - Pink",
+            quantity=1,
+            unit_price_minor=19999,
+            total_minor=19499,
+        )
+    ]
     assert data.customer_external_id == "207119551" and data.customer_email == "bob.norman@hostmail.com"
     assert data.shipping_address.city == "Ottawa" and data.billing_address.region == "AB"
     assert data.provider_data["fulfillment_status"] == "partial"
@@ -188,16 +225,23 @@ def test_shopify_order_with_its_customer():
     assert isinstance(contact, ContactUpserted) and contact.subject.external_id == "207119551"
     c = contact.data
     assert (c.email, c.first_name, c.last_name, c.phone, c.tags) == (
-        "bob.norman@hostmail.com", "Bob", "Norman", "+13125551212", ["loyal"])
+        "bob.norman@hostmail.com",
+        "Bob",
+        "Norman",
+        "+13125551212",
+        ["loyal"],
+    )
     assert contact.occurred_at == utc(2012, 3, 13, 20, 9, 55)
     assert round_trips(events)
 
 
 def test_shopify_customers_create_and_update_share_one_updated_at():
-    (created,) = shopify.normalize(ctx("sh-c1"), "customers/create",
-                                   shopify_delivery("customers-create.json", "customers/create"))
-    (updated,) = shopify.normalize(ctx("sh-c2"), "customers/update",
-                                   shopify_delivery("customers-update.json", "customers/update"))
+    (created,) = shopify.normalize(
+        ctx("sh-c1"), "customers/create", shopify_delivery("customers-create.json", "customers/create")
+    )
+    (updated,) = shopify.normalize(
+        ctx("sh-c2"), "customers/update", shopify_delivery("customers-update.json", "customers/update")
+    )
     assert created.subject.external_id == updated.subject.external_id == "706405506930370084"
     assert (created.data.email, updated.data.email) == ("bob@biller.com", "bob2@biller.com")
     assert created.data.accepts_marketing is True
@@ -208,16 +252,28 @@ def test_shopify_customers_create_and_update_share_one_updated_at():
 
 def test_shopify_products_and_deletions():
     product = {
-        "id": 632910392, "title": "IPod Nano - 8GB", "body_html": "<p>It's the small iPod.</p>",
-        "product_type": "Cult Products", "status": "active", "handle": "ipod-nano", "tags": "Emotive, Flash Memory",
+        "id": 632910392,
+        "title": "IPod Nano - 8GB",
+        "body_html": "<p>It's the small iPod.</p>",
+        "product_type": "Cult Products",
+        "status": "active",
+        "handle": "ipod-nano",
+        "tags": "Emotive, Flash Memory",
         "updated_at": "2024-01-02T10:00:00-05:00",
-        "variants": [{"id": 1, "price": "199.00", "sku": "IPOD2008PINK", "inventory_quantity": 10},
-                     {"id": 2, "price": "199.00", "sku": "IPOD2008RED", "inventory_quantity": 20}],
+        "variants": [
+            {"id": 1, "price": "199.00", "sku": "IPOD2008PINK", "inventory_quantity": 10},
+            {"id": 2, "price": "199.00", "sku": "IPOD2008RED", "inventory_quantity": 20},
+        ],
     }
     (event,) = shopify.normalize(ctx(currency="CAD"), "products/update", request(json.dumps(product).encode()))
     data = event.data
     assert (data.name, data.sku, data.price_minor, data.currency, data.inventory_quantity) == (
-        "IPod Nano - 8GB", "IPOD2008PINK", 19900, "CAD", 30)
+        "IPod Nano - 8GB",
+        "IPOD2008PINK",
+        19900,
+        "CAD",
+        30,
+    )
     assert data.categories == ["Cult Products"] and data.provider_data["tags"] == ["Emotive", "Flash Memory"]
     assert event.occurred_at == utc(2024, 1, 2, 15, 0, 0)
     (deleted,) = shopify.normalize(ctx(), "orders/delete", request(b'{"id": 450789469}'))
@@ -228,6 +284,6 @@ def test_shopify_unmappable_deliveries():
     with pytest.raises(NormalizeError, match="carts/create"):
         shopify.normalize(ctx(), "carts/create", request(b'{"id": "x"}'))
     with pytest.raises(NormalizeError, match="not an object"):
-        shopify.normalize(ctx(), "orders/create", request(b'[1, 2]'))
+        shopify.normalize(ctx(), "orders/create", request(b"[1, 2]"))
     assert shopify.handshake(shopify_delivery("orders-create.json", "orders/create")) is None
     assert shopify.topic(request(b"{}", {})) == "" and shopify.delivery_id(request(b"{}", {})) is None

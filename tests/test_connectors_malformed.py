@@ -6,13 +6,28 @@ from __future__ import annotations
 import json
 
 import pytest
+from webhook_support import ctx, fixture, request, round_trips
 
 from connectors.base import NormalizeError
 from connectors.registry import get_connector
-from webhook_support import ctx, fixture, request, round_trips
 
-ODD_VALUES = [None, "", "x", [], {}, [1], {"a": 1}, 1.5, -1, True, "2017-13-45T99:00:00", "1e999999", "Infinity",
-              10**30, 1e300]
+ODD_VALUES = [
+    None,
+    "",
+    "x",
+    [],
+    {},
+    [1],
+    {"a": 1},
+    1.5,
+    -1,
+    True,
+    "2017-13-45T99:00:00",
+    "1e999999",
+    "Infinity",
+    10**30,
+    1e300,
+]
 
 # provider, fixture file, topic (for Slack the fixture is the inner event of an envelope)
 CASES = [
@@ -65,10 +80,27 @@ def test_odd_field_values_map_or_raise_normalize_error(provider, name, topic):
     assert mapped and unmapped  # both outcomes occur: the payloads really were tried both ways
 
 
-GARBAGE = [b"", b"{", b"[]", b"null", b'"text"', b"\xff\xfe", b"payload=%7Bnot-json", b"payload=[1]", b'{"event": 1}',
-           b'{"type": "event_callback", "event": []}', b'{"data": [1], "type": "x"}', b"webhook_id=1&webhook_id=2"]
-TOPICS = {"woocommerce": "order.created", "shopify": "orders/create", "stripe": "payment_intent.succeeded",
-          "slack": "message", "standard-webhooks": "order.upserted"}
+GARBAGE = [
+    b"",
+    b"{",
+    b"[]",
+    b"null",
+    b'"text"',
+    b"\xff\xfe",
+    b"payload=%7Bnot-json",
+    b"payload=[1]",
+    b'{"event": 1}',
+    b'{"type": "event_callback", "event": []}',
+    b'{"data": [1], "type": "x"}',
+    b"webhook_id=1&webhook_id=2",
+]
+TOPICS = {
+    "woocommerce": "order.created",
+    "shopify": "orders/create",
+    "stripe": "payment_intent.succeeded",
+    "slack": "message",
+    "standard-webhooks": "order.upserted",
+}
 
 
 @pytest.mark.parametrize("provider", sorted(TOPICS))

@@ -12,15 +12,15 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from webhook_support import FORM, SIGNERS, fixture, request, vectors
 
 from connectors.base import Connector, SignatureError
 from connectors.registry import UnknownProvider, all_connectors, get_connector
-from webhook_support import FORM, SIGNERS, fixture, request, vectors
 
 NOW = int(time.time())
 
 
-def connector(provider: str, tolerance_s: float | None | str = "default") -> Connector:
+def connector(provider: str, tolerance_s: float | str | None = "default") -> Connector:
     found = get_connector(provider)
     return found if tolerance_s == "default" else dataclasses.replace(found, tolerance_s=tolerance_s)
 
@@ -74,8 +74,10 @@ def test_stripe_vectors(vector):
 
 def test_slack_official_vector_and_its_negative():
     vector = vectors("slack")["vectors"][0]
-    headers = {"X-Slack-Request-Timestamp": vector["X-Slack-Request-Timestamp"],
-               "X-Slack-Signature": vector["expected_X-Slack-Signature"]}
+    headers = {
+        "X-Slack-Request-Timestamp": vector["X-Slack-Request-Timestamp"],
+        "X-Slack-Signature": vector["expected_X-Slack-Signature"],
+    }
     ts = int(vector["X-Slack-Request-Timestamp"])
     secret = [vector["signing_secret"]]
     slack = connector("slack")
@@ -92,18 +94,25 @@ def test_slack_official_vector_and_its_negative():
 @pytest.mark.parametrize("vector", vectors("standard-webhooks")["vectors"], ids=lambda v: v["name"])
 def test_standard_webhooks_vectors(vector):
     signature = vector.get("expected_webhook_signature") or vector["webhook_signature"]
-    signed = request(vector["body"].encode(), {
-        "webhook-id": vector["webhook_id"], "webhook-timestamp": vector["webhook_timestamp"],
-        "webhook-signature": signature,
-    })
+    signed = request(
+        vector["body"].encode(),
+        {
+            "webhook-id": vector["webhook_id"],
+            "webhook-timestamp": vector["webhook_timestamp"],
+            "webhook-signature": signature,
+        },
+    )
     untimed = connector("standard-webhooks", tolerance_s=None)
     if signature.startswith("v1a,"):
         # the vector gives the sender's ed25519 private key; a receiver is configured with its public key
         private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(vector["secret"].removeprefix("whsk_")))
         public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         untimed.verify(signed, ["whsec_" + "A" * 32, "whpk_" + base64.b64encode(public).decode()], NOW)
-        other = Ed25519PrivateKey.generate().public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        other = (
+            Ed25519PrivateKey.generate()
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        )
         with pytest.raises(SignatureError, match="v1a"):
             untimed.verify(signed, ["whpk_" + base64.b64encode(other).decode()], NOW)
         tampered = request(b'{"test": 2432232315}', dict(signed.headers))
@@ -221,8 +230,11 @@ def test_standard_webhooks_secret_forms_and_several_signatures():
     with_prefix = "whsec_" + base64.b64encode(raw).decode()
     message = f"msg_1.{NOW}.".encode() + BODY
     good = base64.b64encode(hmac.new(raw, message, hashlib.sha256).digest()).decode()
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(NOW),
-               "webhook-signature": f"v1a,{'A' * 86}== v1,{'B' * 43}= v1,{good}"}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(NOW),
+        "webhook-signature": f"v1a,{'A' * 86}== v1,{'B' * 43}= v1,{good}",
+    }
     sw = connector("standard-webhooks")
     sw.verify(request(BODY, headers), [with_prefix], NOW)
     sw.verify(request(BODY, headers), [with_prefix.removeprefix("whsec_")], NOW)  # the prefix is optional
@@ -240,7 +252,8 @@ def test_headers_are_case_insensitive_and_a_plain_lower_case_dict_works():
 
     secret = SIGNERS["shopify"][1]
     headers = {k.lower(): v for k, v in SIGNERS["shopify"][0](BODY, secret, NOW).items()}
-    connector("shopify").verify(WebhookRequest(headers=headers, body=BODY, content_type="application/json"),
-                                [secret], NOW)
+    connector("shopify").verify(
+        WebhookRequest(headers=headers, body=BODY, content_type="application/json"), [secret], NOW
+    )
     upper = {k.upper(): v for k, v in headers.items()}
     connector("shopify").verify(request(BODY, upper), [secret], NOW)

@@ -23,10 +23,10 @@ from pathlib import Path
 import asyncpg
 import psutil
 import pytest
-
-from bizosaas.servers import free_port
 from gateway_helpers import vault  # noqa: F401 - fixture
 from webhook_support import standard_webhooks_headers
+
+from bizosaas.servers import free_port
 
 SERVER_VARS = ("DATABASE_URL", "DATABASE_ADMIN_URL", "REDIS_URL", "VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS")
 SECRET = "whsec_" + "ZGV2LXRlc3Qtc2VjcmV0LWtleS0zMi1ieXRlcyEh"  # base64 of a 30-byte key
@@ -43,7 +43,9 @@ class Dev:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bizosaas", "dev", "--data-dir", str(data), *args],
             env={**env, "BIZOSAAS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
         self.reader.start()
@@ -74,8 +76,9 @@ class Dev:
             self.stop()
 
 
-def call(method: str, url: str, key: str | None = None, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict]:
+def call(
+    method: str, url: str, key: str | None = None, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     if key:
         request.add_header("Authorization", f"Bearer {key}")
@@ -87,10 +90,17 @@ def call(method: str, url: str, key: str | None = None, body: bytes | None = Non
 
 
 def send_contact(url: str, external_id: str, email: str, msg_id: str) -> dict:
-    body = json.dumps({"type": "contact.upserted", "timestamp": "2026-01-02T03:04:05Z",
-                       "data": {"id": external_id, "email": email, "first_name": "Ada"}}).encode()
-    headers = {"Content-Type": "application/json",
-               **standard_webhooks_headers(body, SECRET, int(time.time()), msg_id=msg_id)}
+    body = json.dumps(
+        {
+            "type": "contact.upserted",
+            "timestamp": "2026-01-02T03:04:05Z",
+            "data": {"id": external_id, "email": email, "first_name": "Ada"},
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        **standard_webhooks_headers(body, SECRET, int(time.time()), msg_id=msg_id),
+    }
     status, reply = call("POST", url, body=body, headers=headers)
     assert status == 200, reply
     return reply
@@ -120,8 +130,11 @@ def assert_all_gone(processes: list[psutil.Process]) -> None:
 
 def env_file(data: Path) -> dict[str, str]:
     """The servers' addresses as `bizosaas dev` writes them for other shells (data/env.sh)."""
-    pairs = [shlex.split(line.removeprefix("export "))[0].split("=", 1)
-             for line in (data / "env.sh").read_text().splitlines() if line.startswith("export ")]
+    pairs = [
+        shlex.split(line.removeprefix("export "))[0].split("=", 1)
+        for line in (data / "env.sh").read_text().splitlines()
+        if line.startswith("export ")
+    ]
     return {**clean_env(), **dict(pairs)}
 
 
@@ -138,9 +151,15 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
         names = {p.name() for p in dev.descendants()}
         assert {"postgres", "redis-server", "bao", "temporal"} <= names, names
         key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
-        status, made = call("POST", f"{dev.base}/v1/connectors", key, json.dumps(
-            {"provider": "standard-webhooks", "name": "test sender", "secrets": {"webhook_secret": SECRET}}).encode(),
-            {"Content-Type": "application/json"})
+        status, made = call(
+            "POST",
+            f"{dev.base}/v1/connectors",
+            key,
+            json.dumps(
+                {"provider": "standard-webhooks", "name": "test sender", "secrets": {"webhook_secret": SECRET}}
+            ).encode(),
+            {"Content-Type": "application/json"},
+        )
         assert status == 201, made
         assert send_contact(made["webhook_url"], "c-1", "ada@example.com", "msg_1")["outcome"] == "published"
         first = read_record(dev, key, "contact", "c-1")
@@ -166,8 +185,9 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
         assert read_record(again, key, "contact", "c-2")["data"]["email"] == "grace@example.com"
         assert "woocommerce order.created: published" in again.output()
         assert read_record(again, key, "order", "727")["provider"] == "woocommerce"  # the fixture's order 727
-        status = subprocess.run([sys.executable, "-m", "bizosaas", "status"], env=env_file(data), capture_output=True,
-                                text=True, timeout=60)
+        status = subprocess.run(
+            [sys.executable, "-m", "bizosaas", "status"], env=env_file(data), capture_output=True, text=True, timeout=60
+        )
         assert status.returncode == 0, status.stdout + status.stderr
         for line in ("redis     ok", "postgres  ok", "vault     ok", "temporal  ok", "gateway   ok"):
             assert line in status.stdout, status.stdout
@@ -180,9 +200,15 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
 
 
 async def test_dev_uses_configured_servers_and_starts_none(migrated, vault, tmp_path: Path):  # noqa: F811
-    env = {**clean_env(), "REDIS_URL": migrated.redis_url, "DATABASE_URL": migrated.service_url,
-           "DATABASE_ADMIN_URL": migrated.admin_url, "VAULT_ADDR": vault.addr, "VAULT_TOKEN": vault.token,
-           "TEMPORAL_ADDRESS": "127.0.0.1:7233"}
+    env = {
+        **clean_env(),
+        "REDIS_URL": migrated.redis_url,
+        "DATABASE_URL": migrated.service_url,
+        "DATABASE_ADMIN_URL": migrated.admin_url,
+        "VAULT_ADDR": vault.addr,
+        "VAULT_TOKEN": vault.token,
+        "TEMPORAL_ADDRESS": "127.0.0.1:7233",
+    }
     dev = Dev(tmp_path / "data", env)
     try:
         dev.wait_ready()
@@ -206,9 +232,13 @@ def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "bizosaas", "dev", "--data-dir", str(tmp_path)],
-                                env={**clean_env(), "BIZOSAAS_PORT": str(port)}, capture_output=True, text=True,
-                                timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "bizosaas", "dev", "--data-dir", str(tmp_path)],
+            env={**clean_env(), "BIZOSAAS_PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 1
     assert f"port 127.0.0.1:{port} is taken by another program; stop it or set BIZOSAAS_PORT" in result.stdout
     assert not (tmp_path / "pg").exists()
@@ -216,16 +246,28 @@ def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path):
 
 def test_a_failure_while_starting_stops_what_was_started(tmp_path: Path):
     dead = free_port()  # nothing listens there
-    env = {**clean_env(), "DATABASE_URL": f"postgresql://app:pw@127.0.0.1:{dead}/bizosaas",
-           "DATABASE_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{dead}/bizosaas",
-           "VAULT_ADDR": "http://127.0.0.1:1", "TEMPORAL_ADDRESS": "127.0.0.1:1"}
-    result = subprocess.run([sys.executable, "-m", "bizosaas", "dev", "--data-dir", str(tmp_path / "data")],
-                            env={**env, "BIZOSAAS_PORT": str(free_port())}, capture_output=True, text=True, timeout=60)
+    env = {
+        **clean_env(),
+        "DATABASE_URL": f"postgresql://app:pw@127.0.0.1:{dead}/bizosaas",
+        "DATABASE_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{dead}/bizosaas",
+        "VAULT_ADDR": "http://127.0.0.1:1",
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bizosaas", "dev", "--data-dir", str(tmp_path / "data")],
+        env={**env, "BIZOSAAS_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1, result.stdout
     failure = result.stdout.splitlines()[-1]
     assert failure.startswith(f"bizosaas dev: cannot migrate the database at 127.0.0.1:{dead}/bizosaas"), result.stdout
     assert "unset DATABASE_URL to run an embedded Postgres" in failure
     assert "Ready to accept connections" in (tmp_path / "data" / "redis.log").read_text()  # Redis had started ...
-    left = [p.info for p in psutil.process_iter(["pid", "name", "cmdline"])
-            if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+    left = [
+        p.info
+        for p in psutil.process_iter(["pid", "name", "cmdline"])
+        if str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
     assert left == []  # ... and was stopped: no process runs on the data folder

@@ -57,8 +57,9 @@ def test_the_local_embedder_needs_no_torch():
         "vectors = LocalEmbedder().encode(['where is my order?'])\n"
         "assert vectors.shape == (1, 384), vectors.shape\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 

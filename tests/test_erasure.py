@@ -4,7 +4,7 @@ and nothing comes back through `bizosaas replay` or `bizosaas projections rebuil
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -31,23 +31,45 @@ EMAIL, CUSTOMER = "alice@example.com", "cust-alice-77"
 
 def contact(tenant: str, external_id: str, email: str, minutes: int = 1) -> ContactUpserted:
     when = T0 + timedelta(minutes=minutes)
-    return ContactUpserted(id=new_id(), tenant_id=tenant, source="woo-1", provider="woocommerce",
-                           subject=Subject(kind="contact", external_id=external_id), occurred_at=when,
-                           recorded_at=when, data=Contact(email=email, first_name=email.split("@")[0]))
+    return ContactUpserted(
+        id=new_id(),
+        tenant_id=tenant,
+        source="woo-1",
+        provider="woocommerce",
+        subject=Subject(kind="contact", external_id=external_id),
+        occurred_at=when,
+        recorded_at=when,
+        data=Contact(email=email, first_name=email.split("@")[0]),
+    )
 
 
 def order(tenant: str, number: str, customer: str, email: str) -> OrderUpserted:
     when = T0 + timedelta(minutes=5)
-    return OrderUpserted(id=new_id(), tenant_id=tenant, source="woo-1", provider="woocommerce",
-                         subject=Subject(kind="order", external_id=number), occurred_at=when, recorded_at=when,
-                         data=Order(number=number, customer_external_id=customer, customer_email=email))
+    return OrderUpserted(
+        id=new_id(),
+        tenant_id=tenant,
+        source="woo-1",
+        provider="woocommerce",
+        subject=Subject(kind="order", external_id=number),
+        occurred_at=when,
+        recorded_at=when,
+        data=Order(number=number, customer_external_id=customer, customer_email=email),
+    )
 
 
 def delivery(tenant: str, events: list, body: bytes) -> DeliveryRecord:
-    return DeliveryRecord(id=new_id(), receipt_id=new_id(), tenant_id=tenant, connector_id="woo-1",
-                          provider="woocommerce", delivery_id=new_id(), body=body,
-                          received_at=datetime.now(timezone.utc), outcome="published",
-                          event_ids=[e.id for e in events])
+    return DeliveryRecord(
+        id=new_id(),
+        receipt_id=new_id(),
+        tenant_id=tenant,
+        connector_id="woo-1",
+        provider="woocommerce",
+        delivery_id=new_id(),
+        body=body,
+        received_at=datetime.now(UTC),
+        outcome="published",
+        event_ids=[e.id for e in events],
+    )
 
 
 async def seed(redis, pool, admin) -> list:
@@ -55,10 +77,16 @@ async def seed(redis, pool, admin) -> list:
     await admin.execute("TRUNCATE erasures, rag_entities, rag_chunks")
     for tenant in (A, B):
         await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1)", tenant)
-    alice = [contact(A, CUSTOMER, "Alice@Example.com"), order(A, "1001", CUSTOMER, ""),
-             contact(A, CUSTOMER, "alice@example.com", minutes=2)]
-    others = [contact(A, "cust-bob", "bob@example.com"), order(A, "1002", "cust-bob", "bob@example.com"),
-              contact(B, CUSTOMER, EMAIL)]
+    alice = [
+        contact(A, CUSTOMER, "Alice@Example.com"),
+        order(A, "1001", CUSTOMER, ""),
+        contact(A, CUSTOMER, "alice@example.com", minutes=2),
+    ]
+    others = [
+        contact(A, "cust-bob", "bob@example.com"),
+        order(A, "1002", "cust-bob", "bob@example.com"),
+        contact(B, CUSTOMER, EMAIL),
+    ]
     await Publisher(redis).publish(alice + others)
     async with running(redis, [projector_group(pool, 8), metrics_group(pool, 8)], FAST):
         await wait_for(lambda: admin.fetchval("SELECT count(*) FROM records"), 5)
@@ -76,29 +104,48 @@ async def seed(redis, pool, admin) -> list:
             """INSERT INTO deliveries (tenant_id, id, connector_id, provider, delivery_id, body, received_at,
                                        last_received_at, outcome, event_ids)
                VALUES ($1, $2, 'woo-1', 'woocommerce', $3, $4, now(), now(), 'published', $5)""",
-            tenant, record.id, record.delivery_id, record.body, record.event_ids)
+            tenant,
+            record.id,
+            record.delivery_id,
+            record.body,
+            record.event_ids,
+        )
     await admin.execute(
         """INSERT INTO commands (tenant_id, id, type, status, issued_at, body)
            VALUES ($1, 'cmd-1', 'agent.run.v1', 'accepted', now(), $2::jsonb)""",
-        A, json.dumps({"input": f"write to {EMAIL}"}))
+        A,
+        json.dumps({"input": f"write to {EMAIL}"}),
+    )
     for kind, external_id in (("contact", CUSTOMER), ("order", "1001"), ("contact", "cust-bob")):
         await admin.execute(
             """INSERT INTO rag_entities (tenant_id, index_id, kind, source, external_id, updated_at, stream_ms,
                                          stream_seq, chunks) VALUES ($1, 1, $2, 'woo-1', $3, now(), 1, 0, 1)""",
-            A, kind, external_id)
+            A,
+            kind,
+            external_id,
+        )
         await admin.execute(
             """INSERT INTO rag_chunks (tenant_id, index_id, kind, source, external_id, chunk_no, content_hash,
                                        content, embedding, updated_at)
                VALUES ($1, 1, $2, 'woo-1', $3, 0, '\\x00', $4, $5::text::vector, now())""",
-            A, kind, external_id, f"{kind} {external_id}", str([0.1] * 384))
+            A,
+            kind,
+            external_id,
+            f"{kind} {external_id}",
+            str([0.1] * 384),
+        )
     return alice
 
 
 async def texts_of(admin, tenant: str) -> dict[str, str]:
     """Every row of the tenant in every tenant table, as lower-case text (raw bodies included)."""
-    tables = [r["table_name"] for r in await admin.fetch(
-        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id'"
-        " AND table_name <> 'erasures'")]
+    tables = [
+        r["table_name"]
+        for r in await admin.fetch(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id'"
+            " AND table_name <> 'erasures'"
+        )
+    ]
     found = {}
     for table in tables:
         rows = await admin.fetch(f"SELECT row_to_json(t)::text AS row FROM {table} t WHERE tenant_id = $1", tenant)
@@ -160,8 +207,12 @@ async def test_erasing_a_person_leaves_nothing_readable_and_nothing_comes_back(r
     assert any(m.get("tenant_id") == A and b"bob@example.com" in text for _, m, text in messages)
 
     erasure = await admin.fetchrow("SELECT * FROM erasures")
-    assert (erasure["tenant_id"], erasure["scope"], erasure["selector"], erasure["requested_by"]) == \
-        (A, "person", "email", "dpo@acme")
+    assert (erasure["tenant_id"], erasure["scope"], erasure["selector"], erasure["requested_by"]) == (
+        A,
+        "person",
+        "email",
+        "dpo@acme",
+    )
     assert not mentions_alice(json.dumps({k: str(v) for k, v in dict(erasure).items()}).lower())
 
     # replay every range and rebuild the projection: nothing of Alice reappears
@@ -177,16 +228,23 @@ async def test_erasing_a_person_leaves_nothing_readable_and_nothing_comes_back(r
 
 async def test_erasing_a_tenant_removes_it_everywhere_and_keeps_the_record(redis, pool, admin, migrated, vault):
     await seed(redis, pool, admin)
-    await admin.execute("INSERT INTO connectors (tenant_id, id, provider, name) VALUES ($1, 'con_a1', 'woocommerce',"
-                        " 'shop')", A)
-    await admin.execute("INSERT INTO api_keys (tenant_id, id, prefix, hash, role) VALUES ($1, 'k1', 'p', 'h', 'admin')",
-                        A)
+    await admin.execute(
+        "INSERT INTO connectors (tenant_id, id, provider, name) VALUES ($1, 'con_a1', 'woocommerce', 'shop')", A
+    )
+    await admin.execute(
+        "INSERT INTO api_keys (tenant_id, id, prefix, hash, role) VALUES ($1, 'k1', 'p', 'h', 'admin')", A
+    )
     secrets = VaultSecrets(vault.addr, vault.token)
     await secrets.write(A, "con_a1", {"webhook_secret": "s3cret"})
-    command = StartSync(id=new_id(), tenant_id=A, issued_at=datetime.now(timezone.utc), connector_id="con_a1")
+    command = StartSync(id=new_id(), tenant_id=A, issued_at=datetime.now(UTC), connector_id="con_a1")
     await redis.xadd(COMMANDS_STREAM, {codec.EVENT_FIELD: codec.encode(command)})
-    rejection = Rejection(connector_id="con_a1", provider="woocommerce", status=401, reason="does not verify",
-                          headers={"x-forwarded-for": "203.0.113.9"})
+    rejection = Rejection(
+        connector_id="con_a1",
+        provider="woocommerce",
+        status=401,
+        reason="does not verify",
+        headers={"x-forwarded-for": "203.0.113.9"},
+    )
     await log_rejection(redis, A, rejection, max_len=100)
     await log_rejection(redis, B, rejection, max_len=100)
     env = migrated.env(VAULT_ADDR=vault.addr, VAULT_TOKEN=vault.token)
@@ -226,8 +284,9 @@ async def test_the_service_role_cannot_read_or_rewrite_erasure_records(pool):
 
 async def test_erasing_a_person_by_provider_id_finds_their_email_too(redis, pool, admin, migrated):
     await seed(redis, pool, admin)
-    done = await bizosaas(migrated.env(), "tenant", "erase", A, "--external-id", CUSTOMER, "--source", "woo-1",
-                          "--json")
+    done = await bizosaas(
+        migrated.env(), "tenant", "erase", A, "--external-id", CUSTOMER, "--source", "woo-1", "--json"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["counts"]["records"] == 2
     texts = await texts_of(admin, A)

@@ -1,23 +1,31 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
+from factories import T0, order
 
 from events import codec
 from events.commands import COMMAND_TYPES, StartSync
 from events.ids import derived_id, new_id, opaque_id
 from events.money import to_minor
 from events.streams import partition_of, stream_for_tenant
-from events.types import EVENT_TYPES, ContactUpserted, Contact, Subject
-from factories import T0, order
+from events.types import EVENT_TYPES, Contact, ContactUpserted, Subject
 
 
 def test_every_event_type_round_trips():
     for cls in EVENT_TYPES:
         fields = {f.name: f for f in msgspec.structs.fields(cls)}
         required = {name for name, f in fields.items() if f.required}
-        values = {"data": fields["data"].type() if "data" in required else None, "id": new_id(), "tenant_id": "t1", "source": "c1", "subject": Subject(kind="x", external_id="1"),
-                  "occurred_at": T0, "recorded_at": T0, "resource": "orders"}
+        values = {
+            "data": fields["data"].type() if "data" in required else None,
+            "id": new_id(),
+            "tenant_id": "t1",
+            "source": "c1",
+            "subject": Subject(kind="x", external_id="1"),
+            "occurred_at": T0,
+            "recorded_at": T0,
+            "resource": "orders",
+        }
         event = cls(**{k: v for k, v in values.items() if k in required})
         assert codec.decode_event(codec.encode(event)) == event, cls
 
@@ -44,10 +52,17 @@ def test_decode_errors_name_the_event_and_the_field():
 
 def test_times_are_converted_to_utc_and_naive_times_are_refused():
     plus2 = timezone(timedelta(hours=2))
-    event = ContactUpserted(id="1", tenant_id="t", source="s", subject=Subject(kind="contact", external_id="1"),
-                            occurred_at=datetime(2026, 1, 1, 12, tzinfo=plus2), recorded_at=T0, data=Contact())
-    assert event.occurred_at == datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
-    assert event.occurred_at.tzinfo is timezone.utc
+    event = ContactUpserted(
+        id="1",
+        tenant_id="t",
+        source="s",
+        subject=Subject(kind="contact", external_id="1"),
+        occurred_at=datetime(2026, 1, 1, 12, tzinfo=plus2),
+        recorded_at=T0,
+        data=Contact(),
+    )
+    assert event.occurred_at == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert event.occurred_at.tzinfo is UTC
     naive = codec.encode(event).replace(b'"2026-01-01T10:00:00Z"', b'"2026-01-01T10:00:00"')
     with pytest.raises(codec.EventDecodeError, match="occurred_at"):
         codec.decode_event(naive)
@@ -76,8 +91,15 @@ def test_ids_sort_by_time_and_derive_stably():
     assert opaque_id("rec", "t", "order", "s", "1") == opaque_id("rec", "t", "order", "s", "1")
 
 
-@pytest.mark.parametrize(("amount", "currency", "minor"), [
-    ("29.35", "USD", 2935), ("0.1", "EUR", 10), ("1000", "JPY", 1000), ("1.234", "KWD", 1234), (None, "USD", 0),
-])
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [
+        ("29.35", "USD", 2935),
+        ("0.1", "EUR", 10),
+        ("1000", "JPY", 1000),
+        ("1.234", "KWD", 1234),
+        (None, "USD", 0),
+    ],
+)
 def test_money_converts_exactly_to_minor_units(amount, currency, minor):
     assert to_minor(amount, currency) == minor

@@ -6,15 +6,23 @@ the test knows how to fill its path parameters).
 
 from __future__ import annotations
 
+from gateway_helpers import (  # noqa: F401 - fixtures
+    ADMIN_TOKEN,
+    Gateway,
+    eventually,
+    gw,
+    issuer,
+    make_gateway,
+    running_groups,
+    vault,
+)
+from webhook_support import fixture, woocommerce_headers
+
 from consumers.commands import commands_group
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from gateway.roles import OPERATOR, PERMISSIONS, PUBLIC
 from gateway.state import ROUTE_SPECS
-from gateway_helpers import (  # noqa: F401 - fixtures
-    ADMIN_TOKEN, Gateway, eventually, gw, issuer, make_gateway, running_groups, vault,
-)
-from webhook_support import fixture, woocommerce_headers
 
 PLACEHOLDERS = {"kind": "order", "stream": "bz:commands", "group": "projector", "agent": "helper"}
 
@@ -33,8 +41,13 @@ def fill(template: str, values: dict[str, str]) -> str:
 async def test_every_route_with_every_role(make_gateway):
     gw = await make_gateway(key_burst=1000, tenant_burst=1000)
     _, admin_key = await gw.create_tenant()
-    callers = {"admin": admin_key, "manager": await gw.create_key(admin_key, "manager"),
-               "user": await gw.create_key(admin_key, "user"), "operator": ADMIN_TOKEN, "anonymous": None}
+    callers = {
+        "admin": admin_key,
+        "manager": await gw.create_key(admin_key, "manager"),
+        "user": await gw.create_key(admin_key, "user"),
+        "operator": ADMIN_TOKEN,
+        "anonymous": None,
+    }
     checked = 0
     for spec in specs_of(gw):
         url = fill(spec.template, {p: PLACEHOLDERS.get(p, "x_unknown") for p in spec.path_params})
@@ -60,17 +73,30 @@ async def test_every_route_with_every_role(make_gateway):
 async def _tenant_with_everything(gw: Gateway, name: str) -> dict[str, str]:
     """A tenant with a connector, a delivered webhook, projected records, a command and a second key."""
     tenant, key = await gw.create_tenant(name)
-    resp = await gw.post("/v1/connectors", headers=gw.bearer(key), json={
-        "provider": "woocommerce", "name": f"{name} shop", "secrets": {"webhook_secret": f"{name}-secret"}})
+    resp = await gw.post(
+        "/v1/connectors",
+        headers=gw.bearer(key),
+        json={"provider": "woocommerce", "name": f"{name} shop", "secrets": {"webhook_secret": f"{name}-secret"}},
+    )
     connector = (await resp.json())["id"]
     body = fixture("woocommerce", "order.created.json").replace(b"john.doe@example.com", f"{name}@example.com".encode())
-    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
-               "X-WC-Webhook-Delivery-ID": f"{name}-1", **woocommerce_headers(body, f"{name}-secret", 0)}
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": "order.created",
+        "X-WC-Webhook-Delivery-ID": f"{name}-1",
+        **woocommerce_headers(body, f"{name}-secret", 0),
+    }
     delivery = (await (await gw.post(f"/v1/webhooks/{connector}", data=body, headers=headers)).json())["delivery"]
     command = (await (await gw.post(f"/v1/connectors/{connector}/sync", json={}, headers=gw.bearer(key))).json())["id"]
     await gw.create_key(key, "user")
-    return {"tenant": tenant, "key": key, "connector_id": connector, "delivery_id": delivery, "command_id": command,
-            "email": f"{name}@example.com"}
+    return {
+        "tenant": tenant,
+        "key": key,
+        "connector_id": connector,
+        "delivery_id": delivery,
+        "command_id": command,
+        "email": f"{name}@example.com",
+    }
 
 
 async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis, pool):
@@ -81,13 +107,13 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
             for kind in ("order", "contact"):
                 t[f"{kind}_id"] = (await eventually(lambda: _items(gw, t["key"], f"/v1/records/{kind}")))[0]["id"]
             await eventually(lambda: _items(gw, t["key"], "/v1/deliveries"))
-    a_marks = [a[k] for k in ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id",
-                              "email")]
+    a_marks = [a[k] for k in ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email")]
     # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their isolation
-    reads = [s for s in specs_of(gw) if s.method == "GET" and s.permission not in (PUBLIC, OPERATOR)
-             and s.tag != "search"]
+    reads = [
+        s for s in specs_of(gw) if s.method == "GET" and s.permission not in (PUBLIC, OPERATOR) and s.tag != "search"
+    ]
     for spec in reads:
-        for kind in (["order", "contact"] if "kind" in spec.path_params else [None]):
+        for kind in ["order", "contact"] if "kind" in spec.path_params else [None]:
             values = {**a, **({"kind": kind, "id": a[f"{kind}_id"]} if kind else {})}
             url = fill(spec.template, {p: values[p] for p in spec.path_params})
             as_a = await gw.get(url, headers=gw.bearer(a["key"]))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
+
+from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
 
 from events import codec
 from events.ids import new_id
 from events.streams import COMMANDS_STREAM, all_event_streams, dead_stream, replay_stream, stream_for_tenant
 from events.types import Order, OrderUpserted, Subject
-from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
 from producers.deadletters import move_to_dead
 from producers.publisher import Publisher
 
@@ -17,10 +18,17 @@ OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def order(tenant: str, n: int) -> OrderUpserted:
-    now = datetime.now(timezone.utc)
-    return OrderUpserted(id=new_id(), tenant_id=tenant, source="con_x", provider="woocommerce",
-                         subject=Subject(kind="order", external_id=str(n)), occurred_at=now, recorded_at=now,
-                         data=Order(number=str(n), total_minor=n))
+    now = datetime.now(UTC)
+    return OrderUpserted(
+        id=new_id(),
+        tenant_id=tenant,
+        source="con_x",
+        provider="woocommerce",
+        subject=Subject(kind="order", external_id=str(n)),
+        occurred_at=now,
+        recorded_at=now,
+        data=Order(number=str(n), total_minor=n),
+    )
 
 
 def path(stream: str) -> str:
@@ -50,12 +58,14 @@ async def test_stream_range_filters_by_tenant_and_type_and_pages(gw: Gateway, re
     assert resp.status == 200, await resp.text()
     page = await resp.json()
     assert [e["event"]["tenant_id"] for e in page["items"]] == ["ten_a"] * 3 and page["next"]
-    rest = await (await gateway_one.get(path(stream), params={"tenant": "ten_a", "start": page["next"]},
-                                        headers=OPERATOR)).json()
+    rest = await (
+        await gateway_one.get(path(stream), params={"tenant": "ten_a", "start": page["next"]}, headers=OPERATOR)
+    ).json()
     assert len(rest["items"]) == 2 and rest["next"] is None
     assert {e["event"]["data"]["number"] for e in page["items"] + rest["items"]} == {"1", "3", "5", "7", "9"}
-    none = await (await gateway_one.get(path(stream), params={"type": "crm.contact.upserted.v1"},
-                                        headers=OPERATOR)).json()
+    none = await (
+        await gateway_one.get(path(stream), params={"type": "crm.contact.upserted.v1"}, headers=OPERATOR)
+    ).json()
     assert none["items"] == []
     assert (await gateway_one.get(path("bz:other"), headers=OPERATOR)).status == 404
     assert (await gateway_one.get(path(stream), params={"start": "yesterday"}, headers=OPERATOR)).status == 422
@@ -65,8 +75,9 @@ async def test_replay_queues_the_range_for_one_group(gw: Gateway, redis, admin):
     events = [order("ten_a", i) for i in range(4)] + [order("ten_b", 9)]
     await Publisher(redis).publish(events)
     await redis.xgroup_create(stream_for_tenant("ten_a"), "projector", id="0")  # what a worker creates at start
-    resp = await gw.post("/v1/admin/replay", json={"group": "projector", "start": "-", "tenant": "ten_a"},
-                         headers=OPERATOR)
+    resp = await gw.post(
+        "/v1/admin/replay", json={"group": "projector", "start": "-", "tenant": "ten_a"}, headers=OPERATOR
+    )
     assert resp.status == 200, await resp.text()
     assert await resp.json() == {"group": "projector", "stream": "bz:replay:{projector}", "queued": 4}
     copies = await redis.xrange(replay_stream("projector"))
@@ -92,17 +103,22 @@ async def test_dead_letters_list_redrive_and_discard(gw: Gateway, redis):
     redriven = await gw.post("/v1/admin/dead-letters/projector", json={"ids": [first]}, headers=OPERATOR)
     assert await redriven.json() == {"action": "redrive", "count": 1}
     assert await redis.xlen(replay_stream("projector")) == 1
-    dropped = await gw.post("/v1/admin/dead-letters/projector", json={"action": "discard", "ids": [second]},
-                            headers=OPERATOR)
+    dropped = await gw.post(
+        "/v1/admin/dead-letters/projector", json={"action": "discard", "ids": [second]}, headers=OPERATOR
+    )
     assert await dropped.json() == {"action": "discard", "count": 1}
     assert await redis.xlen(dead_stream("projector")) == 0
-    assert (await gw.post("/v1/admin/dead-letters/projector", json={"action": "discard"},
-                          headers=OPERATOR)).status == 422
+    assert (
+        await gw.post("/v1/admin/dead-letters/projector", json={"action": "discard"}, headers=OPERATOR)
+    ).status == 422
 
 
 async def test_admin_routes_refuse_tenant_keys(gw: Gateway, redis):
     _, key = await gw.create_tenant()
-    for method, url in (("GET", "/v1/admin/streams"), ("POST", "/v1/admin/replay"),
-                        ("GET", "/v1/admin/dead-letters/projector")):
+    for method, url in (
+        ("GET", "/v1/admin/streams"),
+        ("POST", "/v1/admin/replay"),
+        ("GET", "/v1/admin/dead-letters/projector"),
+    ):
         resp = await gw.request(method, url, headers=gw.bearer(key), json={})
         assert resp.status == 403, (method, url)

@@ -6,9 +6,10 @@ import asyncio
 import json
 import subprocess
 
-from gateway.auth import hash_key
-from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
 from conftest import bizosaas_command
+from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+
+from gateway.auth import hash_key
 
 PROBLEM = "application/problem+json"
 
@@ -132,8 +133,12 @@ async def test_rate_limits_answer_429_with_retry_after_per_key_and_per_tenant(ma
 
 async def test_cli_tenant_create_prints_json_with_a_working_key(gw: Gateway, migrated):
     result = await asyncio.to_thread(
-        subprocess.run, [*bizosaas_command(), "tenant", "create", "cli-co", "--json"],
-        env=migrated.env(), capture_output=True, text=True, timeout=60,
+        subprocess.run,
+        [*bizosaas_command(), "tenant", "create", "cli-co", "--json"],
+        env=migrated.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     created = json.loads(result.stdout.strip().splitlines()[-1])
@@ -143,7 +148,6 @@ async def test_cli_tenant_create_prints_json_with_a_working_key(gw: Gateway, mig
 
 async def test_a_failing_jwks_is_fetched_once_per_back_off_not_once_per_token(make_gateway, issuer):
     from aiohttp import web
-
     from factories import local_http_server
 
     fetches = 0
@@ -173,7 +177,11 @@ async def test_services_refuse_placeholder_secrets_short_tokens_and_jwts_without
     for needle, extra in cases.items():
         for command in (["gateway", "--port", "0"], ["worker", "projector"]):
             result = await asyncio.to_thread(
-                subprocess.run, [*bizosaas_command(), *command], env=migrated.env(BIZOSAAS_METRICS_PORT="0", **extra),
-                capture_output=True, text=True, timeout=60,
+                subprocess.run,
+                [*bizosaas_command(), *command],
+                env=migrated.env(BIZOSAAS_METRICS_PORT="0", **extra),
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             assert result.returncode != 0 and needle in result.stderr, (command, extra, result.stderr[-500:])

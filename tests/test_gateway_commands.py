@@ -5,24 +5,32 @@ from __future__ import annotations
 import hvac
 import hvac.exceptions
 import pytest
+from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
 
 from consumers.commands import commands_group
 from events import codec
 from events.streams import COMMANDS_STREAM
-from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
 
 
 async def _connector(gw: Gateway, key: str) -> tuple[str, str]:
-    resp = await gw.post("/v1/connectors", headers=gw.bearer(key), json={
-        "provider": "woocommerce", "name": "shop", "config": {"currency": "EUR"},
-        "secrets": {"webhook_secret": "s3cret-value", "consumer_secret": "cs_very_secret"}})
+    resp = await gw.post(
+        "/v1/connectors",
+        headers=gw.bearer(key),
+        json={
+            "provider": "woocommerce",
+            "name": "shop",
+            "config": {"currency": "EUR"},
+            "secrets": {"webhook_secret": "s3cret-value", "consumer_secret": "cs_very_secret"},
+        },
+    )
     assert resp.status == 201
     body = await resp.json()
     return body["id"], body["command_id"]
 
 
-async def test_sync_is_a_command_answered_202_and_rejected_by_the_runner_until_connectors_sync(gw: Gateway, redis,
-                                                                                               pool):
+async def test_sync_is_a_command_answered_202_and_rejected_by_the_runner_until_connectors_sync(
+    gw: Gateway, redis, pool
+):
     _, key = await gw.create_tenant()
     connector_id, connect_command = await _connector(gw, key)
     resp = await gw.post(f"/v1/connectors/{connector_id}/sync", json={"resources": ["orders"]}, headers=gw.bearer(key))
@@ -71,11 +79,15 @@ async def test_connector_crud_never_shows_secrets(gw: Gateway, redis, vault):
         text = await resp.text()
         assert resp.status == 200 and "s3cret-value" not in text and "cs_very_secret" not in text
     assert (await one.json())["config"] == {"currency": "EUR"}
-    patched = await gw.patch(f"/v1/connectors/{connector_id}", json={"name": "renamed", "config": {"currency": "USD"}},
-                             headers=gw.bearer(key))
+    patched = await gw.patch(
+        f"/v1/connectors/{connector_id}",
+        json={"name": "renamed", "config": {"currency": "USD"}},
+        headers=gw.bearer(key),
+    )
     assert (await patched.json())["name"] == "renamed" and (await patched.json())["secret_rotated_at"] is None
-    assert (await gw.post("/v1/connectors", json={"provider": "nope", "name": "x"},
-                          headers=gw.bearer(key))).status == 422
+    assert (
+        await gw.post("/v1/connectors", json={"provider": "nope", "name": "x"}, headers=gw.bearer(key))
+    ).status == 422
     assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
     assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 404
     with pytest.raises(hvac.exceptions.InvalidPath):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
-from bizosaas.servers import free_port
 from conftest import bizosaas_command
 from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+
+from bizosaas.servers import free_port
 
 MAX_EXAMPLES = 8  # per operation and mode: enough to walk every parameter, small enough for a fast suite
 
@@ -43,12 +43,18 @@ async def test_every_served_route_is_documented_and_nothing_else(gw: Gateway):
 async def served_gateway(migrated, vault, redis, admin, tmp_path: Path):
     """`bizosaas gateway` in its own process, as in production."""
     port = free_port()
-    env = migrated.env(BIZOSAAS_ADMIN_TOKEN=ADMIN_TOKEN, VAULT_ADDR=vault.addr, VAULT_TOKEN=vault.token,
-                       BIZOSAAS_TENANT_BURST="100000", BIZOSAAS_KEY_BURST="100000")
+    env = migrated.env(
+        BIZOSAAS_ADMIN_TOKEN=ADMIN_TOKEN,
+        VAULT_ADDR=vault.addr,
+        VAULT_TOKEN=vault.token,
+        BIZOSAAS_TENANT_BURST="100000",
+        BIZOSAAS_KEY_BURST="100000",
+    )
     log_path = tmp_path / "gateway.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([*bizosaas_command(), "gateway", "--port", str(port)], env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*bizosaas_command(), "gateway", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         key = await _ready_tenant_key(url, log_path)
@@ -70,19 +76,41 @@ async def _ready_tenant_key(url: str, log_path: Path) -> str:
             await asyncio.sleep(0.05)
         else:
             pytest.fail(f"the gateway did not become ready; see {log_path}: {log_path.read_text()[-3000:]}")
-        async with session.post(f"{url}/v1/tenants", json={"name": "fuzz"},
-                                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as resp:
+        async with session.post(
+            f"{url}/v1/tenants", json={"name": "fuzz"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as resp:
             return (await resp.json())["api_key"]
 
 
 def schemathesis(url: str, token: str, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(Path(sys.executable).parent / "st"), "run", f"{url}/openapi.json", "--header",
-         f"Authorization: Bearer {token}", "--checks", "not_a_server_error,status_code_conformance,"
-         "content_type_conformance,response_schema_conformance,response_headers_conformance",
-         "--max-examples", str(MAX_EXAMPLES), "--phases", "examples,coverage,fuzzing", "--seed", "1",
-         "--generation-database", "none", "--workers", "1", "--no-color", "--request-timeout", "30", *extra],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).parent / "st"),
+            "run",
+            f"{url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "not_a_server_error,status_code_conformance,"
+            "content_type_conformance,response_schema_conformance,response_headers_conformance",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--seed",
+            "1",
+            "--generation-database",
+            "none",
+            "--workers",
+            "1",
+            "--no-color",
+            "--request-timeout",
+            "30",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -90,8 +118,9 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(served
     url, key, log = served_gateway
     tenant_run = await asyncio.to_thread(schemathesis, url, key, "--exclude-path-regex", "^/v1/(admin/|tenants$)")
     assert tenant_run.returncode == 0, tenant_run.stdout[:8000] + tenant_run.stderr[-2000:]
-    operator_run = await asyncio.to_thread(schemathesis, url, ADMIN_TOKEN,
-                                           "--include-path-regex", "^/v1/(admin|tenants)")
+    operator_run = await asyncio.to_thread(
+        schemathesis, url, ADMIN_TOKEN, "--include-path-regex", "^/v1/(admin|tenants)"
+    )
     assert operator_run.returncode == 0, operator_run.stdout[-6000:] + operator_run.stderr[-2000:]
     ours = [line for line in log.read_text().splitlines() if '"logger": "bizosaas' in line]
     assert ours and not [line for line in ours if '"level": "error"' in line]

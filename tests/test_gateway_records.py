@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
+from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
 
 from consumers.projector import projector_group
 from events.ids import new_id
 from events.types import Order, OrderDeleted, OrderUpserted, Subject
-from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
 from producers.publisher import Publisher
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def order(tenant: str, n: int, source: str, status: str, minutes: int) -> OrderUpserted:
     at = T0 + timedelta(minutes=minutes)
-    return OrderUpserted(id=new_id(), tenant_id=tenant, source=source, provider="woocommerce",
-                         subject=Subject(kind="order", external_id=str(n)), occurred_at=at, recorded_at=at,
-                         data=Order(number=f"#{1000 + n}", status=status, total_minor=100 * n, currency="EUR"))
+    return OrderUpserted(
+        id=new_id(),
+        tenant_id=tenant,
+        source=source,
+        provider="woocommerce",
+        subject=Subject(kind="order", external_id=str(n)),
+        occurred_at=at,
+        recorded_at=at,
+        data=Order(number=f"#{1000 + n}", status=status, total_minor=100 * n, currency="EUR"),
+    )
 
 
 async def test_filters_sort_and_keyset_pages(gw: Gateway, redis, pool):
     tenant, key = await gw.create_tenant()
-    events = [order(tenant, n, "con_a" if n % 2 else "con_b", "processing" if n < 6 else "completed", n)
-              for n in range(10)]
-    gone = OrderDeleted(id=new_id(), tenant_id=tenant, source="con_b", provider="woocommerce",
-                        subject=Subject(kind="order", external_id="0"), occurred_at=T0 + timedelta(hours=1),
-                        recorded_at=T0 + timedelta(hours=1))
+    events = [
+        order(tenant, n, "con_a" if n % 2 else "con_b", "processing" if n < 6 else "completed", n) for n in range(10)
+    ]
+    gone = OrderDeleted(
+        id=new_id(),
+        tenant_id=tenant,
+        source="con_b",
+        provider="woocommerce",
+        subject=Subject(kind="order", external_id="0"),
+        occurred_at=T0 + timedelta(hours=1),
+        recorded_at=T0 + timedelta(hours=1),
+    )
     await Publisher(redis).publish([*events, gone])
 
     async def get(**params) -> dict:
-        resp = await gw.get("/v1/records/order", params={k: str(v) for k, v in params.items()},
-                            headers=gw.bearer(key))
+        resp = await gw.get("/v1/records/order", params={k: str(v) for k, v in params.items()}, headers=gw.bearer(key))
         assert resp.status == 200, await resp.text()
         return await resp.json()
 
@@ -40,8 +54,17 @@ async def test_filters_sort_and_keyset_pages(gw: Gateway, redis, pool):
     newest = (await get())["items"]
     assert [r["external_id"] for r in newest] == [str(n) for n in range(9, 0, -1)]  # the deleted one is hidden
     record = newest[0]
-    assert set(record) == {"id", "kind", "source", "provider", "external_id", "updated_at", "recorded_at", "deleted",
-                           "data"}
+    assert set(record) == {
+        "id",
+        "kind",
+        "source",
+        "provider",
+        "external_id",
+        "updated_at",
+        "recorded_at",
+        "deleted",
+        "data",
+    }
     assert record["updated_at"] == "2026-03-01T12:09:00Z" and record["deleted"] is False
     assert record["data"]["number"] == "#1009" and record["data"]["total_minor"] == 900
     assert [r["external_id"] for r in (await get(sort="updated_at"))["items"]][:2] == ["1", "2"]
@@ -63,8 +86,11 @@ async def test_filters_sort_and_keyset_pages(gw: Gateway, redis, pool):
                 break
         assert seen == [r["external_id"] for r in (await get(sort=sort, limit=100))["items"]]
         assert len(seen) == 9
-    wrong = await gw.get("/v1/records/order", params={"cursor": page_cursor(await get(limit=2)), "sort": "updated_at"},
-                         headers=gw.bearer(key))
+    wrong = await gw.get(
+        "/v1/records/order",
+        params={"cursor": page_cursor(await get(limit=2)), "sort": "updated_at"},
+        headers=gw.bearer(key),
+    )
     assert wrong.status == 400  # a cursor belongs to one sort order
     assert (await gw.get("/v1/records/spaceship", headers=gw.bearer(key))).status == 404
     assert (await gw.get("/v1/records/order", params={"limit": "0"}, headers=gw.bearer(key))).status == 422

@@ -24,6 +24,7 @@ SECRET = "hygiene-webhook-secret"
 
 async def test_health_readiness_and_unready_vault(gw: Gateway, make_gateway):
     assert await (await gw.get("/healthz")).json() == {"status": "ok"}
+
     async def search_state():
         return (await (await gw.get("/readyz")).json())["search"]
 
@@ -49,24 +50,33 @@ async def test_errors_are_problem_json_with_stable_types(gw: Gateway):
 
 
 async def test_metrics_and_logs_carry_no_tenant_label_no_secret_and_no_payload(
-        gw: Gateway, redis, caplog: pytest.LogCaptureFixture):
+    gw: Gateway, redis, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO, logger="bizosaas")
     tenant, key = await gw.create_tenant()
-    resp = await gw.post("/v1/connectors", headers=gw.bearer(key), json={
-        "provider": "woocommerce", "name": "shop", "secrets": {"webhook_secret": SECRET}})
+    resp = await gw.post(
+        "/v1/connectors",
+        headers=gw.bearer(key),
+        json={"provider": "woocommerce", "name": "shop", "secrets": {"webhook_secret": SECRET}},
+    )
     connector = (await resp.json())["id"]
     body = fixture("woocommerce", "order.created.json")
-    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
-               "X-WC-Webhook-Delivery-ID": "m1", "X-Request-Id": "req-abc-123",
-               **woocommerce_headers(body, SECRET, 0)}
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": "order.created",
+        "X-WC-Webhook-Delivery-ID": "m1",
+        "X-Request-Id": "req-abc-123",
+        **woocommerce_headers(body, SECRET, 0),
+    }
     resp = await gw.post(f"/v1/webhooks/{connector}", data=body, headers=headers)
     assert resp.status == 200 and resp.headers["X-Request-Id"] == "req-abc-123"
     bad = {**headers, **woocommerce_headers(body, "not-the-secret", 0), "X-Request-Id": "req-bad"}
     assert (await gw.post(f"/v1/webhooks/{connector}", data=body, headers=bad)).status == 401
 
     metrics = await (await gw.get("/metrics")).text()
-    assert 'bizosaas_gateway_webhooks_total{outcome="published",provider="woocommerce",topic="order.created"}' \
-        in metrics
+    assert (
+        'bizosaas_gateway_webhooks_total{outcome="published",provider="woocommerce",topic="order.created"}' in metrics
+    )
     assert 'route="/v1/webhooks/{connector_id}"' in metrics and 'status="401"' in metrics
     assert tenant not in metrics and connector not in metrics
 
@@ -84,20 +94,28 @@ async def test_metrics_and_logs_carry_no_tenant_label_no_secret_and_no_payload(
 async def test_values_postgres_or_redis_cannot_take_are_4xx_not_5xx(gw: Gateway, redis):
     """Regressions schemathesis found: NUL characters, and stream ids past 64 bits."""
     _, key = await gw.create_tenant()
-    resp = await gw.post("/v1/agents/helper/runs", data=b'{"prompt": "a\\u0000b"}',
-                         headers={**gw.bearer(key), "Content-Type": "application/json"})
+    resp = await gw.post(
+        "/v1/agents/helper/runs",
+        data=b'{"prompt": "a\\u0000b"}',
+        headers={**gw.bearer(key), "Content-Type": "application/json"},
+    )
     assert resp.status == 422
     assert (await gw.get("/v1/records/order", params={"source": "a\x00b"}, headers=gw.bearer(key))).status == 400
     assert (await gw.get("/v1/connectors/con%00x", headers=gw.bearer(key))).status == 400
     operator = gw.bearer(ADMIN_TOKEN)
-    assert (await gw.get("/v1/admin/dead-letters/projector", params={"start": "9" * 20},
-                         headers=operator)).status == 422
-    assert (await gw.get("/v1/admin/streams/bz:commands/events", params={"start": "47789720220050646942-1"},
-                         headers=operator)).status == 422
+    assert (
+        await gw.get("/v1/admin/dead-letters/projector", params={"start": "9" * 20}, headers=operator)
+    ).status == 422
+    assert (
+        await gw.get(
+            "/v1/admin/streams/bz:commands/events", params={"start": "47789720220050646942-1"}, headers=operator
+        )
+    ).status == 422
 
 
 async def test_vector_search_answers_503_until_the_model_has_loaded_and_keyword_search_never_waits(
-        make_gateway, rag_db, tmp_path):
+    make_gateway, rag_db, tmp_path
+):
     # a real slow load: the model file is a pipe, and the loader reads it whole (as it reads every model file), so
     # the load lasts until this test writes the model's bytes into it
     model_dir = tmp_path / "model"

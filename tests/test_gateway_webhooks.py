@@ -9,6 +9,26 @@ import json
 import time
 
 import pytest
+from gateway_helpers import (  # noqa: F401 - fixtures
+    Gateway,
+    eventually,
+    gw,
+    issuer,
+    make_gateway,
+    running_groups,
+    vault,
+)
+from webhook_support import (
+    FORM,
+    JSON,
+    fixture,
+    shopify_headers,
+    slack_headers,
+    standard_webhooks_headers,
+    stripe_headers,
+    vectors,
+    woocommerce_headers,
+)
 
 import connectors.providers.standard_webhooks as standard_webhooks
 from connectors.providers.slack import SlackConnector
@@ -19,22 +39,23 @@ from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from events import codec
 from events.streams import all_event_streams
-from gateway_helpers import (  # noqa: F401 - fixtures
-    Gateway, eventually, gw, issuer, make_gateway, running_groups, vault,
-)
 from producers.deliveries import DELIVERIES_STREAM
-from webhook_support import (
-    FORM, JSON, fixture, shopify_headers, slack_headers, standard_webhooks_headers, stripe_headers, vectors,
-    woocommerce_headers,
-)
 
 WOO_SECRET, SHOP_SECRET, STRIPE_SECRET, SLACK_SECRET = "wc-secret", "shop-secret", "whsec_stripe", "slack-secret"
 SW_SECRET = "whsec_" + base64.b64encode(b"standard-webhooks-test-key-32by").decode()
 
 
 async def make_connector(gw: Gateway, key: str, provider: str, secret: str, **config) -> str:
-    resp = await gw.post("/v1/connectors", headers=gw.bearer(key), json={
-        "provider": provider, "name": f"{provider} test", "config": config, "secrets": {"webhook_secret": secret}})
+    resp = await gw.post(
+        "/v1/connectors",
+        headers=gw.bearer(key),
+        json={
+            "provider": provider,
+            "name": f"{provider} test",
+            "config": config,
+            "secrets": {"webhook_secret": secret},
+        },
+    )
     assert resp.status == 201, await resp.text()
     body = await resp.json()
     assert body["webhook_url"].endswith(f"/v1/webhooks/{body['id']}")
@@ -46,13 +67,22 @@ async def deliver(gw: Gateway, connector_id: str, body: bytes, headers: dict, co
 
 
 def woo(body: bytes, topic: str, delivery: str, secret: str = WOO_SECRET) -> dict:
-    return {"X-WC-Webhook-Topic": topic, "X-WC-Webhook-Delivery-ID": delivery,
-            "X-WC-Webhook-Source": "http://example.com/", **woocommerce_headers(body, secret, 0)}
+    return {
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Delivery-ID": delivery,
+        "X-WC-Webhook-Source": "http://example.com/",
+        **woocommerce_headers(body, secret, 0),
+    }
 
 
 def shopify(body: bytes, topic: str, delivery: str) -> dict:
-    return {"X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": delivery, "X-Shopify-Shop-Domain": "t.myshopify.com",
-            "X-Shopify-API-Version": "2024-01", **shopify_headers(body, SHOP_SECRET, 0)}
+    return {
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Webhook-Id": delivery,
+        "X-Shopify-Shop-Domain": "t.myshopify.com",
+        "X-Shopify-API-Version": "2024-01",
+        **shopify_headers(body, SHOP_SECRET, 0),
+    }
 
 
 def stripe_body(name: str, event_id: str) -> bytes:
@@ -78,30 +108,59 @@ async def test_every_provider_fixture_is_verified_published_recorded_and_readabl
     slack_id = await make_connector(gw, key, "slack", SLACK_SECRET)
     sw_id = await make_connector(gw, key, "standard-webhooks", SW_SECRET)
     now = int(time.time())
-    slack_env = json.dumps({"type": "event_callback", "event_id": "Ev01", "team_id": "T1",
-                            "event": json.loads(fixture("slack", "message.inner_event.json"))}).encode()
-    sw_body = json.dumps({"type": "contact.created", "timestamp": "2026-01-01T00:00:00Z",
-                          "data": {"id": "c-77", "email": "ada@example.com", "first_name": "Ada"}}).encode()
-    sent = [
-        (woo_id, fixture("woocommerce", n), woo(fixture("woocommerce", n), t, f"wc-{i}"))
-        for i, (n, t) in enumerate([("order.created.json", "order.created"),
-                                    ("product.updated.json", "product.updated"),
-                                    ("customer.created.json", "customer.created"),
-                                    ("customer.updated.json", "customer.updated")])
-    ] + [
-        (shop_id, fixture("shopify", n), shopify(fixture("shopify", n), t, f"sh-{i}"))
-        for i, (n, t) in enumerate([("orders-create.json", "orders/create"),
-                                    ("customers-create.json", "customers/create"),
-                                    ("customers-update.json", "customers/update")])
-    ] + [
-        (stripe_id, b, stripe_headers(b, STRIPE_SECRET, now))
-        for i, n in enumerate(["payment_intent.succeeded.json", "customer.subscription.updated.json",
-                               "checkout.session.completed.json"])
-        for b in [stripe_body(n, f"evt_test_{i}")]
-    ] + [
-        (slack_id, slack_env, slack_headers(slack_env, SLACK_SECRET, now)),
-        (sw_id, sw_body, standard_webhooks_headers(sw_body, SW_SECRET, now, msg_id="msg_1")),
-    ]
+    slack_env = json.dumps(
+        {
+            "type": "event_callback",
+            "event_id": "Ev01",
+            "team_id": "T1",
+            "event": json.loads(fixture("slack", "message.inner_event.json")),
+        }
+    ).encode()
+    sw_body = json.dumps(
+        {
+            "type": "contact.created",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "data": {"id": "c-77", "email": "ada@example.com", "first_name": "Ada"},
+        }
+    ).encode()
+    sent = (
+        [
+            (woo_id, fixture("woocommerce", n), woo(fixture("woocommerce", n), t, f"wc-{i}"))
+            for i, (n, t) in enumerate(
+                [
+                    ("order.created.json", "order.created"),
+                    ("product.updated.json", "product.updated"),
+                    ("customer.created.json", "customer.created"),
+                    ("customer.updated.json", "customer.updated"),
+                ]
+            )
+        ]
+        + [
+            (shop_id, fixture("shopify", n), shopify(fixture("shopify", n), t, f"sh-{i}"))
+            for i, (n, t) in enumerate(
+                [
+                    ("orders-create.json", "orders/create"),
+                    ("customers-create.json", "customers/create"),
+                    ("customers-update.json", "customers/update"),
+                ]
+            )
+        ]
+        + [
+            (stripe_id, b, stripe_headers(b, STRIPE_SECRET, now))
+            for i, n in enumerate(
+                [
+                    "payment_intent.succeeded.json",
+                    "customer.subscription.updated.json",
+                    "checkout.session.completed.json",
+                ]
+            )
+            for b in [stripe_body(n, f"evt_test_{i}")]
+        ]
+        + [
+            (slack_id, slack_env, slack_headers(slack_env, SLACK_SECRET, now)),
+            (sw_id, sw_body, standard_webhooks_headers(sw_body, SW_SECRET, now, msg_id="msg_1")),
+        ]
+    )
     for connector_id, body, headers in sent:
         resp = await deliver(gw, connector_id, body, headers)
         assert resp.status == 200, await resp.text()
@@ -138,8 +197,10 @@ async def test_official_vectors_and_their_negatives(gw: Gateway, redis, monkeypa
     _, key = await gw.create_tenant()
     slack = vectors("slack")["vectors"][0]
     slack_id = await make_connector(gw, key, "slack", slack["signing_secret"])
-    headers = {"X-Slack-Request-Timestamp": slack["X-Slack-Request-Timestamp"],
-               "X-Slack-Signature": slack["expected_X-Slack-Signature"]}
+    headers = {
+        "X-Slack-Request-Timestamp": slack["X-Slack-Request-Timestamp"],
+        "X-Slack-Signature": slack["expected_X-Slack-Signature"],
+    }
     # the vector's timestamp is from 2018: the registry serves a Slack connector without the 5-minute tolerance
     monkeypatch.setitem(all_connectors(), "slack", SlackConnector(tolerance_s=None))
     good = await deliver(gw, slack_id, slack["body"].encode(), headers, FORM)
@@ -179,8 +240,11 @@ async def test_every_remaining_vector_through_the_route(gw: Gateway, redis, monk
         sw_id = await make_connector(gw, key, "standard-webhooks", vector["secret"])
         signature = vector.get("expected_webhook_signature") or vector["webhook_signature"]
         valid = vector.get("expected_valid", True) is True and not signature.startswith("v1a,")
-        headers = {"webhook-id": vector["webhook_id"], "webhook-timestamp": vector["webhook_timestamp"],
-                   "webhook-signature": signature}
+        headers = {
+            "webhook-id": vector["webhook_id"],
+            "webhook-timestamp": vector["webhook_timestamp"],
+            "webhook-signature": signature,
+        }
         resp = await deliver(gw, sw_id, vector["body"].encode(), headers)
         assert resp.status == (200 if valid else 401), vector["name"]
 
@@ -254,12 +318,21 @@ async def test_repeated_delivery_is_acknowledged_and_publishes_nothing(gw: Gatew
 
 
 async def test_unmapped_delivery_is_kept_published_as_unmapped_and_retried_after_a_fix(
-        gw: Gateway, redis, pool, monkeypatch: pytest.MonkeyPatch):
+    gw: Gateway, redis, pool, monkeypatch: pytest.MonkeyPatch
+):
     _, key = await gw.create_tenant()
     sw_id = await make_connector(gw, key, "standard-webhooks", SW_SECRET)
     now = int(time.time())
-    bodies = [json.dumps({"type": "contact.signed_up", "timestamp": "2026-01-01T00:00:00Z",
-                          "data": {"id": f"u{i}", "email": f"u{i}@example.com"}}).encode() for i in range(3)]
+    bodies = [
+        json.dumps(
+            {
+                "type": "contact.signed_up",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "data": {"id": f"u{i}", "email": f"u{i}@example.com"},
+            }
+        ).encode()
+        for i in range(3)
+    ]
     for i, body in enumerate(bodies):
         resp = await deliver(gw, sw_id, body, standard_webhooks_headers(body, SW_SECRET, now, msg_id=f"msg_u{i}"))
         assert resp.status == 200 and (await resp.json())["outcome"] == "unmapped"
@@ -293,8 +366,9 @@ async def test_secret_rotation_keeps_the_previous_secret_for_the_grace_period(ma
     _, key = await gw.create_tenant()
     woo_id = await make_connector(gw, key, "woocommerce", "old-secret")
     body = fixture("woocommerce", "customer.created.json")
-    resp = await gw.patch(f"/v1/connectors/{woo_id}", json={"secrets": {"webhook_secret": "new-secret"}},
-                          headers=gw.bearer(key))
+    resp = await gw.patch(
+        f"/v1/connectors/{woo_id}", json={"secrets": {"webhook_secret": "new-secret"}}, headers=gw.bearer(key)
+    )
     assert resp.status == 200 and (await resp.json())["secret_rotated_at"] is not None
     assert "new-secret" not in await resp.text()
     for i, secret in enumerate(["old-secret", "new-secret"]):

@@ -47,8 +47,11 @@ async def _fill(client: Redis) -> None:
 async def test_writes_refused_for_memory_answer_503_with_retry_after_and_succeed_after(make_gateway, private_redis):
     gw: Gateway = await make_gateway(redis_url=private_redis.url)
     _, key = await gw.create_tenant()
-    resp = await gw.post("/v1/connectors", headers=gw.bearer(key), json={
-        "provider": "standard-webhooks", "name": "sw", "config": {}, "secrets": {"webhook_secret": SW_SECRET}})
+    resp = await gw.post(
+        "/v1/connectors",
+        headers=gw.bearer(key),
+        json={"provider": "standard-webhooks", "name": "sw", "config": {}, "secrets": {"webhook_secret": SW_SECRET}},
+    )
     assert resp.status == 201, await resp.text()
     connector_id = (await resp.json())["id"]
     body = json.dumps({"type": "contact.updated", "timestamp": "2026-01-01T00:00:00Z", "data": {"id": "7"}}).encode()
@@ -77,7 +80,7 @@ class CountingProxy:
     def __init__(self, host: str, port: int) -> None:
         self.target, self.sent = (host, port), 0
 
-    async def __aenter__(self) -> "CountingProxy":
+    async def __aenter__(self) -> CountingProxy:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
@@ -132,8 +135,7 @@ async def wait_for_quiet(proxy: CountingProxy) -> None:
 async def test_authentication_failures_are_throttled_per_address_with_retry_after(make_gateway):
     gw: Gateway = await make_gateway(auth_failure_rate_per_s=0.5, auth_failure_burst=3)
     _, key = await gw.create_tenant()
-    statuses = [(await gw.get("/v1/tenant", headers=gw.bearer("bz_00000000_" + "b" * 43))).status
-                for _ in range(5)]
+    statuses = [(await gw.get("/v1/tenant", headers=gw.bearer("bz_00000000_" + "b" * 43))).status for _ in range(5)]
     assert statuses[:3] == [401, 401, 401] and statuses[-1] == 429
     resp = await gw.get("/v1/tenant", headers=gw.bearer(key))  # this address is throttled, even with a good key
     assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
@@ -160,8 +162,16 @@ async def test_connectors_past_the_tenant_quota_are_refused_naming_the_limit(mak
     _, other = await gw.create_tenant("other")
 
     async def create(api_key: str):
-        return await gw.post("/v1/connectors", headers=gw.bearer(api_key), json={
-            "provider": "standard-webhooks", "name": "sw", "config": {}, "secrets": {"webhook_secret": SW_SECRET}})
+        return await gw.post(
+            "/v1/connectors",
+            headers=gw.bearer(api_key),
+            json={
+                "provider": "standard-webhooks",
+                "name": "sw",
+                "config": {},
+                "secrets": {"webhook_secret": SW_SECRET},
+            },
+        )
 
     assert [(await create(key)).status for _ in range(2)] == [201, 201]
     refused = await create(key)

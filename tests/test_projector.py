@@ -1,4 +1,5 @@
 import msgspec
+from factories import T0, order, running, wait_for
 
 from consumers.projector import projector_group
 from consumers.rebuild import rebuild_records
@@ -9,13 +10,14 @@ from events import codec
 from events.legacy import OrderLineV1, OrderUpsertedV1, OrderV1
 from events.streams import replay_stream, stream_for_tenant
 from events.types import Subject
-from factories import T0, order, running, wait_for
 from producers.inspect import RangeFilter
 from producers.publisher import Publisher
 from producers.replay import replay
 
-BUSINESS_COLUMNS = ("tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, "
-                    "updated_at, recorded_at, deleted, data, event_id, stream_ms, stream_seq")
+BUSINESS_COLUMNS = (
+    "tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, "
+    "updated_at, recorded_at, deleted, data, event_id, stream_ms, stream_seq"
+)
 
 
 async def count(admin, sql, *args):
@@ -35,8 +37,13 @@ async def test_out_of_order_versions_leave_the_newer_state(redis, pool, admin):
 
 
 async def test_two_versions_in_one_batch_and_a_tombstone(redis, pool, admin):
-    events = [order("t1", "9", version=3), order("t1", "9", version=1), order("t1", "10", version=1),
-              order("t1", "10", version=2, deleted=True), order("t1", "10", version=1)]
+    events = [
+        order("t1", "9", version=3),
+        order("t1", "9", version=1),
+        order("t1", "10", version=1),
+        order("t1", "10", version=2, deleted=True),
+        order("t1", "10", version=1),
+    ]
     await Publisher(redis).publish(events)
     async with running(redis, [projector_group(pool, 8)]):
         await wait_for(lambda: count(admin, "SELECT count(*) FROM event_log"), 5)
@@ -47,10 +54,16 @@ async def test_two_versions_in_one_batch_and_a_tombstone(redis, pool, admin):
 
 async def test_a_v1_event_in_the_log_is_read_as_v2(redis, pool, admin):
     old = OrderUpsertedV1(
-        id="01JOLDEVENT0000000000000V1", tenant_id="t1", source="woo-1", provider="woocommerce",
-        subject=Subject(kind="order", external_id="727"), occurred_at=T0, recorded_at=T0,
-        data=OrderV1(number="727", currency="USD", total="29.35",
-                     line_items=[OrderLineV1(sku="W-1", quantity=2, price="10.50")]),
+        id="01JOLDEVENT0000000000000V1",
+        tenant_id="t1",
+        source="woo-1",
+        provider="woocommerce",
+        subject=Subject(kind="order", external_id="727"),
+        occurred_at=T0,
+        recorded_at=T0,
+        data=OrderV1(
+            number="727", currency="USD", total="29.35", line_items=[OrderLineV1(sku="W-1", quantity=2, price="10.50")]
+        ),
     )
     await redis.xadd(stream_for_tenant("t1"), {codec.EVENT_FIELD: codec.encode(old)})  # as an old release wrote it
     async with running(redis, [projector_group(pool, 8)]):

@@ -1,8 +1,9 @@
+from factories import T0, order
+
 from events import codec
 from events.commands import StartSync
 from events.ids import new_id
 from events.streams import COMMANDS_STREAM, stream_for_tenant
-from factories import T0, order
 from producers.publisher import Publisher
 
 
@@ -55,8 +56,11 @@ async def test_publishing_survives_a_flushed_script_cache_and_writes_extra_entri
     events = [order("t1", "1"), order("t1", "2"), order("t2", "3")]
     published = await publisher.publish(events, ["k1", None, "k3"], with_entries=[("bz:deliveries", {b"r": b"1"})])
     assert [p.duplicate for p in published] == [False, False, False]
-    stored = [codec.decode_entry(f).id for s in {stream_for_tenant("t1"), stream_for_tenant("t2")}
-              for _, f in await redis.xrange(s)]
+    stored = [
+        codec.decode_entry(f).id
+        for s in {stream_for_tenant("t1"), stream_for_tenant("t2")}
+        for _, f in await redis.xrange(s)
+    ]
     assert sorted(stored) == sorted(e.id for e in events)  # each exactly once, the unkeyed one not repeated
     assert await redis.xlen("bz:deliveries") == 1
     [again] = await publisher.publish([order("t1", "1")], ["k1"])

@@ -3,9 +3,10 @@ plain text of uploads."""
 
 from __future__ import annotations
 
+from rag_helpers import embedder  # noqa: F401 - fixture
+
 from rag.chunking import chunk_text, paragraphs, sentences
 from rag.documents import html_to_text
-from rag_helpers import embedder  # noqa: F401 - fixture
 
 SENTENCE = "The courier collects parcels from the workshop at four o'clock every weekday afternoon."
 
@@ -44,6 +45,8 @@ def test_equal_text_has_equal_hashes_and_empty_text_no_chunks(embedder):
 
 
 def test_html_becomes_paragraphs_without_scripts_or_styles():
-    text = html_to_text("<style>p{x:1}</style><h2>Care</h2><p>Wipe it&nbsp;dry.<br>Use balm.</p>"
-                        "<script>alert(1)</script><ul><li>Wax</li><li>Cloth</li></ul>")
+    text = html_to_text(
+        "<style>p{x:1}</style><h2>Care</h2><p>Wipe it&nbsp;dry.<br>Use balm.</p>"
+        "<script>alert(1)</script><ul><li>Wax</li><li>Cloth</li></ul>"
+    )
     assert paragraphs(text) == ["Care", "Wipe it dry.", "Use balm.", "Wax", "Cloth"]

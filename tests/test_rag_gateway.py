@@ -3,20 +3,24 @@ search, delete, limits, and tenant isolation through the route with near-identic
 
 from __future__ import annotations
 
-from consumers.indexer import indexer_group
-from consumers.projector import projector_group
 from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
-from rag.config import RagConfig
 from rag_helpers import embedder, pdf_of_pages, rag_db  # noqa: F401 - fixtures
 
-HTML = (b"<html><head><title>x</title><style>p { color: red }</style></head><body><h1>Shipping</h1>"
-        b"<p>Parcels leave the workshop the same day when you order before noon.</p>"
-        b"<p>Delivery in Portugal takes one or two working days.</p><script>track('x')</script></body></html>")
+from consumers.indexer import indexer_group
+from consumers.projector import projector_group
+from rag.config import RagConfig
+
+HTML = (
+    b"<html><head><title>x</title><style>p { color: red }</style></head><body><h1>Shipping</h1>"
+    b"<p>Parcels leave the workshop the same day when you order before noon.</p>"
+    b"<p>Delivery in Portugal takes one or two working days.</p><script>track('x')</script></body></html>"
+)
 
 
 async def upload(gw: Gateway, key: str, body: bytes, media_type: str, **params: str) -> dict:
-    resp = await gw.post("/v1/knowledge", data=body, params=params,
-                         headers={**gw.bearer(key), "Content-Type": media_type})
+    resp = await gw.post(
+        "/v1/knowledge", data=body, params=params, headers={**gw.bearer(key), "Content-Type": media_type}
+    )
     assert resp.status == 202, await resp.text()
     return await resp.json()
 
@@ -32,17 +36,33 @@ async def indexed(gw: Gateway, key: str, count: int) -> bool:
     return len(items) == count and all(item["chunks"] for item in items)
 
 
-async def test_knowledge_documents_are_uploaded_indexed_searched_and_deleted(gw: Gateway, redis, pool, rag_db,
-                                                                             embedder):
+async def test_knowledge_documents_are_uploaded_indexed_searched_and_deleted(
+    gw: Gateway, redis, pool, rag_db, embedder
+):
     _, key = await gw.create_tenant("acme")
-    returns = await upload(gw, key, b"# Returns\n\nWe accept returns within 30 days of delivery.\n\n"
-                                    b"Refunds reach your card within five working days.", "text/markdown",
-                           title="Returns")
+    returns = await upload(
+        gw,
+        key,
+        b"# Returns\n\nWe accept returns within 30 days of delivery.\n\n"
+        b"Refunds reach your card within five working days.",
+        "text/markdown",
+        title="Returns",
+    )
     shipping = await upload(gw, key, HTML, "text/html", title="Shipping")
-    care = await upload(gw, key, b"Leather care: wipe with a dry cloth and apply beeswax twice a year.",
-                        "text/plain", agents="support-bot, seo-writer")
-    warranty = await upload(gw, key, pdf_of_pages(["Warranty: every wallet is repaired for free, forever."]),
-                            "application/pdf", title="Warranty")
+    care = await upload(
+        gw,
+        key,
+        b"Leather care: wipe with a dry cloth and apply beeswax twice a year.",
+        "text/plain",
+        agents="support-bot, seo-writer",
+    )
+    warranty = await upload(
+        gw,
+        key,
+        pdf_of_pages(["Warranty: every wallet is repaired for free, forever."]),
+        "application/pdf",
+        title="Warranty",
+    )
     assert care["title"].startswith("Leather care") and care["agents"] == ["seo-writer", "support-bot"]
     groups = [projector_group(pool, 8), indexer_group(pool, 8, RagConfig(), embedder)]
     async with running_groups(redis, groups):
@@ -73,8 +93,9 @@ async def test_uploads_outside_the_limits_are_refused(make_gateway):
     assert resp.status == 413
     resp = await gw.post("/v1/knowledge", data=b"\x89PNG", headers={**headers, "Content-Type": "image/png"})
     assert resp.status == 415
-    resp = await gw.post("/v1/knowledge", data=b"%PDF-1.4 broken",
-                         headers={**headers, "Content-Type": "application/pdf"})
+    resp = await gw.post(
+        "/v1/knowledge", data=b"%PDF-1.4 broken", headers={**headers, "Content-Type": "application/pdf"}
+    )
     assert resp.status == 422
     resp = await gw.post("/v1/knowledge", data=b"  \n ", headers={**headers, "Content-Type": "text/plain"})
     assert resp.status == 422
@@ -84,8 +105,10 @@ async def test_uploads_outside_the_limits_are_refused(make_gateway):
 
 
 async def test_search_never_crosses_tenants_through_the_route(gw: Gateway, redis, pool, rag_db, embedder):
-    text = ("{name} opening hours: the {name} shop on Rua das Flores opens at nine and closes at seven. "
-            "Questions go to hello@{domain}.example.")
+    text = (
+        "{name} opening hours: the {name} shop on Rua das Flores opens at nine and closes at seven. "
+        "Questions go to hello@{domain}.example."
+    )
     _, alpha = await gw.create_tenant("alpha")
     _, bravo = await gw.create_tenant("bravo")
     a_doc = await upload(gw, alpha, text.format(name="Alpha", domain="alpha").encode(), "text/plain")

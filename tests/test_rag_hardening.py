@@ -11,11 +11,13 @@ import logging
 import sys
 import time
 
+from factories import running
+from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
+from rag_helpers import chunk_texts, document, drain, embedder, pdf_of_pages, post, product, rag_db  # noqa: F401
+
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
 from events.streams import dead_stream
-from factories import running
-from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
 from producers.publisher import Publisher
 from rag.chunking import paragraphs
 from rag.config import RagConfig
@@ -23,7 +25,6 @@ from rag.documents import html_to_text, tidy, to_text
 from rag.indexes import create_index
 from rag.pipeline import make_chunker
 from rag.texts import TEXT_OF
-from rag_helpers import chunk_texts, document, drain, embedder, pdf_of_pages, post, product, rag_db  # noqa: F401
 
 SLOW_HTML = b"<b>x" * 1_000_000  # 4 MB whose conversion is linear but takes seconds: one token per 2 characters
 
@@ -58,8 +59,7 @@ def test_every_text_conversion_is_linear():
         assert ratio < 8, f"{name}: four times the input took {ratio:.1f} times as long"
 
 
-async def test_a_pathological_description_does_not_hold_up_the_rest_of_its_batch(redis, pool, rag_db, embedder,
-                                                                                 caplog):
+async def test_a_pathological_description_does_not_hold_up_the_rest_of_its_batch(redis, pool, rag_db, embedder, caplog):
     config = RagConfig(rag_chunk_tokens=60, rag_chunk_overlap_tokens=12, rag_parse_timeout_s=0.5)
     normal = product("t1", "w1", "Classic wallet", "<p>A slim wallet with <b>six</b> card slots.</p>", sku="WAL-1")
     hostile = product("t1", "h1", "Hostile belt", SLOW_HTML.decode(), sku="BLT-9")  # seconds of parsing
@@ -81,11 +81,12 @@ async def _upload_while_probing(gw: Gateway, key: str, body: bytes) -> tuple[int
 
     async def chunks():
         for start in range(0, len(body), 256 * 1024):
-            yield body[start:start + 256 * 1024]
+            yield body[start : start + 256 * 1024]
         sent.set()
 
-    upload = asyncio.create_task(gw.post("/v1/knowledge", data=chunks(),
-                                         headers={**gw.bearer(key), "Content-Type": "text/html"}))
+    upload = asyncio.create_task(
+        gw.post("/v1/knowledge", data=chunks(), headers={**gw.bearer(key), "Content-Type": "text/html"})
+    )
     answered = 0
     while not upload.done():
         started_after_body = sent.is_set()
@@ -121,8 +122,9 @@ async def test_uploads_are_stored_whole_or_refused(make_gateway, redis, pool):
     gw = await make_gateway()
     _, key = await gw.create_tenant("acme")
     text = (b"The handbook says something different on every line.\n" * 60_000)[:2_999_999] + b"."
-    resp = await gw.post("/v1/knowledge", data=io.BytesIO(text),
-                         headers={**gw.bearer(key), "Content-Type": "text/plain"})
+    resp = await gw.post(
+        "/v1/knowledge", data=io.BytesIO(text), headers={**gw.bearer(key), "Content-Type": "text/plain"}
+    )
     assert resp.status == 202, await resp.text()
     uploaded = await resp.json()
     assert uploaded["size_bytes"] == 3_000_000
@@ -137,8 +139,9 @@ async def test_uploads_are_stored_whole_or_refused(make_gateway, redis, pool):
         for _ in range(40):
             yield b"y" * 16_384
 
-    resp = await small.post("/v1/knowledge", data=chunked(),
-                            headers={**small.bearer(small_key), "Content-Type": "text/plain"})
+    resp = await small.post(
+        "/v1/knowledge", data=chunked(), headers={**small.bearer(small_key), "Content-Type": "text/plain"}
+    )
     assert resp.status == 413
     assert resp.content_type == "application/problem+json"
 
@@ -148,16 +151,20 @@ async def test_a_gzip_upload_is_stored_decoded(make_gateway, redis, pool):
     gw = await make_gateway()
     _, key = await gw.create_tenant("acme")
     text = b"Returns are accepted within thirty days of delivery.\n" * 2_000
-    resp = await gw.post("/v1/knowledge", data=gzip.compress(text),
-                         headers={**gw.bearer(key), "Content-Type": "text/plain", "Content-Encoding": "gzip"})
+    resp = await gw.post(
+        "/v1/knowledge",
+        data=gzip.compress(text),
+        headers={**gw.bearer(key), "Content-Type": "text/plain", "Content-Encoding": "gzip"},
+    )
     assert resp.status == 202, await resp.text()
     uploaded = await resp.json()
     assert uploaded["size_bytes"] == len(text)
     async with running_groups(redis, [projector_group(pool, 8)]):
         resp = await eventually(lambda: _found(gw, key, uploaded["id"]), timeout_s=60)
     assert (await resp.json())["content"].encode() == text.rstrip()  # text/plain keeps the text, trimmed
-    resp = await gw.post("/v1/knowledge", data=b"x", headers={**gw.bearer(key), "Content-Type": "text/plain",
-                                                              "Content-Encoding": "br"})
+    resp = await gw.post(
+        "/v1/knowledge", data=b"x", headers={**gw.bearer(key), "Content-Type": "text/plain", "Content-Encoding": "br"}
+    )
     assert resp.status == 415
 
 
@@ -172,8 +179,12 @@ async def test_lists_carry_metadata_and_a_bounded_size_never_bodies(make_gateway
     body = ("A long chapter about leather. " * 35_000).encode()  # ~1 MB each
     ids = []
     for n in range(3):
-        resp = await gw.post("/v1/knowledge", data=io.BytesIO(body), params={"title": f"Chapter {n}"},
-                             headers={**gw.bearer(key), "Content-Type": "text/plain"})
+        resp = await gw.post(
+            "/v1/knowledge",
+            data=io.BytesIO(body),
+            params={"title": f"Chapter {n}"},
+            headers={**gw.bearer(key), "Content-Type": "text/plain"},
+        )
         assert resp.status == 202
         ids.append((await resp.json())["id"])
     posts = [post(tenant, f"p{n}", f"Post {n}", "Words about wallets. " * 2_500, version=n) for n in range(5)]
@@ -209,13 +220,15 @@ async def test_lists_carry_metadata_and_a_bounded_size_never_bodies(make_gateway
 async def test_an_unknown_kind_on_search_is_refused_with_the_valid_kinds(gw: Gateway):
     _, key = await gw.create_tenant("acme")
     for kinds in ("bogus", "product,bogus"):
-        resp = await gw.get("/v1/search", params={"q": "wallet", "mode": "keyword", "kind": kinds},
-                            headers=gw.bearer(key))
+        resp = await gw.get(
+            "/v1/search", params={"q": "wallet", "mode": "keyword", "kind": kinds}, headers=gw.bearer(key)
+        )
         assert resp.status == 400 and resp.content_type == "application/problem+json"
         detail = (await resp.json())["detail"]
         assert "'bogus'" in detail and "product" in detail and "document" in detail
-    resp = await gw.get("/v1/search", params={"q": "wallet", "mode": "keyword", "kind": "product,document"},
-                        headers=gw.bearer(key))
+    resp = await gw.get(
+        "/v1/search", params={"q": "wallet", "mode": "keyword", "kind": "product,document"}, headers=gw.bearer(key)
+    )
     assert resp.status == 200, await resp.text()
 
 
@@ -232,8 +245,10 @@ async def test_a_reindex_keeps_every_tenants_chunks_and_agent_scopes(redis, pool
     while a reindex runs), t2's are only projected; then `bizosaas rag reindex` finishes the index."""
     config = RagConfig(rag_chunk_tokens=60, rag_chunk_overlap_tokens=12)
     a_docs = [document("t1", "handbook", "Handbook", HANDBOOK), document("t1", "policy", "Pay", POLICY, ["hr"])]
-    b_docs = [document("t2", "handbook", "Handbook", "Section 0. Keep the benches clean."),
-              document("t2", "policy", "Pay", POLICY)]
+    b_docs = [
+        document("t2", "handbook", "Handbook", "Section 0. Keep the benches clean."),
+        document("t2", "policy", "Pay", POLICY),
+    ]
     building = await create_index(rag_db, embedder.model_id, embedder.dimension)
     async with running(redis, [projector_group(pool, 8), indexer_group(pool, 8, config, embedder)]):
         await Publisher(redis).publish(a_docs)
@@ -242,11 +257,21 @@ async def test_a_reindex_keeps_every_tenants_chunks_and_agent_scopes(redis, pool
     async with running(redis, [projector_group(pool, 8)]):
         await Publisher(redis).publish(b_docs)
         await drain(redis, "projector")
-    env = migrated.env(BIZOSAAS_RAG_EMBEDDER="local", BIZOSAAS_RAG_CHUNK_TOKENS="60",
-                       BIZOSAAS_RAG_CHUNK_OVERLAP_TOKENS="12")
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bizosaas", "rag", "reindex", "--grace-s", "0",
-                                                env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+    env = migrated.env(
+        BIZOSAAS_RAG_EMBEDDER="local", BIZOSAAS_RAG_CHUNK_TOKENS="60", BIZOSAAS_RAG_CHUNK_OVERLAP_TOKENS="12"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bizosaas",
+        "rag",
+        "reindex",
+        "--grace-s",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output = (await asyncio.wait_for(proc.communicate(), 300))[0].decode()
     assert proc.returncode == 0, output
     assert await rag_db.fetchval("SELECT id FROM rag_indexes WHERE state = 'active'") == building.id
@@ -257,7 +282,10 @@ async def test_a_reindex_keeps_every_tenants_chunks_and_agent_scopes(redis, pool
         assert got == expected, (event.tenant_id, event.subject.external_id, len(got), len(expected))
         scopes = await rag_db.fetch(
             "SELECT DISTINCT agents FROM rag_chunks WHERE tenant_id = $1 AND index_id = $2 AND external_id = $3",
-            event.tenant_id, building.id, event.subject.external_id)
+            event.tenant_id,
+            building.id,
+            event.subject.external_id,
+        )
         assert [r["agents"] for r in scopes] == [event.data.agents], (event.tenant_id, event.subject.external_id)
     assert len(await chunk_texts(rag_db, "t1", "document", "handbook", building.id)) >= 10
 
@@ -270,6 +298,7 @@ async def test_uploads_over_the_page_or_character_cap_are_refused(make_gateway):
     assert resp.status == 202, await resp.text()
     resp = await gw.post("/v1/knowledge", data=pdf_of_pages(["One.", "Two.", "Three."]), headers=pdf)
     assert resp.status == 413 and "BIZOSAAS_RAG_MAX_PAGES" in (await resp.json())["detail"]
-    resp = await gw.post("/v1/knowledge", data=b"<p>" + b"word " * 300 + b"</p>",
-                         headers={**gw.bearer(key), "Content-Type": "text/html"})
+    resp = await gw.post(
+        "/v1/knowledge", data=b"<p>" + b"word " * 300 + b"</p>", headers={**gw.bearer(key), "Content-Type": "text/html"}
+    )
     assert resp.status == 413 and "BIZOSAAS_RAG_MAX_TEXT_CHARS" in (await resp.json())["detail"]

@@ -6,17 +6,25 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 
+from factories import running, start_worker, wait_for
+from rag_helpers import (  # noqa: F401 - fixtures
+    chunk_texts,
+    drain,
+    embedder,
+    handled_everything,
+    message,
+    post,
+    product,
+    rag_db,
+)
+
 from bizosaas.servers import free_port
 from consumers.indexer import indexer_group
 from events.streams import dead_stream
-from factories import running, start_worker, wait_for
 from producers.publisher import Publisher
 from rag.config import RagConfig
 from rag.pipeline import make_chunker
 from rag.texts import TEXT_OF
-from rag_helpers import (  # noqa: F401 - fixtures
-    chunk_texts, drain, embedder, handled_everything, message, post, product, rag_db,
-)
 
 CONFIG = RagConfig(rag_chunk_tokens=60, rag_chunk_overlap_tokens=12)  # small chunks: several per text
 
@@ -79,8 +87,9 @@ async def test_index_update_delete_and_redelivery_leave_exactly_the_right_chunks
 async def test_a_field_that_is_not_embedded_reembeds_nothing(redis, pool, rag_db, embedder):
     publisher = Publisher(redis)
     v1 = product("t1", "w1", "Classic wallet", "A slim wallet with six card slots.", sku="WAL-001", price_minor=4500)
-    v2 = product("t1", "w1", "Classic wallet", "A slim wallet with six card slots.", sku="WAL-001", price_minor=3900,
-                 version=2)
+    v2 = product(
+        "t1", "w1", "Classic wallet", "A slim wallet with six card slots.", sku="WAL-001", price_minor=3900, version=2
+    )
     async with running(redis, [indexer_group(pool, 8, CONFIG, embedder)]):
         await publisher.publish([v1])
         await drain(redis)
@@ -127,10 +136,12 @@ async def test_a_worker_process_runs_the_indexer_with_the_configured_model(redis
     worker = start_worker(env, tmp_path / "worker.log", "indexer")
     try:
         await Publisher(redis).publish([product("t1", "w1", "Classic wallet", "A slim wallet.", sku="WAL-001")])
-        await wait_for(lambda: rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE external_id = 'w1'"),
-                       timeout_s=90)
+        await wait_for(
+            lambda: rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE external_id = 'w1'"), timeout_s=90
+        )
         metrics = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        )
     finally:
         worker.terminate()
         worker.wait(30)

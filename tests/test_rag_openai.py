@@ -12,17 +12,17 @@ import asyncpg
 import numpy as np
 import pytest
 from aiohttp import web
+from factories import local_http_server, running
 from pgvector.asyncpg import register_vector
+from rag_helpers import document, drain, embedder, post, product, rag_db  # noqa: F401 - fixtures
 
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
-from factories import local_http_server, running
 from producers.publisher import Publisher
 from rag.config import RagConfig
 from rag.embedders import OpenAIEmbedder
 from rag.reindex import building_index, catch_up, reindex
 from rag.retrieval import Searcher, SearchUnavailable
-from rag_helpers import document, drain, embedder, post, product, rag_db  # noqa: F401 - fixtures
 
 API_KEY = "sk-test-not-a-real-key"
 DIMENSIONS = 64
@@ -43,15 +43,19 @@ async def openai_server():
 
     async def embeddings(request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
-            return web.json_response({"error": {"message": "Incorrect API key", "type": "invalid_request_error"}},
-                                     status=401)
+            return web.json_response(
+                {"error": {"message": "Incorrect API key", "type": "invalid_request_error"}}, status=401
+            )
         body = await request.json()
         seen.append(body)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": bag_of_words(text, body["dimensions"])}
-                for i, text in reversed(list(enumerate(inputs)))]  # any order: the client sorts by index
-        return web.json_response({"object": "list", "data": data, "model": body["model"],
-                                  "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+        data = [
+            {"object": "embedding", "index": i, "embedding": bag_of_words(text, body["dimensions"])}
+            for i, text in reversed(list(enumerate(inputs)))
+        ]  # any order: the client sorts by index
+        return web.json_response(
+            {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        )
 
     app = web.Application()
     app.router.add_post("/v1/embeddings", embeddings)
@@ -75,12 +79,17 @@ async def test_the_openai_embedder_speaks_the_embeddings_api(openai_server):
 
 
 async def test_reindex_switches_to_another_model_while_search_keeps_answering(
-        redis, pool, rag_db, migrated, embedder, openai_server):
+    redis, pool, rag_db, migrated, embedder, openai_server
+):
     url, _ = openai_server
-    events = [post("t1", f"p{i}", f"Guide {i}", f"How to care for leather item {i}. Wipe it with a dry cloth.")
-              for i in range(12)]
-    events += [product("t2", "w1", "Classic wallet", "A slim wallet.", sku="WAL-001"),
-               document("t1", "faq", "Shipping", "Parcels leave the same day.", agents=["support-bot"])]
+    events = [
+        post("t1", f"p{i}", f"Guide {i}", f"How to care for leather item {i}. Wipe it with a dry cloth.")
+        for i in range(12)
+    ]
+    events += [
+        product("t2", "w1", "Classic wallet", "A slim wallet.", sku="WAL-001"),
+        document("t1", "faq", "Shipping", "Parcels leave the same day.", agents=["support-bot"]),
+    ]
     async with running(redis, [projector_group(pool, 8), indexer_group(pool, 8, RagConfig(), embedder)]):
         await Publisher(redis).publish(events)
         await drain(redis, "indexer")
@@ -88,9 +97,18 @@ async def test_reindex_switches_to_another_model_while_search_keeps_answering(
     before = await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = 1")
     local = Searcher(pool, RagConfig(), embedder)
     env = migrated.env(OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=url, BIZOSAAS_RAG_OPENAI_DIMENSIONS=str(DIMENSIONS))
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bizosaas", "rag", "reindex", "--grace-s", "1",
-                                                env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bizosaas",
+        "rag",
+        "reindex",
+        "--grace-s",
+        "1",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     answered = 0
     while proc.returncode is None:  # search keeps answering from the active index during the whole reindex
         try:
@@ -106,8 +124,7 @@ async def test_reindex_switches_to_another_model_while_search_keeps_answering(
     assert (await local.search("t1", "leather care", 5, "keyword"))[0].kind == "post"  # keyword needs no model
     with pytest.raises(SearchUnavailable):
         await local.search("t1", "leather care", 5, "vector")
-    remote = Searcher(pool, RagConfig(openai_api_key=API_KEY, openai_base_url=url,
-                                      rag_openai_dimensions=DIMENSIONS))
+    remote = Searcher(pool, RagConfig(openai_api_key=API_KEY, openai_base_url=url, rag_openai_dimensions=DIMENSIONS))
     try:
         hits = await remote.search("t1", "care for leather item 7", 3, "vector")
         assert (hits[0].kind, hits[0].external_id) == ("post", "p7")
@@ -115,14 +132,15 @@ async def test_reindex_switches_to_another_model_while_search_keeps_answering(
     finally:
         await remote.close()
     indexes = await rag_db.fetch("SELECT id, model, dimension, state FROM rag_indexes ORDER BY id")
-    assert [(r["model"], r["state"]) for r in indexes] == [("local/all-MiniLM-L6-v2@onnx", "retired"),
-                                                          ("openai/text-embedding-3-small", "active")]
+    assert [(r["model"], r["state"]) for r in indexes] == [
+        ("local/all-MiniLM-L6-v2@onnx", "retired"),
+        ("openai/text-embedding-3-small", "active"),
+    ]
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = 1") == 0
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = $1", indexes[1]["id"]) == before
 
 
-async def test_a_reindex_with_the_same_model_resumes_and_picks_up_what_changed(redis, pool, rag_db, migrated,
-                                                                               embedder):
+async def test_a_reindex_with_the_same_model_resumes_and_picks_up_what_changed(redis, pool, rag_db, migrated, embedder):
     events = [post("t1", f"p{i}", f"Guide {i}", f"How to care for leather item {i}.") for i in range(6)]
     async with running(redis, [projector_group(pool, 8), indexer_group(pool, 8, RagConfig(), embedder)]):
         await Publisher(redis).publish(events)
@@ -133,8 +151,12 @@ async def test_a_reindex_with_the_same_model_resumes_and_picks_up_what_changed(r
         try:
             building = await building_index(owner, embedder)
             first, _ = await catch_up(owner, pool, building, embedder, RagConfig(), page=4)  # a run stopped here
-            await Publisher(redis).publish([post("t1", "p2", "Guide 2", "Leather item 2 was discontinued.",
-                                                 version=2), post("t1", "p5", "", "", deleted=True, version=2)])
+            await Publisher(redis).publish(
+                [
+                    post("t1", "p2", "Guide 2", "Leather item 2 was discontinued.", version=2),
+                    post("t1", "p5", "", "", deleted=True, version=2),
+                ]
+            )
             await drain(redis, "indexer")  # the live indexer writes into both indexes of its model
             await drain(redis, "projector")
             result = await reindex(owner, pool, embedder, RagConfig(), grace_s=0)  # run again: resumes
@@ -143,8 +165,7 @@ async def test_a_reindex_with_the_same_model_resumes_and_picks_up_what_changed(r
     assert first == 6 and result.index.id == building.id and result.replaced.id == 1
     assert result.entities == result.embedded == 0  # nothing redone: the live indexer kept it current
     assert await rag_db.fetchval("SELECT count(*) FROM rag_indexes WHERE state = 'active'") == 1
-    rows = await rag_db.fetch("SELECT external_id, content FROM rag_chunks WHERE index_id = $1 ORDER BY 1",
-                              building.id)
+    rows = await rag_db.fetch("SELECT external_id, content FROM rag_chunks WHERE index_id = $1 ORDER BY 1", building.id)
     assert [r["external_id"] for r in rows] == ["p0", "p1", "p2", "p3", "p4"]
     assert "discontinued" in rows[2]["content"]
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = 1") == 0

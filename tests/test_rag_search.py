@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 
+from factories import running
+from rag_helpers import document, drain, embedder, message, product, rag_db  # noqa: F401 - fixtures
+
 from consumers.indexer import indexer_group
 from db.pool import tenant_transaction
-from factories import running
 from producers.publisher import Publisher
 from rag.config import RagConfig
 from rag.convert import Converter
@@ -16,12 +18,13 @@ from rag.pipeline import index_states, make_chunker
 from rag.retrieval import Searcher, as_context, retrieve
 from rag.search import Filters, prepare, search, search_sql
 from rag.texts import convert_texts, newest_states
-from rag_helpers import document, drain, embedder, message, product, rag_db  # noqa: F401 - fixtures
 
 CONFIG = RagConfig()
 
-POLICY = ("{name} refund policy: customers of {name} may return any item within 30 days for a full refund. "
-          "Write to returns@{domain}.example with the order number, and {name} emails a prepaid label.")
+POLICY = (
+    "{name} refund policy: customers of {name} may return any item within 30 days for a full refund. "
+    "Write to returns@{domain}.example with the order number, and {name} emails a prepaid label."
+)
 
 
 async def index_directly(pool, embedder, events, tenant_positions=itertools.count(1)):
@@ -38,9 +41,11 @@ async def index_directly(pool, embedder, events, tenant_positions=itertools.coun
 
 
 async def test_a_tenant_never_finds_another_tenants_near_identical_text(redis, pool, rag_db, embedder):
-    events = [document("acme", "d1", "Refunds", POLICY.format(name="ACME", domain="acme")),
-              document("bolt", "d1", "Refunds", POLICY.format(name="BOLT", domain="bolt")),
-              product("bolt", "p1", "ACME-compatible charger", "Works with every ACME refund policy device.")]
+    events = [
+        document("acme", "d1", "Refunds", POLICY.format(name="ACME", domain="acme")),
+        document("bolt", "d1", "Refunds", POLICY.format(name="BOLT", domain="bolt")),
+        product("bolt", "p1", "ACME-compatible charger", "Works with every ACME refund policy device."),
+    ]
     async with running(redis, [indexer_group(pool, 8, CONFIG, embedder)]):
         await Publisher(redis).publish(events)
         await drain(redis)
@@ -60,11 +65,19 @@ async def test_a_tenant_never_finds_another_tenants_near_identical_text(redis, p
 
 async def test_an_exact_sku_or_order_number_is_found_first_by_hybrid_where_vector_misses_it(pool, rag_db, embedder):
     colours = ["black", "blue", "red", "grey", "green", "white"]
-    products = [product("t1", f"p{i}", f"Trail running shoe, {colours[i % 6]}",
-                        f"Lightweight trail running shoe with a grippy sole, size {36 + i % 12}.",
-                        sku=f"TRS-{4100 + i * 37}-{colours[i % 6][:2].upper()}") for i in range(30)]
-    messages = [message("t1", f"m{i}", f"Hi, where is my order {100200 + i * 13}? It has not arrived yet.")
-                for i in range(30)]
+    products = [
+        product(
+            "t1",
+            f"p{i}",
+            f"Trail running shoe, {colours[i % 6]}",
+            f"Lightweight trail running shoe with a grippy sole, size {36 + i % 12}.",
+            sku=f"TRS-{4100 + i * 37}-{colours[i % 6][:2].upper()}",
+        )
+        for i in range(30)
+    ]
+    messages = [
+        message("t1", f"m{i}", f"Hi, where is my order {100200 + i * 13}? It has not arrived yet.") for i in range(30)
+    ]
     messages[17] = message("t1", "m17", "Thanks, the invoice for 100421 is attached; payment went through today.")
     await index_directly(pool, embedder, products + messages)
     searcher = Searcher(pool, CONFIG, embedder)
@@ -77,13 +90,37 @@ async def test_an_exact_sku_or_order_number_is_found_first_by_hybrid_where_vecto
 
 
 async def test_top_10_under_a_filter_that_keeps_1_percent_is_as_complete_as_an_exact_scan(pool, rag_db, embedder):
-    topics = ["invoice", "delivery", "refund", "password reset", "discount code", "size exchange", "gift card",
-              "newsletter", "warranty", "store hours"]
+    topics = [
+        "invoice",
+        "delivery",
+        "refund",
+        "password reset",
+        "discount code",
+        "size exchange",
+        "gift card",
+        "newsletter",
+        "warranty",
+        "store hours",
+    ]
     moods = ["politely", "urgently", "again", "for the second time", "briefly"]
-    corpus = [message("t1", f"m{i}", f"Customer {i} asks {moods[i % 5]} about a {topics[i % 10]} "
-                                     f"for item {i * 7 % 113}.", version=1) for i in range(1000)]
-    recent = [message("t1", f"r{i}", f"Customer {i} asks {moods[i % 5]} about a {topics[(i * 3) % 10]} "
-                                     f"for item {i * 11 % 97}.", version=1000) for i in range(10)]
+    corpus = [
+        message(
+            "t1",
+            f"m{i}",
+            f"Customer {i} asks {moods[i % 5]} about a {topics[i % 10]} for item {i * 7 % 113}.",
+            version=1,
+        )
+        for i in range(1000)
+    ]
+    recent = [
+        message(
+            "t1",
+            f"r{i}",
+            f"Customer {i} asks {moods[i % 5]} about a {topics[(i * 3) % 10]} for item {i * 11 % 97}.",
+            version=1000,
+        )
+        for i in range(10)
+    ]
     await index_directly(pool, embedder, corpus + recent)
     await rag_db.execute("ANALYZE rag_chunks")
     since = recent[0].occurred_at  # only the 10 recent messages (1% of the rows) pass this filter
@@ -95,31 +132,54 @@ async def test_top_10_under_a_filter_that_keeps_1_percent_is_as_complete_as_an_e
         # pin the path under test, the HNSW scan (at this size the planner may sort the tenant's rows instead)
         await conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
         args = [await prepare(conn, query, CONFIG), 10]
-        plan = "\n".join(r[0] for r in await conn.fetch(
-            "EXPLAIN " + search_sql(index, "vector", filters, vector, 40, args), *args))
+        plan = "\n".join(
+            r[0] for r in await conn.fetch("EXPLAIN " + search_sql(index, "vector", filters, vector, 40, args), *args)
+        )
         assert "rag_chunks_hnsw_1" in plan
         found = await search(conn, index, query, vector, 10, "vector", filters, CONFIG)
         await conn.execute("SET LOCAL hnsw.iterative_scan = off")
         await conn.execute("SET LOCAL hnsw.ef_search = 40")
-        without = await conn.fetch(f"SELECT external_id FROM rag_chunks WHERE index_id = 1 AND updated_at >= $1 "
-                                   f"ORDER BY {index.vector_sql} <=> $2 LIMIT 10", since, vector)
+        without = await conn.fetch(
+            f"SELECT external_id FROM rag_chunks WHERE index_id = 1 AND updated_at >= $1 "
+            f"ORDER BY {index.vector_sql} <=> $2 LIMIT 10",
+            since,
+            vector,
+        )
     async with tenant_transaction(pool, "t1") as conn:
         await conn.execute("SET LOCAL enable_indexscan = off")
         await conn.execute("SET LOCAL enable_bitmapscan = off")
-        exact = await conn.fetch(f"SELECT external_id FROM rag_chunks WHERE index_id = 1 AND updated_at >= $1 "
-                                 f"ORDER BY {index.vector_sql} <=> $2 LIMIT 10", since, vector)
+        exact = await conn.fetch(
+            f"SELECT external_id FROM rag_chunks WHERE index_id = 1 AND updated_at >= $1 "
+            f"ORDER BY {index.vector_sql} <=> $2 LIMIT 10",
+            since,
+            vector,
+        )
     assert [h.external_id for h in found] == [r["external_id"] for r in exact]
     assert len(without) < 10  # without the iterative scan the filter starves the index scan
 
 
 async def test_agents_retrieve_only_their_scope_with_citations(pool, rag_db, embedder):
-    await index_directly(pool, embedder, [
-        document("t1", "seo", "Keyword guide", "Use the phrase handmade leather wallet in every product title.",
-                 agents=["seo-writer"]),
-        document("t1", "support", "Refund macro", "Refunds for leather wallets are paid within five days.",
-                 agents=["support-bot"]),
-        document("t1", "all", "Brand voice", "We write about leather wallets in a warm, plain voice."),
-    ])
+    await index_directly(
+        pool,
+        embedder,
+        [
+            document(
+                "t1",
+                "seo",
+                "Keyword guide",
+                "Use the phrase handmade leather wallet in every product title.",
+                agents=["seo-writer"],
+            ),
+            document(
+                "t1",
+                "support",
+                "Refund macro",
+                "Refunds for leather wallets are paid within five days.",
+                agents=["support-bot"],
+            ),
+            document("t1", "all", "Brand voice", "We write about leather wallets in a warm, plain voice."),
+        ],
+    )
     searcher = Searcher(pool, CONFIG, embedder)
     cited = await retrieve(searcher, "t1", "how do we write about leather wallets", agent="seo-writer")
     assert {c.external_id for c in cited} == {"seo", "all"}

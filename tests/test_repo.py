@@ -35,6 +35,10 @@ def test_every_setting_is_documented_in_the_readme():
 
 def test_nothing_reads_the_machine_local_shared_folder():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    offenders = [p for p in tracked if p.endswith((".py", ".toml", ".cfg", ".sh", "Makefile")) or p.startswith(".ci/")
-                 if p != "tests/test_repo.py" and any(s in (ROOT / p).read_text(errors="replace") for s in SHARED)]
+    offenders = [
+        p
+        for p in tracked
+        if p.endswith((".py", ".toml", ".cfg", ".sh", "Makefile")) or p.startswith(".ci/")
+        if p != "tests/test_repo.py" and any(s in (ROOT / p).read_text(errors="replace") for s in SHARED)
+    ]
     assert offenders == []

@@ -1,7 +1,7 @@
 """Row-level security: with tenant A set, nothing of tenant B can be read or written, whatever SQL is sent."""
 
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -25,14 +25,17 @@ async def seed(admin):
         await admin.execute(
             """INSERT INTO records (tenant_id, kind, source, external_id, id, updated_at, recorded_at, data,
                                     event_id, stream_ms, stream_seq)
-               VALUES ($1, 'order', 's', '1', $1 || '-rec', now(), now(), '{}', 'e', 1, 0)""", tenant)
+               VALUES ($1, 'order', 's', '1', $1 || '-rec', now(), now(), '{}', 'e', 1, 0)""",
+            tenant,
+        )
         await admin.execute(
             """INSERT INTO event_log (tenant_id, id, type, source, subject_kind, subject_id, occurred_at, recorded_at,
                                       stream, stream_ms, stream_seq, body)
-               VALUES ($1, $1 || '-ev', 't', 's', 'order', '1', now(), now(), 'x', 1, 0, '{}')""", tenant)
+               VALUES ($1, $1 || '-ev', 't', 's', 'order', '1', now(), now(), 'x', 1, 0, '{}')""",
+            tenant,
+        )
         await admin.execute("INSERT INTO group_inbox (tenant_id, group_name, event_id) VALUES ($1, 'g', 'e')", tenant)
-        await admin.execute(
-            "INSERT INTO usage_counts VALUES ($1, current_date, 't', 'p', 1)", tenant)
+        await admin.execute("INSERT INTO usage_counts VALUES ($1, current_date, 't', 'p', 1)", tenant)
 
 
 async def test_a_select_without_where_sees_only_the_current_tenant(pool, admin):
@@ -53,7 +56,9 @@ async def test_tenant_b_rows_cannot_be_modified_or_created_from_tenant_a(pool, a
         assert await conn.execute("DELETE FROM event_log") == "DELETE 1"
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
         async with tenant_transaction(pool, "tenant-a") as conn:
-            await conn.execute("INSERT INTO group_inbox (tenant_id, group_name, event_id) VALUES ('tenant-b', 'g', 'z')")
+            await conn.execute(
+                "INSERT INTO group_inbox (tenant_id, group_name, event_id) VALUES ('tenant-b', 'g', 'z')"
+            )
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
         async with tenant_transaction(pool, "tenant-a") as conn:
             await conn.execute("UPDATE records SET tenant_id = 'tenant-b'")
@@ -72,10 +77,12 @@ async def test_the_service_role_cannot_escape(pool, migrated):
     role = dsn_parts(migrated.service_url).user
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT rolsuper, rolbypassrls, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+            "SELECT rolsuper, rolbypassrls, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+        )
         assert tuple(row) == (False, False, False)
-        owners = {r["tableowner"] for r in await conn.fetch(
-            "SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")}
+        owners = {
+            r["tableowner"] for r in await conn.fetch("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")
+        }
         assert role not in owners
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute("SET ROLE postgres")
@@ -90,8 +97,10 @@ async def test_the_pre_tenant_lookups_are_callable_by_the_service_role_only(admi
     for function in ("api_key_lookup(text)", "webhook_target(text)"):
         assert await admin.fetchval("SELECT has_function_privilege('public', $1, 'EXECUTE')", function) is False
         assert await admin.fetchval("SELECT has_function_privilege($1, $2, 'EXECUTE')", role, function) is True
-    assert await admin.fetchval(
-        "SELECT has_function_privilege($1, 'enable_tenant_isolation(regclass)', 'EXECUTE')", role) is False
+    assert (
+        await admin.fetchval("SELECT has_function_privilege($1, 'enable_tenant_isolation(regclass)', 'EXECUTE')", role)
+        is False
+    )
 
 
 async def test_an_empty_tenant_setting_is_no_tenant(pool, admin):
@@ -119,7 +128,8 @@ async def tenant_tables(conn) -> list[tuple[str, str]]:
     rows = await conn.fetch(
         """SELECT table_name, column_name FROM information_schema.columns
            WHERE table_schema = 'public' AND (column_name = 'tenant_id' OR (table_name, column_name) = ('tenants', 'id'))
-           ORDER BY table_name""")
+           ORDER BY table_name"""
+    )
     return [(r["table_name"], r["column_name"]) for r in rows]
 
 
@@ -130,7 +140,8 @@ async def test_no_tenant_table_admits_a_malformed_tenant_id(admin, bad):
     for table, column in tables:
         checks = await admin.fetch(
             "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c'",
-            table)
+            table,
+        )
         assert any(column in c["def"] and "~" in c["def"] for c in checks), table
     with pytest.raises(asyncpg.CheckViolationError):
         await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, 'x')", bad)
@@ -144,7 +155,8 @@ async def test_no_tenant_table_admits_a_malformed_tenant_id(admin, bad):
 async def test_security_definer_functions_resolve_names_in_pg_catalog_only(admin):
     rows = await admin.fetch(
         """SELECT p.oid::regprocedure::text AS name, p.proconfig FROM pg_proc p
-           JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prosecdef AND n.nspname = 'public'""")
+           JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prosecdef AND n.nspname = 'public'"""
+    )
     assert {r["name"].split("(")[0] for r in rows} >= {"api_key_lookup", "webhook_target", "rag_keyword_candidates"}
     for row in rows:
         assert "search_path=pg_catalog, pg_temp" in (row["proconfig"] or []), row["name"]
@@ -155,18 +167,27 @@ async def test_the_readonly_role_reads_the_archive_and_writes_nothing(admin, mig
     conn = await asyncpg.connect(migrated.readonly_url)
     try:
         row = await conn.fetchrow(
-            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user")
+            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        )
         assert tuple(row) == (False, False, False, False)
         # every tenant's archive, no tenant set: what an operator replay reads
         assert {r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM event_log")} == {"tenant-a", "tenant-b"}
         await conn.execute("SET default_transaction_read_only = off")  # the grants, not the session, must refuse
-        tables = [r["tablename"] for r in await admin.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        tables = [
+            r["tablename"] for r in await admin.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
         for table in tables:
             column = await admin.fetchval(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 "
-                "ORDER BY ordinal_position LIMIT 1", table)
-            for statement in (f"INSERT INTO {table} DEFAULT VALUES", f"UPDATE {table} SET {column} = {column}",
-                              f"DELETE FROM {table}", f"TRUNCATE {table}"):
+                "ORDER BY ordinal_position LIMIT 1",
+                table,
+            )
+            for statement in (
+                f"INSERT INTO {table} DEFAULT VALUES",
+                f"UPDATE {table} SET {column} = {column}",
+                f"DELETE FROM {table}",
+                f"TRUNCATE {table}",
+            ):
                 with pytest.raises(asyncpg.InsufficientPrivilegeError):
                     await conn.execute(statement)
             if table != "event_log":
@@ -182,22 +203,42 @@ async def test_the_readonly_role_reads_the_archive_and_writes_nothing(admin, mig
 
 async def test_an_operator_replay_over_http_reads_the_archive_as_the_readonly_role(gw: Gateway, admin, redis):
     """Redis holds nothing: every replayed entry comes from event_log, read through the read-only role."""
-    now = datetime.now(timezone.utc)
-    event = OrderUpserted(id=new_id(), tenant_id="tenant-a", source="con_x", provider="woocommerce",
-                          subject=Subject(kind="order", external_id="7"), occurred_at=now, recorded_at=now,
-                          data=Order(number="7", total_minor=7))
+    now = datetime.now(UTC)
+    event = OrderUpserted(
+        id=new_id(),
+        tenant_id="tenant-a",
+        source="con_x",
+        provider="woocommerce",
+        subject=Subject(kind="order", external_id="7"),
+        occurred_at=now,
+        recorded_at=now,
+        data=Order(number="7", total_minor=7),
+    )
     await admin.execute(
         """INSERT INTO event_log (tenant_id, id, type, source, subject_kind, subject_id, occurred_at, recorded_at,
                                   stream, stream_ms, stream_seq, body)
            VALUES ($1, $2, $3, 'con_x', 'order', '7', now(), now(), $4, 5, 0, $5)""",
-        "tenant-a", event.id, "commerce.order.upserted.v2", stream_for_tenant("tenant-a"), codec.encode(event).decode())
+        "tenant-a",
+        event.id,
+        "commerce.order.upserted.v2",
+        stream_for_tenant("tenant-a"),
+        codec.encode(event).decode(),
+    )
     await redis.xgroup_create(stream_for_tenant("tenant-a"), "projector", id="0", mkstream=True)  # a known group
-    resp = await gw.post("/v1/admin/replay", json={"group": "projector", "start": "-"},
-                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    resp = await gw.post(
+        "/v1/admin/replay",
+        json={"group": "projector", "start": "-"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["queued"] == 1
     [(_, entry)] = await redis.xrange(replay_stream("projector"))
     assert codec.decode_entry(entry).id == event.id
-    assert await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
-                                dsn_parts(gw.app[CONFIG].database_readonly_url).user) >= 1  # its pool's connection
+    assert (
+        await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
+            dsn_parts(gw.app[CONFIG].database_readonly_url).user,
+        )
+        >= 1
+    )  # its pool's connection
     assert "database_admin_url" not in {f.name for f in fields(GatewayConfig)}  # the gateway holds no owner DSN

@@ -2,16 +2,16 @@
 
 import asyncio
 
+from factories import FAST, order, running, wait_for
 from prometheus_client import REGISTRY
 
 from consumers.deadletter import list_dead, redrive
 from consumers.projector import projector_group
-from consumers.usage import metrics_group
 from consumers.runtime import RuntimeConfig
+from consumers.usage import metrics_group
 from db.migrate import dsn_parts
 from events import codec
 from events.streams import dead_stream, stream_for_tenant
-from factories import FAST, order, running, wait_for
 from producers.publisher import Publisher
 
 
@@ -48,7 +48,9 @@ async def test_a_poison_event_is_dead_lettered_while_the_rest_flows_and_redrive_
 
 
 async def test_malformed_and_unknown_version_entries_go_to_dead_letters_and_the_consumer_keeps_running(
-    redis, pool, admin,
+    redis,
+    pool,
+    admin,
 ):
     stream = stream_for_tenant("t1")
     good = order("t1", "1")
@@ -110,7 +112,8 @@ async def test_database_connections_dying_mid_stream_cost_nothing(redis, pool, a
             await publisher.publish([order(f"t{j}", f"{round_}-{j}") for j in range(60)])
             await asyncio.sleep(0.02)
             killed += await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", role)
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", role
+            )
         await wait_for(lambda: count(admin, "SELECT count(*) FROM event_log"), 600)
         await wait_for(lambda: count(admin, "SELECT coalesce(sum(events), 0) FROM usage_counts"), 600)
     assert killed > 0 and _infra_errors() > before  # the faults happened and were taken as infrastructure errors
@@ -120,8 +123,10 @@ async def test_database_connections_dying_mid_stream_cost_nothing(redis, pool, a
 
 
 def _infra_errors() -> float:
-    return sum(REGISTRY.get_sample_value("bizosaas_consumer_infra_errors_total", {"group": g}) or 0
-               for g in ("projector", "metrics"))
+    return sum(
+        REGISTRY.get_sample_value("bizosaas_consumer_infra_errors_total", {"group": g}) or 0
+        for g in ("projector", "metrics")
+    )
 
 
 async def test_chunks_of_several_partitions_commit_as_one_batch_and_are_acked_on_each(redis):
@@ -165,8 +170,9 @@ async def test_a_batch_slower_than_the_reclaim_idle_time_is_handled_once_and_nev
 
     events = [order(f"tenant-{i}", str(i)) for i in range(60)]
     await Publisher(redis).publish(events)
-    config = RuntimeConfig(**{**FAST.__dict__, "reclaim_idle_ms": 200, "max_deliveries": 2, "batch_size": 20,
-                              "max_inflight_batches": 1})
+    config = RuntimeConfig(
+        **{**FAST.__dict__, "reclaim_idle_ms": 200, "max_deliveries": 2, "batch_size": 20, "max_inflight_batches": 1}
+    )
     async with running(redis, [Group("slow", all_event_streams(8), handle)], config):
         await wait_for(lambda: _count(handled), 60, timeout_s=60)
         await asyncio.sleep(0.5)

@@ -50,10 +50,14 @@ def test_checked_in_catalog_equals_the_generated_one():
 
 def test_catalog_lists_every_published_type_once():
     tags = [p.tag for p in published_types()]
-    assert len(tags) == len(set(tags)) == len(codec.EVENT_TYPES) + len(codec.LEGACY_EVENT_TYPES) + len(
-        codec.COMMAND_TYPES)
+    assert (
+        len(tags) == len(set(tags)) == len(codec.EVENT_TYPES) + len(codec.LEGACY_EVENT_TYPES) + len(codec.COMMAND_TYPES)
+    )
     assert catalog_schemas()["commerce.order.upserted.v1"]["x-bizosaas"] == {
-        "kind": "event", "status": "legacy", "upcast_to": ORDER_UPSERTED}
+        "kind": "event",
+        "status": "legacy",
+        "upcast_to": ORDER_UPSERTED,
+    }
 
 
 def test_asyncapi_document_describes_the_streams_and_resolves():
@@ -61,7 +65,11 @@ def test_asyncapi_document_describes_the_streams_and_resolves():
     check_with_faststream(document)  # what `faststream docs serve docs/events/asyncapi.json` loads
     channels = document["channels"]
     assert {c["address"] for c in channels.values()} == {
-        "bz:events:{partition}", "bz:commands", "bz:dead:{group}", "bz:replay:{group}"}
+        "bz:events:{partition}",
+        "bz:commands",
+        "bz:dead:{group}",
+        "bz:replay:{group}",
+    }
     events = {p.tag for p in published_types() if p.kind == "event"}
     commands = {p.tag for p in published_types() if p.kind == "command"}
     assert set(channels["events"]["messages"]) == events
@@ -74,7 +82,8 @@ def test_asyncapi_document_describes_the_streams_and_resolves():
 def _refs(node: Any) -> list[str]:
     if isinstance(node, dict):
         return ([node["$ref"]] if isinstance(node.get("$ref"), str) else []) + [
-            r for v in node.values() for r in _refs(v)]
+            r for v in node.values() for r in _refs(v)
+        ]
     return [r for v in node for r in _refs(v)] if isinstance(node, list) else []
 
 
@@ -93,8 +102,12 @@ def _pointer(document: dict, ref: str) -> Any:
 _ENTITY_FIELDS = {f.name for f in msgspec.structs.fields(Entity)}
 
 
-def order_variant(drop: tuple[str, ...] = (), change: dict[str, tuple] | None = None,
-                  add: tuple[tuple, ...] = (), line: type = OrderLine) -> dict:
+def order_variant(
+    drop: tuple[str, ...] = (),
+    change: dict[str, tuple] | None = None,
+    add: tuple[tuple, ...] = (),
+    line: type = OrderLine,
+) -> dict:
     """The schema of commerce.order.upserted.v2 if Order were declared differently."""
     change = change or {}
     fields = []
@@ -115,41 +128,70 @@ def test_unchanged_declaration_is_compatible(published):
     assert catalog_incompatibilities(published, catalog_schemas()) == []
 
 
-@pytest.mark.parametrize(("variant", "expected"), [
-    (dict(drop=("total_minor",)), "data.total_minor: field removed"),
-    (dict(change={"total_minor": (str, "0")}), "data.total_minor: type changed, integer is no longer accepted"),
-    (dict(change={"customer_email": (str, None)}), "data.customer_email: type changed, null is no longer accepted"),
-    (dict(change={"currency": (Annotated[str, Meta(min_length=3, max_length=3)], "USD")}),
-     "data.currency: maxLength narrowed to 3 (was absent)"),
-    (dict(change={"customer_email": (Annotated[str, Meta(pattern="^[^@]+@[^@]+$")] | None, None)}),
-     'data.customer_email: pattern narrowed to "^[^@]+@[^@]+$" (was absent)'),
-    (dict(add=(("channel", str),)), "data.channel: new field is required (give it a default)"),
-    (dict(change={"number": (str, msgspec.NODEFAULT)}), "data.number: optional field became required"),
-    (dict(change={"currency": (str, "EUR")}), 'data.currency: default changed from "USD" to "EUR"'),
-], ids=["field-removed", "type-changed", "null-dropped", "constraint-added", "pattern-added", "new-required",
-        "became-required", "default-changed"])
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        (dict(drop=("total_minor",)), "data.total_minor: field removed"),
+        (dict(change={"total_minor": (str, "0")}), "data.total_minor: type changed, integer is no longer accepted"),
+        (dict(change={"customer_email": (str, None)}), "data.customer_email: type changed, null is no longer accepted"),
+        (
+            dict(change={"currency": (Annotated[str, Meta(min_length=3, max_length=3)], "USD")}),
+            "data.currency: maxLength narrowed to 3 (was absent)",
+        ),
+        (
+            dict(change={"customer_email": (Annotated[str, Meta(pattern="^[^@]+@[^@]+$")] | None, None)}),
+            'data.customer_email: pattern narrowed to "^[^@]+@[^@]+$" (was absent)',
+        ),
+        (dict(add=(("channel", str),)), "data.channel: new field is required (give it a default)"),
+        (dict(change={"number": (str, msgspec.NODEFAULT)}), "data.number: optional field became required"),
+        (dict(change={"currency": (str, "EUR")}), 'data.currency: default changed from "USD" to "EUR"'),
+    ],
+    ids=[
+        "field-removed",
+        "type-changed",
+        "null-dropped",
+        "constraint-added",
+        "pattern-added",
+        "new-required",
+        "became-required",
+        "default-changed",
+    ],
+)
 def test_incompatible_entity_changes_are_flagged(published, variant, expected):
     problems = incompatibilities(published[ORDER_UPSERTED], order_variant(**variant))
     assert any(p.startswith(expected) for p in problems), problems
 
 
 def test_nested_struct_changes_are_flagged(published):
-    narrower_line = msgspec.defstruct("OrderLine", [
-        (f.name, Annotated[int, Meta(ge=1)] if f.name == "quantity" else f.type, f.default)
-        for f in msgspec.structs.fields(OrderLine)
-    ], frozen=True, kw_only=True, omit_defaults=True)
+    narrower_line = msgspec.defstruct(
+        "OrderLine",
+        [
+            (f.name, Annotated[int, Meta(ge=1)] if f.name == "quantity" else f.type, f.default)
+            for f in msgspec.structs.fields(OrderLine)
+        ],
+        frozen=True,
+        kw_only=True,
+        omit_defaults=True,
+    )
     problems = incompatibilities(published[ORDER_UPSERTED], order_variant(line=narrower_line))
     assert problems == ["data.line_items[*].quantity: minimum narrowed to 1 (was absent)"]
 
 
 def test_envelope_changes_are_flagged(published):
     sync_failed = msgspec.defstruct(
-        "SyncFailed", [("resource", str), ("error", str, ""), ("retryable", bool, True), ("attempt", int)],
-        bases=(Event,), tag="connector.sync.failed.v1", frozen=True, kw_only=True)
+        "SyncFailed",
+        [("resource", str), ("error", str, ""), ("retryable", bool, True), ("attempt", int)],
+        bases=(Event,),
+        tag="connector.sync.failed.v1",
+        frozen=True,
+        kw_only=True,
+    )
     assert incompatibilities(published["connector.sync.failed.v1"], type_schema(sync_failed)) == [
-        "attempt: new field is required (give it a default)"]
-    renamed = msgspec.defstruct("SyncFailed", [("resource", str)], bases=(Event,), tag="connector.sync.failure.v1",
-                                frozen=True, kw_only=True)
+        "attempt: new field is required (give it a default)"
+    ]
+    renamed = msgspec.defstruct(
+        "SyncFailed", [("resource", str)], bases=(Event,), tag="connector.sync.failure.v1", frozen=True, kw_only=True
+    )
     problems = incompatibilities(published["connector.sync.failed.v1"], type_schema(renamed))
     assert 'type: value(s) ["connector.sync.failed.v1"] no longer accepted' in problems
     assert "error: field removed" in problems and "retryable: field removed" in problems
@@ -161,24 +203,34 @@ def test_a_type_removed_from_the_catalog_is_flagged(published):
     assert catalog_incompatibilities(published, current) == ["cms.page.deleted.v1: type removed from the catalog"]
 
 
-@pytest.mark.parametrize("variant", [
-    dict(add=(("note", str, ""),)),
-    dict(add=(("gift_wrap", bool | None, None), ("tags", list[str], []))),
-    dict(change={"total_minor": (int | None, 0)}),
-    dict(change={"total_minor": (float, 0)}),
-    dict(change={"customer_email": (str | int | None, None)}),
-], ids=["optional-field", "optional-fields", "widened-to-null", "widened-to-number", "widened-union"])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        dict(add=(("note", str, ""),)),
+        dict(add=(("gift_wrap", bool | None, None), ("tags", list[str], []))),
+        dict(change={"total_minor": (int | None, 0)}),
+        dict(change={"total_minor": (float, 0)}),
+        dict(change={"customer_email": (str | int | None, None)}),
+    ],
+    ids=["optional-field", "optional-fields", "widened-to-null", "widened-to-number", "widened-union"],
+)
 def test_compatible_entity_changes_are_accepted(published, variant):
     assert incompatibilities(published[ORDER_UPSERTED], order_variant(**variant)) == []
 
 
 def test_compatible_envelope_changes_and_new_types_are_accepted(published):
     sync_started = msgspec.defstruct(
-        "SyncStarted", [("resource", str, ""), ("cursor", str | None, None), ("page", int, 0)],
-        bases=(Event,), tag="connector.sync.started.v1", frozen=True, kw_only=True)
+        "SyncStarted",
+        [("resource", str, ""), ("cursor", str | None, None), ("page", int, 0)],
+        bases=(Event,),
+        tag="connector.sync.started.v1",
+        frozen=True,
+        kw_only=True,
+    )
     assert incompatibilities(published["connector.sync.started.v1"], type_schema(sync_started)) == []
-    brand_new = msgspec.defstruct("SyncPaused", [("resource", str)], bases=(Event,),
-                                  tag="connector.sync.paused.v1", frozen=True, kw_only=True)
+    brand_new = msgspec.defstruct(
+        "SyncPaused", [("resource", str)], bases=(Event,), tag="connector.sync.paused.v1", frozen=True, kw_only=True
+    )
     current = {**catalog_schemas(), "connector.sync.paused.v1": type_schema(brand_new)}
     assert catalog_incompatibilities(published, current) == []
 
@@ -192,8 +244,10 @@ def _cli(capsys, *argv: str) -> tuple[int, str]:
 def test_cli_check_names_what_changed_and_write_refuses_a_break(tmp_path, capsys):
     catalog = tmp_path / "events"
     shutil.copytree(DOCS, catalog)
-    assert _cli(capsys, "--check", "--dir", str(catalog)) == (0, f"schema catalog is current ({len(catalog_schemas())}"
-                                                                  " types)\n")
+    assert _cli(capsys, "--check", "--dir", str(catalog)) == (
+        0,
+        f"schema catalog is current ({len(catalog_schemas())} types)\n",
+    )
     # as if a published Order had a field that the current Struct dropped
     published_file = catalog / "schemas" / f"{ORDER_UPSERTED}.json"
     doc = json.loads(published_file.read_text())
@@ -261,8 +315,9 @@ def sample(info: inspect.Type) -> Any:
 def test_every_type_round_trips_through_its_schema(published, published_type):
     schema = published[published_type.tag]
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    instance = msgspec.json.decode(msgspec.json.encode(sample(inspect.type_info(published_type.struct))),
-                                   type=published_type.struct)
+    instance = msgspec.json.decode(
+        msgspec.json.encode(sample(inspect.type_info(published_type.struct))), type=published_type.struct
+    )
     raw = codec.encode(instance)
     wire = json.loads(raw)
     assert set(wire) == set(schema["$defs"][published_type.struct.__name__]["properties"])  # no field left out

@@ -1,5 +1,5 @@
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from consumers.projector import projector_group
 from consumers.runtime import Runtime, RuntimeConfig
@@ -9,11 +9,18 @@ from producers.publisher import Publisher
 
 
 async def test_publish_and_project(redis, pool, admin):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     events = [
-        OrderUpserted(id=new_id(), tenant_id=f"t{i % 3}", source="woo1", provider="woocommerce",
-                      subject=Subject(kind="order", external_id=str(i)), occurred_at=now, recorded_at=now,
-                      data=Order(number=str(i), total_minor=100 * i, currency="USD"))
+        OrderUpserted(
+            id=new_id(),
+            tenant_id=f"t{i % 3}",
+            source="woo1",
+            provider="woocommerce",
+            subject=Subject(kind="order", external_id=str(i)),
+            occurred_at=now,
+            recorded_at=now,
+            data=Order(number=str(i), total_minor=100 * i, currency="USD"),
+        )
         for i in range(50)
     ]
     await Publisher(redis).publish(events)

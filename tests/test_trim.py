@@ -1,9 +1,10 @@
 """Trimming never drops an entry some group has not acknowledged, nor one the projector has not archived."""
 
+from factories import FAST, order, running, wait_for
+
 from consumers.projector import projector_group
 from consumers.usage import metrics_group
 from events.streams import stream_for_tenant
-from factories import FAST, order, running, wait_for
 from producers.publisher import Publisher
 from producers.trim import trim_stream
 

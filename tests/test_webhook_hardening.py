@@ -34,15 +34,23 @@ DEADLINE_S = 30.0  # sized for a loaded machine three times slower than this one
 
 
 async def connector(gw: Gateway, key: str, provider: str, secret: str) -> str:
-    resp = await gw.post("/v1/connectors", headers=gw.bearer(key), json={
-        "provider": provider, "name": "t", "secrets": {"webhook_secret": secret}})
+    resp = await gw.post(
+        "/v1/connectors",
+        headers=gw.bearer(key),
+        json={"provider": provider, "name": "t", "secrets": {"webhook_secret": secret}},
+    )
     assert resp.status == 201, await resp.text()
     return (await resp.json())["id"]
 
 
 def woo(body: bytes, topic: str, delivery: str, **extra: str) -> dict:
-    return {"Content-Type": JSON, "X-WC-Webhook-Topic": topic, "X-WC-Webhook-Delivery-ID": delivery,
-            **woocommerce_headers(body, WOO_SECRET, 0), **extra}
+    return {
+        "Content-Type": JSON,
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Delivery-ID": delivery,
+        **woocommerce_headers(body, WOO_SECRET, 0),
+        **extra,
+    }
 
 
 def order(status: str) -> bytes:
@@ -66,13 +74,16 @@ async def test_woocommerce_bodies_sharing_a_delivery_id_are_both_published_and_k
     _, key = await gw.create_tenant()
     woo_id = await connector(gw, key, "woocommerce", WOO_SECRET)
     first, second = order("processing"), order("completed")
-    answers = [await (await gw.post(f"/v1/webhooks/{woo_id}", data=b, headers=woo(b, "order.updated", "same")))
-               .json() for b in (first, second)]
+    answers = [
+        await (await gw.post(f"/v1/webhooks/{woo_id}", data=b, headers=woo(b, "order.updated", "same"))).json()
+        for b in (first, second)
+    ]
     assert [a["duplicate"] for a in answers] == [False, False] and answers[0]["delivery"] != answers[1]["delivery"]
     published = await stream_length(redis)
     assert published == 4  # an order and its buyer, for each body
-    again = await (await gw.post(f"/v1/webhooks/{woo_id}", data=second,
-                                 headers=woo(second, "order.updated", "same"))).json()
+    again = await (
+        await gw.post(f"/v1/webhooks/{woo_id}", data=second, headers=woo(second, "order.updated", "same"))
+    ).json()
     assert again["duplicate"] is True and again["delivery"] == answers[1]["delivery"]  # a genuine retry
     assert await stream_length(redis) == published
     async with running_groups(redis, [deliveries_group(pool)]):
@@ -87,12 +98,16 @@ async def test_woocommerce_bodies_sharing_a_delivery_id_are_both_published_and_k
 
 
 def sw_body(n: int = 1) -> bytes:
-    return json.dumps({"type": "contact.updated", "timestamp": "2026-01-01T00:00:00Z",
-                       "data": {"id": "c1", "first_name": "Ada", "note": "x" * n}}).encode()
+    return json.dumps(
+        {
+            "type": "contact.updated",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "data": {"id": "c1", "first_name": "Ada", "note": "x" * n},
+        }
+    ).encode()
 
 
-async def test_compressed_deliveries_are_decoded_under_the_cap_and_verified_over_the_payload(
-        make_gateway, redis, pool):
+async def test_compressed_deliveries_are_decoded_under_the_cap_and_verified_over_the_payload(make_gateway, redis, pool):
     gw = await make_gateway(webhook_max_body_bytes=64 * 1024)
     _, key = await gw.create_tenant()
     sw_id = await connector(gw, key, "standard-webhooks", SW_SECRET)
@@ -100,8 +115,11 @@ async def test_compressed_deliveries_are_decoded_under_the_cap_and_verified_over
     body = sw_body(20_000)  # compresses far below its length: a reader of Content-Length bytes would cut it
     now = int(time.time())
     for i, (coding, packed) in enumerate([("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))]):
-        headers = {"Content-Type": JSON, "Content-Encoding": coding,
-                   **standard_webhooks_headers(body, SW_SECRET, now, msg_id=f"msg_{coding}")}
+        headers = {
+            "Content-Type": JSON,
+            "Content-Encoding": coding,
+            **standard_webhooks_headers(body, SW_SECRET, now, msg_id=f"msg_{coding}"),
+        }
         resp = await gw.post(f"/v1/webhooks/{sw_id}", data=packed, headers=headers)
         assert resp.status == 200, await resp.text()
         assert (await resp.json())["outcome"] == "published"
@@ -112,21 +130,27 @@ async def test_compressed_deliveries_are_decoded_under_the_cap_and_verified_over
         assert detail["body"].encode() == body  # stored whole, decoded
     bomb = gzip.compress(b"0" * (20 * 1024 * 1024))  # ~20 KiB on the wire, 20 MiB decoded
     assert len(bomb) < 64 * 1024
-    headers = {"Content-Type": JSON, "Content-Encoding": "gzip",
-               **standard_webhooks_headers(b"{}", SW_SECRET, now, msg_id="msg_bomb")}
+    headers = {
+        "Content-Type": JSON,
+        "Content-Encoding": "gzip",
+        **standard_webhooks_headers(b"{}", SW_SECRET, now, msg_id="msg_bomb"),
+    }
     resp = await gw.post(f"/v1/webhooks/{sw_id}", data=bomb, headers=headers)
     assert resp.status == 413 and (await resp.json())["type"] == "urn:bizosaas:problem:payload-too-large"
     for target, coding in [(sw_id, "br"), (sw_id, "x-unknown"), (woo_id, "gzip")]:  # woo declares no coding
-        resp = await gw.post(f"/v1/webhooks/{target}", data=gzip.compress(body),
-                             headers={**headers, "Content-Encoding": coding})
+        resp = await gw.post(
+            f"/v1/webhooks/{target}", data=gzip.compress(body), headers={**headers, "Content-Encoding": coding}
+        )
         assert resp.status == 415, (coding, await resp.text())
         assert (await resp.json())["type"] == "urn:bizosaas:problem:unsupported-media-type"
 
 
 async def test_unsigned_flood_is_throttled_on_its_own_bucket_and_never_blocks_an_authentic_delivery(
-        make_gateway, redis):
-    gw = await make_gateway(webhook_rate_per_s=0.01, webhook_burst=3,
-                            webhook_failed_rate_per_s=0.01, webhook_failed_burst=3)
+    make_gateway, redis
+):
+    gw = await make_gateway(
+        webhook_rate_per_s=0.01, webhook_burst=3, webhook_failed_rate_per_s=0.01, webhook_failed_burst=3
+    )
     _, key = await gw.create_tenant()
     woo_id = await connector(gw, key, "woocommerce", WOO_SECRET)
     body = fixture("woocommerce", "customer.created.json")
@@ -138,16 +162,23 @@ async def test_unsigned_flood_is_throttled_on_its_own_bucket_and_never_blocks_an
 
 
 async def test_bytes_that_are_not_utf8_answer_400_on_json_routes_and_signed_webhooks_are_kept(
-        gw: Gateway, redis, pool, admin):
+    gw: Gateway, redis, pool, admin
+):
     _, key = await gw.create_tenant()
-    resp = await gw.post("/v1/connectors", data=b'{"provider":"stripe","name":"\xff"}',
-                         headers={**gw.bearer(key), "Content-Type": JSON})
+    resp = await gw.post(
+        "/v1/connectors", data=b'{"provider":"stripe","name":"\xff"}', headers={**gw.bearer(key), "Content-Type": JSON}
+    )
     assert resp.status == 400 and resp.content_type == "application/problem+json", await resp.text()
     stripe_id = await connector(gw, key, "stripe", STRIPE_SECRET)
-    body = (b'{"id":"evt_latin1","object":"event","type":"customer.created","created":1767225600,'
-            b'"data":{"object":{"object":"customer","id":"cus_1","name":"caf\xe9"}}}')
-    resp = await gw.post(f"/v1/webhooks/{stripe_id}", data=body,
-                         headers={"Content-Type": JSON, **stripe_headers(body, STRIPE_SECRET, int(time.time()))})
+    body = (
+        b'{"id":"evt_latin1","object":"event","type":"customer.created","created":1767225600,'
+        b'"data":{"object":{"object":"customer","id":"cus_1","name":"caf\xe9"}}}'
+    )
+    resp = await gw.post(
+        f"/v1/webhooks/{stripe_id}",
+        data=body,
+        headers={"Content-Type": JSON, **stripe_headers(body, STRIPE_SECRET, int(time.time()))},
+    )
     assert resp.status == 200, await resp.text()
     answer = await resp.json()
     assert answer["outcome"] == "unmapped" and answer["duplicate"] is False
@@ -179,8 +210,9 @@ async def test_a_body_shorter_than_its_content_length_is_answered_408_not_held_o
     woo_id = await connector(gw, key, "woocommerce", WOO_SECRET)
     before = _timeouts()
     for path, auth in [(f"/v1/webhooks/{woo_id}", ""), ("/v1/connectors", f"Authorization: Bearer {key}\r\n")]:
-        head = (f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{auth}"
-                "Content-Length: 100\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{auth}Content-Length: 100\r\n\r\n"
+        ).encode()
         answer = await _raw_exchange(gw, head + b'{"a": "bc"')
         assert answer.startswith(b"HTTP/1.1 408"), answer
         assert b"application/problem+json" in answer
@@ -190,8 +222,11 @@ async def test_a_body_shorter_than_its_content_length_is_answered_408_not_held_o
 async def test_connectors_whose_webhooks_are_registered_by_hand_need_their_secret(gw: Gateway, redis):
     _, key = await gw.create_tenant()
     for provider in sorted(all_connectors()):
-        resp = await gw.post("/v1/connectors", headers=gw.bearer(key),
-                             json={"provider": provider, "name": "no secret", "secrets": {"api_key": "k"}})
+        resp = await gw.post(
+            "/v1/connectors",
+            headers=gw.bearer(key),
+            json={"provider": provider, "name": "no secret", "secrets": {"api_key": "k"}},
+        )
         assert resp.status == 400, (provider, await resp.text())
         problem = await resp.json()
         assert resp.content_type == "application/problem+json" and "secrets.webhook_secret" in problem["detail"]
@@ -205,14 +240,21 @@ async def test_refused_requests_are_listed_to_their_tenant_only_without_body_or_
     woo_a = await connector(gw, key_a, "woocommerce", WOO_SECRET)
     await connector(gw, key_b, "woocommerce", WOO_SECRET)
     body = order("pending-secret-payload")
-    forged = {**woo(body, "order.updated", "f1"), "X-WC-Webhook-Signature": "Zm9yZ2Vk",
-              "X-Api-Key": "sk_live_should_not_be_kept", "X-Trace": "t-1"}
+    forged = {
+        **woo(body, "order.updated", "f1"),
+        "X-WC-Webhook-Signature": "Zm9yZ2Vk",
+        "X-Api-Key": "sk_live_should_not_be_kept",
+        "X-Trace": "t-1",
+    }
     assert (await gw.post(f"/v1/webhooks/{woo_a}", data=body, headers=forged)).status == 401
-    assert (await gw.post(f"/v1/webhooks/{woo_a}", data=body, headers={**forged, "Content-Type": "text/xml"})
-            ).status == 415
+    assert (
+        await gw.post(f"/v1/webhooks/{woo_a}", data=body, headers={**forged, "Content-Type": "text/xml"})
+    ).status == 415
     rows = await listed(gw, key_a, 2, outcome="rejected")
-    assert [(r["status"], r["outcome"], r["connector_id"]) for r in rows] == [(415, "rejected", woo_a),
-                                                                          (401, "rejected", woo_a)]
+    assert [(r["status"], r["outcome"], r["connector_id"]) for r in rows] == [
+        (415, "rejected", woo_a),
+        (401, "rejected", woo_a),
+    ]
     assert rows[1]["headers"]["x-wc-webhook-topic"] == "order.updated"
     text = json.dumps(rows)
     for absent in ("Zm9yZ2Vk", "sk_live_should_not_be_kept", "pending-secret-payload", "x-trace", WOO_SECRET):
@@ -221,8 +263,9 @@ async def test_refused_requests_are_listed_to_their_tenant_only_without_body_or_
     one = await listed(gw, key_a, 1, outcome="rejected", limit="1")
     resp = await gw.get("/v1/deliveries", params={"outcome": "rejected", "limit": "1"}, headers=gw.bearer(key_a))
     page = await resp.json()
-    nxt = await gw.get("/v1/deliveries", params={"outcome": "rejected", "cursor": page["next"]},
-                       headers=gw.bearer(key_a))
+    nxt = await gw.get(
+        "/v1/deliveries", params={"outcome": "rejected", "cursor": page["next"]}, headers=gw.bearer(key_a)
+    )
     assert [r["id"] for r in one + (await nxt.json())["items"]] == [r["id"] for r in rows]
 
 
@@ -230,8 +273,15 @@ async def test_stored_headers_are_an_allow_list(gw: Gateway, redis, pool):
     _, key = await gw.create_tenant()
     woo_id = await connector(gw, key, "woocommerce", WOO_SECRET)
     body = fixture("woocommerce", "customer.created.json")
-    headers = woo(body, "customer.created", "h1", **{"X-Partner-Credential": "pk_live_0123456789abcdef",
-                                                     "User-Agent": "WooCommerce/9.0 Hookshot (WordPress/6.5)"})
+    headers = woo(
+        body,
+        "customer.created",
+        "h1",
+        **{
+            "X-Partner-Credential": "pk_live_0123456789abcdef",
+            "User-Agent": "WooCommerce/9.0 Hookshot (WordPress/6.5)",
+        },
+    )
     resp = await gw.post(f"/v1/webhooks/{woo_id}", data=body, headers=headers)
     assert resp.status == 200
     delivery = (await resp.json())["delivery"]
@@ -251,8 +301,11 @@ async def test_the_topic_label_takes_only_known_values(gw: Gateway, redis):
         resp = await gw.post(f"/v1/webhooks/{woo_id}", data=body, headers=woo(body, topic, f"m{i}"))
         assert resp.status == 200
     text = await (await gw.get("/metrics")).text()
-    labels = {line.split('topic="')[1].split('"')[0] for line in text.splitlines()
-              if line.startswith("bizosaas_gateway_webhooks_total{") and 'provider="woocommerce"' in line}
+    labels = {
+        line.split('topic="')[1].split('"')[0]
+        for line in text.splitlines()
+        if line.startswith("bizosaas_gateway_webhooks_total{") and 'provider="woocommerce"' in line
+    }
     assert "other" in labels
     assert labels <= set(all_connectors()["woocommerce"].topics) | {"other"}
 

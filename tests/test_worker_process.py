@@ -5,12 +5,18 @@ import re
 import signal
 import urllib.request
 
-from events.streams import all_event_streams
 from factories import order, start_worker, wait_for
+
+from events.streams import all_event_streams
 from producers.publisher import Publisher
 
-WORKER_ENV = {"BIZOSAAS_RECLAIM_IDLE_MS": "1500", "BIZOSAAS_BATCH_SIZE": "200", "BIZOSAAS_BLOCK_MS": "100",
-              "BIZOSAAS_METRICS_PORT": "0", "BIZOSAAS_MAX_DELIVERIES": "20"}
+WORKER_ENV = {
+    "BIZOSAAS_RECLAIM_IDLE_MS": "1500",
+    "BIZOSAAS_BATCH_SIZE": "200",
+    "BIZOSAAS_BLOCK_MS": "100",
+    "BIZOSAAS_METRICS_PORT": "0",
+    "BIZOSAAS_MAX_DELIVERIES": "20",
+}
 
 
 async def count(admin, sql):
@@ -22,7 +28,7 @@ async def pending_by_consumer(redis, group):
     for stream in all_event_streams():
         try:
             summary = await redis.xpending(stream, group)
-        except Exception:  # noqa: BLE001 - the group may not exist on an unused partition
+        except Exception:
             continue
         for entry in summary["consumers"]:
             owners[entry["name"].decode()] = owners.get(entry["name"].decode(), 0) + entry["pending"]
@@ -31,11 +37,12 @@ async def pending_by_consumer(redis, group):
 
 async def test_sigkill_mid_batch_then_reclaim_gives_exactly_one_effect_per_event(redis, admin, migrated, tmp_path):
     # 10,000 events: 2,000 orders of 20 tenants in 5 versions each, versions shuffled across the stream
-    events = [order(f"tenant-{n % 20}", f"o{n}", version=v, total_minor=100 * v) for v in (3, 1, 5, 2, 4)
-              for n in range(2000)]
+    events = [
+        order(f"tenant-{n % 20}", f"o{n}", version=v, total_minor=100 * v) for v in (3, 1, 5, 2, 4) for n in range(2000)
+    ]
     publisher = Publisher(redis)
     for start in range(0, len(events), 1000):
-        await publisher.publish(events[start:start + 1000])
+        await publisher.publish(events[start : start + 1000])
     env = migrated.env(**WORKER_ENV)
     victim = start_worker(env, tmp_path / "victim.log", "projector", "metrics")
     try:
@@ -52,8 +59,7 @@ async def test_sigkill_mid_batch_then_reclaim_gives_exactly_one_effect_per_event
     rescuer = start_worker(env, tmp_path / "rescuer.log", "projector", "metrics")
     try:
         await wait_for(lambda: count(admin, "SELECT count(*) FROM event_log"), 10_000, timeout_s=90)
-        await wait_for(lambda: count(admin, "SELECT coalesce(sum(events), 0) FROM usage_counts"), 10_000,
-                       timeout_s=90)
+        await wait_for(lambda: count(admin, "SELECT coalesce(sum(events), 0) FROM usage_counts"), 10_000, timeout_s=90)
         for group in ("projector", "metrics"):
             await wait_for(lambda: _total_pending(redis, group), 0, timeout_s=30)
     finally:
@@ -93,6 +99,7 @@ async def _scrape(port, needle):
     def get():
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
             return response.read().decode()
+
     text = await asyncio.to_thread(get)
     return text if needle in text else None
 
@@ -133,7 +140,7 @@ async def _consumers(redis, group):
     for stream in all_event_streams():
         try:
             names |= {c["name"].decode() for c in await redis.xinfo_consumers(stream, group)}
-        except Exception:  # noqa: BLE001 - the group may not exist on an unused partition
+        except Exception:
             continue
     return names
 

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from events import codec
 from events.types import Event
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "webhooks"
-RECEIVED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+RECEIVED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 
@@ -41,8 +41,9 @@ def request(body: bytes, headers: dict[str, str] | None = None, content_type: st
 
 
 def ctx(delivery_id: str = "delivery-1", **config: Any) -> IngestContext:
-    return IngestContext(tenant_id="tenant-a", connector_id="conn-1", delivery_id=delivery_id,
-                         received_at=RECEIVED_AT, config=config)
+    return IngestContext(
+        tenant_id="tenant-a", connector_id="conn-1", delivery_id=delivery_id, received_at=RECEIVED_AT, config=config
+    )
 
 
 def round_trips(events: list[Event]) -> bool:
@@ -84,6 +85,9 @@ SIGNERS = {
     "shopify": (shopify_headers, "shpss_current", "shpss_previous"),
     "stripe": (stripe_headers, "whsec_current", "whsec_previous"),
     "slack": (slack_headers, "8f742231b10e8888abcd99yyyzzz85a5", "another_signing_secret"),
-    "standard-webhooks": (standard_webhooks_headers, "whsec_" + base64.b64encode(b"k" * 32).decode(),
-                          "whsec_" + base64.b64encode(b"p" * 24).decode()),
+    "standard-webhooks": (
+        standard_webhooks_headers,
+        "whsec_" + base64.b64encode(b"k" * 32).decode(),
+        "whsec_" + base64.b64encode(b"p" * 24).decode(),
+    ),
 }

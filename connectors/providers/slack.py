@@ -15,12 +15,21 @@ Event Subscriptions / Slash Commands pages, which show the signing secret).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, WebhookRequest
 from connectors.normalize import (
-    EventBuilder, compact, form_fields, json_object, json_object_or_none, opt_text, run_mapper, text, utc_time,
+    EventBuilder,
+    compact,
+    form_fields,
+    json_object,
+    json_object_or_none,
+    opt_text,
+    run_mapper,
+    text,
+    utc_time,
 )
 from connectors.signatures import check_timestamp, header, utf8_keys, verify_hmac
 from events.entities import Message
@@ -53,12 +62,18 @@ def _message(out: EventBuilder, envelope: dict[str, Any], request: WebhookReques
     msg = event["message"] if subtype == "message_changed" else event
     ts, thread = text(msg["ts"]), text(msg.get("thread_ts"))
     message = Message(
-        channel=CHANNEL, conversation_external_id=opt_text(channel),
+        channel=CHANNEL,
+        conversation_external_id=opt_text(channel),
         thread_external_id=f"{channel}:{thread}" if thread and thread != ts else None,
-        sender=text(msg.get("user") or msg.get("bot_id") or msg.get("username")), text=text(msg.get("text")),
+        sender=text(msg.get("user") or msg.get("bot_id") or msg.get("username")),
+        text=text(msg.get("text")),
         sent_at=utc_time(ts),
-        provider_data=compact(team_id=envelope.get("team_id"), subtype=msg.get("subtype") or subtype,
-                              channel_type=event.get("channel_type"), event_type=event.get("type")),
+        provider_data=compact(
+            team_id=envelope.get("team_id"),
+            subtype=msg.get("subtype") or subtype,
+            channel_type=event.get("channel_type"),
+            event_type=event.get("type"),
+        ),
     )
     out.upsert("message", f"{channel}:{ts}", occurred_at, message)
 
@@ -68,11 +83,17 @@ def _slash_command(out: EventBuilder, fields: dict[str, Any], request: WebhookRe
     sent_at = utc_time(int(stamp)) if stamp else None
     command = text(fields.get("command"))
     message = Message(
-        channel=CHANNEL, conversation_external_id=opt_text(fields.get("channel_id")),
+        channel=CHANNEL,
+        conversation_external_id=opt_text(fields.get("channel_id")),
         sender=text(fields.get("user_id")),
-        text=f"{command} {text(fields.get('text'))}".strip(), sent_at=sent_at,
-        provider_data=compact(command=command, team_id=fields.get("team_id"), channel_name=fields.get("channel_name"),
-                              user_name=fields.get("user_name")),
+        text=f"{command} {text(fields.get('text'))}".strip(),
+        sent_at=sent_at,
+        provider_data=compact(
+            command=command,
+            team_id=fields.get("team_id"),
+            channel_name=fields.get("channel_name"),
+            user_name=fields.get("user_name"),
+        ),
     )
     out.upsert("message", f"command:{fields['trigger_id']}", sent_at, message)
 
@@ -99,8 +120,7 @@ class SlackConnector:
     delivery_id_unique: ClassVar[bool] = True
     webhook_registration: ClassVar[str] = BY_HAND
     # the timestamp is kept: a slash command's time comes from it when the delivery is re-run
-    kept_headers: ClassVar[frozenset[str]] = frozenset({TIMESTAMP_HEADER, "x-slack-retry-num",
-                                                        "x-slack-retry-reason"})
+    kept_headers: ClassVar[frozenset[str]] = frozenset({TIMESTAMP_HEADER, "x-slack-retry-num", "x-slack-retry-reason"})
     topics: ClassVar[frozenset[str]] = frozenset(TOPICS)
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:

@@ -18,8 +18,9 @@ covers the decoded payload. Registered by hand (the sender's endpoint settings s
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -27,7 +28,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
 from connectors.normalize import (
-    DELETE, UPSERT, EventBuilder, body_field, json_object, opt_time, run_mapper, utc_time,
+    DELETE,
+    UPSERT,
+    EventBuilder,
+    body_field,
+    json_object,
+    opt_time,
+    run_mapper,
+    utc_time,
 )
 from connectors.signatures import b64, b64_secret_keys, check_timestamp, header, verify_hmac
 from events.entities import Entity
@@ -61,7 +69,7 @@ def verify_ed25519(public_keys: Sequence[str], message: bytes, signatures: Seque
     """True when one signature verifies under one `whpk_` key; malformed keys or signatures simply do not match."""
     for key_text in public_keys:
         try:
-            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key_text[len(PUBLIC_KEY_PREFIX):]))
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key_text[len(PUBLIC_KEY_PREFIX) :]))
         except ValueError:
             continue
         for signature in signatures:

@@ -12,13 +12,24 @@ documented. Registered by hand (Dashboard > Developers > Webhooks, which shows t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
 from connectors.normalize import (
-    EventBuilder, address, body_field, compact, json_object, minor_units, opt_iso, opt_text, opt_time, run_mapper,
-    text, utc_time,
+    EventBuilder,
+    address,
+    body_field,
+    compact,
+    json_object,
+    minor_units,
+    opt_iso,
+    opt_text,
+    opt_time,
+    run_mapper,
+    text,
+    utc_time,
 )
 from connectors.signatures import check_timestamp, header, hexdigest, utf8_keys, verify_hmac
 from events.entities import Contact, Entity, Invoice, Order, Payment, Product, Subscription
@@ -26,7 +37,11 @@ from events.types import Event
 
 SIGNATURE_HEADER = "stripe-signature"
 ADDRESS_FIELDS = {
-    "line1": "line1", "line2": "line2", "city": "city", "region": "state", "postal_code": "postal_code",
+    "line1": "line1",
+    "line2": "line2",
+    "city": "city",
+    "region": "state",
+    "postal_code": "postal_code",
     "country": "country",
 }
 
@@ -43,11 +58,18 @@ def _currency(obj: dict[str, Any]) -> str:
 def _payment(pi: dict[str, Any]) -> Entity:
     methods = pi.get("payment_method_types") or []
     return Payment(
-        status=text(pi.get("status")), currency=_currency(pi), amount_minor=minor_units(pi.get("amount")),
-        customer_external_id=_id(pi.get("customer")), method=text(methods[0]) if methods else "",
-        provider_data=compact(amount_received=pi.get("amount_received"), invoice=_id(pi.get("invoice")),
-                              payment_method=_id(pi.get("payment_method")), description=pi.get("description"),
-                              livemode=pi.get("livemode") or None),
+        status=text(pi.get("status")),
+        currency=_currency(pi),
+        amount_minor=minor_units(pi.get("amount")),
+        customer_external_id=_id(pi.get("customer")),
+        method=text(methods[0]) if methods else "",
+        provider_data=compact(
+            amount_received=pi.get("amount_received"),
+            invoice=_id(pi.get("invoice")),
+            payment_method=_id(pi.get("payment_method")),
+            description=pi.get("description"),
+            livemode=pi.get("livemode") or None,
+        ),
     )
 
 
@@ -63,16 +85,20 @@ def _subscription(sub: dict[str, Any]) -> Entity:
     recurring = price.get("recurring") or {}
     amount = sum(_unit_amount(i) * int(i.get("quantity") or 1) for i in items)
     return Subscription(
-        status=text(sub.get("status")), customer_external_id=_id(sub.get("customer")),
+        status=text(sub.get("status")),
+        customer_external_id=_id(sub.get("customer")),
         plan=text(price.get("nickname") or price.get("id")),
         currency=_currency(sub) if sub.get("currency") else _currency(price),
-        amount_minor=amount, interval=text(recurring.get("interval") or price.get("interval")),
+        amount_minor=amount,
+        interval=text(recurring.get("interval") or price.get("interval")),
         current_period_end=opt_time(sub.get("current_period_end") or first.get("current_period_end")),
         cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
         provider_data=compact(
-            price=price.get("id"), product=_id(price.get("product")),
+            price=price.get("id"),
+            product=_id(price.get("product")),
             quantity=sum(int(i.get("quantity") or 1) for i in items) or None,
-            latest_invoice=_id(sub.get("latest_invoice")), canceled_at=opt_iso(sub.get("canceled_at")),
+            latest_invoice=_id(sub.get("latest_invoice")),
+            canceled_at=opt_iso(sub.get("canceled_at")),
             trial_end=opt_iso(sub.get("trial_end")),
         ),
     )
@@ -80,13 +106,20 @@ def _subscription(sub: dict[str, Any]) -> Entity:
 
 def _invoice(inv: dict[str, Any]) -> Entity:
     return Invoice(
-        number=text(inv.get("number")), status=text(inv.get("status")), currency=_currency(inv),
-        total_minor=minor_units(inv.get("total")), amount_due_minor=minor_units(inv.get("amount_due")),
-        amount_paid_minor=minor_units(inv.get("amount_paid")), customer_external_id=_id(inv.get("customer")),
-        subscription_external_id=_id(inv.get("subscription")), due_at=opt_time(inv.get("due_date")),
+        number=text(inv.get("number")),
+        status=text(inv.get("status")),
+        currency=_currency(inv),
+        total_minor=minor_units(inv.get("total")),
+        amount_due_minor=minor_units(inv.get("amount_due")),
+        amount_paid_minor=minor_units(inv.get("amount_paid")),
+        customer_external_id=_id(inv.get("customer")),
+        subscription_external_id=_id(inv.get("subscription")),
+        due_at=opt_time(inv.get("due_date")),
         provider_data=compact(
-            billing_reason=inv.get("billing_reason"), customer_email=inv.get("customer_email"),
-            period_start=opt_iso(inv.get("period_start")), period_end=opt_iso(inv.get("period_end")),
+            billing_reason=inv.get("billing_reason"),
+            customer_email=inv.get("customer_email"),
+            period_start=opt_iso(inv.get("period_start")),
+            period_end=opt_iso(inv.get("period_end")),
         ),
     )
 
@@ -95,7 +128,10 @@ def _customer(c: dict[str, Any]) -> Entity:
     first, _, last = text(c.get("name")).strip().partition(" ")
     found = address(c.get("address"), ADDRESS_FIELDS)
     return Contact(
-        email=opt_text(c.get("email")), phone=opt_text(c.get("phone")), first_name=first, last_name=last.strip(),
+        email=opt_text(c.get("email")),
+        phone=opt_text(c.get("phone")),
+        first_name=first,
+        last_name=last.strip(),
         addresses=[found] if found else [],
         provider_data=compact(description=c.get("description"), delinquent=c.get("delinquent") or None),
     )
@@ -103,8 +139,10 @@ def _customer(c: dict[str, Any]) -> Entity:
 
 def _product(p: dict[str, Any]) -> Entity:
     return Product(
-        name=text(p.get("name")), status="active" if p.get("active") else "archived",
-        description=text(p.get("description")), url=opt_text(p.get("url")),
+        name=text(p.get("name")),
+        status="active" if p.get("active") else "archived",
+        description=text(p.get("description")),
+        url=opt_text(p.get("url")),
         provider_data=compact(default_price=_id(p.get("default_price"))),
     )
 
@@ -113,15 +151,24 @@ def _checkout_session(s: dict[str, Any]) -> Entity:
     totals = s.get("total_details") or {}
     details = s.get("customer_details") or {}
     return Order(
-        number=text(s.get("id")), status=text(s.get("status")), currency=_currency(s),
-        subtotal_minor=minor_units(s.get("amount_subtotal")), tax_minor=minor_units(totals.get("amount_tax")),
+        number=text(s.get("id")),
+        status=text(s.get("status")),
+        currency=_currency(s),
+        subtotal_minor=minor_units(s.get("amount_subtotal")),
+        tax_minor=minor_units(totals.get("amount_tax")),
         shipping_minor=minor_units(totals.get("amount_shipping")),
         discount_minor=minor_units(totals.get("amount_discount")),
-        total_minor=minor_units(s.get("amount_total")), customer_external_id=_id(s.get("customer")),
-        customer_email=opt_text(details.get("email") or s.get("customer_email")), placed_at=opt_time(s.get("created")),
-        provider_data=compact(payment_status=s.get("payment_status"), mode=s.get("mode"),
-                              payment_intent=_id(s.get("payment_intent")), subscription=_id(s.get("subscription")),
-                              client_reference_id=s.get("client_reference_id")),
+        total_minor=minor_units(s.get("amount_total")),
+        customer_external_id=_id(s.get("customer")),
+        customer_email=opt_text(details.get("email") or s.get("customer_email")),
+        placed_at=opt_time(s.get("created")),
+        provider_data=compact(
+            payment_status=s.get("payment_status"),
+            mode=s.get("mode"),
+            payment_intent=_id(s.get("payment_intent")),
+            subscription=_id(s.get("subscription")),
+            client_reference_id=s.get("client_reference_id"),
+        ),
     )
 
 
@@ -136,19 +183,59 @@ OBJECTS: dict[str, tuple[str, Callable[[dict[str, Any]], Entity]]] = {
 }
 KEPT_WHEN_DELETED = frozenset({"subscription"})
 # the event types of the mapped objects (Stripe's event type list): the metrics' topic label values
-TOPICS = frozenset({
-    *(f"payment_intent.{e}" for e in ("created", "succeeded", "payment_failed", "canceled", "processing",
-                                       "requires_action", "amount_capturable_updated", "partially_funded")),
-    *(f"customer.subscription.{e}" for e in ("created", "updated", "deleted", "paused", "resumed",
-                                              "trial_will_end", "pending_update_applied", "pending_update_expired")),
-    *(f"invoice.{e}" for e in ("created", "updated", "deleted", "finalized", "finalization_failed", "paid",
-                                "payment_failed", "payment_succeeded", "payment_action_required", "sent",
-                                "upcoming", "voided", "marked_uncollectible", "overdue", "will_be_due")),
-    *(f"customer.{e}" for e in ("created", "updated", "deleted")),
-    *(f"product.{e}" for e in ("created", "updated", "deleted")),
-    *(f"checkout.session.{e}" for e in ("completed", "expired", "async_payment_succeeded",
-                                         "async_payment_failed")),
-})
+TOPICS = frozenset(
+    {
+        *(
+            f"payment_intent.{e}"
+            for e in (
+                "created",
+                "succeeded",
+                "payment_failed",
+                "canceled",
+                "processing",
+                "requires_action",
+                "amount_capturable_updated",
+                "partially_funded",
+            )
+        ),
+        *(
+            f"customer.subscription.{e}"
+            for e in (
+                "created",
+                "updated",
+                "deleted",
+                "paused",
+                "resumed",
+                "trial_will_end",
+                "pending_update_applied",
+                "pending_update_expired",
+            )
+        ),
+        *(
+            f"invoice.{e}"
+            for e in (
+                "created",
+                "updated",
+                "deleted",
+                "finalized",
+                "finalization_failed",
+                "paid",
+                "payment_failed",
+                "payment_succeeded",
+                "payment_action_required",
+                "sent",
+                "upcoming",
+                "voided",
+                "marked_uncollectible",
+                "overdue",
+                "will_be_due",
+            )
+        ),
+        *(f"customer.{e}" for e in ("created", "updated", "deleted")),
+        *(f"product.{e}" for e in ("created", "updated", "deleted")),
+        *(f"checkout.session.{e}" for e in ("completed", "expired", "async_payment_succeeded", "async_payment_failed")),
+    }
+)
 
 
 def _parse_signature(value: str | None) -> tuple[str | None, list[str]]:
