@@ -12,7 +12,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/bizosaas
 WORKDIR /src
 COPY . .
-RUN /opt/bizosaas/bin/pip install ".${EXTRAS:+[$EXTRAS]}"
+RUN /opt/bizosaas/bin/pip install -c constraints.txt ".${EXTRAS:+[$EXTRAS]}"
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin bizosaas

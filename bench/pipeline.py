@@ -352,7 +352,7 @@ async def run(args: argparse.Namespace) -> dict:
         if PROFILES:
             result["profile_pct"] = PROFILES
         result["note"] = (
-            f"events_per_s: {main} `bizosaas worker projector` process(es), runtime_config batch 500, draining a "
+            f"events_per_s: {main} `bizosaas worker projector` process(es), default settings (batch 500), draining a "
             f"backlog of {n} events published before they started (consumer throughput, first transaction start "
             "to last commit); raw loop and FastStream peer: one process, owner role, records-shaped table only "
             "(raw_with_archive also writes an event_log-shaped table, as the projector does); latency: steady "

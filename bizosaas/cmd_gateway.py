@@ -10,7 +10,6 @@ from aiohttp import web
 
 from bizosaas.settings import Settings, refuse_unsafe
 from gateway.app import init
-from gateway.config import GatewayConfig
 
 log = logging.getLogger("bizosaas.gateway")
 
@@ -26,7 +25,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     refuse_unsafe(settings)
     host, port = args.host or settings.host, args.port or settings.port
-    runner = web.AppRunner(init(GatewayConfig.from_settings(settings)), access_log=None, handle_signals=True)
+    runner = web.AppRunner(init(settings), access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()

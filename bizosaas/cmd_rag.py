@@ -29,12 +29,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 async def run_reindex(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    embedder = await asyncio.to_thread(make_embedder, settings.rag)
+    embedder = await asyncio.to_thread(make_embedder, settings)
     owner = await asyncpg.connect(settings.database_admin_url)  # the index's DDL and the switch
     pool = await create_pool(settings.database_url, max_size=2)  # every row: the service role, tenant set
     try:
         progress = Progress(f"reindex with {embedder.model_id}")
-        result = await reindex(owner, pool, embedder, settings.rag, progress.update, args.grace_s, args.keep_old)
+        result = await reindex(owner, pool, embedder, settings, progress.update, args.grace_s, args.keep_old)
         progress.finish()
     finally:
         await pool.close()

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from bizosaas.settings import Settings, refuse_unsafe
 from consumers.groups import GROUP_FACTORIES, GroupContext
-from consumers.runtime import Runtime, RuntimeConfig
+from consumers.runtime import Runtime
 from consumers.trimmer import trim_forever
 from db.pool import create_pool
 
@@ -23,18 +23,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("worker", help="run consumer groups (all when none is named)")
     parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"one of: {', '.join(GROUP_FACTORIES)}")
     parser.set_defaults(run=run)
-
-
-def runtime_config(settings: Settings) -> RuntimeConfig:
-    return RuntimeConfig(
-        batch_size=settings.batch_size,
-        block_ms=settings.block_ms,
-        reclaim_idle_ms=settings.reclaim_idle_ms,
-        reclaim_interval_s=max(0.2, min(5.0, settings.reclaim_idle_ms / 4000)),
-        max_deliveries=settings.max_deliveries,
-        stale_consumer_idle_ms=settings.stale_consumer_idle_ms,
-        batch_max_bytes=settings.batch_max_bytes,
-    )
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -48,8 +36,8 @@ async def run(args: argparse.Namespace) -> int:
     redis = Redis.from_url(settings.redis_url)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     try:
-        ctx = GroupContext(pool=pool, redis=redis, partitions=settings.partitions, rag=settings.rag)
-        runtime = Runtime(redis, [GROUP_FACTORIES[n](ctx) for n in names], runtime_config(settings))
+        ctx = GroupContext(pool=pool, redis=redis, partitions=settings.partitions, rag=settings)
+        runtime = Runtime(redis, [GROUP_FACTORIES[n](ctx) for n in names], settings)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.stop)

@@ -274,7 +274,7 @@ class GroupRunner:
             except REDIS_ERRORS as exc:
                 await self._infra_error(exc)
             try:
-                await asyncio.wait_for(self.stopping.wait(), self.config.reclaim_interval_s)
+                await asyncio.wait_for(self.stopping.wait(), self.config.reclaim_every_s)
             except TimeoutError:
                 pass
 

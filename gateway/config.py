@@ -1,60 +1,67 @@
-"""The gateway's settings. Field names match bizosaas.settings.Settings, which fills them from the environment."""
+"""The gateway's settings: each field's default is written here and nowhere else.
+
+`bizosaas.settings.Settings` is a GatewayConfig (and a RuntimeConfig) filled from the environment; `init(settings)`
+takes it as it is. The gateway also serves search, so it is a RagConfig too.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 from events.streams import DEDUPE_WINDOW_S, DEFAULT_PARTITIONS
 from rag.config import RagConfig
 
 
-@dataclass(frozen=True)
-class GatewayConfig:
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = "postgresql://bizosaas_app:bizosaas_app@127.0.0.1:5432/bizosaas"
-    # operator replays read the archive as a read-only role; the gateway holds no owner DSN
-    database_readonly_url: str = "postgresql://bizosaas_readonly:bizosaas_readonly@127.0.0.1:5432/bizosaas"
-    admin_token: str = ""
+@dataclass(frozen=True, kw_only=True)
+class GatewayConfig(RagConfig):
+    # --- servers (DSNs may hold passwords: kept out of repr) ---
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
+    database_url: str = field(  # the services' role: row-level security applies
+        default="postgresql://bizosaas_app:bizosaas_app@127.0.0.1:5432/bizosaas", repr=False
+    )
+    # operator replays read the archive as a read-only role (SELECT on event_log only); the gateway holds no owner DSN
+    database_readonly_url: str = field(
+        default="postgresql://bizosaas_readonly:bizosaas_readonly@127.0.0.1:5432/bizosaas", repr=False
+    )
+    db_pool_size: int = 10  # asyncpg pool size per process
     partitions: int = DEFAULT_PARTITIONS
     dedupe_window_s: int = DEDUPE_WINDOW_S
-    db_pool_size: int = 10
+    admin_token: str = field(default="", repr=False)  # platform operator bearer token (BIZOSAAS_ADMIN_TOKEN)
+    # --- connector secrets in Vault ---
     vault_addr: str = "http://127.0.0.1:8200"
-    vault_token: str = ""
-    vault_mount: str = "secret"
-    vault_prefix: str = "bizosaas"
+    vault_token: str = field(default="", repr=False)
+    vault_mount: str = "secret"  # a KV v2 mount
+    vault_prefix: str = "bizosaas"  # secrets live at <prefix>/tenants/<tenant>/connectors/<connector>
     secret_cache_s: float = 30.0
-    webhook_secret_grace_s: int = 24 * 3600
+    webhook_secret_grace_s: int = 24 * 3600  # a rotated-out webhook secret stays valid this long
+    # --- webhooks ---
     webhook_max_body_bytes: int = 1024 * 1024
-    webhook_rate_per_s: float = 500.0
+    webhook_rate_per_s: float = 500.0  # per-connector abuse limit (generous: providers disable failing endpoints)
     webhook_burst: int = 5000
+    # requests to a webhook URL that fail (bad signature, size, encoding) are charged here, never to the limit above
     webhook_failed_rate_per_s: float = 5.0
     webhook_failed_burst: int = 100
-    rejected_log_max: int = 1000
-    body_timeout_s: float = 30.0
+    rejected_log_max: int = 1000  # refused webhook requests kept per tenant (GET /v1/deliveries?outcome=rejected)
+    body_timeout_s: float = 30.0  # a request body must arrive within this long, else 408
+    publish_batch_ms: float = 1.0  # webhook publishes of concurrent requests are collected this long
+    public_url: str = ""  # base of the webhook URLs given to providers; default: the request's own origin
+    # --- API limits and quotas ---
     tenant_rate_per_s: float = 50.0
     tenant_burst: int = 200
-    key_rate_per_s: float = 20.0
+    key_rate_per_s: float = 20.0  # per API key or JWT subject
     key_burst: int = 100
-    public_url: str = ""
-    oidc_jwks_url: str = ""
+    tenant_max_connectors: int = 50  # connector instances per tenant (409 quota-exceeded past it)
+    tenant_max_knowledge_bytes: int = 1024 * 1024 * 1024  # uploaded knowledge documents' bytes per tenant
+    list_max_bytes: int = 1024 * 1024  # entity data per page of GET /v1/records/{kind} (at least one record)
+    # --- authentication ---
+    oidc_jwks_url: str = ""  # empty: JWT bearer tokens are refused
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_tenant_claim: str = "bizosaas_tenant"
     oidc_role_claim: str = "bizosaas_role"
-    oidc_operator_claim: str = "bizosaas_operator"
+    oidc_operator_claim: str = "bizosaas_operator"  # a JWT with this claim set to true is a platform operator
     jwks_cache_s: float = 3600.0
-    auth_cache_s: float = 5.0
+    auth_cache_s: float = 5.0  # API key lookups are cached this long (a revocation elsewhere takes that long)
+    # failed authentications per client address (after the burst: 429 for that address until the rate refills)
     auth_failure_rate_per_s: float = 1.0
     auth_failure_burst: int = 30
-    tenant_max_connectors: int = 50
-    tenant_max_knowledge_bytes: int = 1024 * 1024 * 1024
-    publish_batch_ms: float = 1.0
-    list_max_bytes: int = 1024 * 1024
-    rag: RagConfig = RagConfig()  # search: the query embedder, HNSW settings, knowledge upload limit
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> GatewayConfig:
-        """Take every field of the same name from a settings object (bizosaas.settings.Settings)."""
-        values = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
-        return cls(**{**values, **overrides})

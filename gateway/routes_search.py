@@ -46,8 +46,8 @@ PARSED_MEDIA_TYPES = ("text/html", "application/pdf")  # CPU-heavy on untrusted 
 async def searcher_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's searcher, after the pool is open. The local model starts loading now, in a thread: vector and
     hybrid queries answer 503 until it is ready (`/readyz` says `search`), keyword queries never wait for it."""
-    app[SEARCHER] = searcher = Searcher(app[POOL], app[CONFIG].rag)
-    app[WARMUP] = warmup = ModelWarmup(app[CONFIG].rag)
+    app[SEARCHER] = searcher = Searcher(app[POOL], app[CONFIG])
+    app[WARMUP] = warmup = ModelWarmup(app[CONFIG])
     warmup.start()
     yield
     await searcher.close()
@@ -55,7 +55,7 @@ async def searcher_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def converter_ctx(app: web.Application) -> AsyncIterator[None]:
     """The processes that convert HTML and PDF uploads (started on the first such upload)."""
-    rag = app[CONFIG].rag
+    rag = app[CONFIG]
     app[CONVERTER] = converter = Converter(rag.rag_parse_timeout_s, rag.rag_parse_workers)
     yield
     await converter.close()
@@ -206,7 +206,7 @@ async def post_knowledge(request: web.Request) -> web.Response:
     media_type = request.content_type
     if media_type not in MEDIA_TYPES:
         raise ProblemError("unsupported-media-type", f"send one of: {', '.join(MEDIA_TYPES)}")
-    rag = request.app[CONFIG].rag
+    rag = request.app[CONFIG]
     # whole (a single read() returns only what is buffered), under the cap, within the body timeout, gzip decoded
     body = await read_body(request, rag.rag_knowledge_max_bytes, request.app[CONFIG].body_timeout_s)
     try:

@@ -1,12 +1,12 @@
-"""RAG settings. Field names match bizosaas.settings.Settings, which fills them from the environment."""
+"""RAG settings: each field's default is written here and nowhere else. The gateway's and the worker's settings
+are RagConfigs (search and the indexer read these fields)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RagConfig:
     rag_embedder: str = "auto"  # auto: OpenAI when openai_api_key is set, else the local model; or local / openai
     rag_local_model_dir: str = ""  # the local model's model.onnx + tokenizer.json; empty: the packaged export
@@ -31,8 +31,3 @@ class RagConfig:
         if self.rag_embedder != "auto":
             return self.rag_embedder
         return "openai" if self.openai_api_key else "local"
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> RagConfig:
-        values = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
-        return cls(**{**values, **overrides})

@@ -16,7 +16,6 @@ from webhook_support import fixture, woocommerce_headers
 
 from bizosaas.logs import JsonFormatter
 from bizosaas.servers import free_port
-from rag.config import RagConfig
 from rag.local_model import PACKAGED
 
 SECRET = "hygiene-webhook-secret"
@@ -123,7 +122,7 @@ async def test_vector_search_answers_503_until_the_model_has_loaded_and_keyword_
     shutil.copy(PACKAGED / "tokenizer.json", model_dir / "tokenizer.json")
     pipe = model_dir / "model.onnx"
     os.mkfifo(pipe)
-    gw = await make_gateway(rag=RagConfig(rag_embedder="local", rag_local_model_dir=str(model_dir)))
+    gw = await make_gateway(rag_embedder="local", rag_local_model_dir=str(model_dir))
     fed = False
     try:
         _, key = await gw.create_tenant("slowload")

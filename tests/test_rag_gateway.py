@@ -86,7 +86,7 @@ async def test_knowledge_documents_are_uploaded_indexed_searched_and_deleted(
 
 
 async def test_uploads_outside_the_limits_are_refused(make_gateway):
-    gw = await make_gateway(rag=RagConfig(rag_knowledge_max_bytes=200))
+    gw = await make_gateway(rag_knowledge_max_bytes=200)
     _, key = await gw.create_tenant("acme")
     headers = gw.bearer(key)
     resp = await gw.post("/v1/knowledge", data=b"x" * 201, headers={**headers, "Content-Type": "text/plain"})

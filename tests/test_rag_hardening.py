@@ -99,7 +99,7 @@ async def _upload_while_probing(gw: Gateway, key: str, body: bytes) -> tuple[int
 
 
 async def test_healthz_answers_while_a_big_html_upload_is_converted(make_gateway):
-    gw = await make_gateway(rag=RagConfig(rag_parse_timeout_s=120))
+    gw = await make_gateway(rag_parse_timeout_s=120)
     _, key = await gw.create_tenant("acme")
     status, answered = await _upload_while_probing(gw, key, SLOW_HTML)
     assert status == 202
@@ -109,7 +109,7 @@ async def test_healthz_answers_while_a_big_html_upload_is_converted(make_gateway
 
 
 async def test_a_conversion_past_its_time_is_stopped_and_the_next_upload_is_served(make_gateway):
-    gw = await make_gateway(rag=RagConfig(rag_parse_timeout_s=0.5))
+    gw = await make_gateway(rag_parse_timeout_s=0.5)
     _, key = await gw.create_tenant("acme")
     headers = {**gw.bearer(key), "Content-Type": "text/html"}
     resp = await gw.post("/v1/knowledge", data=io.BytesIO(SLOW_HTML), headers=headers)
@@ -132,7 +132,7 @@ async def test_uploads_are_stored_whole_or_refused(make_gateway, redis, pool):
         resp = await eventually(lambda: _found(gw, key, uploaded["id"]), timeout_s=60)
     assert (await resp.json())["content"].encode() == text  # the body route answers it whole
 
-    small = await make_gateway(rag=RagConfig(rag_knowledge_max_bytes=100_000))
+    small = await make_gateway(rag_knowledge_max_bytes=100_000)
     _, small_key = await small.create_tenant("bravo")
 
     async def chunked():  # no Content-Length: only counting what arrives can refuse it
@@ -291,7 +291,7 @@ async def test_a_reindex_keeps_every_tenants_chunks_and_agent_scopes(redis, pool
 
 
 async def test_uploads_over_the_page_or_character_cap_are_refused(make_gateway):
-    gw = await make_gateway(rag=RagConfig(rag_max_pages=2, rag_max_text_chars=1_000))
+    gw = await make_gateway(rag_max_pages=2, rag_max_text_chars=1_000)
     _, key = await gw.create_tenant("acme")
     pdf = {**gw.bearer(key), "Content-Type": "application/pdf"}
     resp = await gw.post("/v1/knowledge", data=pdf_of_pages(["Page one.", "Page two."]), headers=pdf)

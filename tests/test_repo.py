@@ -7,6 +7,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from bizosaas.settings import Settings, env_name
+from consumers.base import RuntimeConfig
+from gateway.config import GatewayConfig
+from rag.config import RagConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ("../shared", "/work/shared")  # the machine-local design folder: never read at run or test time
@@ -31,6 +34,45 @@ def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     missing = [env_name(f.name) for f in fields(Settings) if f"`{env_name(f.name)}`" not in readme]
     assert missing == [], f"add these to README.md's Settings table: {missing}"
+
+
+def test_ruff_finds_nothing_to_lint_or_format():
+    """[tool.ruff] in pyproject.toml: the tree is lint-clean and formatted (`ruff check --fix`, `ruff format`)."""
+    ruff = Path(sys.executable).parent / "ruff"
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        result = subprocess.run([str(ruff), *command], cwd=ROOT, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"ruff {' '.join(command)}:\n" + result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_each_setting_is_declared_once():
+    """A setting's default is written in the one config that declares it; Settings inherits the others."""
+    declared: dict[str, str] = {}
+    for config in (RagConfig, GatewayConfig, RuntimeConfig, Settings):
+        for name in config.__annotations__:
+            assert name not in declared, f"{name} is declared by both {declared[name]} and {config.__name__}"
+            declared[name] = config.__name__
+    assert set(declared) == {f.name for f in fields(Settings)}
+
+
+def test_secrets_never_appear_in_a_repr():
+    secret_values = {
+        "VAULT_TOKEN": "hvs.vault-token-value",
+        "BIZOSAAS_ADMIN_TOKEN": "admin-token-value-" + "x" * 32,
+        "OPENAI_API_KEY": "sk-openai-key-value",
+        "REDIS_URL": "redis://:redis-password@10.0.0.1:6379/0",
+        "DATABASE_URL": "postgresql://app:service-password@10.0.0.2/bizosaas",
+        "DATABASE_ADMIN_URL": "postgresql://owner:owner-password@10.0.0.2/bizosaas",
+        "BIZOSAAS_DATABASE_READONLY_URL": "postgresql://ro:readonly-password@10.0.0.2/bizosaas",
+    }
+    settings = Settings.from_env(secret_values)
+    assert settings.vault_token == secret_values["VAULT_TOKEN"]  # read, then kept out of every repr
+    for shown in (
+        repr(settings),
+        str(settings),
+        repr(GatewayConfig(**{f.name: getattr(settings, f.name) for f in fields(GatewayConfig)})),
+    ):
+        for value in ("vault-token-value", "admin-token-value", "openai-key-value", "password"):
+            assert value not in shown
 
 
 def test_nothing_reads_the_machine_local_shared_folder():
