@@ -205,7 +205,7 @@ async def faststream_peer(
         sub = StreamSub(stream, group=name, consumer="peer", batch=True, max_records=500, last_id="0")
 
         @broker.subscriber(stream=sub)
-        async def handle(body: list[dict[str, str]], message=Context("message")) -> None:
+        async def handle(body: list[dict[str, str]], message=Context("message")) -> None:  # noqa: B008 - FastStream's DI
             items = [
                 (codec.decode_event(entry["e"]), entry["e"].encode(), parse_id(entry_id))
                 for entry, entry_id in zip(body, message.raw_message["message_ids"])

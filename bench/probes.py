@@ -144,7 +144,7 @@ class Phases:
 
 
 def start_spy(pid: int, out: Path) -> subprocess.Popen:
-    """py-spy (PyPI; the `bench` extra) sampling a worker's Python stacks, idle time left out, to a folded-stack file."""
+    """py-spy (the `bench` extra) sampling a worker's Python stacks, idle time left out, to a folded-stack file."""
     spy = subprocess.Popen(
         [
             Path(sys.executable).parent / "py-spy",

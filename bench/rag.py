@@ -68,7 +68,7 @@ def say(line: str) -> None:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def post_event(tenant: str, external_id: str, text: Text, minute: int = 0, kind: str = "post"):
@@ -117,7 +117,7 @@ async def throughput(redis, pool, owner_pool, embedder, config, texts: list[Text
     calls, encoded, busy_before = embedder.calls, embedder.texts_encoded, embedder.encode_seconds
     started, cpu_before, machine_before = time.perf_counter(), meter.sample(), machine_busy_s()
     task = asyncio.create_task(runtime.run())
-    while not await drained(redis):
+    while not await drained(redis):  # noqa: ASYNC110 - polling Redis, another process's state
         await asyncio.sleep(0.02)
     elapsed, used, machine = time.perf_counter() - started, CpuMeter.used(cpu_before, meter.sample()), machine_busy_s()
     ours = used["bench"] + used["postgres"] + used["redis"]
@@ -176,7 +176,7 @@ async def freshness(redis, owner_pool, embedder: LocalEmbedder, texts: list[Text
         busy = embedder.encode_seconds
         sent = time.monotonic()
         await publisher.publish([event])
-        while not await pool_count(
+        while not await pool_count(  # noqa: ASYNC110 - polling Postgres for the indexer's commit
             owner_pool, "SELECT count(*) FROM rag_entities WHERE external_id = $1", event.subject.external_id
         ):
             await asyncio.sleep(0.002)

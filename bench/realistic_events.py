@@ -166,7 +166,7 @@ class Tenant:
 
 
 class Traffic:
-    """A deterministic stream of realistic events (seeded); `entities` counts the distinct (tenant, kind, source, id)."""
+    """A deterministic stream of realistic events (seeded); `entities` counts distinct (tenant, kind, source, id)."""
 
     def __init__(self, tenants: int = 50, seed: int = 7, start: datetime | None = None) -> None:
         self.rnd = random.Random(seed)
@@ -261,7 +261,7 @@ class Traffic:
             )
         subtotal = sum(line.total_minor for line in lines)
         tax, shipping = subtotal * 19 // 100, rnd.choice([0, 4, 7]) * scale
-        first, last, email = self.person()
+        _first, _last, email = self.person()
         home = self.address()
         return Order(
             number=f"#{xid[-6:]}",

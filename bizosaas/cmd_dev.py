@@ -107,7 +107,7 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def _lock(data: Path):
-    handle = open(data / "dev.lock", "w")
+    handle = open(data / "dev.lock", "w")  # noqa: SIM115 - held open (and locked) while bizosaas dev runs
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -72,7 +72,7 @@ def _http_json(url: str) -> tuple[int, bytes]:
 
 
 async def _vault_facts(addr: str) -> str:
-    status, body = await asyncio.to_thread(_http_json, f"{addr.rstrip('/')}/v1/sys/health")
+    _status, body = await asyncio.to_thread(_http_json, f"{addr.rstrip('/')}/v1/sys/health")
     health = json.loads(body)
     if not health.get("initialized"):
         raise RuntimeError("not initialized")

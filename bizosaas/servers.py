@@ -8,6 +8,7 @@ OpenBao and Temporal's dev server live in bizosaas/openbao.py and bizosaas/tempo
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -56,10 +57,8 @@ def die_with_parent() -> None:
 
     The kernel ties this to the starting *thread*: only start children with it from a thread that lives as long
     as they should (bizosaas dev starts everything from its main thread)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the child outlives a killed parent
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def launch(cmd: list, log: Path, linked: bool = False, **popen) -> subprocess.Popen:

@@ -128,7 +128,8 @@ async def erase_person_rows(pool: asyncpg.Pool, tenant_id: str, person: Person) 
         )
         counts["deliveries"] = _count(
             await conn.execute(
-                """UPDATE deliveries SET body = '\\x'::bytea, headers = '{}', error = 'raw body erased', updated_at = now()
+                """UPDATE deliveries
+               SET body = '\\x'::bytea, headers = '{}', error = 'raw body erased', updated_at = now()
                WHERE tenant_id = $1 AND length(body) > 0 AND (event_ids && $2::text[]
                      OR EXISTS (SELECT 1 FROM unnest($3::text[]) e
                                 WHERE position(convert_to(e, 'UTF8') IN body) > 0

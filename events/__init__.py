@@ -1,1 +1,1 @@
-"""The event contract: envelope, entities, command types, stream names, codec and upcasters (msgspec and stdlib only)."""
+"""The event contract: envelope, entities, commands, stream names, codec and upcasters (msgspec and stdlib only)."""

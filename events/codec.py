@@ -17,8 +17,8 @@ from events.types import EVENT_TYPES, Event
 
 EVENT_FIELD = b"e"
 
-_event_decoder = msgspec.json.Decoder(Union[EVENT_TYPES + LEGACY_EVENT_TYPES])  # type: ignore[valid-type]
-_command_decoder = msgspec.json.Decoder(Union[COMMAND_TYPES])  # type: ignore[valid-type]
+_event_decoder = msgspec.json.Decoder(Union[EVENT_TYPES + LEGACY_EVENT_TYPES])  # type: ignore[valid-type]  # noqa: UP007 - built from a tuple
+_command_decoder = msgspec.json.Decoder(Union[COMMAND_TYPES])  # type: ignore[valid-type]  # noqa: UP007 - built from a tuple
 _encoder = msgspec.json.Encoder()
 
 
