@@ -12,6 +12,7 @@ from aiohttp import web
 from msgspec import Meta
 
 from connectors.base import BY_HAND
+from connectors.credentials import rotate
 from connectors.registry import UnknownProvider, all_connectors, get_connector
 from db.pool import tenant_transaction
 from events.commands import ConnectConnector, DisconnectConnector
@@ -19,7 +20,6 @@ from gateway.commands import new_command_fields, record_command, send_command
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
-from gateway.secrets import rotate
 from gateway.state import CONFIG, POOL, PUBLISHER, SECRETS, TARGETS, principal, tenant_of
 from gateway.tenancy import check_connector_quota
 

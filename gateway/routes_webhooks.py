@@ -20,6 +20,7 @@ import msgspec
 from aiohttp import web
 
 from connectors.base import Connector, Handshake, SignatureError, WebhookRequest
+from connectors.credentials import webhook_secrets
 from connectors.registry import UnknownProvider, get_connector
 from events.ids import new_id
 from gateway import metrics
@@ -29,7 +30,6 @@ from gateway.problems import ProblemError
 from gateway.ratelimit import retry_after
 from gateway.rejected import Rejection, log_rejection
 from gateway.routing import Routes, json_response
-from gateway.secrets import webhook_secrets
 from gateway.state import (
     BATCHER,
     CONFIG,
