@@ -16,10 +16,10 @@ from msgspec import Meta
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from connectors.base import WebhookRequest
+from connectors.ingest import context, run_normalizer, topic_label
 from connectors.registry import UnknownProvider, get_connector
 from db.pool import tenant_transaction
 from gateway import metrics, rejected
-from gateway.ingest import context, run_normalizer, topic_label
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query

@@ -21,11 +21,11 @@ from aiohttp import web
 
 from connectors.base import Connector, Handshake, SignatureError, WebhookRequest
 from connectors.credentials import webhook_secrets
+from connectors.ingest import OTHER, context, delivery_id_of, delivery_row_id, kept_headers, run_normalizer, topic_label
 from connectors.registry import UnknownProvider, get_connector
 from events.ids import new_id
 from gateway import metrics
 from gateway.body import check_codings, content_codings, decode, read_raw
-from gateway.ingest import OTHER, context, delivery_id_of, delivery_row_id, kept_headers, run_normalizer, topic_label
 from gateway.problems import ProblemError
 from gateway.ratelimit import retry_after
 from gateway.rejected import Rejection, log_rejection

@@ -1,5 +1,6 @@
 """From a verified webhook to what gets published: the events (or one `unmapped` event that keeps the delivery
-re-runnable), their idempotency keys and the delivery record. Shared by the webhook route and delivery retries."""
+re-runnable), their idempotency keys and the delivery record's id. Shared by the gateway's webhook route and its
+delivery retries; pure (no I/O), so a sync or a Temporal activity can run a provider's normalizer the same way."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from connectors.base import COMMON_HEADERS, Connector, IngestContext, NormalizeE
 from events.ids import derived_id, opaque_id
 from events.types import Event, Subject, WebhookUnmapped
 
-log = logging.getLogger("bizosaas.gateway.ingest")
+log = logging.getLogger("bizosaas.connectors.ingest")
 
 OTHER = "other"  # the metrics' topic label for anything but a provider's mapped topics
 
