@@ -23,6 +23,7 @@ from connectors.base import Connector, Handshake, SignatureError, WebhookRequest
 from connectors.credentials import webhook_secrets
 from connectors.ingest import OTHER, context, delivery_id_of, delivery_row_id, kept_headers, run_normalizer, topic_label
 from connectors.registry import UnknownProvider, get_connector
+from events.deliveries import DeliveryRecord
 from events.ids import new_id
 from gateway import metrics
 from gateway.body import check_codings, content_codings, decode, read_raw
@@ -41,7 +42,6 @@ from gateway.state import (
     WEBHOOK_LIMITER,
 )
 from gateway.targets import Target
-from producers.deliveries import DeliveryRecord
 
 log = logging.getLogger("bizosaas.gateway.webhooks")
 routes = Routes("webhooks")

@@ -38,8 +38,7 @@ from connectors.registry import all_connectors
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from events import codec
-from events.streams import all_event_streams
-from producers.deliveries import DELIVERIES_STREAM
+from events.streams import DELIVERIES_STREAM, all_event_streams
 
 WOO_SECRET, SHOP_SECRET, STRIPE_SECRET, SLACK_SECRET = "wc-secret", "shop-secret", "whsec_stripe", "slack-secret"
 SW_SECRET = "whsec_" + base64.b64encode(b"standard-webhooks-test-key-32by").decode()
