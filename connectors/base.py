@@ -1,6 +1,6 @@
 """The interface every provider module implements.
 
-A provider module in `connectors/providers/` exposes `CONNECTOR`, an object with the attributes and methods of
+A provider module in `connectors/providers/` exposes `PROVIDER`, an object with the attributes and methods of
 `Connector`. Webhook handling is pure: bytes and headers in, events out; the gateway does all I/O.
 """
 
@@ -75,7 +75,7 @@ COMMON_HEADERS = frozenset(
 )
 
 
-class Connector(Protocol):
+class Provider(Protocol):
     provider: str  # lower-case, hyphenated: woocommerce, shopify, stripe, slack, standard-webhooks
     content_types: frozenset[str]  # media types the provider sends; anything else is answered 415
     # Content-Encodings the provider may send besides identity (decoded by the gateway before verification);

@@ -11,7 +11,7 @@ import pytest
 from webhook_support import FORM, SIGNERS, ctx, fixture, request, round_trips, vectors
 
 from connectors.base import NormalizeError
-from connectors.registry import get_connector
+from connectors.registry import get_provider
 from events import codec
 from events.types import (
     ContactDeleted,
@@ -27,9 +27,9 @@ from events.types import (
     SubscriptionUpserted,
 )
 
-stripe = get_connector("stripe")
-slack = get_connector("slack")
-sw = get_connector("standard-webhooks")
+stripe = get_provider("stripe")
+slack = get_provider("slack")
+sw = get_provider("standard-webhooks")
 
 
 def utc(*args: int) -> datetime:

@@ -9,13 +9,13 @@ import pytest
 from webhook_support import FORM, RECEIVED_AT, ctx, fixture, request, round_trips
 
 from connectors.base import NormalizeError, SignatureError
-from connectors.registry import get_connector
+from connectors.registry import get_provider
 from events.entities import Address, OrderLine
 from events.ids import derived_id
 from events.types import ContactUpserted, OrderDeleted, OrderUpserted, ProductDeleted, ProductUpserted
 
-woo = get_connector("woocommerce")
-shopify = get_connector("shopify")
+woo = get_provider("woocommerce")
+shopify = get_provider("shopify")
 
 
 def utc(*args: int) -> datetime:

@@ -31,10 +31,10 @@ from webhook_support import (
 )
 
 import connectors.providers.standard_webhooks as standard_webhooks
-from connectors.providers.slack import SlackConnector
-from connectors.providers.standard_webhooks import StandardWebhooksConnector
-from connectors.providers.stripe import StripeConnector
-from connectors.registry import all_connectors
+from connectors.providers.slack import SlackProvider
+from connectors.providers.standard_webhooks import StandardWebhooksProvider
+from connectors.providers.stripe import StripeProvider
+from connectors.registry import all_providers
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from events import codec
@@ -201,7 +201,7 @@ async def test_official_vectors_and_their_negatives(gw: Gateway, redis, monkeypa
         "X-Slack-Signature": slack["expected_X-Slack-Signature"],
     }
     # the vector's timestamp is from 2018: the registry serves a Slack connector without the 5-minute tolerance
-    monkeypatch.setitem(all_connectors(), "slack", SlackConnector(tolerance_s=None))
+    monkeypatch.setitem(all_providers(), "slack", SlackProvider(tolerance_s=None))
     good = await deliver(gw, slack_id, slack["body"].encode(), headers, FORM)
     bad = await deliver(gw, slack_id, slack["negative"]["body"].encode(), headers, FORM)
     assert good.status == 200, await good.text()
@@ -218,8 +218,8 @@ async def test_official_vectors_and_their_negatives(gw: Gateway, redis, monkeypa
 async def test_every_remaining_vector_through_the_route(gw: Gateway, redis, monkeypatch: pytest.MonkeyPatch):
     """WooCommerce's and Stripe's derived vectors and every Standard Webhooks vector, positive and negative (their
     timestamps are old: the registry serves those connectors without the timestamp tolerance)."""
-    monkeypatch.setitem(all_connectors(), "stripe", StripeConnector(tolerance_s=None))
-    monkeypatch.setitem(all_connectors(), "standard-webhooks", StandardWebhooksConnector(tolerance_s=None))
+    monkeypatch.setitem(all_providers(), "stripe", StripeProvider(tolerance_s=None))
+    monkeypatch.setitem(all_providers(), "standard-webhooks", StandardWebhooksProvider(tolerance_s=None))
     _, key = await gw.create_tenant()
     for vector in vectors("woocommerce")["derived_vectors"]:
         woo_id = await make_connector(gw, key, "woocommerce", vector["secret"])

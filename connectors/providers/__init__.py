@@ -1,1 +1,1 @@
-"""One module per provider; each defines CONNECTOR (see connectors.base.Connector)."""
+"""One module per provider; each defines PROVIDER (see connectors.base.Connector)."""

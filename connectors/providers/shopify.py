@@ -170,7 +170,7 @@ def _product(out: EventBuilder, p: dict[str, Any]) -> None:
 MAPPERS = {"order": _order, "contact": _customer, "product": _product}
 
 
-class ShopifyConnector:
+class ShopifyProvider:
     provider = "shopify"
     content_types = frozenset({"application/json"})
     content_encodings: frozenset[str] = frozenset()
@@ -206,4 +206,4 @@ class ShopifyConnector:
         return normalize_resource(ctx, self.provider, topic, request.body, TOPICS, MAPPERS, MODIFIED_FIELD)
 
 
-CONNECTOR = ShopifyConnector()
+PROVIDER = ShopifyProvider()

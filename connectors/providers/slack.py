@@ -111,7 +111,7 @@ def _form_payload(fields: dict[str, str]) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
-class SlackConnector:
+class SlackProvider:
     tolerance_s: float | None = 300.0  # Slack: refuse requests more than five minutes old; None disables
 
     provider: ClassVar[str] = "slack"
@@ -168,4 +168,4 @@ class SlackConnector:
         return run_mapper(ctx, self.provider, topic, lambda out: mapper(out, body, request))
 
 
-CONNECTOR = SlackConnector()
+PROVIDER = SlackProvider()

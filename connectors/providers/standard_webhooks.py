@@ -89,7 +89,7 @@ def _kind_and_action(event_type: str) -> tuple[str, str] | None:
 
 
 @dataclass(frozen=True)
-class StandardWebhooksConnector:
+class StandardWebhooksProvider:
     tolerance_s: float | None = 300.0  # the specification's five minutes, both ways; None disables
 
     provider: ClassVar[str] = "standard-webhooks"
@@ -152,4 +152,4 @@ class StandardWebhooksConnector:
         return run_mapper(ctx, self.provider, topic, emit)
 
 
-CONNECTOR = StandardWebhooksConnector()
+PROVIDER = StandardWebhooksProvider()

@@ -251,7 +251,7 @@ def _parse_signature(value: str | None) -> tuple[str | None, list[str]]:
 
 
 @dataclass(frozen=True)
-class StripeConnector:
+class StripeProvider:
     tolerance_s: float | None = 300.0  # Stripe's SDK default; None disables the check (replaying old fixtures)
 
     provider: ClassVar[str] = "stripe"
@@ -301,4 +301,4 @@ class StripeConnector:
         return run_mapper(ctx, self.provider, topic, emit)
 
 
-CONNECTOR = StripeConnector()
+PROVIDER = StripeProvider()

@@ -179,7 +179,7 @@ def _product(out: EventBuilder, p: dict[str, Any]) -> None:
 MAPPERS = {"order": _order, "contact": _customer, "product": _product}
 
 
-class WooCommerceConnector:
+class WooCommerceProvider:
     provider = "woocommerce"
     content_types = frozenset({"application/json", FORM})  # FORM: the creation ping
     content_encodings: frozenset[str] = frozenset()
@@ -215,4 +215,4 @@ class WooCommerceConnector:
         return normalize_resource(ctx, self.provider, topic, request.body, TOPICS, MAPPERS, MODIFIED_FIELD)
 
 
-CONNECTOR = WooCommerceConnector()
+PROVIDER = WooCommerceProvider()
