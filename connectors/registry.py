@@ -1,4 +1,4 @@
-"""Discovers provider modules: every module in `connectors/providers/` that defines `PROVIDER`."""
+"""Discovers provider packages: every package in `connectors/providers/` whose `__init__` defines `PROVIDER`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ class UnknownProvider(KeyError):
 def all_providers() -> dict[str, Provider]:
     found: dict[str, Provider] = {}
     for module_info in pkgutil.iter_modules(providers.__path__):
-        module = importlib.import_module(f"{providers.__name__}.{module_info.name}")
-        provider = getattr(module, "PROVIDER", None)
+        if not module_info.ispkg:
+            continue
+        package = importlib.import_module(f"{providers.__name__}.{module_info.name}")
+        provider = getattr(package, "PROVIDER", None)
         if provider is not None:
             found[provider.provider] = provider
     return found

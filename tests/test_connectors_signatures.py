@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import importlib
 import time
 
 import pytest
@@ -34,6 +35,14 @@ def test_registry_discovers_the_five_providers():
     assert FORM in connectors["woocommerce"].content_types and FORM in connectors["slack"].content_types
     with pytest.raises(UnknownProvider):
         get_provider("nope")
+
+
+def test_every_provider_is_a_package_with_its_webhook_and_its_mapping():
+    for name, found in all_providers().items():
+        package = importlib.import_module(f"connectors.providers.{name.replace('-', '_')}")
+        assert package.PROVIDER is found
+        for part in ("webhook", "mapping"):
+            importlib.import_module(f"{package.__name__}.{part}")
 
 
 # --- the vectors shipped with the fixtures ------------------------------------------------------------------------

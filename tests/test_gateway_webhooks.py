@@ -30,7 +30,7 @@ from webhook_support import (
     woocommerce_headers,
 )
 
-import connectors.providers.standard_webhooks as standard_webhooks
+import connectors.providers.standard_webhooks.webhook as standard_webhooks
 from connectors.providers.slack import SlackProvider
 from connectors.providers.standard_webhooks import StandardWebhooksProvider
 from connectors.providers.stripe import StripeProvider
