@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.base import COMMON_HEADERS, IngestContext, NormalizeError, Provider, WebhookRequest
-from events.ids import derived_id, opaque_id
+from events.ids import derived_id
 from events.types import Event, Subject, WebhookUnmapped
 
 log = logging.getLogger("bizosaas.connectors.ingest")
@@ -42,10 +42,6 @@ def delivery_id_of(provider: Provider, request: WebhookRequest) -> str:
 def topic_label(provider: Provider, topic: str) -> str:
     """The topic as a metric label: only values the provider's module declares, so requests cannot add series."""
     return topic if topic in provider.topics else OTHER
-
-
-def delivery_row_id(connector_id: str, delivery_id: str) -> str:
-    return opaque_id("dlv", connector_id, delivery_id)
 
 
 def kept_headers(provider: Provider, headers: Mapping[str, str]) -> dict[str, str]:
@@ -87,7 +83,7 @@ def run_normalizer(
         subject=Subject(kind="delivery", external_id=ctx.delivery_id),
         occurred_at=ctx.received_at,
         recorded_at=ctx.received_at,
-        raw_ref=delivery_row_id(ctx.connector_id, ctx.delivery_id),
+        raw_ref=ctx.record_id,
         topic=topic[:200],
         error=error[:2000],
     )

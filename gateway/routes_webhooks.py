@@ -21,7 +21,7 @@ from aiohttp import web
 
 from connectors.base import Handshake, Provider, SignatureError, WebhookRequest
 from connectors.credentials import webhook_secrets
-from connectors.ingest import OTHER, context, delivery_id_of, delivery_row_id, kept_headers, run_normalizer, topic_label
+from connectors.ingest import OTHER, context, delivery_id_of, kept_headers, run_normalizer, topic_label
 from connectors.registry import UnknownProvider, get_provider
 from events.deliveries import DeliveryRecord
 from events.ids import new_id
@@ -182,7 +182,7 @@ async def _accept(
     ctx = context(target.tenant_id, connector_id, delivery_id, received_at, target.config)
     result = run_normalizer(provider, ctx, topic, delivery, f"{connector_id}:{delivery_id}")
     delivery_record = DeliveryRecord(
-        id=delivery_row_id(connector_id, delivery_id),
+        id=ctx.record_id,
         receipt_id=new_id(),
         tenant_id=target.tenant_id,
         connector_id=connector_id,

@@ -160,11 +160,17 @@ async def test_every_provider_fixture_is_verified_published_recorded_and_readabl
             (sw_id, sw_body, standard_webhooks_headers(sw_body, SW_SECRET, now, msg_id="msg_1")),
         ]
     )
+    records = set()
     for connector_id, body, headers in sent:
         resp = await deliver(gw, connector_id, body, headers)
         assert resp.status == 200, await resp.text()
         reply = await resp.json()
         assert reply["outcome"] == "published" and reply["events"] >= 1 and not reply["duplicate"], reply
+        records.add(reply["delivery"])
+    published = [codec.decode_entry(f) for s in all_event_streams() for _, f in await redis.xrange(s)]
+    # every event names the delivery record its payload is kept in (dlv_...), never the provider's delivery id
+    assert {e.raw_ref for e in published if e.tenant_id == tenant} == records
+    assert all(r.startswith("dlv_") for r in records)
     async with running_groups(redis, [projector_group(pool, 8), deliveries_group(pool)]):
         await eventually(lambda: _count(gw, key, "order", 3))
         await eventually(lambda: _count(gw, key, "contact", 5))
@@ -339,6 +345,7 @@ async def test_unmapped_delivery_is_kept_published_as_unmapped_and_retried_after
     unmapped = [codec.decode_entry(fields) for _, fields in entries]
     assert [e.type for e in unmapped] == ["connector.webhook.unmapped.v1"] * 3
     assert all(e.topic == "contact.signed_up" and "contact.signed_up" in e.error for e in unmapped)
+    assert all(e.raw_ref.startswith("dlv_") for e in unmapped)  # the delivery record, as on mapped events
     async with running_groups(redis, [projector_group(pool, 8), deliveries_group(pool)]):
         rows = await eventually(lambda: _deliveries(gw, key, 3))
         assert {r["outcome"] for r in rows} == {"unmapped"} and all(r["error"] for r in rows)
