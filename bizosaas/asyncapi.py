@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from consumers.deadletter import DEAD_FIELDS
-from events.catalog import components, published_types
+from events.catalog import catalog_entries, components
 from events.codec import EVENT_FIELD
 from events.streams import COMMANDS_STREAM, DEFAULT_PARTITIONS, ORIGIN_ID_FIELD, ORIGIN_STREAM_FIELD
 
@@ -43,7 +43,7 @@ _DEAD_HEADERS = {
 
 def asyncapi_document() -> dict[str, Any]:
     names, schemas = components()
-    types = published_types()
+    types = catalog_entries()
     events = [p for p in types if p.kind == "event"]
     commands = [p for p in types if p.kind == "command"]
     messages = {p.tag: _type_message(p, names[p.tag]) for p in types}

@@ -13,7 +13,8 @@ from bizosaas.settings import Settings
 from consumers.deadletter import discard, list_dead, redrive
 from db.archive import EventArchive
 from db.pool import create_pool
-from producers.inspect import RangeFilter, overview, position_from
+from events.ranges import RangeFilter, position_from
+from producers.inspect import overview
 from producers.replay import UnknownGroup, replay
 
 

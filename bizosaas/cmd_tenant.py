@@ -59,7 +59,7 @@ async def run_create(args: argparse.Namespace) -> int:
 
 async def run_erase(args: argparse.Namespace) -> int:
     from bizosaas.erasure import erase_person, erase_tenant
-    from gateway.secrets import SecretsUnavailable
+    from connectors.credentials import SecretsUnavailable
 
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", args.tenant):
         print(f"bizosaas tenant erase: {args.tenant!r} is not a tenant id (ten_...: see `bizosaas status`)")

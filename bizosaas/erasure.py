@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from bizosaas.settings import Settings
+from connectors.credentials import VaultSecrets
 from db.erasure import Person, erase_person_rows, erase_tenant_rows, record_erasure
 from db.pool import create_pool, tenant_transaction
-from gateway.secrets import VaultSecrets
 from producers.erasure import PersonEntries, erase_entries
 
 

@@ -1,1 +1,2 @@
-"""Connectors: one module per provider (signature, normalization, later REST sync), found by the registry."""
+"""Connectors: one package per provider (signature, normalization, mapping; later REST sync), found by the registry;
+the normalizer runner (ingest.py) and connector credentials in Vault (credentials.py)."""

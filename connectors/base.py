@@ -1,6 +1,6 @@
 """The interface every provider module implements.
 
-A provider module in `connectors/providers/` exposes `CONNECTOR`, an object with the attributes and methods of
+A provider module in `connectors/providers/` exposes `PROVIDER`, an object with the attributes and methods of
 `Connector`. Webhook handling is pure: bytes and headers in, events out; the gateway does all I/O.
 """
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from events.ids import opaque_id
 from events.types import Event
 
 
@@ -20,6 +21,13 @@ class SignatureError(Exception):
 
 class NormalizeError(Exception):
     """The payload could not be mapped to events. The delivery is kept with this error and can be re-run."""
+
+
+def delivery_record_id(connector_id: str, delivery_id: str) -> str:
+    """The platform's id of a delivery record (`dlv_...`, GET /v1/deliveries/{id}), derived from the connector and
+    the delivery's dedupe key: every receipt and re-run of one delivery names the same record. The events of a
+    delivery carry it as `raw_ref` (where their original payload is kept)."""
+    return opaque_id("dlv", connector_id, delivery_id)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,11 @@ class IngestContext:
     # the connector instance's non-secret config; providers read what a payload lacks (`currency`: the store's
     # currency, which WooCommerce and Shopify product payloads do not carry)
     config: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def record_id(self) -> str:
+        """The delivery record's id (`dlv_...`): the events' raw_ref."""
+        return delivery_record_id(self.connector_id, self.delivery_id)
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ COMMON_HEADERS = frozenset(
 )
 
 
-class Connector(Protocol):
+class Provider(Protocol):
     provider: str  # lower-case, hyphenated: woocommerce, shopify, stripe, slack, standard-webhooks
     content_types: frozenset[str]  # media types the provider sends; anything else is answered 415
     # Content-Encodings the provider may send besides identity (decoded by the gateway before verification);

@@ -149,7 +149,7 @@ class EventBuilder:
             subject=Subject(kind=kind, external_id=external),
             occurred_at=occurred_at or ctx.received_at,
             recorded_at=ctx.received_at,
-            raw_ref=ctx.delivery_id,
+            raw_ref=ctx.record_id,  # the delivery record, where the payload is kept
         )
 
     def upsert(self, kind: str, external_id: Any, occurred_at: datetime | None, data: Entity) -> None:

@@ -1,4 +1,4 @@
-"""Discovers provider modules: every module in `connectors/providers/` that defines `CONNECTOR`."""
+"""Discovers provider packages: every package in `connectors/providers/` whose `__init__` defines `PROVIDER`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pkgutil
 from functools import cache
 
 from connectors import providers
-from connectors.base import Connector
+from connectors.base import Provider
 
 
 class UnknownProvider(KeyError):
@@ -15,18 +15,20 @@ class UnknownProvider(KeyError):
 
 
 @cache
-def all_connectors() -> dict[str, Connector]:
-    found: dict[str, Connector] = {}
+def all_providers() -> dict[str, Provider]:
+    found: dict[str, Provider] = {}
     for module_info in pkgutil.iter_modules(providers.__path__):
-        module = importlib.import_module(f"{providers.__name__}.{module_info.name}")
-        connector = getattr(module, "CONNECTOR", None)
-        if connector is not None:
-            found[connector.provider] = connector
+        if not module_info.ispkg:
+            continue
+        package = importlib.import_module(f"{providers.__name__}.{module_info.name}")
+        provider = getattr(package, "PROVIDER", None)
+        if provider is not None:
+            found[provider.provider] = provider
     return found
 
 
-def get_connector(provider: str) -> Connector:
+def get_provider(provider: str) -> Provider:
     try:
-        return all_connectors()[provider]
+        return all_providers()[provider]
     except KeyError:
         raise UnknownProvider(provider) from None

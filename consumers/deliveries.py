@@ -16,7 +16,8 @@ from consumers.base import Group
 from consumers.delivery import Delivery
 from consumers.inbox import first_seen
 from db.pool import set_tenant
-from producers.deliveries import DELIVERIES_STREAM, DeliveryRecord, decode_record
+from events.deliveries import DeliveryRecord, decode_record
+from events.streams import DELIVERIES_STREAM
 
 GROUP = "deliveries"
 

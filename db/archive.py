@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from events.codec import CURRENT_TYPE
+from events.ranges import RangeFilter
 
-# the RangeFilter of producers.inspect, duck-typed: start, end, tenant, types
+# a RangeFilter (events.ranges): start, end, tenant, types
 RANGE_SQL = """
 SELECT body, stream_ms, stream_seq FROM event_log
 WHERE stream = $1 AND (stream_ms, stream_seq) >= ($2, $3) AND (stream_ms, stream_seq) <= ($4, $5)
@@ -27,7 +28,9 @@ class EventArchive:
     def __init__(self, pool: asyncpg.Pool, page: int = 2000) -> None:
         self.pool, self.page = pool, page
 
-    async def read(self, stream: str, flt, before: tuple[int, int]) -> AsyncIterator[tuple[bytes, tuple[int, int]]]:
+    async def read(
+        self, stream: str, flt: RangeFilter, before: tuple[int, int]
+    ) -> AsyncIterator[tuple[bytes, tuple[int, int]]]:
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
             cursor = conn.cursor(
                 RANGE_SQL,

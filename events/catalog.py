@@ -21,7 +21,7 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 @dataclass(frozen=True)
-class Published:
+class CatalogEntry:
     """One type as the catalog lists it."""
 
     tag: str  # the `type` value on the wire: commerce.order.upserted.v2
@@ -35,10 +35,12 @@ def _tag(struct: type[msgspec.Struct]) -> str:
     return struct.__struct_config__.tag
 
 
-def published_types() -> list[Published]:
-    types = [Published(_tag(t), t, "event") for t in EVENT_TYPES]
-    types += [Published(_tag(t), t, "event", legacy=True, upcast_to=CURRENT_TYPE[_tag(t)]) for t in LEGACY_EVENT_TYPES]
-    types += [Published(_tag(t), t, "command") for t in COMMAND_TYPES]
+def catalog_entries() -> list[CatalogEntry]:
+    types = [CatalogEntry(_tag(t), t, "event") for t in EVENT_TYPES]
+    types += [
+        CatalogEntry(_tag(t), t, "event", legacy=True, upcast_to=CURRENT_TYPE[_tag(t)]) for t in LEGACY_EVENT_TYPES
+    ]
+    types += [CatalogEntry(_tag(t), t, "command") for t in COMMAND_TYPES]
     tags = [p.tag for p in types]
     duplicates = sorted({t for t in tags if tags.count(t) > 1})
     if duplicates:  # a tag names one wire shape; two Structs claiming it would make the catalog ambiguous
@@ -55,7 +57,7 @@ def type_schema(struct: type[msgspec.Struct], tag: str | None = None) -> dict[st
 def catalog_schemas() -> dict[str, dict[str, typing.Any]]:
     """tag -> schema document, with the catalog's notes on each type (x-bizosaas)."""
     out = {}
-    for p in published_types():
+    for p in catalog_entries():
         doc = type_schema(p.struct, p.tag)
         note: dict[str, typing.Any] = {"kind": p.kind, "status": "legacy" if p.legacy else "current"}
         if p.upcast_to:
@@ -67,7 +69,7 @@ def catalog_schemas() -> dict[str, dict[str, typing.Any]]:
 
 def components(ref_template: str = "#/components/schemas/{name}") -> tuple[dict[str, str], dict[str, typing.Any]]:
     """(tag -> component name, component name -> schema) for every published type, sharing one set of definitions."""
-    types = published_types()
+    types = catalog_entries()
     refs, defs = msgspec.json.schema_components([p.struct for p in types], ref_template=ref_template)
     prefix = ref_template.split("{name}")[0]
     return {p.tag: ref["$ref"].removeprefix(prefix) for p, ref in zip(types, refs)}, defs

@@ -8,10 +8,10 @@ old versions that are still readable through upcasters.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from events.entities import (
     Comment,
@@ -31,6 +31,18 @@ from events.entities import (
 )
 from events.knowledge import KnowledgeDocument
 
+# the field's meaning travels with the schema catalog (docs/events/schemas/*.json: its `description`)
+RawRef = Annotated[
+    str | None,
+    Meta(
+        description=(
+            "Where the original payload is kept: the id of the platform's delivery record (dlv_..., "
+            "GET /v1/deliveries/{id}) on every event built from a webhook delivery, mapped or unmapped; absent when "
+            "the event has no stored payload. Never the provider's own id (that is subject.external_id)."
+        )
+    ),
+]
+
 
 class Subject(Struct, frozen=True, kw_only=True):
     kind: str  # singular, lower-case entity kind: order, contact, post ...
@@ -49,7 +61,7 @@ class Event(Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="ty
     recorded_at: UtcTime
     correlation_id: str | None = None
     causation_id: str | None = None
-    raw_ref: str | None = None  # where the original payload is kept (a delivery id)
+    raw_ref: RawRef = None  # where the original payload is kept: the delivery record (dlv_...)
 
     def __post_init__(self) -> None:
         # times are UTC everywhere: an offset given by a provider is converted, never dropped

@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from connectors.credentials import VaultSecrets
 from db.pool import create_pool
 from gateway import (
     routes_admin,
@@ -27,7 +28,6 @@ from gateway.config import GatewayConfig
 from gateway.jwks import JwksVerifier
 from gateway.middleware import authorize, observe
 from gateway.ratelimit import LocalLimiter, RateLimiter
-from gateway.secrets import VaultSecrets
 from gateway.state import (
     ARCHIVE,
     AUTH,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from connectors.lru import MISSING, ExpiringLru
 from gateway.jwks import JwksVerifier, TokenError
-from gateway.lru import MISSING, ExpiringLru
 from gateway.problems import ProblemError
 from gateway.ratelimit import LocalLimiter, retry_after
 from gateway.roles import ROLES, Principal

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from events.deliveries import DeliveryRecord
+from events.streams import DELIVERIES_STREAM
 from events.types import Event
-from producers.deliveries import DELIVERIES_STREAM, DeliveryRecord, record_fields
+from producers.deliveries import record_fields
 from producers.publisher import Published, Publisher
 
 

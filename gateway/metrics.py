@@ -13,7 +13,7 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
-# topic: one of the provider's mapped topics or `other` (gateway.ingest.topic_label): never a value from a request
+# topic: one of the provider's mapped topics or `other` (connectors.ingest.topic_label): never a value from a request
 WEBHOOKS = Counter(
     "bizosaas_gateway_webhooks_total",
     "Webhook deliveries by provider, topic and outcome",

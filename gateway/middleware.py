@@ -11,12 +11,12 @@ import asyncpg
 import redis.exceptions
 from aiohttp import web
 
+from connectors.credentials import SecretsUnavailable
 from gateway import metrics
 from gateway.problems import ProblemError, problem_response, slug_for_status
 from gateway.ratelimit import operator_limits, retry_after, tenant_limits
 from gateway.roles import PUBLIC, allows
 from gateway.routing import spec_of
-from gateway.secrets import SecretsUnavailable
 from gateway.state import AUTH, CONFIG, LIMITER, LOG_CONNECTOR, LOG_TENANT, PRINCIPAL, REQUEST_ID
 from producers.publisher import is_out_of_memory
 

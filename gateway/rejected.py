@@ -2,7 +2,7 @@
 rejected requests: one capped Redis stream per tenant, listed by `GET /v1/deliveries?outcome=rejected`.
 
 An entry holds the reason, the status answered, the time, the connector and the allow-listed headers (no secret,
-no signature: gateway.ingest.kept_headers), never the body. The stream keeps about `max_len` entries and expires
+no signature: connectors.ingest.kept_headers), never the body. The stream keeps about `max_len` entries and expires
 when a tenant's connectors have refused nothing for 30 days, so neither a flood nor a dead tenant grows it.
 """
 

@@ -12,13 +12,14 @@ from aiohttp import web
 from msgspec import Meta
 
 from events.codec import EVENT_FIELD, EventDecodeError, decode_command
-from events.streams import COMMANDS_STREAM, all_event_streams, parse_id, replay_stream
+from events.deliveries import decode_record
+from events.ranges import RangeFilter, position_from
+from events.streams import COMMANDS_STREAM, DELIVERIES_STREAM, all_event_streams, parse_id, replay_stream
 from gateway.problems import ProblemError
 from gateway.routing import Routes, ShortText, Timestamp, json_response, read_json, read_query
 from gateway.state import ARCHIVE, CONFIG, REDIS
 from producers.deadletters import discard, list_dead, redrive
-from producers.deliveries import DELIVERIES_STREAM, decode_record
-from producers.inspect import RangeFilter, decoded, overview, position_from, scan_range
+from producers.inspect import decoded, overview, scan_range
 from producers.replay import UnknownGroup, replay
 
 routes = Routes("admin")

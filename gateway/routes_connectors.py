@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import secrets as random
+import secrets
 import time
 from typing import Annotated, Any
 
@@ -12,14 +12,14 @@ from aiohttp import web
 from msgspec import Meta
 
 from connectors.base import BY_HAND
-from connectors.registry import UnknownProvider, all_connectors, get_connector
+from connectors.credentials import rotate
+from connectors.registry import UnknownProvider, all_providers, get_provider
 from db.pool import tenant_transaction
 from events.commands import ConnectConnector, DisconnectConnector
 from gateway.commands import new_command_fields, record_command, send_command
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
-from gateway.secrets import rotate
 from gateway.state import CONFIG, POOL, PUBLISHER, SECRETS, TARGETS, principal, tenant_of
 from gateway.tenancy import check_connector_quota
 
@@ -31,11 +31,11 @@ WEBHOOK_SECRET = "webhook_secret"
 
 
 # documented as the registry's providers; checked against the registry when a connector is created
-Provider = Annotated[str, Meta(min_length=1, max_length=64, extra_json_schema={"enum": sorted(all_connectors())})]
+ProviderName = Annotated[str, Meta(min_length=1, max_length=64, extra_json_schema={"enum": sorted(all_providers())})]
 
 
 class ConnectorCreate(msgspec.Struct, forbid_unknown_fields=True):
-    provider: Provider
+    provider: ProviderName
     name: Name
     config: dict[str, Any] = {}  # non-secret settings (shop URL, currency ...)
     secrets: dict[str, SecretValue] = {}  # webhook_secret and API credentials: stored in Vault only
@@ -99,10 +99,10 @@ def _connector(request: web.Request, row, kind: type[Connector] = Connector, **e
 async def post_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorCreate)
     try:
-        provider = get_connector(body.provider)
+        provider = get_provider(body.provider)
     except UnknownProvider:
         raise ProblemError(
-            "validation", f"unknown provider {body.provider!r}; known: {', '.join(sorted(all_connectors()))}"
+            "validation", f"unknown provider {body.provider!r}; known: {', '.join(sorted(all_providers()))}"
         ) from None
     status = "active"
     if WEBHOOK_SECRET not in body.secrets:
@@ -114,7 +114,7 @@ async def post_connector(request: web.Request) -> web.Response:
             )
         status = "needs_setup"  # set-up registers the webhooks and stores their secret (the connectors issue)
     tenant, app = tenant_of(request), request.app
-    connector_id = "con_" + random.token_hex(16)  # 128 random bits: the webhook URL is unguessable
+    connector_id = "con_" + secrets.token_hex(16)  # 128 random bits: the webhook URL is unguessable
     store = app[SECRETS]
     if body.secrets:
         await store.write(tenant, connector_id, dict(body.secrets))

@@ -16,10 +16,10 @@ from msgspec import Meta
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from connectors.base import WebhookRequest
-from connectors.registry import UnknownProvider, get_connector
+from connectors.ingest import context, run_normalizer, topic_label
+from connectors.registry import UnknownProvider, get_provider
 from db.pool import tenant_transaction
 from gateway import metrics, rejected
-from gateway.ingest import context, run_normalizer, topic_label
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
@@ -200,7 +200,7 @@ async def rerun(conn: asyncpg.Connection, publisher: Publisher, tenant: str, del
     if row is None:
         raise ProblemError("not-found", "no such delivery")
     try:
-        connector = get_connector(row["provider"])
+        provider = get_provider(row["provider"])
     except UnknownProvider:
         raise ProblemError("conflict", f"provider {row['provider']!r} is not available") from None
     config = await conn.fetchval("SELECT config FROM connectors WHERE id = $1", row["connector_id"])
@@ -219,7 +219,7 @@ async def rerun(conn: asyncpg.Connection, publisher: Publisher, tenant: str, del
         json.loads(config) if config else {},
     )
     result = run_normalizer(
-        connector, ctx, row["topic"], request, f"{row['connector_id']}:{row['delivery_id']}:retry{attempt}"
+        provider, ctx, row["topic"], request, f"{row['connector_id']}:{row['delivery_id']}:retry{attempt}"
     )
     published = 0
     if result.outcome == "published":
@@ -233,7 +233,7 @@ async def rerun(conn: asyncpg.Connection, publisher: Publisher, tenant: str, del
         result.error,
         [e.id for e in result.events],
     )
-    metrics.WEBHOOKS.labels(row["provider"], topic_label(connector, row["topic"]), f"retry_{result.outcome}").inc()
+    metrics.WEBHOOKS.labels(row["provider"], topic_label(provider, row["topic"]), f"retry_{result.outcome}").inc()
     return RetryResult(id=delivery_id, outcome=result.outcome, error=result.error, events=published)
 
 

@@ -19,17 +19,18 @@ from datetime import UTC, datetime
 import msgspec
 from aiohttp import web
 
-from connectors.base import Connector, Handshake, SignatureError, WebhookRequest
-from connectors.registry import UnknownProvider, get_connector
+from connectors.base import Handshake, Provider, SignatureError, WebhookRequest
+from connectors.credentials import webhook_secrets
+from connectors.ingest import OTHER, context, delivery_id_of, kept_headers, run_normalizer, topic_label
+from connectors.registry import UnknownProvider, get_provider
+from events.deliveries import DeliveryRecord
 from events.ids import new_id
 from gateway import metrics
 from gateway.body import check_codings, content_codings, decode, read_raw
-from gateway.ingest import OTHER, context, delivery_id_of, delivery_row_id, kept_headers, run_normalizer, topic_label
 from gateway.problems import ProblemError
 from gateway.ratelimit import retry_after
 from gateway.rejected import Rejection, log_rejection
 from gateway.routing import Routes, json_response
-from gateway.secrets import webhook_secrets
 from gateway.state import (
     BATCHER,
     CONFIG,
@@ -41,7 +42,6 @@ from gateway.state import (
     WEBHOOK_LIMITER,
 )
 from gateway.targets import Target
-from producers.deliveries import DeliveryRecord
 
 log = logging.getLogger("bizosaas.gateway.webhooks")
 routes = Routes("webhooks")
@@ -55,7 +55,7 @@ class WebhookAccepted(msgspec.Struct):
 
 
 async def _verify(
-    app: web.Application, target: Target, connector_id: str, connector: Connector, delivery: WebhookRequest
+    app: web.Application, target: Target, connector_id: str, provider: Provider, delivery: WebhookRequest
 ) -> None:
     """The connector's signature check with the current secret (and the previous one during its grace period)."""
     now_s = time.time()
@@ -63,14 +63,14 @@ async def _verify(
     try:
         if not secrets:
             raise SignatureError("the connector has no webhook secret")
-        connector.verify(delivery, secrets, now_s)
+        provider.verify(delivery, secrets, now_s)
     except SignatureError as exc:  # the reason goes to the log only
         log.warning("webhook refused: %s", exc, extra={"tenant_id": target.tenant_id, "connector_id": connector_id})
         raise ProblemError("invalid-signature", "the signature does not verify") from None
 
 
 async def _refused(
-    request: web.Request, target: Target, connector_id: str, connector: Connector, problem: ProblemError
+    request: web.Request, target: Target, connector_id: str, provider: Provider, problem: ProblemError
 ) -> None:
     """Charge a refused request to the failure bucket, and log it while the bucket has room (else answer 429)."""
     app = request.app
@@ -87,7 +87,7 @@ async def _refused(
         provider=target.provider,
         status=problem.status,
         reason=problem.detail[:500],
-        headers=kept_headers(connector, request.headers),
+        headers=kept_headers(provider, request.headers),
     )
     try:
         await log_rejection(app[REDIS], target.tenant_id, rejection, app[CONFIG].rejected_log_max)
@@ -100,12 +100,12 @@ async def _refused(
         )
 
 
-def _asked(question, delivery: WebhookRequest, connector: Connector) -> str:
+def _asked(question, delivery: WebhookRequest, provider: Provider) -> str:
     """A header-like fact of an authentic delivery (topic, id); a provider module's bug must not lose it."""
     try:
         return question(delivery) or ""
     except Exception:
-        log.exception("%s of %s failed", question.__name__, connector.provider)
+        log.exception("%s of %s failed", question.__name__, provider.provider)
         return ""
 
 
@@ -125,19 +125,19 @@ async def post_webhook(request: web.Request) -> web.StreamResponse:
         raise ProblemError("not-found", "no such webhook endpoint")
     request[LOG_TENANT] = target.tenant_id
     try:
-        connector = get_connector(target.provider)
+        provider = get_provider(target.provider)
     except UnknownProvider:
         raise ProblemError("not-found", "this endpoint's provider is not available") from None
     try:
-        delivery, handshake = await _authentic(request, target, connector_id, connector)
+        delivery, handshake = await _authentic(request, target, connector_id, provider)
     except ProblemError as problem:
-        await _refused(request, target, connector_id, connector, problem)
+        await _refused(request, target, connector_id, provider, problem)
         raise
-    return await _accept(request, target, connector_id, connector, delivery, handshake)
+    return await _accept(request, target, connector_id, provider, delivery, handshake)
 
 
 async def _authentic(
-    request: web.Request, target: Target, connector_id: str, connector: Connector
+    request: web.Request, target: Target, connector_id: str, provider: Provider
 ) -> tuple[WebhookRequest, Handshake | None]:
     """The delivery read, decoded and verified (an unsigned handshake is let through: it is never published)."""
     config = request.app[CONFIG]
@@ -145,15 +145,15 @@ async def _authentic(
     if (request.content_length or 0) > cap:
         raise ProblemError("payload-too-large", f"webhook bodies are limited to {cap} bytes")
     content_type = request.content_type if "Content-Type" in request.headers else ""
-    if content_type not in connector.content_types:
+    if content_type not in provider.content_types:
         raise ProblemError("unsupported-media-type", f"{target.provider} does not send {content_type or 'that'}")
     codings = content_codings(request)
-    check_codings(codings, connector.content_encodings, target.provider)
+    check_codings(codings, provider.content_encodings, target.provider)
     body = decode(await read_raw(request, cap, config.body_timeout_s), codings, cap)  # senders sign the decoded bytes
     delivery = WebhookRequest(headers=request.headers, body=body, content_type=content_type)
-    handshake = connector.handshake(delivery)
+    handshake = provider.handshake(delivery)
     if handshake is None or handshake.requires_signature:
-        await _verify(request.app, target, connector_id, connector, delivery)
+        await _verify(request.app, target, connector_id, provider, delivery)
     return delivery, handshake
 
 
@@ -161,7 +161,7 @@ async def _accept(
     request: web.Request,
     target: Target,
     connector_id: str,
-    connector: Connector,
+    provider: Provider,
     delivery: WebhookRequest,
     handshake: Handshake | None,
 ) -> web.StreamResponse:
@@ -176,13 +176,13 @@ async def _accept(
         return web.Response(status=handshake.status, body=handshake.body, content_type=handshake.content_type)
 
     # provider strings end up in Postgres text columns, which cannot hold NUL
-    topic = _asked(connector.topic, delivery, connector)[:200].replace("\x00", "")
-    delivery_id = delivery_id_of(connector, delivery)
+    topic = _asked(provider.topic, delivery, provider)[:200].replace("\x00", "")
+    delivery_id = delivery_id_of(provider, delivery)
     received_at = datetime.now(UTC)
     ctx = context(target.tenant_id, connector_id, delivery_id, received_at, target.config)
-    result = run_normalizer(connector, ctx, topic, delivery, f"{connector_id}:{delivery_id}")
+    result = run_normalizer(provider, ctx, topic, delivery, f"{connector_id}:{delivery_id}")
     delivery_record = DeliveryRecord(
-        id=delivery_row_id(connector_id, delivery_id),
+        id=ctx.record_id,
         receipt_id=new_id(),
         tenant_id=target.tenant_id,
         connector_id=connector_id,
@@ -190,7 +190,7 @@ async def _accept(
         delivery_id=delivery_id,
         topic=topic,
         content_type=delivery.content_type,
-        headers=kept_headers(connector, request.headers),
+        headers=kept_headers(provider, request.headers),
         body=delivery.body,
         received_at=received_at,
         outcome=result.outcome,
@@ -199,7 +199,7 @@ async def _accept(
     )
     published = await app[BATCHER].submit(result.events, result.keys, delivery_record)
     duplicate = bool(published) and all(p.duplicate for p in published)
-    label = topic_label(connector, topic)
+    label = topic_label(provider, topic)
     metrics.WEBHOOKS.labels(target.provider, label, "duplicate" if duplicate else result.outcome).inc()
     return json_response(
         WebhookAccepted(delivery=delivery_record.id, outcome=result.outcome, events=len(published), duplicate=duplicate)

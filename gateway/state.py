@@ -8,13 +8,13 @@ import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
+from connectors.credentials import SecretStore
 from gateway.archive import ArchiveReader
 from gateway.auth import Authenticator
 from gateway.batcher import WebhookBatcher
 from gateway.config import GatewayConfig
 from gateway.ratelimit import LocalLimiter, RateLimiter
 from gateway.roles import Principal
-from gateway.secrets import SecretStore
 from gateway.targets import Targets
 from producers.publisher import Publisher
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.lru import MISSING, ExpiringLru
+from connectors.lru import MISSING, ExpiringLru
 
 # what POST /v1/connectors makes ("con_" + 128 random bits in hex): anything else is unknown without a lookup
 CONNECTOR_ID = re.compile(r"con_[0-9a-f]{32}")

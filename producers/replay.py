@@ -13,6 +13,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from events import codec
+from events.ranges import RangeFilter
 from events.streams import (
     ORIGIN_ID_FIELD,
     ORIGIN_STREAM_FIELD,
@@ -22,7 +23,7 @@ from events.streams import (
     parse_id,
     replay_stream,
 )
-from producers.inspect import RangeFilter, scan_range
+from producers.inspect import scan_range
 
 ProgressFn = Callable[[int], None]
 

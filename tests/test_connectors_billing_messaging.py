@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import pytest
 from webhook_support import FORM, SIGNERS, ctx, fixture, request, round_trips, vectors
 
-from connectors.base import NormalizeError
-from connectors.registry import get_connector
+from connectors.base import NormalizeError, delivery_record_id
+from connectors.registry import get_provider
 from events import codec
 from events.types import (
     ContactDeleted,
@@ -27,9 +27,9 @@ from events.types import (
     SubscriptionUpserted,
 )
 
-stripe = get_connector("stripe")
-slack = get_connector("slack")
-sw = get_connector("standard-webhooks")
+stripe = get_provider("stripe")
+slack = get_provider("slack")
+sw = get_provider("standard-webhooks")
 
 
 def utc(*args: int) -> datetime:
@@ -353,7 +353,8 @@ def test_standard_webhooks_upsert_signed_end_to_end():
     assert (event.data.email, event.data.first_name, event.data.tags) == ("john@example.com", "John", ["vip"])
     assert event.data.provider_data == {"occupation": "Engineer, ACME"}  # what the entity has no field for
     assert event.occurred_at == datetime(2022, 11, 3, 20, 26, 10, 344522, tzinfo=UTC)
-    assert event.provider == "standard-webhooks" and event.raw_ref == "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+    assert event.provider == "standard-webhooks"
+    assert event.raw_ref == delivery_record_id("conn-1", "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W")  # dlv_..., not the msg id
     assert round_trips([event])
 
 

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from webhook_support import FORM, RECEIVED_AT, ctx, fixture, request, round_trips
 
-from connectors.base import NormalizeError, SignatureError
-from connectors.registry import get_connector
+from connectors.base import NormalizeError, SignatureError, delivery_record_id
+from connectors.registry import get_provider
 from events.entities import Address, OrderLine
 from events.ids import derived_id
 from events.types import ContactUpserted, OrderDeleted, OrderUpserted, ProductDeleted, ProductUpserted
 
-woo = get_connector("woocommerce")
-shopify = get_connector("shopify")
+woo = get_provider("woocommerce")
+shopify = get_provider("shopify")
 
 
 def utc(*args: int) -> datetime:
@@ -97,9 +97,10 @@ def test_woocommerce_envelope_ids_and_repeat_delivery():
         assert (event.tenant_id, event.source, event.raw_ref, event.recorded_at) == (
             "tenant-a",
             "conn-1",
-            "wc-d1",
+            delivery_record_id("conn-1", "wc-d1"),  # the delivery record (dlv_...), where the payload is kept
             RECEIVED_AT,
         )
+        assert event.raw_ref.startswith("dlv_")
 
 
 def test_woocommerce_registered_customer_order_links_the_customer():

@@ -9,7 +9,7 @@ import pytest
 from webhook_support import ctx, fixture, request, round_trips
 
 from connectors.base import NormalizeError
-from connectors.registry import get_connector
+from connectors.registry import get_provider
 
 ODD_VALUES = [
     None,
@@ -67,7 +67,7 @@ def variants(payload: dict):
 
 @pytest.mark.parametrize(("provider", "name", "topic"), CASES, ids=lambda v: str(v))
 def test_odd_field_values_map_or_raise_normalize_error(provider, name, topic):
-    connector = get_connector(provider)
+    connector = get_provider(provider)
     mapped = unmapped = 0
     for variant in variants(payload_of(provider, name)):
         try:
@@ -105,7 +105,7 @@ TOPICS = {
 
 @pytest.mark.parametrize("provider", sorted(TOPICS))
 def test_garbage_bodies_never_raise_from_the_questions_and_are_unmapped(provider):
-    connector = get_connector(provider)
+    connector = get_provider(provider)
     for body in GARBAGE:
         for content_type in ("application/json", "application/x-www-form-urlencoded"):
             delivery = request(body, {}, content_type)

@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import importlib
 import time
 
 import pytest
@@ -14,26 +15,34 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from webhook_support import FORM, SIGNERS, fixture, request, vectors
 
-from connectors.base import Connector, SignatureError
-from connectors.registry import UnknownProvider, all_connectors, get_connector
+from connectors.base import Provider, SignatureError
+from connectors.registry import UnknownProvider, all_providers, get_provider
 
 NOW = int(time.time())
 
 
-def connector(provider: str, tolerance_s: float | str | None = "default") -> Connector:
-    found = get_connector(provider)
+def connector(provider: str, tolerance_s: float | str | None = "default") -> Provider:
+    found = get_provider(provider)
     return found if tolerance_s == "default" else dataclasses.replace(found, tolerance_s=tolerance_s)
 
 
 def test_registry_discovers_the_five_providers():
-    connectors = all_connectors()
+    connectors = all_providers()
     assert sorted(connectors) == ["shopify", "slack", "standard-webhooks", "stripe", "woocommerce"]
     for name, found in connectors.items():
         assert found.provider == name
         assert "application/json" in found.content_types
     assert FORM in connectors["woocommerce"].content_types and FORM in connectors["slack"].content_types
     with pytest.raises(UnknownProvider):
-        get_connector("nope")
+        get_provider("nope")
+
+
+def test_every_provider_is_a_package_with_its_webhook_and_its_mapping():
+    for name, found in all_providers().items():
+        package = importlib.import_module(f"connectors.providers.{name.replace('-', '_')}")
+        assert package.PROVIDER is found
+        for part in ("webhook", "mapping"):
+            importlib.import_module(f"{package.__name__}.{part}")
 
 
 # --- the vectors shipped with the fixtures ------------------------------------------------------------------------

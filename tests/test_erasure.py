@@ -12,17 +12,18 @@ from factories import FAST, T0, running, wait_for
 from gateway_helpers import vault  # noqa: F401 - fixture
 from test_cli import bizosaas
 
+from connectors.credentials import VaultSecrets
 from consumers.projector import projector_group
 from consumers.usage import metrics_group
 from events import codec
 from events.commands import StartSync
+from events.deliveries import DeliveryRecord
 from events.ids import new_id
-from events.streams import COMMANDS_STREAM, rejected_stream, replay_stream, stream_for_tenant
+from events.streams import COMMANDS_STREAM, DELIVERIES_STREAM, rejected_stream, replay_stream, stream_for_tenant
 from events.types import Contact, ContactUpserted, Order, OrderUpserted, Subject
 from gateway.rejected import Rejection, log_rejection
-from gateway.secrets import VaultSecrets
 from producers.deadletters import move_to_dead
-from producers.deliveries import DELIVERIES_STREAM, DeliveryRecord, record_fields
+from producers.deliveries import record_fields
 from producers.publisher import Publisher
 
 A, B = "tenant-a", "tenant-b"

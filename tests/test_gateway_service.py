@@ -80,7 +80,9 @@ async def test_metrics_and_logs_carry_no_tenant_label_no_secret_and_no_payload(
     assert tenant not in metrics and connector not in metrics
 
     formatter = JsonFormatter()
-    lines = [formatter.format(r) for r in caplog.records if r.name.startswith("bizosaas.gateway")]
+    lines = [
+        formatter.format(r) for r in caplog.records if r.name.startswith(("bizosaas.gateway", "bizosaas.connectors"))
+    ]
     webhook_line = next(line for line in lines if '"request_id": "req-abc-123"' in line)
     assert f'"tenant_id": "{tenant}"' in webhook_line and f'"connector_id": "{connector}"' in webhook_line
     refused = next(line for line in lines if "webhook refused" in line)

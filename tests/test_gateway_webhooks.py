@@ -30,16 +30,15 @@ from webhook_support import (
     woocommerce_headers,
 )
 
-import connectors.providers.standard_webhooks as standard_webhooks
-from connectors.providers.slack import SlackConnector
-from connectors.providers.standard_webhooks import StandardWebhooksConnector
-from connectors.providers.stripe import StripeConnector
-from connectors.registry import all_connectors
+import connectors.providers.standard_webhooks.webhook as standard_webhooks
+from connectors.providers.slack import SlackProvider
+from connectors.providers.standard_webhooks import StandardWebhooksProvider
+from connectors.providers.stripe import StripeProvider
+from connectors.registry import all_providers
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from events import codec
-from events.streams import all_event_streams
-from producers.deliveries import DELIVERIES_STREAM
+from events.streams import DELIVERIES_STREAM, all_event_streams
 
 WOO_SECRET, SHOP_SECRET, STRIPE_SECRET, SLACK_SECRET = "wc-secret", "shop-secret", "whsec_stripe", "slack-secret"
 SW_SECRET = "whsec_" + base64.b64encode(b"standard-webhooks-test-key-32by").decode()
@@ -161,11 +160,17 @@ async def test_every_provider_fixture_is_verified_published_recorded_and_readabl
             (sw_id, sw_body, standard_webhooks_headers(sw_body, SW_SECRET, now, msg_id="msg_1")),
         ]
     )
+    records = set()
     for connector_id, body, headers in sent:
         resp = await deliver(gw, connector_id, body, headers)
         assert resp.status == 200, await resp.text()
         reply = await resp.json()
         assert reply["outcome"] == "published" and reply["events"] >= 1 and not reply["duplicate"], reply
+        records.add(reply["delivery"])
+    published = [codec.decode_entry(f) for s in all_event_streams() for _, f in await redis.xrange(s)]
+    # every event names the delivery record its payload is kept in (dlv_...), never the provider's delivery id
+    assert {e.raw_ref for e in published if e.tenant_id == tenant} == records
+    assert all(r.startswith("dlv_") for r in records)
     async with running_groups(redis, [projector_group(pool, 8), deliveries_group(pool)]):
         await eventually(lambda: _count(gw, key, "order", 3))
         await eventually(lambda: _count(gw, key, "contact", 5))
@@ -202,7 +207,7 @@ async def test_official_vectors_and_their_negatives(gw: Gateway, redis, monkeypa
         "X-Slack-Signature": slack["expected_X-Slack-Signature"],
     }
     # the vector's timestamp is from 2018: the registry serves a Slack connector without the 5-minute tolerance
-    monkeypatch.setitem(all_connectors(), "slack", SlackConnector(tolerance_s=None))
+    monkeypatch.setitem(all_providers(), "slack", SlackProvider(tolerance_s=None))
     good = await deliver(gw, slack_id, slack["body"].encode(), headers, FORM)
     bad = await deliver(gw, slack_id, slack["negative"]["body"].encode(), headers, FORM)
     assert good.status == 200, await good.text()
@@ -219,8 +224,8 @@ async def test_official_vectors_and_their_negatives(gw: Gateway, redis, monkeypa
 async def test_every_remaining_vector_through_the_route(gw: Gateway, redis, monkeypatch: pytest.MonkeyPatch):
     """WooCommerce's and Stripe's derived vectors and every Standard Webhooks vector, positive and negative (their
     timestamps are old: the registry serves those connectors without the timestamp tolerance)."""
-    monkeypatch.setitem(all_connectors(), "stripe", StripeConnector(tolerance_s=None))
-    monkeypatch.setitem(all_connectors(), "standard-webhooks", StandardWebhooksConnector(tolerance_s=None))
+    monkeypatch.setitem(all_providers(), "stripe", StripeProvider(tolerance_s=None))
+    monkeypatch.setitem(all_providers(), "standard-webhooks", StandardWebhooksProvider(tolerance_s=None))
     _, key = await gw.create_tenant()
     for vector in vectors("woocommerce")["derived_vectors"]:
         woo_id = await make_connector(gw, key, "woocommerce", vector["secret"])
@@ -340,6 +345,7 @@ async def test_unmapped_delivery_is_kept_published_as_unmapped_and_retried_after
     unmapped = [codec.decode_entry(fields) for _, fields in entries]
     assert [e.type for e in unmapped] == ["connector.webhook.unmapped.v1"] * 3
     assert all(e.topic == "contact.signed_up" and "contact.signed_up" in e.error for e in unmapped)
+    assert all(e.raw_ref.startswith("dlv_") for e in unmapped)  # the delivery record, as on mapped events
     async with running_groups(redis, [projector_group(pool, 8), deliveries_group(pool)]):
         rows = await eventually(lambda: _deliveries(gw, key, 3))
         assert {r["outcome"] for r in rows} == {"unmapped"} and all(r["error"] for r in rows)

@@ -143,7 +143,7 @@ async def test_authentication_failures_are_throttled_per_address_with_retry_afte
 
 
 def test_caches_evict_the_least_recently_used_entry_when_full():
-    from gateway.lru import MISSING, ExpiringLru
+    from connectors.lru import MISSING, ExpiringLru
 
     cache: ExpiringLru[str] = ExpiringLru(3)
     for name in ("a", "b", "c"):

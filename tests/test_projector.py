@@ -8,9 +8,9 @@ from db.archive import EventArchive
 from db.pool import create_pool
 from events import codec
 from events.legacy import OrderLineV1, OrderUpsertedV1, OrderV1
+from events.ranges import RangeFilter
 from events.streams import replay_stream, stream_for_tenant
 from events.types import Subject
-from producers.inspect import RangeFilter
 from producers.publisher import Publisher
 from producers.replay import replay
 

@@ -22,7 +22,7 @@ from bizosaas.cli import build_parser
 from bizosaas.cmd_schemas import ASYNCAPI, DEFAULT_DIR, compare, generate, read_published
 from bizosaas.schema_compat import catalog_incompatibilities, incompatibilities
 from events import codec
-from events.catalog import catalog_schemas, published_types, type_schema
+from events.catalog import catalog_schemas, catalog_entries, type_schema
 from events.entities import Entity, Order, OrderLine
 from events.types import Event, entity_events
 
@@ -49,7 +49,7 @@ def test_checked_in_catalog_equals_the_generated_one():
 
 
 def test_catalog_lists_every_published_type_once():
-    tags = [p.tag for p in published_types()]
+    tags = [p.tag for p in catalog_entries()]
     assert (
         len(tags) == len(set(tags)) == len(codec.EVENT_TYPES) + len(codec.LEGACY_EVENT_TYPES) + len(codec.COMMAND_TYPES)
     )
@@ -70,8 +70,8 @@ def test_asyncapi_document_describes_the_streams_and_resolves():
         "bz:dead:{group}",
         "bz:replay:{group}",
     }
-    events = {p.tag for p in published_types() if p.kind == "event"}
-    commands = {p.tag for p in published_types() if p.kind == "command"}
+    events = {p.tag for p in catalog_entries() if p.kind == "event"}
+    commands = {p.tag for p in catalog_entries() if p.kind == "command"}
     assert set(channels["events"]["messages"]) == events
     assert set(channels["commands"]["messages"]) == commands
     assert "{3}" in channels["events"]["parameters"]["partition"]["examples"]
@@ -311,7 +311,7 @@ def sample(info: inspect.Type) -> Any:
     raise AssertionError(f"no sample for {info!r}: extend sample()")
 
 
-@pytest.mark.parametrize("published_type", published_types(), ids=lambda p: p.tag)
+@pytest.mark.parametrize("published_type", catalog_entries(), ids=lambda p: p.tag)
 def test_every_type_round_trips_through_its_schema(published, published_type):
     schema = published[published_type.tag]
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)

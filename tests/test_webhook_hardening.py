@@ -24,7 +24,7 @@ from gateway_helpers import (  # noqa: F401 - fixtures
 from prometheus_client import REGISTRY
 from webhook_support import JSON, fixture, standard_webhooks_headers, stripe_headers, woocommerce_headers
 
-from connectors.registry import all_connectors
+from connectors.registry import all_providers
 from consumers.deliveries import deliveries_group
 from events.streams import all_event_streams
 
@@ -221,7 +221,7 @@ async def test_a_body_shorter_than_its_content_length_is_answered_408_not_held_o
 
 async def test_connectors_whose_webhooks_are_registered_by_hand_need_their_secret(gw: Gateway, redis):
     _, key = await gw.create_tenant()
-    for provider in sorted(all_connectors()):
+    for provider in sorted(all_providers()):
         resp = await gw.post(
             "/v1/connectors",
             headers=gw.bearer(key),
@@ -307,7 +307,7 @@ async def test_the_topic_label_takes_only_known_values(gw: Gateway, redis):
         if line.startswith("bizosaas_gateway_webhooks_total{") and 'provider="woocommerce"' in line
     }
     assert "other" in labels
-    assert labels <= set(all_connectors()["woocommerce"].topics) | {"other"}
+    assert labels <= set(all_providers()["woocommerce"].topics) | {"other"}
 
 
 @pytest.mark.parametrize("send", [None, b"", b"  \n"])

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, WebhookRequest
 from connectors.normalize import (
     EventBuilder,
-    compact,
     form_fields,
     json_object,
     json_object_or_none,
@@ -31,15 +30,14 @@ from connectors.normalize import (
     text,
     utc_time,
 )
+from connectors.providers.slack.mapping import message, message_id, slash_command
 from connectors.signatures import check_timestamp, header, utf8_keys, verify_hmac
-from events.entities import Message
 from events.types import Event
 
 SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 FORM = "application/x-www-form-urlencoded"
 SLASH_COMMAND = "slash_command"  # our topic name for a slash command (Slack's body has no type field)
-CHANNEL = "slack"
 
 
 def _v0(digest: bytes) -> str:
@@ -57,45 +55,26 @@ def _message(out: EventBuilder, envelope: dict[str, Any], request: WebhookReques
     occurred_at = utc_time(event.get("event_ts") or event["ts"])  # for an edit or a deletion: when it happened
     subtype = event.get("subtype")
     if subtype == "message_deleted":
-        out.delete("message", f"{channel}:{event['deleted_ts']}", occurred_at)
+        out.delete("message", message_id(channel, event["deleted_ts"]), occurred_at)
         return
     msg = event["message"] if subtype == "message_changed" else event
-    ts, thread = text(msg["ts"]), text(msg.get("thread_ts"))
-    message = Message(
-        channel=CHANNEL,
-        conversation_external_id=opt_text(channel),
-        thread_external_id=f"{channel}:{thread}" if thread and thread != ts else None,
-        sender=text(msg.get("user") or msg.get("bot_id") or msg.get("username")),
-        text=text(msg.get("text")),
-        sent_at=utc_time(ts),
-        provider_data=compact(
-            team_id=envelope.get("team_id"),
-            subtype=msg.get("subtype") or subtype,
-            channel_type=event.get("channel_type"),
-            event_type=event.get("type"),
-        ),
+    ts = text(msg["ts"])
+    entity = message(
+        msg,
+        channel,
+        team_id=envelope.get("team_id"),
+        subtype=msg.get("subtype") or subtype,
+        channel_type=event.get("channel_type"),
+        event_type=event.get("type"),
     )
-    out.upsert("message", f"{channel}:{ts}", occurred_at, message)
+    out.upsert("message", message_id(channel, ts), occurred_at, entity)
 
 
 def _slash_command(out: EventBuilder, fields: dict[str, Any], request: WebhookRequest) -> None:
     stamp = header(request.headers, TIMESTAMP_HEADER)  # the body has no time; this one is signed
     sent_at = utc_time(int(stamp)) if stamp else None
-    command = text(fields.get("command"))
-    message = Message(
-        channel=CHANNEL,
-        conversation_external_id=opt_text(fields.get("channel_id")),
-        sender=text(fields.get("user_id")),
-        text=f"{command} {text(fields.get('text'))}".strip(),
-        sent_at=sent_at,
-        provider_data=compact(
-            command=command,
-            team_id=fields.get("team_id"),
-            channel_name=fields.get("channel_name"),
-            user_name=fields.get("user_name"),
-        ),
-    )
-    out.upsert("message", f"command:{fields['trigger_id']}", sent_at, message)
+    entity = slash_command(fields, sent_at)
+    out.upsert("message", f"command:{fields['trigger_id']}", sent_at, entity)
 
 
 # topic -> mapper; `message` and `app_mention` are inner event types of an event_callback envelope
@@ -111,7 +90,7 @@ def _form_payload(fields: dict[str, str]) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
-class SlackConnector:
+class SlackProvider:
     tolerance_s: float | None = 300.0  # Slack: refuse requests more than five minutes old; None disables
 
     provider: ClassVar[str] = "slack"
@@ -166,6 +145,3 @@ class SlackConnector:
                 raise NormalizeError(f"slack {topic}: not an event_callback envelope (no event object)")
         mapper = TOPICS[topic]
         return run_mapper(ctx, self.provider, topic, lambda out: mapper(out, body, request))
-
-
-CONNECTOR = SlackConnector()

@@ -20,49 +20,21 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
-from connectors.normalize import (
-    DELETE,
-    UPSERT,
-    EventBuilder,
-    body_field,
-    json_object,
-    opt_time,
-    run_mapper,
-    utc_time,
-)
+from connectors.normalize import DELETE, UPSERT, EventBuilder, body_field, json_object, opt_time, run_mapper, utc_time
+from connectors.providers.standard_webhooks.mapping import ENTITIES, entity
 from connectors.signatures import b64, b64_secret_keys, check_timestamp, header, verify_hmac
-from events.entities import Entity
-from events.types import UPSERTED_BY_KIND, Event
+from events.types import Event
 
 ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
 SECRET_PREFIX, PUBLIC_KEY_PREFIX = "whsec_", "whpk_"
 SYMMETRIC, ASYMMETRIC = "v1", "v1a"
 ACTIONS = {"upserted": UPSERT, "created": UPSERT, "updated": UPSERT, "deleted": DELETE}
-# our kind -> its entity Struct (page shares Post)
-ENTITIES: dict[str, type[Entity]] = {
-    kind: next(f.type for f in msgspec.structs.fields(event) if f.name == "data")
-    for kind, event in UPSERTED_BY_KIND.items()
-}
-
-
-def _entity(kind: str, data: dict[str, Any]) -> Entity:
-    entity_type = ENTITIES[kind]
-    known = {f.name for f in msgspec.structs.fields(entity_type)} - {"provider_data"}
-    extra = {k: v for k, v in data.items() if k not in known and k not in ("id", "provider_data")}
-    given = data.get("provider_data")
-    values = {k: v for k, v in data.items() if k in known}
-    values["provider_data"] = {**extra, **(given if isinstance(given, dict) else {})}
-    try:
-        return msgspec.convert(values, entity_type)
-    except msgspec.ValidationError as exc:
-        raise NormalizeError(f"data does not fit a {kind}: {exc}") from None
 
 
 def verify_ed25519(public_keys: Sequence[str], message: bytes, signatures: Sequence[str]) -> bool:
@@ -89,7 +61,7 @@ def _kind_and_action(event_type: str) -> tuple[str, str] | None:
 
 
 @dataclass(frozen=True)
-class StandardWebhooksConnector:
+class StandardWebhooksProvider:
     tolerance_s: float | None = 300.0  # the specification's five minutes, both ways; None disables
 
     provider: ClassVar[str] = "standard-webhooks"
@@ -147,9 +119,6 @@ class StandardWebhooksConnector:
             if action == DELETE:
                 out.delete(kind, data["id"], occurred_at)
             else:
-                out.upsert(kind, data["id"], occurred_at, _entity(kind, data))
+                out.upsert(kind, data["id"], occurred_at, entity(kind, data))
 
         return run_mapper(ctx, self.provider, topic, emit)
-
-
-CONNECTOR = StandardWebhooksConnector()

@@ -1,7 +1,9 @@
 """Connector secrets in Vault (KV v2, one path per tenant x connector), behind a small interface, cached briefly.
 
-hvac is synchronous (requests), so its calls run in a worker thread. Secrets never leave this module except to the
-signature check; nothing here logs a value.
+Used by the gateway (webhook signature checks, connector create/update/delete), by `bizosaas tenant erase`, and by
+the Temporal activities to come (which must not import the gateway). hvac is synchronous (requests), so its calls run
+in a worker thread. Secrets leave this module only for their use (the signature check, an API client); nothing here
+logs a value.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import hvac
 import hvac.exceptions
 import requests
 
-from gateway.lru import MISSING, ExpiringLru
+from connectors.lru import MISSING, ExpiringLru
+from events.errors import TransientError
 
 PREVIOUS = "previous_webhook_secret"
 PREVIOUS_UNTIL = "previous_valid_until"  # unix seconds
@@ -28,8 +31,8 @@ class SecretStore(Protocol):
     def path(self, tenant_id: str, connector_id: str) -> str: ...
 
 
-class SecretsUnavailable(Exception):
-    pass
+class SecretsUnavailable(TransientError):
+    """Vault cannot be reached, is sealed or refuses the token: the same read or write can succeed later."""
 
 
 class VaultSecrets:

@@ -1,4 +1,5 @@
-"""A bounded in-process cache whose entries expire, evicting the least recently used entry when full.
+"""A bounded in-process cache whose entries expire, evicting the least recently used entry when full: the one
+implementation behind the gateway's caches (API keys, webhook routing) and the connector secrets (credentials.py).
 
 Clearing the whole cache when it fills (what the gateway did) lets a flood of distinct unknown keys or connector ids
 wipe the entries of every genuine caller, sending each of them back to Postgres at once.
