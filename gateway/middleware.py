@@ -7,11 +7,9 @@ import logging
 import secrets
 import time
 
-import asyncpg
-import redis.exceptions
 from aiohttp import web
 
-from connectors.credentials import SecretsUnavailable
+from events.errors import is_transient
 from gateway import metrics
 from gateway.problems import ProblemError, problem_response, slug_for_status
 from gateway.ratelimit import operator_limits, retry_after, tenant_limits
@@ -21,16 +19,6 @@ from gateway.state import AUTH, CONFIG, LIMITER, LOG_CONNECTOR, LOG_TENANT, PRIN
 from producers.publisher import is_out_of_memory
 
 log = logging.getLogger("bizosaas.gateway")
-
-UNAVAILABLE = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    SecretsUnavailable,
-    OSError,
-)
 
 
 @web.middleware
@@ -50,15 +38,15 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         response = problem_response(slug_for_status(exc.status), exc.reason, headers)
         response.set_status(exc.status)
-    except UNAVAILABLE as exc:
-        log.warning("backing service unavailable: %s: %s", type(exc).__name__, exc, extra=_context(request))
-        response = problem_response(
-            "unavailable", "a backing service is unavailable; retry later", {"Retry-After": "1"}
-        )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - answer a problem, log the traceback
         if is_out_of_memory(exc):  # nothing was accepted: a provider must retry, so never 2xx (nor a bare 500)
             log.error("Redis refuses writes (maxmemory): %s", exc, extra=_context(request))
             response = problem_response("storage-full", "the event store is full; retry later", {"Retry-After": "30"})
+        elif is_transient(exc):  # events/errors.py: a backing service is down, restarting or overloaded
+            log.warning("backing service unavailable: %s: %s", type(exc).__name__, exc, extra=_context(request))
+            response = problem_response(
+                "unavailable", "a backing service is unavailable; retry later", {"Retry-After": "1"}
+            )
         else:
             log.exception("unhandled error on %s %s", request.method, route, extra=_context(request))
             response = problem_response("internal", f"request {request_id} failed; the error is logged")

@@ -10,6 +10,7 @@ from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 
 from events import codec
 from events.commands import Command
+from events.errors import TransientError
 from events.streams import (
     COMMAND_IDEMPOTENCY_KEY,
     COMMANDS_STREAM,
@@ -33,7 +34,7 @@ return {1, entry}
 """
 
 
-class StoreFull(Exception):
+class StoreFull(TransientError):
     """Redis refused the write for memory (maxmemory reached under noeviction): nothing was written; retry later."""
 
 
