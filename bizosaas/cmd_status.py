@@ -42,7 +42,7 @@ def _where(url: str) -> str:
 async def _probe(check) -> tuple[bool, str]:
     try:
         return True, await asyncio.wait_for(check, PROBE_TIMEOUT_S)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
         return False, (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:80]
 
 

@@ -9,6 +9,7 @@ logs a value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, Protocol
 
 import hvac
@@ -90,12 +91,10 @@ class VaultSecrets:
 
     async def delete(self, tenant_id: str, connector_id: str) -> None:
         self._cache.pop((tenant_id, connector_id), None)
-        try:
+        with contextlib.suppress(hvac.exceptions.InvalidPath):  # nothing stored: nothing to delete
             await self._call(
                 self.client.secrets.kv.v2.delete_metadata_and_all_versions, path=self.path(tenant_id, connector_id)
             )
-        except hvac.exceptions.InvalidPath:
-            pass
 
     async def ping(self) -> bool:
         try:

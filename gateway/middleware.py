@@ -38,7 +38,7 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         response = problem_response(slug_for_status(exc.status), exc.reason, headers)
         response.set_status(exc.status)
-    except Exception as exc:  # noqa: BLE001 - answer a problem, log the traceback
+    except Exception as exc:  # answer a problem, log the traceback
         if is_out_of_memory(exc):  # nothing was accepted: a provider must retry, so never 2xx (nor a bare 500)
             log.error("Redis refuses writes (maxmemory): %s", exc, extra=_context(request))
             response = problem_response("storage-full", "the event store is full; retry later", {"Retry-After": "30"})

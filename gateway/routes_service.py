@@ -40,7 +40,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def _check(probe) -> bool:
     try:
         return bool(await asyncio.wait_for(probe, 2.0))
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
         return False
 
 

@@ -91,7 +91,7 @@ async def _refused(
     )
     try:
         await log_rejection(app[REDIS], target.tenant_id, rejection, app[CONFIG].rejected_log_max)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the log is a diagnostic: the provider still gets the real answer
         log.warning(
             "rejected log not written: %s: %s",
             type(exc).__name__,

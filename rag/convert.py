@@ -47,7 +47,7 @@ def serve(jobs_fd: int, results_fd: int) -> None:
             conn.send((True, function(*args)))
         except (UnreadableDocument, TooLarge) as exc:
             conn.send((False, exc))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure on untrusted input means "unreadable"
             conn.send((False, UnreadableDocument(f"conversion failed: {type(exc).__name__}: {exc}")))
 
 

@@ -102,7 +102,7 @@ class LocalEmbedder:
             batch, self._waiting = self._waiting, []
             try:
                 vectors = await asyncio.to_thread(self.encode, [t for texts, _ in batch for t in texts])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - each caller gets the error
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
