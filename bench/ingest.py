@@ -192,7 +192,12 @@ async def setup_tenant(url: str) -> tuple[str, str, str]:
         async with http.post(
             f"{url}/v1/connectors",
             headers={"Authorization": f"Bearer {tenant['api_key']}"},
-            json={"provider": "woocommerce", "name": "bench shop", "secrets": {"webhook_secret": SECRET}},
+            json={
+                "provider": "woocommerce",
+                "name": "bench shop",
+                "config": {"store_url": "http://127.0.0.1:9/bench-shop"},
+                "secrets": {"webhook_secret": SECRET, "consumer_key": "ck_bench", "consumer_secret": "cs_bench"},
+            },
         ) as resp:
             connector = (await resp.json())["id"]
     return tenant["id"], tenant["api_key"], connector
@@ -283,6 +288,7 @@ async def main() -> None:
             "VAULT_ADDR": vault_addr,
             "VAULT_TOKEN": "root",
             "BIZOSAAS_ADMIN_TOKEN": ADMIN_TOKEN,
+            "BIZOSAAS_ALLOW_PRIVATE_URLS": "true",  # the bench shop's (unused) store URL
             "BIZOSAAS_WEBHOOK_RATE_PER_S": "1e9",
             "BIZOSAAS_WEBHOOK_BURST": "1000000000",
             "BIZOSAAS_TENANT_RATE_PER_S": "1e9",

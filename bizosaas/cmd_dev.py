@@ -231,6 +231,7 @@ CONNECTION_VARS = (
     "VAULT_TOKEN",
     "TEMPORAL_ADDRESS",
     "BIZOSAAS_PORT",
+    "BIZOSAAS_ALLOW_PRIVATE_URLS",
 )
 
 
@@ -274,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
     if not _port_free(host, port):
         print(f"bizosaas dev: port {host}:{port} is taken by another program; stop it or set BIZOSAAS_PORT=<free port>")
         return 1
-    stack = Stack(data, dict(os.environ))
+    # development: connectors may fetch private addresses (local provider servers), unless the user says otherwise
+    stack = Stack(data, {"BIZOSAAS_ALLOW_PRIVATE_URLS": "true", **os.environ})
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"bizosaas dev: starting (data in {data})", flush=True)
     lock = None

@@ -38,10 +38,20 @@ class Settings(GatewayConfig, RuntimeConfig):
             if env.get(name, "") != "":
                 raw = env[name]
                 try:
-                    values[f.name] = type(f.default)(raw)
+                    values[f.name] = _parse(raw, type(f.default))
                 except ValueError:
                     raise SystemExit(f"{name}={raw!r} is not a valid {type(f.default).__name__}") from None
         return cls(**values)
+
+
+def _parse(raw: str, kind: type):
+    if kind is bool:  # bool("false") is True: spell the two answers out
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(raw)
+    return kind(raw)
 
 
 # settings whose variable names are part of the stable surface (DESIGN.md) rather than BIZOSAAS_<NAME>

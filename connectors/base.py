@@ -66,11 +66,6 @@ class Handshake:
     requires_signature: bool = True
 
 
-# how a connector's webhooks get registered at the provider: by the user, who pastes the webhook URL and secret
-# (a connector is refused without its webhook_secret), or by the set-up workflow (the connector is `needs_setup`
-# until set-up stores the secret; no provider does this yet)
-BY_HAND, BY_SETUP = "by_hand", "by_setup"
-
 # headers every delivery record keeps (besides the provider's own `kept_headers`): an allow-list, so a header
 # carrying a credential under an unforeseen name is never stored
 COMMON_HEADERS = frozenset(
@@ -97,7 +92,6 @@ class Provider(Protocol):
     # True when the provider's delivery id names one payload (a retry resends the same bytes under it); False when
     # one id may carry different payloads (WooCommerce): the gateway then dedupes on the id and the body's hash
     delivery_id_unique: bool
-    webhook_registration: str  # BY_HAND or BY_SETUP
     kept_headers: frozenset[str]  # lower-case provider headers a delivery record keeps (topic, ids, retry info)
     # the topics the normalizer maps: the only values of the metrics' topic label (anything else is `other`)
     topics: frozenset[str]

@@ -68,8 +68,10 @@ class Action(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 
 class Webhooks(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # by_hand: the user pastes the webhook URL at the provider and gives us the secret it shows (required then);
+    # by_setup: the set-up workflow registers them and stores their secret; none: the provider sends no webhooks.
+    # The topics are the provider code's own table (webhook.py), not repeated here.
     registration: Literal["by_hand", "by_setup", "none"] = "by_hand"
-    topics: list[str] = []
     signature: str = ""  # the scheme, in words (header and algorithm)
 
 
@@ -111,13 +113,18 @@ class FieldProblem(msgspec.Struct, frozen=True):
     message: str
 
 
-def field_problems(facts: ProviderFacts, config: dict[str, Any], secrets: dict[str, str]) -> list[FieldProblem]:
-    """What is wrong with a connector's config and secrets, one problem per field (empty: nothing)."""
+def field_problems(
+    facts: ProviderFacts, config: dict[str, Any] | None, secrets: dict[str, str] | None, update: bool = False
+) -> list[FieldProblem]:
+    """What is wrong with a connector's config and secrets, one problem per field (empty: nothing). None skips a
+    part (an update that leaves it as it is). An update's secrets are checked as given: the others stay in Vault."""
     problems = []
-    for where, declared, given in (
-        ("config", facts.config_fields, config),
-        ("secrets", facts.credential_fields, secrets),
+    for where, declared, given, complete in (
+        ("config", facts.config_fields, config, True),
+        ("secrets", facts.credential_fields, secrets, not update),
     ):
+        if given is None:
+            continue
         known = {f.name for f in declared}
         problems += [
             FieldProblem(f"{where}.{name}", f"unknown field; {facts.provider} takes {sorted(known) or 'none'}")
@@ -126,7 +133,7 @@ def field_problems(facts: ProviderFacts, config: dict[str, Any], secrets: dict[s
         for f in declared:
             value = given.get(f.name)
             if value in (None, ""):
-                if f.required:
+                if f.required and complete:
                     problems.append(FieldProblem(f"{where}.{f.name}", f"required: {f.label}"))
                 continue
             if message := _kind_problem(f, value):

@@ -1,7 +1,8 @@
 """The gateway's settings: each field's default is written here and nowhere else.
 
 `bizosaas.settings.Settings` is a GatewayConfig (and a RuntimeConfig) filled from the environment; `init(settings)`
-takes it as it is. The gateway also serves search, so it is a RagConfig too.
+takes it as it is. The gateway also serves search and manages connectors, so it is a RagConfig and a
+ConnectorsConfig too.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from events.streams import DEDUPE_WINDOW_S, DEFAULT_PARTITIONS
+from connectors.config import ConnectorsConfig
 from rag.config import RagConfig
 
 
 @dataclass(frozen=True, kw_only=True)
-class GatewayConfig(RagConfig):
+class GatewayConfig(RagConfig, ConnectorsConfig):
     # --- servers (DSNs may hold passwords: kept out of repr) ---
     redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
     database_url: str = field(  # the services' role: row-level security applies
@@ -27,13 +29,6 @@ class GatewayConfig(RagConfig):
     partitions: int = DEFAULT_PARTITIONS
     dedupe_window_s: int = DEDUPE_WINDOW_S
     admin_token: str = field(default="", repr=False)  # platform operator bearer token (BIZOSAAS_ADMIN_TOKEN)
-    # --- connector secrets in Vault ---
-    vault_addr: str = "http://127.0.0.1:8200"
-    vault_token: str = field(default="", repr=False)
-    vault_mount: str = "secret"  # a KV v2 mount
-    vault_prefix: str = "bizosaas"  # secrets live at <prefix>/tenants/<tenant>/connectors/<connector>
-    secret_cache_s: float = 30.0
-    webhook_secret_grace_s: int = 24 * 3600  # a rotated-out webhook secret stays valid this long
     # --- webhooks ---
     webhook_max_body_bytes: int = 1024 * 1024
     webhook_rate_per_s: float = 500.0  # per-connector abuse limit (generous: providers disable failing endpoints)

@@ -11,9 +11,10 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
-from connectors.base import BY_HAND
+from connectors.facts import ProviderFacts, field_problems
+from connectors.public_http import NotPublicAddress, check_public_url
 from connectors.credentials import rotate
-from connectors.registry import UnknownProvider, all_providers, get_provider
+from connectors.registry import UnknownProvider, all_providers, get_facts
 from db.pool import tenant_transaction
 from events.commands import ConnectConnector, DisconnectConnector
 from gateway.commands import new_command_fields, record_command, send_command
@@ -77,6 +78,33 @@ class ConnectorQuery(msgspec.Struct):
 COLUMNS = "id, provider, name, config, status, created_at, updated_at, secret_rotated_at"
 
 
+async def check_fields(
+    request: web.Request,
+    facts: ProviderFacts,
+    config: dict[str, Any] | None,
+    secrets: dict[str, str] | None,
+    update: bool = False,
+) -> None:
+    """400 naming every bad field (provider.toml's form), including a URL the platform would fetch that is not a
+    public address (connectors/public_http.py; BIZOSAAS_ALLOW_PRIVATE_URLS admits private ones in development)."""
+    errors = [f"{p.field}: {p.message}" for p in field_problems(facts, config, secrets, update)]
+    allow_private = request.app[CONFIG].allow_private_urls
+    for f in facts.config_fields:
+        value = (config or {}).get(f.name)
+        if (
+            f.fetched
+            and isinstance(value, str)
+            and value
+            and not any(e.startswith(f"config.{f.name}:") for e in errors)
+        ):
+            try:
+                await check_public_url(value, allow_private)
+            except (NotPublicAddress, ValueError) as exc:
+                errors.append(f"config.{f.name}: {exc}")
+    if errors:
+        raise ProblemError("validation", f"{facts.provider}: {errors[0]}", errors=errors)
+
+
 def webhook_url(request: web.Request, connector_id: str) -> str:
     base = request.app[CONFIG].public_url.rstrip("/") or str(request.url.origin())
     return f"{base}/v1/webhooks/{connector_id}"
@@ -99,20 +127,16 @@ def _connector(request: web.Request, row, kind: type[Connector] = Connector, **e
 async def post_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorCreate)
     try:
-        provider = get_provider(body.provider)
+        facts = get_facts(body.provider)
     except UnknownProvider:
         raise ProblemError(
             "validation", f"unknown provider {body.provider!r}; known: {', '.join(sorted(all_providers()))}"
         ) from None
-    status = "active"
-    if WEBHOOK_SECRET not in body.secrets:
-        if provider.webhook_registration == BY_HAND:  # every delivery would be refused: say so now
-            raise ProblemError(
-                "bad-request",
-                f"secrets.{WEBHOOK_SECRET} is required: {body.provider} webhooks are "
-                "registered by hand, and the secret the provider shows there signs every delivery",
-            )
-        status = "needs_setup"  # set-up registers the webhooks and stores their secret (the connectors issue)
+    await check_fields(request, facts, body.config, dict(body.secrets))
+    # set-up registers the webhooks and stores their secret (the connectors issue); by hand, the secret is required
+    status = (
+        "needs_setup" if WEBHOOK_SECRET not in body.secrets and facts.webhooks.registration == "by_setup" else "active"
+    )
     tenant, app = tenant_of(request), request.app
     connector_id = "con_" + secrets.token_hex(16)  # 128 random bits: the webhook URL is unguessable
     store = app[SECRETS]
@@ -200,6 +224,10 @@ async def patch_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorUpdate)
     tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
     async with tenant_transaction(app[POOL], tenant) as conn:
+        provider = await conn.fetchval("SELECT provider FROM connectors WHERE id = $1", connector_id)
+        if provider is None:
+            raise ProblemError("not-found", "no such connector")
+        await check_fields(request, get_facts(provider), body.config, body.secrets, update=True)
         row = await conn.fetchrow(
             "UPDATE connectors SET name = coalesce($2, name), config = coalesce($3::jsonb, config), "
             "secret_rotated_at = CASE WHEN $4 THEN now() ELSE secret_rotated_at END, updated_at = now() "

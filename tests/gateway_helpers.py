@@ -133,6 +133,7 @@ def gateway_config(servers, vault: Vault, issuer: Issuer, **overrides: Any) -> G
             "oidc_issuer": ISSUER,
             "oidc_audience": AUDIENCE,
             "db_pool_size": 4,
+            "allow_private_urls": True,  # local provider servers; tests/test_providers.py checks the refusal
             **overrides,
         }
     )

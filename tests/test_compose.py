@@ -135,7 +135,7 @@ def test_every_setting_reaches_every_app_service_and_secrets_only_their_own(comp
     for f in fields(Settings):  # the tunables there are the true defaults
         name = env_name(f.name)
         if name in documented:
-            assert (type(f.default)(documented[name]) if documented[name] else "") == f.default, name
+            assert getattr(Settings.from_env({name: documented[name]}), f.name) == f.default, name
     services = app_services(compose)
     assert set(services) == set(OWN_SETTINGS), "a new app service: say which secrets it holds in OWN_SETTINGS"
     for name, service in services.items():

@@ -24,7 +24,7 @@ import asyncpg
 import psutil
 import pytest
 from gateway_helpers import vault  # noqa: F401 - fixture
-from webhook_support import standard_webhooks_headers
+from webhook_support import connector_body, standard_webhooks_headers
 
 from bizosaas.servers import free_port
 
@@ -155,9 +155,7 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
             "POST",
             f"{dev.base}/v1/connectors",
             key,
-            json.dumps(
-                {"provider": "standard-webhooks", "name": "test sender", "secrets": {"webhook_secret": SECRET}}
-            ).encode(),
+            json.dumps(connector_body("standard-webhooks", SECRET, "test sender")).encode(),
             {"Content-Type": "application/json"},
         )
         assert status == 201, made

@@ -19,8 +19,12 @@ async def _connector(gw: Gateway, key: str) -> tuple[str, str]:
         json={
             "provider": "woocommerce",
             "name": "shop",
-            "config": {"currency": "EUR"},
-            "secrets": {"webhook_secret": "s3cret-value", "consumer_secret": "cs_very_secret"},
+            "config": {"store_url": "https://shop.example.com", "currency": "EUR"},
+            "secrets": {
+                "webhook_secret": "s3cret-value",
+                "consumer_key": "ck_key",
+                "consumer_secret": "cs_very_secret",
+            },
         },
     )
     assert resp.status == 201
@@ -72,16 +76,16 @@ async def test_connector_crud_never_shows_secrets(gw: Gateway, redis, vault):
     bao = hvac.Client(url=vault.addr, token=vault.token)
     path = f"bizosaas/tenants/{tenant}/connectors/{connector_id}"
     stored = bao.secrets.kv.v2.read_secret_version(path=path, raise_on_deleted_version=True)["data"]["data"]
-    assert stored == {"webhook_secret": "s3cret-value", "consumer_secret": "cs_very_secret"}
+    assert stored == {"webhook_secret": "s3cret-value", "consumer_key": "ck_key", "consumer_secret": "cs_very_secret"}
     listed = await gw.get("/v1/connectors", headers=gw.bearer(key))
     one = await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))
     for resp in (listed, one):
         text = await resp.text()
         assert resp.status == 200 and "s3cret-value" not in text and "cs_very_secret" not in text
-    assert (await one.json())["config"] == {"currency": "EUR"}
+    assert (await one.json())["config"] == {"store_url": "https://shop.example.com", "currency": "EUR"}
     patched = await gw.patch(
         f"/v1/connectors/{connector_id}",
-        json={"name": "renamed", "config": {"currency": "USD"}},
+        json={"name": "renamed", "config": {"store_url": "https://shop.example.com", "currency": "USD"}},
         headers=gw.bearer(key),
     )
     assert (await patched.json())["name"] == "renamed" and (await patched.json())["secret_rotated_at"] is None

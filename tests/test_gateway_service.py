@@ -12,7 +12,7 @@ import pytest
 from factories import wait_for
 from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
 from rag_helpers import rag_db  # noqa: F401 - fixture
-from webhook_support import fixture, woocommerce_headers
+from webhook_support import connector_body, fixture, woocommerce_headers
 
 from bizosaas.logs import JsonFormatter
 from bizosaas.servers import free_port
@@ -56,7 +56,7 @@ async def test_metrics_and_logs_carry_no_tenant_label_no_secret_and_no_payload(
     resp = await gw.post(
         "/v1/connectors",
         headers=gw.bearer(key),
-        json={"provider": "woocommerce", "name": "shop", "secrets": {"webhook_secret": SECRET}},
+        json=connector_body("woocommerce", SECRET, "shop"),
     )
     connector = (await resp.json())["id"]
     body = fixture("woocommerce", "order.created.json")

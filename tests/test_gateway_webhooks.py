@@ -21,6 +21,7 @@ from gateway_helpers import (  # noqa: F401 - fixtures
 from webhook_support import (
     FORM,
     JSON,
+    connector_body,
     fixture,
     shopify_headers,
     slack_headers,
@@ -48,12 +49,7 @@ async def make_connector(gw: Gateway, key: str, provider: str, secret: str, **co
     resp = await gw.post(
         "/v1/connectors",
         headers=gw.bearer(key),
-        json={
-            "provider": provider,
-            "name": f"{provider} test",
-            "config": config,
-            "secrets": {"webhook_secret": secret},
-        },
+        json=connector_body(provider, secret, f"{provider} test", **config),
     )
     assert resp.status == 201, await resp.text()
     body = await resp.json()

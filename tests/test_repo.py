@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from bizosaas.settings import Settings, env_name
+from connectors.config import ConnectorsConfig
 from consumers.base import RuntimeConfig
 from gateway.config import GatewayConfig
 from rag.config import RagConfig
@@ -47,7 +48,7 @@ def test_ruff_finds_nothing_to_lint_or_format():
 def test_each_setting_is_declared_once():
     """A setting's default is written in the one config that declares it; Settings inherits the others."""
     declared: dict[str, str] = {}
-    for config in (RagConfig, GatewayConfig, RuntimeConfig, Settings):
+    for config in (RagConfig, ConnectorsConfig, GatewayConfig, RuntimeConfig, Settings):
         for name in config.__annotations__:
             assert name not in declared, f"{name} is declared by both {declared[name]} and {config.__name__}"
             declared[name] = config.__name__
@@ -65,6 +66,8 @@ def test_secrets_never_appear_in_a_repr():
         "BIZOSAAS_DATABASE_READONLY_URL": "postgresql://ro:readonly-password@10.0.0.2/bizosaas",
     }
     settings = Settings.from_env(secret_values)
+    assert Settings.from_env({"BIZOSAAS_ALLOW_PRIVATE_URLS": "false"}).allow_private_urls is False
+    assert Settings.from_env({"BIZOSAAS_ALLOW_PRIVATE_URLS": "true"}).allow_private_urls is True
     assert settings.vault_token == secret_values["VAULT_TOKEN"]  # read, then kept out of every repr
     for shown in (
         repr(settings),

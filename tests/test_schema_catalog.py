@@ -22,7 +22,7 @@ from bizosaas.cli import build_parser
 from bizosaas.cmd_schemas import ASYNCAPI, DEFAULT_DIR, compare, generate, read_published
 from bizosaas.schema_compat import catalog_incompatibilities, incompatibilities
 from events import codec
-from events.catalog import catalog_schemas, catalog_entries, type_schema
+from events.catalog import catalog_entries, catalog_schemas, type_schema
 from events.entities import Entity, Order, OrderLine
 from events.types import Event, entity_events
 

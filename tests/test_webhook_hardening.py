@@ -22,7 +22,14 @@ from gateway_helpers import (  # noqa: F401 - fixtures
     vault,
 )
 from prometheus_client import REGISTRY
-from webhook_support import JSON, fixture, standard_webhooks_headers, stripe_headers, woocommerce_headers
+from webhook_support import (
+    JSON,
+    connector_body,
+    fixture,
+    standard_webhooks_headers,
+    stripe_headers,
+    woocommerce_headers,
+)
 
 from connectors.registry import all_providers
 from consumers.deliveries import deliveries_group
@@ -37,7 +44,7 @@ async def connector(gw: Gateway, key: str, provider: str, secret: str) -> str:
     resp = await gw.post(
         "/v1/connectors",
         headers=gw.bearer(key),
-        json={"provider": provider, "name": "t", "secrets": {"webhook_secret": secret}},
+        json=connector_body(provider, secret, "t"),
     )
     assert resp.status == 201, await resp.text()
     return (await resp.json())["id"]
@@ -225,11 +232,12 @@ async def test_connectors_whose_webhooks_are_registered_by_hand_need_their_secre
         resp = await gw.post(
             "/v1/connectors",
             headers=gw.bearer(key),
-            json={"provider": provider, "name": "no secret", "secrets": {"api_key": "k"}},
+            json={**connector_body(provider, "unused", "no secret"), "secrets": {}},
         )
-        assert resp.status == 400, (provider, await resp.text())
+        assert resp.status == 422, (provider, await resp.text())
         problem = await resp.json()
-        assert resp.content_type == "application/problem+json" and "secrets.webhook_secret" in problem["detail"]
+        assert resp.content_type == "application/problem+json"
+        assert any(e.startswith("secrets.webhook_secret: required") for e in problem["errors"]), problem
     listed_now = await (await gw.get("/v1/connectors", headers=gw.bearer(key))).json()
     assert listed_now["items"] == []
 

@@ -18,6 +18,7 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from connectors.base import IngestContext, WebhookRequest
+from connectors.registry import get_facts
 from events import codec
 from events.types import Event
 
@@ -25,6 +26,22 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "webhooks"
 RECEIVED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+
+
+SAMPLE_BY_KIND = {"url": "https://shop.example.com", "email": "owner@example.com", "number": 1}
+
+
+def connector_body(provider: str, webhook_secret: str, name: str = "test", **config: Any) -> dict[str, Any]:
+    """A valid POST /v1/connectors body: provider.toml's required fields filled with samples, the webhook secret."""
+    facts = get_facts(provider)
+    samples = {f.name: SAMPLE_BY_KIND.get(f.kind, f"{f.name}-sample") for f in facts.config_fields if f.required}
+    secrets = {f.name: f"{f.name}-sample" for f in facts.credential_fields if f.required}
+    return {
+        "provider": provider,
+        "name": name,
+        "config": {**samples, **config},
+        "secrets": {**secrets, "webhook_secret": webhook_secret},
+    }
 
 
 def fixture(provider: str, name: str) -> bytes:

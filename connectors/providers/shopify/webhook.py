@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.base import BY_HAND, Handshake, IngestContext, WebhookRequest
+from connectors.base import Handshake, IngestContext, WebhookRequest
 from connectors.normalize import DELETE, UPSERT, normalize_resource
 from connectors.providers.shopify.mapping import MAPPERS, MODIFIED_FIELD
 from connectors.signatures import header, verify_body_b64
@@ -45,7 +45,6 @@ class ShopifyProvider:
     content_types = frozenset({"application/json"})
     content_encodings: frozenset[str] = frozenset()
     delivery_id_unique = True
-    webhook_registration = BY_HAND
     kept_headers = frozenset(
         {
             TOPIC_HEADER,

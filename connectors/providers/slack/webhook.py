@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, WebhookRequest
+from connectors.base import Handshake, IngestContext, NormalizeError, WebhookRequest
 from connectors.normalize import (
     EventBuilder,
     form_fields,
@@ -97,7 +97,6 @@ class SlackProvider:
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json", FORM})
     content_encodings: ClassVar[frozenset[str]] = frozenset()
     delivery_id_unique: ClassVar[bool] = True
-    webhook_registration: ClassVar[str] = BY_HAND
     # the timestamp is kept: a slash command's time comes from it when the delivery is re-run
     kept_headers: ClassVar[frozenset[str]] = frozenset({TIMESTAMP_HEADER, "x-slack-retry-num", "x-slack-retry-reason"})
     topics: ClassVar[frozenset[str]] = frozenset(TOPICS)

@@ -25,7 +25,7 @@ from typing import ClassVar
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
+from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
 from connectors.normalize import DELETE, UPSERT, EventBuilder, body_field, json_object, opt_time, run_mapper, utc_time
 from connectors.providers.standard_webhooks.mapping import ENTITIES, entity
 from connectors.signatures import b64, b64_secret_keys, check_timestamp, header, verify_hmac
@@ -68,7 +68,6 @@ class StandardWebhooksProvider:
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
     content_encodings: ClassVar[frozenset[str]] = frozenset({"gzip", "deflate"})
     delivery_id_unique: ClassVar[bool] = True
-    webhook_registration: ClassVar[str] = BY_HAND
     kept_headers: ClassVar[frozenset[str]] = frozenset({ID_HEADER, TIMESTAMP_HEADER})  # both needed by a re-run
     # the types that map (`<kind>.<action>`; a prefixed `crm.order.deleted` is counted as `other`)
     topics: ClassVar[frozenset[str]] = frozenset(f"{kind}.{action}" for kind in ENTITIES for action in ACTIONS)

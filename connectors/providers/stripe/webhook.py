@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from connectors.base import BY_HAND, Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
+from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
 from connectors.normalize import EventBuilder, body_field, json_object, run_mapper, text, utc_time
 from connectors.providers.stripe.mapping import KEPT_WHEN_DELETED, OBJECTS
 from connectors.signatures import check_timestamp, header, hexdigest, utf8_keys, verify_hmac
@@ -99,7 +99,6 @@ class StripeProvider:
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
     content_encodings: ClassVar[frozenset[str]] = frozenset()
     delivery_id_unique: ClassVar[bool] = True
-    webhook_registration: ClassVar[str] = BY_HAND
     kept_headers: ClassVar[frozenset[str]] = frozenset()  # everything Stripe says is in the body
     topics: ClassVar[frozenset[str]] = TOPICS
 

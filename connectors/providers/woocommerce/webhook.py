@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.base import BY_HAND, Handshake, IngestContext, WebhookRequest
+from connectors.base import Handshake, IngestContext, WebhookRequest
 from connectors.normalize import DELETE, UPSERT, form_fields, normalize_resource
 from connectors.providers.woocommerce.mapping import MAPPERS, MODIFIED_FIELD
 from connectors.signatures import header, verify_body_b64
@@ -46,7 +46,6 @@ class WooCommerceProvider:
     content_types = frozenset({"application/json", FORM})  # FORM: the creation ping
     content_encodings: frozenset[str] = frozenset()
     delivery_id_unique = False  # wp_hash(webhook id . current second): see the module docstring
-    webhook_registration = BY_HAND
     kept_headers = frozenset(
         {TOPIC_HEADER, RESOURCE_HEADER, EVENT_HEADER, "x-wc-webhook-source", "x-wc-webhook-id", *DELIVERY_ID_HEADERS}
     )
