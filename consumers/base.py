@@ -1,5 +1,5 @@
-"""What a consumer group is (name, streams, batch handler), how the runtime is tuned, and which errors are the
-infrastructure's rather than an entry's."""
+"""What a consumer group is (name, streams, batch handler) and how the runtime is tuned. Which errors are the
+infrastructure's rather than an entry's is events.errors.is_transient."""
 
 from __future__ import annotations
 
@@ -11,28 +11,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-import redis.exceptions
-
 from consumers.delivery import Delivery
 from events import codec
 from events.streams import replay_stream
-
-# errors of the infrastructure, not of the entry: retry the same batch after a back-off, never dead-letter for them
-INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncio.TimeoutError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.AdminShutdownError,
-)
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 @dataclass(frozen=True)

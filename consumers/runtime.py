@@ -23,12 +23,13 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from consumers import metrics
-from consumers.base import INFRA_ERRORS, REDIS_ERRORS, Backoff, Group, RuntimeConfig, consumer_name
+from consumers.base import Backoff, Group, RuntimeConfig, consumer_name
 from consumers.deadletter import move_to_dead
 from consumers.delivery import Delivery, batch_bytes, origin_of, split_by_bytes
 from consumers.housekeeping import export_gauges, leave_group, remove_stale_consumers
 from events import codec
 from events.codec import EventDecodeError
+from events.errors import is_transient
 from events.streams import LAST_ERROR_HASH, as_text
 
 __all__ = ["Group", "GroupRunner", "Runtime", "RuntimeConfig"]
@@ -83,13 +84,17 @@ class GroupRunner:
                             message_ids=list(entry_ids),
                             justid=True,
                         )
-                    except REDIS_ERRORS as exc:
+                    except Exception as exc:
+                        if not is_transient(exc):
+                            raise
                         log.warning("group %s: heartbeat failed: %s", self.group.name, exc)
 
     async def _leave(self) -> None:
         try:
             await leave_group(self.redis, self.group.name, self.group.all_streams, self.consumer)
-        except REDIS_ERRORS as exc:  # the stale-consumer cleanup of a later worker removes it instead
+        except Exception as exc:  # the stale-consumer cleanup of a later worker removes it instead
+            if not is_transient(exc):
+                raise
             log.warning("group %s: could not remove consumer %s: %s", self.group.name, self.consumer, exc)
 
     async def ensure_groups(self) -> None:
@@ -112,18 +117,20 @@ class GroupRunner:
                     count=self.config.batch_size,
                     block=self.config.block_ms,
                 )
-            except REDIS_ERRORS as exc:
-                await self._infra_error(exc)
-                continue
-            except redis.exceptions.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+            except Exception as exc:
+                if is_transient(exc):
+                    await self._infra_error(exc)
+                    continue
+                if not isinstance(exc, redis.exceptions.ResponseError) or "NOGROUP" not in str(exc):
                     raise
                 await self.ensure_groups()  # the stream was deleted (e.g. a replay stream): recreate and go on
                 continue
             for _, entries in reply or ():
                 try:
                     batch = await self.decode(stream, [(entry_id, fields, 1) for entry_id, fields in entries])
-                except REDIS_ERRORS as exc:  # what was not acknowledged stays pending and is reclaimed later
+                except Exception as exc:  # what was not acknowledged stays pending and is reclaimed later
+                    if not is_transient(exc):
+                        raise
                     await self._infra_error(exc)
                     continue
                 for chunk in split_by_bytes(batch, self.config.batch_max_bytes):
@@ -146,7 +153,9 @@ class GroupRunner:
                 size += batch_bytes(more)
             try:
                 await self.commit(batch)
-            except REDIS_ERRORS as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 await self._infra_error(exc)
         await self.queue.put(None)  # let the other committers see the end too
 
@@ -205,11 +214,12 @@ class GroupRunner:
                 await self.group.handle(batch)
                 self.backoff.reset()
                 return batch, []
-            except INFRA_ERRORS as exc:
-                if self.stopping.is_set():
-                    return [], []  # leave them pending: another consumer reclaims them
-                await self._infra_error(exc)
             except Exception as exc:
+                if is_transient(exc):  # the infrastructure's, not the entries': the same batch again after a back-off
+                    if self.stopping.is_set():
+                        return [], []  # leave them pending: another consumer reclaims them
+                    await self._infra_error(exc)
+                    continue
                 if len(batch) == 1:
                     return [], [(batch[0], f"{type(exc).__name__}: {exc}")]
                 middle = len(batch) // 2
@@ -230,7 +240,9 @@ class GroupRunner:
                     await pipe.execute()
                 metrics.PROCESSED.labels(self.group.name).inc(sum(map(len, by_stream.values())))
                 return
-            except REDIS_ERRORS as exc:  # the effect is committed: an ack lost now only means a harmless redelivery
+            except Exception as exc:  # the effect is committed: an ack lost now only means a harmless redelivery
+                if not is_transient(exc):
+                    raise
                 if self.stopping.is_set():
                     return
                 await self._infra_error(exc)
@@ -271,7 +283,9 @@ class GroupRunner:
                         self.config.stale_consumer_idle_ms,
                     )
                 passes += 1
-            except REDIS_ERRORS as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 await self._infra_error(exc)
             try:
                 await asyncio.wait_for(self.stopping.wait(), self.config.reclaim_interval_s)
