@@ -1,5 +1,5 @@
-"""What a consumer group is (name, streams, batch handler) and how the runtime is tuned. Which errors are the
-infrastructure's rather than an entry's is events.errors.is_transient."""
+"""How the runtime is tuned and paced: its configuration, consumer names, back-off. What a group is: consumers/group.py.
+Which errors are the infrastructure's rather than an entry's: events.errors.is_transient."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ import asyncio
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from consumers.delivery import Delivery
-from events import codec
-from events.streams import replay_stream
 
 
 @dataclass(frozen=True)
@@ -28,20 +22,6 @@ class RuntimeConfig:
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
     stale_consumer_idle_ms: int = 600_000  # consumers idle this long with nothing pending are removed
-
-
-@dataclass
-class Group:
-    """A consumer group: its name, the streams it reads, and the batch handler that commits its effects."""
-
-    name: str
-    streams: Sequence[str]
-    handle: Callable[[list[Delivery]], Awaitable[None]]
-    decode: Callable[[bytes], Any] = codec.decode_event
-
-    @property
-    def all_streams(self) -> list[str]:
-        return [*self.streams, replay_stream(self.name)]
 
 
 def consumer_name() -> str:

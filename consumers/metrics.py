@@ -2,6 +2,7 @@
 
 Usage is counted once per event (its inbox row commits with the count), replays included: a replay repairs
 state, it is not new usage. Prometheus counters are at-least-once and carry no tenant label.
+(The stream runtime's own Prometheus metrics are in consumers/runtime_metrics.py.)
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ from collections import Counter
 from collections.abc import Sequence
 
 import asyncpg
+from prometheus_client import Counter as PrometheusCounter
 
-from consumers import metrics
-from consumers.base import Group
-from consumers.delivery import Delivery
-from consumers.inbox import first_seen
-from consumers.projector import by_tenant
-from db.pool import set_tenant
+from consumers.entry import Entry
+from consumers.group import Batch, Group
 from events.streams import all_event_streams
 
 GROUP = "metrics"
+
+EVENTS = PrometheusCounter(
+    "bizosaas_events_total", "Events seen by the metrics group, by type and provider", ["type", "provider"]
+)
 
 USAGE_SQL = """
 INSERT INTO usage_counts AS u (tenant_id, day, event_type, provider, events)
@@ -29,23 +31,25 @@ ON CONFLICT (tenant_id, day, event_type, provider) DO UPDATE SET events = u.even
 """
 
 
-async def count_usage(conn: asyncpg.Connection, group: str, deliveries: Sequence[Delivery]) -> None:
-    fresh = await first_seen(conn, group, [d.message.id for d in deliveries])
-    tally = Counter(
-        (d.message.occurred_at.date(), d.message.type, d.message.provider) for d in deliveries if d.message.id in fresh
-    )
-    if tally:
-        rows = sorted((day, type_, provider, n) for (day, type_, provider), n in tally.items())
-        await conn.execute(USAGE_SQL, *map(list, zip(*rows)))
+async def count_usage(conn: asyncpg.Connection, tenant: str, entries: Sequence[Entry], batch: Batch) -> None:
+    """One tenant's events seen for the first time (the group's inbox keeps the others away) into usage_counts."""
+    tally = Counter((e.message.occurred_at.date(), e.message.type, e.message.provider) for e in entries)
+    rows = sorted((day, type_, provider, n) for (day, type_, provider), n in tally.items())
+    await conn.execute(USAGE_SQL, *map(list, zip(*rows)))
+
+
+async def count_events(batch: Batch) -> None:
+    """After the commit: a crash before this only loses a scrape-level count."""
+    for entry in batch.entries:
+        EVENTS.labels(entry.message.type, entry.message.provider).inc()
 
 
 def metrics_group(pool: asyncpg.Pool, partitions: int) -> Group:
-    async def handle(batch: list[Delivery]) -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            for tenant, deliveries in sorted(by_tenant(batch).items()):
-                await set_tenant(conn, tenant)
-                await count_usage(conn, GROUP, deliveries)
-        for delivery in batch:  # after the commit: a crash before this line only loses a scrape-level count
-            metrics.EVENTS.labels(delivery.message.type, delivery.message.provider).inc()
-
-    return Group(GROUP, all_event_streams(partitions), handle)
+    return Group(
+        GROUP,
+        all_event_streams(partitions),
+        count_usage,
+        pool,
+        inbox=lambda event: event.id,
+        after_commit=count_events,
+    )

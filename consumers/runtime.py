@@ -22,10 +22,11 @@ from collections.abc import Sequence
 import redis.exceptions
 from redis.asyncio import Redis
 
-from consumers import metrics
-from consumers.base import Backoff, Group, RuntimeConfig, consumer_name
+from consumers import runtime_metrics
+from consumers.base import Backoff, RuntimeConfig, consumer_name
 from consumers.deadletter import move_to_dead
-from consumers.delivery import Delivery, batch_bytes, origin_of, split_by_bytes
+from consumers.entry import Entry, batch_bytes, origin_of, split_by_bytes
+from consumers.group import Group
 from consumers.housekeeping import export_gauges, leave_group, remove_stale_consumers
 from events import codec
 from events.codec import EventDecodeError
@@ -46,7 +47,7 @@ class GroupRunner:
 
     async def run(self) -> None:
         await self.ensure_groups()
-        self.queue: asyncio.Queue[list[Delivery] | None] = asyncio.Queue(maxsize=len(self.group.all_streams))
+        self.queue: asyncio.Queue[list[Entry] | None] = asyncio.Queue(maxsize=len(self.group.all_streams))
         readers = [
             asyncio.create_task(self._read_loop(s), name=f"{self.group.name}:{s}") for s in self.group.all_streams
         ]
@@ -138,7 +139,7 @@ class GroupRunner:
 
     async def _commit_loop(self) -> None:
         """Handle what the readers queued, merging chunks of several streams into one batch (one transaction)."""
-        carry: list[Delivery] | None = None  # a chunk taken that would have made the batch too large: the next one
+        carry: list[Entry] | None = None  # a chunk taken that would have made the batch too large: the next one
         while (batch := carry or await self.queue.get()) is not None:
             carry, size = None, batch_bytes(batch)
             while len(batch) < self.config.batch_size and not self.queue.empty():
@@ -159,9 +160,9 @@ class GroupRunner:
                 await self._infra_error(exc)
         await self.queue.put(None)  # let the other committers see the end too
 
-    async def decode(self, stream: str, entries: list[tuple[bytes, dict | None, int]]) -> list[Delivery]:
-        """Deliveries for the handler; malformed entries go to dead letters, vanished ones are acknowledged."""
-        batch: list[Delivery] = []
+    async def decode(self, stream: str, entries: list[tuple[bytes, dict | None, int]]) -> list[Entry]:
+        """Entries for the group; malformed entries go to dead letters, vanished ones are acknowledged."""
+        batch: list[Entry] = []
         gone: list[str] = []
         for entry_id, fields, count in entries:
             entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -169,49 +170,48 @@ class GroupRunner:
                 gone.append(entry_id)
                 continue
             try:
-                if codec.EVENT_FIELD not in fields:
-                    raise EventDecodeError(f"stream entry has no 'e' field (fields: {sorted(map(as_text, fields))})")
-                message = self.group.decode(fields[codec.EVENT_FIELD])
+                message = codec.decode_entry(fields, self.group.decode)
             except EventDecodeError as exc:
                 # retrying cannot help a malformed or unknown-version entry: straight to dead letters
                 await self._dead_letter(stream, entry_id, fields, str(exc), count)
                 continue
             origin, position = origin_of(stream, entry_id, fields)
-            batch.append(Delivery(stream, entry_id, fields[codec.EVENT_FIELD], message, origin, position, count))
+            batch.append(Entry(stream, entry_id, fields[codec.EVENT_FIELD], message, origin, position, count))
             self.held.setdefault(stream, set()).add(entry_id)
         if gone:  # deleted from the stream while pending: nothing left to handle
             await self._acknowledge({stream: gone}, [])
         return batch
 
-    async def commit(self, batch: list[Delivery]) -> None:
-        """Run the handler, then acknowledge what it committed; failures stay pending with their error noted."""
+    async def commit(self, batch: list[Entry]) -> None:
+        """Run the group on the batch, then acknowledge what it committed; failures stay pending with their error
+        noted."""
         started = time.perf_counter()
         done, failed = await self._handle(batch)
-        for delivery in batch:  # a failed entry is let go: it must turn idle to be retried or dead-lettered
-            self.held[delivery.stream].discard(delivery.entry_id)
+        for entry in batch:  # a failed entry is let go: it must turn idle to be retried or dead-lettered
+            self.held[entry.stream].discard(entry.entry_id)
         by_stream: dict[str, list[str]] = {}
-        for delivery in done:
-            by_stream.setdefault(delivery.stream, []).append(delivery.entry_id)
-        await self._acknowledge(by_stream, [d.entry_id for d in done if d.deliveries > 1])
+        for entry in done:
+            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        await self._acknowledge(by_stream, [e.entry_id for e in done if e.attempts > 1])
         if failed:
-            metrics.FAILED.labels(self.group.name).inc(len(failed))
-            await self.redis.hset(LAST_ERROR_HASH % self.group.name, mapping={d.entry_id: e for d, e in failed})
-            for delivery, error in failed:
+            runtime_metrics.FAILED.labels(self.group.name).inc(len(failed))
+            await self.redis.hset(LAST_ERROR_HASH % self.group.name, mapping={e.entry_id: err for e, err in failed})
+            for entry, error in failed:
                 log.warning(
-                    "group %s: entry %s of %s failed (delivery %d): %s",
+                    "group %s: entry %s of %s failed (attempt %d): %s",
                     self.group.name,
-                    delivery.entry_id,
-                    delivery.stream,
-                    delivery.deliveries,
+                    entry.entry_id,
+                    entry.stream,
+                    entry.attempts,
                     error,
                 )
-        metrics.BATCH_SECONDS.labels(self.group.name).observe(time.perf_counter() - started)
+        runtime_metrics.BATCH_SECONDS.labels(self.group.name).observe(time.perf_counter() - started)
 
-    async def _handle(self, batch: list[Delivery]) -> tuple[list[Delivery], list[tuple[Delivery, str]]]:
-        """Commit the batch; on an entry's error, bisect so the healthy entries still commit."""
+    async def _handle(self, batch: list[Entry]) -> tuple[list[Entry], list[tuple[Entry, str]]]:
+        """Commit the batch (Group.process); on an entry's error, bisect so the healthy entries still commit."""
         while True:
             try:
-                await self.group.handle(batch)
+                await self.group.process(batch)
                 self.backoff.reset()
                 return batch, []
             except Exception as exc:
@@ -238,7 +238,7 @@ class GroupRunner:
                     if clear_errors:  # entries that had failed before: forget their last error
                         pipe.hdel(LAST_ERROR_HASH % self.group.name, *clear_errors)
                     await pipe.execute()
-                metrics.PROCESSED.labels(self.group.name).inc(sum(map(len, by_stream.values())))
+                runtime_metrics.PROCESSED.labels(self.group.name).inc(sum(map(len, by_stream.values())))
                 return
             except Exception as exc:  # the effect is committed: an ack lost now only means a harmless redelivery
                 if not is_transient(exc):
@@ -250,7 +250,7 @@ class GroupRunner:
     async def _dead_letter(self, stream: str, entry_id: str, fields: dict, error: str, deliveries: int) -> None:
         await move_to_dead(self.redis, self.group.name, stream, entry_id, fields, error, deliveries)
         await self.redis.hdel(LAST_ERROR_HASH % self.group.name, entry_id)
-        metrics.DEAD_LETTERED.labels(self.group.name).inc()
+        runtime_metrics.DEAD_LETTERED.labels(self.group.name).inc()
         log.error(
             "group %s: entry %s of %s dead-lettered after %d deliveries: %s",
             self.group.name,
@@ -261,7 +261,7 @@ class GroupRunner:
         )
 
     async def _infra_error(self, exc: BaseException) -> None:
-        metrics.INFRA_ERRORS.labels(self.group.name).inc()
+        runtime_metrics.INFRA_ERRORS.labels(self.group.name).inc()
         log.warning("group %s: infrastructure error, backing off: %s: %s", self.group.name, type(exc).__name__, exc)
         await self.backoff.sleep()
 
@@ -314,7 +314,7 @@ class GroupRunner:
                 min_idle_time=idle_ms,
                 message_ids=list(counts),
             )
-            metrics.RECLAIMED.labels(self.group.name).inc(len(claimed))
+            runtime_metrics.RECLAIMED.labels(self.group.name).inc(len(claimed))
             retry = []
             for entry_id, fields in claimed:
                 entry_id = as_text(entry_id)

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the stream runtime. No tenant label anywhere: tenants are unbounded."""
+"""Prometheus metrics of the stream runtime (the metrics group's own counter is in consumers/metrics.py). No tenant
+label anywhere: tenants are unbounded."""
 
 from __future__ import annotations
 
@@ -20,6 +21,3 @@ BATCH_SECONDS = Histogram(
 LAG = Gauge("bizosaas_consumer_lag", "Entries in the stream not yet delivered to the group", ["group", "stream"])
 PENDING = Gauge("bizosaas_consumer_pending", "Entries delivered to the group but not acknowledged", ["group", "stream"])
 DEAD_LETTERS = Gauge("bizosaas_dead_letters", "Entries waiting in the group's dead-letter stream", ["group"])
-EVENTS = Counter(
-    "bizosaas_events_total", "Events seen by the metrics group, by type and provider", ["type", "provider"]
-)

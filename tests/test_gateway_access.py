@@ -18,7 +18,7 @@ from gateway_helpers import (  # noqa: F401 - fixtures
 )
 from webhook_support import fixture, woocommerce_headers
 
-from consumers.commands import commands_group
+from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from gateway.roles import OPERATOR, PERMISSIONS, PUBLIC
@@ -102,7 +102,9 @@ async def _tenant_with_everything(gw: Gateway, name: str) -> dict[str, str]:
 async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis, pool):
     a = await _tenant_with_everything(gw, "alpha")
     b = await _tenant_with_everything(gw, "bravo")
-    async with running_groups(redis, [projector_group(pool, 8), deliveries_group(pool), commands_group(pool)]):
+    async with running_groups(
+        redis, [projector_group(pool, 8), deliveries_group(pool), commands_group(RunnerContext(pool, redis))]
+    ):
         for t in (a, b):
             for kind in ("order", "contact"):
                 t[f"{kind}_id"] = (await eventually(lambda: _items(gw, t["key"], f"/v1/records/{kind}")))[0]["id"]
