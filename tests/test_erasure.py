@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 from factories import FAST, T0, running, wait_for
-from gateway_helpers import vault  # noqa: F401 - fixture
 from test_cli import bizosaas
 
 from consumers.metrics import metrics_group

@@ -12,15 +12,8 @@ import time
 import zlib
 
 import pytest
-from gateway_helpers import (  # noqa: F401 - fixtures
-    Gateway,
-    eventually,
-    gw,
-    issuer,
-    make_gateway,
-    running_groups,
-    vault,
-)
+from factories import running, wait_for
+from gateway_helpers import Gateway
 from prometheus_client import REGISTRY
 from webhook_support import JSON, fixture, standard_webhooks_headers, stripe_headers, woocommerce_headers
 
@@ -86,8 +79,8 @@ async def test_woocommerce_bodies_sharing_a_delivery_id_are_both_published_and_k
     ).json()
     assert again["duplicate"] is True and again["delivery"] == answers[1]["delivery"]  # a genuine retry
     assert await stream_length(redis) == published
-    async with running_groups(redis, [deliveries_group(pool)]):
-        rows = await eventually(lambda: listed(gw, key, 2), DEADLINE_S)
+    async with running(redis, [deliveries_group(pool)]):
+        rows = await wait_for(lambda: listed(gw, key, 2), DEADLINE_S)
     bodies = set()
     for row in rows:
         detail = await (await gw.get(f"/v1/deliveries/{row['id']}", headers=gw.bearer(key))).json()
@@ -123,8 +116,8 @@ async def test_compressed_deliveries_are_decoded_under_the_cap_and_verified_over
         resp = await gw.post(f"/v1/webhooks/{sw_id}", data=packed, headers=headers)
         assert resp.status == 200, await resp.text()
         assert (await resp.json())["outcome"] == "published"
-    async with running_groups(redis, [deliveries_group(pool)]):
-        rows = await eventually(lambda: listed(gw, key, 2), DEADLINE_S)
+    async with running(redis, [deliveries_group(pool)]):
+        rows = await wait_for(lambda: listed(gw, key, 2), DEADLINE_S)
     for row in rows:
         detail = await (await gw.get(f"/v1/deliveries/{row['id']}", headers=gw.bearer(key))).json()
         assert detail["body"].encode() == body  # stored whole, decoded
@@ -182,8 +175,8 @@ async def test_bytes_that_are_not_utf8_answer_400_on_json_routes_and_signed_webh
     assert resp.status == 200, await resp.text()
     answer = await resp.json()
     assert answer["outcome"] == "unmapped" and answer["duplicate"] is False
-    async with running_groups(redis, [deliveries_group(pool)]):
-        rows = await eventually(lambda: listed(gw, key, 1), DEADLINE_S)
+    async with running(redis, [deliveries_group(pool)]):
+        rows = await wait_for(lambda: listed(gw, key, 1), DEADLINE_S)
     assert rows[0]["outcome"] == "unmapped" and "utf-8" in rows[0]["error"].lower()
     assert bytes(await admin.fetchval("SELECT body FROM deliveries WHERE id = $1", answer["delivery"])) == body
     retry = await gw.post(f"/v1/deliveries/{answer['delivery']}/retry", headers=gw.bearer(key))
@@ -285,8 +278,8 @@ async def test_stored_headers_are_an_allow_list(gw: Gateway, redis, pool):
     resp = await gw.post(f"/v1/webhooks/{woo_id}", data=body, headers=headers)
     assert resp.status == 200
     delivery = (await resp.json())["delivery"]
-    async with running_groups(redis, [deliveries_group(pool)]):
-        await eventually(lambda: listed(gw, key, 1), DEADLINE_S)
+    async with running(redis, [deliveries_group(pool)]):
+        await wait_for(lambda: listed(gw, key, 1), DEADLINE_S)
     kept = (await (await gw.get(f"/v1/deliveries/{delivery}", headers=gw.bearer(key))).json())["headers"]
     assert "pk_live_0123456789abcdef" not in json.dumps(kept) and "x-wc-webhook-signature" not in kept
     assert kept["x-wc-webhook-topic"] == "customer.created" and kept["user-agent"].startswith("WooCommerce/")
