@@ -175,13 +175,13 @@ def stop_spy(spy: subprocess.Popen | None) -> None:
 # where a worker's Python time goes: the share of samples with one of these functions on the stack (a sample counts
 # once per row, and a row's functions nest, so the rows do not add up to 100%)
 PROFILE_ROWS = {
-    "a batch (GroupRunner.process)": ("GroupRunner.process",),
-    "  handler: projector transaction": ("projector_group.<locals>.handle",),
+    "a batch (GroupRunner.process)": ("GroupRunner.commit",),
+    "  handler: projector transaction": ("Group.process",),
     "    asyncpg (encode args, protocol)": ("Connection.execute", "Connection.fetch"),
     "      set_tenant": ("set_tenant",),
     "      archive -> event_log": ("archive",),
     "      upsert -> records": ("upsert_records",),
-    "    rows in Python (latest_states, record_row)": ("latest_states",),
+    "    rows in Python (latest_states, record_row)": ("latest_rows",),
     "      opaque_id (record id hash)": ("opaque_id",),
     "  decode (msgspec + upcast + UTC check)": ("decode_event",),
     "  XACK": ("GroupRunner._acknowledge",),

@@ -12,7 +12,7 @@ Prototypes measured here (NOT used by the platform; proposals for consumers/proj
   atomic without BEGIN/COMMIT. Needs a migration.
 - `one_statement`: the whole batch in one statement, no tenant switching: what a projector role that a policy
   admits for every tenant's rows could do (a security decision, not a refactoring); run as the table owner here.
-Each variant handles the same deliveries of one partition and must end in the same `records` rows as the current
+Each variant handles the same entries of one partition and must end in the same `records` rows as the current
 handler (also after every event is delivered a second time). Figures are CPU time per event of
 this process (the client) and of the Postgres server, so they hold up on a shared machine better than wall time.
 """
@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,14 +38,14 @@ from probes import children, cpu_s  # noqa: E402
 from realistic_events import Traffic  # noqa: E402
 
 from bizosaas.servers import start_postgres  # noqa: E402
-from consumers.delivery import Delivery  # noqa: E402
-from consumers.projector import GROUP, UPSERT_SQL, _amount, _title, by_tenant, projector_group  # noqa: E402
-from consumers.runtime import Group  # noqa: E402
+from consumers.entry import Entry  # noqa: E402
+from consumers.group import Batch  # noqa: E402
+from consumers.projector import UPSERT_SQL, _amount, _title, projector_group  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.pool import create_pool, set_tenant  # noqa: E402
 from events import codec  # noqa: E402
 from events.ids import opaque_id  # noqa: E402
-from events.streams import all_event_streams, stream_for_tenant  # noqa: E402
+from events.streams import stream_for_tenant  # noqa: E402
 from events.types import EntityDeleted, EntityUpserted  # noqa: E402
 
 ARGS = "t, i, ty, so, sk, si, oc, rc, st, ms, sq, b, rid, pv, stat, ti, am, cu, de, d, rp"
@@ -71,7 +72,7 @@ TYPES = [
     "text",
     "bool",
 ]
-# one tenant's deliveries (arrays $1..$21, or the function's slices) -> event_log, and the newest fresh (or
+# one tenant's entries (arrays $1..$21, or the function's slices) -> event_log, and the newest fresh (or
 # replayed) state per entity -> records, under the projector's ordering rule
 PROJECT_CTE = """
 WITH batch AS (SELECT * FROM unnest({arrays}) AS e({args})),
@@ -110,8 +111,8 @@ CALL_SQL = "SELECT bench_project_events(" + ", ".join(f"${n}" for n in range(1, 
 _encode = msgspec.json.Encoder().encode
 
 
-def row(d: Delivery) -> tuple:
-    """Archive and record columns of one delivery (record columns NULL for a non-entity event)."""
+def row(d: Entry) -> tuple:
+    """Archive and record columns of one entry (record columns NULL for a non-entity event)."""
     e, (ms, sq) = d.message, d.position
     entity = isinstance(e, (EntityUpserted, EntityDeleted))
     data, kind = e.data if entity else None, e.subject.kind
@@ -140,48 +141,53 @@ def row(d: Delivery) -> tuple:
     )
 
 
-def cte_group(pool: asyncpg.Pool, partitions: int) -> Group:
-    async def handle(batch: list[Delivery]) -> None:
+def current(pool: asyncpg.Pool, partitions: int) -> Callable[[list[Entry]], Awaitable[object]]:
+    """The projector group as the runtime runs it: one transaction, its per-tenant handler (Group.process)."""
+    return projector_group(pool, partitions).process
+
+
+def cte(pool: asyncpg.Pool, partitions: int) -> Callable[[list[Entry]], Awaitable[None]]:
+    async def handle(batch: list[Entry]) -> None:
         async with pool.acquire() as conn, conn.transaction():
-            for tenant, deliveries in sorted(by_tenant(batch).items()):
+            for tenant, entries in Batch(batch).by_tenant():
                 await set_tenant(conn, tenant)
-                await conn.execute(CTE_SQL, *map(list, zip(*map(row, deliveries))))
+                await conn.execute(CTE_SQL, *map(list, zip(*map(row, entries))))
 
-    return Group(GROUP, all_event_streams(partitions), handle)
+    return handle
 
 
-def function_group(pool: asyncpg.Pool, partitions: int) -> Group:
-    async def handle(batch: list[Delivery]) -> None:
+def function(pool: asyncpg.Pool, partitions: int) -> Callable[[list[Entry]], Awaitable[None]]:
+    async def handle(batch: list[Entry]) -> None:
         rows, tenants, lo, hi = [], [], [], []
-        for tenant, deliveries in sorted(by_tenant(batch).items()):
+        for tenant, entries in Batch(batch).by_tenant():
             tenants.append(tenant)
             lo.append(len(rows) + 1)
-            rows += map(row, deliveries)
+            rows += map(row, entries)
             hi.append(len(rows))
         async with pool.acquire() as conn:  # one statement: its own transaction
             await conn.execute(CALL_SQL, *map(list, zip(*rows)), tenants, lo, hi)
 
-    return Group(GROUP, all_event_streams(partitions), handle)
+    return handle
 
 
-def one_statement_group(pool: asyncpg.Pool, partitions: int) -> Group:
+def one_statement(pool: asyncpg.Pool, partitions: int) -> Callable[[list[Entry]], Awaitable[None]]:
     """The whole batch, all tenants, in one statement: what a role that a policy admits for every tenant's rows
     could do (DESIGN.md allows "a separate role that a policy admits for its own tables"). Measured here on the
     owner's connection, which row-level security does not restrict."""
 
-    async def handle(batch: list[Delivery]) -> None:
+    async def handle(batch: list[Entry]) -> None:
         async with pool.acquire() as conn:
             await conn.execute(CTE_SQL, *map(list, zip(*map(row, sorted(batch, key=lambda d: d.message.tenant_id)))))
 
-    return Group(GROUP, all_event_streams(partitions), handle)
+    return handle
 
 
 # name -> (handler factory, the role its pool connects as)
 VARIANTS = {
-    "current": (projector_group, "service"),
-    "cte": (cte_group, "service"),
-    "function": (function_group, "service"),
-    "one_statement": (one_statement_group, "owner"),
+    "current": (current, "service"),
+    "cte": (cte, "service"),
+    "function": (function, "service"),
+    "one_statement": (one_statement, "owner"),
 }
 BUSINESS = (
     "tenant_id, kind, source, external_id, id, provider, status, title, amount_minor, currency, updated_at, "
@@ -201,26 +207,26 @@ async def run(events: int, rounds: int) -> dict:
             "service": await create_pool(f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/variants", max_size=1),
             "owner": await create_pool(admin_url, max_size=1),
         }
-        partitions: dict[str, list[Delivery]] = {}
+        partitions: dict[str, list[Entry]] = {}
         for n, event in enumerate(Traffic().events(events)):
             stream = stream_for_tenant(event.tenant_id)
             partitions.setdefault(stream, []).append(
-                Delivery(stream, f"{n}-0", codec.encode(event), event, stream, (1_000 + n, 0))
+                Entry(stream, f"{n}-0", codec.encode(event), event, stream, (1_000 + n, 0))
             )
-        stream, deliveries = max(partitions.items(), key=lambda kv: len(kv[1]))
-        print(f"{len(deliveries):,} deliveries of {stream}, {len({d.message.tenant_id for d in deliveries})} tenants")
+        stream, entries = max(partitions.items(), key=lambda kv: len(kv[1]))
+        print(f"{len(entries):,} entries of {stream}, {len({d.message.tenant_id for d in entries})} tenants")
 
         def postgres_cpu() -> float:
             return cpu_s(pg.proc.pid, with_reaped_children=True) + sum(cpu_s(p) for p in children(pg.proc.pid))
 
         result: dict = {}
-        for size, count in ((1, 1500), (2, 2000), (20, 4000), (40, 4000), (500, len(deliveries))):
-            batches = [deliveries[i : i + size] for i in range(0, min(count, len(deliveries)), size)]
+        for size, count in ((1, 1500), (2, 2000), (20, 4000), (40, 4000), (500, len(entries))):
+            batches = [entries[i : i + size] for i in range(0, min(count, len(entries)), size)]
             n = sum(map(len, batches))
             for _ in range(rounds):
                 for name, (factory, role) in VARIANTS.items():
                     await admin.execute("TRUNCATE event_log, records")
-                    handle = factory(pools[role], 8).handle
+                    handle = factory(pools[role], 8)
                     server, client, wall = postgres_cpu(), time.process_time(), time.perf_counter()
                     for batch in batches:
                         await handle(batch)
@@ -239,10 +245,10 @@ async def run(events: int, rounds: int) -> dict:
         states = {}
         for name, (factory, role) in VARIANTS.items():  # the whole partition in odd batches, then all again
             await admin.execute("TRUNCATE event_log, records")
-            handle = factory(pools[role], 8).handle
+            handle = factory(pools[role], 8)
             for size in (137, 300):
-                for i in range(0, len(deliveries), size):
-                    await handle(deliveries[i : i + size])
+                for i in range(0, len(entries), size):
+                    await handle(entries[i : i + size])
             states[name] = [tuple(r) for r in await admin.fetch(f"SELECT {BUSINESS} FROM records ORDER BY 1, 2, 3, 4")]
         result["same_records"] = {name: states[name] == states["current"] for name in VARIANTS}
         print(f"same records as the current handler: {result['same_records']}")

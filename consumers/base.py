@@ -1,5 +1,5 @@
-"""What a consumer group is (name, streams, batch handler), how the runtime is tuned, and which errors are the
-infrastructure's rather than an entry's."""
+"""How the runtime is tuned and paced: its configuration, consumer names, back-off. What a group is: consumers/group.py.
+Which errors are the infrastructure's rather than an entry's: events.errors.is_transient."""
 
 from __future__ import annotations
 
@@ -7,32 +7,7 @@ import asyncio
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import asyncpg
-import redis.exceptions
-
-from consumers.delivery import Delivery
-from events import codec
-from events.streams import replay_stream
-
-# errors of the infrastructure, not of the entry: retry the same batch after a back-off, never dead-letter for them
-INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncio.TimeoutError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.AdminShutdownError,
-)
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,20 +29,6 @@ class RuntimeConfig:
     def reclaim_every_s(self) -> float:
         """Check a few times per reclaim_idle_ms, so an entry is reclaimed soon after it turns idle."""
         return min(self.reclaim_interval_s, max(0.2, self.reclaim_idle_ms / 4000))
-
-
-@dataclass
-class Group:
-    """A consumer group: its name, the streams it reads, and the batch handler that commits its effects."""
-
-    name: str
-    streams: Sequence[str]
-    handle: Callable[[list[Delivery]], Awaitable[None]]
-    decode: Callable[[bytes], Any] = codec.decode_event
-
-    @property
-    def all_streams(self) -> list[str]:
-        return [*self.streams, replay_stream(self.name)]
 
 
 def consumer_name() -> str:

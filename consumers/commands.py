@@ -1,27 +1,43 @@
 """The command runner group: carries out the commands on `bz:commands` and records each one's outcome in
 `commands`. A command type that no runner handles yet is marked `rejected` with a reason: none stays `accepted`.
 
-A runner is `async (command, ctx) -> reason or None`; it raises to fail the command. Runners for connector set-up
-and sync (Temporal) and agent runs register in RUNNERS when those parts land.
+A runner is `async (command, ctx) -> reason or None` (`Runner`), with ctx a RunnerContext. It raises to fail the
+command; a transient error (events.errors.is_transient) leaves the command pending instead: it is raised out of the
+batch, so the runtime backs off and delivers it again. Runners run before the transaction (the group's `prepare`),
+outcomes are recorded in it. Runners for connector set-up and sync (Temporal) and agent runs register in RUNNERS when
+those parts land.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+from redis.asyncio import Redis
 
-from consumers.base import Group
-from consumers.delivery import Delivery
-from db.pool import set_tenant
+from consumers.entry import Entry
+from consumers.group import Batch, Group
 from events import codec
 from events.codec import decode_command
 from events.commands import Command
+from events.errors import is_transient
 from events.streams import COMMANDS_STREAM
 
 GROUP = "commands"
 
-Runner = Callable[[Command], Awaitable[str | None]]
+
+@dataclass(frozen=True)
+class RunnerContext:
+    """What a runner may use."""
+
+    pool: asyncpg.Pool  # the service role's pool: row-level security applies
+    redis: Redis
+    temporal: Any = None  # the Temporal client (temporalio.client.Client), once the Temporal runners land
+
+
+Runner = Callable[[Command, RunnerContext], Awaitable[str | None]]
 RUNNERS: dict[str, Runner] = {}  # command type -> runner
 
 # insert when the gateway's row is missing (a command from elsewhere); never move a finished command back
@@ -33,13 +49,16 @@ WHERE commands.status IN ('accepted', 'running')
 """
 
 
-async def outcome_of(command: Command) -> tuple[str, str | None]:
+async def outcome_of(command: Command, ctx: RunnerContext) -> tuple[str, str | None]:
+    """(status, reason); raises a transient error, which leaves the command pending."""
     runner = RUNNERS.get(command.type)
     if runner is None:
         return "rejected", f"no runner handles {command.type} yet"
     try:
-        return "completed", await runner(command)
+        return "completed", await runner(command, ctx)
     except Exception as exc:
+        if is_transient(exc):
+            raise
         return "failed", f"{type(exc).__name__}: {exc}"[:2000]
 
 
@@ -57,12 +76,12 @@ async def record_outcome(conn: asyncpg.Connection, command: Command, status: str
     )
 
 
-def commands_group(pool: asyncpg.Pool) -> Group:
-    async def handle(batch: list[Delivery]) -> None:
-        outcomes = [(d.message, *(await outcome_of(d.message))) for d in batch]
-        async with pool.acquire() as conn, conn.transaction():
-            for command, status, reason in sorted(outcomes, key=lambda o: (o[0].tenant_id, o[0].id)):
-                await set_tenant(conn, command.tenant_id)
-                await record_outcome(conn, command, status, reason)
+def commands_group(ctx: RunnerContext) -> Group:
+    async def run(batch: Batch) -> None:
+        batch.state = {e.entry_id: await outcome_of(e.message, ctx) for e in batch.entries}
 
-    return Group(GROUP, [COMMANDS_STREAM], handle, decode=decode_command)
+    async def record(conn: asyncpg.Connection, tenant: str, entries: Sequence[Entry], batch: Batch) -> None:
+        for entry in sorted(entries, key=lambda e: e.message.id):
+            await record_outcome(conn, entry.message, *batch.state[entry.entry_id])
+
+    return Group(GROUP, [COMMANDS_STREAM], record, ctx.pool, prepare=run, decode=decode_command)

@@ -3,6 +3,7 @@
 One row per (connector, provider delivery id); each HTTP receipt counts once (its receipt id goes into
 group_inbox in the same transaction), so a redelivered stream entry does not count a resend twice. A later receipt
 that was published replaces an earlier `unmapped` outcome (the normalizer was fixed and the provider resent).
+Each entry of `bz:deliveries` (a consumers.entry.Entry) carries one such receipt (a DeliveryRecord).
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from collections.abc import Sequence
 import asyncpg
 import msgspec
 
-from consumers.base import Group
-from consumers.delivery import Delivery
-from consumers.inbox import first_seen
-from db.pool import set_tenant
+from consumers.entry import Entry
+from consumers.group import Batch, Group
 from events.deliveries import DeliveryRecord, decode_record
 from events.streams import DELIVERIES_STREAM
 
@@ -71,22 +70,14 @@ def merged_rows(records: Sequence[DeliveryRecord]) -> list[tuple]:
     return rows
 
 
-async def persist(conn: asyncpg.Connection, records: Sequence[DeliveryRecord]) -> None:
-    """Within one tenant's transaction (row-level security set)."""
-    fresh = await first_seen(conn, GROUP, [r.receipt_id for r in records])
-    rows = merged_rows([r for r in records if r.receipt_id in fresh])
+async def persist(conn: asyncpg.Connection, tenant: str, entries: Sequence[Entry], batch: Batch) -> None:
+    """One tenant's receipts seen for the first time (the group's inbox, by receipt id, keeps the others away)."""
+    rows = merged_rows([e.message for e in entries])
     if rows:
         await conn.execute(UPSERT_SQL, *map(list, zip(*rows)))
 
 
 def deliveries_group(pool: asyncpg.Pool) -> Group:
-    async def handle(batch: list[Delivery]) -> None:
-        by_tenant: dict[str, list[DeliveryRecord]] = {}
-        for delivery in batch:
-            by_tenant.setdefault(delivery.message.tenant_id, []).append(delivery.message)
-        async with pool.acquire() as conn, conn.transaction():
-            for tenant, records in sorted(by_tenant.items()):
-                await set_tenant(conn, tenant)
-                await persist(conn, records)
-
-    return Group(GROUP, [DELIVERIES_STREAM], handle, decode=decode_record)
+    return Group(
+        GROUP, [DELIVERIES_STREAM], persist, pool, inbox=lambda record: record.receipt_id, decode=decode_record
+    )

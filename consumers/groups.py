@@ -1,4 +1,5 @@
-"""The consumer groups a worker can run, by name. A new group registers its factory here."""
+"""The consumer groups a worker can run, by name: one module per group (projector, metrics, commands, deliveries,
+indexer), each a consumers.group.Group. A new group registers its factory here."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from dataclasses import dataclass
 import asyncpg
 from redis.asyncio import Redis
 
-from consumers.base import Group
-from consumers.commands import commands_group
+from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
+from consumers.group import Group
 from consumers.indexer import indexer_group
+from consumers.metrics import metrics_group
 from consumers.projector import projector_group
-from consumers.usage import metrics_group
 from rag.config import RagConfig
 
 
@@ -28,7 +29,7 @@ class GroupContext:
 GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "projector": lambda ctx: projector_group(ctx.pool, ctx.partitions),
     "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
-    "commands": lambda ctx: commands_group(ctx.pool),
+    "commands": lambda ctx: commands_group(RunnerContext(ctx.pool, ctx.redis)),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
 }

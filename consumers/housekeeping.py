@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from consumers import metrics
+from consumers import runtime_metrics
 from events.streams import as_text, dead_stream
 
 
@@ -15,9 +15,9 @@ async def export_gauges(redis: Redis, group: str, streams: Sequence[str]) -> Non
         for info in await redis.xinfo_groups(stream):
             if as_text(info["name"]) == group:
                 lag = info.get("lag")  # None when Redis cannot tell (after deletions in the stream)
-                metrics.LAG.labels(group, stream).set(lag if lag is not None else float("nan"))
-                metrics.PENDING.labels(group, stream).set(info["pending"])
-    metrics.DEAD_LETTERS.labels(group).set(await redis.xlen(dead_stream(group)))
+                runtime_metrics.LAG.labels(group, stream).set(lag if lag is not None else float("nan"))
+                runtime_metrics.PENDING.labels(group, stream).set(info["pending"])
+    runtime_metrics.DEAD_LETTERS.labels(group).set(await redis.xlen(dead_stream(group)))
 
 
 async def remove_stale_consumers(redis: Redis, group: str, streams: Sequence[str], me: str, idle_ms: int) -> None:

@@ -1,24 +1,24 @@
 """The projector group: archive every event in `event_log` and keep the current state of every entity in `records`.
 
-One transaction per batch, switching the row-level-security tenant before each tenant's statements. Archiving is
-also the group's record of what it processed: an event already in `event_log` is skipped unless it was replayed.
-An older state never overwrites a newer one: (provider time, stream position) only grows per entity; a delete is a
-tombstone under the same rule. Rebuilding from `event_log` applies the same rule, so it ends in the same rows.
+One transaction per batch, one statement per tenant (consumers/group.py switches the row-level-security tenant).
+Archiving is also the group's record of what it processed: an event already in `event_log` is skipped unless it was
+replayed. An older state never overwrites a newer one: (provider time, stream position) only grows per entity
+(events/ordering.py); a delete is a tombstone under the same rule. Rebuilding from `event_log` applies the same rule,
+so it ends in the same rows.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import asyncpg
 import msgspec
 
-from consumers.base import Group
-from consumers.delivery import Delivery
-from db.pool import set_tenant
+from consumers.entry import Entry
+from consumers.group import Batch, Group
 from events.ids import opaque_id
+from events.ordering import entity_key, newest_per_entity
 from events.streams import all_event_streams
 from events.types import EntityDeleted, EntityUpserted, Event
 
@@ -127,10 +127,6 @@ def jsonb_text(value: msgspec.Struct | None) -> str:
     return raw.decode()
 
 
-def record_key(event: Event) -> tuple[str, str, str, str]:
-    return event.tenant_id, event.subject.kind, event.source, event.subject.external_id
-
-
 def _title(kind: str, data: msgspec.Struct | None) -> str | None:
     if data is None:
         return None
@@ -148,7 +144,7 @@ def _amount(data: msgspec.Struct | None) -> int | None:
 
 
 def record_row(event: EntityUpserted | EntityDeleted, position: tuple[int, int]) -> tuple:
-    tenant, kind, source, external_id = record_key(event)
+    tenant, kind, source, external_id = entity_key(event)
     data = event.data
     return (
         tenant,
@@ -171,18 +167,9 @@ def record_row(event: EntityUpserted | EntityDeleted, position: tuple[int, int])
     )
 
 
-def latest_states(items: Iterable[tuple[Event, tuple[int, int]]]) -> list[tuple]:
-    """Per entity, the row of the newest state among these events (provider time, then stream position)."""
-    newest: dict[tuple, tuple[Event, tuple[int, int]]] = {}
-    for event, position in items:
-        if not isinstance(event, (EntityUpserted, EntityDeleted)):
-            continue
-        key = record_key(event)
-        held = newest.get(key)
-        if held is None or (event.occurred_at, position) > (held[0].occurred_at, held[1]):
-            newest[key] = (event, position)
-    # sorted by key so that concurrent transactions lock rows in one order (no deadlocks)
-    return [record_row(newest[key][0], newest[key][1]) for key in sorted(newest)]
+def latest_rows(items: Iterable[tuple[Event, tuple[int, int]]]) -> list[tuple]:
+    """The `records` row of the newest state per entity among these (event, position) items, in entity key order."""
+    return [record_row(event, position) for event, position in newest_per_entity(items)]
 
 
 async def upsert_records(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
@@ -190,8 +177,8 @@ async def upsert_records(conn: asyncpg.Connection, rows: Sequence[tuple]) -> Non
         await conn.execute(UPSERT_SQL, *map(list, zip(*rows)))
 
 
-def event_log_row(delivery: Delivery) -> tuple:
-    e = delivery.message
+def event_log_row(entry: Entry) -> tuple:
+    e = entry.message
     return (
         e.tenant_id,
         e.id,
@@ -201,35 +188,26 @@ def event_log_row(delivery: Delivery) -> tuple:
         e.subject.external_id,
         e.occurred_at,
         e.recorded_at,
-        delivery.origin_stream,
-        delivery.position[0],
-        delivery.position[1],
-        delivery.raw.decode(),
+        entry.origin_stream,
+        entry.position[0],
+        entry.position[1],
+        entry.raw.decode(),
     )
 
 
-async def project(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
-    """Archive one tenant's deliveries and project their newest states, in one statement."""
-    replayed = {d.message.id for d in deliveries if d.replayed}
+async def project(conn: asyncpg.Connection, entries: Sequence[Entry]) -> None:
+    """Archive one tenant's entries and project their newest states, in one statement."""
+    replayed = {e.message.id for e in entries if e.replayed}
     # the newest state among all of them: if it was processed before, what it would write is already there
-    states = [(*row, row[EVENT_ID] in replayed) for row in latest_states((d.message, d.position) for d in deliveries)]
-    log_columns = list(map(list, zip(*map(event_log_row, deliveries))))
+    states = [(*row, row[EVENT_ID] in replayed) for row in latest_rows((e.message, e.position) for e in entries)]
+    log_columns = list(map(list, zip(*map(event_log_row, entries))))
     record_columns = list(map(list, zip(*states))) if states else [[] for _ in range(len(RECORD_COLUMNS) + 1)]
     await conn.execute(PROJECT_SQL, *log_columns, *record_columns)
 
 
-def by_tenant(batch: Iterable[Delivery]) -> dict[str, list[Delivery]]:
-    grouped: dict[str, list[Delivery]] = defaultdict(list)
-    for delivery in batch:
-        grouped[delivery.message.tenant_id].append(delivery)
-    return grouped
+async def handle(conn: asyncpg.Connection, tenant: str, entries: list[Entry], batch: Batch) -> None:
+    await project(conn, entries)
 
 
 def projector_group(pool: asyncpg.Pool, partitions: int) -> Group:
-    async def handle(batch: list[Delivery]) -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            for tenant, deliveries in sorted(by_tenant(batch).items()):
-                await set_tenant(conn, tenant)
-                await project(conn, deliveries)
-
-    return Group(GROUP, all_event_streams(partitions), handle)
+    return Group(GROUP, all_event_streams(partitions), handle, pool)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from consumers.projector import latest_states, upsert_records
+from consumers.projector import latest_rows, upsert_records
 from events.codec import EventDecodeError, decode_event
 
 LOG_SQL = "SELECT body, stream_ms, stream_seq FROM event_log ORDER BY tenant_id, stream_ms, stream_seq"
@@ -44,7 +44,7 @@ async def rebuild_records(
                         items.append((decode_event(row["body"].encode()), (row["stream_ms"], row["stream_seq"])))
                     except EventDecodeError:
                         result.undecodable += 1
-                await upsert_records(conn, latest_states(items))
+                await upsert_records(conn, latest_rows(items))
                 result.events += len(rows)
                 if progress:
                     progress(result.events, total)

@@ -22,13 +22,15 @@ from collections.abc import Sequence
 import redis.exceptions
 from redis.asyncio import Redis
 
-from consumers import metrics
-from consumers.base import INFRA_ERRORS, REDIS_ERRORS, Backoff, Group, RuntimeConfig, consumer_name
+from consumers import runtime_metrics
+from consumers.base import Backoff, RuntimeConfig, consumer_name
 from consumers.deadletter import move_to_dead
-from consumers.delivery import Delivery, batch_bytes, origin_of, split_by_bytes
+from consumers.entry import Entry, batch_bytes, origin_of, split_by_bytes
+from consumers.group import Group
 from consumers.housekeeping import export_gauges, leave_group, remove_stale_consumers
 from events import codec
 from events.codec import EventDecodeError
+from events.errors import is_transient
 from events.streams import LAST_ERROR_HASH, as_text
 
 __all__ = ["Group", "GroupRunner", "Runtime", "RuntimeConfig"]
@@ -45,7 +47,7 @@ class GroupRunner:
 
     async def run(self) -> None:
         await self.ensure_groups()
-        self.queue: asyncio.Queue[list[Delivery] | None] = asyncio.Queue(maxsize=len(self.group.all_streams))
+        self.queue: asyncio.Queue[list[Entry] | None] = asyncio.Queue(maxsize=len(self.group.all_streams))
         readers = [
             asyncio.create_task(self._read_loop(s), name=f"{self.group.name}:{s}") for s in self.group.all_streams
         ]
@@ -83,13 +85,17 @@ class GroupRunner:
                             message_ids=list(entry_ids),
                             justid=True,
                         )
-                    except REDIS_ERRORS as exc:
+                    except Exception as exc:
+                        if not is_transient(exc):
+                            raise
                         log.warning("group %s: heartbeat failed: %s", self.group.name, exc)
 
     async def _leave(self) -> None:
         try:
             await leave_group(self.redis, self.group.name, self.group.all_streams, self.consumer)
-        except REDIS_ERRORS as exc:  # the stale-consumer cleanup of a later worker removes it instead
+        except Exception as exc:  # the stale-consumer cleanup of a later worker removes it instead
+            if not is_transient(exc):
+                raise
             log.warning("group %s: could not remove consumer %s: %s", self.group.name, self.consumer, exc)
 
     async def ensure_groups(self) -> None:
@@ -112,18 +118,20 @@ class GroupRunner:
                     count=self.config.batch_size,
                     block=self.config.block_ms,
                 )
-            except REDIS_ERRORS as exc:
-                await self._infra_error(exc)
-                continue
-            except redis.exceptions.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+            except Exception as exc:
+                if is_transient(exc):
+                    await self._infra_error(exc)
+                    continue
+                if not isinstance(exc, redis.exceptions.ResponseError) or "NOGROUP" not in str(exc):
                     raise
                 await self.ensure_groups()  # the stream was deleted (e.g. a replay stream): recreate and go on
                 continue
             for _, entries in reply or ():
                 try:
                     batch = await self.decode(stream, [(entry_id, fields, 1) for entry_id, fields in entries])
-                except REDIS_ERRORS as exc:  # what was not acknowledged stays pending and is reclaimed later
+                except Exception as exc:  # what was not acknowledged stays pending and is reclaimed later
+                    if not is_transient(exc):
+                        raise
                     await self._infra_error(exc)
                     continue
                 for chunk in split_by_bytes(batch, self.config.batch_max_bytes):
@@ -131,7 +139,7 @@ class GroupRunner:
 
     async def _commit_loop(self) -> None:
         """Handle what the readers queued, merging chunks of several streams into one batch (one transaction)."""
-        carry: list[Delivery] | None = None  # a chunk taken that would have made the batch too large: the next one
+        carry: list[Entry] | None = None  # a chunk taken that would have made the batch too large: the next one
         while (batch := carry or await self.queue.get()) is not None:
             carry, size = None, batch_bytes(batch)
             while len(batch) < self.config.batch_size and not self.queue.empty():
@@ -146,13 +154,15 @@ class GroupRunner:
                 size += batch_bytes(more)
             try:
                 await self.commit(batch)
-            except REDIS_ERRORS as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 await self._infra_error(exc)
         await self.queue.put(None)  # let the other committers see the end too
 
-    async def decode(self, stream: str, entries: list[tuple[bytes, dict | None, int]]) -> list[Delivery]:
-        """Deliveries for the handler; malformed entries go to dead letters, vanished ones are acknowledged."""
-        batch: list[Delivery] = []
+    async def decode(self, stream: str, entries: list[tuple[bytes, dict | None, int]]) -> list[Entry]:
+        """Entries for the group; malformed entries go to dead letters, vanished ones are acknowledged."""
+        batch: list[Entry] = []
         gone: list[str] = []
         for entry_id, fields, count in entries:
             entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -160,56 +170,56 @@ class GroupRunner:
                 gone.append(entry_id)
                 continue
             try:
-                if codec.EVENT_FIELD not in fields:
-                    raise EventDecodeError(f"stream entry has no 'e' field (fields: {sorted(map(as_text, fields))})")
-                message = self.group.decode(fields[codec.EVENT_FIELD])
+                message = codec.decode_entry(fields, self.group.decode)
             except EventDecodeError as exc:
                 # retrying cannot help a malformed or unknown-version entry: straight to dead letters
                 await self._dead_letter(stream, entry_id, fields, str(exc), count)
                 continue
             origin, position = origin_of(stream, entry_id, fields)
-            batch.append(Delivery(stream, entry_id, fields[codec.EVENT_FIELD], message, origin, position, count))
+            batch.append(Entry(stream, entry_id, fields[codec.EVENT_FIELD], message, origin, position, count))
             self.held.setdefault(stream, set()).add(entry_id)
         if gone:  # deleted from the stream while pending: nothing left to handle
             await self._acknowledge({stream: gone}, [])
         return batch
 
-    async def commit(self, batch: list[Delivery]) -> None:
-        """Run the handler, then acknowledge what it committed; failures stay pending with their error noted."""
+    async def commit(self, batch: list[Entry]) -> None:
+        """Run the group on the batch, then acknowledge what it committed; failures stay pending with their error
+        noted."""
         started = time.perf_counter()
         done, failed = await self._handle(batch)
-        for delivery in batch:  # a failed entry is let go: it must turn idle to be retried or dead-lettered
-            self.held[delivery.stream].discard(delivery.entry_id)
+        for entry in batch:  # a failed entry is let go: it must turn idle to be retried or dead-lettered
+            self.held[entry.stream].discard(entry.entry_id)
         by_stream: dict[str, list[str]] = {}
-        for delivery in done:
-            by_stream.setdefault(delivery.stream, []).append(delivery.entry_id)
-        await self._acknowledge(by_stream, [d.entry_id for d in done if d.deliveries > 1])
+        for entry in done:
+            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        await self._acknowledge(by_stream, [e.entry_id for e in done if e.attempts > 1])
         if failed:
-            metrics.FAILED.labels(self.group.name).inc(len(failed))
-            await self.redis.hset(LAST_ERROR_HASH % self.group.name, mapping={d.entry_id: e for d, e in failed})
-            for delivery, error in failed:
+            runtime_metrics.FAILED.labels(self.group.name).inc(len(failed))
+            await self.redis.hset(LAST_ERROR_HASH % self.group.name, mapping={e.entry_id: err for e, err in failed})
+            for entry, error in failed:
                 log.warning(
-                    "group %s: entry %s of %s failed (delivery %d): %s",
+                    "group %s: entry %s of %s failed (attempt %d): %s",
                     self.group.name,
-                    delivery.entry_id,
-                    delivery.stream,
-                    delivery.deliveries,
+                    entry.entry_id,
+                    entry.stream,
+                    entry.attempts,
                     error,
                 )
-        metrics.BATCH_SECONDS.labels(self.group.name).observe(time.perf_counter() - started)
+        runtime_metrics.BATCH_SECONDS.labels(self.group.name).observe(time.perf_counter() - started)
 
-    async def _handle(self, batch: list[Delivery]) -> tuple[list[Delivery], list[tuple[Delivery, str]]]:
-        """Commit the batch; on an entry's error, bisect so the healthy entries still commit."""
+    async def _handle(self, batch: list[Entry]) -> tuple[list[Entry], list[tuple[Entry, str]]]:
+        """Commit the batch (Group.process); on an entry's error, bisect so the healthy entries still commit."""
         while True:
             try:
-                await self.group.handle(batch)
+                await self.group.process(batch)
                 self.backoff.reset()
                 return batch, []
-            except INFRA_ERRORS as exc:
-                if self.stopping.is_set():
-                    return [], []  # leave them pending: another consumer reclaims them
-                await self._infra_error(exc)
             except Exception as exc:
+                if is_transient(exc):  # the infrastructure's, not the entries': the same batch again after a back-off
+                    if self.stopping.is_set():
+                        return [], []  # leave them pending: another consumer reclaims them
+                    await self._infra_error(exc)
+                    continue
                 if len(batch) == 1:
                     return [], [(batch[0], f"{type(exc).__name__}: {exc}")]
                 middle = len(batch) // 2
@@ -228,9 +238,11 @@ class GroupRunner:
                     if clear_errors:  # entries that had failed before: forget their last error
                         pipe.hdel(LAST_ERROR_HASH % self.group.name, *clear_errors)
                     await pipe.execute()
-                metrics.PROCESSED.labels(self.group.name).inc(sum(map(len, by_stream.values())))
+                runtime_metrics.PROCESSED.labels(self.group.name).inc(sum(map(len, by_stream.values())))
                 return
-            except REDIS_ERRORS as exc:  # the effect is committed: an ack lost now only means a harmless redelivery
+            except Exception as exc:  # the effect is committed: an ack lost now only means a harmless redelivery
+                if not is_transient(exc):
+                    raise
                 if self.stopping.is_set():
                     return
                 await self._infra_error(exc)
@@ -238,7 +250,7 @@ class GroupRunner:
     async def _dead_letter(self, stream: str, entry_id: str, fields: dict, error: str, deliveries: int) -> None:
         await move_to_dead(self.redis, self.group.name, stream, entry_id, fields, error, deliveries)
         await self.redis.hdel(LAST_ERROR_HASH % self.group.name, entry_id)
-        metrics.DEAD_LETTERED.labels(self.group.name).inc()
+        runtime_metrics.DEAD_LETTERED.labels(self.group.name).inc()
         log.error(
             "group %s: entry %s of %s dead-lettered after %d deliveries: %s",
             self.group.name,
@@ -249,7 +261,7 @@ class GroupRunner:
         )
 
     async def _infra_error(self, exc: BaseException) -> None:
-        metrics.INFRA_ERRORS.labels(self.group.name).inc()
+        runtime_metrics.INFRA_ERRORS.labels(self.group.name).inc()
         log.warning("group %s: infrastructure error, backing off: %s: %s", self.group.name, type(exc).__name__, exc)
         await self.backoff.sleep()
 
@@ -271,7 +283,9 @@ class GroupRunner:
                         self.config.stale_consumer_idle_ms,
                     )
                 passes += 1
-            except REDIS_ERRORS as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 await self._infra_error(exc)
             try:
                 await asyncio.wait_for(self.stopping.wait(), self.config.reclaim_every_s)
@@ -300,7 +314,7 @@ class GroupRunner:
                 min_idle_time=idle_ms,
                 message_ids=list(counts),
             )
-            metrics.RECLAIMED.labels(self.group.name).inc(len(claimed))
+            runtime_metrics.RECLAIMED.labels(self.group.name).inc(len(claimed))
             retry = []
             for entry_id, fields in claimed:
                 entry_id = as_text(entry_id)

@@ -7,6 +7,7 @@ import logging
 
 from redis.asyncio import Redis
 
+from events.errors import is_transient
 from events.streams import COMMANDS_STREAM, DELIVERIES_STREAM, all_event_streams, replay_stream
 from producers.trim import ARCHIVING_GROUP, trim_stream
 
@@ -36,8 +37,9 @@ async def trim_forever(
             removed = await trim_all(redis, partitions, groups, retention_ms)
             if removed:
                 log.info("trimmed %d stream entries", removed)
-        except Exception as exc:
-            log.warning("trim failed: %s: %s", type(exc).__name__, exc)
+        except Exception as exc:  # trimming keeps going: a transient error is expected now and then, others are not
+            level = logging.WARNING if is_transient(exc) else logging.ERROR
+            log.log(level, "trim failed: %s: %s", type(exc).__name__, exc)
         try:
             await asyncio.wait_for(stopping.wait(), interval_s)
         except TimeoutError:

@@ -6,6 +6,7 @@ fields (see `consumers`), and unknown fields inside an event are ignored so that
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Union
 
 import msgspec
@@ -85,11 +86,13 @@ def decode_event(raw: bytes) -> Event:
         raise EventDecodeError(_describe(raw, exc)) from None
 
 
-def decode_entry(fields: dict[bytes, bytes]) -> Event:
+def decode_entry(fields: dict[bytes, bytes], decode: Callable[[bytes], Any] | None = None) -> Any:
+    """The message of a stream entry: its `e` field through `decode` (decode_event unless given)."""
     raw = fields.get(EVENT_FIELD)
     if raw is None:
-        raise EventDecodeError(f"stream entry has no {EVENT_FIELD.decode()!r} field (fields: {sorted(fields)})")
-    return decode_event(raw)
+        names = sorted(f.decode(errors="replace") if isinstance(f, bytes) else str(f) for f in fields)
+        raise EventDecodeError(f"stream entry has no {EVENT_FIELD.decode()!r} field (fields: {names})")
+    return (decode or decode_event)(raw)
 
 
 def decode_command(raw: bytes) -> Command:

@@ -176,3 +176,25 @@ def embedder_identity(config: RagConfig) -> tuple[str, int]:
     if config.embedder_kind == "openai":
         return f"openai/{config.rag_openai_model}", config.rag_openai_dimensions
     return LOCAL_MODEL, LOCAL_DIMENSION
+
+
+class LazyEmbedder:
+    """The configured embedder, made on first use (`await get()`) in a thread: loading the local model takes seconds,
+    which must block neither a process's start nor its event loop. One per process part that embeds (the indexer
+    group, the gateway's searcher); concurrent first calls wait for the one load."""
+
+    def __init__(self, config: RagConfig, embedder: Embedder | None = None) -> None:
+        self.config = config
+        self.made = embedder  # None until made
+        self._loading = asyncio.Lock()
+
+    async def get(self) -> Embedder:
+        async with self._loading:
+            if self.made is None:
+                self.made = await asyncio.to_thread(make_embedder, self.config)
+        return self.made
+
+    async def close(self) -> None:
+        close = getattr(self.made, "close", None)  # the OpenAI client's connections
+        if close is not None:
+            await close()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from events.errors import TransientError
+
 
 @dataclass(frozen=True)
 class Index:
@@ -30,10 +32,10 @@ class Index:
         return f"rag_chunks_hnsw_{int(self.id)}"
 
 
-class NoIndexForModel(OSError):
-    """No live index for this worker's embedding model. An OSError on purpose: the runtime treats it as the
-    infrastructure not being ready (backs off and retries the batch, never dead-letters), which is what it is until
-    `bizosaas rag reindex` builds one or the worker is restarted with the active index's model."""
+class NoIndexForModel(TransientError):
+    """No live index for this worker's embedding model. Transient: the runtime backs off and retries the batch (never
+    dead-letters it), as the infrastructure is not ready until `bizosaas rag reindex` builds one or the worker is
+    restarted with the active index's model."""
 
 
 COLUMNS = "id, model, dimension, state"

@@ -15,7 +15,7 @@ from rag.chunking import chunk_text
 from rag.config import RagConfig
 from rag.embedders import Embedder
 from rag.indexes import Index
-from rag.store import Chunker, apply, plan, texts_to_embed
+from rag.store import Chunker, Plan, apply, plan, texts_to_embed
 from rag.texts import EntityState
 
 
@@ -47,11 +47,19 @@ async def index_states(
     for tenant in sorted(by_tenant):  # one order everywhere: concurrent batches lock in the same order
         await set_tenant(conn, tenant)
         plans[tenant] = await plan(conn, indexes, by_tenant[tenant], chunker)
-    hashes, texts = texts_to_embed([p for ps in plans.values() for p in ps])
+    result = await embed_and_apply(conn, plans, embedder)
+    result.states = len(states)
+    return result
+
+
+async def embed_and_apply(conn: asyncpg.Connection, plans: dict[str, Sequence[Plan]], embedder: Embedder) -> Indexed:
+    """The second half of indexing, in the transaction the plans were made in: embed the new chunk texts of every
+    tenant's plans in one call, then write each tenant's plans (switching the tenant, in sorted order)."""
+    hashes, texts = texts_to_embed([p for tenant in sorted(plans) for p in plans[tenant]])
     vectors = await embedder.embed(texts)
     embedded = dict(zip(hashes, vectors))
-    result = Indexed(states=len(states), embedded=len(texts))
-    for tenant, tenant_plans in plans.items():
+    result = Indexed(embedded=len(texts))
+    for tenant in sorted(plans):
         await set_tenant(conn, tenant)
-        result.chunks_written += await apply(conn, tenant_plans, embedded)
+        result.chunks_written += await apply(conn, plans[tenant], embedded)
     return result

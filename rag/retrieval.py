@@ -3,7 +3,6 @@ agents the same hits as numbered citations."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import asyncpg
@@ -11,7 +10,7 @@ import asyncpg
 from db.pool import tenant_transaction
 from events.ids import opaque_id
 from rag.config import RagConfig
-from rag.embedders import Embedder, make_embedder
+from rag.embedders import Embedder, LazyEmbedder
 from rag.indexes import active_index
 from rag.search import Filters, Hit, Mode, search
 
@@ -23,20 +22,14 @@ class SearchUnavailable(RuntimeError):
 class Searcher:
     def __init__(self, pool: asyncpg.Pool, config: RagConfig = RagConfig(), embedder: Embedder | None = None) -> None:
         self.pool, self.config = pool, config
-        self._embedder = embedder
-        self._loading = asyncio.Lock()
+        self._embedder = LazyEmbedder(config, embedder)
 
     async def embedder(self) -> Embedder:
         """Made on first use (loading the local model takes seconds: not at start-up, not on the event loop)."""
-        async with self._loading:
-            if self._embedder is None:
-                self._embedder = await asyncio.to_thread(make_embedder, self.config)
-        return self._embedder
+        return await self._embedder.get()
 
     async def close(self) -> None:
-        close = getattr(self._embedder, "close", None)  # the OpenAI client's connections
-        if close is not None:
-            await close()
+        await self._embedder.close()
 
     async def search(
         self, tenant_id: str, query: str, k: int = 10, mode: Mode = "hybrid", filters: Filters = Filters()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from events.ordering import newest_per_entity
 from events.types import EntityDeleted, EntityUpserted, Event
 from rag.documents import UnreadableDocument, html_to_text
 
@@ -148,17 +149,10 @@ def state_of(
 
 
 def newest_states(items: Iterable[tuple[Event, tuple[int, int], bool]]) -> list[EntityState]:
-    """Per entity, the newest state among these (event, position, replayed) items, by (provider time, position)."""
-    newest: dict[tuple[str, str, str, str], EntityState] = {}
-    for event, position, replayed in items:
-        state = entity_state(event, position, replayed)
-        if state is None:
-            continue
-        key = (state.tenant_id, *state.key)
-        held = newest.get(key)
-        if held is None or state.version > held.version:
-            newest[key] = state
-    return [newest[key] for key in sorted(newest)]
+    """Per entity of an indexed kind, its newest state among these (event, position, replayed) items (the ordering
+    rule: events.ordering), in entity key order."""
+    indexed = (item for item in items if item[0].subject.kind in INDEXED_KINDS)
+    return [state for item in newest_per_entity(indexed) if (state := entity_state(*item)) is not None]
 
 
 async def convert_texts(states: Sequence[EntityState], converter: Any, max_chars: int) -> None:

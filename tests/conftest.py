@@ -22,6 +22,9 @@ from bizosaas.servers import start_postgres, start_redis
 from db.migrate import migrate
 from db.pool import create_pool
 
+# the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db), for every test by name
+pytest_plugins = ["gateway_helpers", "rag_helpers"]
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
     "event_log",

@@ -10,11 +10,13 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from consumers.runtime import Group, Runtime, RuntimeConfig
+from consumers.group import Group
+from consumers.runtime import Runtime, RuntimeConfig
 from events.ids import new_id
 from events.types import Order, OrderDeleted, OrderUpserted, Subject
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+TIMEOUT_S = 30.0  # how long a test waits for anything to happen: sized for a machine three times slower than ours
 FAST = RuntimeConfig(batch_size=200, block_ms=50, reclaim_idle_ms=300, reclaim_interval_s=0.1, max_deliveries=3)
 
 
@@ -45,7 +47,7 @@ def order(
 _TRUTHY = object()
 
 
-async def wait_for(probe: Callable[[], Awaitable], expected=_TRUTHY, timeout_s: float = 30.0):
+async def wait_for(probe: Callable[[], Awaitable], expected=_TRUTHY, timeout_s: float = TIMEOUT_S):
     """Poll `probe` until it returns `expected` (or anything truthy); fail with the last value seen."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -59,14 +61,15 @@ async def wait_for(probe: Callable[[], Awaitable], expected=_TRUTHY, timeout_s: 
 
 @contextlib.asynccontextmanager
 async def running(redis, groups: list[Group], config: RuntimeConfig = FAST, consumer: str | None = None):
-    """Run groups in this process (a real Runtime on the real servers) for the duration of the block."""
+    """Run groups in this process (a real Runtime on the real servers) for the duration of the block; at its end
+    stop and drain them (in-flight batches commit and are acknowledged)."""
     runtime = Runtime(redis, groups, config, consumer)
     task = asyncio.create_task(runtime.run())
     try:
         yield runtime
     finally:
         runtime.stop()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, TIMEOUT_S)
 
 
 def start_worker(env: dict[str, str], log_path, *groups: str) -> subprocess.Popen:

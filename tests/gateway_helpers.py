@@ -1,15 +1,14 @@
 """Fixtures of the gateway tests: an OpenBao dev server (Vault API), a local JWKS endpoint with real RS256 keys,
-and the gateway itself on a test server. Import the fixtures by name into a test module."""
+and the gateway itself on a test server. Its fixtures are registered for every test by tests/conftest.py
+(`pytest_plugins`): use them by name, never import them."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
-from factories import local_http_server, wait_for
+from factories import local_http_server
 
 from bizosaas.servers import free_port
-from consumers.runtime import Runtime, RuntimeConfig
 from gateway.app import init
 from gateway.config import GatewayConfig
 
@@ -183,20 +181,3 @@ async def make_gateway(servers, migrated, vault, issuer, redis, admin):
 @pytest.fixture
 async def gw(make_gateway) -> Gateway:
     return await make_gateway()
-
-
-@asynccontextmanager
-async def running_groups(redis, groups: list):
-    """Consumer groups running in this process (the worker's runtime), stopped and drained at the end."""
-    runtime = Runtime(redis, groups, RuntimeConfig(block_ms=50, batch_size=200, reclaim_interval_s=0.5))
-    task = asyncio.create_task(runtime.run())
-    try:
-        yield runtime
-    finally:
-        runtime.stop()
-        await task
-
-
-async def eventually(probe, timeout_s: float = 30.0):
-    """Await `probe()` until it returns something truthy; returns that value (factories.wait_for's rule)."""
-    return await wait_for(probe, timeout_s=timeout_s)

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from factories import FAST, T0, order, running, wait_for
 
+from consumers.metrics import metrics_group
 from consumers.projector import projector_group
-from consumers.usage import metrics_group
 from events import codec
 from events.streams import replay_stream, stream_for_tenant
 from producers.publisher import Publisher

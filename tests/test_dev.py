@@ -23,7 +23,6 @@ from pathlib import Path
 import asyncpg
 import psutil
 import pytest
-from gateway_helpers import vault  # noqa: F401 - fixture
 from webhook_support import connector_body, standard_webhooks_headers
 
 from bizosaas.servers import free_port
@@ -197,7 +196,7 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
     assert_all_gone(children)
 
 
-async def test_dev_uses_configured_servers_and_starts_none(migrated, vault, tmp_path: Path):  # noqa: F811
+async def test_dev_uses_configured_servers_and_starts_none(migrated, vault, tmp_path: Path):
     env = {
         **clean_env(),
         "REDIS_URL": migrated.redis_url,

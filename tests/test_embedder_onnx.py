@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from rag_helpers import embedder  # noqa: F401 - fixture
 
 from rag.config import RagConfig
 from rag.embedders import LocalEmbedder, embedder_identity

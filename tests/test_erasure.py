@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 from factories import FAST, T0, running, wait_for
-from gateway_helpers import vault  # noqa: F401 - fixture
 from test_cli import bizosaas
 
 from connectors.credentials import VaultSecrets
+from consumers.metrics import metrics_group
 from consumers.projector import projector_group
-from consumers.usage import metrics_group
 from events import codec
 from events.commands import StartSync
 from events.deliveries import DeliveryRecord

@@ -6,19 +6,11 @@ the test knows how to fill its path parameters).
 
 from __future__ import annotations
 
-from gateway_helpers import (  # noqa: F401 - fixtures
-    ADMIN_TOKEN,
-    Gateway,
-    eventually,
-    gw,
-    issuer,
-    make_gateway,
-    running_groups,
-    vault,
-)
+from factories import running, wait_for
+from gateway_helpers import ADMIN_TOKEN, Gateway
 from webhook_support import connector_body, fixture, woocommerce_headers
 
-from consumers.commands import commands_group
+from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from gateway.roles import OPERATOR, PERMISSIONS, PUBLIC
@@ -102,11 +94,13 @@ async def _tenant_with_everything(gw: Gateway, name: str) -> dict[str, str]:
 async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis, pool):
     a = await _tenant_with_everything(gw, "alpha")
     b = await _tenant_with_everything(gw, "bravo")
-    async with running_groups(redis, [projector_group(pool, 8), deliveries_group(pool), commands_group(pool)]):
+    async with running(
+        redis, [projector_group(pool, 8), deliveries_group(pool), commands_group(RunnerContext(pool, redis))]
+    ):
         for t in (a, b):
             for kind in ("order", "contact"):
-                t[f"{kind}_id"] = (await eventually(lambda: _items(gw, t["key"], f"/v1/records/{kind}")))[0]["id"]
-            await eventually(lambda: _items(gw, t["key"], "/v1/deliveries"))
+                t[f"{kind}_id"] = (await wait_for(lambda: _items(gw, t["key"], f"/v1/records/{kind}")))[0]["id"]
+            await wait_for(lambda: _items(gw, t["key"], "/v1/deliveries"))
     a_marks = [a[k] for k in ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email")]
     # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their isolation;
     # the provider catalog holds no tenant's data (the same for everyone)

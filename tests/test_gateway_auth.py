@@ -7,7 +7,7 @@ import json
 import subprocess
 
 from conftest import bizosaas_command
-from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+from gateway_helpers import ADMIN_TOKEN, Gateway
 
 from gateway.auth import hash_key
 

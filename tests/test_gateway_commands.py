@@ -5,9 +5,10 @@ from __future__ import annotations
 import hvac
 import hvac.exceptions
 import pytest
-from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
+from factories import running, wait_for
+from gateway_helpers import Gateway
 
-from consumers.commands import commands_group
+from consumers.commands import RunnerContext, commands_group
 from events import codec
 from events.streams import COMMANDS_STREAM
 
@@ -52,8 +53,8 @@ async def test_sync_is_a_command_answered_202_and_rejected_by_the_runner_until_c
         items = (await (await gw.get("/v1/commands", headers=gw.bearer(key))).json())["items"]
         return items if items and all(c["status"] != "accepted" for c in items) else None
 
-    async with running_groups(redis, [commands_group(pool)]):
-        items = await eventually(finished)
+    async with running(redis, [commands_group(RunnerContext(pool, redis))]):
+        items = await wait_for(finished)
     assert {c["id"]: c["status"] for c in items} == {command["id"]: "rejected", connect_command: "rejected"}
     one = await (await gw.get(f"/v1/commands/{command['id']}", headers=gw.bearer(key))).json()
     assert one["reason"] == "no runner handles connector.sync.v1 yet"

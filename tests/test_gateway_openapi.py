@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from conftest import bizosaas_command
-from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+from gateway_helpers import ADMIN_TOKEN, Gateway
 
 from bizosaas.servers import free_port
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
+from factories import running, wait_for
+from gateway_helpers import Gateway
 
 from consumers.projector import projector_group
 from events.ids import new_id
@@ -49,8 +50,8 @@ async def test_filters_sort_and_keyset_pages(gw: Gateway, redis, pool):
         assert resp.status == 200, await resp.text()
         return await resp.json()
 
-    async with running_groups(redis, [projector_group(pool, 8)]):
-        await eventually(lambda: _has(get, 9))
+    async with running(redis, [projector_group(pool, 8)]):
+        await wait_for(lambda: _has(get, 9))
     newest = (await get())["items"]
     assert [r["external_id"] for r in newest] == [str(n) for n in range(9, 0, -1)]  # the deleted one is hidden
     record = newest[0]

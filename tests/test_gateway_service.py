@@ -10,8 +10,7 @@ import shutil
 
 import pytest
 from factories import wait_for
-from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
-from rag_helpers import rag_db  # noqa: F401 - fixture
+from gateway_helpers import ADMIN_TOKEN, Gateway
 from webhook_support import connector_body, fixture, woocommerce_headers
 
 from bizosaas.logs import JsonFormatter

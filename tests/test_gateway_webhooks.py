@@ -9,15 +9,8 @@ import json
 import time
 
 import pytest
-from gateway_helpers import (  # noqa: F401 - fixtures
-    Gateway,
-    eventually,
-    gw,
-    issuer,
-    make_gateway,
-    running_groups,
-    vault,
-)
+from factories import running, wait_for
+from gateway_helpers import Gateway
 from webhook_support import (
     FORM,
     JSON,
@@ -167,10 +160,10 @@ async def test_every_provider_fixture_is_verified_published_recorded_and_readabl
     # every event names the delivery record its payload is kept in (dlv_...), never the provider's delivery id
     assert {e.raw_ref for e in published if e.tenant_id == tenant} == records
     assert all(r.startswith("dlv_") for r in records)
-    async with running_groups(redis, [projector_group(pool, 8), deliveries_group(pool)]):
-        await eventually(lambda: _count(gw, key, "order", 3))
-        await eventually(lambda: _count(gw, key, "contact", 5))
-        await eventually(lambda: _deliveries(gw, key, len(sent)))
+    async with running(redis, [projector_group(pool, 8), deliveries_group(pool)]):
+        await wait_for(lambda: _count(gw, key, "order", 3))
+        await wait_for(lambda: _count(gw, key, "contact", 5))
+        await wait_for(lambda: _deliveries(gw, key, len(sent)))
     assert {r["external_id"] for r in await read_records(gw, key, "product")} == {"794"}
     assert [r["external_id"] for r in await read_records(gw, key, "payment")] == ["pi_000000000000000000000000"]
     assert len(await read_records(gw, key, "subscription")) == 1
@@ -304,8 +297,8 @@ async def test_repeated_delivery_is_acknowledged_and_publishes_nothing(gw: Gatew
     for _ in range(2):
         await deliver(gw, sw_id, sw, standard_webhooks_headers(sw, SW_SECRET, int(time.time()), msg_id="msg_same"))
     assert await stream_length(redis) == length + 1
-    async with running_groups(redis, [deliveries_group(pool)]):
-        rows = await eventually(lambda: _deliveries(gw, key, 2))
+    async with running(redis, [deliveries_group(pool)]):
+        rows = await wait_for(lambda: _deliveries(gw, key, 2))
     receipts = {r["connector_id"]: r["receipts"] for r in rows}
     assert receipts == {woo_id: 2, sw_id: 2}
 
@@ -342,8 +335,8 @@ async def test_unmapped_delivery_is_kept_published_as_unmapped_and_retried_after
     assert [e.type for e in unmapped] == ["connector.webhook.unmapped.v1"] * 3
     assert all(e.topic == "contact.signed_up" and "contact.signed_up" in e.error for e in unmapped)
     assert all(e.raw_ref.startswith("dlv_") for e in unmapped)  # the delivery record, as on mapped events
-    async with running_groups(redis, [projector_group(pool, 8), deliveries_group(pool)]):
-        rows = await eventually(lambda: _deliveries(gw, key, 3))
+    async with running(redis, [projector_group(pool, 8), deliveries_group(pool)]):
+        rows = await wait_for(lambda: _deliveries(gw, key, 3))
         assert {r["outcome"] for r in rows} == {"unmapped"} and all(r["error"] for r in rows)
         detail = await (await gw.get(f"/v1/deliveries/{rows[0]['id']}", headers=gw.bearer(key))).json()
         assert json.loads(detail["body"])["type"] == "contact.signed_up"
@@ -358,7 +351,7 @@ async def test_unmapped_delivery_is_kept_published_as_unmapped_and_retried_after
         bulk = await gw.post("/v1/deliveries/retry", json={"connector_id": sw_id}, headers=gw.bearer(key))
         assert bulk.status == 200
         assert (await bulk.json())["published"] == 2 and (await bulk.json())["unmapped"] == 0
-        await eventually(lambda: _count(gw, key, "contact", 3))
+        await wait_for(lambda: _count(gw, key, "contact", 3))
     listed = await (await gw.get("/v1/deliveries", params={"outcome": "unmapped"}, headers=gw.bearer(key))).json()
     assert listed["items"] == []
 

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis.exceptions
-from gateway_helpers import Gateway, issuer, make_gateway, vault  # noqa: F401 - fixtures
+from factories import running, wait_for
+from gateway_helpers import Gateway
 from redis.asyncio import Redis
 from webhook_support import JSON, standard_webhooks_headers
 
@@ -185,14 +186,13 @@ async def test_connectors_past_the_tenant_quota_are_refused_naming_the_limit(mak
 
 
 async def test_knowledge_past_the_tenants_stored_bytes_is_refused(make_gateway, redis, pool):
-    from gateway_helpers import running_groups
 
     from consumers.projector import projector_group
 
     gw: Gateway = await make_gateway(tenant_max_knowledge_bytes=1000)
     _, key = await gw.create_tenant()
     headers = {**gw.bearer(key), "Content-Type": "text/plain"}
-    async with running_groups(redis, [projector_group(pool, 8)]):
+    async with running(redis, [projector_group(pool, 8)]):
         first = await gw.post("/v1/knowledge", data=b"a" * 600, params={"id": "one"}, headers=headers)
         assert first.status == 202, await first.text()
         await _stored(gw, key, 1)
@@ -204,10 +204,9 @@ async def test_knowledge_past_the_tenants_stored_bytes_is_refused(make_gateway, 
 
 
 async def _stored(gw: Gateway, key: str, n: int) -> None:
-    from gateway_helpers import eventually
 
     async def listed():
         items = (await (await gw.get("/v1/knowledge", headers=gw.bearer(key))).json())["items"]
         return len(items) == n
 
-    await eventually(listed)
+    await wait_for(listed)

@@ -1,9 +1,9 @@
 import msgspec
 from factories import T0, order, running, wait_for
 
+from consumers.metrics import metrics_group
 from consumers.projector import projector_group
 from consumers.rebuild import rebuild_records
-from consumers.usage import metrics_group
 from db.archive import EventArchive
 from db.pool import create_pool
 from events import codec

@@ -3,8 +3,6 @@ plain text of uploads."""
 
 from __future__ import annotations
 
-from rag_helpers import embedder  # noqa: F401 - fixture
-
 from rag.chunking import chunk_text, paragraphs, sentences
 from rag.documents import html_to_text
 

@@ -3,8 +3,9 @@ search, delete, limits, and tenant isolation through the route with near-identic
 
 from __future__ import annotations
 
-from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
-from rag_helpers import embedder, pdf_of_pages, rag_db  # noqa: F401 - fixtures
+from factories import running, wait_for
+from gateway_helpers import Gateway
+from rag_helpers import pdf_of_pages
 
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
@@ -65,8 +66,8 @@ async def test_knowledge_documents_are_uploaded_indexed_searched_and_deleted(
     )
     assert care["title"].startswith("Leather care") and care["agents"] == ["seo-writer", "support-bot"]
     groups = [projector_group(pool, 8), indexer_group(pool, 8, RagConfig(), embedder)]
-    async with running_groups(redis, groups):
-        await eventually(lambda: indexed(gw, key, 4), timeout_s=60)
+    async with running(redis, groups):
+        await wait_for(lambda: indexed(gw, key, 4), timeout_s=60)
         hits = await search(gw, key, "How long does delivery take?")
         assert hits[0]["external_id"] == shipping["id"] and hits[0]["kind"] == "document"
         assert hits[0]["record_id"] == shipping["record_id"] and hits[0]["snippet"]
@@ -79,7 +80,7 @@ async def test_knowledge_documents_are_uploaded_indexed_searched_and_deleted(
 
         resp = await gw.delete(f"/v1/knowledge/{returns['id']}", headers=gw.bearer(key))
         assert resp.status == 202, await resp.text()
-        await eventually(lambda: indexed(gw, key, 3), timeout_s=60)
+        await wait_for(lambda: indexed(gw, key, 3), timeout_s=60)
         assert returns["id"] not in {h["external_id"] for h in await search(gw, key, "returns within 30 days")}
     assert (await gw.get(f"/v1/knowledge/{returns['id']}", headers=gw.bearer(key))).status == 404
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE external_id = $1", returns["id"]) == 0
@@ -114,9 +115,9 @@ async def test_search_never_crosses_tenants_through_the_route(gw: Gateway, redis
     a_doc = await upload(gw, alpha, text.format(name="Alpha", domain="alpha").encode(), "text/plain")
     await upload(gw, bravo, text.format(name="Bravo", domain="bravo").encode(), "text/plain")
     groups = [projector_group(pool, 8), indexer_group(pool, 8, RagConfig(), embedder)]
-    async with running_groups(redis, groups):
-        await eventually(lambda: indexed(gw, alpha, 1), timeout_s=60)
-        await eventually(lambda: indexed(gw, bravo, 1), timeout_s=60)
+    async with running(redis, groups):
+        await wait_for(lambda: indexed(gw, alpha, 1), timeout_s=60)
+        await wait_for(lambda: indexed(gw, bravo, 1), timeout_s=60)
     for mode in ("hybrid", "vector", "keyword"):
         for q in ("Alpha opening hours", "hello@alpha.example", "shop on Rua das Flores"):
             seen_by_bravo = await search(gw, bravo, q, mode=mode)

@@ -11,9 +11,9 @@ import logging
 import sys
 import time
 
-from factories import running
-from gateway_helpers import Gateway, eventually, gw, issuer, make_gateway, running_groups, vault  # noqa: F401
-from rag_helpers import chunk_texts, document, drain, embedder, pdf_of_pages, post, product, rag_db  # noqa: F401
+from factories import running, wait_for
+from gateway_helpers import Gateway
+from rag_helpers import chunk_texts, document, drain, pdf_of_pages, post, product
 
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
@@ -128,8 +128,8 @@ async def test_uploads_are_stored_whole_or_refused(make_gateway, redis, pool):
     assert resp.status == 202, await resp.text()
     uploaded = await resp.json()
     assert uploaded["size_bytes"] == 3_000_000
-    async with running_groups(redis, [projector_group(pool, 8)]):
-        resp = await eventually(lambda: _found(gw, key, uploaded["id"]), timeout_s=60)
+    async with running(redis, [projector_group(pool, 8)]):
+        resp = await wait_for(lambda: _found(gw, key, uploaded["id"]), timeout_s=60)
     assert (await resp.json())["content"].encode() == text  # the body route answers it whole
 
     small = await make_gateway(rag_knowledge_max_bytes=100_000)
@@ -159,8 +159,8 @@ async def test_a_gzip_upload_is_stored_decoded(make_gateway, redis, pool):
     assert resp.status == 202, await resp.text()
     uploaded = await resp.json()
     assert uploaded["size_bytes"] == len(text)
-    async with running_groups(redis, [projector_group(pool, 8)]):
-        resp = await eventually(lambda: _found(gw, key, uploaded["id"]), timeout_s=60)
+    async with running(redis, [projector_group(pool, 8)]):
+        resp = await wait_for(lambda: _found(gw, key, uploaded["id"]), timeout_s=60)
     assert (await resp.json())["content"].encode() == text.rstrip()  # text/plain keeps the text, trimmed
     resp = await gw.post(
         "/v1/knowledge", data=b"x", headers={**gw.bearer(key), "Content-Type": "text/plain", "Content-Encoding": "br"}
@@ -188,9 +188,9 @@ async def test_lists_carry_metadata_and_a_bounded_size_never_bodies(make_gateway
         assert resp.status == 202
         ids.append((await resp.json())["id"])
     posts = [post(tenant, f"p{n}", f"Post {n}", "Words about wallets. " * 2_500, version=n) for n in range(5)]
-    async with running_groups(redis, [projector_group(pool, 8)]):
+    async with running(redis, [projector_group(pool, 8)]):
         await Publisher(redis).publish(posts)
-        await eventually(lambda: admin.fetchval("SELECT count(*) = 8 FROM records"), timeout_s=60)
+        await wait_for(lambda: admin.fetchval("SELECT count(*) = 8 FROM records"), timeout_s=60)
 
     resp = await gw.get("/v1/knowledge", params={"limit": "500"}, headers=gw.bearer(key))
     listing = await resp.read()

@@ -7,16 +7,7 @@ import asyncio
 import urllib.request
 
 from factories import running, start_worker, wait_for
-from rag_helpers import (  # noqa: F401 - fixtures
-    chunk_texts,
-    drain,
-    embedder,
-    handled_everything,
-    message,
-    post,
-    product,
-    rag_db,
-)
+from rag_helpers import chunk_texts, drain, handled_everything, message, post, product
 
 from bizosaas.servers import free_port
 from consumers.indexer import indexer_group

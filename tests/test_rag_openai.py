@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from factories import local_http_server, running
 from pgvector.asyncpg import register_vector
-from rag_helpers import document, drain, embedder, post, product, rag_db  # noqa: F401 - fixtures
+from rag_helpers import document, drain, post, product
 
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 from factories import running
-from rag_helpers import document, drain, embedder, message, product, rag_db  # noqa: F401 - fixtures
+from rag_helpers import document, drain, message, product
 
 from consumers.indexer import indexer_group
 from db.pool import tenant_transaction

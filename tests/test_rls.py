@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from gateway_helpers import ADMIN_TOKEN, Gateway, gw, issuer, make_gateway, vault  # noqa: F401 - fixtures
+from gateway_helpers import ADMIN_TOKEN, Gateway
 
 from db.migrate import dsn_parts
 from db.pool import tenant_transaction

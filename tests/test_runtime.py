@@ -6,9 +6,9 @@ from factories import FAST, order, running, wait_for
 from prometheus_client import REGISTRY
 
 from consumers.deadletter import list_dead, redrive
+from consumers.metrics import metrics_group
 from consumers.projector import projector_group
 from consumers.runtime import RuntimeConfig
-from consumers.usage import metrics_group
 from db.migrate import dsn_parts
 from events import codec
 from events.streams import dead_stream, stream_for_tenant
@@ -130,18 +130,18 @@ def _infra_errors() -> float:
 
 
 async def test_chunks_of_several_partitions_commit_as_one_batch_and_are_acked_on_each(redis):
-    from consumers.runtime import Group
+    from consumers.group import Group
     from events.streams import all_event_streams
 
     batches: list[list] = []
 
     async def handle(batch):  # a group of the test's own: the runtime under test is the real one
         await asyncio.sleep(0.05)  # a slow transaction, while the other partitions' readers keep reading
-        batches.append(batch)
+        batches.append(batch.entries)
 
     events = [order(f"tenant-{i}", str(i)) for i in range(400)]
     await Publisher(redis).publish(events)
-    group = Group("probe", all_event_streams(8), handle)
+    group = Group("probe", all_event_streams(8), prepare=handle)
     async with running(redis, [group], RuntimeConfig(**{**FAST.__dict__, "max_inflight_batches": 1})):
         await wait_for(lambda: _handled(batches), 400)
         for stream in all_event_streams(8):
@@ -159,21 +159,21 @@ async def _pending_of(redis, stream, group):
 
 
 async def test_a_batch_slower_than_the_reclaim_idle_time_is_handled_once_and_never_dead_lettered(redis):
-    from consumers.runtime import Group
+    from consumers.group import Group
     from events.streams import all_event_streams
 
     handled: list[str] = []
 
     async def handle(batch):  # slower than reclaim_idle_ms: without heartbeats the reclaimer would take it over
         await asyncio.sleep(1.0)
-        handled.extend(d.message.id for d in batch)
+        handled.extend(e.message.id for e in batch.entries)
 
     events = [order(f"tenant-{i}", str(i)) for i in range(60)]
     await Publisher(redis).publish(events)
     config = RuntimeConfig(
         **{**FAST.__dict__, "reclaim_idle_ms": 200, "max_deliveries": 2, "batch_size": 20, "max_inflight_batches": 1}
     )
-    async with running(redis, [Group("slow", all_event_streams(8), handle)], config):
+    async with running(redis, [Group("slow", all_event_streams(8), prepare=handle)], config):
         await wait_for(lambda: _count(handled), 60, timeout_s=60)
         await asyncio.sleep(0.5)
     assert sorted(handled) == sorted(e.id for e in events)  # each exactly once
@@ -185,20 +185,20 @@ async def _count(items):
 
 
 async def test_a_batch_is_bounded_in_bytes_as_well_as_entries(redis):
-    from consumers.runtime import Group
+    from consumers.group import Group
     from events.streams import all_event_streams
 
     batches: list[list] = []
 
     async def handle(batch):
-        batches.append(batch)
+        batches.append(batch.entries)
 
     events = [order("tenant-1", str(i), customer_email="x" * 2000) for i in range(60)]  # one partition: one read of 60
     events.insert(30, order("tenant-1", "huge", customer_email="y" * 50_000))  # past the bound: a batch of its own
     await Publisher(redis).publish(events)
     size = len(codec.encode(events[0]))
     config = RuntimeConfig(**{**FAST.__dict__, "batch_max_bytes": 5 * size})
-    async with running(redis, [Group("bytes", all_event_streams(8), handle)], config):
+    async with running(redis, [Group("bytes", all_event_streams(8), prepare=handle)], config):
         await wait_for(lambda: _handled(batches), len(events))
     assert sorted(d.message.id for batch in batches for d in batch) == sorted(e.id for e in events)
     for batch in batches:

@@ -2,8 +2,8 @@
 
 from factories import FAST, order, running, wait_for
 
+from consumers.metrics import metrics_group
 from consumers.projector import projector_group
-from consumers.usage import metrics_group
 from events.streams import stream_for_tenant
 from producers.publisher import Publisher
 from producers.trim import trim_stream

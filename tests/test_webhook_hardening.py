@@ -12,15 +12,8 @@ import time
 import zlib
 
 import pytest
-from gateway_helpers import (  # noqa: F401 - fixtures
-    Gateway,
-    eventually,
-    gw,
-    issuer,
-    make_gateway,
-    running_groups,
-    vault,
-)
+from factories import TIMEOUT_S, running, wait_for
+from gateway_helpers import Gateway
 from prometheus_client import REGISTRY
 from webhook_support import (
     JSON,
@@ -37,7 +30,6 @@ from events.streams import all_event_streams
 
 WOO_SECRET, STRIPE_SECRET = "wc-secret", "whsec_stripe"
 SW_SECRET = "whsec_" + "c3RhbmRhcmQtd2ViaG9va3MtdGVzdC1rZXktMzJieQ=="
-DEADLINE_S = 30.0  # sized for a loaded machine three times slower than this one
 
 
 async def connector(gw: Gateway, key: str, provider: str, secret: str) -> str:
@@ -93,8 +85,8 @@ async def test_woocommerce_bodies_sharing_a_delivery_id_are_both_published_and_k
     ).json()
     assert again["duplicate"] is True and again["delivery"] == answers[1]["delivery"]  # a genuine retry
     assert await stream_length(redis) == published
-    async with running_groups(redis, [deliveries_group(pool)]):
-        rows = await eventually(lambda: listed(gw, key, 2), DEADLINE_S)
+    async with running(redis, [deliveries_group(pool)]):
+        rows = await wait_for(lambda: listed(gw, key, 2))
     bodies = set()
     for row in rows:
         detail = await (await gw.get(f"/v1/deliveries/{row['id']}", headers=gw.bearer(key))).json()
@@ -130,8 +122,8 @@ async def test_compressed_deliveries_are_decoded_under_the_cap_and_verified_over
         resp = await gw.post(f"/v1/webhooks/{sw_id}", data=packed, headers=headers)
         assert resp.status == 200, await resp.text()
         assert (await resp.json())["outcome"] == "published"
-    async with running_groups(redis, [deliveries_group(pool)]):
-        rows = await eventually(lambda: listed(gw, key, 2), DEADLINE_S)
+    async with running(redis, [deliveries_group(pool)]):
+        rows = await wait_for(lambda: listed(gw, key, 2))
     for row in rows:
         detail = await (await gw.get(f"/v1/deliveries/{row['id']}", headers=gw.bearer(key))).json()
         assert detail["body"].encode() == body  # stored whole, decoded
@@ -189,8 +181,8 @@ async def test_bytes_that_are_not_utf8_answer_400_on_json_routes_and_signed_webh
     assert resp.status == 200, await resp.text()
     answer = await resp.json()
     assert answer["outcome"] == "unmapped" and answer["duplicate"] is False
-    async with running_groups(redis, [deliveries_group(pool)]):
-        rows = await eventually(lambda: listed(gw, key, 1), DEADLINE_S)
+    async with running(redis, [deliveries_group(pool)]):
+        rows = await wait_for(lambda: listed(gw, key, 1))
     assert rows[0]["outcome"] == "unmapped" and "utf-8" in rows[0]["error"].lower()
     assert bytes(await admin.fetchval("SELECT body FROM deliveries WHERE id = $1", answer["delivery"])) == body
     retry = await gw.post(f"/v1/deliveries/{answer['delivery']}/retry", headers=gw.bearer(key))
@@ -202,7 +194,7 @@ async def _raw_exchange(gw: Gateway, request: bytes) -> bytes:
     try:
         writer.write(request)
         await writer.drain()
-        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE_S)  # the connection stays open
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT_S)  # the connection stays open
     finally:
         writer.close()
 
@@ -293,8 +285,8 @@ async def test_stored_headers_are_an_allow_list(gw: Gateway, redis, pool):
     resp = await gw.post(f"/v1/webhooks/{woo_id}", data=body, headers=headers)
     assert resp.status == 200
     delivery = (await resp.json())["delivery"]
-    async with running_groups(redis, [deliveries_group(pool)]):
-        await eventually(lambda: listed(gw, key, 1), DEADLINE_S)
+    async with running(redis, [deliveries_group(pool)]):
+        await wait_for(lambda: listed(gw, key, 1))
     kept = (await (await gw.get(f"/v1/deliveries/{delivery}", headers=gw.bearer(key))).json())["headers"]
     assert "pk_live_0123456789abcdef" not in json.dumps(kept) and "x-wc-webhook-signature" not in kept
     assert kept["x-wc-webhook-topic"] == "customer.created" and kept["user-agent"].startswith("WooCommerce/")
