@@ -15,6 +15,7 @@ letters, and reclaiming needs Redis 8.4 (docs/decisions.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -214,7 +215,7 @@ class GroupRunner:
                 await self.group.process(batch)
                 self.backoff.reset()
                 return batch, []
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - classified below: transient back off, the rest are an entry's
                 if is_transient(exc):  # the infrastructure's, not the entries': the same batch again after a back-off
                     if self.stopping.is_set():
                         return [], []  # leave them pending: another consumer reclaims them
@@ -287,10 +288,8 @@ class GroupRunner:
                 if not is_transient(exc):
                     raise
                 await self._infra_error(exc)
-            try:
+            with contextlib.suppress(TimeoutError):  # the interval passed without a stop
                 await asyncio.wait_for(self.stopping.wait(), self.config.reclaim_every_s)
-            except TimeoutError:
-                pass
 
     async def reclaim(self, stream: str) -> None:
         """Take over entries idle longer than reclaim_idle_ms: handle them again, or dead-letter after K deliveries."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from redis.asyncio import Redis
@@ -37,10 +38,8 @@ async def trim_forever(
             removed = await trim_all(redis, partitions, groups, retention_ms)
             if removed:
                 log.info("trimmed %d stream entries", removed)
-        except Exception as exc:  # trimming keeps going: a transient error is expected now and then, others are not
+        except Exception as exc:  # noqa: BLE001 - trimming keeps going: a transient error is expected now and then, others are not
             level = logging.WARNING if is_transient(exc) else logging.ERROR
             log.log(level, "trim failed: %s: %s", type(exc).__name__, exc)
-        try:
+        with contextlib.suppress(TimeoutError):  # the interval passed without a stop
             await asyncio.wait_for(stopping.wait(), interval_s)
-        except TimeoutError:
-            pass

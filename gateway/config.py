@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from events.streams import DEDUPE_WINDOW_S, DEFAULT_PARTITIONS
 from connectors.config import ConnectorsConfig
+from events.streams import DEDUPE_WINDOW_S, DEFAULT_PARTITIONS
 from rag.config import RagConfig
 
 

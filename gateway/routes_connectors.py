@@ -11,9 +11,9 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
+from connectors.credentials import rotate
 from connectors.facts import ProviderFacts, field_problems
 from connectors.public_http import NotPublicAddress, check_public_url
-from connectors.credentials import rotate
 from connectors.registry import UnknownProvider, all_providers, get_facts
 from db.pool import tenant_transaction
 from events.commands import ConnectConnector, DisconnectConnector

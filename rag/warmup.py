@@ -30,7 +30,7 @@ class ModelWarmup:
     def _load(self) -> None:
         try:
             local_model.load(self.directory)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported through `state` and the log; keyword search goes on
             self.error = f"{type(exc).__name__}: {exc}"
             self.state = "failed"
             log.error("the local embedding model did not load: %s", self.error)

@@ -236,7 +236,7 @@ def test_each_consumer_group_has_a_scraped_worker_service(compose: dict):
         for name in sd["names"]
     }
     parser = build_parser()
-    for name, service in services.items():
+    for service in services.values():
         args = parser.parse_args(service["command"][1:])  # a real `bizosaas` command line
         assert service["command"][0] == "bizosaas" and args.command in ("migrate", "gateway", "worker")
     for group in GROUP_FACTORIES:

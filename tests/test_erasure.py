@@ -142,7 +142,8 @@ async def texts_of(admin, tenant: str) -> dict[str, str]:
     tables = [
         r["table_name"]
         for r in await admin.fetch(
-            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id'"
+            "SELECT table_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND column_name = 'tenant_id'"
             " AND table_name <> 'erasures'"
         )
     ]

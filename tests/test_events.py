@@ -79,7 +79,7 @@ def test_commands_have_their_own_decoder():
 def test_partitioning_is_crc32_of_the_tenant_and_stable():
     # zlib.crc32(b"tenant-a") = 0x... ; the literal values pin the function across releases and languages
     assert partition_of("tenant-a", 8) == 2424592395 % 8
-    assert stream_for_tenant("tenant-a") == "bz:events:{%d}" % (2424592395 % 8)
+    assert stream_for_tenant("tenant-a") == f"bz:events:{{{2424592395 % 8}}}"
     spread = {partition_of(f"tenant-{i}") for i in range(200)}
     assert spread == set(range(8))
 

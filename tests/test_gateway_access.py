@@ -99,11 +99,12 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
     ):
         for t in (a, b):
             for kind in ("order", "contact"):
-                t[f"{kind}_id"] = (await wait_for(lambda: _items(gw, t["key"], f"/v1/records/{kind}")))[0]["id"]
-            await wait_for(lambda: _items(gw, t["key"], "/v1/deliveries"))
+                url = f"/v1/records/{kind}"
+                t[f"{kind}_id"] = (await wait_for(lambda key=t["key"], url=url: _items(gw, key, url)))[0]["id"]
+            await wait_for(lambda key=t["key"]: _items(gw, key, "/v1/deliveries"))
     a_marks = [a[k] for k in ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email")]
-    # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their isolation;
-    # the provider catalog holds no tenant's data (the same for everyone)
+    # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their
+    # isolation; the provider catalog holds no tenant's data (the same for everyone)
     reads = [
         s
         for s in specs_of(gw)

@@ -51,8 +51,8 @@ async def served_gateway(migrated, vault, redis, admin, tmp_path: Path):
         BIZOSAAS_KEY_BURST="100000",
     )
     log_path = tmp_path / "gateway.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
+    with open(log_path, "wb") as log:  # noqa: ASYNC230 - set-up, before the gateway runs
+        proc = subprocess.Popen(  # noqa: ASYNC220 - the gateway under test
             [*bizosaas_command(), "gateway", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
@@ -75,7 +75,7 @@ async def _ready_tenant_key(url: str, log_path: Path) -> str:
                 pass
             await asyncio.sleep(0.05)
         else:
-            pytest.fail(f"the gateway did not become ready; see {log_path}: {log_path.read_text()[-3000:]}")
+            pytest.fail(f"the gateway did not become ready; see {log_path}: {log_path.read_text()[-3000:]}")  # noqa: ASYNC240
         async with session.post(
             f"{url}/v1/tenants", json={"name": "fuzz"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
         ) as resp:

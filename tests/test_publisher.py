@@ -36,7 +36,7 @@ async def test_the_dedupe_window_expires(redis):
     await publisher.publish([order("t1", "1")], ["k"])
     [again] = await publisher.publish([order("t1", "1")], ["k"])
     assert again.duplicate
-    ttl = await redis.ttl("bz:idem:{%s}:k" % stream_for_tenant("t1").split("{")[1].rstrip("}"))
+    ttl = await redis.ttl(f"bz:idem:{{{stream_for_tenant('t1').split('{')[1].rstrip('}')}}}:k")
     assert 0 < ttl <= 1
 
 

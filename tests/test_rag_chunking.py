@@ -3,6 +3,8 @@ plain text of uploads."""
 
 from __future__ import annotations
 
+import itertools
+
 from rag.chunking import chunk_text, paragraphs, sentences
 from rag.documents import html_to_text
 
@@ -22,7 +24,7 @@ def test_a_long_paragraph_splits_between_sentences_with_overlap(embedder):
     long = " ".join(f"Step {n}: {SENTENCE}" for n in range(20))
     chunks = chunk_text(long, embedder.count_tokens, max_tokens=60, overlap_tokens=25)
     assert len(chunks) > 3
-    for previous, current in zip(chunks, chunks[1:]):
+    for previous, current in itertools.pairwise(chunks):
         assert sentences(current.text)[0] in previous.text  # the next chunk repeats the previous one's last sentence
         assert current.text.startswith("Step ")  # never in the middle of a sentence
     covered = {s for c in chunks for s in sentences(c.text)}

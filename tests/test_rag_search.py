@@ -27,7 +27,7 @@ POLICY = (
 )
 
 
-async def index_directly(pool, embedder, events, tenant_positions=itertools.count(1)):
+async def index_directly(pool, embedder, events, tenant_positions=itertools.count(1)):  # noqa: B008 - one counter for every call: positions only grow
     """The indexer's own pipeline, without the stream (for larger corpora)."""
     states = newest_states((e, (next(tenant_positions), 0), False) for e in events)
     converter = Converter()

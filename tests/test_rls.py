@@ -127,7 +127,8 @@ async def test_an_empty_tenant_setting_is_no_tenant(pool, admin):
 async def tenant_tables(conn) -> list[tuple[str, str]]:
     rows = await conn.fetch(
         """SELECT table_name, column_name FROM information_schema.columns
-           WHERE table_schema = 'public' AND (column_name = 'tenant_id' OR (table_name, column_name) = ('tenants', 'id'))
+           WHERE table_schema = 'public'
+             AND (column_name = 'tenant_id' OR (table_name, column_name) = ('tenants', 'id'))
            ORDER BY table_name"""
     )
     return [(r["table_name"], r["column_name"]) for r in rows]
@@ -139,7 +140,8 @@ async def test_no_tenant_table_admits_a_malformed_tenant_id(admin, bad):
     assert len(tables) >= 12  # 0001-0003 and the erasures of 0004
     for table, column in tables:
         checks = await admin.fetch(
-            "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c'",
+            "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint "
+            "WHERE conrelid = $1::regclass AND contype = 'c'",
             table,
         )
         assert any(column in c["def"] and "~" in c["def"] for c in checks), table

@@ -145,7 +145,7 @@ async def test_chunks_of_several_partitions_commit_as_one_batch_and_are_acked_on
     async with running(redis, [group], RuntimeConfig(**{**FAST.__dict__, "max_inflight_batches": 1})):
         await wait_for(lambda: _handled(batches), 400)
         for stream in all_event_streams(8):
-            await wait_for(lambda: _pending_of(redis, stream, "probe"), 0)
+            await wait_for(lambda stream=stream: _pending_of(redis, stream, "probe"), 0)
     assert max(len({d.stream for d in batch}) for batch in batches) > 1
     assert sorted(d.message.id for batch in batches for d in batch) == sorted(e.id for e in events)
 

@@ -113,7 +113,7 @@ async def test_compressed_deliveries_are_decoded_under_the_cap_and_verified_over
     woo_id = await connector(gw, key, "woocommerce", WOO_SECRET)
     body = sw_body(20_000)  # compresses far below its length: a reader of Content-Length bytes would cut it
     now = int(time.time())
-    for i, (coding, packed) in enumerate([("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))]):
+    for coding, packed in [("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))]:
         headers = {
             "Content-Type": JSON,
             "Content-Encoding": coding,
