@@ -1,0 +1,127 @@
+"""Every provider package's facts (provider.toml) load and agree with its code; GET /v1/providers serves them, and
+creating a connector is checked against them, each bad field named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+from gateway_helpers import Gateway
+from webhook_support import connector_body
+
+from connectors.facts import ProviderFacts, base_url, field_problems, load_facts
+from connectors.registry import all_providers, get_facts
+from events.types import UPSERTED_BY_KIND
+
+PROVIDERS = sorted(all_providers())
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_facts_load_and_agree_with_the_code(provider):
+    facts = get_facts(provider)
+    assert facts.provider == provider == all_providers()[provider].provider
+    assert facts.docs.startswith("https://")
+    names = [f.name for f in facts.config_fields + facts.credential_fields]
+    assert len(names) == len(set(names)), "a field is declared twice"
+    if facts.webhooks.registration == "by_hand":  # the secret the provider shows signs every delivery
+        secret = next(f for f in facts.credential_fields if f.name == "webhook_secret")
+        assert secret.required and secret.secret
+    assert all(f.secret for f in facts.credential_fields), "credentials live in Vault: every one is secret"
+    if facts.auth.kind == "basic":
+        declared = {f.name for f in facts.credential_fields}
+        assert {facts.auth.username_field, facts.auth.password_field} <= declared
+    for resource in facts.resources:
+        assert resource.kind in UPSERTED_BY_KIND, f"{resource.name} maps to an unknown record kind {resource.kind}"
+        assert 1 <= resource.page_size <= 100
+        assert bool(resource.since_param) == bool(resource.cursor_field), resource.name
+    for action in facts.actions:
+        jsonschema.Draft202012Validator.check_schema(action.input_schema)
+    if facts.api is not None:
+        sample = {f.name: "https://shop.example.com/" for f in facts.config_fields if f.kind == "url"}
+        assert base_url(facts, sample).startswith("https://shop.example.com/")
+
+
+def test_a_malformed_facts_file_names_the_file_and_the_key(tmp_path: Path):
+    broken = tmp_path / "provider.toml"
+    broken.write_text('provider = "x"\ntitle = "X"\ndocs = "https://x"\n[auth]\nkind = "magic"\n')
+    with pytest.raises(ValueError, match=r"provider\.toml.*auth\.kind"):
+        load_facts(broken)
+    broken.write_text('provider = "x"\ntitle = "X"\ndocs = "https://x"\ncolour = "red"\n[auth]\nkind = "none"\n')
+    with pytest.raises(ValueError, match="colour"):
+        load_facts(broken)
+
+
+def test_field_problems_name_each_bad_field():
+    facts: ProviderFacts = get_facts("woocommerce")
+    problems = field_problems(facts, {"store_url": "ftp://shop", "colour": "red"}, {"consumer_key": "ck"})
+    named = {p.field for p in problems}
+    assert named == {
+        "config.colour",
+        "config.store_url",
+        "secrets.consumer_secret",
+        "secrets.webhook_secret",
+    }
+    assert field_problems(facts, None, {"webhook_secret": "rotated"}, update=True) == []  # a rotation alone
+
+
+async def test_the_provider_list_is_a_connect_form(gw: Gateway):
+    _, key = await gw.create_tenant()
+    resp = await gw.get("/v1/providers", headers=gw.bearer(key))
+    assert resp.status == 200
+    body = await resp.json()
+    by_name = {p["provider"]: p for p in body["items"]}
+    assert sorted(by_name) == PROVIDERS and body["next"] is None
+    woo = by_name["woocommerce"]
+    assert woo["auth"] == "basic"
+    assert [r["name"] for r in woo["resources"]] == ["orders", "products", "customers"]
+    assert {r["name"]: r["incremental"] for r in woo["resources"]} == {
+        "orders": True,
+        "products": True,
+        "customers": False,
+    }
+    assert {f["name"]: f["secret"] for f in woo["credential_fields"]} == {
+        "consumer_key": True,
+        "consumer_secret": True,
+        "webhook_secret": True,
+    }
+    assert woo["config_fields"][0]["name"] == "store_url" and woo["config_fields"][0]["fetched"]
+    assert woo["actions"][0]["name"] == "update_stock" and woo["actions"][0]["input_schema"]["type"] == "object"
+    assert "order.created" in woo["webhooks"]["topics"] and woo["webhooks"]["registration"] == "by_hand"
+    assert (await gw.get("/v1/providers")).status == 401
+
+
+async def test_creating_a_connector_names_every_bad_field(gw: Gateway):
+    _, key = await gw.create_tenant()
+    body = connector_body("woocommerce", "s3cret")
+    body["config"] = {"store_url": "not a url", "colour": "red"}
+    del body["secrets"]["consumer_secret"]
+    resp = await gw.post("/v1/connectors", json=body, headers=gw.bearer(key))
+    assert resp.status == 422 and resp.content_type == "application/problem+json"
+    problem = await resp.json()
+    assert sorted(e.split(":")[0] for e in problem["errors"]) == [
+        "config.colour",
+        "config.store_url",
+        "secrets.consumer_secret",
+    ]
+    assert problem["detail"].startswith("woocommerce: config.")
+    assert (await (await gw.get("/v1/connectors", headers=gw.bearer(key))).json())["items"] == []
+
+
+@pytest.mark.parametrize(
+    "store_url",
+    ["http://127.0.0.1:8200/", "http://localhost/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/"],
+)
+async def test_a_store_url_on_a_private_address_is_refused_unless_allowed(make_gateway, store_url):
+    strict = await make_gateway(allow_private_urls=False)
+    _, key = await strict.create_tenant()
+    body = connector_body("woocommerce", "s3cret", store_url=store_url)
+    resp = await strict.post("/v1/connectors", json=body, headers=strict.bearer(key))
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["errors"][0].startswith("config.store_url:") and "not a public address" in (
+        await resp.json()
+    )["errors"][0]
+    relaxed = await make_gateway(allow_private_urls=True)
+    _, key = await relaxed.create_tenant()
+    resp = await relaxed.post("/v1/connectors", json=body, headers=relaxed.bearer(key))
+    assert resp.status == 201, await resp.text()
