@@ -15,7 +15,6 @@ letters, and reclaiming needs Redis 8.4 (docs/decisions.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -28,18 +27,21 @@ from consumers.base import Backoff, RuntimeConfig, consumer_name
 from consumers.deadletter import move_to_dead
 from consumers.entry import Entry, batch_bytes, origin_of, split_by_bytes
 from consumers.group import Group
-from consumers.housekeeping import export_gauges, leave_group, remove_stale_consumers
+from consumers.housekeeping import leave_group
+from consumers.reclaim import Reclaiming
 from events import codec
 from events.codec import EventDecodeError
 from events.errors import is_transient
-from events.streams import LAST_ERROR_HASH, as_text
+from events.streams import LAST_ERROR_HASH
 
 __all__ = ["Group", "GroupRunner", "Runtime", "RuntimeConfig"]
 
 log = logging.getLogger("bizosaas.consumers")
 
 
-class GroupRunner:
+class GroupRunner(Reclaiming):
+    """One group in one process: readers, committers, and (from Reclaiming) the heartbeat and the reclaimer."""
+
     def __init__(self, redis: Redis, group: Group, config: RuntimeConfig, consumer: str, stopping: asyncio.Event):
         self.redis, self.group, self.config, self.consumer = redis, group, config, consumer
         self.stopping = stopping
@@ -67,29 +69,6 @@ class GroupRunner:
             for task in readers + others + [heartbeat]:
                 task.cancel()
             await asyncio.gather(*readers, *others, heartbeat, return_exceptions=True)
-
-    async def _heartbeat_loop(self) -> None:
-        """Keep what this consumer holds (queued or in a transaction) from looking abandoned: a slow batch must not
-        be reclaimed and handled twice, nor reach K deliveries without failing. XCLAIM JUSTID to ourselves resets an
-        entry's idle time without counting a delivery."""
-        interval_s = max(0.05, self.config.reclaim_idle_ms / 3000)
-        while True:
-            await asyncio.sleep(interval_s)
-            for stream, entry_ids in list(self.held.items()):
-                if entry_ids:
-                    try:
-                        await self.redis.xclaim(
-                            stream,
-                            self.group.name,
-                            self.consumer,
-                            min_idle_time=0,
-                            message_ids=list(entry_ids),
-                            justid=True,
-                        )
-                    except Exception as exc:
-                        if not is_transient(exc):
-                            raise
-                        log.warning("group %s: heartbeat failed: %s", self.group.name, exc)
 
     async def _leave(self) -> None:
         try:
@@ -265,70 +244,6 @@ class GroupRunner:
         runtime_metrics.INFRA_ERRORS.labels(self.group.name).inc()
         log.warning("group %s: infrastructure error, backing off: %s: %s", self.group.name, type(exc).__name__, exc)
         await self.backoff.sleep()
-
-    # --- reclaiming ----------------------------------------------------------------------------------------
-
-    async def _reclaim_loop(self) -> None:
-        passes = 0
-        while not self.stopping.is_set():
-            try:
-                for stream in self.group.all_streams:
-                    await self.reclaim(stream)
-                await export_gauges(self.redis, self.group.name, self.group.all_streams)
-                if passes % 60 == 0:
-                    await remove_stale_consumers(
-                        self.redis,
-                        self.group.name,
-                        self.group.all_streams,
-                        self.consumer,
-                        self.config.stale_consumer_idle_ms,
-                    )
-                passes += 1
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                await self._infra_error(exc)
-            with contextlib.suppress(TimeoutError):  # the interval passed without a stop
-                await asyncio.wait_for(self.stopping.wait(), self.config.reclaim_every_s)
-
-    async def reclaim(self, stream: str) -> None:
-        """Take over entries idle longer than reclaim_idle_ms: handle them again, or dead-letter after K deliveries."""
-        idle_ms = self.config.reclaim_idle_ms
-        while not self.stopping.is_set():
-            pending = await self.redis.xpending_range(
-                stream,
-                self.group.name,
-                min="-",
-                max="+",
-                count=self.config.batch_size,
-                idle=idle_ms,
-            )
-            if not pending:
-                return
-            counts = {as_text(p["message_id"]): p["times_delivered"] for p in pending}
-            claimed = await self.redis.xclaim(
-                stream,
-                self.group.name,
-                self.consumer,
-                min_idle_time=idle_ms,
-                message_ids=list(counts),
-            )
-            runtime_metrics.RECLAIMED.labels(self.group.name).inc(len(claimed))
-            retry = []
-            for entry_id, fields in claimed:
-                entry_id = as_text(entry_id)
-                delivered = counts.get(entry_id, 0)
-                if delivered >= self.config.max_deliveries and fields:
-                    error = await self.redis.hget(LAST_ERROR_HASH % self.group.name, entry_id)
-                    reason = as_text(error) if error else "never acknowledged (its consumers died or timed out)"
-                    await self._dead_letter(stream, entry_id, fields, reason, delivered)
-                else:
-                    retry.append((entry_id, fields, delivered + 1))
-            batch = await self.decode(stream, retry) if retry else []
-            for chunk in split_by_bytes(batch, self.config.batch_max_bytes):
-                await self.commit(chunk)
-            if len(pending) < self.config.batch_size:
-                return
 
 
 class Runtime:
