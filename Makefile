@@ -36,7 +36,7 @@ lock:
 	.lock-venv/bin/python -m pip install -q '.[dev,bench]'
 	{ echo "# Every package's exact version for 'pip install -c constraints.txt -e .[dev]' (make, .ci/run, Dockerfile)."; \
 	  echo "# Made by 'make lock' with $$(.lock-venv/bin/python --version) on $$(uname -m); do not edit by hand."; \
-	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v -i -E '^(bizosaas|pip|setuptools|wheel)=='; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v -i -E '^(bizosaas|pip|setuptools|wheel)( @|==)'; \
 	} > constraints.txt
 	rm -rf .lock-venv build
 
