@@ -47,6 +47,13 @@ class Auth(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     authorize_url: str = ""  # oauth2
     token_url: str = ""
     scopes: list[str] = []
+    scope_separator: str = " "  # RFC 6749 joins scopes with spaces; some providers (Zoho) with commas
+    authorize_params: dict[str, str] = {}  # sent with every authorization request (access_type = "offline" ...)
+    # a callback query parameter naming the accounts server whose token endpoint serves this user (Zoho's
+    # `accounts-server`): token_url's origin is replaced by it, but only by one of `token_hosts` (scheme and host as
+    # documented by the provider); a token is never sent anywhere else
+    token_host_param: str = ""
+    token_hosts: list[str] = []
 
 
 class Resource(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

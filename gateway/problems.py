@@ -23,7 +23,9 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "payload-too-large": (413, "The body is larger than allowed"),
     "unsupported-media-type": (415, "The content type or encoding is not accepted"),
     "rate-limited": (429, "Too many requests"),
+    "oauth-state": (400, "The OAuth state is unknown, expired or already used"),
     "internal": (500, "Internal error"),
+    "not-configured": (501, "The platform is not configured for this (a setting is missing)"),
     "unavailable": (503, "A backing service is unavailable"),
     "storage-full": (503, "The event store refuses writes for now (memory limit)"),
 }

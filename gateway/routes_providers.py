@@ -37,6 +37,7 @@ class ProviderView(msgspec.Struct):
     config_fields: list[Field]
     credential_fields: list[Field]
     webhooks: WebhooksView
+    scopes: list[str] = []  # oauth2: what the user is asked to grant
 
 
 class ProviderList(msgspec.Struct):
@@ -58,6 +59,7 @@ def provider_view(facts: ProviderFacts, topics: frozenset[str]) -> ProviderView:
         config_fields=list(facts.config_fields),
         credential_fields=list(facts.credential_fields),
         webhooks=WebhooksView(facts.webhooks.registration, sorted(topics), facts.webhooks.signature),
+        scopes=list(facts.auth.scopes),
     )
 
 

@@ -26,9 +26,9 @@ def connector(provider: str, tolerance_s: float | str | None = "default") -> Pro
     return found if tolerance_s == "default" else dataclasses.replace(found, tolerance_s=tolerance_s)
 
 
-def test_registry_discovers_the_five_providers():
+def test_registry_discovers_the_providers():
     connectors = all_providers()
-    assert sorted(connectors) == ["shopify", "slack", "standard-webhooks", "stripe", "woocommerce"]
+    assert sorted(connectors) == ["shopify", "slack", "standard-webhooks", "stripe", "woocommerce", "zoho-crm"]
     for name, found in connectors.items():
         assert found.provider == name
         assert "application/json" in found.content_types

@@ -4,6 +4,7 @@ creating a connector is checked against them, each bad field named."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -37,9 +38,20 @@ def test_the_facts_load_and_agree_with_the_code(provider):
         assert bool(resource.since_param) == bool(resource.cursor_field), resource.name
     for action in facts.actions:
         jsonschema.Draft202012Validator.check_schema(action.input_schema)
+    if facts.auth.kind == "oauth2":  # connectors/oauth.py: the flow and the refresh need these
+        assert facts.auth.authorize_url.startswith("https://") and facts.auth.token_url.startswith("https://")
+        assert facts.auth.scopes and all(facts.auth.scopes)
+        assert {"client_id", "client_secret"} <= {f.name for f in facts.credential_fields}
+        assert bool(facts.auth.token_host_param) == bool(facts.auth.token_hosts)
+        assert all(h.startswith("https://") and urlsplit(h).path == "" for h in facts.auth.token_hosts)
+        if facts.auth.token_hosts:  # the default token endpoint is one of the documented hosts
+            origin = urlsplit(facts.auth.token_url)
+            assert f"{origin.scheme}://{origin.netloc}" in facts.auth.token_hosts
     if facts.api is not None:
         sample = {f.name: "https://shop.example.com/" for f in facts.config_fields if f.kind == "url"}
-        assert base_url(facts, sample).startswith("https://shop.example.com/")
+        sample |= {f.name: f.choices[0] for f in facts.config_fields if f.kind == "choice" and f.required}
+        filled = base_url(facts, sample)
+        assert filled.startswith(("https://shop.example.com/", *sample.values())), filled
 
 
 def test_a_malformed_facts_file_names_the_file_and_the_key(tmp_path: Path):
@@ -88,6 +100,14 @@ async def test_the_provider_list_is_a_connect_form(gw: Gateway):
     assert woo["config_fields"][0]["name"] == "store_url" and woo["config_fields"][0]["fetched"]
     assert woo["actions"][0]["name"] == "update_stock" and woo["actions"][0]["input_schema"]["type"] == "object"
     assert "order.created" in woo["webhooks"]["topics"] and woo["webhooks"]["registration"] == "by_hand"
+    zoho = by_name["zoho-crm"]
+    assert "ZohoCRM.modules.deals.ALL" in zoho["scopes"] and woo["scopes"] == []
+    assert zoho["auth"] == "oauth2" and zoho["webhooks"] == {"registration": "none", "topics": [], "signature": ""}
+    assert {f["name"]: f["secret"] for f in zoho["credential_fields"]} == {"client_id": True, "client_secret": True}
+    assert (
+        zoho["config_fields"][0]["name"] == "api_domain"
+        and "https://www.zohoapis.eu" in zoho["config_fields"][0]["choices"]
+    )
     assert (await gw.get("/v1/providers")).status == 401
 
 

@@ -1,0 +1,154 @@
+"""OAuth2 connect for connectors whose provider authenticates with it (provider.toml: auth.kind = "oauth2").
+
+`GET /v1/connectors/{connector_id}/oauth/authorize` answers 302 to the provider's authorization page with a one-time
+`state` and a PKCE challenge (connectors/oauth.py keeps the state in Redis for ten minutes). The provider sends the
+user back to `GET /v1/oauth/callback`, which is public (the state is the credential: 256 random bits, usable once);
+it consumes the state, exchanges the code at the provider's token endpoint and stores the tokens in Vault. The
+redirect URI is always BIZOSAAS_PUBLIC_URL + /v1/oauth/callback, never derived from the request's Host.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from aiohttp import web
+
+from connectors import oauth
+from connectors.registry import UnknownProvider, get_facts
+from db.pool import tenant_transaction
+from events.errors import PermanentError
+from gateway.problems import ProblemError
+from gateway.roles import PUBLIC
+from gateway.routing import Routes, json_response, read_query
+from gateway.state import CONFIG, LOG_CONNECTOR, LOG_TENANT, POOL, REDIS, SECRETS, principal, tenant_of
+
+log = logging.getLogger("bizosaas.gateway.oauth")
+routes = Routes("connectors")
+
+CALLBACK_PATH = "/v1/oauth/callback"
+
+
+class CallbackQuery(msgspec.Struct):
+    state: str = ""  # the one-time state the authorize route made
+    code: str = ""  # the authorization code
+    error: str | None = None  # the user declined, or the provider refused the request (RFC 6749 4.1.2.1)
+    # Zoho: the user's accounts server, whose token endpoint is used if the provider documents it (provider.toml)
+    accounts_server: str | None = msgspec.field(default=None, name="accounts-server")
+    location: str | None = None  # Zoho: the user's data centre (us, eu, in ...)
+
+
+class Connected(msgspec.Struct):
+    connector_id: str
+    status: str  # active: the tokens are stored (in Vault; never shown)
+    expires_at: float  # the access token's expiry (unix seconds); it is refreshed before then
+
+
+def redirect_uri(request: web.Request) -> str:
+    base = request.app[CONFIG].public_url.rstrip("/")
+    if not base:
+        raise ProblemError(
+            "not-configured",
+            "BIZOSAAS_PUBLIC_URL (setting public_url) is not set: OAuth2 needs the platform's public address for "
+            f"its redirect URI ({CALLBACK_PATH}), which is never taken from the request",
+        )
+    return base + CALLBACK_PATH
+
+
+@routes.route(
+    "GET",
+    "/v1/connectors/{connector_id}/oauth/authorize",
+    permission="connectors:write",
+    summary="Start connecting an OAuth2 connector: 302 to the provider's authorization page (state + PKCE S256)",
+    status=302,
+    errors=(404, 409, 501),
+)
+async def authorize(request: web.Request) -> web.Response:
+    tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
+    async with tenant_transaction(app[POOL], tenant) as conn:
+        provider = await conn.fetchval("SELECT provider FROM connectors WHERE id = $1", connector_id)
+    if provider is None:
+        raise ProblemError("not-found", "no such connector")
+    facts = get_facts(provider)
+    if facts.auth.kind != "oauth2":
+        raise ProblemError("conflict", f"{provider} does not authenticate with OAuth2 (auth: {facts.auth.kind})")
+    callback = redirect_uri(request)
+    values = await app[SECRETS].read(tenant, connector_id, fresh=True) or {}
+    if not values.get("client_id"):
+        raise ProblemError(
+            "conflict", f"the connector has no client_id: PATCH /v1/connectors/{connector_id} with secrets.client_id"
+        )
+    state, challenge = await oauth.begin(
+        app[REDIS],
+        tenant_id=tenant,
+        connector_id=connector_id,
+        provider=provider,
+        principal=principal(request).subject,
+        redirect_uri=callback,
+    )
+    location = oauth.authorize_url(facts, str(values["client_id"]), callback, state, challenge)
+    # a Response, not web.HTTPFound: the error middleware turns raised HTTP exceptions into problems
+    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+@routes.route(
+    "GET",
+    CALLBACK_PATH,
+    permission=PUBLIC,
+    summary="Where the provider sends the user back: consumes the state, exchanges the code, stores the tokens",
+    query=CallbackQuery,
+    response=Connected,
+    errors=(400, 404),
+)
+async def callback(request: web.Request) -> web.Response:
+    app, query = request.app, request.query
+    read_query(request, CallbackQuery)  # the documented shape; each provider's own parameters are read below
+    pending = await oauth.take_state(app[REDIS], query.get("state", ""))
+    if pending is None:
+        raise ProblemError(
+            "oauth-state",
+            "the state is unknown, expired or already used; start again at "
+            "GET /v1/connectors/{connector_id}/oauth/authorize",
+        )
+    request[LOG_TENANT], request[LOG_CONNECTOR] = pending.tenant_id, pending.connector_id
+    if error := query.get("error"):  # the user declined, or the provider refused the request
+        raise ProblemError("bad-request", f"the provider answered {error[:100]!r}; nothing was stored")
+    code = query.get("code", "")
+    if not code:
+        raise ProblemError("bad-request", "the callback carries no code; nothing was stored")
+    try:
+        facts = get_facts(pending.provider)
+    except UnknownProvider:
+        raise ProblemError("not-found", "the connector's provider is gone") from None
+    allow_private = app[CONFIG].allow_private_urls
+    named = query.get(facts.auth.token_host_param) if facts.auth.token_host_param else None
+    try:
+        url = oauth.token_url(facts, named, allow_private)
+    except oauth.TokenHostRefused as exc:
+        log.warning("oauth callback refused: %s", exc, extra={"tenant_id": pending.tenant_id})
+        raise ProblemError("bad-request", f"{exc}; nothing was sent there, nothing was stored") from None
+    store = app[SECRETS]
+    values = await store.read(pending.tenant_id, pending.connector_id, fresh=True)
+    async with tenant_transaction(app[POOL], pending.tenant_id) as conn:
+        exists = await conn.fetchval("SELECT 1 FROM connectors WHERE id = $1", pending.connector_id)
+    if not exists or not values or not values.get("client_id"):
+        raise ProblemError("not-found", "the connector (or its client credentials) is gone; nothing was stored")
+    try:
+        tokens = await oauth.exchange_code(
+            url,
+            client_id=str(values["client_id"]),
+            client_secret=str(values.get("client_secret", "")),
+            code=code,
+            redirect_uri=pending.redirect_uri,
+            verifier=pending.verifier,
+            allow_private=allow_private,
+        )
+    except PermanentError as exc:  # a refused code or client, a token host that is not public
+        log.warning("oauth code exchange refused: %s", exc, extra={"tenant_id": pending.tenant_id})
+        raise ProblemError("bad-request", f"{exc}; nothing was stored") from None
+    await store.write(pending.tenant_id, pending.connector_id, oauth.stored(values, tokens, url))
+    async with tenant_transaction(app[POOL], pending.tenant_id) as conn:
+        await conn.execute(
+            "UPDATE connectors SET status = 'active', updated_at = now() WHERE id = $1", pending.connector_id
+        )
+    return json_response(Connected(pending.connector_id, "active", tokens.expires_at))
