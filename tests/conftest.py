@@ -35,8 +35,10 @@ TABLES = (
     "api_keys",
     "connectors",
     "deliveries",
-    "commands",
-)  # the gateway's (0002)
+    "commands",  # the gateway's (0002)
+    "sync_checkpoints",
+    "sync_seen",  # syncs (0010)
+)
 
 
 @dataclass(frozen=True)
