@@ -12,8 +12,8 @@ from gateway_helpers import Gateway
 from providers.woocommerce_server import WooCommerceStore
 from temporalio.client import WorkflowFailureError
 
-from connectors.temporal.client import run_action
-from connectors.temporal.shared import SYNC_WORKFLOW, TASK_QUEUE, SyncInput, sync_workflow_id
+from connectors.temporal.client import run_action, start_sync
+from connectors.temporal.shared import SYNC_WORKFLOW, TASK_QUEUE, SyncInput, SyncResult, sync_workflow_id
 from consumers.commands import RunnerContext, commands_group
 from consumers.projector import projector_group
 from events import codec
@@ -172,3 +172,44 @@ async def test_a_full_sync_failing_half_way_deletes_nothing_and_update_stock_rea
         )
         assert answer == {"id": product_id, "stock_quantity": 4}  # ids and what was set: all the history keeps
         assert store.objects["products"][product_id]["stock_quantity"] == 4
+
+
+async def test_sync_now_during_a_run_runs_right_after_it_never_alongside(gw: Gateway, store, redis, pool, temporal):
+    store.seed(orders=250)
+    tenant, key = await gw.create_tenant()
+    async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
+        connector_id = await connect(gw, key, store)  # its connect command is not run here
+        store.delay_s = 0.3  # each page takes a while: the second request arrives during the first run
+        workflow_id = await start_sync(temporal, tenant, connector_id, "orders")
+        await wait_for(lambda: _requests(store, 1))
+        assert await start_sync(temporal, tenant, connector_id, "orders", full=True) == workflow_id
+        result = await temporal.get_workflow_handle(workflow_id, result_type=SyncResult).result()
+    assert [r.status for r in result.runs] == ["completed", "completed"]  # one workflow, two runs in a row
+    assert result.runs[1].records == 250  # the second one full, as asked
+    entries = await redis.xrange(stream_for_tenant(tenant, DEFAULT_PARTITIONS))
+    kinds = [codec.decode_event(f[codec.EVENT_FIELD]).type for _, f in entries]
+    lifecycle = [k.split(".")[2] for k in kinds if k.startswith("connector.sync.")]
+    assert lifecycle == ["started", "completed", "started", "completed"]
+
+
+async def test_a_long_sync_continues_as_new_and_resumes_its_run(gw: Gateway, store, redis, pool, temporal):
+    store.seed(orders=600)
+    tenant, key = await gw.create_tenant()
+    connector_id = await connect(gw, key, store)  # its connect command is not run here
+    handle = await temporal.start_workflow(
+        SYNC_WORKFLOW,
+        SyncInput(tenant, connector_id, "orders", pending=True, max_history=20),
+        id=sync_workflow_id(connector_id, "orders"),
+        task_queue=TASK_QUEUE,
+        result_type=SyncResult,
+    )
+    result = await handle.result()  # follows the chain of runs
+    assert [(r.status, r.records) for r in result.runs] == [("completed", 600)]
+    first = await temporal.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id).fetch_history()
+    assert first.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    # every page was read once: the run resumed where it stopped
+    assert sorted(r.query["page"] for r in store.requests("orders")) == sorted(str(p) for p in range(1, 7))
+
+
+async def _requests(store: WooCommerceStore, n: int) -> bool:
+    return len(store.requests("orders")) >= n

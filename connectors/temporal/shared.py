@@ -39,6 +39,7 @@ class SyncInput:
     pending: bool = False  # a run is requested (set by the starter; carried over continue-as-new)
     run_id: str | None = None  # the run in progress, carried over continue-as-new
     max_attempts: int = 10  # per activity (pages retry with back-off, a provider's Retry-After honoured)
+    max_history: int = 2_000  # events; past this the workflow continues as new (so does Temporal's suggestion)
 
 
 @dataclass(frozen=True)

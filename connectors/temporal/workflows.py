@@ -35,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         SyncResult,
     )
 
-MAX_HISTORY_EVENTS = 2_000  # continue-as-new past this (Temporal suggests it itself near its own limits)
 PAGE_TIMEOUT = timedelta(minutes=5)
 HEARTBEAT_TIMEOUT = timedelta(seconds=60)
 
@@ -90,7 +89,7 @@ class SyncWorkflow:
                     if step.done:
                         break
                     info = workflow.info()
-                    if info.is_continue_as_new_suggested() or info.get_current_history_length() > MAX_HISTORY_EVENTS:
+                    if info.is_continue_as_new_suggested() or info.get_current_history_length() > input.max_history:
                         workflow.continue_as_new(
                             SyncInput(
                                 input.tenant_id,
@@ -100,6 +99,7 @@ class SyncWorkflow:
                                 pending=self.pending,
                                 run_id=run_id,
                                 max_attempts=input.max_attempts,
+                                max_history=input.max_history,
                             )
                         )
                 finished = await workflow.execute_activity("sync.finish", ids, result_type=RunResult, **options)

@@ -10,11 +10,12 @@ documented shape (woocommerce/woocommerce-rest-api-docs, source/includes/wp-api-
 - `PUT /wp-json/wc/v3/products/{id}` with a JSON body (`stock_quantity`) updates and answers the product.
 
 Objects are seeded from tests/fixtures/webhooks/woocommerce/*.json with varied ids, numbers, emails and
-date_modified_gmt. Test hooks: `change`, `delete`, `fail_next` (429 + Retry-After, or 503), `log` (every request).
+date_modified_gmt. Test hooks: `change`, `delete`, `fail_next` (429 + Retry-After, or 503), `delay_s`, `log`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -65,6 +66,7 @@ class WooCommerceStore:
     log: list[Logged] = field(default_factory=list)
     failures: list[tuple[int, float | None]] = field(default_factory=list)  # (status, retry-after s) of next ones
     fail_after: int = 0  # successful list requests to answer before the queued failures apply
+    delay_s: float = 0.0  # every list request answers this much later (a slow store)
     url: str = ""
 
     # --- seeding and test hooks -------------------------------------------------------------------------------
@@ -159,6 +161,8 @@ class WooCommerceStore:
         refused = self._refusal(request)
         if refused:
             return refused
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         if self.failures and self.fail_after <= 0:
             status, retry_after = self.failures.pop(0)
             headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
