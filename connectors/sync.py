@@ -2,11 +2,13 @@
 finish (deletion detection, the committed checkpoint) or fail. The Temporal activities call these one by one; `run`
 chains them for a caller without Temporal.
 
-- **A run's window is fixed at its start**: `since` (the committed checkpoint less one second; none for a full run)
-  and `until` (the start time). Pages are numbered inside that window and ordered by id, so objects changing
-  during the run leave the window (they are read by the next run) instead of appearing twice. When the listing's
-  total changes between pages (an object inside the window was deleted, so later pages shifted) the run restarts
-  its pages: re-read objects publish nothing new.
+- **An incremental run's window is fixed at its start**: after `since` (the committed checkpoint less one second)
+  and before `until` (the start time), pages ordered by id. Objects changed during the run leave the window (the
+  next run reads them) instead of appearing twice, and objects changed later cannot enter it. A full run lists
+  everything by id with no window: a change during the run moves nothing (so no object is missed and then taken
+  for deleted), a new object comes last. Either way, when the listing's total changes between pages (an object
+  left the window or was deleted, so later pages shifted) the run restarts its pages: re-read objects publish
+  nothing new.
 - **The position is saved in Postgres** (`sync_checkpoints`) after each page's events are published: a step that
   dies between the two re-reads the page, and the idempotency keys (connector, resource, object id, modification
   time) make its events no-ops. A new run of the same resource resumes the run in progress.
@@ -147,6 +149,7 @@ async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False)
         cursor = state["cursor"] if state else None
         full = full or not resource.since_param or cursor is None
         since = None if full else gmt(utc_time(cursor) - OVERLAP)
+        until = None if full else gmt(now)
         await conn.execute(
             """INSERT INTO sync_checkpoints (tenant_id, connector_id, resource, run_id, run_full, run_since, run_until,
                                              run_pages, run_total, run_cursor, run_records, run_started_at)
@@ -159,7 +162,7 @@ async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False)
             run_id,
             full,
             since,
-            gmt(now),
+            until,
             now,
         )
     started = _lifecycle(SyncStarted, target, row["provider"], now, _key(target, run_id, "started"), cursor=since)

@@ -232,3 +232,25 @@ async def test_pages_that_shift_under_a_run_are_read_again(deps, store, redis):
     assert (restarted.done, restarted.page) == (False, 0)
     pages = [await sync.step(deps, target(), run_id) for _ in range(2)]
     assert [p.page for p in pages] == [1, 2] and pages[-1].done
+
+
+async def test_an_object_changed_during_a_full_run_is_not_taken_for_deleted(deps, store, redis, pool, admin):
+    store.seed(orders=150)
+    async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
+        await sync.run(deps, target(), "run-1")
+        await wait_for(lambda: _count(admin), 150)
+        run_id = await sync.begin(deps, target(), "run-2", full=True)
+        assert "modified_before" not in (await _step_query(deps, store, run_id))  # a full run has no window
+        store.change("orders", store.ids("orders")[120], status="on-hold")  # on the page still to read
+        store.change("orders", store.ids("orders")[3], status="on-hold")  # on the page read
+        assert (await sync.step(deps, target(), run_id)).done
+        assert (await sync.finish(deps, target(), run_id)).deleted == 0
+        # an incremental run has its window, fixed at its start
+        run_id = await sync.begin(deps, target(), "run-3")
+        assert (await sync.step(deps, target(), run_id)).page == 1
+        assert "modified_before" in store.requests("orders")[-1].query
+
+
+async def _step_query(deps, store, run_id) -> dict:
+    await sync.step(deps, target(), run_id)
+    return store.requests("orders")[-1].query
