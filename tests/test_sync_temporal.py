@@ -3,16 +3,19 @@ workflows on the real Temporal dev server, OpenBao, Redis, Postgres and a local 
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import bizosaas_command
 from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway
 from providers.woocommerce_server import WooCommerceStore
 from temporalio.client import WorkflowFailureError
 
-from connectors.temporal.client import run_action, start_sync
+from connectors.temporal.client import LazyTemporal, run_action, start_sync
 from connectors.temporal.shared import SYNC_WORKFLOW, TASK_QUEUE, SyncInput, SyncResult, sync_workflow_id
 from consumers.commands import RunnerContext, commands_group
 from consumers.projector import projector_group
@@ -213,3 +216,34 @@ async def test_a_long_sync_continues_as_new_and_resumes_its_run(gw: Gateway, sto
 
 async def _requests(store: WooCommerceStore, n: int) -> bool:
     return len(store.requests("orders")) >= n
+
+
+async def test_bizosaas_temporal_worker_runs_the_sync_as_a_process(
+    gw: Gateway, store, redis, pool, migrated, vault, temporal_server, tmp_path
+):
+    store.seed(orders=5)
+    _, key = await gw.create_tenant()
+    env = migrated.env(
+        TEMPORAL_ADDRESS=temporal_server.url,
+        VAULT_ADDR=vault.addr,
+        VAULT_TOKEN=vault.token,
+        BIZOSAAS_ALLOW_PRIVATE_URLS="true",
+        BIZOSAAS_METRICS_PORT="-1",
+    )
+    log = tmp_path / "temporal-worker.log"
+    worker = start_temporal_worker(env, log)
+    try:
+        commands = commands_group(RunnerContext(pool, redis, LazyTemporal(temporal_server.url)))
+        async with running(redis, [commands, projector_group(pool, DEFAULT_PARTITIONS)]):
+            await connect(gw, key, store)
+            await wait_for(lambda: _count(records(gw, key)), 5, TIMEOUT_S)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(30)
+    assert code == 0, log.read_text()
+    assert "temporal worker on" in log.read_text()
+
+
+def start_temporal_worker(env: dict[str, str], log_path) -> subprocess.Popen:
+    with open(log_path, "ab") as out:
+        return subprocess.Popen([*bizosaas_command(), "temporal-worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
