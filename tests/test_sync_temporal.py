@@ -247,3 +247,26 @@ async def test_bizosaas_temporal_worker_runs_the_sync_as_a_process(
 def start_temporal_worker(env: dict[str, str], log_path) -> subprocess.Popen:
     with open(log_path, "ab") as out:
         return subprocess.Popen([*bizosaas_command(), "temporal-worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def test_a_refused_key_fails_the_sync_at_once_with_the_fix(gw: Gateway, store, redis, pool, temporal):
+    store.seed(orders=1)
+    tenant, key = await gw.create_tenant()
+    connector_id = await connect(gw, key, store)  # its connect command is not run here
+    store.consumer_secret = "cs_rotated_at_the_store"
+    with pytest.raises(WorkflowFailureError) as failure:
+        await temporal.execute_workflow(
+            SYNC_WORKFLOW,
+            SyncInput(tenant, connector_id, "orders", pending=True),
+            id=sync_workflow_id(connector_id, "orders"),
+            task_queue=TASK_QUEUE,
+        )
+    assert "Read/Write permission" in str(failure.value.cause)
+    assert len(store.requests("orders")) == 1  # non-retryable: asked once
+    entries = await redis.xrange(stream_for_tenant(tenant, DEFAULT_PARTITIONS))
+    (failed,) = [
+        e
+        for e in (codec.decode_event(f[codec.EVENT_FIELD]) for _, f in entries)
+        if e.type == "connector.sync.failed.v1"
+    ]
+    assert not failed.retryable and "ProviderRefused" in failed.error
