@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES = (
     "bizosaas.cmd_migrate",
     "bizosaas.cmd_worker",
+    "bizosaas.cmd_temporal_worker",
     "bizosaas.cmd_streams",
     "bizosaas.cmd_projections",
     "bizosaas.cmd_dev",

@@ -11,6 +11,7 @@ from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
 from bizosaas.settings import Settings, refuse_unsafe
+from connectors.temporal.client import LazyTemporal
 from consumers.groups import GROUP_FACTORIES, GroupContext
 from consumers.runtime import Runtime
 from consumers.trimmer import trim_forever
@@ -36,7 +37,13 @@ async def run(args: argparse.Namespace) -> int:
     redis = Redis.from_url(settings.redis_url)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     try:
-        ctx = GroupContext(pool=pool, redis=redis, partitions=settings.partitions, rag=settings)
+        ctx = GroupContext(
+            pool=pool,
+            redis=redis,
+            partitions=settings.partitions,
+            rag=settings,
+            temporal=LazyTemporal(settings.temporal_address),  # connected on the first command that needs it
+        )
         runtime = Runtime(redis, [GROUP_FACTORIES[n](ctx) for n in names], settings)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

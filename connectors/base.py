@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from events.errors import PermanentError, TransientError
 from events.ids import opaque_id
 from events.types import Event
 
@@ -111,3 +112,40 @@ class Provider(Protocol):
 
     def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Event]:
         """The events this delivery means (an order and its customer, ...). Raise NormalizeError when unmappable."""
+
+
+# --- the provider API a sync reads (a provider package's `api.py`) ------------------------------------------------
+
+
+class ProviderBusy(TransientError):
+    """The provider answered 429 or 5xx: the same request can succeed later, not before `retry_after_s` when the
+    provider named a delay (its Retry-After header)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderRefused(PermanentError):
+    """The provider refused the request for a reason retrying cannot fix (credentials, permissions, a wrong URL);
+    the message says what a person should change."""
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """What one call to a provider's API needs: its facts, the connector's config and secrets (read from Vault by
+    the caller, never stored or logged), and whether private addresses are allowed (development only)."""
+
+    facts: Any  # connectors.facts.ProviderFacts
+    config: Mapping[str, Any]
+    secrets: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a resource's list, oldest position first as the provider orders it."""
+
+    objects: list[dict[str, Any]]
+    total: int | None = None  # objects in the whole listing, when the provider says
+    total_pages: int | None = None

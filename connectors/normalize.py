@@ -130,9 +130,10 @@ class EventBuilder:
     """Collects the events of one delivery; the i-th event's id derives from (connector, delivery, i), so a
     re-run of the same delivery derives the same ids."""
 
-    def __init__(self, ctx: IngestContext, provider: str) -> None:
+    def __init__(self, ctx: IngestContext, provider: str, raw_ref: bool = True) -> None:
         self.ctx = ctx
         self.provider = provider
+        self.raw_ref = raw_ref  # False for a sync: no delivery record keeps the payload
         self._events: list[Event] = []
 
     def _envelope(self, kind: str, external_id: Any, occurred_at: datetime | None) -> dict[str, Any]:
@@ -149,7 +150,7 @@ class EventBuilder:
             subject=Subject(kind=kind, external_id=external),
             occurred_at=occurred_at or ctx.received_at,
             recorded_at=ctx.received_at,
-            raw_ref=ctx.record_id,  # the delivery record, where the payload is kept
+            raw_ref=ctx.record_id if self.raw_ref else None,  # the delivery record, where the payload is kept
         )
 
     def upsert(self, kind: str, external_id: Any, occurred_at: datetime | None, data: Entity) -> None:
@@ -185,9 +186,11 @@ def run_mapper(
     provider: str,
     topic: str,
     mapper: Callable[[EventBuilder], None],
+    raw_ref: bool = True,
 ) -> Sequence[Event]:
-    """Run `mapper` against a fresh builder and return its events, with payload errors made readable."""
-    out = EventBuilder(ctx, provider)
+    """Run `mapper` against a fresh builder and return its events, with payload errors made readable. `raw_ref`
+    False: the events name no delivery record (a sync's, whose payload is not kept)."""
+    out = EventBuilder(ctx, provider, raw_ref)
     with payload_errors(provider, topic):
         mapper(out)
         return out.events()

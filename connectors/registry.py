@@ -52,3 +52,15 @@ def get_facts(provider: str) -> ProviderFacts:
         return _packages()[provider][1]
     except KeyError:
         raise UnknownProvider(provider) from None
+
+
+def get_api(provider: str):
+    """The provider package's `api.py` (read_page, cursor_of, reconciles, MAPPERS and its actions), imported on first
+    use; None for a webhooks-only provider. Only syncs and actions call it (never the gateway)."""
+    get_provider(provider)  # UnknownProvider for a name that is not a provider package
+    try:
+        return importlib.import_module(f"{providers.__name__}.{provider}.api")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{providers.__name__}.{provider}.api":
+            return None
+        raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
@@ -24,12 +25,13 @@ class GroupContext:
     redis: Redis
     partitions: int
     rag: RagConfig = RagConfig()  # the indexer's embedder and chunking
+    temporal: Any = None  # the command runners' Temporal client (consumers.commands.RunnerContext.temporal)
 
 
 GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "projector": lambda ctx: projector_group(ctx.pool, ctx.partitions),
     "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
-    "commands": lambda ctx: commands_group(RunnerContext(ctx.pool, ctx.redis)),
+    "commands": lambda ctx: commands_group(RunnerContext(ctx.pool, ctx.redis, ctx.temporal)),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
 }

@@ -22,8 +22,9 @@ from bizosaas.servers import start_postgres, start_redis
 from db.migrate import migrate
 from db.pool import create_pool
 
-# the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db), for every test by name
-pytest_plugins = ["gateway_helpers", "rag_helpers"]
+# the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db; temporal_server, temporal), for
+# every test by name
+pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
@@ -35,8 +36,10 @@ TABLES = (
     "api_keys",
     "connectors",
     "deliveries",
-    "commands",
-)  # the gateway's (0002)
+    "commands",  # the gateway's (0002)
+    "sync_checkpoints",
+    "sync_seen",  # syncs (0010)
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,158 @@
+"""WooCommerce's REST API v3, as a sync and the actions call it: one page of a resource, and `update_stock`.
+
+Basic auth with the consumer key pair (over HTTPS; WooCommerce also accepts it over plain HTTP on a local store).
+Pages are `page`/`per_page` (at most 100) with X-WP-Total and X-WP-TotalPages; `modified_after`/`modified_before`
+with `dates_are_gmt=true` bound a window by `date_modified_gmt` (both strict, as WordPress's date_query is). Objects
+become events with mapping.py, the functions the webhook path uses, so an order looks the same however it arrived.
+
+Failures: 429 and 5xx are ProviderBusy (transient, with Retry-After), 401/403/404 and other 4xx ProviderRefused
+(permanent, with a message a person can act on). Connection errors stay aiohttp's (transient by events.errors), a
+non-public address stays NotPublicAddress (permanent).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused
+from connectors.facts import Resource, base_url
+from connectors.providers.woocommerce.mapping import MAPPERS, MODIFIED_FIELD
+from connectors.public_http import public_session, refused_address
+
+__all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "test_connection", "update_stock"]
+
+TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
+MAX_PER_PAGE = 100
+
+
+def _auth(call: ApiCall) -> dict[str, str]:
+    """The Authorization header (built here: aiohttp.BasicAuth is deprecated)."""
+    auth = call.facts.auth
+    pair = f"{call.secrets.get(auth.username_field, '')}:{call.secrets.get(auth.password_field, '')}"
+    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+
+def _retry_after(headers: Any, name: str) -> float | None:
+    value = headers.get(name)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare from WordPress; the retry policy's back-off applies
+
+
+async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
+    status = response.status
+    if status < 400:
+        return
+    try:
+        body = await response.json(content_type=None)
+        code = str(body.get("code", "")) if isinstance(body, dict) else ""
+    except ValueError:
+        code = ""
+    detail = f"HTTP {status}{f' {code}' if code else ''}"
+    if status == 429 or status >= 500:
+        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
+        raise ProviderBusy(f"WooCommerce {what}: {detail}, try later", _retry_after(response.headers, header))
+    if status in (401, 403):
+        raise ProviderRefused(
+            f"WooCommerce {what}: the store refused the consumer key ({detail}): check that the key exists, is "
+            "copied whole (ck_... and cs_...) and has Read/Write permission (WooCommerce > Settings > Advanced > "
+            "REST API)"
+        )
+    if status == 404:
+        raise ProviderRefused(
+            f"WooCommerce {what}: not found ({detail}) at {response.url.with_query(None)}: check the store URL and "
+            "that the WordPress REST API is enabled (Settings > Permalinks must not be 'Plain')"
+        )
+    raise ProviderRefused(f"WooCommerce {what}: the store refused the request ({detail})")
+
+
+@contextlib.asynccontextmanager
+async def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
+    """One request; a connection refused for a non-public address is NotPublicAddress (permanent), not the
+    connection error aiohttp wraps it in (transient)."""
+    async with public_session(call.allow_private, timeout=TIMEOUT) as session:
+        try:
+            async with session.request(method, url, headers=_auth(call), **kwargs) as response:
+                yield response
+        except aiohttp.ClientConnectionError as exc:
+            refused = refused_address(exc)
+            if refused is not None:
+                raise refused from None
+            raise
+
+
+def _int_header(headers: Any, name: str) -> int | None:
+    try:
+        return int(headers[name]) if name and name in headers else None
+    except ValueError:
+        return None
+
+
+async def read_page(
+    call: ApiCall,
+    resource: Resource,
+    page: int,
+    since: str | None = None,
+    until: str | None = None,
+    per_page: int | None = None,
+) -> Page:
+    """Page `page` (from 1) of `resource`, ordered by id ascending, inside the window (since, until) of
+    `date_modified_gmt` when the resource takes `since_param` (both None: everything)."""
+    params = {
+        "page": str(page),
+        "per_page": str(min(per_page or resource.page_size, MAX_PER_PAGE)),
+        "orderby": "id",
+        "order": "asc",
+    }
+    if resource.since_param and (since or until):
+        params["dates_are_gmt"] = "true"
+        if since:
+            params[resource.since_param] = since
+        if until:
+            params[resource.since_param.replace("_after", "_before")] = until
+    url = base_url(call.facts, dict(call.config)) + resource.path
+    async with _request(call, "GET", url, params=params) as response:
+        await _check(response, call, f"listing {resource.name}")
+        body = await response.json(content_type=None)
+        if not isinstance(body, list):
+            raise ProviderRefused(f"WooCommerce listing {resource.name}: the answer is not a JSON list")
+        return Page(
+            objects=[o for o in body if isinstance(o, dict)],
+            total=_int_header(response.headers, "X-WP-Total"),
+            total_pages=_int_header(response.headers, resource.total_pages_header),
+        )
+
+
+async def test_connection(call: ApiCall) -> None:
+    """One object of the first resource: raises ProviderRefused when the URL or the keys are wrong."""
+    await read_page(call, call.facts.resources[0], 1, per_page=1)
+
+
+def cursor_of(resource: Resource, obj: dict[str, Any]) -> str | None:
+    """The object's checkpoint value (its `cursor_field`, date_modified_gmt), or None."""
+    value = obj.get(resource.cursor_field or MODIFIED_FIELD)
+    return str(value) if value else None
+
+
+def reconciles(resource: Resource, external_id: str) -> bool:
+    """Whether a record of the resource's kind is one this resource lists, so that not listing it means deleted.
+    Orders also make contacts for guest buyers (`guest:<email>`), which the customers list never shows."""
+    return not external_id.startswith("guest:")
+
+
+async def update_stock(call: ApiCall, product_id: str, stock_quantity: int) -> dict[str, Any]:
+    """The `update_stock` action: PUT products/{id} {"stock_quantity": n} (WooCommerce manages the stock when a
+    quantity is set). Answers the updated product."""
+    if not str(product_id).isdigit() or int(stock_quantity) < 0:
+        raise ProviderRefused("update_stock: product_id must be a WooCommerce product id and stock_quantity >= 0")
+    url = base_url(call.facts, dict(call.config)) + f"products/{product_id}"
+    body = {"manage_stock": True, "stock_quantity": int(stock_quantity)}
+    async with _request(call, "PUT", url, json=body) as response:
+        await _check(response, call, f"updating product {product_id}")
+        return await response.json(content_type=None)

@@ -1,0 +1,109 @@
+"""Starting connector workflows (the command runners, and the connect workflow's activity): signal-with-start, so a
+request for a resource whose sync is running joins it (runs right after it) instead of running alongside."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from connectors.temporal.shared import (
+    ACTION_WORKFLOW,
+    CONNECT_WORKFLOW,
+    SYNC_NOW_SIGNAL,
+    SYNC_WORKFLOW,
+    TASK_QUEUE,
+    ActionInput,
+    ConnectorRef,
+    SyncInput,
+    SyncNow,
+    connect_workflow_id,
+    sync_workflow_id,
+)
+from events.errors import TransientError
+
+
+class TemporalUnavailable(TransientError):
+    """No Temporal frontend answers at the configured address: the command stays pending and is retried."""
+
+
+@contextlib.asynccontextmanager
+async def _reachable(address: str = "") -> AsyncIterator[None]:
+    """A frontend that is down or overloaded is transient; any other refusal stays an RPCError."""
+    try:
+        yield
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED):
+            raise TemporalUnavailable(f"Temporal {address}: {exc.message}") from None
+        raise
+
+
+async def start_sync(client: Client, tenant_id: str, connector_id: str, resource: str, full: bool = False) -> str:
+    """Run a sync of one resource now, or right after the run in progress; answers the workflow id."""
+    workflow_id = sync_workflow_id(connector_id, resource)
+    async with _reachable():
+        await client.start_workflow(
+            SYNC_WORKFLOW,
+            SyncInput(tenant_id, connector_id, resource, full=full, pending=True),
+            id=workflow_id,
+            task_queue=TASK_QUEUE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            start_signal=SYNC_NOW_SIGNAL,
+            start_signal_args=[SyncNow(full)],
+        )
+    return workflow_id
+
+
+async def start_connect(client: Client, tenant_id: str, connector_id: str) -> str:
+    """Test the connection, then the initial (full) sync of every resource."""
+    workflow_id = connect_workflow_id(connector_id)
+    async with _reachable():
+        await client.start_workflow(
+            CONNECT_WORKFLOW,
+            ConnectorRef(tenant_id, connector_id),
+            id=workflow_id,
+            task_queue=TASK_QUEUE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,  # a set-up in progress answers for both
+        )
+    return workflow_id
+
+
+async def run_action(client: Client, tenant_id: str, connector_id: str, action: str, values: dict, id: str) -> dict:
+    return await client.execute_workflow(
+        ACTION_WORKFLOW, ActionInput(tenant_id, connector_id, action, values), id=id, task_queue=TASK_QUEUE
+    )
+
+
+class LazyTemporal:
+    """A Temporal client connected on first use, so a worker starts (and its other groups run) while Temporal is
+    down; until it answers, `get` raises TemporalUnavailable (transient)."""
+
+    def __init__(self, address: str, namespace: str = "default", timeout_s: float = 5.0) -> None:
+        self.address, self.namespace, self.timeout_s = address, namespace, timeout_s
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Client:
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(
+                        Client.connect(self.address, namespace=self.namespace), self.timeout_s
+                    )
+                except (RuntimeError, RPCError, OSError, TimeoutError) as exc:
+                    raise TemporalUnavailable(
+                        f"Temporal does not answer at {self.address} (TEMPORAL_ADDRESS): {exc}"
+                    ) from None
+            return self._client
+
+
+async def temporal_client(temporal: Client | LazyTemporal | None) -> Client:
+    """The client a command runner was given (RunnerContext.temporal), connected."""
+    if temporal is None:
+        raise TemporalUnavailable("this worker has no Temporal client (TEMPORAL_ADDRESS)")
+    return await temporal.get() if isinstance(temporal, LazyTemporal) else temporal

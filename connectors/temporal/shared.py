@@ -1,0 +1,106 @@
+"""What workflows, activities and their starters share: the task queue, workflow ids and the input and result
+dataclasses (ids and counts only: never a secret, a config value or a payload, since Temporal's history keeps
+them). Imported inside the workflow sandbox: standard library only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TASK_QUEUE = "connectors"
+SYNC_WORKFLOW = "ConnectorSync"
+CONNECT_WORKFLOW = "ConnectorConnect"
+ACTION_WORKFLOW = "ConnectorAction"
+SYNC_NOW_SIGNAL = "sync_now"
+
+
+def sync_workflow_id(connector_id: str, resource: str) -> str:
+    """One workflow per connector x resource: a second request joins it instead of running alongside."""
+    return f"sync:{connector_id}:{resource}"
+
+
+def connect_workflow_id(connector_id: str) -> str:
+    return f"connect:{connector_id}"
+
+
+@dataclass(frozen=True)
+class SyncNow:
+    """The signal: run (again) as soon as the current run ends; `full` reconciles deletions."""
+
+    full: bool = False
+
+
+@dataclass(frozen=True)
+class SyncInput:
+    tenant_id: str
+    connector_id: str
+    resource: str
+    full: bool = False
+    pending: bool = False  # a run is requested (set by the starter; carried over continue-as-new)
+    run_id: str | None = None  # the run in progress, carried over continue-as-new
+    max_attempts: int = 10  # per activity (pages retry with back-off, a provider's Retry-After honoured)
+    max_history: int = 2_000  # events; past this the workflow continues as new (so does Temporal's suggestion)
+
+
+@dataclass(frozen=True)
+class BeginInput:
+    tenant_id: str
+    connector_id: str
+    resource: str
+    run_id: str
+    full: bool = False
+
+
+@dataclass(frozen=True)
+class RunInput:
+    tenant_id: str
+    connector_id: str
+    resource: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class FailInput:
+    tenant_id: str
+    connector_id: str
+    resource: str
+    run_id: str
+    error: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class StepResult:
+    done: bool
+    page: int
+    records: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str  # completed | failed
+    records: int = 0
+    deleted: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    runs: list[RunResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConnectorRef:
+    tenant_id: str
+    connector_id: str
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """An action's input is the caller's (a product id and a quantity), never a credential."""
+
+    tenant_id: str
+    connector_id: str
+    action: str
+    input: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,137 @@
+"""Connector workflows. Deterministic and free of I/O: every effect is an activity (called by name, so this module
+imports no client library), and inputs, results and history carry ids and counts only.
+
+- ConnectorSync (id `sync:{connector}:{resource}`, started by signal-with-start): runs one sync run after another
+  while requests are pending. A `sync_now` signal arriving during a run is remembered and runs right after it, so
+  one resource never has two runs at once. Pages are activity calls; the run's position lives in Postgres, so a
+  continue-as-new (when the history grows) carries only the run id.
+- ConnectorConnect (id `connect:{connector}`): tests the connection, then signals-with-start every resource's sync.
+- ConnectorAction: one provider action (update_stock ...).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from connectors.temporal.shared import (
+        ACTION_WORKFLOW,
+        CONNECT_WORKFLOW,
+        SYNC_NOW_SIGNAL,
+        SYNC_WORKFLOW,
+        ActionInput,
+        BeginInput,
+        ConnectorRef,
+        FailInput,
+        RunInput,
+        RunResult,
+        StepResult,
+        SyncInput,
+        SyncNow,
+        SyncResult,
+    )
+
+PAGE_TIMEOUT = timedelta(minutes=5)
+HEARTBEAT_TIMEOUT = timedelta(seconds=60)
+
+
+def _retry(max_attempts: int) -> RetryPolicy:
+    # ProviderRefused and other permanent errors arrive as non-retryable ApplicationErrors (activities.py)
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+        maximum_attempts=max_attempts,
+    )
+
+
+def _cause(exc: BaseException) -> tuple[str, bool]:
+    """(message, retryable) of an activity's failure, for the sync.failed event."""
+    cause = exc.cause if isinstance(exc, ActivityError) and exc.cause else exc
+    retryable = not (isinstance(cause, ApplicationError) and cause.non_retryable)
+    kind = cause.type if isinstance(cause, ApplicationError) and cause.type else type(cause).__name__
+    return f"{kind}: {cause.message if hasattr(cause, 'message') else cause}", retryable
+
+
+@workflow.defn(name=SYNC_WORKFLOW)
+class SyncWorkflow:
+    def __init__(self) -> None:
+        self.pending = False
+        self.full = False
+
+    @workflow.signal(name=SYNC_NOW_SIGNAL)
+    def sync_now(self, request: SyncNow) -> None:
+        self.pending = True
+        self.full = self.full or request.full
+
+    @workflow.run
+    async def run(self, input: SyncInput) -> SyncResult:
+        self.pending = self.pending or input.pending
+        self.full = self.full or input.full
+        run_id = input.run_id
+        runs: list[RunResult] = []
+        options = dict(start_to_close_timeout=PAGE_TIMEOUT, retry_policy=_retry(input.max_attempts))
+        while run_id or self.pending:
+            if run_id is None:
+                full, self.full, self.pending = self.full, False, False
+                begin = BeginInput(input.tenant_id, input.connector_id, input.resource, str(workflow.uuid4()), full)
+                run_id = await workflow.execute_activity("sync.begin", begin, result_type=str, **options)
+            ids = RunInput(input.tenant_id, input.connector_id, input.resource, run_id)
+            try:
+                while True:
+                    step = await workflow.execute_activity(
+                        "sync.page", ids, result_type=StepResult, heartbeat_timeout=HEARTBEAT_TIMEOUT, **options
+                    )
+                    if step.done:
+                        break
+                    info = workflow.info()
+                    if info.is_continue_as_new_suggested() or info.get_current_history_length() > input.max_history:
+                        workflow.continue_as_new(
+                            SyncInput(
+                                input.tenant_id,
+                                input.connector_id,
+                                input.resource,
+                                full=self.full,
+                                pending=self.pending,
+                                run_id=run_id,
+                                max_attempts=input.max_attempts,
+                                max_history=input.max_history,
+                            )
+                        )
+                finished = await workflow.execute_activity("sync.finish", ids, result_type=RunResult, **options)
+                runs.append(finished)
+            except ActivityError as exc:
+                error, retryable = _cause(exc)
+                failed = FailInput(input.tenant_id, input.connector_id, input.resource, run_id, error, retryable)
+                await workflow.execute_activity("sync.fail", failed, **options)
+                runs.append(RunResult(run_id, "failed", error=error))
+                if not self.pending:
+                    raise ApplicationError(f"sync of {input.resource} failed: {error}", non_retryable=True) from exc
+            run_id = None
+        return SyncResult(runs)
+
+
+@workflow.defn(name=CONNECT_WORKFLOW)
+class ConnectWorkflow:
+    @workflow.run
+    async def run(self, input: ConnectorRef) -> list[str]:
+        options = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=_retry(5))
+        await workflow.execute_activity("connector.test", input, **options)
+        return await workflow.execute_activity("connector.start_syncs", input, result_type=list[str], **options)
+
+
+@workflow.defn(name=ACTION_WORKFLOW)
+class ActionWorkflow:
+    @workflow.run
+    async def run(self, input: ActionInput) -> dict:
+        return await workflow.execute_activity(
+            "connector.action",
+            input,
+            result_type=dict,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=_retry(5),
+        )

@@ -1,0 +1,212 @@
+"""A local WooCommerce for tests: the REST API v3 list and update endpoints the sync and the actions use, in the
+documented shape (woocommerce/woocommerce-rest-api-docs, source/includes/wp-api-v3/_introduction.md "Pagination" and
+"Authentication", _orders.md/_products.md/_customers.md "List all ..." parameters).
+
+- HTTP basic auth with consumer_key:consumer_secret; anything else answers 401 `woocommerce_rest_cannot_view`.
+- `GET /wp-json/wc/v3/{orders,products,customers}`: `page`, `per_page` (1-100, else 400 `rest_invalid_param`),
+  `modified_after`/`modified_before` (ISO 8601; with `dates_are_gmt=true` compared with `date_modified_gmt`;
+  strict, as WordPress's date_query is), `orderby` (id, date, modified) and `order` (asc, desc); answers
+  `X-WP-Total` and `X-WP-TotalPages`. Customers take no modified_* filter (the docs list none).
+- `PUT /wp-json/wc/v3/products/{id}` with a JSON body (`stock_quantity`) updates and answers the product.
+
+Objects are seeded from tests/fixtures/webhooks/woocommerce/*.json with varied ids, numbers, emails and
+date_modified_gmt. Test hooks: `change`, `delete`, `fail_next` (429 + Retry-After, or 503), `delay_s`, `log`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks" / "woocommerce"
+RESOURCES = ("orders", "products", "customers")
+SINCE_FILTERS = {"orders", "products"}  # the customers list has no modified_after
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def gmt(value: datetime) -> str:
+    """WooCommerce's *_gmt format: ISO 8601 in UTC without an offset, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(
+        {"code": code, "message": message, "data": {"status": status}}, status=status, headers=headers
+    )
+
+
+@dataclass
+class Logged:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    at: float  # time.monotonic()
+
+
+@dataclass
+class WooCommerceStore:
+    consumer_key: str = "ck_test_0123456789"
+    consumer_secret: str = "cs_test_0123456789"
+    objects: dict[str, dict[int, dict[str, Any]]] = field(default_factory=lambda: {r: {} for r in RESOURCES})
+    log: list[Logged] = field(default_factory=list)
+    failures: list[tuple[int, float | None]] = field(default_factory=list)  # (status, retry-after s) of next ones
+    fail_after: int = 0  # successful list requests to answer before the queued failures apply
+    delay_s: float = 0.0  # every list request answers this much later (a slow store)
+    url: str = ""
+
+    # --- seeding and test hooks -------------------------------------------------------------------------------
+
+    def seed(self, orders: int = 0, products: int = 0, customers: int = 0, start: datetime = T0) -> None:
+        templates = {
+            "orders": json.loads((FIXTURES / "order.created.json").read_text()),
+            "products": json.loads((FIXTURES / "product.updated.json").read_text()),
+            "customers": json.loads((FIXTURES / "customer.created.json").read_text()),
+        }
+        for resource, count in (("orders", orders), ("products", products), ("customers", customers)):
+            base = {"orders": 1000, "products": 2000, "customers": 3000}[resource]
+            for i in range(count):
+                obj = copy.deepcopy(templates[resource])
+                obj["id"] = base + len(self.objects[resource]) + 1
+                modified = start + timedelta(minutes=len(self.objects[resource]))
+                obj["date_modified_gmt"] = gmt(modified)
+                obj["date_modified"] = gmt(modified)
+                if resource == "orders":
+                    obj["number"] = str(obj["id"])
+                    obj["billing"]["email"] = f"buyer{i}@example.com"
+                    obj["customer_id"] = 0  # a guest checkout
+                elif resource == "customers":
+                    obj["email"] = f"customer{obj['id']}@example.com"
+                    obj["username"] = f"customer{obj['id']}"
+                else:
+                    obj["sku"] = f"SKU-{obj['id']}"
+                    obj["stock_quantity"] = 10
+                    obj["manage_stock"] = True
+                self.objects[resource][obj["id"]] = obj
+
+    def ids(self, resource: str) -> list[int]:
+        return sorted(self.objects[resource])
+
+    def change(self, resource: str, object_id: int, when: datetime | None = None, **values: Any) -> dict[str, Any]:
+        """Change an object as the shop would: the values given, and date_modified_gmt (now unless `when`)."""
+        obj = self.objects[resource][object_id]
+        obj.update(values)
+        obj["date_modified_gmt"] = obj["date_modified"] = gmt(when or datetime.now(UTC))
+        return obj
+
+    def delete(self, resource: str, object_id: int) -> None:
+        del self.objects[resource][object_id]
+
+    def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None, after: int = 0) -> None:
+        """Answer the next `count` list requests (after `after` successful ones) with `status`."""
+        self.failures.extend([(status, retry_after_s)] * count)
+        self.fail_after = after
+
+    def requests(self, resource: str | None = None) -> list[Logged]:
+        return [r for r in self.log if resource is None or r.path.rstrip("/").endswith(resource)]
+
+    # --- the REST API -------------------------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return (user, password) == (self.consumer_key, self.consumer_secret)
+
+    def app(self) -> web.Application:
+        @web.middleware
+        async def logged(request: web.Request, handler):
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                self.log.append(Logged(request.method, request.path, dict(request.query), exc.status, time.monotonic()))
+                raise
+            self.log.append(
+                Logged(request.method, request.path, dict(request.query), response.status, time.monotonic())
+            )
+            return response
+
+        app = web.Application(middlewares=[logged])
+        app.router.add_get("/wp-json/wc/v3/{resource}", self.list_objects)
+        app.router.add_put("/wp-json/wc/v3/products/{id}", self.update_product)
+        return app
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if not self._authorized(request):
+            return _error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+        return None
+
+    async def list_objects(self, request: web.Request) -> web.Response:
+        resource = request.match_info["resource"]
+        if resource not in RESOURCES:
+            return _error(404, "rest_no_route", "No route was found matching the URL and request method.")
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.failures and self.fail_after <= 0:
+            status, retry_after = self.failures.pop(0)
+            headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+            return _error(
+                status, "too_many_requests" if status == 429 else "service_unavailable", "Try later.", headers
+            )
+        self.fail_after -= 1
+        q = request.query
+        try:
+            page = int(q.get("page", "1"))
+            per_page = int(q.get("per_page", "10"))
+        except ValueError:
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): page, per_page")
+        if not 1 <= per_page <= 100 or page < 1:
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+        found = list(self.objects[resource].values())
+        if resource in SINCE_FILTERS:
+            gmt_dates = q.get("dates_are_gmt") == "true"
+            for name, keep in (("modified_after", lambda t, b: t > b), ("modified_before", lambda t, b: t < b)):
+                if name in q:
+                    bound = parse_time(q[name])
+                    field_name = "date_modified_gmt" if gmt_dates else "date_modified"
+                    found = [o for o in found if keep(parse_time(o[field_name]), bound)]
+        orderby = q.get("orderby", "date" if resource != "customers" else "name")
+        key = {
+            "id": lambda o: o["id"],
+            "date": lambda o: (o.get("date_created_gmt") or "", o["id"]),
+            "modified": lambda o: (o["date_modified_gmt"], o["id"]),
+            "name": lambda o: (o.get("last_name") or "", o["id"]),
+        }.get(orderby)
+        if key is None:
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): orderby")
+        found.sort(key=key, reverse=q.get("order", "desc") == "desc")
+        total = len(found)
+        pages = (total + per_page - 1) // per_page
+        body = found[(page - 1) * per_page : page * per_page]
+        return web.json_response(body, headers={"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)})
+
+    async def update_product(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        product_id = int(request.match_info["id"])
+        if product_id not in self.objects["products"]:
+            return _error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+        values = await request.json()
+        return web.json_response(self.change("products", product_id, **values))
