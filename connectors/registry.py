@@ -18,8 +18,9 @@ class UnknownProvider(KeyError):
 
 
 @cache
-def _packages() -> dict[str, tuple[Provider, ProviderFacts]]:
-    found: dict[str, tuple[Provider, ProviderFacts]] = {}
+def _packages() -> dict[str, tuple[Provider, ProviderFacts, str]]:
+    """provider name -> (its Provider, its facts, its package's module name: `zoho-crm` lives in `zoho_crm`)."""
+    found: dict[str, tuple[Provider, ProviderFacts, str]] = {}
     for module_info in pkgutil.iter_modules(providers.__path__):
         if not module_info.ispkg:
             continue
@@ -31,13 +32,13 @@ def _packages() -> dict[str, tuple[Provider, ProviderFacts]]:
                 raise ValueError(
                     f"{package.__name__}: provider.toml names {facts.provider!r}, the code {provider.provider!r}"
                 )
-            found[provider.provider] = (provider, facts)
+            found[provider.provider] = (provider, facts, package.__name__)
     return found
 
 
 @cache
 def all_providers() -> dict[str, Provider]:
-    return {name: provider for name, (provider, _) in _packages().items()}
+    return {name: found[0] for name, found in _packages().items()}
 
 
 def get_provider(provider: str) -> Provider:
@@ -57,10 +58,13 @@ def get_facts(provider: str) -> ProviderFacts:
 def get_api(provider: str):
     """The provider package's `api.py` (read_page, cursor_of, reconciles, MAPPERS and its actions), imported on first
     use; None for a webhooks-only provider. Only syncs and actions call it (never the gateway)."""
-    get_provider(provider)  # UnknownProvider for a name that is not a provider package
     try:
-        return importlib.import_module(f"{providers.__name__}.{provider}.api")
+        module = f"{_packages()[provider][2]}.api"
+    except KeyError:
+        raise UnknownProvider(provider) from None
+    try:
+        return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name == f"{providers.__name__}.{provider}.api":
+        if exc.name == module:
             return None
         raise

@@ -12,7 +12,7 @@ from gateway_helpers import Gateway
 from webhook_support import connector_body
 
 from connectors.facts import ProviderFacts, base_url, field_problems, load_facts
-from connectors.registry import all_providers, get_facts
+from connectors.registry import all_providers, get_api, get_facts
 from events.types import UPSERTED_BY_KIND
 
 PROVIDERS = sorted(all_providers())
@@ -52,6 +52,12 @@ def test_the_facts_load_and_agree_with_the_code(provider):
         sample |= {f.name: f.choices[0] for f in facts.config_fields if f.kind == "choice" and f.required}
         filled = base_url(facts, sample)
         assert filled.startswith(("https://shop.example.com/", *sample.values())), filled
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_provider_that_declares_resources_has_an_api_to_read_them(provider):
+    api = get_api(provider)  # found by the package's own name (zoho-crm lives in zoho_crm)
+    assert (api is not None) == bool(get_facts(provider).resources), provider
 
 
 def test_a_malformed_facts_file_names_the_file_and_the_key(tmp_path: Path):
