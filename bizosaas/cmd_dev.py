@@ -214,6 +214,20 @@ def start_services(stack: Stack, host: str, port: int) -> tuple[str, int]:
     )
     _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", worker, "worker", stack.data / "worker.log")
     step("worker", f"groups {', '.join(GROUP_FACTORIES)} running (metrics on http://127.0.0.1:{metrics_port}/metrics)")
+    temporal_metrics_port = free_port()
+    temporal_worker = _spawn(
+        stack,
+        "temporal-worker",
+        {**stack.env, "BIZOSAAS_METRICS_PORT": str(temporal_metrics_port), "BIZOSAAS_METRICS_HOST": "127.0.0.1"},
+        "temporal-worker",
+    )
+    _wait_http(
+        f"http://127.0.0.1:{temporal_metrics_port}/metrics",
+        temporal_worker,
+        "temporal-worker",
+        stack.data / "temporal-worker.log",
+    )
+    step("temporal-worker", "connector set-up, syncs and actions on task queue `connectors`")
     gateway = _spawn(stack, "gateway", stack.env, "gateway", "--host", host, "--port", str(port))
     base = f"http://{host}:{port}"
     _wait_http(f"{base}/readyz", gateway, "gateway", stack.data / "gateway.log")  # Redis, Postgres and Vault reachable

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 
+from prometheus_client import start_http_server
 from redis.asyncio import Redis
 from temporalio.client import Client
 
@@ -31,11 +33,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     refuse_unsafe(settings)
-    try:
-        client = await Client.connect(settings.temporal_address)
-    except RuntimeError as exc:
-        print(f"bizosaas temporal-worker: Temporal does not answer at {settings.temporal_address}: {exc}")
-        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if settings.metrics_port >= 0:  # like every worker process (compose's health check and Prometheus read it)
+        server, _ = start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        log.info("temporal worker serving /metrics on %s:%d", settings.metrics_host, server.server_port)
+    client = await _connect(settings.temporal_address, stop)
+    if client is None:
+        return 0  # stopped before Temporal answered
     redis = Redis.from_url(settings.redis_url)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     try:
@@ -49,12 +56,7 @@ async def run(args: argparse.Namespace) -> int:
         deps = SyncDeps(
             pool, Publisher(redis, settings.partitions, settings.dedupe_window_s), secrets, settings.allow_private_urls
         )
-        worker = build_worker(client, deps, args.task_queue)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with worker:
+        async with build_worker(client, deps, args.task_queue):
             log.info("temporal worker on %s, task queue %s", settings.temporal_address, args.task_queue)
             await stop.wait()
         log.info("temporal worker stopped")
@@ -62,3 +64,19 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await pool.close()
         await redis.aclose()
+
+
+async def _connect(address: str, stop: asyncio.Event) -> Client | None:
+    """Temporal's client, once Temporal answers (it may start after us, or restart): retried with a back-off."""
+    delay_s = 1.0
+    while not stop.is_set():
+        try:
+            return await Client.connect(address)
+        except RuntimeError as exc:
+            log.warning(
+                "Temporal does not answer at %s (TEMPORAL_ADDRESS); retrying in %.0f s: %s", address, delay_s, exc
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay_s)
+        delay_s = min(delay_s * 2, 30.0)
+    return None

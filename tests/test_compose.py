@@ -58,6 +58,7 @@ OWN_SETTINGS = {
     "worker-deliveries": WORKER,
     "worker-commands": WORKER | {"TEMPORAL_ADDRESS"},
     "worker-indexer": WORKER | {"OPENAI_API_KEY"},
+    "temporal-worker": WORKER | {"VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS"},
 }
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
@@ -160,8 +161,8 @@ def test_redis_requires_a_user_per_service_and_secrets_stay_off_command_lines(co
     acl_script = (DEPLOY / "redis" / "start.sh").read_text()
     assert 'echo "user default off"' in acl_script and "--aclfile" in acl_script
     for service in app_services(compose):
-        if service.startswith("worker-") or service == "gateway":
-            user = service.removeprefix("worker-")
+        if service != "migrate":  # migrate uses no Redis
+            user = service.removeprefix("worker-").replace("-", "_")
             assert user in acl_script and f"REDIS_PASSWORD_{user.upper()}" in redis["environment"]
     for name, service in compose["services"].items():  # no secret value in any container's command line
         argv = " ".join(map(str, service.get("command", []) + service.get("entrypoint", [])))
@@ -238,7 +239,7 @@ def test_each_consumer_group_has_a_scraped_worker_service(compose: dict):
     parser = build_parser()
     for service in services.values():
         args = parser.parse_args(service["command"][1:])  # a real `bizosaas` command line
-        assert service["command"][0] == "bizosaas" and args.command in ("migrate", "gateway", "worker")
+        assert service["command"][0] == "bizosaas" and args.command in ("migrate", "gateway", "worker", "temporal-worker")
     for group in GROUP_FACTORIES:
         worker = services.get(f"worker-{group}")
         assert worker is not None, f"compose.yml has no worker-{group} service"
@@ -380,7 +381,7 @@ def test_redis_start_script_admits_each_service_with_its_password_only(tmp_path:
     port = free_port()
     passwords = {
         f"REDIS_PASSWORD_{s.upper()}": f"pw-{s}-0123456789abcdef0123456789"
-        for s in ("gateway", "projector", "metrics", "commands", "deliveries", "indexer")
+        for s in ("gateway", "projector", "metrics", "commands", "deliveries", "indexer", "temporal_worker")
     }
     bin_dir = Path(redis_server_binary()).parent
     env = {**os.environ, **passwords, "PATH": f"{bin_dir}:{os.environ['PATH']}"}

@@ -149,6 +149,8 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
         dev.wait_ready()
         names = {p.name() for p in dev.descendants()}
         assert {"postgres", "redis-server", "bao", "temporal"} <= names, names
+        services = {" ".join(p.cmdline()[1:4]) for p in dev.descendants()}
+        assert {"-m bizosaas gateway", "-m bizosaas worker", "-m bizosaas temporal-worker"} <= services, services
         key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
         status, made = call(
             "POST",
@@ -213,7 +215,9 @@ async def test_dev_uses_configured_servers_and_starts_none(migrated, vault, tmp_
         tenant = json.loads((tmp_path / "data" / "demo-tenant.json").read_text())
     finally:
         dev.kill()
-    assert commands == ["-m bizosaas gateway", "-m bizosaas worker"], commands  # nothing else
+    assert commands == ["-m bizosaas gateway", "-m bizosaas temporal-worker", "-m bizosaas worker"], (
+        commands
+    )  # nothing else
     for variable in ("DATABASE_URL", "REDIS_URL", "VAULT_ADDR", "TEMPORAL_ADDRESS"):
         assert f"using {variable} as configured" in dev.output()
     assert not (tmp_path / "data" / "pg").exists() and not (tmp_path / "data" / "redis").exists()
