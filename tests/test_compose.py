@@ -239,7 +239,8 @@ def test_each_consumer_group_has_a_scraped_worker_service(compose: dict):
     parser = build_parser()
     for service in services.values():
         args = parser.parse_args(service["command"][1:])  # a real `bizosaas` command line
-        assert service["command"][0] == "bizosaas" and args.command in ("migrate", "gateway", "worker", "temporal-worker")
+        assert service["command"][0] == "bizosaas"
+        assert args.command in ("migrate", "gateway", "worker", "temporal-worker")
     for group in GROUP_FACTORIES:
         worker = services.get(f"worker-{group}")
         assert worker is not None, f"compose.yml has no worker-{group} service"
