@@ -82,12 +82,25 @@ async def _vault_facts(addr: str) -> str:
 
 
 async def _temporal_facts(address: str) -> str:
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
     from temporalio.client import Client  # imported here: the SDK loads a native runtime
+
+    from connectors.temporal.shared import TASK_QUEUE
 
     client = await Client.connect(address)
     if not await client.service_client.check_health():
         raise RuntimeError("health check says not serving")
-    return "serving"
+    queue = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=TASK_QUEUE),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        )
+    )
+    # workers that polled recently: with none, connector set-up, syncs and actions wait for `bizosaas temporal-worker`
+    return f"serving; {len(queue.pollers)} temporal-worker poller(s) on task queue `{TASK_QUEUE}`"
 
 
 async def _gateway_facts(base: str) -> str:
