@@ -34,7 +34,7 @@ from connectors.temporal.shared import (
 from events.errors import is_transient
 
 T = TypeVar("T")
-HEARTBEAT_EVERY_S = 10.0
+HEARTBEAT_EVERY_S = 5.0  # a quarter of the heartbeat timeout (workflows.py)
 
 
 def classified(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

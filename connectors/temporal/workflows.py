@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 PAGE_TIMEOUT = timedelta(minutes=5)
-HEARTBEAT_TIMEOUT = timedelta(seconds=60)
+HEARTBEAT_TIMEOUT = timedelta(seconds=20)  # a worker killed mid-page: its page is retried elsewhere this soon
 
 
 def _retry(max_attempts: int) -> RetryPolicy:
