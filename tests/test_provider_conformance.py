@@ -10,11 +10,13 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
+from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
 from webhook_support import FORM, request
 
 from connectors.base import ApiCall
 from connectors.facts import Action, Resource
+from connectors.providers.stripe import api as stripe_api
 from connectors.registry import all_providers
 
 NOW = time.time()
@@ -59,6 +61,30 @@ class TestWooCommerce(ProviderConformance):
 
 class TestStripe(ProviderConformance):
     provider = "stripe"
+
+    def new_server(self) -> StripeAccount:
+        return StripeAccount()
+
+    def prepare(self, server: StripeAccount, monkeypatch) -> None:
+        monkeypatch.setattr(stripe_api, "API_BASE", server.url + "/v1/")
+
+    def call(self, server: StripeAccount) -> ApiCall:
+        return ApiCall(self.facts, {}, {"secret_key": server.secret_key, "webhook_secret": "whsec_x"}, True)
+
+    def seed(self, server: StripeAccount, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: StripeAccount, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: StripeAccount, action: Action) -> dict[str, Any]:
+        assert action.name == "refund_payment"
+        server.seed(payment_intents=1)
+        return {"payment_intent": server.ids("payment_intents")[-1], "amount": 500, "reason": "requested_by_customer"}
+
+    def action_applied(self, server: StripeAccount, action: Action, input: dict, result: dict) -> bool:
+        refunded = server.objects["payment_intents"][input["payment_intent"]]["amount_refunded"]
+        return refunded == 500 and server.refunds[result["id"]]["payment_intent"] == input["payment_intent"]
 
     def signed_vectors(self) -> list[SignedVector]:
         return [
