@@ -6,8 +6,9 @@ subscriptions / invoices / PaymentIntents", "Create a refund").
   "message": "Invalid API Key provided: ..."}}`.
 - `GET /v1/{customers,subscriptions,invoices,payment_intents}`: `limit` (1-100, else 400 with `param`),
   `starting_after` (an id of that list; an unknown one answers 404 `resource_missing` with `param:
-  starting_after`), newest first (`created` descending, then the id); answers `{"object": "list", "data": [...],
-  "has_more": bool, "url": "/v1/..."}`. Subscriptions: canceled ones only with `status=all` (or `canceled`).
+  starting_after`: Stripe's error shape, the status an assumption, the docs do not show this case), newest first
+  (`created` descending, then the id); answers `{"object": "list", "data": [...], "has_more": bool, "url":
+  "/v1/..."}`. Subscriptions: canceled ones only with `status=all` (or `canceled`).
 - `POST /v1/refunds` (form-encoded `payment_intent`, `amount`, `reason`; `Idempotency-Key` header honoured):
   a `refund` object; refunding more than is left answers 400 `charge_already_refunded`.
 
