@@ -149,3 +149,11 @@ class Page:
     objects: list[dict[str, Any]]
     total: int | None = None  # objects in the whole listing, when the provider says
     total_pages: int | None = None
+    # pagination = "cursor": what the next page starts after (Stripe's `starting_after`: the last object's id);
+    # None: this is the last page
+    next_cursor: str | None = None
+
+
+class PageCursorGone(TransientError):
+    """The object a cursor page starts after no longer exists (deleted during the run), so the provider cannot
+    continue from it: the sync reads the resource's pages again from the first (re-read objects publish nothing)."""

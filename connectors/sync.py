@@ -8,7 +8,9 @@ chains them for a caller without Temporal.
   everything by id with no window: a change during the run moves nothing (so no object is missed and then taken
   for deleted), a new object comes last. Either way, when the listing's total changes between pages (an object
   left the window or was deleted, so later pages shifted) the run restarts its pages: re-read objects publish
-  nothing new.
+  nothing new. A resource paged by cursor (`pagination = "cursor"`, Stripe's `starting_after`) keeps the next
+  page's cursor in the position instead of a page number; deletions do not shift such pages, and when the object
+  the cursor names is gone (`PageCursorGone`) the run reads its pages again.
 - **The position is saved in Postgres** (`sync_checkpoints`) after each page's events are published: a step that
   dies between the two re-reads the page, and the idempotency keys (connector, resource, object id, modification
   time) make its events no-ops. A new run of the same resource resumes the run in progress.
@@ -31,7 +33,7 @@ from typing import Any
 
 import asyncpg
 
-from connectors.base import ApiCall, IngestContext, NormalizeError, ProviderBusy
+from connectors.base import ApiCall, IngestContext, NormalizeError, Page, PageCursorGone, ProviderBusy
 from connectors.credentials import SecretStore
 from connectors.facts import Resource
 from connectors.normalize import run_mapper, utc_time
@@ -152,11 +154,11 @@ async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False)
         until = None if full else gmt(now)
         await conn.execute(
             """INSERT INTO sync_checkpoints (tenant_id, connector_id, resource, run_id, run_full, run_since, run_until,
-                                             run_pages, run_total, run_cursor, run_records, run_started_at)
-               VALUES (current_setting('app.tenant_id'), $1, $2, $3, $4, $5, $6, 0, NULL, NULL, 0, $7)
+                                             run_pages, run_total, run_cursor, run_records, run_started_at, run_after)
+               VALUES (current_setting('app.tenant_id'), $1, $2, $3, $4, $5, $6, 0, NULL, NULL, 0, $7, NULL)
                ON CONFLICT (tenant_id, connector_id, resource) DO UPDATE SET
                  run_id = $3, run_full = $4, run_since = $5, run_until = $6, run_pages = 0, run_total = NULL,
-                 run_cursor = NULL, run_records = 0, run_started_at = $7, updated_at = now()""",
+                 run_cursor = NULL, run_records = 0, run_started_at = $7, run_after = NULL, updated_at = now()""",
             target.connector_id,
             target.resource,
             run_id,
@@ -170,8 +172,33 @@ async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False)
     return run_id
 
 
+def version_of(api: Any, resource: Resource, obj: dict) -> str:
+    """What names this state of the object in its idempotency key: its modification time (`cursor_of`), or, for a
+    provider whose objects carry none (Stripe), the api module's own `version_of` (a hash of the object)."""
+    versioned = getattr(api, "version_of", None)
+    return (versioned(resource, obj) if versioned else api.cursor_of(resource, obj)) or ""
+
+
+async def read_page(api: Any, call: ApiCall, resource: Resource, number: int, since, until, after) -> Page:
+    """Page `number` of the resource, or for cursor pagination the page after `after` (None: the first)."""
+    if resource.pagination == "cursor":
+        return await api.read_page(call, resource, number, since, until, after=after)
+    return await api.read_page(call, resource, number, since, until)
+
+
+def last_page(resource: Resource, number: int, page: Page) -> bool:
+    """Whether `page` (the `number`-th) ends the listing."""
+    if not page.objects:
+        return True
+    if resource.pagination == "cursor":
+        return page.next_cursor is None
+    if page.total_pages is not None:
+        return number >= page.total_pages
+    return len(page.objects) < resource.page_size
+
+
 def _events(call: ApiCall, target: Target, resource: Resource, api: Any, obj: dict, now: datetime):
-    object_id, modified = str(obj.get("id", "")), api.cursor_of(resource, obj) or ""
+    object_id, modified = str(obj.get("id", "")), version_of(api, resource, obj)
     ctx = IngestContext(
         tenant_id=target.tenant_id,
         connector_id=target.connector_id,
@@ -193,20 +220,18 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
     if state is None or state["run_id"] != run_id:
         raise PermanentError(f"sync run {run_id} of {target.resource} is not in progress")
     number = state["run_pages"] + 1
-    page = await api.read_page(call, resource, number, state["run_since"], state["run_until"])
+    try:
+        page = await read_page(api, call, resource, number, state["run_since"], state["run_until"], state["run_after"])
+    except PageCursorGone as exc:
+        log.info("sync %s %s: %s, restarting pages", *_ids(target), exc)
+        await _restart_pages(deps, target, run_id)
+        return Step(False, 0, None, state["run_records"])
     if state["run_total"] is not None and page.total is not None and page.total != state["run_total"]:
         # the listing changed inside the fixed window (a deletion): later pages shifted, so read them all again
         log.info(
             "sync %s %s: listing changed (%s -> %s), restarting pages", *_ids(target), state["run_total"], page.total
         )
-        async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-            await conn.execute(
-                """UPDATE sync_checkpoints SET run_pages = 0, run_total = NULL, updated_at = now()
-                   WHERE connector_id = $1 AND resource = $2 AND run_id = $3""",
-                target.connector_id,
-                target.resource,
-                run_id,
-            )
+        await _restart_pages(deps, target, run_id)
         return Step(False, 0, page.total_pages, state["run_records"])
     now = datetime.now(UTC)
     events: list[Event] = []
@@ -223,9 +248,7 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
         cursor = _later(cursor, api.cursor_of(resource, obj))
     if events:
         await deps.publisher.publish(events, keys)
-    done = not page.objects or (
-        number >= page.total_pages if page.total_pages is not None else len(page.objects) < resource.page_size
-    )
+    done = last_page(resource, number, page)
     async with tenant_transaction(deps.pool, target.tenant_id) as conn:
         if state["run_full"] and page.objects:
             await conn.executemany(
@@ -235,7 +258,7 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
             )
         await conn.execute(
             """UPDATE sync_checkpoints SET run_pages = $4, run_total = coalesce(run_total, $5), run_cursor = $6,
-                 run_records = run_records + $7, updated_at = now()
+                 run_records = run_records + $7, run_after = $8, updated_at = now()
                WHERE connector_id = $1 AND resource = $2 AND run_id = $3""",
             target.connector_id,
             target.resource,
@@ -244,8 +267,20 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
             page.total,
             cursor,
             len(page.objects),
+            page.next_cursor,
         )
     return Step(done, number, page.total_pages, state["run_records"] + len(page.objects))
+
+
+async def _restart_pages(deps: SyncDeps, target: Target, run_id: str) -> None:
+    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
+        await conn.execute(
+            """UPDATE sync_checkpoints SET run_pages = 0, run_total = NULL, run_after = NULL, updated_at = now()
+               WHERE connector_id = $1 AND resource = $2 AND run_id = $3""",
+            target.connector_id,
+            target.resource,
+            run_id,
+        )
 
 
 def _ids(target: Target) -> tuple[str, str]:

@@ -4,54 +4,21 @@ creating a connector is checked against them, each bad field named."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import jsonschema
 import pytest
 from gateway_helpers import Gateway
+from provider_conformance import check_facts
 from webhook_support import connector_body
 
-from connectors.facts import ProviderFacts, base_url, field_problems, load_facts
+from connectors.facts import ProviderFacts, field_problems, load_facts
 from connectors.registry import all_providers, get_api, get_facts
-from events.types import UPSERTED_BY_KIND
 
 PROVIDERS = sorted(all_providers())
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_the_facts_load_and_agree_with_the_code(provider):
-    facts = get_facts(provider)
-    assert facts.provider == provider == all_providers()[provider].provider
-    assert facts.docs.startswith("https://")
-    names = [f.name for f in facts.config_fields + facts.credential_fields]
-    assert len(names) == len(set(names)), "a field is declared twice"
-    if facts.webhooks.registration == "by_hand":  # the secret the provider shows signs every delivery
-        secret = next(f for f in facts.credential_fields if f.name == "webhook_secret")
-        assert secret.required and secret.secret
-    assert all(f.secret for f in facts.credential_fields), "credentials live in Vault: every one is secret"
-    if facts.auth.kind == "basic":
-        declared = {f.name for f in facts.credential_fields}
-        assert {facts.auth.username_field, facts.auth.password_field} <= declared
-    for resource in facts.resources:
-        assert resource.kind in UPSERTED_BY_KIND, f"{resource.name} maps to an unknown record kind {resource.kind}"
-        assert 1 <= resource.page_size <= 100
-        assert bool(resource.since_param) == bool(resource.cursor_field), resource.name
-    for action in facts.actions:
-        jsonschema.Draft202012Validator.check_schema(action.input_schema)
-    if facts.auth.kind == "oauth2":  # connectors/oauth.py: the flow and the refresh need these
-        assert facts.auth.authorize_url.startswith("https://") and facts.auth.token_url.startswith("https://")
-        assert facts.auth.scopes and all(facts.auth.scopes)
-        assert {"client_id", "client_secret"} <= {f.name for f in facts.credential_fields}
-        assert bool(facts.auth.token_host_param) == bool(facts.auth.token_hosts)
-        assert all(h.startswith("https://") and urlsplit(h).path == "" for h in facts.auth.token_hosts)
-        if facts.auth.token_hosts:  # the default token endpoint is one of the documented hosts
-            origin = urlsplit(facts.auth.token_url)
-            assert f"{origin.scheme}://{origin.netloc}" in facts.auth.token_hosts
-    if facts.api is not None:
-        sample = {f.name: "https://shop.example.com/" for f in facts.config_fields if f.kind == "url"}
-        sample |= {f.name: f.choices[0] for f in facts.config_fields if f.kind == "choice" and f.required}
-        filled = base_url(facts, sample)
-        assert filled.startswith(("https://shop.example.com/", *sample.values())), filled
+    check_facts(provider)  # the conformance suite's check (tests/provider_conformance.py), for every package
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -1,0 +1,159 @@
+"""The conformance suite (tests/provider_conformance.py), one subclass per provider package: those with resources
+run it against their local server (tests/providers/), webhook-only ones run the facts and vector checks."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
+from providers.stripe_server import StripeAccount
+from providers.woocommerce_server import WooCommerceStore
+from webhook_support import FORM, request
+
+from connectors.base import ApiCall
+from connectors.facts import Action, Resource
+from connectors.providers.stripe import api as stripe_api
+from connectors.registry import all_providers
+
+NOW = time.time()
+WC_HEADER = "X-WC-Webhook-Signature"
+
+
+class TestWooCommerce(ProviderConformance):
+    provider = "woocommerce"
+
+    def new_server(self) -> WooCommerceStore:
+        return WooCommerceStore()
+
+    def call(self, server: WooCommerceStore) -> ApiCall:
+        keys = {"consumer_key": server.consumer_key, "consumer_secret": server.consumer_secret}
+        return ApiCall(self.facts, {"store_url": server.url, "currency": "EUR"}, keys, allow_private=True)
+
+    def seed(self, server: WooCommerceStore, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: WooCommerceStore, resource: Resource) -> list[str]:
+        return [str(i) for i in server.ids(resource.name)]
+
+    def action_input(self, server: WooCommerceStore, action: Action) -> dict[str, Any]:
+        assert action.name == "update_stock"
+        server.seed(products=1)
+        return {"product_id": str(server.ids("products")[-1]), "stock_quantity": 3}
+
+    def action_applied(self, server: WooCommerceStore, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["products"][int(input["product_id"])]["stock_quantity"] == 3
+
+    def signed_vectors(self) -> list[SignedVector]:
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {"X-WC-Webhook-Signature": v[f"expected_{WC_HEADER}"]}),
+                [v["secret"]],
+                NOW,
+            )
+            for v in load_vectors(self.provider)["derived_vectors"]
+        ]
+
+
+class TestStripe(ProviderConformance):
+    provider = "stripe"
+
+    def new_server(self) -> StripeAccount:
+        return StripeAccount()
+
+    def prepare(self, server: StripeAccount, monkeypatch) -> None:
+        monkeypatch.setattr(stripe_api, "API_BASE", server.url + "/v1/")
+
+    def call(self, server: StripeAccount) -> ApiCall:
+        return ApiCall(self.facts, {}, {"secret_key": server.secret_key, "webhook_secret": "whsec_x"}, True)
+
+    def seed(self, server: StripeAccount, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: StripeAccount, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: StripeAccount, action: Action) -> dict[str, Any]:
+        assert action.name == "refund_payment"
+        server.seed(payment_intents=1)
+        return {"payment_intent": server.ids("payment_intents")[-1], "amount": 500, "reason": "requested_by_customer"}
+
+    def action_applied(self, server: StripeAccount, action: Action, input: dict, result: dict) -> bool:
+        refunded = server.objects["payment_intents"][input["payment_intent"]]["amount_refunded"]
+        return refunded == 500 and server.refunds[result["id"]]["payment_intent"] == input["payment_intent"]
+
+    def signed_vectors(self) -> list[SignedVector]:
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {"Stripe-Signature": v["expected_Stripe-Signature"]}),
+                [v["secret"]],
+                int(v["timestamp"]) + 60,  # inside the 5 minutes Stripe allows
+            )
+            for v in load_vectors(self.provider)["derived_vectors"]
+        ]
+
+
+class TestShopify(ProviderConformance):
+    provider = "shopify"
+
+    def signed_vectors(self) -> list[SignedVector]:
+        return [
+            SignedVector(v["source"], request(v["body"].encode(), v["headers"]), [v["secret"]], NOW)
+            for v in load_vectors(self.provider)["vectors"]
+        ]
+
+
+class TestSlack(ProviderConformance):
+    provider = "slack"
+
+    def signed_vectors(self) -> list[SignedVector]:
+        found = []
+        for v in load_vectors(self.provider)["vectors"]:
+            headers = {
+                "X-Slack-Request-Timestamp": v["X-Slack-Request-Timestamp"],
+                "X-Slack-Signature": v["expected_X-Slack-Signature"],
+            }
+            now = int(v["X-Slack-Request-Timestamp"]) + 60
+            found.append(
+                SignedVector(v["source"], request(v["body"].encode(), headers, FORM), [v["signing_secret"]], now)
+            )
+            if "negative" in v:
+                body = v["negative"]["body"].encode()
+                found.append(
+                    SignedVector("negative", request(body, headers, FORM), [v["signing_secret"]], now, valid=False)
+                )
+        return found
+
+
+class TestStandardWebhooks(ProviderConformance):
+    provider = "standard-webhooks"
+
+    def signed_vectors(self) -> list[SignedVector]:
+        found = []
+        for v in load_vectors(self.provider)["vectors"]:
+            signature = v.get("expected_webhook_signature") or v["webhook_signature"]
+            headers = {"webhook-id": v["webhook_id"], "webhook-timestamp": v["webhook_timestamp"]}
+            delivery = request(v["body"].encode(), {**headers, "webhook-signature": signature})
+            secret = v["secret"]
+            if signature.startswith("v1a,"):  # the sender's ed25519 private key: a receiver holds the public key
+                private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(secret.removeprefix("whsk_")))
+                public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                secret = "whpk_" + base64.b64encode(public).decode()
+            now = int(v["webhook_timestamp"]) + 60
+            valid = str(v.get("expected_valid", True)).lower() == "true"
+            found.append(SignedVector(v["name"], delivery, [secret], now, valid))
+        return found
+
+
+class TestZohoCrm(ProviderConformance):
+    provider = "zoho-crm"  # OAuth2 connect only today: facts, and no vectors folder
+
+
+def test_every_provider_package_has_a_conformance_case():
+    cases = {cls.provider for cls in ProviderConformance.__subclasses__()}
+    assert cases == set(all_providers()), "add a ProviderConformance subclass for each new provider package"
