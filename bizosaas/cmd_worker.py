@@ -42,6 +42,7 @@ async def run(args: argparse.Namespace) -> int:
             redis=redis,
             partitions=settings.partitions,
             rag=settings,
+            connectors=settings,
             temporal=LazyTemporal(settings.temporal_address),  # connected on the first command that needs it
         )
         runtime = Runtime(redis, [GROUP_FACTORIES[n](ctx) for n in names], settings)

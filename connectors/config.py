@@ -19,3 +19,7 @@ class ConnectorsConfig:
     # development and tests only: admit loopback and private addresses (a local provider server); in production a
     # tenant could otherwise point a connector at Vault, Redis or a cloud's metadata service
     allow_private_urls: bool = False
+    # --- syncs ---
+    # a connector's Temporal Schedule syncs every resource this often (incrementally) unless changed for it through
+    # POST /v1/connectors/{id}/schedule; set when the connector connects
+    sync_interval_s: int = 15 * 60

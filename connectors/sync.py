@@ -19,7 +19,9 @@ chains them for a caller without Temporal.
 - **Deletions by full reconciliation**: a full run records the ids it lists (`sync_seen`); only when it finishes
   without error are the connector's records of that kind that it did not list, and whose state is older than the
   run's start, turned into `...deleted` events. A failed or partial run deletes nothing.
-- Runs publish connector.sync.started/completed/failed with counts.
+- Runs publish connector.sync.started/completed/failed with the run's id, full or incremental, and counts: objects
+  listed, and of the resource's kind those added (no record held before) and updated (held at an older state),
+  judged against the `records` projection when each page is read (it lags the stream a little).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from connectors.registry import get_api, get_facts
 from db.pool import tenant_transaction
 from events.errors import PermanentError, is_transient
 from events.ids import derived_id
-from events.types import DELETED_BY_KIND, Event, Subject, SyncCompleted, SyncFailed, SyncStarted
+from events.types import DELETED_BY_KIND, EntityUpserted, Event, Subject, SyncCompleted, SyncFailed, SyncStarted
 from producers.publisher import Publisher
 
 log = logging.getLogger("bizosaas.connectors.sync")
@@ -158,7 +160,8 @@ async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False)
                VALUES (current_setting('app.tenant_id'), $1, $2, $3, $4, $5, $6, 0, NULL, NULL, 0, $7, NULL)
                ON CONFLICT (tenant_id, connector_id, resource) DO UPDATE SET
                  run_id = $3, run_full = $4, run_since = $5, run_until = $6, run_pages = 0, run_total = NULL,
-                 run_cursor = NULL, run_records = 0, run_started_at = $7, run_after = NULL, updated_at = now()""",
+                 run_cursor = NULL, run_records = 0, run_added = 0, run_updated = 0, run_started_at = $7,
+                 run_after = NULL, updated_at = now()""",
             target.connector_id,
             target.resource,
             run_id,
@@ -167,7 +170,8 @@ async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False)
             until,
             now,
         )
-    started = _lifecycle(SyncStarted, target, row["provider"], now, _key(target, run_id, "started"), cursor=since)
+    key = _key(target, run_id, "started")
+    started = _lifecycle(SyncStarted, target, row["provider"], now, key, cursor=since, run_id=run_id, full=full)
     await deps.publisher.publish([started], [_key(target, run_id, "started")])
     return run_id
 
@@ -246,6 +250,7 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
         events += made
         keys += made_keys
         cursor = _later(cursor, api.cursor_of(resource, obj))
+    added, updated = await _changes(deps, target, resource.kind, events)
     if events:
         await deps.publisher.publish(events, keys)
     done = last_page(resource, number, page)
@@ -258,7 +263,8 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
             )
         await conn.execute(
             """UPDATE sync_checkpoints SET run_pages = $4, run_total = coalesce(run_total, $5), run_cursor = $6,
-                 run_records = run_records + $7, run_after = $8, updated_at = now()
+                 run_records = run_records + $7, run_after = $8, run_added = run_added + $9,
+                 run_updated = run_updated + $10, updated_at = now()
                WHERE connector_id = $1 AND resource = $2 AND run_id = $3""",
             target.connector_id,
             target.resource,
@@ -268,6 +274,8 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
             cursor,
             len(page.objects),
             page.next_cursor,
+            added,
+            updated,
         )
     return Step(done, number, page.total_pages, state["run_records"] + len(page.objects))
 
@@ -281,6 +289,28 @@ async def _restart_pages(deps: SyncDeps, target: Target, run_id: str) -> None:
             target.resource,
             run_id,
         )
+
+
+async def _changes(deps: SyncDeps, target: Target, kind: str, events: list[Event]) -> tuple[int, int]:
+    """(added, updated) among a page's states of the resource's kind, against the records held now: no record (or
+    a tombstone) is an addition, an older one an update; a state already held (a page read again) is neither."""
+    states = {
+        e.subject.external_id: e.occurred_at for e in events if e.subject.kind == kind and isinstance(e, EntityUpserted)
+    }
+    if not states:
+        return 0, 0
+    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
+        rows = await conn.fetch(
+            """SELECT external_id, updated_at FROM records
+               WHERE kind = $1 AND source = $2 AND NOT deleted AND external_id = ANY($3::text[])""",
+            kind,
+            target.connector_id,
+            list(states),
+        )
+    held = {r["external_id"]: r["updated_at"] for r in rows}
+    added = sum(1 for i in states if i not in held)
+    updated = sum(1 for i, at in states.items() if i in held and held[i] < at)
+    return added, updated
 
 
 def _ids(target: Target) -> tuple[str, str]:
@@ -333,7 +363,18 @@ async def finish(deps: SyncDeps, target: Target, run_id: str) -> Finished:
     key = _key(target, run_id, "completed")
     events.append(
         _lifecycle(
-            SyncCompleted, target, provider, now, key, records=state["run_records"], deleted=len(gone), cursor=cursor
+            SyncCompleted,
+            target,
+            provider,
+            now,
+            key,
+            records=state["run_records"],
+            deleted=len(gone),
+            cursor=cursor,
+            run_id=run_id,
+            full=state["run_full"],
+            added=state["run_added"],
+            updated=state["run_updated"],
         )
     )
     keys.append(key)
@@ -361,9 +402,14 @@ async def fail(deps: SyncDeps, target: Target, run_id: str, error: str, retryabl
         provider = row["provider"]
     except ConnectorGone:
         provider = ""
+    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
+        state = await _state(conn, target)
+    full = bool(state and state["run_id"] == run_id and state["run_full"])
     now = datetime.now(UTC)
     key = _key(target, run_id, "failed")
-    failed = _lifecycle(SyncFailed, target, provider, now, key, error=error[:2000], retryable=retryable)
+    failed = _lifecycle(
+        SyncFailed, target, provider, now, key, error=error[:2000], retryable=retryable, run_id=run_id, full=full
+    )
     await deps.publisher.publish([failed], [key])
     async with tenant_transaction(deps.pool, target.tenant_id) as conn:
         await conn.execute(

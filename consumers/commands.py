@@ -6,7 +6,11 @@ command; a transient error (events.errors.is_transient) leaves the command pendi
 batch, so the runtime backs off and delivers it again. Runners run before the transaction (the group's `prepare`),
 outcomes are recorded in it. Connector set-up (`connector.connect.v1`) and sync (`connector.sync.v1`) start Temporal
 workflows through `RunnerContext.temporal` (connectors/temporal/client.py): `completed` means the workflow started (or,
-for a sync, that a run was requested of the one in progress). Agent runs register in RUNNERS when they land.
+for a sync, that a run was requested of the one in progress). Connecting also creates the connector's Temporal
+Schedule (`connector.schedule.v1` changes its interval or pauses it; `connector.disconnect.v1` removes it), and the
+row of `connector_schedules` the gateway shows it from. `connector.action.v1` starts the ConnectorAction workflow
+(id `action:{command}`) and leaves the command `running`: the workflow records `completed` with the action's answer,
+or `failed`, when the action ends. Agent runs register in RUNNERS when they land.
 """
 
 from __future__ import annotations
@@ -18,14 +22,30 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from connectors.config import ConnectorsConfig
 from connectors.registry import get_facts
-from connectors.temporal.client import start_connect, start_sync, temporal_client
+from connectors.temporal.client import (
+    apply_schedule,
+    delete_schedule,
+    start_action,
+    start_connect,
+    start_sync,
+    temporal_client,
+)
+from connectors.temporal.shared import ActionInput, schedule_offset_s
 from consumers.entry import Entry
 from consumers.group import Batch, Group
 from db.pool import tenant_transaction
 from events import codec
 from events.codec import decode_command
-from events.commands import Command, ConnectConnector, StartSync
+from events.commands import (
+    Command,
+    ConnectConnector,
+    DisconnectConnector,
+    RunConnectorAction,
+    ScheduleSyncs,
+    StartSync,
+)
 from events.errors import PermanentError, is_transient
 from events.streams import COMMANDS_STREAM
 
@@ -41,6 +61,12 @@ class RunnerContext:
     # a temporalio.client.Client, or a connectors.temporal.client.LazyTemporal (`bizosaas worker`); None: commands
     # that start workflows stay pending (a transient error) until a worker with Temporal takes them
     temporal: Any = None
+    connectors: ConnectorsConfig = ConnectorsConfig()  # the default sync interval
+
+
+class Running(str):
+    """A runner's answer when the command goes on after it returns (a workflow records the outcome): the command
+    stays `running` with this reason."""
 
 
 Runner = Callable[[Command, RunnerContext], Awaitable[str | None]]
@@ -75,12 +101,71 @@ async def run_connect(command: ConnectConnector, ctx: RunnerContext) -> str:
     if facts.api is None or not facts.resources:
         return f"{facts.provider} is webhooks only: nothing to set up"
     client = await temporal_client(ctx.temporal)
-    return "started " + await start_connect(client, command.tenant_id, command.connector_id)
+    started = await start_connect(client, command.tenant_id, command.connector_id)
+    schedule = await _set_schedule(ctx, client, command.tenant_id, command.connector_id)
+    return f"started {started}; {schedule}"
+
+
+async def _set_schedule(
+    ctx: RunnerContext, client: Any, tenant_id: str, connector_id: str, interval_s: int | None = None, paused=None
+) -> str:
+    """Apply the schedule to Temporal (what the row holds, changed by the arguments given), then write the row."""
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        row = await conn.fetchrow(
+            "SELECT interval_s, paused FROM connector_schedules WHERE connector_id = $1", connector_id
+        )
+    interval_s = interval_s or (row["interval_s"] if row else int(ctx.connectors.sync_interval_s))
+    paused = paused if paused is not None else (row["paused"] if row else False)
+    name = await apply_schedule(client, tenant_id, connector_id, interval_s, paused)
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        await conn.execute(
+            """INSERT INTO connector_schedules (tenant_id, connector_id, interval_s, paused, offset_s)
+               VALUES (current_setting('app.tenant_id'), $1, $2, $3, $4)
+               ON CONFLICT (tenant_id, connector_id) DO UPDATE SET interval_s = $2, paused = $3, offset_s = $4,
+                 updated_at = now()""",
+            connector_id,
+            interval_s,
+            paused,
+            schedule_offset_s(connector_id, interval_s),
+        )
+    return f"{name} every {interval_s} s" + (" (paused)" if paused else "")
+
+
+async def run_schedule(command: ScheduleSyncs, ctx: RunnerContext) -> str:
+    """Change the interval or pause/resume the connector's sync schedule (created if it is missing)."""
+    facts = get_facts(await _provider_of(ctx, command, command.connector_id))
+    if facts.api is None or not facts.resources:
+        raise PermanentError(f"{facts.provider} is webhooks only: it has no syncs to schedule")
+    client = await temporal_client(ctx.temporal)
+    return await _set_schedule(ctx, client, command.tenant_id, command.connector_id, command.interval_s, command.paused)
+
+
+async def run_disconnect(command: DisconnectConnector, ctx: RunnerContext) -> str:
+    """The connector is deleted already: remove its schedule (a sync in progress fails on its next page)."""
+    client = await temporal_client(ctx.temporal)
+    removed = await delete_schedule(client, command.connector_id)
+    async with tenant_transaction(ctx.pool, command.tenant_id) as conn:
+        await conn.execute("DELETE FROM connector_schedules WHERE connector_id = $1", command.connector_id)
+    return "schedule removed" if removed else "no schedule to remove"
+
+
+async def run_action(command: RunConnectorAction, ctx: RunnerContext) -> str:
+    """Start the action's workflow (id from the command: a redelivery starts nothing new); it records the result."""
+    facts = get_facts(await _provider_of(ctx, command, command.connector_id))
+    if command.action not in {a.name for a in facts.actions}:
+        raise PermanentError(f"{facts.provider} has no action {command.action!r}")
+    client = await temporal_client(ctx.temporal)
+    values = ActionInput(command.tenant_id, command.connector_id, command.action, dict(command.input), command.id)
+    workflow_id, started = await start_action(client, command.id, values)
+    return Running(f"started {workflow_id}" if started else f"{workflow_id} was started before")
 
 
 RUNNERS: dict[str, Runner] = {  # command type -> runner
     StartSync.__struct_config__.tag: run_sync,
     ConnectConnector.__struct_config__.tag: run_connect,
+    ScheduleSyncs.__struct_config__.tag: run_schedule,
+    DisconnectConnector.__struct_config__.tag: run_disconnect,
+    RunConnectorAction.__struct_config__.tag: run_action,
 }
 
 # insert when the gateway's row is missing (a command from elsewhere); never move a finished command back
@@ -98,7 +183,8 @@ async def outcome_of(command: Command, ctx: RunnerContext) -> tuple[str, str | N
     if runner is None:
         return "rejected", f"no runner handles {command.type} yet"
     try:
-        return "completed", await runner(command, ctx)
+        reason = await runner(command, ctx)
+        return ("running" if isinstance(reason, Running) else "completed"), reason
     except Exception as exc:
         if is_transient(exc):
             raise

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from connectors.config import ConnectorsConfig
 from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
 from consumers.group import Group
@@ -26,12 +27,13 @@ class GroupContext:
     partitions: int
     rag: RagConfig = RagConfig()  # the indexer's embedder and chunking
     temporal: Any = None  # the command runners' Temporal client (consumers.commands.RunnerContext.temporal)
+    connectors: ConnectorsConfig = ConnectorsConfig()  # the command runners' (the default sync interval)
 
 
 GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "projector": lambda ctx: projector_group(ctx.pool, ctx.partitions),
     "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
-    "commands": lambda ctx: commands_group(RunnerContext(ctx.pool, ctx.redis, ctx.temporal)),
+    "commands": lambda ctx: commands_group(RunnerContext(ctx.pool, ctx.redis, ctx.temporal, ctx.connectors)),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
 }

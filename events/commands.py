@@ -38,6 +38,22 @@ class StartSync(Command, frozen=True, kw_only=True, tag="connector.sync.v1"):
     full: bool = False  # ignore the saved cursors
 
 
+class ScheduleSyncs(Command, frozen=True, kw_only=True, tag="connector.schedule.v1"):
+    """Change a connector's sync schedule: unset fields keep their value."""
+
+    connector_id: str
+    interval_s: int | None = None
+    paused: bool | None = None
+
+
+class RunConnectorAction(Command, frozen=True, kw_only=True, tag="connector.action.v1"):
+    """One provider action (provider.toml's [[actions]]), its input already checked against the input_schema."""
+
+    connector_id: str
+    action: str
+    input: dict[str, Any] = {}
+
+
 class RunAgent(Command, frozen=True, kw_only=True, tag="agent.run.v1"):
     agent: str
     prompt: str = ""
@@ -52,4 +68,12 @@ class Replay(Command, frozen=True, kw_only=True, tag="stream.replay.v1"):
     types: list[str] = []
 
 
-COMMAND_TYPES: tuple[type[Command], ...] = (ConnectConnector, DisconnectConnector, StartSync, RunAgent, Replay)
+COMMAND_TYPES: tuple[type[Command], ...] = (
+    ConnectConnector,
+    DisconnectConnector,
+    StartSync,
+    ScheduleSyncs,
+    RunConnectorAction,
+    RunAgent,
+    Replay,
+)

@@ -139,19 +139,27 @@ class ConnectorDisconnected(Event, frozen=True, kw_only=True, tag="connector.dis
 class SyncStarted(Event, frozen=True, kw_only=True, tag="connector.sync.started.v1"):
     resource: str
     cursor: str | None = None
+    run_id: str = ""  # the run (one ConnectorSync run: started, then completed or failed)
+    full: bool = False  # a full run (reconciles deletions) or an incremental one
 
 
 class SyncCompleted(Event, frozen=True, kw_only=True, tag="connector.sync.completed.v1"):
     resource: str
-    records: int = 0
+    records: int = 0  # objects listed (a page re-read counts again)
     deleted: int = 0
     cursor: str | None = None
+    run_id: str = ""
+    full: bool = False
+    added: int = 0  # objects of the resource's kind not held before the run
+    updated: int = 0  # held before, at an older state
 
 
 class SyncFailed(Event, frozen=True, kw_only=True, tag="connector.sync.failed.v1"):
     resource: str
     error: str = ""
     retryable: bool = True
+    run_id: str = ""
+    full: bool = False
 
 
 class WebhookUnmapped(Event, frozen=True, kw_only=True, tag="connector.webhook.unmapped.v1"):

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -25,9 +27,17 @@ class CommandView(msgspec.Struct):
     issued_by: str
     issued_at: Timestamp
     updated_at: Timestamp
+    result: dict[str, Any] | None = None  # what the command produced (a connector action's answer), once completed
 
 
-COLUMNS = "id, type, status, reason, connector_id, issued_by, issued_at, updated_at"
+COLUMNS = "id, type, status, reason, connector_id, issued_by, issued_at, updated_at, result"
+
+
+def command_view(row: Any) -> CommandView:
+    values = dict(row)
+    if isinstance(values.get("result"), str):
+        values["result"] = json.loads(values["result"])
+    return CommandView(**values)
 
 
 def new_command_fields(tenant_id: str, issued_by: str) -> dict:

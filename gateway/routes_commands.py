@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
+import jsonschema
 import msgspec
 from aiohttp import web
 from msgspec import Meta
 
+from connectors.registry import get_facts
 from db.pool import tenant_transaction
-from events.commands import RunAgent, StartSync
-from gateway.commands import COLUMNS, CommandView, new_command_fields, record_command, send_command
+from events.commands import RunAgent, RunConnectorAction, ScheduleSyncs, StartSync
+from gateway.commands import COLUMNS, CommandView, command_view, new_command_fields, record_command, send_command
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, json_response, read_json, read_query
@@ -24,6 +27,11 @@ Status = Literal["accepted", "running", "completed", "rejected", "failed"]
 class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
     resources: list[Annotated[str, Meta(min_length=1, max_length=100)]] = []  # empty: every resource
     full: bool = False  # ignore the saved cursors
+
+
+class ScheduleRequest(msgspec.Struct, forbid_unknown_fields=True):
+    interval_s: Annotated[int, Meta(ge=60, le=7 * 86400)] | None = None  # seconds between incremental syncs
+    paused: bool | None = None  # true: no scheduled run until resumed (false); "sync now" still runs
 
 
 class AgentRunRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,7 +60,7 @@ async def _issue(request: web.Request, command) -> web.Response:
         await record_command(conn, command)
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE id = $1", command.id)
     await send_command(pool, request.app[PUBLISHER], command)
-    return json_response(CommandView(**row), status=202, headers={"Location": f"/v1/commands/{command.id}"})
+    return json_response(command_view(row), status=202, headers={"Location": f"/v1/commands/{command.id}"})
 
 
 @routes.route(
@@ -72,6 +80,81 @@ async def post_sync(request: web.Request) -> web.Response:
         resources=body.resources,
         full=body.full,
         **new_command_fields(tenant_of(request), caller.subject),
+    )
+    return await _issue(request, command)
+
+
+@routes.route(
+    "POST",
+    "/v1/connectors/{connector_id}/schedule",
+    permission="connectors:write",
+    summary="Change a connector's sync schedule: its interval, or pause and resume it (a command)",
+    body=ScheduleRequest,
+    response=CommandView,
+    status=202,
+    errors=(404,),
+)
+async def post_schedule(request: web.Request) -> web.Response:
+    body = await read_json(request, ScheduleRequest)
+    if body.interval_s is None and body.paused is None:
+        raise ProblemError("validation", "give interval_s or paused", errors=["interval_s", "paused"])
+    command = ScheduleSyncs(
+        connector_id=request.match_info["connector_id"],
+        interval_s=body.interval_s,
+        paused=body.paused,
+        **new_command_fields(tenant_of(request), principal(request).subject),
+    )
+    return await _issue(request, command)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(provider: str, action: str) -> jsonschema.protocols.Validator | None:
+    found = next((a for a in get_facts(provider).actions if a.name == action), None)
+    if found is None:
+        return None
+    schema = found.input_schema
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def _input_problems(validator: jsonschema.protocols.Validator, value: Any) -> list[str]:
+    """Every way the input misses the action's schema, each naming its field."""
+    problems = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+        where = ".".join(map(str, error.absolute_path))
+        problems.append(f"input.{where}: {error.message}" if where else f"input: {error.message}")
+    return problems
+
+
+@routes.route(
+    "POST",
+    "/v1/connectors/{connector_id}/actions/{action}",
+    permission="commands:write",
+    summary="Run one of the provider's actions (provider.toml's input_schema checks the body); a command whose "
+    "status shows the action's result",
+    body=dict[str, Any],
+    response=CommandView,
+    status=202,
+    errors=(404,),
+)
+async def post_action(request: web.Request) -> web.Response:
+    connector_id, action = request.match_info["connector_id"], request.match_info["action"]
+    values = await read_json(request, dict[str, Any])
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        provider = await conn.fetchval("SELECT provider FROM connectors WHERE id = $1", connector_id)
+    if provider is None:
+        raise ProblemError("not-found", "no such connector")
+    validator = _validator(provider, action)
+    if validator is None:
+        known = ", ".join(a.name for a in get_facts(provider).actions) or "none"
+        raise ProblemError("not-found", f"{provider} has no action {action!r}; its actions: {known}")
+    problems = _input_problems(validator, values)
+    if problems:
+        raise ProblemError("validation", f"{action}: {problems[0]}", errors=problems)
+    command = RunConnectorAction(
+        connector_id=connector_id,
+        action=action,
+        input=values,
+        **new_command_fields(tenant_of(request), principal(request).subject),
     )
     return await _issue(request, command)
 
@@ -109,7 +192,7 @@ async def get_command(request: web.Request) -> web.Response:
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE id = $1", request.match_info["command_id"])
     if row is None:
         raise ProblemError("not-found", "no such command")
-    return json_response(CommandView(**row))
+    return json_response(command_view(row))
 
 
 @routes.route(
@@ -135,4 +218,4 @@ async def list_commands(request: web.Request) -> web.Response:
             query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "commands", sort_field="issued_at")
-    return json_response(CommandList(items=[CommandView(**r) for r in items], next=cursor))
+    return json_response(CommandList(items=[command_view(r) for r in items], next=cursor))

@@ -39,6 +39,8 @@ TABLES = (
     "commands",  # the gateway's (0002)
     "sync_checkpoints",
     "sync_seen",  # syncs (0010)
+    "sync_runs",
+    "connector_schedules",  # connector operations (0011)
 )
 
 

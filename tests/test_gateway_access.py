@@ -13,6 +13,7 @@ from webhook_support import connector_body, fixture, woocommerce_headers
 from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
+from db.pool import tenant_transaction
 from gateway.roles import OPERATOR, PERMISSIONS, PUBLIC
 from gateway.state import ROUTE_SPECS
 
@@ -102,7 +103,21 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
                 url = f"/v1/records/{kind}"
                 t[f"{kind}_id"] = (await wait_for(lambda key=t["key"], url=url: _items(gw, key, url)))[0]["id"]
             await wait_for(lambda key=t["key"]: _items(gw, key, "/v1/deliveries"))
-    a_marks = [a[k] for k in ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email")]
+    for t in (
+        a,
+        b,
+    ):  # a sync run in each tenant's history (the syncs route; tests/test_connector_ops.py runs real ones)
+        t["run_id"] = f"run-{t['tenant']}"
+        async with tenant_transaction(pool, t["tenant"]) as conn:
+            await conn.execute(
+                "INSERT INTO sync_runs (tenant_id, run_id, connector_id, resource, status, started_at) "
+                "VALUES ($1, $2, $3, 'orders', 'running', now())",
+                t["tenant"],
+                t["run_id"],
+                t["connector_id"],
+            )
+    marks = ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email", "run_id")
+    a_marks = [a[k] for k in marks]
     # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their
     # isolation; the provider catalog holds no tenant's data (the same for everyone)
     reads = [

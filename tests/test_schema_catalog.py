@@ -180,7 +180,14 @@ def test_nested_struct_changes_are_flagged(published):
 def test_envelope_changes_are_flagged(published):
     sync_failed = msgspec.defstruct(
         "SyncFailed",
-        [("resource", str), ("error", str, ""), ("retryable", bool, True), ("attempt", int)],
+        [
+            ("resource", str),
+            ("error", str, ""),
+            ("retryable", bool, True),
+            ("run_id", str, ""),
+            ("full", bool, False),
+            ("attempt", int),
+        ],
         bases=(Event,),
         tag="connector.sync.failed.v1",
         frozen=True,
@@ -221,7 +228,13 @@ def test_compatible_entity_changes_are_accepted(published, variant):
 def test_compatible_envelope_changes_and_new_types_are_accepted(published):
     sync_started = msgspec.defstruct(
         "SyncStarted",
-        [("resource", str, ""), ("cursor", str | None, None), ("page", int, 0)],
+        [
+            ("resource", str, ""),
+            ("cursor", str | None, None),
+            ("run_id", str, ""),
+            ("full", bool, False),
+            ("page", int, 0),
+        ],
         bases=(Event,),
         tag="connector.sync.started.v1",
         frozen=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -25,12 +26,15 @@ from connectors.temporal.client import start_sync
 from connectors.temporal.shared import (
     ActionInput,
     BeginInput,
+    CommandOutcome,
     ConnectorRef,
     FailInput,
     RunInput,
     RunResult,
     StepResult,
+    SyncAllInput,
 )
+from db.pool import tenant_transaction
 from events.errors import is_transient
 
 T = TypeVar("T")
@@ -88,7 +92,9 @@ class ConnectorActivities:
             self.fail,
             self.test_connection,
             self.start_syncs,
+            self.sync_all,
             self.action,
+            self.record_command,
         ]
 
     @activity.defn(name="sync.begin")
@@ -128,11 +134,20 @@ class ConnectorActivities:
     @classified
     async def start_syncs(self, input: ConnectorRef) -> list[str]:
         """The initial sync of every resource: a full run each (signal-with-start joins a run in progress)."""
+        return await self._sync_all(SyncAllInput(input.tenant_id, input.connector_id, full=True))
+
+    @activity.defn(name="connector.sync_all")
+    @classified
+    async def sync_all(self, input: SyncAllInput) -> list[str]:
+        """A schedule's tick: signal-with-start every resource's sync (incremental)."""
+        return await self._sync_all(input)
+
+    async def _sync_all(self, input: SyncAllInput) -> list[str]:
         if self.client is None:
             raise ApplicationError("this worker has no Temporal client to start syncs with", non_retryable=True)
         _, call = await sync.api_call(self.deps, input.tenant_id, input.connector_id)
         return [
-            await start_sync(self.client, input.tenant_id, input.connector_id, resource.name, full=True)
+            await start_sync(self.client, input.tenant_id, input.connector_id, resource.name, full=input.full)
             for resource in call.facts.resources
         ]
 
@@ -148,3 +163,18 @@ class ConnectorActivities:
         result = await getattr(api, input.action)(call, **input.input)
         # ids and the values the action set, not the provider's whole object, go into the history
         return {k: result[k] for k in ("id", *input.input) if k in result}
+
+    @activity.defn(name="command.record")
+    @classified
+    async def record_command(self, input: CommandOutcome) -> None:
+        """The command's final status and result (the commands group marked it `running` when it started the
+        workflow; a finished command never moves back)."""
+        async with tenant_transaction(self.deps.pool, input.tenant_id) as conn:
+            await conn.execute(
+                """UPDATE commands SET status = $2, reason = $3, result = $4::jsonb, updated_at = now()
+                   WHERE id = $1 AND status IN ('accepted', 'running')""",
+                input.command_id,
+                input.status,
+                input.reason[:2000],
+                json.dumps(input.result) if input.result is not None else None,
+            )

@@ -6,22 +6,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from connectors.temporal.shared import (
     ACTION_WORKFLOW,
     CONNECT_WORKFLOW,
+    SCHEDULED_SYNC_WORKFLOW,
     SYNC_NOW_SIGNAL,
     SYNC_WORKFLOW,
     TASK_QUEUE,
     ActionInput,
     ConnectorRef,
+    SyncAllInput,
     SyncInput,
     SyncNow,
+    action_workflow_id,
     connect_workflow_id,
+    schedule_id,
+    schedule_offset_s,
     sync_workflow_id,
 )
 from events.errors import TransientError
@@ -77,6 +93,70 @@ async def run_action(client: Client, tenant_id: str, connector_id: str, action: 
     return await client.execute_workflow(
         ACTION_WORKFLOW, ActionInput(tenant_id, connector_id, action, values), id=id, task_queue=TASK_QUEUE
     )
+
+
+async def start_action(client: Client, command_id: str, input: ActionInput) -> tuple[str, bool]:
+    """Start the action's workflow, id derived from the command: (workflow id, whether this call started it). A
+    redelivered command finds the workflow running or finished and starts nothing (REJECT_DUPLICATE)."""
+    workflow_id = action_workflow_id(command_id)
+    try:
+        async with _reachable():
+            await client.start_workflow(
+                ACTION_WORKFLOW,
+                input,
+                id=workflow_id,
+                task_queue=TASK_QUEUE,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+    except WorkflowAlreadyStartedError:
+        return workflow_id, False
+    return workflow_id, True
+
+
+def _schedule(tenant_id: str, connector_id: str, interval_s: int, paused: bool) -> Schedule:
+    every = timedelta(seconds=interval_s)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SCHEDULED_SYNC_WORKFLOW,
+            SyncAllInput(tenant_id, connector_id, full=False),
+            id=f"scheduled-sync:{connector_id}",  # Temporal appends the tick's time
+            task_queue=TASK_QUEUE,
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=every, offset=timedelta(seconds=schedule_offset_s(connector_id, interval_s)))
+            ]
+        ),
+        state=ScheduleState(paused=paused, note="paused through the API" if paused else ""),
+    )
+
+
+async def apply_schedule(client: Client, tenant_id: str, connector_id: str, interval_s: int, paused: bool) -> str:
+    """Create the connector's schedule, or make the existing one this interval and pause state (idempotent)."""
+    wanted = _schedule(tenant_id, connector_id, interval_s, paused)
+    async with _reachable():
+        try:
+            await client.create_schedule(schedule_id(connector_id), wanted)
+        except ScheduleAlreadyRunningError:
+            handle = client.get_schedule_handle(schedule_id(connector_id))
+            await handle.update(lambda _: ScheduleUpdate(schedule=wanted))
+            if paused:
+                await handle.pause(note="paused through the API")
+            else:
+                await handle.unpause(note="resumed through the API")
+    return schedule_id(connector_id)
+
+
+async def delete_schedule(client: Client, connector_id: str) -> bool:
+    """Remove the connector's schedule; False when there was none."""
+    try:
+        async with _reachable():
+            await client.get_schedule_handle(schedule_id(connector_id)).delete()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 class LazyTemporal:

@@ -4,6 +4,7 @@ them). Imported inside the workflow sandbox: standard library only."""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ TASK_QUEUE = "connectors"
 SYNC_WORKFLOW = "ConnectorSync"
 CONNECT_WORKFLOW = "ConnectorConnect"
 ACTION_WORKFLOW = "ConnectorAction"
+SCHEDULED_SYNC_WORKFLOW = "ConnectorScheduledSync"
 SYNC_NOW_SIGNAL = "sync_now"
 
 
@@ -21,6 +23,23 @@ def sync_workflow_id(connector_id: str, resource: str) -> str:
 
 def connect_workflow_id(connector_id: str) -> str:
     return f"connect:{connector_id}"
+
+
+def schedule_id(connector_id: str) -> str:
+    """One Temporal Schedule per connector: it starts ConnectorScheduledSync, which signal-with-starts each
+    resource's `sync:{connector}:{resource}` as a sync command does."""
+    return f"schedule:{connector_id}"
+
+
+def action_workflow_id(command_id: str) -> str:
+    """Derived from the command: a redelivered command finds its workflow and starts nothing new."""
+    return f"action:{command_id}"
+
+
+def schedule_offset_s(connector_id: str, interval_s: int) -> int:
+    """The phase of a connector's schedule inside its interval (stable per connector), so that connectors created
+    together do not all sync at the same second."""
+    return zlib.crc32(connector_id.encode()) % max(interval_s, 1)
 
 
 @dataclass(frozen=True)
@@ -104,3 +123,24 @@ class ActionInput:
     connector_id: str
     action: str
     input: dict[str, Any] = field(default_factory=dict)
+    command_id: str = ""  # the connector.action.v1 command whose status records the outcome ("": none)
+
+
+@dataclass(frozen=True)
+class SyncAllInput:
+    """Request a sync of every resource (the schedule's ticks are incremental, the connect's first ones full)."""
+
+    tenant_id: str
+    connector_id: str
+    full: bool = False
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """A command's final status, recorded by the workflow that carried it out."""
+
+    tenant_id: str
+    command_id: str
+    status: str  # completed | failed
+    reason: str = ""
+    result: dict[str, Any] | None = None

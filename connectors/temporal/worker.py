@@ -8,9 +8,9 @@ from temporalio.worker import Worker
 from connectors import sync
 from connectors.temporal.activities import ConnectorActivities
 from connectors.temporal.shared import TASK_QUEUE
-from connectors.temporal.workflows import ActionWorkflow, ConnectWorkflow, SyncWorkflow
+from connectors.temporal.workflows import ActionWorkflow, ConnectWorkflow, ScheduledSyncWorkflow, SyncWorkflow
 
-WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow]
+WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow, ScheduledSyncWorkflow]
 
 
 def build_worker(client: Client, deps: sync.SyncDeps, task_queue: str = TASK_QUEUE, **options) -> Worker:

@@ -6,7 +6,11 @@ imports no client library), and inputs, results and history carry ids and counts
   one resource never has two runs at once. Pages are activity calls; the run's position lives in Postgres, so a
   continue-as-new (when the history grows) carries only the run id.
 - ConnectorConnect (id `connect:{connector}`): tests the connection, then signals-with-start every resource's sync.
-- ConnectorAction: one provider action (update_stock ...).
+- ConnectorScheduledSync (started by the connector's Temporal Schedule `schedule:{connector}`): signal-with-starts
+  every resource's ConnectorSync, exactly as a sync command does, so a tick during a run (or during a "sync now")
+  joins it instead of running alongside, and a tick never cancels a pending request.
+- ConnectorAction (id `action:{command}`): one provider action (update_stock ...); with a command id, it records the
+  outcome and the action's answer on the command (an activity), so the command's status shows the result.
 """
 
 from __future__ import annotations
@@ -21,15 +25,18 @@ with workflow.unsafe.imports_passed_through():
     from connectors.temporal.shared import (
         ACTION_WORKFLOW,
         CONNECT_WORKFLOW,
+        SCHEDULED_SYNC_WORKFLOW,
         SYNC_NOW_SIGNAL,
         SYNC_WORKFLOW,
         ActionInput,
         BeginInput,
+        CommandOutcome,
         ConnectorRef,
         FailInput,
         RunInput,
         RunResult,
         StepResult,
+        SyncAllInput,
         SyncInput,
         SyncNow,
         SyncResult,
@@ -124,14 +131,33 @@ class ConnectWorkflow:
         return await workflow.execute_activity("connector.start_syncs", input, result_type=list[str], **options)
 
 
+@workflow.defn(name=SCHEDULED_SYNC_WORKFLOW)
+class ScheduledSyncWorkflow:
+    @workflow.run
+    async def run(self, input: SyncAllInput) -> list[str]:
+        return await workflow.execute_activity(
+            "connector.sync_all",
+            input,
+            result_type=list[str],
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=_retry(5),
+        )
+
+
 @workflow.defn(name=ACTION_WORKFLOW)
 class ActionWorkflow:
     @workflow.run
     async def run(self, input: ActionInput) -> dict:
-        return await workflow.execute_activity(
-            "connector.action",
-            input,
-            result_type=dict,
-            start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=_retry(5),
-        )
+        options = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=_retry(5))
+        try:
+            result = await workflow.execute_activity("connector.action", input, result_type=dict, **options)
+        except ActivityError as exc:
+            if input.command_id:
+                error, _ = _cause(exc)
+                failed = CommandOutcome(input.tenant_id, input.command_id, "failed", f"{input.action}: {error}")
+                await workflow.execute_activity("command.record", failed, **options)
+            raise
+        if input.command_id:
+            done = CommandOutcome(input.tenant_id, input.command_id, "completed", f"{input.action} done", result)
+            await workflow.execute_activity("command.record", done, **options)
+        return result
