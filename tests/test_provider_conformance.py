@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
 from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
+from providers.wordpress_server import WordPressSite
 from webhook_support import FORM, request
 
 from connectors.base import ApiCall
@@ -148,6 +149,31 @@ class TestStandardWebhooks(ProviderConformance):
             valid = str(v.get("expected_valid", True)).lower() == "true"
             found.append(SignedVector(v["name"], delivery, [secret], now, valid))
         return found
+
+
+class TestWordPress(ProviderConformance):
+    provider = "wordpress"
+
+    def new_server(self) -> WordPressSite:
+        return WordPressSite()
+
+    def call(self, server: WordPressSite) -> ApiCall:
+        keys = {"username": server.username, "application_password": server.application_password}
+        return ApiCall(self.facts, {"site_url": server.url}, keys, allow_private=True)
+
+    def seed(self, server: WordPressSite, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: WordPressSite, resource: Resource) -> list[str]:
+        return [str(i) for i in server.ids(resource.name)]  # every status the sync lists (nothing is trashed)
+
+    def action_input(self, server: WordPressSite, action: Action) -> dict[str, Any]:
+        assert action.name == "create_draft_post"
+        return {"title": "Draft from BizOSaaS", "content": "Hello"}
+
+    def action_applied(self, server: WordPressSite, action: Action, input: dict, result: dict) -> bool:
+        made = server.objects["posts"][result["id"]]
+        return made["status"] == "draft" and made["title"]["raw"] == input["title"]
 
 
 class TestZohoCrm(ProviderConformance):
