@@ -10,6 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
+from providers.fluentcrm_server import FluentCrmSite
 from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
 from providers.wordpress_server import WordPressSite
@@ -174,6 +175,32 @@ class TestWordPress(ProviderConformance):
     def action_applied(self, server: WordPressSite, action: Action, input: dict, result: dict) -> bool:
         made = server.objects["posts"][result["id"]]
         return made["status"] == "draft" and made["title"]["raw"] == input["title"]
+
+
+class TestFluentCrm(ProviderConformance):
+    provider = "fluentcrm"
+
+    def new_server(self) -> FluentCrmSite:
+        return FluentCrmSite()
+
+    def call(self, server: FluentCrmSite) -> ApiCall:
+        keys = {"username": server.username, "application_password": server.application_password}
+        return ApiCall(self.facts, {"site_url": server.url}, keys, allow_private=True)
+
+    def seed(self, server: FluentCrmSite, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: FluentCrmSite, resource: Resource) -> list[str]:
+        return [str(i) for i in server.ids()]
+
+    def action_input(self, server: FluentCrmSite, action: Action) -> dict[str, Any]:
+        assert action.name == "add_tag"
+        server.seed(subscribers=1)
+        return {"contact_id": str(server.ids()[-1]), "tag": "vip"}
+
+    def action_applied(self, server: FluentCrmSite, action: Action, input: dict, result: dict) -> bool:
+        held = server.subscribers[int(input["contact_id"])]["tags"]
+        return "vip" in {t["slug"] for t in held} and "VIP" in {t["title"] for t in result["tags"]}
 
 
 class TestZohoCrm(ProviderConformance):

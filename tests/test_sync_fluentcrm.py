@@ -1,0 +1,160 @@
+"""FluentCRM's REST API against a local FluentCRM (tests/providers/fluentcrm_server.py), and connectors/sync.py on the
+real Redis, Postgres and OpenBao, without Temporal: pages from the body, errors, contacts keyed by their state (a
+tag attached publishes again), deletions by full reconciliation, and the add_tag action."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import running, wait_for
+from providers.fluentcrm_server import FluentCrmSite
+
+from connectors import sync
+from connectors.base import ApiCall, ProviderBusy, ProviderRefused
+from connectors.credentials import VaultSecrets
+from connectors.providers.fluentcrm import api, mapping
+from connectors.registry import get_facts
+from consumers.projector import projector_group
+from events import codec
+from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
+from producers.publisher import Publisher
+
+TENANT, CONNECTOR = "tenant-fcrm", "con_fcrm_sync_1"
+FACTS = get_facts("fluentcrm")
+
+
+@pytest.fixture
+async def site():
+    from factories import local_http_server
+
+    crm = FluentCrmSite()
+    async with local_http_server(crm.app()) as url:
+        crm.url = url
+        yield crm
+
+
+def call_for(site: FluentCrmSite, **secrets: str) -> ApiCall:
+    keys = {"username": site.username, "application_password": site.application_password, **secrets}
+    return ApiCall(FACTS, {"site_url": site.url}, keys, allow_private=True)
+
+
+async def test_pages_come_from_the_body(site):
+    site.seed(subscribers=250)
+    subscribers = FACTS.resource("subscribers")
+    first = await api.read_page(call_for(site), subscribers, 1)
+    assert (first.total, first.total_pages, len(first.objects)) == (250, 3, 100)
+    assert [o["id"] for o in first.objects] == site.ids()[:100]
+    assert site.log[-1][2] == {"page": "1", "per_page": "100", "sort_by": "id", "sort_type": "ASC"}
+    third = await api.read_page(call_for(site), subscribers, 3)
+    assert [o["id"] for o in third.objects] == site.ids()[200:] and sync.last_page(subscribers, 3, third)
+    entity = mapping.contact(first.objects[0])
+    assert entity.tags == ["Customer"] and entity.accepts_marketing and entity.provider_data["lists"] == ["Newsletter"]
+
+
+async def test_refusals_are_permanent_with_a_fix_and_overload_is_transient(site):
+    site.seed(subscribers=1)
+    subscribers = FACTS.resource("subscribers")
+    with pytest.raises(ProviderRefused, match=r"refused the login \(HTTP 401 incorrect_password\)"):
+        await api.read_page(call_for(site, application_password="wrong"), subscribers, 1)
+    wrong_url = ApiCall(FACTS, {"site_url": site.url + "/nope"}, call_for(site).secrets, allow_private=True)
+    with pytest.raises(ProviderRefused, match=r"check the site URL.*FluentCRM is active"):
+        await api.read_page(wrong_url, subscribers, 1)
+    site.fail_next(1, 429, retry_after_s=4)
+    with pytest.raises(ProviderBusy) as busy:
+        await api.read_page(call_for(site), subscribers, 1)
+    assert busy.value.retry_after_s == 4
+    site.fail_next(1, 503)
+    with pytest.raises(ProviderBusy, match="HTTP 503"):
+        await api.read_page(call_for(site), subscribers, 1)
+    await api.test_connection(call_for(site))
+    with pytest.raises(Exception, match="not a public address"):
+        await api.read_page(ApiCall(FACTS, {"site_url": site.url}, call_for(site).secrets), subscribers, 1)
+
+
+async def test_add_tag_by_slug_or_id_and_twice_is_harmless(site):
+    site.seed(subscribers=2)
+    contact_id = str(site.ids()[1])  # has no tag
+    tagged = await api.add_tag(call_for(site), contact_id, "vip")
+    assert [t["slug"] for t in tagged["tags"]] == ["vip"]
+    again = await api.add_tag(call_for(site), contact_id, "3")  # the same tag by id: nothing changes
+    assert [t["slug"] for t in again["tags"]] == ["vip"]
+    await api.add_tag(call_for(site), contact_id, "1")
+    assert {t["slug"] for t in site.subscribers[int(contact_id)]["tags"]} == {"vip", "customer"}
+    with pytest.raises(ProviderRefused, match="no such contact"):
+        await api.add_tag(call_for(site), "999999", "vip")
+
+
+# --- connectors/sync.py ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def deps(pool, redis, vault, admin, site):
+    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", TENANT)
+    await admin.execute(
+        "INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, 'fluentcrm', 'crm', $3)",
+        TENANT,
+        CONNECTOR,
+        json.dumps({"site_url": site.url}),
+    )
+    await admin.execute("TRUNCATE sync_checkpoints, sync_seen")
+    secrets = VaultSecrets(vault.addr, vault.token)
+    await secrets.write(
+        TENANT, CONNECTOR, {"username": site.username, "application_password": site.application_password}
+    )
+    return sync.SyncDeps(pool, Publisher(redis), secrets, allow_private=True)
+
+
+def target() -> sync.Target:
+    return sync.Target(TENANT, CONNECTOR, "subscribers")
+
+
+async def published(redis) -> list:
+    entries = await redis.xrange(stream_for_tenant(TENANT, DEFAULT_PARTITIONS))
+    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
+
+
+async def _records(admin) -> dict[str, bool]:
+    rows = await admin.fetch(
+        "SELECT external_id, deleted FROM records WHERE tenant_id = $1 AND kind = 'contact'", TENANT
+    )
+    return {r["external_id"]: r["deleted"] for r in rows}
+
+
+async def _count(admin) -> int:
+    return len(await _records(admin))
+
+
+async def _deleted(admin) -> list[str]:
+    return [k for k, deleted in (await _records(admin)).items() if deleted]
+
+
+async def test_a_sync_lists_every_contact_publishes_only_changes_and_reconciles_deletions(
+    deps, site, redis, pool, admin
+):
+    site.seed(subscribers=230)
+    async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
+        first = await sync.run(deps, target(), "run-1")
+        assert (first.records, first.deleted, first.cursor) == (230, 0, None)
+        contacts = [e for e in await published(redis) if e.type == "crm.contact.upserted.v1"]
+        assert len(contacts) == 230 and all(e.raw_ref is None and e.source == CONNECTOR for e in contacts)
+        some = site.ids()[7]
+        by_id = {e.subject.external_id: e for e in contacts}
+        assert by_id[str(some)].data == mapping.contact(site.subscribers[some])
+        await wait_for(lambda: _count(admin), 230)
+
+        before = len(await published(redis))
+        assert (await sync.run(deps, target(), "run-2")).records == 230
+        assert len(await published(redis)) == before + 2  # started, completed: nothing changed
+
+        # a tag attached (updated_at untouched) publishes that contact again; a deleted one becomes a tombstone
+        untagged = site.ids()[1]
+        await api.add_tag(call_for(site), str(untagged), "vip")
+        gone = site.ids()[100]
+        site.delete(gone)
+        before = len(await published(redis))
+        third = await sync.run(deps, target(), "run-3")
+        assert (third.records, third.deleted) == (229, 1)
+        fresh = [e for e in (await published(redis))[before:] if e.type == "crm.contact.upserted.v1"]
+        assert [e.subject.external_id for e in fresh] == [str(untagged)] and fresh[0].data.tags == ["VIP"]
+        await wait_for(lambda: _deleted(admin), [str(gone)])
