@@ -10,6 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
+from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
 from webhook_support import FORM, request
@@ -100,6 +101,27 @@ class TestStripe(ProviderConformance):
 
 class TestShopify(ProviderConformance):
     provider = "shopify"
+
+    def new_server(self) -> ShopifyShop:
+        return ShopifyShop()
+
+    def call(self, server: ShopifyShop) -> ApiCall:
+        secrets = {"access_token": server.access_token, "webhook_secret": "shpss_x"}
+        return ApiCall(self.facts, {"shop": server.url, "currency": "USD"}, secrets, allow_private=True)
+
+    def seed(self, server: ShopifyShop, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: ShopifyShop, resource: Resource) -> list[str]:
+        return [str(i) for i in server.ids(resource.name)]
+
+    def action_input(self, server: ShopifyShop, action: Action) -> dict[str, Any]:
+        assert action.name == "update_order_tags"
+        server.seed(orders=1)
+        return {"order_id": str(server.ids("orders")[-1]), "tags": ["vip", "synced"]}
+
+    def action_applied(self, server: ShopifyShop, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["orders"][int(input["order_id"])]["tags"] == "vip, synced"
 
     def signed_vectors(self) -> list[SignedVector]:
         return [
