@@ -28,7 +28,7 @@ def connector(provider: str, tolerance_s: float | str | None = "default") -> Pro
 
 def test_registry_discovers_the_providers():
     connectors = all_providers()
-    assert sorted(connectors) == ["shopify", "slack", "standard-webhooks", "stripe", "woocommerce", "zoho-crm"]
+    assert sorted(connectors) == ["lago", "shopify", "slack", "standard-webhooks", "stripe", "woocommerce", "zoho-crm"]
     for name, found in connectors.items():
         assert found.provider == name
         assert "application/json" in found.content_types

@@ -10,6 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
+from providers.lago_server import LagoAccount
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
@@ -169,6 +170,44 @@ class TestStandardWebhooks(ProviderConformance):
             now = int(v["webhook_timestamp"]) + 60
             valid = str(v.get("expected_valid", True)).lower() == "true"
             found.append(SignedVector(v["name"], delivery, [secret], now, valid))
+        return found
+
+
+class TestLago(ProviderConformance):
+    provider = "lago"
+
+    def new_server(self) -> LagoAccount:
+        return LagoAccount()
+
+    def call(self, server: LagoAccount) -> ApiCall:
+        return ApiCall(self.facts, {"api_url": server.url}, {"api_key": server.api_key, "webhook_secret": "x"}, True)
+
+    def seed(self, server: LagoAccount, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: LagoAccount, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: LagoAccount, action: Action) -> dict[str, Any]:
+        assert action.name == "record_usage"
+        return {
+            "transaction_id": "bizosaas-usage:tenant-1:2026-01-01:commerce.order.upserted.v1:shopify",
+            "external_subscription_id": "ext-subscriptions-1",
+            "code": "platform_events",
+            "properties": {"events": 42},
+        }
+
+    def action_applied(self, server: LagoAccount, action: Action, input: dict, result: dict) -> bool:
+        recorded = server.events[input["transaction_id"]]
+        return recorded["properties"] == {"events": 42} and result["id"] == recorded["lago_id"]
+
+    def signed_vectors(self) -> list[SignedVector]:
+        found = []
+        vectors = load_vectors(self.provider)
+        for v in vectors["derived_vectors"] + vectors["negative_vectors"]:
+            headers = {"X-Lago-Signature": v["expected_X-Lago-Signature"], "X-Lago-Signature-Algorithm": v["algorithm"]}
+            delivery = request(fixture(self.provider, v["body_file"]), headers)
+            found.append(SignedVector(v["body_file"], delivery, [v["secret"]], NOW, v.get("expected_valid", True)))
         return found
 
 
