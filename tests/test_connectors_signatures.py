@@ -30,6 +30,7 @@ def test_registry_discovers_the_providers():
     connectors = all_providers()
     assert sorted(connectors) == [
         "fluentcrm",
+        "lago",
         "shopify",
         "slack",
         "standard-webhooks",

@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
 from providers.fluentcrm_server import FluentCrmSite
+from providers.lago_server import LagoAccount
+from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
 from providers.wordpress_server import WordPressSite
@@ -102,6 +104,27 @@ class TestStripe(ProviderConformance):
 
 class TestShopify(ProviderConformance):
     provider = "shopify"
+
+    def new_server(self) -> ShopifyShop:
+        return ShopifyShop()
+
+    def call(self, server: ShopifyShop) -> ApiCall:
+        secrets = {"access_token": server.access_token, "webhook_secret": "shpss_x"}
+        return ApiCall(self.facts, {"shop": server.url, "currency": "USD"}, secrets, allow_private=True)
+
+    def seed(self, server: ShopifyShop, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: ShopifyShop, resource: Resource) -> list[str]:
+        return [str(i) for i in server.ids(resource.name)]
+
+    def action_input(self, server: ShopifyShop, action: Action) -> dict[str, Any]:
+        assert action.name == "update_order_tags"
+        server.seed(orders=1)
+        return {"order_id": str(server.ids("orders")[-1]), "tags": ["vip", "synced"]}
+
+    def action_applied(self, server: ShopifyShop, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["orders"][int(input["order_id"])]["tags"] == "vip, synced"
 
     def signed_vectors(self) -> list[SignedVector]:
         return [
@@ -201,6 +224,44 @@ class TestFluentCrm(ProviderConformance):
     def action_applied(self, server: FluentCrmSite, action: Action, input: dict, result: dict) -> bool:
         held = server.subscribers[int(input["contact_id"])]["tags"]
         return "vip" in {t["slug"] for t in held} and "VIP" in {t["title"] for t in result["tags"]}
+
+
+class TestLago(ProviderConformance):
+    provider = "lago"
+
+    def new_server(self) -> LagoAccount:
+        return LagoAccount()
+
+    def call(self, server: LagoAccount) -> ApiCall:
+        return ApiCall(self.facts, {"api_url": server.url}, {"api_key": server.api_key, "webhook_secret": "x"}, True)
+
+    def seed(self, server: LagoAccount, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: LagoAccount, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: LagoAccount, action: Action) -> dict[str, Any]:
+        assert action.name == "record_usage"
+        return {
+            "transaction_id": "bizosaas-usage:tenant-1:2026-01-01:commerce.order.upserted.v1:shopify",
+            "external_subscription_id": "ext-subscriptions-1",
+            "code": "platform_events",
+            "properties": {"events": 42},
+        }
+
+    def action_applied(self, server: LagoAccount, action: Action, input: dict, result: dict) -> bool:
+        recorded = server.events[input["transaction_id"]]
+        return recorded["properties"] == {"events": 42} and result["id"] == recorded["lago_id"]
+
+    def signed_vectors(self) -> list[SignedVector]:
+        found = []
+        vectors = load_vectors(self.provider)
+        for v in vectors["derived_vectors"] + vectors["negative_vectors"]:
+            headers = {"X-Lago-Signature": v["expected_X-Lago-Signature"], "X-Lago-Signature-Algorithm": v["algorithm"]}
+            delivery = request(fixture(self.provider, v["body_file"]), headers)
+            found.append(SignedVector(v["body_file"], delivery, [v["secret"]], NOW, v.get("expected_valid", True)))
+        return found
 
 
 class TestZohoCrm(ProviderConformance):

@@ -1,0 +1,188 @@
+"""Shopify's Admin REST API, as a sync and the actions call it: one page of orders, products or customers, and
+`update_order_tags`.
+
+Auth: the Admin API access token in `X-Shopify-Access-Token`, from the OAuth2 install (connectors/oauth.py keeps it in
+Vault as `oauth_access_token`; offline tokens do not expire, so it is read as it is, never refreshed) or given as the
+`access_token` credential (a custom app's Admin API token, shpat_...). The shop is checked (shop.py) before the
+token is sent anywhere.
+
+Lists page by cursor (shopify.dev, "Make paginated requests to the REST Admin API"): the answer's `Link` header has
+`<...page_info=...>; rel="next"` while more remain; a request with `page_info` may carry no filter but `limit` (at most
+250), since the cursor keeps the first request's filters. The first page carries the window: `updated_at_min` /
+`updated_at_max` (ISO 8601; the sync's UTC times get a `Z`, since Shopify would read a bare time in the shop's zone),
+and orders `status=any` (the default lists open orders only). The `page_info` is the sync's cursor
+(`pagination = "cursor"` in provider.toml); a deletion does not shift it. Objects become events with mapping.py, the
+functions the webhook path uses; their version is `updated_at`.
+
+Failures: 429 (with Retry-After, seconds) and 5xx are ProviderBusy; 401 names the token, 403 the scopes, 402 and 423
+the shop's state, 404 the shop URL; other 4xx ProviderRefused with Shopify's `errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused
+from connectors.facts import Resource, base_url
+from connectors.oauth import ACCESS_TOKEN
+from connectors.providers.shopify.mapping import MAPPERS, MODIFIED_FIELD
+from connectors.providers.shopify.shop import ShopRefused, shop_origin
+from connectors.public_http import public_session, refused_address
+
+__all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "test_connection", "update_order_tags"]
+
+TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
+MAX_LIMIT = 250
+TOKEN_HEADER = "X-Shopify-Access-Token"
+# filters a first page sends per resource: orders default to status=open
+LIST_PARAMS: dict[str, dict[str, str]] = {"orders": {"status": "any"}}
+
+
+def _base(call: ApiCall) -> str:
+    try:
+        origin = shop_origin(call.config.get("shop"), call.allow_private)
+    except ShopRefused as exc:
+        raise ProviderRefused(f"Shopify: {exc}") from None
+    return base_url(call.facts, {**call.config, "shop": origin})
+
+
+def _token(call: ApiCall) -> str:
+    token = str(call.secrets.get("access_token") or call.secrets.get(ACCESS_TOKEN) or "")
+    if not token:
+        raise ProviderRefused(
+            "Shopify: the connector has no Admin API access token: install the app "
+            "(GET /v1/connectors/{id}/oauth/authorize), or for a custom app add secrets.access_token (shpat_...)"
+        )
+    return token
+
+
+def _retry_after(headers: Any, name: str) -> float | None:
+    value = headers.get(name)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
+    status = response.status
+    if status < 400:
+        return
+    try:
+        body = await response.json(content_type=None)
+        errors = body.get("errors") if isinstance(body, dict) else None
+    except ValueError:
+        errors = None
+    message = (errors if isinstance(errors, str) else json.dumps(errors) if errors else "")[:300]
+    detail = f"HTTP {status}{f': {message}' if message else ''}"
+    if status == 429 or status >= 500:
+        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
+        raise ProviderBusy(f"Shopify {what}: {detail}, try later", _retry_after(response.headers, header))
+    if status == 401:
+        raise ProviderRefused(
+            f"Shopify {what}: the access token was refused ({detail}): reinstall the app, or for a custom app copy "
+            "its Admin API access token (shpat_...) into secrets.access_token"
+        )
+    if status == 403:
+        raise ProviderRefused(
+            f"Shopify {what}: the token lacks a scope ({detail}): grant read_orders, read_products, read_customers "
+            "(and write_orders for tags), then reinstall the app"
+        )
+    if status in (402, 423):
+        raise ProviderRefused(f"Shopify {what}: the shop is frozen or locked ({detail}): it must be reactivated")
+    if status == 404:
+        raise ProviderRefused(f"Shopify {what}: not found ({detail}): check config.shop (https://<name>.myshopify.com)")
+    raise ProviderRefused(f"Shopify {what}: Shopify refused the request ({detail})")
+
+
+@contextlib.asynccontextmanager
+async def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
+    headers = {TOKEN_HEADER: _token(call), "Accept": "application/json"}
+    async with public_session(call.allow_private, timeout=TIMEOUT) as session:
+        try:
+            async with session.request(method, url, headers=headers, **kwargs) as response:
+                yield response
+        except aiohttp.ClientConnectionError as exc:
+            refused = refused_address(exc)
+            if refused is not None:
+                raise refused from None
+            raise
+
+
+def _zoned(value: str) -> str:
+    """A sync window bound (UTC without an offset) as Shopify reads it: with `Z`."""
+    return value if value.endswith("Z") or "+" in value[10:] or value[10:].count("-") else value + "Z"
+
+
+def _next_page_info(response: aiohttp.ClientResponse) -> str | None:
+    link = response.links.get("next")
+    url = link.get("url") if link else None
+    return url.query.get("page_info") if url is not None else None
+
+
+async def read_page(
+    call: ApiCall,
+    resource: Resource,
+    page: int,
+    since: str | None = None,
+    until: str | None = None,
+    per_page: int | None = None,
+    after: str | None = None,
+) -> Page:
+    """The page of `resource` at cursor `after` (a page_info; None: the first page, which carries the window of
+    `updated_at` and the resource's filters). `page` counts pages for the caller only."""
+    params = {"limit": str(min(per_page or resource.page_size, MAX_LIMIT))}
+    if after:
+        params["page_info"] = after  # nothing else: the cursor keeps the first request's filters
+    else:
+        params |= LIST_PARAMS.get(resource.name, {})
+        if resource.since_param and since:
+            params[resource.since_param] = _zoned(since)
+        if resource.since_param and until:
+            params[resource.since_param.replace("_min", "_max")] = _zoned(until)
+    async with _request(call, "GET", _base(call) + resource.path, params=params) as response:
+        await _check(response, call, f"listing {resource.name}")
+        body = await response.json(content_type=None)
+        next_info = _next_page_info(response)
+    key = resource.path.removesuffix(".json")
+    if not isinstance(body, dict) or not isinstance(body.get(key), list):
+        raise ProviderRefused(f"Shopify listing {resource.name}: the answer has no {key!r} list")
+    objects = [o for o in body[key] if isinstance(o, dict)]
+    return Page(objects=objects, next_cursor=next_info if objects else None)
+
+
+async def test_connection(call: ApiCall) -> None:
+    """One object of the first resource: raises ProviderRefused when the shop, the token or its scopes are wrong."""
+    await read_page(call, call.facts.resources[0], 1, per_page=1)
+
+
+def cursor_of(resource: Resource, obj: dict[str, Any]) -> str | None:
+    """The object's `updated_at` (with the shop's offset; the sync compares instants)."""
+    value = obj.get(resource.cursor_field or MODIFIED_FIELD)
+    return str(value) if value else None
+
+
+def reconciles(resource: Resource, external_id: str) -> bool:
+    """Every record of these kinds from Shopify is one its lists show while it exists (an order's buyer is a
+    customer, listed among customers)."""
+    return True
+
+
+async def update_order_tags(call: ApiCall, order_id: str, tags: list[str]) -> dict[str, Any]:
+    """The `update_order_tags` action: PUT orders/{id}.json {"order": {"id", "tags": "a, b"}}; the order's tags become
+    exactly `tags` (Shopify replaces the list). Repeating it is harmless. Answers the updated order."""
+    if not str(order_id).isdigit() or any("," in t for t in tags):
+        raise ProviderRefused("update_order_tags: order_id must be a Shopify order id, and a tag has no comma")
+    body = {"order": {"id": int(order_id), "tags": ", ".join(t.strip() for t in tags)}}
+    async with _request(call, "PUT", _base(call) + f"orders/{order_id}.json", json=body) as response:
+        await _check(response, call, f"updating order {order_id}'s tags")
+        answer = await response.json(content_type=None)
+    order = answer.get("order") if isinstance(answer, dict) else None
+    if not isinstance(order, dict):
+        raise ProviderRefused(f"Shopify updating order {order_id}: the answer has no order")
+    return order
