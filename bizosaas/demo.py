@@ -1,6 +1,8 @@
 """The demo data of `bizosaas dev`: a demo tenant, a demo shop connector, and (--demo) one connector per provider
 fed the real provider payloads in tests/fixtures/webhooks/, signed as each provider signs, through the public
-webhook route — so records, deliveries and metrics are non-empty on first look.
+webhook route — so records, deliveries and metrics are non-empty on first look. With --demo the demo shop is a
+local WooCommerce store (the tests' tests/providers/woocommerce_server.py, seeded with a few dozen orders, products
+and customers) which the shop connector imports on connect, through the temporal-worker.
 
 Everything goes through the running gateway's HTTP API, as a user's integration would. What was created is saved in
 the data folder (the API key and the webhook secrets included: mode 0600, development only) and reused next time; a
@@ -10,22 +12,28 @@ nothing new (the gateway dedupes it).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import secrets
 import shlex
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "webhooks"  # the repo (editable install)
+REPO_TESTS = Path(__file__).resolve().parent.parent / "tests"  # the repo's, when installed editable (make dev)
+FIXTURES = REPO_TESTS / "fixtures" / "webhooks"
+STORE_MODULE = REPO_TESTS / "providers" / "woocommerce_server.py"  # the local WooCommerce the tests use
+STORE_SEED = {"orders": 36, "products": 24, "customers": 30}  # fixed: every run serves the same objects
 PROVIDERS = ("woocommerce", "shopify", "stripe", "slack", "standard-webhooks")
 SAMPLE_ORDER = (
     '{"id":1001,"status":"processing","currency":"EUR","total":"42.00","date_modified_gmt":"2026-01-01T12:00:00"}'
@@ -84,8 +92,8 @@ def demo_tenant(base: str, data: Path, env: dict[str, str]) -> dict:
     return tenant
 
 
-# what a demo connector's form needs besides its webhook secret. The demo shop's API is not served yet: its sync
-# fails until a local WooCommerce server backs `bizosaas dev --demo` (the connectors issue).
+# what a demo connector's form needs besides its webhook secret. Without --demo no store serves the demo shop's API
+# (its syncs fail, it takes webhooks); with --demo, store_url is the local store's (start_store).
 DEMO_FIELDS: dict[str, tuple[dict, dict]] = {  # provider -> (config, secrets besides webhook_secret)
     "woocommerce": (
         {"store_url": "http://127.0.0.1:9/demo-shop"},
@@ -94,16 +102,62 @@ DEMO_FIELDS: dict[str, tuple[dict, dict]] = {  # provider -> (config, secrets be
 }
 
 
-def connector(base: str, data: Path, key: str, provider: str, name: str, secret: str) -> dict | None:
-    """The saved connector `name` while it exists, else a new one; None when the gateway does not know `provider`."""
+def start_store(step: Callable[[str, str], None], port: int = 0) -> str | None:
+    """Serve the tests' local WooCommerce (tests/providers/woocommerce_server.py) from a thread of this process,
+    seeded with STORE_SEED; answers its URL, or None (and says why) when the repository's tests/ is not here."""
+    if not STORE_MODULE.is_file():
+        step(
+            "demo", f"no local WooCommerce: {STORE_MODULE} is missing (--demo needs the repository, installed editable)"
+        )
+        return None
+    spec = importlib.util.spec_from_file_location("bizosaas_demo_woocommerce_server", STORE_MODULE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    extra = DEMO_FIELDS["woocommerce"][1]
+    store = module.WooCommerceStore(consumer_key=extra["consumer_key"], consumer_secret=extra["consumer_secret"])
+    store.seed(**STORE_SEED)
+    started: list[str] = []
+    ready = threading.Event()
+
+    def serve() -> None:
+        from aiohttp import web
+
+        loop = asyncio.new_event_loop()
+        runner = web.AppRunner(store.app(), access_log=None)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        loop.run_until_complete(site.start())
+        started.append(f"http://127.0.0.1:{runner.addresses[0][1]}")
+        ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=serve, name="demo-woocommerce", daemon=True).start()  # ends with the process
+    if not ready.wait(15):
+        raise DemoError("the local WooCommerce store did not start")
+    store.url = started[0]
+    counts = ", ".join(f"{n} {resource}" for resource, n in STORE_SEED.items())
+    step("demo", f"local WooCommerce on {store.url} ({counts}; from {STORE_MODULE.relative_to(REPO_TESTS.parent)})")
+    return store.url
+
+
+def connector(
+    base: str, data: Path, key: str, provider: str, name: str, secret: str, config: dict | None = None
+) -> dict | None:
+    """The saved connector `name` while it exists (and is not disconnected), else a new one; None when the gateway
+    does not know `provider`. `config` (the demo shop's store URL) is set on a saved connector when it differs,
+    and a full sync requested then (the store's address changes from run to run)."""
     path = data / "demo-connectors.json"
     saved = _load(path)
     found = saved.get(name)
+    defaults, extra_secrets = DEMO_FIELDS.get(provider, ({}, {}))
+    config = {**defaults, **(config or {})}
     if found:
         status, current = _call("GET", f"{base}/v1/connectors/{found['id']}", key)
-        if status == 200:
+        if status == 200 and current["status"] != "disconnected":
+            if current["config"] != {**current["config"], **config}:
+                _reconfigure(base, key, found["id"], {**current["config"], **config})
             return {**found, "webhook_url": current["webhook_url"]}  # the gateway's port may have changed
-    config, extra_secrets = DEMO_FIELDS.get(provider, ({}, {}))
     body = json.dumps(
         {"provider": provider, "name": name, "config": config, "secrets": {**extra_secrets, "webhook_secret": secret}}
     ).encode()
@@ -117,8 +171,22 @@ def connector(base: str, data: Path, key: str, provider: str, name: str, secret:
     return saved[name]
 
 
-def demo_shop(base: str, data: Path, key: str) -> dict:
-    shop = connector(base, data, key, "woocommerce", "demo-shop", secrets.token_urlsafe(24))
+def _reconfigure(base: str, key: str, connector_id: str, config: dict) -> None:
+    json_type = {"Content-Type": "application/json"}
+    body = json.dumps({"config": config}).encode()
+    status, reply = _call("PATCH", f"{base}/v1/connectors/{connector_id}", key, body, json_type)
+    if status != 200:
+        raise DemoError(f"PATCH /v1/connectors/{connector_id} answered {status}: {reply}")
+    status, reply = _call("POST", f"{base}/v1/connectors/{connector_id}/sync", key, b'{"full": true}', json_type)
+    if status != 202:
+        raise DemoError(f"POST /v1/connectors/{connector_id}/sync answered {status}: {reply}")
+
+
+def demo_shop(base: str, data: Path, key: str, store_url: str | None = None) -> dict:
+    """The demo WooCommerce connector; with a local store's URL it imports the store's history (the connect
+    command's initial sync, or a full sync when an existing connector is pointed at this run's store)."""
+    config = {"store_url": store_url} if store_url else None
+    shop = connector(base, data, key, "woocommerce", "demo-shop", secrets.token_urlsafe(24), config)
     if shop is None:
         raise DemoError("the gateway has no woocommerce provider")
     return shop

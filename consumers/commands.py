@@ -7,8 +7,9 @@ batch, so the runtime backs off and delivers it again. Runners run before the tr
 outcomes are recorded in it. Connector set-up (`connector.connect.v1`) and sync (`connector.sync.v1`) start Temporal
 workflows through `RunnerContext.temporal` (connectors/temporal/client.py): `completed` means the workflow started (or,
 for a sync, that a run was requested of the one in progress). Connecting also creates the connector's Temporal
-Schedule (`connector.schedule.v1` changes its interval or pauses it; `connector.disconnect.v1` removes it), and the
-row of `connector_schedules` the gateway shows it from. `connector.action.v1` starts the ConnectorAction workflow
+Schedule (`connector.schedule.v1` changes its interval or pauses it), and the row of `connector_schedules` the
+gateway shows it from. `connector.disconnect.v1` removes the schedule, stops the set-up and syncs in progress and,
+when asked, erases what came from the connector. `connector.action.v1` starts the ConnectorAction workflow
 (id `action:{command}`) and leaves the command `running`: the workflow records `completed` with the action's answer,
 or `failed`, when the action ends. Agent runs register in RUNNERS when they land.
 """
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
 
+from connectors import sync
 from connectors.config import ConnectorsConfig
 from connectors.registry import get_facts
 from connectors.temporal.client import (
@@ -30,11 +33,13 @@ from connectors.temporal.client import (
     start_action,
     start_connect,
     start_sync,
+    stop_workflows,
     temporal_client,
 )
 from connectors.temporal.shared import ActionInput, schedule_offset_s
 from consumers.entry import Entry
 from consumers.group import Batch, Group
+from db.erasure import erase_source_rows, record_erasure
 from db.pool import tenant_transaction
 from events import codec
 from events.codec import decode_command
@@ -47,7 +52,9 @@ from events.commands import (
     StartSync,
 )
 from events.errors import PermanentError, is_transient
-from events.streams import COMMANDS_STREAM
+from events.streams import COMMANDS_STREAM, DEFAULT_PARTITIONS
+from producers.erasure import SourceEntries, erase_entries
+from producers.publisher import Publisher
 
 GROUP = "commands"
 
@@ -62,6 +69,7 @@ class RunnerContext:
     # that start workflows stay pending (a transient error) until a worker with Temporal takes them
     temporal: Any = None
     connectors: ConnectorsConfig = ConnectorsConfig()  # the default sync interval
+    partitions: int = DEFAULT_PARTITIONS  # the event streams (a disconnect closes runs and erases entries there)
 
 
 class Running(str):
@@ -141,12 +149,67 @@ async def run_schedule(command: ScheduleSyncs, ctx: RunnerContext) -> str:
 
 
 async def run_disconnect(command: DisconnectConnector, ctx: RunnerContext) -> str:
-    """The connector is deleted already: remove its schedule (a sync in progress fails on its next page)."""
+    """The gateway marked the connector `disconnected` (webhooks refused, syncs refused by the activities) and
+    destroyed its secrets. Here: remove its schedule, stop the set-up and every sync in progress, close the runs
+    they left open (a sync.failed event each), and with `erase` erase what came from it (db/erasure.py and
+    producers/erasure.py, Postgres before and after Redis as `bizosaas tenant erase` does; an `erasures` row).
+    Each step is idempotent: a redelivered command does it again harmlessly."""
+    async with tenant_transaction(ctx.pool, command.tenant_id) as conn:
+        row = await conn.fetchrow("SELECT provider, status FROM connectors WHERE id = $1", command.connector_id)
+    if row is not None and row["status"] != "disconnected":
+        raise PermanentError(f"connector {command.connector_id} is {row['status']}, not disconnected")
+    facts = get_facts(row["provider"]) if row is not None else None
     client = await temporal_client(ctx.temporal)
-    removed = await delete_schedule(client, command.connector_id)
+    done = ["schedule removed" if await delete_schedule(client, command.connector_id) else "no schedule"]
     async with tenant_transaction(ctx.pool, command.tenant_id) as conn:
         await conn.execute("DELETE FROM connector_schedules WHERE connector_id = $1", command.connector_id)
-    return "schedule removed" if removed else "no schedule to remove"
+    resources = [r.name for r in facts.resources] if facts is not None else []
+    stopped = await stop_workflows(client, command.connector_id, resources)
+    done.append(f"stopped {', '.join(stopped)}" if stopped else "no set-up or sync in progress")
+    # Webhooks registered at the provider by set-up would be unregistered here (the provider's api
+    # `unregister_webhooks`, before the secrets go): no provider registers them yet (provider.toml
+    # `webhooks.registration = "by_setup"` means "set-up would"), so there is nothing to unregister.
+    if command.erase:
+        erasure_id, counts = await erase_connector(ctx, command)
+        done.append(f"erased {sum(counts.values())} rows and entries ({erasure_id})")
+    elif row is not None:
+        closed = await close_open_runs(ctx, command.tenant_id, command.connector_id, row["provider"])
+        if closed:
+            done.append(f"closed {closed} run(s) in progress as failed")
+    return "; ".join(done)
+
+
+async def close_open_runs(ctx: RunnerContext, tenant_id: str, connector_id: str, provider: str) -> int:
+    """A run its workflow was stopped in leaves `running` in the sync history: publish its connector.sync.failed
+    (the same event a run that gives up publishes) and drop its position."""
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        rows = await conn.fetch(
+            "SELECT resource, run_id FROM sync_checkpoints WHERE connector_id = $1 AND run_id IS NOT NULL",
+            connector_id,
+        )
+    deps = sync.SyncDeps(ctx.pool, Publisher(ctx.redis, ctx.partitions), secrets=None)  # type: ignore[arg-type]
+    for r in rows:
+        target = sync.Target(tenant_id, connector_id, r["resource"])
+        await sync.fail(deps, target, r["run_id"], "ConnectorDisconnected: the connector was disconnected", False)
+    return len(rows)
+
+
+async def erase_connector(ctx: RunnerContext, command: DisconnectConnector) -> tuple[str, dict[str, int]]:
+    started = datetime.now(UTC)
+    counts: dict[str, int] = {}
+
+    def add(more: dict[str, int]) -> None:
+        for place, n in more.items():
+            if n:
+                counts[place] = counts.get(place, 0) + n
+
+    add(await erase_source_rows(ctx.pool, command.tenant_id, command.connector_id))
+    add(await erase_entries(ctx.redis, command.tenant_id, ctx.partitions, SourceEntries(command.connector_id)))
+    add(await erase_source_rows(ctx.pool, command.tenant_id, command.connector_id))
+    erasure_id = await record_erasure(
+        ctx.pool, command.tenant_id, "connector", "connector", command.issued_by or "api", started, counts
+    )
+    return erasure_id, counts
 
 
 async def run_action(command: RunConnectorAction, ctx: RunnerContext) -> str:

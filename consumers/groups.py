@@ -33,7 +33,9 @@ class GroupContext:
 GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "projector": lambda ctx: projector_group(ctx.pool, ctx.partitions),
     "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
-    "commands": lambda ctx: commands_group(RunnerContext(ctx.pool, ctx.redis, ctx.temporal, ctx.connectors)),
+    "commands": lambda ctx: commands_group(
+        RunnerContext(ctx.pool, ctx.redis, ctx.temporal, ctx.connectors, ctx.partitions)
+    ),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
 }

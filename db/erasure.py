@@ -1,4 +1,5 @@
-"""Erasure in Postgres: a whole tenant, or one person within a tenant (DESIGN.md, "Data protection").
+"""Erasure in Postgres: a whole tenant, one person within a tenant (DESIGN.md, "Data protection"), or everything
+that came from one connector (`DELETE /v1/connectors/{id}?erase=true`).
 
 Every statement runs on the service role's pool inside a transaction with the tenant set, and keys on the tenant as
 well, so row-level security bounds what an erasure can touch to that one tenant. The record of an erasure
@@ -66,6 +67,41 @@ async def erase_tenant_rows(pool: asyncpg.Pool, tenant_id: str) -> tuple[dict[st
             counts[table] = _count(status)
         counts["tenants"] = _count(await conn.execute("DELETE FROM tenants WHERE id = $1", tenant_id))
     return counts, connectors
+
+
+# a connector's own bookkeeping, keyed by connector_id (its row last: the erasure is then complete)
+SOURCE_TABLES = ("deliveries", "sync_seen", "sync_checkpoints", "sync_runs", "connector_schedules", "connectors")
+
+
+async def erase_source_rows(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -> dict[str, int]:
+    """Delete what came from one connector: its records, chunks and entities, archived events (and their inbox
+    rows), raw deliveries, sync state and history, and finally its row. Commands stay (they hold no provider data;
+    the disconnect command records its own outcome)."""
+    counts: dict[str, int] = {}
+    async with tenant_transaction(pool, tenant_id) as conn:
+        for table in ("records", "rag_chunks", "rag_entities"):
+            counts[table] = _count(
+                await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND source = $2", tenant_id, connector_id)
+            )
+        counts["group_inbox"] = _count(
+            await conn.execute(
+                """DELETE FROM group_inbox WHERE tenant_id = $1
+                   AND event_id IN (SELECT id FROM event_log WHERE tenant_id = $1 AND source = $2)""",
+                tenant_id,
+                connector_id,
+            )
+        )
+        counts["event_log"] = _count(
+            await conn.execute("DELETE FROM event_log WHERE tenant_id = $1 AND source = $2", tenant_id, connector_id)
+        )
+        for table in SOURCE_TABLES:
+            column = "id" if table == "connectors" else "connector_id"
+            counts[table] = _count(
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE tenant_id = $1 AND {column} = $2", tenant_id, connector_id
+                )
+            )
+    return counts
 
 
 async def find_person(conn: asyncpg.Connection, tenant_id: str, person: Person) -> None:

@@ -29,7 +29,11 @@ class ConnectConnector(Command, frozen=True, kw_only=True, tag="connector.connec
 
 
 class DisconnectConnector(Command, frozen=True, kw_only=True, tag="connector.disconnect.v1"):
+    """The connector is marked `disconnected` already (its webhooks refused, its secrets destroyed): stop its syncs
+    and schedule; with `erase`, also erase everything that came from it."""
+
     connector_id: str
+    erase: bool = False
 
 
 class StartSync(Command, frozen=True, kw_only=True, tag="connector.sync.v1"):

@@ -55,8 +55,12 @@ async def _issue(request: web.Request, command) -> web.Response:
     pool = request.app[POOL]
     async with tenant_transaction(pool, command.tenant_id) as conn:
         connector_id = getattr(command, "connector_id", None)
-        if connector_id is not None and not await conn.fetchval("SELECT 1 FROM connectors WHERE id = $1", connector_id):
-            raise ProblemError("not-found", "no such connector")
+        if connector_id is not None:
+            status = await conn.fetchval("SELECT status FROM connectors WHERE id = $1", connector_id)
+            if status is None:
+                raise ProblemError("not-found", "no such connector")
+            if status == "disconnected":
+                raise ProblemError("conflict", "the connector is disconnected")
         await record_command(conn, command)
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE id = $1", command.id)
     await send_command(pool, request.app[PUBLISHER], command)

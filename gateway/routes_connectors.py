@@ -55,7 +55,7 @@ class Connector(msgspec.Struct):
     provider: str
     name: str
     config: dict[str, Any]
-    status: str
+    status: str  # active, needs_setup, needs_reauth, or disconnected (kept with the records it imported)
     webhook_url: str
     created_at: Timestamp
     updated_at: Timestamp
@@ -351,9 +351,12 @@ async def patch_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorUpdate)
     tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
     async with tenant_transaction(app[POOL], tenant) as conn:
-        provider = await conn.fetchval("SELECT provider FROM connectors WHERE id = $1", connector_id)
-        if provider is None:
+        found = await conn.fetchrow("SELECT provider, status FROM connectors WHERE id = $1", connector_id)
+        if found is None:
             raise ProblemError("not-found", "no such connector")
+        if found["status"] == "disconnected":
+            raise ProblemError("conflict", "the connector is disconnected: create a new one to connect again")
+        provider = found["provider"]
         await check_fields(request, get_facts(provider), body.config, body.secrets, update=True)
         row = await conn.fetchrow(
             "UPDATE connectors SET name = coalesce($2, name), config = coalesce($3::jsonb, config), "
@@ -375,22 +378,38 @@ async def patch_connector(request: web.Request) -> web.Response:
     return json_response(_connector(request, row))
 
 
+class DisconnectQuery(msgspec.Struct):
+    erase: bool = False  # also erase what came from it: records, chunks, archived events, raw deliveries
+
+
 @routes.route(
     "DELETE",
     "/v1/connectors/{connector_id}",
     permission="connectors:write",
-    summary="Delete a connector instance and its secrets; its webhook URL stops working",
+    summary="Disconnect a connector: its webhook URL stops working, every version of its secrets is destroyed, its "
+    "syncs stop and its schedule goes; the records it imported stay (`source_status` disconnected) unless "
+    "`erase=true`, which erases everything that came from it (recorded as an erasure)",
+    query=DisconnectQuery,
     status=204,
     errors=(404,),
 )
 async def delete_connector(request: web.Request) -> web.Response:
+    query = read_query(request, DisconnectQuery)
     tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
-    command = DisconnectConnector(connector_id=connector_id, **new_command_fields(tenant, principal(request).subject))
+    command = DisconnectConnector(
+        connector_id=connector_id, erase=query.erase, **new_command_fields(tenant, principal(request).subject)
+    )
     async with tenant_transaction(app[POOL], tenant) as conn:
-        if await conn.fetchval("DELETE FROM connectors WHERE id = $1 RETURNING id", connector_id) is None:
+        status = await conn.fetchval("SELECT status FROM connectors WHERE id = $1 FOR UPDATE", connector_id)
+        if status is None:
             raise ProblemError("not-found", "no such connector")
+        if status == "disconnected" and not query.erase:
+            return web.Response(status=204)  # disconnected before: nothing more to do
+        await conn.execute(
+            "UPDATE connectors SET status = 'disconnected', updated_at = now() WHERE id = $1", connector_id
+        )
         await record_command(conn, command)
     app[TARGETS].forget(connector_id)
-    await app[SECRETS].delete(tenant, connector_id)
+    await app[SECRETS].delete(tenant, connector_id)  # every version (KV v2 metadata and all versions)
     await send_command(app[POOL], app[PUBLISHER], command)
     return web.Response(status=204)

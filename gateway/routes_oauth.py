@@ -130,7 +130,9 @@ async def callback(request: web.Request) -> web.Response:
     store = app[SECRETS]
     values = await store.read(pending.tenant_id, pending.connector_id, fresh=True)
     async with tenant_transaction(app[POOL], pending.tenant_id) as conn:
-        exists = await conn.fetchval("SELECT 1 FROM connectors WHERE id = $1", pending.connector_id)
+        exists = await conn.fetchval(
+            "SELECT 1 FROM connectors WHERE id = $1 AND status <> 'disconnected'", pending.connector_id
+        )
     if not exists or not values or not values.get("client_id"):
         raise ProblemError("not-found", "the connector (or its client credentials) is gone; nothing was stored")
     try:

@@ -36,6 +36,9 @@ class Record(msgspec.Struct):
     recorded_at: Timestamp
     deleted: bool
     data: msgspec.Raw  # the normalized entity (its schema depends on the kind)
+    # the status of the connector it came from: active, needs_reauth ..., or disconnected (the connector was
+    # disconnected and its records kept); null when the source is no connector (uploaded knowledge)
+    source_status: str | None = None
 
 
 class RecordList(msgspec.Struct):
@@ -54,10 +57,11 @@ class RecordQuery(msgspec.Struct):
     include_deleted: bool = False
 
 
-COLUMNS = "id, kind, source, provider, external_id, updated_at, recorded_at, deleted, data"
+SOURCE_STATUS = "(SELECT c.status FROM connectors c WHERE c.id = records.source) AS source_status"
+COLUMNS = f"id, kind, source, provider, external_id, updated_at, recorded_at, deleted, data, {SOURCE_STATUS}"
 LIST_COLUMNS = (
     "id, kind, source, provider, external_id, updated_at, recorded_at, deleted, "
-    "(CASE WHEN kind = 'document' THEN data - 'content' ELSE data END)::text AS data"
+    f"(CASE WHEN kind = 'document' THEN data - 'content' ELSE data END)::text AS data, {SOURCE_STATUS}"
 )
 
 

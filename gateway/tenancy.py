@@ -64,7 +64,9 @@ async def check_connector_quota(conn: asyncpg.Connection, tenant_id: str, limit:
     """In the creating transaction, before the INSERT: at most `limit` connectors per tenant. The transaction lock
     per tenant makes two concurrent creations count one after the other."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('connectors:' || $1))", tenant_id)
-    count = await conn.fetchval("SELECT count(*) FROM connectors WHERE tenant_id = $1", tenant_id)
+    count = await conn.fetchval(
+        "SELECT count(*) FROM connectors WHERE tenant_id = $1 AND status <> 'disconnected'", tenant_id
+    )
     if count >= limit:
         raise ProblemError(
             "quota-exceeded",

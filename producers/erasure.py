@@ -40,6 +40,19 @@ class PersonEntries:
         return any(email.encode() in text for email in self.emails)
 
 
+@dataclass
+class SourceEntries:
+    """What marks an entry as one connector's: an event from it (`source`) or a delivery record to it. Commands
+    about it are kept (the disconnect command is being carried out while this runs)."""
+
+    connector_id: str
+
+    def matches(self, message: dict[str, Any], raw: bytes) -> bool:
+        if message.get("source") == self.connector_id:
+            return True
+        return message.get("connector_id") == self.connector_id and "delivery_id" in message
+
+
 def _message(raw: bytes | None) -> dict[str, Any] | None:
     if not raw:
         return None
@@ -61,9 +74,14 @@ async def streams_to_search(redis: Redis, partitions: int) -> list[str]:
 
 
 async def erase_entries(
-    redis: Redis, tenant_id: str, partitions: int, person: PersonEntries | None = None, page: int = 500
+    redis: Redis,
+    tenant_id: str,
+    partitions: int,
+    person: PersonEntries | SourceEntries | None = None,
+    page: int = 500,
 ) -> dict[str, int]:
-    """XDEL the tenant's entries (all of them, or the person's); returns entries deleted per stream."""
+    """XDEL the tenant's entries (all of them, the person's or the connector's); returns entries deleted per
+    stream."""
     counts: dict[str, int] = {}
     for stream in await streams_to_search(redis, partitions):
         doomed: list[bytes] = []

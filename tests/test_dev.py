@@ -117,6 +117,17 @@ def read_record(dev: Dev, key: str, kind: str, external_id: str, timeout_s: floa
         time.sleep(0.2)
 
 
+def imported_orders(dev: Dev, key: str, source: str, at_least: int, timeout_s: float = 120.0) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, page = call("GET", f"{dev.base}/v1/records/order?source={source}&limit=100", key)
+        assert status == 200, page
+        if len(page["items"]) >= at_least:
+            return page["items"]
+        assert time.monotonic() < deadline, f"{len(page['items'])} orders from {source}; output:\n{dev.output()}"
+        time.sleep(0.5)
+
+
 def assert_all_gone(processes: list[psutil.Process]) -> None:
     deadline = time.monotonic() + 10
     while True:
@@ -184,6 +195,13 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
         assert read_record(again, key, "contact", "c-2")["data"]["email"] == "grace@example.com"
         assert "woocommerce order.created: published" in again.output()
         assert read_record(again, key, "order", "727")["provider"] == "woocommerce"  # the fixture's order 727
+        # --demo serves a local WooCommerce; the demo shop (made by the first run with a placeholder URL) is pointed
+        # at it and imports its history through the temporal-worker: the store's 36 orders appear as records
+        assert "local WooCommerce on http://127.0.0.1:" in again.output()
+        shop = json.loads((data / "demo-connectors.json").read_text())["demo-shop"]["id"]
+        imported = imported_orders(again, key, shop, 36)
+        assert {r["source_status"] for r in imported} == {"active"}
+        assert {"1001", "1036"} <= {r["external_id"] for r in imported}
         status = subprocess.run(
             [sys.executable, "-m", "bizosaas", "status"], env=env_file(data), capture_output=True, text=True, timeout=60
         )

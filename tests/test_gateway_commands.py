@@ -129,6 +129,7 @@ async def test_connector_crud_never_shows_secrets(gw: Gateway, redis, vault):
         await gw.post("/v1/connectors", json={"provider": "nope", "name": "x"}, headers=gw.bearer(key))
     ).status == 422
     assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
-    assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 404
+    assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204  # idempotent
+    assert (await gw.delete("/v1/connectors/con_nope", headers=gw.bearer(key))).status == 404
     with pytest.raises(hvac.exceptions.InvalidPath):
         bao.secrets.kv.v2.read_secret_version(path=path, raise_on_deleted_version=True)

@@ -65,7 +65,9 @@ async def test_filters_sort_and_keyset_pages(gw: Gateway, redis, pool):
         "recorded_at",
         "deleted",
         "data",
+        "source_status",  # null: con_a is no connector of the tenant here
     }
+    assert record["source_status"] is None
     assert record["updated_at"] == "2026-03-01T12:09:00Z" and record["deleted"] is False
     assert record["data"]["number"] == "#1009" and record["data"]["total_minor"] == 900
     assert [r["external_id"] for r in (await get(sort="updated_at"))["items"]][:2] == ["1", "2"]

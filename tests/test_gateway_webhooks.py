@@ -395,7 +395,8 @@ async def test_deleted_connector_stops_receiving(gw: Gateway, redis):
     assert (await deliver(gw, woo_id, body, woo(body, "customer.created", "a"))).status == 200
     assert (await gw.delete(f"/v1/connectors/{woo_id}", headers=gw.bearer(key))).status == 204
     assert (await deliver(gw, woo_id, body, woo(body, "customer.created", "b"))).status == 404
-    assert (await gw.get(f"/v1/connectors/{woo_id}", headers=gw.bearer(key))).status == 404
+    kept = await gw.get(f"/v1/connectors/{woo_id}", headers=gw.bearer(key))  # kept, disconnected
+    assert kept.status == 200 and (await kept.json())["status"] == "disconnected"
 
 
 async def test_concurrent_deliveries_share_batches_and_each_gets_its_own_answer(gw: Gateway, redis):

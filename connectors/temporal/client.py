@@ -159,6 +159,22 @@ async def delete_schedule(client: Client, connector_id: str) -> bool:
     return True
 
 
+async def stop_workflows(client: Client, connector_id: str, resources: list[str]) -> list[str]:
+    """Terminate the connector's set-up and every resource's sync workflow that is running (a disconnect): nothing
+    more is scheduled, and a page in flight is cancelled at its next heartbeat. Answers the ids stopped."""
+    stopped = []
+    for workflow_id in [connect_workflow_id(connector_id), *(sync_workflow_id(connector_id, r) for r in resources)]:
+        try:
+            async with _reachable():
+                await client.get_workflow_handle(workflow_id).terminate(reason="connector disconnected")
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:  # never started, or finished already
+                continue
+            raise
+        stopped.append(workflow_id)
+    return stopped
+
+
 class LazyTemporal:
     """A Temporal client connected on first use, so a worker starts (and its other groups run) while Temporal is
     down; until it answers, `get` raises TemporalUnavailable (transient)."""
