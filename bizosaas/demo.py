@@ -99,6 +99,8 @@ DEMO_FIELDS: dict[str, tuple[dict, dict]] = {  # provider -> (config, secrets be
         {"store_url": "http://127.0.0.1:9/demo-shop"},
         {"consumer_key": "ck_demo", "consumer_secret": "cs_demo"},
     ),
+    # webhooks only: the demo has no Shopify to sync from (its connect fails, saying the access token is missing)
+    "shopify": ({"shop": "https://demo-shop.myshopify.com"}, {}),
 }
 
 

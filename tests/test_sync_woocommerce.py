@@ -193,7 +193,9 @@ async def test_a_full_sync_turns_what_the_store_deleted_into_tombstones_and_a_fa
 
         # a full run failing half-way (503 on every page after the first): nothing is deleted, the cursor stays
         store.fail_next(10, 503, after=1)
-        cursor = await admin.fetchval("SELECT cursor FROM sync_checkpoints WHERE connector_id = $1", CONNECTOR)
+        cursor = await admin.fetchval(
+            "SELECT cursor FROM sync_checkpoints WHERE connector_id = $1 AND resource = 'orders'", CONNECTOR
+        )
         with pytest.raises(ProviderBusy):
             await sync.run(deps, target(), "run-2", full=True, max_wait_s=0.01)
         failed = [e for e in await published(redis) if e.type == "connector.sync.failed.v1"]
