@@ -19,6 +19,7 @@ chains them for a caller without Temporal.
 - **Deletions by full reconciliation**: a full run records the ids it lists (`sync_seen`); only when it finishes
   without error are the connector's records of that kind that it did not list, and whose state is older than the
   run's start, turned into `...deleted` events. A failed or partial run deletes nothing.
+- One page (read, map, keys, counts) is connectors/sync_pages.py.
 - Runs publish connector.sync.started/completed/failed with the run's id, full or incremental, and counts: objects
   listed, and of the resource's kind those added (no record held before) and updated (held at an older state),
   judged against the `records` projection when each page is read (it lags the stream a little).
@@ -35,15 +36,15 @@ from typing import Any
 
 import asyncpg
 
-from connectors.base import ApiCall, IngestContext, NormalizeError, Page, PageCursorGone, ProviderBusy
+from connectors.base import ApiCall, NormalizeError, PageCursorGone, ProviderBusy
 from connectors.credentials import SecretStore
-from connectors.facts import Resource
-from connectors.normalize import run_mapper, utc_time
+from connectors.normalize import utc_time
 from connectors.registry import get_api, get_facts
+from connectors.sync_pages import Target, count_changes, gmt, last_page, later, page_events, read_page, sync_key
 from db.pool import tenant_transaction
 from events.errors import PermanentError, is_transient
 from events.ids import derived_id
-from events.types import DELETED_BY_KIND, EntityUpserted, Event, Subject, SyncCompleted, SyncFailed, SyncStarted
+from events.types import DELETED_BY_KIND, Event, Subject, SyncCompleted, SyncFailed, SyncStarted
 from producers.publisher import Publisher
 
 log = logging.getLogger("bizosaas.connectors.sync")
@@ -64,13 +65,6 @@ class SyncDeps:
 
 
 @dataclass(frozen=True)
-class Target:
-    tenant_id: str
-    connector_id: str
-    resource: str
-
-
-@dataclass(frozen=True)
 class Step:
     done: bool
     page: int  # the page just read
@@ -84,16 +78,6 @@ class Finished:
     records: int
     deleted: int
     cursor: str | None
-
-
-def gmt(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _later(a: str | None, b: str | None) -> str | None:
-    if not a or not b:
-        return a or b
-    return a if utc_time(a) >= utc_time(b) else b
 
 
 async def connector_row(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -> asyncpg.Record:
@@ -127,10 +111,6 @@ def _lifecycle(cls: type[Event], target: Target, provider: str, now: datetime, k
         resource=target.resource,
         **fields,
     )
-
-
-def _key(target: Target, *parts: Any) -> str:
-    return ":".join(["sync", target.connector_id, target.resource, *map(str, parts)])
 
 
 async def _state(conn: asyncpg.Connection, target: Target, lock: bool = False) -> asyncpg.Record | None:
@@ -170,49 +150,10 @@ async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False)
             until,
             now,
         )
-    key = _key(target, run_id, "started")
+    key = sync_key(target, run_id, "started")
     started = _lifecycle(SyncStarted, target, row["provider"], now, key, cursor=since, run_id=run_id, full=full)
-    await deps.publisher.publish([started], [_key(target, run_id, "started")])
+    await deps.publisher.publish([started], [sync_key(target, run_id, "started")])
     return run_id
-
-
-def version_of(api: Any, resource: Resource, obj: dict) -> str:
-    """What names this state of the object in its idempotency key: its modification time (`cursor_of`), or, for a
-    provider whose objects carry none (Stripe), the api module's own `version_of` (a hash of the object)."""
-    versioned = getattr(api, "version_of", None)
-    return (versioned(resource, obj) if versioned else api.cursor_of(resource, obj)) or ""
-
-
-async def read_page(api: Any, call: ApiCall, resource: Resource, number: int, since, until, after) -> Page:
-    """Page `number` of the resource, or for cursor pagination the page after `after` (None: the first)."""
-    if resource.pagination == "cursor":
-        return await api.read_page(call, resource, number, since, until, after=after)
-    return await api.read_page(call, resource, number, since, until)
-
-
-def last_page(resource: Resource, number: int, page: Page) -> bool:
-    """Whether `page` (the `number`-th) ends the listing."""
-    if not page.objects:
-        return True
-    if resource.pagination == "cursor":
-        return page.next_cursor is None
-    if page.total_pages is not None:
-        return number >= page.total_pages
-    return len(page.objects) < resource.page_size
-
-
-def _events(call: ApiCall, target: Target, resource: Resource, api: Any, obj: dict, now: datetime):
-    object_id, modified = str(obj.get("id", "")), version_of(api, resource, obj)
-    ctx = IngestContext(
-        tenant_id=target.tenant_id,
-        connector_id=target.connector_id,
-        delivery_id=f"sync:{resource.name}:{object_id}:{modified}",
-        received_at=now,
-        config=dict(call.config),
-    )
-    mapper = api.MAPPERS[resource.kind]
-    events = run_mapper(ctx, call.facts.provider, f"sync {resource.name}", lambda out: mapper(out, obj), raw_ref=False)
-    return events, [_key(target, object_id, modified, i) for i in range(len(events))]
 
 
 async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
@@ -243,14 +184,14 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
     cursor = state["run_cursor"]
     for obj in page.objects:
         try:
-            made, made_keys = _events(call, target, resource, api, obj, now)
+            made, made_keys = page_events(call, target, resource, api, obj, now)
         except NormalizeError as exc:  # one malformed object must not stop the sync; it still counts as listed
             log.warning("sync %s %s: object skipped: %s", *_ids(target), exc)
             made, made_keys = [], []
         events += made
         keys += made_keys
-        cursor = _later(cursor, api.cursor_of(resource, obj))
-    added, updated = await _changes(deps, target, resource.kind, events)
+        cursor = later(cursor, api.cursor_of(resource, obj))
+    added, updated = await count_changes(deps.pool, target, resource.kind, events)
     if events:
         await deps.publisher.publish(events, keys)
     done = last_page(resource, number, page)
@@ -291,28 +232,6 @@ async def _restart_pages(deps: SyncDeps, target: Target, run_id: str) -> None:
         )
 
 
-async def _changes(deps: SyncDeps, target: Target, kind: str, events: list[Event]) -> tuple[int, int]:
-    """(added, updated) among a page's states of the resource's kind, against the records held now: no record (or
-    a tombstone) is an addition, an older one an update; a state already held (a page read again) is neither."""
-    states = {
-        e.subject.external_id: e.occurred_at for e in events if e.subject.kind == kind and isinstance(e, EntityUpserted)
-    }
-    if not states:
-        return 0, 0
-    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        rows = await conn.fetch(
-            """SELECT external_id, updated_at FROM records
-               WHERE kind = $1 AND source = $2 AND NOT deleted AND external_id = ANY($3::text[])""",
-            kind,
-            target.connector_id,
-            list(states),
-        )
-    held = {r["external_id"]: r["updated_at"] for r in rows}
-    added = sum(1 for i in states if i not in held)
-    updated = sum(1 for i, at in states.items() if i in held and held[i] < at)
-    return added, updated
-
-
 def _ids(target: Target) -> tuple[str, str]:
     return target.connector_id, target.resource
 
@@ -346,7 +265,7 @@ async def finish(deps: SyncDeps, target: Target, run_id: str) -> Finished:
     events: list[Event] = []
     keys: list[str] = []
     for external_id in gone:
-        key = _key(target, run_id, "deleted", external_id)
+        key = sync_key(target, run_id, "deleted", external_id)
         events.append(
             DELETED_BY_KIND[resource.kind](
                 id=derived_id(key, int(now.timestamp() * 1000)),
@@ -359,8 +278,8 @@ async def finish(deps: SyncDeps, target: Target, run_id: str) -> Finished:
             )
         )
         keys.append(key)
-    cursor = _later(state["cursor"], state["run_cursor"])
-    key = _key(target, run_id, "completed")
+    cursor = later(state["cursor"], state["run_cursor"])
+    key = sync_key(target, run_id, "completed")
     events.append(
         _lifecycle(
             SyncCompleted,
@@ -406,7 +325,7 @@ async def fail(deps: SyncDeps, target: Target, run_id: str, error: str, retryabl
         state = await _state(conn, target)
     full = bool(state and state["run_id"] == run_id and state["run_full"])
     now = datetime.now(UTC)
-    key = _key(target, run_id, "failed")
+    key = sync_key(target, run_id, "failed")
     failed = _lifecycle(
         SyncFailed, target, provider, now, key, error=error[:2000], retryable=retryable, run_id=run_id, full=full
     )

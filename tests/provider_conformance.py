@@ -6,7 +6,7 @@ What every provider is held to:
 - its facts (provider.toml) load and agree with its code (`check_facts`, also run by tests/test_provider_facts.py);
 - its api module has what connectors/sync.py and the action activity call, a mapper for every resource's kind;
 - every declared resource pages through the local provider server to the end, by the sync's own page loop
-  (`connectors.sync.read_page` / `last_page`): the loop ends, ids are unique, the count is the server's;
+  (`connectors.sync_pages.read_page` / `last_page`): the loop ends, ids are unique, the count is the server's;
 - every object the sync maps survives the stream codec (events.codec encode -> decode_event, equal);
 - every declared action, with an input its schema admits, changes the local server's state;
 - every signature vector in tests/fixtures/webhooks/<provider>/vectors.json verifies (a negative one is refused, a
@@ -28,7 +28,7 @@ import jsonschema
 import pytest
 from webhook_support import request
 
-from connectors import sync
+from connectors import sync_pages
 from connectors.base import ApiCall, IngestContext, SignatureError, WebhookRequest
 from connectors.facts import Action, Resource, base_url
 from connectors.normalize import run_mapper
@@ -190,10 +190,10 @@ class ProviderConformance:
             while True:
                 number += 1
                 assert number <= bound, f"{resource.name}: the page loop does not end ({number} pages)"
-                page = await sync.read_page(api, call, resource, number, None, None, after)
+                page = await sync_pages.read_page(api, call, resource, number, None, None, after)
                 assert len(page.objects) <= resource.page_size
                 seen += [str(o["id"]) for o in page.objects]
-                if sync.last_page(resource, number, page):
+                if sync_pages.last_page(resource, number, page):
                     break
                 after = page.next_cursor
             assert len(seen) == len(set(seen)), f"{resource.name}: an id was listed twice"
@@ -203,10 +203,10 @@ class ProviderConformance:
         api, call = get_api(self.provider), self.call(server)
         for resource in self.facts.resources:
             self.seed(server, resource, 3)
-            page = await sync.read_page(api, call, resource, 1, None, None, None)
+            page = await sync_pages.read_page(api, call, resource, 1, None, None, None)
             assert page.objects, resource.name
             for obj in page.objects:
-                version = sync.version_of(api, resource, obj)
+                version = sync_pages.version_of(api, resource, obj)
                 ctx = IngestContext(
                     tenant_id="tenant-conformance",
                     connector_id="con_conformance",

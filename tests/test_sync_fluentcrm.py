@@ -10,7 +10,7 @@ import pytest
 from factories import running, wait_for
 from providers.fluentcrm_server import FluentCrmSite
 
-from connectors import sync
+from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
 from connectors.credentials import VaultSecrets
 from connectors.providers.fluentcrm import api, mapping
@@ -47,7 +47,7 @@ async def test_pages_come_from_the_body(site):
     assert [o["id"] for o in first.objects] == site.ids()[:100]
     assert site.log[-1][2] == {"page": "1", "per_page": "100", "sort_by": "id", "sort_type": "ASC"}
     third = await api.read_page(call_for(site), subscribers, 3)
-    assert [o["id"] for o in third.objects] == site.ids()[200:] and sync.last_page(subscribers, 3, third)
+    assert [o["id"] for o in third.objects] == site.ids()[200:] and sync_pages.last_page(subscribers, 3, third)
     entity = mapping.contact(first.objects[0])
     assert entity.tags == ["Customer"] and entity.accepts_marketing and entity.provider_data["lists"] == ["Newsletter"]
 

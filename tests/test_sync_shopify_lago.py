@@ -13,7 +13,7 @@ from factories import running, wait_for
 from providers.lago_server import LagoAccount
 from providers.shopify_server import T0, ShopifyShop
 
-from connectors import sync
+from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
 from connectors.credentials import VaultSecrets
 from connectors.providers.lago import api as lago_api
@@ -165,7 +165,7 @@ async def test_lago_pages_by_page_and_meta_and_lists_every_subscription(lago):
     assert (len(first.objects), first.total, first.total_pages) == (100, 230, 3)
     assert first.objects[0]["id"] == first.objects[0]["lago_id"]
     last = await lago_api.read_page(lago_call(lago), customers, 3)
-    assert len(last.objects) == 30 and sync.last_page(customers, 3, last)
+    assert len(last.objects) == 30 and sync_pages.last_page(customers, 3, last)
     lago.change("subscriptions", lago.ids("subscriptions")[0], status="terminated")
     subs = await lago_api.read_page(lago_call(lago), LAGO.resource("subscriptions"), 1)
     assert len(subs.objects) == 3 and ("status[]", "terminated") in lago.log[-1][2]

@@ -12,7 +12,7 @@ import pytest
 from factories import running, wait_for
 from providers.wordpress_server import WordPressSite
 
-from connectors import sync
+from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
 from connectors.credentials import VaultSecrets
 from connectors.providers.wordpress import api, mapping
@@ -185,7 +185,7 @@ async def test_posts_import_every_status_then_only_changes_in_a_local_time_windo
         assert third.records == 3  # the changed two, and the last one again (the checkpoint's second overlaps)
         query = site.requests("posts")[-1].query
         assert query["modified_after"] == "2026-01-01T03:58:59"  # the checkpoint less a second, at UTC+2
-        assert query["modified_before"] > sync.gmt(datetime.now(UTC))  # local: two hours ahead of UTC
+        assert query["modified_before"] > sync_pages.gmt(datetime.now(UTC))  # local: two hours ahead of UTC
         fresh = (await published(redis))[before:]
         assert sorted(e.subject.external_id for e in fresh if e.type == "cms.post.upserted.v1") == [
             str(i) for i in changed
