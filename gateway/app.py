@@ -20,6 +20,7 @@ from gateway import (
     routes_records,
     routes_search,
     routes_service,
+    routes_syncs,
     routes_tenants,
     routes_webhooks,
 )
@@ -53,6 +54,7 @@ ROUTE_MODULES = (
     routes_service,
     routes_tenants,
     routes_connectors,
+    routes_syncs,
     routes_providers,
     routes_oauth,
     routes_records,

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import time
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
@@ -22,6 +20,8 @@ from events.commands import ConnectConnector, DisconnectConnector
 from gateway.commands import new_command_fields, record_command, send_command
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
+from gateway.routes_syncs import Health
+from gateway.routes_syncs import health as connector_health
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
 from gateway.state import CONFIG, POOL, PUBLISHER, SECRETS, TARGETS, principal, tenant_of
 from gateway.tenancy import check_connector_quota
@@ -62,55 +62,8 @@ class Connector(msgspec.Struct):
     secret_rotated_at: Timestamp | None = None
 
 
-class LastError(msgspec.Struct):
-    at: Timestamp
-    resource: str
-    run_id: str
-    error: str
-    retryable: bool
-
-
-class Schedule(msgspec.Struct):
-    interval_s: int
-    paused: bool
-
-
-class Health(msgspec.Struct):
-    needs_reauth: bool  # the provider refused the stored grant: reconnect (the OAuth2 authorize route)
-    last_success_at: Timestamp | None  # the last sync run that completed
-    last_error: LastError | None  # the last sync run that failed
-    schedule: Schedule | None  # None: no schedule yet (it is made when the connector connects)
-    next_run_at: Timestamp | None  # the schedule's next tick; None when paused or without a schedule
-
-
 class ConnectorDetail(Connector):
     health: Health | None = None
-
-
-class SyncRun(msgspec.Struct):
-    run_id: str
-    resource: str
-    full: bool  # a full run (reconciles deletions) or an incremental one
-    status: Literal["running", "completed", "failed"]
-    started_at: Timestamp | None
-    finished_at: Timestamp | None
-    records: int  # objects listed
-    added: int
-    updated: int
-    deleted: int
-    error: str | None
-    retryable: bool | None
-
-
-class SyncRunList(msgspec.Struct):
-    items: list[SyncRun]
-    next: str | None
-
-
-class SyncRunQuery(msgspec.Struct):
-    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: Cursor | None = None
-    resource: ShortText | None = None
 
 
 class ConnectorCreated(Connector):
@@ -263,79 +216,8 @@ async def get_connector_route(request: web.Request) -> web.Response:
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM connectors WHERE id = $1", connector_id)
         if row is None:
             raise ProblemError("not-found", "no such connector")
-        health = await _health(conn, row)
+        health = await connector_health(conn, row)
     return json_response(_connector(request, row, ConnectorDetail, health=health))
-
-
-def next_tick(interval_s: int, offset_s: int, now: float) -> datetime:
-    """The next time of a Temporal interval spec (every interval_s, offset_s after the epoch's multiples)."""
-    ticks = math.floor((now - offset_s) / interval_s) + 1
-    return datetime.fromtimestamp(offset_s + ticks * interval_s, UTC)
-
-
-async def _health(conn, row) -> Health:
-    connector_id = row["id"]
-    success = await conn.fetchval(
-        "SELECT max(finished_at) FROM sync_runs WHERE connector_id = $1 AND status = 'completed'", connector_id
-    )
-    failed = await conn.fetchrow(
-        """SELECT finished_at, resource, run_id, error, retryable FROM sync_runs
-           WHERE connector_id = $1 AND status = 'failed' ORDER BY finished_at DESC, run_id DESC LIMIT 1""",
-        connector_id,
-    )
-    schedule = await conn.fetchrow(
-        "SELECT interval_s, paused, offset_s FROM connector_schedules WHERE connector_id = $1", connector_id
-    )
-    return Health(
-        needs_reauth=row["status"] == "needs_reauth",
-        last_success_at=success,
-        last_error=LastError(
-            at=failed["finished_at"],
-            resource=failed["resource"],
-            run_id=failed["run_id"],
-            error=failed["error"] or "",
-            retryable=bool(failed["retryable"]),
-        )
-        if failed
-        else None,
-        schedule=Schedule(schedule["interval_s"], schedule["paused"]) if schedule else None,
-        next_run_at=next_tick(schedule["interval_s"], schedule["offset_s"], time.time())
-        if schedule and not schedule["paused"]
-        else None,
-    )
-
-
-@routes.route(
-    "GET",
-    "/v1/connectors/{connector_id}/syncs",
-    permission="connectors:read",
-    summary="A connector's sync runs, newest first: resource, full or incremental, times, counts, error",
-    query=SyncRunQuery,
-    response=SyncRunList,
-    errors=(404,),
-)
-async def list_syncs(request: web.Request) -> web.Response:
-    query = read_query(request, SyncRunQuery)
-    connector_id = request.match_info["connector_id"]
-    after = decode_cursor(query.cursor, f"syncs:{connector_id}")
-    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        if not await conn.fetchval("SELECT 1 FROM connectors WHERE id = $1", connector_id):
-            raise ProblemError("not-found", "no such connector")
-        rows = await conn.fetch(
-            """SELECT run_id AS id, run_id, resource, full_run AS full, status, started_at, finished_at, records,
-                      added, updated, deleted, error, retryable, coalesce(started_at, finished_at) AS at
-               FROM sync_runs
-               WHERE connector_id = $1 AND ($2::text IS NULL OR resource = $2)
-                 AND ($3::timestamptz IS NULL OR (coalesce(started_at, finished_at), run_id) < ($3, $4::text))
-               ORDER BY coalesce(started_at, finished_at) DESC, run_id DESC LIMIT $5""",
-            connector_id,
-            query.resource,
-            *(after or (None, "")),
-            query.limit + 1,
-        )
-    items, cursor = page(rows, query.limit, f"syncs:{connector_id}", sort_field="at")
-    runs = [SyncRun(**{k: v for k, v in r.items() if k not in ("id", "at")}) for r in items]
-    return json_response(SyncRunList(items=runs, next=cursor))
 
 
 @routes.route(
