@@ -37,6 +37,19 @@ def test_every_setting_is_documented_in_the_readme():
     assert missing == [], f"add these to README.md's Settings table: {missing}"
 
 
+def test_every_route_is_named_in_the_gateway_document():
+    from gateway.app import ROUTE_MODULES
+
+    document = (ROOT / "docs" / "gateway.md").read_text()
+    missing = [
+        f"{spec.method} {spec.template}"
+        for m in ROUTE_MODULES
+        for spec in m.routes.specs
+        if spec.template not in document
+    ]
+    assert missing == [], f"name these routes in docs/gateway.md: {missing}"
+
+
 def test_ruff_finds_nothing_to_lint_or_format():
     """[tool.ruff] in pyproject.toml: the tree is lint-clean and formatted (`ruff check --fix`, `ruff format`)."""
     ruff = Path(sys.executable).parent / "ruff"
