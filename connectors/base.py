@@ -157,3 +157,33 @@ class Page:
 class PageCursorGone(TransientError):
     """The object a cursor page starts after no longer exists (deleted during the run), so the provider cannot
     continue from it: the sync reads the resource's pages again from the first (re-read objects publish nothing)."""
+
+
+@dataclass(frozen=True)
+class NoWebhooks:
+    """The Provider of a package that receives no webhooks (provider.toml: registration "none"): every delivery is
+    refused (`verify` raises, so the gateway answers 401 and logs it) and nothing is ever normalized; its records
+    arrive by sync. `reason` says why, in the refusal."""
+
+    provider: str
+    reason: str
+    content_types: frozenset[str] = frozenset({"application/json"})
+    content_encodings: frozenset[str] = frozenset()
+    delivery_id_unique: bool = False
+    kept_headers: frozenset[str] = frozenset()
+    topics: frozenset[str] = frozenset()
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
+        raise SignatureError(f"{self.provider}: {self.reason}; no delivery is accepted")
+
+    def delivery_id(self, request: WebhookRequest) -> str | None:
+        return None
+
+    def topic(self, request: WebhookRequest) -> str:
+        return ""
+
+    def handshake(self, request: WebhookRequest) -> Handshake | None:
+        return None
+
+    def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Event]:
+        raise NormalizeError(f"{self.provider}: unmapped topic {topic!r} ({self.reason})")

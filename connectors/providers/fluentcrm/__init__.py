@@ -2,8 +2,8 @@
 REST client pieces come from connectors/providers/wordpress/rest.py), mapping.py (contacts -> entities) and no
 webhooks (no documented signature; webhook.py refuses every delivery). PROVIDER is what the registry finds."""
 
-from connectors.providers.fluentcrm.webhook import FluentCrmProvider
+from connectors.providers.fluentcrm.webhook import WEBHOOKS
 
-PROVIDER = FluentCrmProvider()
+PROVIDER = WEBHOOKS
 
-__all__ = ["PROVIDER", "FluentCrmProvider"]
+__all__ = ["PROVIDER"]

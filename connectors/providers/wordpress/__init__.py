@@ -2,8 +2,8 @@
 sync reads, the create_draft_post action), mapping.py (REST objects -> entities) and no webhooks (core sends none;
 webhook.py refuses every delivery). PROVIDER is what the registry finds."""
 
-from connectors.providers.wordpress.webhook import WordPressProvider
+from connectors.providers.wordpress.webhook import WEBHOOKS
 
-PROVIDER = WordPressProvider()
+PROVIDER = WEBHOOKS
 
-__all__ = ["PROVIDER", "WordPressProvider"]
+__all__ = ["PROVIDER"]

@@ -1,37 +1,6 @@
 """WordPress webhooks: none. WordPress core sends no webhooks (plugins such as WP Webhooks do, each its own way), so
-the connector has no webhook secret and `verify` refuses every delivery (the gateway answers 401 and logs it);
-posts, pages, comments and users arrive by sync only."""
+the connector has no webhook secret and every delivery is refused; posts, pages, comments and users arrive by sync."""
 
-from __future__ import annotations
+from connectors.base import NoWebhooks
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import ClassVar
-
-from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
-from events.types import Event
-
-
-@dataclass(frozen=True)
-class WordPressProvider:
-    provider: ClassVar[str] = "wordpress"
-    content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
-    content_encodings: ClassVar[frozenset[str]] = frozenset()
-    delivery_id_unique: ClassVar[bool] = False
-    kept_headers: ClassVar[frozenset[str]] = frozenset()
-    topics: ClassVar[frozenset[str]] = frozenset()
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
-        raise SignatureError("wordpress: core sends no webhooks; no delivery is accepted")
-
-    def delivery_id(self, request: WebhookRequest) -> str | None:
-        return None
-
-    def topic(self, request: WebhookRequest) -> str:
-        return ""
-
-    def handshake(self, request: WebhookRequest) -> Handshake | None:
-        return None
-
-    def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Event]:
-        raise NormalizeError(f"wordpress: unmapped topic {topic!r} (WordPress sends no webhooks)")
+WEBHOOKS = NoWebhooks("wordpress", "WordPress core sends no webhooks")

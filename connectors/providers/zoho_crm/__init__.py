@@ -2,8 +2,8 @@
 (webhook.py refuses every delivery); sync comes later (mapping.py is empty until then). PROVIDER is what the registry
 finds."""
 
-from connectors.providers.zoho_crm.webhook import ZohoCrmProvider
+from connectors.providers.zoho_crm.webhook import WEBHOOKS
 
-PROVIDER = ZohoCrmProvider()
+PROVIDER = WEBHOOKS
 
-__all__ = ["PROVIDER", "ZohoCrmProvider"]
+__all__ = ["PROVIDER"]
