@@ -126,6 +126,16 @@ class ProviderBusy(TransientError):
         self.retry_after_s = retry_after_s
 
 
+def retry_after_s(headers: Mapping[str, str], name: str = "Retry-After") -> float | None:
+    """A Retry-After header's delay in seconds; None when absent or an HTTP date (the retry policy's back-off
+    applies then: providers send seconds)."""
+    value = headers.get(name)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
 class ProviderRefused(PermanentError):
     """The provider refused the request for a reason retrying cannot fix (credentials, permissions, a wrong URL);
     the message says what a person should change."""

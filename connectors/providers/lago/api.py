@@ -29,7 +29,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused
+from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.providers.lago.mapping import MAPPERS
 from connectors.public_http import public_session, refused_address
@@ -48,14 +48,6 @@ def _auth(call: ApiCall) -> dict[str, str]:
     if not key:
         raise ProviderRefused("Lago: the connector has no API key: add secrets.api_key (Developers > API keys)")
     return {"Authorization": f"Bearer {key}", "Accept": "application/json"}
-
-
-def _retry_after(headers: Any, name: str) -> float | None:
-    value = headers.get(name)
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 class _Refusal(ProviderRefused):
@@ -77,7 +69,7 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     detail = f"HTTP {status}{f' {code}' if code else ''}{f': {json.dumps(details)[:300]}' if details else ''}"
     if status == 429 or status >= 500:
         header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"Lago {what}: {detail}, try later", _retry_after(response.headers, header))
+        raise ProviderBusy(f"Lago {what}: {detail}, try later", retry_after_s(response.headers, header))
     if status == 401:
         raise ProviderRefused(
             f"Lago {what}: the API key was refused ({detail}): copy a current key from Developers > API keys into "

@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused
+from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.oauth import ACCESS_TOKEN
 from connectors.providers.shopify.mapping import MAPPERS, MODIFIED_FIELD
@@ -61,14 +61,6 @@ def _token(call: ApiCall) -> str:
     return token
 
 
-def _retry_after(headers: Any, name: str) -> float | None:
-    value = headers.get(name)
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
     status = response.status
     if status < 400:
@@ -82,7 +74,7 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     detail = f"HTTP {status}{f': {message}' if message else ''}"
     if status == 429 or status >= 500:
         header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"Shopify {what}: {detail}, try later", _retry_after(response.headers, header))
+        raise ProviderBusy(f"Shopify {what}: {detail}, try later", retry_after_s(response.headers, header))
     if status == 401:
         raise ProviderRefused(
             f"Shopify {what}: the access token was refused ({detail}): reinstall the app, or for a custom app copy "

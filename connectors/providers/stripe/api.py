@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused
+from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.normalize import EventBuilder
 from connectors.providers.stripe.mapping import customer, invoice, payment, subscription
@@ -66,14 +66,6 @@ def _auth(call: ApiCall) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def _retry_after(headers: Any, name: str) -> float | None:
-    value = headers.get(name)
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
     status = response.status
     if status < 400:
@@ -88,7 +80,7 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     detail = f"HTTP {status}{f' {code}' if code else ''}"
     if status == 429 or status >= 500:
         header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"Stripe {what}: {detail}, try later", _retry_after(response.headers, header))
+        raise ProviderBusy(f"Stripe {what}: {detail}, try later", retry_after_s(response.headers, header))
     if status == 401:
         raise ProviderRefused(
             f"Stripe {what}: the secret key was refused ({detail}): check secrets.secret_key is a current secret key "

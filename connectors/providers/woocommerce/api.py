@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused
+from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.providers.woocommerce.mapping import MAPPERS, MODIFIED_FIELD
 from connectors.public_http import public_session, refused_address
@@ -37,14 +37,6 @@ def _auth(call: ApiCall) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
 
-def _retry_after(headers: Any, name: str) -> float | None:
-    value = headers.get(name)
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: rare from WordPress; the retry policy's back-off applies
-
-
 async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
     status = response.status
     if status < 400:
@@ -57,7 +49,7 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     detail = f"HTTP {status}{f' {code}' if code else ''}"
     if status == 429 or status >= 500:
         header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"WooCommerce {what}: {detail}, try later", _retry_after(response.headers, header))
+        raise ProviderBusy(f"WooCommerce {what}: {detail}, try later", retry_after_s(response.headers, header))
     if status in (401, 403):
         raise ProviderRefused(
             f"WooCommerce {what}: the store refused the consumer key ({detail}): check that the key exists, is "

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, ProviderBusy, ProviderRefused
+from connectors.base import ApiCall, ProviderBusy, ProviderRefused, retry_after_s
 from connectors.public_http import public_session, refused_address
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
@@ -30,14 +30,6 @@ def auth_header(call: ApiCall) -> dict[str, str]:
     auth = call.facts.auth
     pair = f"{call.secrets.get(auth.username_field, '')}:{call.secrets.get(auth.password_field, '')}"
     return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-
-
-def retry_after(headers: Any, name: str) -> float | None:
-    value = headers.get(name)
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: the retry policy's back-off applies
 
 
 def int_header(headers: Any, name: str) -> int | None:
@@ -61,7 +53,7 @@ async def check(response: aiohttp.ClientResponse, call: ApiCall, product: str, w
     detail = f"HTTP {status}{f' {code}' if code else ''}"
     if status == 429 or status >= 500:
         header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"{product} {what}: {detail}, try later", retry_after(response.headers, header))
+        raise ProviderBusy(f"{product} {what}: {detail}, try later", retry_after_s(response.headers, header))
     if status == 401:
         raise ProviderRefused(
             f"{product} {what}: the site refused the login ({detail}): check secrets.username is the user's login "
