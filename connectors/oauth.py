@@ -121,7 +121,10 @@ async def take_state(redis: Redis, state: str) -> PendingAuthorization | None:
     return None if raw is None else msgspec.json.decode(raw, type=PendingAuthorization)
 
 
-def authorize_url(facts: ProviderFacts, client_id: str, redirect_uri: str, state: str, challenge: str) -> str:
+def authorize_url(
+    facts: ProviderFacts, client_id: str, redirect_uri: str, state: str, challenge: str, base: str | None = None
+) -> str:
+    """The provider's authorization page (`base`: the connector's own, where each has one, e.g. a Shopify shop)."""
     auth = facts.auth
     params = {
         "response_type": "code",
@@ -133,8 +136,9 @@ def authorize_url(facts: ProviderFacts, client_id: str, redirect_uri: str, state
         "code_challenge_method": "S256",
         **auth.authorize_params,
     }
-    separator = "&" if urlsplit(auth.authorize_url).query else "?"
-    return auth.authorize_url + separator + urlencode(params)
+    base = base or auth.authorize_url
+    separator = "&" if urlsplit(base).query else "?"
+    return base + separator + urlencode(params)
 
 
 def _origin(url: str) -> str:

@@ -55,6 +55,21 @@ def get_facts(provider: str) -> ProviderFacts:
         raise UnknownProvider(provider) from None
 
 
+def get_oauth_hooks(provider: str):
+    """The provider package's `oauth_hooks.py` (per-connector authorize and token URLs, a callback check), or None
+    when the facts' URLs serve every connector (Zoho). The OAuth2 connect routes call it."""
+    try:
+        module = f"{_packages()[provider][2]}.oauth_hooks"
+    except KeyError:
+        raise UnknownProvider(provider) from None
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+
+
 def get_api(provider: str):
     """The provider package's `api.py` (read_page, cursor_of, reconciles, MAPPERS and its actions), imported on first
     use; None for a webhooks-only provider. Only syncs and actions call it (never the gateway)."""

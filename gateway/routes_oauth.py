@@ -9,13 +9,14 @@ redirect URI is always BIZOSAAS_PUBLIC_URL + /v1/oauth/callback, never derived f
 
 from __future__ import annotations
 
+import json
 import logging
 
 import msgspec
 from aiohttp import web
 
 from connectors import oauth
-from connectors.registry import UnknownProvider, get_facts
+from connectors.registry import UnknownProvider, get_facts, get_oauth_hooks
 from db.pool import tenant_transaction
 from events.errors import PermanentError
 from gateway.problems import ProblemError
@@ -44,6 +45,20 @@ class Connected(msgspec.Struct):
     expires_at: float  # the access token's expiry (unix seconds); it is refreshed before then
 
 
+def _config(raw) -> dict:
+    return raw if isinstance(raw, dict) else json.loads(raw or "{}")
+
+
+def _token_url(facts, query, values: dict, config: dict, allow_private: bool) -> str:
+    """Where the code is exchanged: the connector's own token endpoint after its callback check (provider hooks), or
+    the facts' (with a documented token host the callback names, Zoho's accounts server)."""
+    if hooks := get_oauth_hooks(facts.provider):
+        hooks.check_callback(query, values, config, allow_private)
+        return hooks.endpoints(config, allow_private)[1]
+    named = query.get(facts.auth.token_host_param) if facts.auth.token_host_param else None
+    return oauth.token_url(facts, named, allow_private)
+
+
 def redirect_uri(request: web.Request) -> str:
     base = request.app[CONFIG].public_url.rstrip("/")
     if not base:
@@ -66,9 +81,10 @@ def redirect_uri(request: web.Request) -> str:
 async def authorize(request: web.Request) -> web.Response:
     tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
     async with tenant_transaction(app[POOL], tenant) as conn:
-        provider = await conn.fetchval("SELECT provider FROM connectors WHERE id = $1", connector_id)
-    if provider is None:
+        row = await conn.fetchrow("SELECT provider, config FROM connectors WHERE id = $1", connector_id)
+    if row is None:
         raise ProblemError("not-found", "no such connector")
+    provider, config = row["provider"], _config(row["config"])
     facts = get_facts(provider)
     if facts.auth.kind != "oauth2":
         raise ProblemError("conflict", f"{provider} does not authenticate with OAuth2 (auth: {facts.auth.kind})")
@@ -86,7 +102,13 @@ async def authorize(request: web.Request) -> web.Response:
         principal=principal(request).subject,
         redirect_uri=callback,
     )
-    location = oauth.authorize_url(facts, str(values["client_id"]), callback, state, challenge)
+    base = None
+    if hooks := get_oauth_hooks(provider):  # each connector's own authorization page (a Shopify shop's)
+        try:
+            base, _ = hooks.endpoints(config, app[CONFIG].allow_private_urls)
+        except hooks.REFUSED as exc:
+            raise ProblemError("conflict", f"{exc}: PATCH /v1/connectors/{connector_id} with a valid config") from None
+    location = oauth.authorize_url(facts, str(values["client_id"]), callback, state, challenge, base)
     # a Response, not web.HTTPFound: the error middleware turns raised HTTP exceptions into problems
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
@@ -121,20 +143,19 @@ async def callback(request: web.Request) -> web.Response:
     except UnknownProvider:
         raise ProblemError("not-found", "the connector's provider is gone") from None
     allow_private = app[CONFIG].allow_private_urls
-    named = query.get(facts.auth.token_host_param) if facts.auth.token_host_param else None
-    try:
-        url = oauth.token_url(facts, named, allow_private)
-    except oauth.TokenHostRefused as exc:
-        log.warning("oauth callback refused: %s", exc, extra={"tenant_id": pending.tenant_id})
-        raise ProblemError("bad-request", f"{exc}; nothing was sent there, nothing was stored") from None
     store = app[SECRETS]
     values = await store.read(pending.tenant_id, pending.connector_id, fresh=True)
     async with tenant_transaction(app[POOL], pending.tenant_id) as conn:
-        exists = await conn.fetchval(
-            "SELECT 1 FROM connectors WHERE id = $1 AND status <> 'disconnected'", pending.connector_id
+        row = await conn.fetchrow(
+            "SELECT config FROM connectors WHERE id = $1 AND status <> 'disconnected'", pending.connector_id
         )
-    if not exists or not values or not values.get("client_id"):
+    if not row or not values or not values.get("client_id"):
         raise ProblemError("not-found", "the connector (or its client credentials) is gone; nothing was stored")
+    try:
+        url = _token_url(facts, query, values, _config(row["config"]), allow_private)
+    except (oauth.TokenHostRefused, ValueError) as exc:  # hooks refuse with a ValueError (Shopify's ShopRefused)
+        log.warning("oauth callback refused: %s", exc, extra={"tenant_id": pending.tenant_id})
+        raise ProblemError("bad-request", f"{exc}; nothing was sent there, nothing was stored") from None
     try:
         tokens = await oauth.exchange_code(
             url,

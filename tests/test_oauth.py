@@ -291,3 +291,58 @@ async def test_a_provider_failure_while_refreshing_is_transient_and_marks_nothin
     with pytest.raises(TransientError):  # nothing listens there
         await oauth.fresh_access_token(source(redis, pool, vault), tenant, connector)
     server.fail_with = None
+
+
+async def test_a_shopify_install_uses_the_shops_own_endpoints_and_checks_the_callbacks_hmac(
+    make_gateway, redis, admin, vault
+):
+    """Shopify: each shop has its own authorization page and token endpoint, and its callback is signed (`hmac`
+    over the other parameters with the app's client secret) and names the shop: both checked before the code is
+    exchanged (connectors/providers/shopify/oauth_hooks.py)."""
+    from providers.shopify_server import ShopifyShop
+
+    from connectors.providers.shopify.shop import callback_hmac
+
+    shop = ShopifyShop()
+    async with local_http_server(shop.app()) as url:
+        shop.url = url
+        gw = await make_gateway(public_url=PUBLIC_URL)
+        tenant, key = await gw.create_tenant()
+        body = {
+            "provider": "shopify",
+            "name": "shop",
+            "config": {"shop": url},  # a loopback shop: tests run with allow_private_urls
+            "secrets": {"webhook_secret": "s3cret", "client_id": shop.client_id, "client_secret": shop.client_secret},
+        }
+        resp = await gw.post("/v1/connectors", json=body, headers=gw.bearer(key))
+        assert resp.status == 201, await resp.text()
+        connector = (await resp.json())["id"]
+        redirect = await gw.get(
+            f"/v1/connectors/{connector}/oauth/authorize", headers=gw.bearer(key), allow_redirects=False
+        )
+        location = urlsplit(redirect.headers["Location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == f"{url}/admin/oauth/authorize"
+        params = {k: v[0] for k, v in parse_qs(location.query).items()}
+        assert params["scope"] == "read_orders,write_orders,read_products,read_customers"
+
+        shop.codes.add("code-1")
+        callback = {"code": "code-1", "shop": urlsplit(url).netloc, "state": params["state"], "timestamp": "1"}
+        forged = {**callback, "hmac": callback_hmac(callback, "not-the-client-secret")}
+        refused = await gw.get(f"/v1/oauth/callback?{urlencode(forged)}")
+        assert refused.status == 400 and "hmac" in (await refused.json())["detail"]
+        assert "code-1" in shop.codes  # nothing was sent to the shop
+        assert oauth.ACCESS_TOKEN not in (await store(vault).read(tenant, connector, fresh=True))
+
+        redirect = await gw.get(
+            f"/v1/connectors/{connector}/oauth/authorize", headers=gw.bearer(key), allow_redirects=False
+        )
+        state = parse_qs(urlsplit(redirect.headers["Location"]).query)["state"][0]
+        signed = {**callback, "state": state}
+        signed["hmac"] = callback_hmac(signed, shop.client_secret)
+        resp = await gw.get(f"/v1/oauth/callback?{urlencode(signed)}")
+        assert resp.status == 200, await resp.text()
+        assert "code-1" not in shop.codes  # exchanged at the shop's own token endpoint
+        values = await store(vault).read(tenant, connector, fresh=True)
+        assert values[oauth.ACCESS_TOKEN] == shop.access_token
+        assert values[oauth.TOKEN_URL] == f"{url}/admin/oauth/access_token"
+        assert shop.access_token not in await everything_in_postgres(admin)
