@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from bizosaas.settings import Settings, refuse_unsafe
 from connectors.credentials import VaultSecrets
+from connectors.oauth import TokenSource
 from connectors.sync import SyncDeps
 from connectors.temporal.shared import TASK_QUEUE
 from connectors.temporal.worker import build_worker
@@ -54,7 +55,11 @@ async def run(args: argparse.Namespace) -> int:
             settings.secret_cache_s,
         )
         deps = SyncDeps(
-            pool, Publisher(redis, settings.partitions, settings.dedupe_window_s), secrets, settings.allow_private_urls
+            pool,
+            Publisher(redis, settings.partitions, settings.dedupe_window_s),
+            secrets,
+            settings.allow_private_urls,
+            TokenSource(redis, pool, secrets, settings.allow_private_urls),
         )
         async with build_worker(client, deps, args.task_queue):
             log.info("temporal worker on %s, task queue %s", settings.temporal_address, args.task_queue)

@@ -6,7 +6,7 @@ A provider module in `connectors/providers/` exposes `PROVIDER`, an object with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -150,6 +150,10 @@ class ApiCall:
     config: Mapping[str, Any]
     secrets: Mapping[str, Any] = field(repr=False, default_factory=dict)
     allow_private: bool = False
+    # OAuth2 connectors: answers an access token valid for a while more (connectors/access_tokens.py, over
+    # connectors/oauth.py's fresh_access_token); given the token the provider just refused, a new one. None: the
+    # caller has no token source (the api uses the access token in `secrets` while it is valid)
+    access_token: Callable[[str | None], Awaitable[str]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,11 @@ from typing import Any
 
 import asyncpg
 
+from connectors.access_tokens import bound_token
 from connectors.base import ApiCall, NormalizeError, PageCursorGone, ProviderBusy
 from connectors.credentials import SecretStore
 from connectors.normalize import utc_time
+from connectors.oauth import TokenSource
 from connectors.registry import get_api, get_facts
 from connectors.sync_pages import Target, count_changes, gmt, last_page, later, page_events, read_page, sync_key
 from db.pool import tenant_transaction
@@ -62,6 +64,7 @@ class SyncDeps:
     publisher: Publisher
     secrets: SecretStore
     allow_private: bool = False  # development and tests: a store on a private address
+    tokens: TokenSource | None = None  # OAuth2 connectors' access tokens (refreshed under a lock); None: as stored
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,9 @@ async def api_call(deps: SyncDeps, tenant_id: str, connector_id: str) -> tuple[A
         raise PermanentError(f"{row['provider']} has no API to sync from (webhooks only)")
     config = row["config"] if isinstance(row["config"], dict) else json.loads(row["config"])
     secrets = await deps.secrets.read(tenant_id, connector_id) or {}
-    return api, ApiCall(get_facts(row["provider"]), config, secrets, deps.allow_private)
+    facts = get_facts(row["provider"])
+    tokens = bound_token(deps.tokens, tenant_id, connector_id) if deps.tokens and facts.auth.kind == "oauth2" else None
+    return api, ApiCall(facts, config, secrets, deps.allow_private, tokens)
 
 
 def _lifecycle(cls: type[Event], target: Target, provider: str, now: datetime, key: str, **fields: Any) -> Event:

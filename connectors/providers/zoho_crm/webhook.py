@@ -1,5 +1,5 @@
-"""Zoho CRM webhooks: none yet. Zoho CRM's notifications (the watch API) are registered by the set-up workflow that
-comes with sync; until then every delivery is refused and nothing is normalized."""
+"""Zoho CRM webhooks: none yet. Zoho CRM's notifications (the watch API) are not registered yet (records arrive by
+sync); until then every delivery is refused and nothing is normalized."""
 
 from connectors.base import NoWebhooks
 

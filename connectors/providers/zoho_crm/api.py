@@ -1,0 +1,223 @@
+"""Zoho CRM's REST API v8, as a sync and the actions call it: one page of Leads or Contacts, and
+`update_lead_status`.
+
+Where: `{api_domain}/crm/v8/` (provider.toml), the data centre's API domain the connector's config chose; an API
+domain that is not one of the documented choices is refused before a token is sent (a local server in tests, with
+allow_private, is admitted).
+
+Auth: `Authorization: Zoho-oauthtoken <access token>`. The token comes from `call.access_token` (the sync's token
+source: connectors/oauth.py's fresh_access_token bound to the connector, which refreshes it under a lock and keeps it
+in Vault); without one, the access token in the connector's secrets while it is valid. A 401 INVALID_TOKEN is
+answered by asking the token source for a new token once and repeating the request; a second refusal, or a 401
+without a token source, is ProviderRefused naming the fix (reconnect). docs/decisions.md says why.
+
+Listing ("Get Records"): `GET <Module>?fields=..&page=n&per_page=m&sort_by=id&sort_order=asc`, the body
+`{"data": [...], "info": {"per_page", "count", "page", "more_records", ...}}`; 204 (no body) for an empty module,
+304 when nothing changed after If-Modified-Since. Incremental runs send `If-Modified-Since: <since>+00:00` (the
+checkpoint less a second); Zoho has no upper bound, so records modified at or after the run's `until` are left out
+of the page (the next run reads them: the checkpoint stays below `until`). `info` has no total: a Page carries
+total_pages = this page while more_records is false, else the next one.
+
+Failures: 429 and 5xx are ProviderBusy (transient, with Retry-After when sent), 401 as above, 403
+(NO_PERMISSION, OAUTH_SCOPE_MISMATCH) and other 4xx ProviderRefused with Zoho's code and message. Connection errors
+stay aiohttp's (transient), a non-public address NotPublicAddress (permanent).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp
+
+from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.facts import Resource, base_url
+from connectors.normalize import utc_time
+from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
+from connectors.providers.zoho_crm.mapping import FIELDS, MAPPERS, MODIFIED_FIELD
+from connectors.public_http import public_session, refused_address
+
+__all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "test_connection", "update_lead_status"]
+
+TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
+MAX_PER_PAGE = 200
+STORED_SKEW_S = 60.0  # a stored access token is used only with at least this long left
+RECONNECT = "reconnect it (GET /v1/connectors/{id}/oauth/authorize)"
+
+
+class _TokenRefused(Exception):
+    """Zoho answered 401 INVALID_TOKEN for this token (internal: turned into a retry or ProviderRefused)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__("INVALID_TOKEN")
+        self.token = token
+
+
+def _base(call: ApiCall) -> str:
+    domain = str(call.config.get("api_domain") or "").rstrip("/")
+    field = next((f for f in call.facts.config_fields if f.name == "api_domain"), None)
+    documented = {c.rstrip("/") for c in (field.choices if field else [])}
+    if domain not in documented and not call.allow_private:
+        raise ProviderRefused(
+            f"Zoho CRM: config.api_domain {domain!r} is not a Zoho data centre's API domain; choose one of "
+            f"{sorted(documented)} (the data centre the Zoho account lives in)"
+        )
+    return base_url(call.facts, dict(call.config))
+
+
+async def _token(call: ApiCall, rejected: str | None = None) -> str:
+    if call.access_token is not None:
+        return await call.access_token(rejected)
+    token = str(call.secrets.get(ACCESS_TOKEN) or "")
+    if rejected is None and token and float(call.secrets.get(EXPIRES_AT, 0)) - STORED_SKEW_S > time.time():
+        return token
+    raise ProviderRefused(
+        "Zoho CRM: the connector has no valid access token and no token source to refresh it: "
+        + ("it was never connected; " if not call.secrets.get(ACCESS_TOKEN) else "")
+        + RECONNECT
+    )
+
+
+async def _error(response: aiohttp.ClientResponse) -> tuple[str, str]:
+    try:
+        body = await response.json(content_type=None)
+    except ValueError:
+        return "", ""
+    if isinstance(body, dict) and isinstance(body.get("data"), list) and body["data"]:  # a per-record error
+        body = body["data"][0] if isinstance(body["data"][0], dict) else body
+    if not isinstance(body, dict):
+        return "", ""
+    return str(body.get("code") or ""), str(body.get("message") or "")[:300]
+
+
+async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str, token: str) -> None:
+    status = response.status
+    if status < 400:
+        return
+    code, message = await _error(response)
+    detail = f"HTTP {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"
+    if status == 429 or status >= 500:
+        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
+        raise ProviderBusy(f"Zoho CRM {what}: {detail}, try later", retry_after_s(response.headers, header))
+    if status == 401 and code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE", ""):
+        raise _TokenRefused(token)
+    if status in (401, 403):  # OAUTH_SCOPE_MISMATCH, NO_PERMISSION
+        raise ProviderRefused(
+            f"Zoho CRM {what}: refused ({detail}): the Zoho user needs access to the module and the connection the "
+            f"scopes ZohoCRM.modules.leads.ALL and ZohoCRM.modules.contacts.ALL: {RECONNECT}"
+        )
+    if status == 404:
+        raise ProviderRefused(f"Zoho CRM {what}: not found ({detail}): check config.api_domain (the data centre)")
+    raise ProviderRefused(f"Zoho CRM {what}: Zoho refused the request ({detail})")
+
+
+async def _send(call: ApiCall, method: str, url: str, what: str, **kwargs: Any) -> tuple[int, Any]:
+    """One request, repeated once with a new token when Zoho refuses the token. Answers (status, JSON or None)."""
+    headers = kwargs.pop("headers", {})
+    token = await _token(call)
+    for attempt in range(2):
+        auth = {"Authorization": f"Zoho-oauthtoken {token}", **headers}
+        try:
+            async with (
+                public_session(call.allow_private, timeout=TIMEOUT) as session,
+                session.request(method, url, headers=auth, **kwargs) as response,
+            ):
+                await _check(response, call, what, token)
+                if response.status in (204, 304):
+                    return response.status, None
+                return response.status, await response.json(content_type=None)
+        except _TokenRefused:
+            if attempt == 0 and call.access_token is not None:
+                token = await _token(call, rejected=token)
+                continue
+            raise ProviderRefused(
+                f"Zoho CRM {what}: Zoho refused the access token (HTTP 401 INVALID_TOKEN): " + RECONNECT
+            ) from None
+        except aiohttp.ClientConnectionError as exc:
+            refused = refused_address(exc)
+            if refused is not None:
+                raise refused from None
+            raise
+    raise AssertionError("unreachable")
+
+
+def _since_header(since: str) -> str:
+    """The sync's window bound (UTC, no offset) as If-Modified-Since takes it: ISO 8601 with an offset."""
+    return utc_time(since).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+async def read_page(
+    call: ApiCall,
+    resource: Resource,
+    page: int,
+    since: str | None = None,
+    until: str | None = None,
+    per_page: int | None = None,
+) -> Page:
+    """Page `page` (from 1) of the module, ordered by id ascending; with `since`, only records modified after it
+    (If-Modified-Since), and with `until`, those modified before it. A page that `until` empties while Zoho has
+    more is followed by the next (an empty page would end the run before later pages were read)."""
+    while True:
+        objects, more = await _zoho_page(call, resource, page, since, per_page)
+        if until:
+            bound = utc_time(until)
+            objects = [o for o in objects if not o.get(MODIFIED_FIELD) or utc_time(o[MODIFIED_FIELD]) < bound]
+        if objects or not more:
+            return Page(objects=objects, total_pages=page + 1 if more else page)
+        page += 1
+
+
+async def _zoho_page(
+    call: ApiCall, resource: Resource, page: int, since: str | None, per_page: int | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """One Zoho page: its records and `info.more_records`."""
+    params = {
+        "fields": ",".join(FIELDS[resource.kind]),
+        "page": str(page),
+        "per_page": str(min(per_page or resource.page_size, MAX_PER_PAGE)),
+        "sort_by": "id",
+        "sort_order": "asc",
+    }
+    headers = {"If-Modified-Since": _since_header(since)} if since and resource.since_param else {}
+    what = f"listing {resource.name}"
+    status, body = await _send(call, "GET", _base(call) + resource.path, what, params=params, headers=headers)
+    if body is None:  # 204: an empty module; 304: nothing modified since
+        return [], False
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise ProviderRefused(f"Zoho CRM {what}: the answer has no `data` list (HTTP {status})")
+    info = body.get("info") if isinstance(body.get("info"), dict) else {}
+    objects = [o for o in body["data"] if isinstance(o, dict)]
+    return objects, info.get("more_records") is True and bool(objects)
+
+
+async def test_connection(call: ApiCall) -> None:
+    """One lead: raises ProviderRefused when the API domain, the token or the scopes are wrong."""
+    await read_page(call, call.facts.resources[0], 1, per_page=1)
+
+
+def cursor_of(resource: Resource, obj: dict[str, Any]) -> str | None:
+    """The record's checkpoint value: its Modified_Time (ISO 8601 with the account's offset), or None."""
+    value = obj.get(resource.cursor_field or MODIFIED_FIELD)
+    return str(value) if value else None
+
+
+def reconciles(resource: Resource, external_id: str) -> bool:
+    """Every lead or contact this connector holds came from the module that lists it while it exists."""
+    return True
+
+
+async def update_lead_status(call: ApiCall, lead_id: str, status: str) -> dict[str, Any]:
+    """The `update_lead_status` action: PUT Leads/{id} {"data": [{"Lead_Status": status}]}. Answers the lead's id
+    and Zoho's details of the update (`{"id", "code", "details", ...}`)."""
+    if not str(lead_id).isdigit() or not str(status).strip():
+        raise ProviderRefused("update_lead_status: lead_id must be a Zoho record id (digits) and status non-empty")
+    url = _base(call) + f"Leads/{lead_id}"
+    what = f"updating lead {lead_id}"
+    _, body = await _send(call, "PUT", url, what, json={"data": [{"Lead_Status": str(status)}]})
+    row = body.get("data", [None])[0] if isinstance(body, dict) and isinstance(body.get("data"), list) else None
+    if not isinstance(row, dict) or row.get("status") != "success":
+        code = str(row.get("code", "")) if isinstance(row, dict) else ""
+        message = str(row.get("message", ""))[:300] if isinstance(row, dict) else ""
+        raise ProviderRefused(f"Zoho CRM {what}: not updated ({code}{f': {message}' if message else ''})")
+    details = row.get("details") if isinstance(row.get("details"), dict) else {}
+    return {"id": str(details.get("id") or lead_id), "code": row.get("code"), "details": details}

@@ -1,0 +1,242 @@
+"""A local Zoho CRM for tests: the API v8 endpoints a sync and the update_lead_status action use, in the documented
+shape (zoho.com/crm/developer/docs/api/v8/: "Get Records", "Update Records", "Status Codes"), with Zoho's accounts
+token endpoint (tests/oauth_server.py's OAuthServer) on the same origin, so a refresh issues tokens this API accepts.
+
+- Auth: `Authorization: Zoho-oauthtoken <token>` with a token the token endpoint issued (or `issue_access`);
+  otherwise 401 `{"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"}`.
+- `GET /crm/v8/{Leads,Contacts}`: `fields` required (400 REQUIRED_PARAM_MISSING), `page` (from 1), `per_page`
+  (default and at most 200; more is 400 INVALID_DATA), `sort_by` (id, Created_Time, Modified_Time; default id),
+  `sort_order` (asc, desc; default desc); the `If-Modified-Since` header (ISO 8601 with an offset) keeps records
+  modified after it. Answers `{"data": [...only the fields asked, and id], "info": {"per_page", "count", "page",
+  "sort_by", "sort_order", "more_records", "next_page_token", "previous_page_token", "page_token_expiry"}}`; 204
+  without a body when nothing is listed, 304 when If-Modified-Since was given and nothing was modified after it.
+- `PUT /crm/v8/Leads/{id}` `{"data": [{field: value}]}`: `{"data": [{"code": "SUCCESS", "details": {"id",
+  "Modified_Time", ...}, "message": "record updated", "status": "success"}]}`; an unknown id is 400 INVALID_DATA.
+
+Test hooks: `seed`, `change`, `delete`, `fail_next` (429 with Retry-After, or 5xx), `revoke_access`, `log`.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+from oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
+
+BASE = "/crm/v8"
+MODULES = ("Leads", "Contacts")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+IST = timezone(timedelta(hours=5, minutes=30))  # Zoho answers in the account's time zone
+
+
+def zoho_time(value: datetime) -> str:
+    return value.astimezone(IST).isoformat(timespec="seconds")
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any):
+    body = {"code": code, "details": details, "message": message, "status": "error"}
+    return web.json_response(body, status=status, headers=headers)
+
+
+@dataclass(frozen=True)
+class Logged:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    status: int
+
+
+@dataclass
+class ZohoCrm:
+    url: str = ""
+    oauth: OAuthServer = field(default_factory=OAuthServer)
+    records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {m: {} for m in MODULES})
+    log: list[Logged] = field(default_factory=list)
+    failures: list[tuple[int, float | None]] = field(default_factory=list)
+    client_id: str = CLIENT_ID
+    client_secret: str = CLIENT_SECRET
+    _next_id: int = 6_900_000_000_000_000_000
+
+    # --- test hooks -------------------------------------------------------------------------------------------
+
+    def issue_access(self) -> str:
+        token = "1000.access." + secrets.token_hex(8)
+        self.oauth.access_tokens.add(token)
+        return token
+
+    def revoke_access(self, token: str) -> None:
+        self.oauth.access_tokens.discard(token)
+
+    def seed(self, Leads: int = 0, Contacts: int = 0, when: datetime = T0) -> list[str]:
+        made = []
+        for module, count in (("Leads", Leads), ("Contacts", Contacts)):
+            for i in range(count):
+                self._next_id += 1
+                rid = str(self._next_id)
+                at = zoho_time(when + timedelta(minutes=len(self.records[module])))
+                owner = {"name": "Patricia Boyle", "id": "6900000000000000001", "email": "p.boyle@zylker.com"}
+                common = {
+                    "id": rid,
+                    "Owner": owner,
+                    "First_Name": "Kris",
+                    "Last_Name": f"Marrier{i}",
+                    "Full_Name": f"Kris Marrier{i}",
+                    "Email": f"kris{rid[-6:]}@example.com",
+                    "Phone": "555-555-5555",
+                    "Mobile": None,
+                    "Email_Opt_Out": i % 2 == 0,
+                    "Tag": [{"name": "Trade show", "id": "6900000000000000100"}] if i % 3 == 0 else [],
+                    "Lead_Source": "Trade Show",
+                    "Created_Time": at,
+                    "Modified_Time": at,
+                }
+                if module == "Leads":
+                    common |= {
+                        "Company": "King (Sample)",
+                        "Lead_Status": ("Not Contacted", "Contacted", "Qualified")[i % 3],
+                        "Industry": "Large Enterprise",
+                        "Rating": None,
+                        "Designation": "VP Sales",
+                        "Website": "https://king.example.com",
+                    }
+                else:
+                    common |= {
+                        "Account_Name": {"name": "Chemel (Sample)", "id": "6900000000000000200"},
+                        "Title": "Buyer",
+                        "Mailing_Street": "1 Main St",
+                        "Mailing_City": "Berlin",
+                        "Mailing_State": "",
+                        "Mailing_Zip": "10115",
+                        "Mailing_Country": "DE" if i % 2 else "Germany",
+                    }
+                self.records[module][rid] = common
+                made.append(rid)
+        return made
+
+    def ids(self, module: str) -> list[str]:
+        return sorted(self.records[module], key=int)
+
+    def change(self, module: str, rid: str, when: datetime | None = None, **values: Any) -> dict[str, Any]:
+        record = self.records[module][rid]
+        record.update(values, Modified_Time=zoho_time(when or datetime.now(UTC)))
+        return record
+
+    def delete(self, module: str, rid: str) -> None:
+        del self.records[module][rid]
+
+    def fail_next(self, count: int, status: int = 429, retry_after_s: float | None = None) -> None:
+        self.failures.extend([(status, retry_after_s)] * count)
+
+    def requests(self, module: str) -> list[Logged]:
+        return [r for r in self.log if r.path == f"{BASE}/{module}"]
+
+    # --- the API ----------------------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        @web.middleware
+        async def logged(request: web.Request, handler):
+            response = await handler(request)
+            self.log.append(
+                Logged(request.method, request.path, dict(request.query), dict(request.headers), response.status)
+            )
+            return response
+
+        @web.middleware
+        async def refusals(request: web.Request, handler):
+            if request.path.startswith("/oauth/"):
+                return await handler(request)
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme != "Zoho-oauthtoken" or token not in self.oauth.access_tokens:
+                return _error(401, "INVALID_TOKEN", "invalid oauth token")
+            if self.failures:
+                status, retry_after = self.failures.pop(0)
+                headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+                if status == 429:
+                    return _error(429, "TOO_MANY_REQUESTS", "too many requests", headers)
+                return _error(status, "INTERNAL_ERROR", "Internal Server Error", headers)
+            return await handler(request)
+
+        self.oauth.url = self.url
+        app = web.Application(middlewares=[logged, refusals])
+        app.router.add_post("/oauth/v2/token", self.oauth.token)
+        app.router.add_get(BASE + "/{module}", self.list_records)
+        app.router.add_put(BASE + "/Leads/{id}", self.update_lead)
+        return app
+
+    async def list_records(self, request: web.Request) -> web.StreamResponse:
+        module = request.match_info["module"]
+        if module not in self.records:
+            return _error(400, "INVALID_MODULE", "the module name given seems to be invalid")
+        q = request.query
+        if not q.get("fields"):
+            return _error(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", param="fields")
+        try:
+            page, per_page = int(q.get("page", "1")), int(q.get("per_page", "200"))
+        except ValueError:
+            return _error(400, "INVALID_DATA", "invalid data", param="page")
+        if not 1 <= per_page <= 200 or page < 1:
+            return _error(400, "INVALID_DATA", "invalid data", param="per_page")
+        sort_by, order = q.get("sort_by", "id"), q.get("sort_order", "desc")
+        keys = {
+            "id": lambda r: int(r["id"]),
+            "Modified_Time": lambda r: datetime.fromisoformat(r["Modified_Time"]),
+            "Created_Time": lambda r: datetime.fromisoformat(r["Created_Time"]),
+        }
+        if sort_by not in keys or order not in ("asc", "desc"):
+            return _error(400, "INVALID_DATA", "invalid data", param="sort_by")
+        found = list(self.records[module].values())
+        since = request.headers.get("If-Modified-Since")
+        if since:
+            try:
+                bound = datetime.fromisoformat(since)
+            except ValueError:
+                return _error(400, "INVALID_DATA", "invalid data", header="If-Modified-Since")
+            if bound.tzinfo is None:
+                return _error(400, "INVALID_DATA", "the time needs an offset", header="If-Modified-Since")
+            found = [r for r in found if datetime.fromisoformat(r["Modified_Time"]) > bound]
+        found.sort(key=keys[sort_by], reverse=order == "desc")
+        start = (page - 1) * per_page
+        chosen = found[start : start + per_page]
+        if not chosen:
+            return web.Response(status=304 if since and not found else 204)
+        wanted = {"id", *q["fields"].split(",")}
+        data = [{k: copy.deepcopy(v) for k, v in r.items() if k in wanted} for r in chosen]
+        more = start + per_page < len(found)
+        info = {
+            "per_page": per_page,
+            "count": len(data),
+            "page": page,
+            "sort_by": sort_by,
+            "sort_order": order,
+            "more_records": more,
+            "next_page_token": secrets.token_hex(16) if more else None,
+            "previous_page_token": None,
+            "page_token_expiry": None,
+        }
+        return web.json_response({"data": data, "info": info})
+
+    async def update_lead(self, request: web.Request) -> web.Response:
+        rid = request.match_info["id"]
+        body = await request.json()
+        rows = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+            return _error(400, "INVALID_DATA", "invalid data")
+        if rid not in self.records["Leads"]:
+            row = {"code": "INVALID_DATA", "details": {"id": rid}, "message": "the id given seems to be invalid"}
+            return web.json_response({"data": [{**row, "status": "error"}]}, status=400)
+        record = self.change("Leads", rid, **{k: v for k, v in rows[0].items() if k != "id"})
+        by = {"name": "Patricia Boyle", "id": "6900000000000000001"}
+        details = {
+            "Modified_Time": record["Modified_Time"],
+            "Modified_By": by,
+            "Created_Time": record["Created_Time"],
+            "id": rid,
+            "Created_By": by,
+        }
+        row = {"code": "SUCCESS", "details": details, "message": "record updated", "status": "success"}
+        return web.json_response({"data": [row]})

@@ -1,0 +1,238 @@
+"""Zoho CRM's API v8 against a local Zoho CRM (tests/providers/zoho_server.py), and connectors/sync.py on the real
+Redis, Postgres and OpenBao, without Temporal: pages and the documented answers (204, 304, 401 INVALID_TOKEN, 429),
+a full import, an incremental run by If-Modified-Since that imports only changes, a deletion by full reconciliation
+that becomes a tombstone, and access tokens from connectors/oauth.py (refreshed when expired, refreshed once when
+Zoho refuses one)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from factories import running, wait_for
+from providers.zoho_server import ZohoCrm
+
+from connectors import oauth, sync
+from connectors.base import ApiCall, ProviderBusy, ProviderRefused
+from connectors.credentials import VaultSecrets
+from connectors.providers.zoho_crm import api, mapping
+from connectors.registry import get_facts
+from consumers.projector import projector_group
+from events import codec
+from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
+from producers.publisher import Publisher
+
+TENANT, CONNECTOR = "tenant-zoho", "con_zoho_sync_1"
+FACTS = get_facts("zoho-crm")
+LEADS, CONTACTS = FACTS.resource("Leads"), FACTS.resource("Contacts")
+
+
+@pytest.fixture
+async def crm():
+    from factories import local_http_server
+
+    made = ZohoCrm()
+    async with local_http_server(made.app()) as url:
+        made.url = made.oauth.url = url
+        yield made
+
+
+def call_for(crm: ZohoCrm, token: str | None = None, **kwargs) -> ApiCall:
+    stored = {oauth.ACCESS_TOKEN: token or crm.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
+    return ApiCall(FACTS, {"api_domain": crm.url}, stored, **{"allow_private": True, **kwargs})
+
+
+async def test_pages_the_documented_answers_and_errors(crm):
+    crm.seed(Leads=250)
+    first = await api.read_page(call_for(crm), LEADS, 1)
+    assert [o["id"] for o in first.objects] == crm.ids("Leads")[:100] and first.total_pages == 2
+    query, headers = crm.requests("Leads")[-1].query, crm.requests("Leads")[-1].headers
+    assert (query["page"], query["per_page"], query["sort_by"], query["sort_order"]) == ("1", "100", "id", "asc")
+    assert "Modified_Time" in query["fields"].split(",") and headers["Authorization"].startswith("Zoho-oauthtoken ")
+    last = await api.read_page(call_for(crm), LEADS, 3)
+    assert len(last.objects) == 50 and last.total_pages == 3
+    # If-Modified-Since: the window's lower bound with an offset (records were seeded a minute apart from T0)
+    window = await api.read_page(call_for(crm), LEADS, 1, "2026-01-01T04:05:00")
+    assert crm.requests("Leads")[-1].headers["If-Modified-Since"] == "2026-01-01T04:05:00+00:00"
+    assert [o["id"] for o in window.objects] == crm.ids("Leads")[-4:]
+    # 304: nothing modified since; 204: an empty module
+    assert (await api.read_page(call_for(crm), LEADS, 1, "2027-01-01T00:00:00")).objects == []
+    assert crm.requests("Leads")[-1].status == 304
+    empty = await api.read_page(call_for(crm), CONTACTS, 1)
+    assert empty.objects == [] and crm.requests("Contacts")[-1].status == 204
+    # 429 -> transient with Retry-After; 401 INVALID_TOKEN without a token source -> permanent, naming the fix
+    crm.fail_next(1, 429, retry_after_s=7)
+    with pytest.raises(ProviderBusy) as busy:
+        await api.read_page(call_for(crm), LEADS, 1)
+    assert busy.value.retry_after_s == 7.0
+    with pytest.raises(ProviderRefused, match=r"INVALID_TOKEN.*reconnect"):
+        await api.read_page(call_for(crm, token="1000.access.revoked"), LEADS, 1)
+    expired = ApiCall(FACTS, {"api_domain": crm.url}, {oauth.ACCESS_TOKEN: "t", oauth.EXPIRES_AT: 1}, True)
+    with pytest.raises(ProviderRefused, match="no valid access token"):
+        await api.read_page(expired, LEADS, 1)
+    # the token goes only to a documented data centre (a local server needs allow_private)
+    with pytest.raises(ProviderRefused, match="api_domain"):
+        await api.read_page(call_for(crm, allow_private=False), LEADS, 1)
+
+
+async def test_update_lead_status(crm):
+    (lead_id,) = crm.seed(Leads=1)
+    answer = await api.update_lead_status(call_for(crm), lead_id, "Contacted")
+    assert answer["id"] == lead_id and crm.records["Leads"][lead_id]["Lead_Status"] == "Contacted"
+    with pytest.raises(ProviderRefused, match="INVALID_DATA"):
+        await api.update_lead_status(call_for(crm), "1234", "Contacted")
+
+
+def test_mapping():
+    crm = ZohoCrm()
+    lead_id = crm.seed(Leads=1)[0]
+    lead = mapping.lead(crm.records["Leads"][lead_id])
+    assert (lead.name, lead.company, lead.status, lead.origin) == (
+        "Kris Marrier0",
+        "King (Sample)",
+        "Not Contacted",
+        "Trade Show",
+    )
+    first, second = crm.seed(Contacts=2)
+    german = mapping.contact(crm.records["Contacts"][first])
+    assert german.company == "Chemel (Sample)" and german.addresses[0].country == ""
+    assert german.provider_data["mailing_country"] == "Germany" and german.tags == ["Trade show"]
+    assert mapping.contact(crm.records["Contacts"][second]).addresses[0].country == "DE"
+
+
+# --- connectors/sync.py ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def secrets(vault):
+    return VaultSecrets(vault.addr, vault.token, cache_s=0)
+
+
+@pytest.fixture
+async def deps(pool, redis, admin, crm, secrets):
+    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", TENANT)
+    await admin.execute(
+        "INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, 'zoho-crm', 'crm', $3)",
+        TENANT,
+        CONNECTOR,
+        json.dumps({"api_domain": crm.url}),
+    )
+    await admin.execute("TRUNCATE sync_checkpoints, sync_seen")
+    await secrets.write(
+        TENANT,
+        CONNECTOR,
+        {
+            "client_id": crm.client_id,
+            "client_secret": crm.client_secret,
+            oauth.ACCESS_TOKEN: crm.issue_access(),
+            oauth.EXPIRES_AT: time.time() + 3600,
+            oauth.REFRESH_TOKEN: crm.oauth.issue_refresh(),
+            oauth.TOKEN_URL: crm.url + "/oauth/v2/token",
+        },
+    )
+    tokens = oauth.TokenSource(redis, pool, secrets, allow_private=True)
+    return sync.SyncDeps(pool, Publisher(redis), secrets, allow_private=True, tokens=tokens)
+
+
+def target(resource: str = "Leads") -> sync.Target:
+    return sync.Target(TENANT, CONNECTOR, resource)
+
+
+async def published(redis) -> list:
+    entries = await redis.xrange(stream_for_tenant(TENANT, DEFAULT_PARTITIONS))
+    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
+
+
+async def records(admin, kind: str) -> dict[str, dict]:
+    rows = await admin.fetch(
+        "SELECT external_id, deleted, data FROM records WHERE tenant_id = $1 AND kind = $2", TENANT, kind
+    )
+    return {r["external_id"]: dict(r) for r in rows}
+
+
+async def _count(admin, kind: str) -> int:
+    return len(await records(admin, kind))
+
+
+async def test_a_sync_imports_everything_then_only_changes(deps, crm, redis, pool, admin):
+    crm.seed(Leads=250)
+    async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
+        first = await sync.run(deps, target(), "run-1")
+        assert (first.records, first.deleted, first.cursor) == (250, 0, "2026-01-01T09:39:00+05:30")
+        assert all("If-Modified-Since" not in r.headers for r in crm.requests("Leads"))  # the first run is full
+        events = await published(redis)
+        leads = [e for e in events if e.type.startswith("crm.lead.upserted")]
+        assert len(leads) == 250 and all(e.raw_ref is None and e.source == CONNECTOR for e in leads)
+        assert leads[0].occurred_at == datetime(2026, 1, 1, tzinfo=UTC)  # Modified_Time, in UTC
+        await wait_for(lambda: _count(admin, "lead"), 250)
+
+        # changes in Zoho: the next run asks If-Modified-Since the checkpoint less a second, and publishes only them
+        changed = crm.ids("Leads")[:2]
+        later = datetime.now(UTC) - timedelta(seconds=5)
+        for i, lead_id in enumerate(changed):
+            crm.change("Leads", lead_id, when=later + timedelta(seconds=i), Lead_Status="Qualified")
+        before = len(await published(redis))
+        second = await sync.run(deps, target(), "run-2")
+        assert second.records == 3  # the changed two, and the last one again (the checkpoint's second overlaps)
+        assert crm.requests("Leads")[-1].headers["If-Modified-Since"] == "2026-01-01T04:08:59+00:00"
+        fresh = (await published(redis))[before:]
+        assert sorted(e.subject.external_id for e in fresh if e.type.startswith("crm.lead.upserted")) == changed
+        held = await records(admin, "lead")
+        await wait_for(lambda: _statuses(admin, changed), {"Qualified"})
+        assert len(held) == 250
+
+        # nothing changed since: Zoho answers 304, the run publishes only its own events
+        before = len(await published(redis))
+        assert (await sync.run(deps, target(), "run-3")).records == 1  # the overlapping second again
+        assert len(await published(redis)) == before + 2
+
+
+async def _statuses(admin, ids) -> set:
+    held = await records(admin, "lead")
+    return {json.loads(held[i]["data"])["status"] for i in ids}
+
+
+async def test_a_full_sync_turns_a_deleted_contact_into_a_tombstone(deps, crm, redis, pool, admin):
+    crm.seed(Contacts=120)
+    async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
+        await sync.run(deps, target("Contacts"), "run-1")
+        await wait_for(lambda: _count(admin, "contact"), 120)
+        gone = crm.ids("Contacts")[5]
+        crm.delete("Contacts", gone)
+        assert (await sync.run(deps, target("Contacts"), "run-2")).deleted == 0  # incremental: no reconciliation
+        finished = await sync.run(deps, target("Contacts"), "run-3", full=True)
+        assert finished.deleted == 1
+        tombstones = [e for e in await published(redis) if e.type.startswith("crm.contact.deleted")]
+        assert [e.subject.external_id for e in tombstones] == [gone]
+        await wait_for(lambda: _deleted(admin), [gone])
+
+
+async def _deleted(admin) -> list[str]:
+    return [i for i, r in (await records(admin, "contact")).items() if r["deleted"]]
+
+
+async def test_access_tokens_are_refreshed_through_oauth(deps, crm, redis, secrets):
+    crm.seed(Leads=150)
+    stored = await secrets.read(TENANT, CONNECTOR)
+    # an expired token in Vault: refreshed (once) before the first call, and the new one kept in Vault
+    await secrets.write(TENANT, CONNECTOR, {**stored, oauth.EXPIRES_AT: time.time() - 10})
+    await sync.run(deps, target(), "run-1")
+    assert crm.oauth.refresh_calls == 1
+    refreshed = (await secrets.read(TENANT, CONNECTOR))[oauth.ACCESS_TOKEN]
+    assert refreshed != stored[oauth.ACCESS_TOKEN] and all(
+        r.headers["Authorization"] == f"Zoho-oauthtoken {refreshed}" for r in crm.requests("Leads")[-2:]
+    )
+    # Zoho refuses a token Vault holds as valid (revoked): one refresh answers INVALID_TOKEN, and the run goes on
+    crm.revoke_access(refreshed)
+    assert (await sync.run(deps, target(), "run-2", full=True)).records == 150
+    assert crm.oauth.refresh_calls == 2
+    assert [r.status for r in crm.requests("Leads")[-3:]] == [401, 200, 200]
+    # the refresh token revoked too: the connector needs reconnecting, and the run fails permanently
+    crm.revoke_access((await secrets.read(TENANT, CONNECTOR))[oauth.ACCESS_TOKEN])
+    crm.oauth.revoke(stored[oauth.REFRESH_TOKEN])
+    with pytest.raises(oauth.NeedsReauth):
+        await sync.run(deps, target(), "run-3", full=True)
+    failed = [e for e in await published(redis) if e.type == "connector.sync.failed.v1"]
+    assert len(failed) == 1 and not failed[0].retryable and "reconnected" in failed[0].error
