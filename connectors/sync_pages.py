@@ -5,6 +5,8 @@ projection. connectors/sync.py strings pages into runs (positions, checkpoints, 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,10 +42,14 @@ def sync_key(target: Target, *parts: Any) -> str:
 
 
 def version_of(api: Any, resource: Resource, obj: dict) -> str:
-    """What names this state of the object in its idempotency key: its modification time (`cursor_of`), or, for a
-    provider whose objects carry none (Stripe), the api module's own `version_of` (a hash of the object)."""
-    versioned = getattr(api, "version_of", None)
-    return (versioned(resource, obj) if versioned else api.cursor_of(resource, obj)) or ""
+    """What names this state of the object in its idempotency key: its modification time (`cursor_of`), or, where the
+    object carries none (Stripe, Lago, FluentCRM contacts, WordPress comments), a hash of its JSON (keys sorted), so
+    a changed object publishes again and an unchanged one does not."""
+    modified = api.cursor_of(resource, obj)
+    if modified:
+        return modified
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 async def read_page(api: Any, call: ApiCall, resource: Resource, number: int, since, until, after) -> Page:

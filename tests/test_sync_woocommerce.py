@@ -256,3 +256,16 @@ async def test_an_object_changed_during_a_full_run_is_not_taken_for_deleted(deps
 async def _step_query(deps, store, run_id) -> dict:
     await sync.step(deps, target(), run_id)
     return store.requests("orders")[-1].query
+
+
+async def test_a_changed_customer_is_published_again(deps, store, redis):
+    """Customers are listed whole every run (no `modified_after`): a customer changed at the store publishes again,
+    the unchanged ones do not (their idempotency keys name the state)."""
+    store.seed(customers=3)
+    await sync.run(deps, target("customers"), "run-1")
+    changed = store.ids("customers")[0]
+    store.change("customers", changed, email="new-address@example.com")
+    await sync.run(deps, target("customers"), "run-2")
+    contacts = [e for e in await published(redis) if e.type == "crm.contact.upserted.v1"]
+    assert len(contacts) == 4  # three, then only the changed one
+    assert contacts[-1].subject.external_id == str(changed) and contacts[-1].data.email == "new-address@example.com"

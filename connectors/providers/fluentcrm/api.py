@@ -8,15 +8,13 @@ application passwords; 401/403/404 ProviderRefused with the fix, 429/5xx Provide
   read again" check work as for WordPress's headers. per_page is capped at 100 (the docs name no maximum).
 - **Every run is full**: the list has no "changed since" in its simple filters, and attaching a tag or a list need
   not move a contact's `updated_at` (local time, no offset), so contacts are listed whole, their idempotency key
-  names the state by a hash (`version_of`) and their provider time is the read, as for Stripe.
+  names the state by a hash (`sync_pages.version_of`) and their provider time is the read, as for Stripe.
 - `add_tag` is POST subscribers/sync-segments {"subscribers": [id], "type": "tags", "attach": [tag]} (by id, or
   by slug with `find_by: "slug"`); attaching a tag twice changes nothing, so a retried activity is harmless.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from connectors.base import ApiCall, Page, ProviderRefused
@@ -24,7 +22,7 @@ from connectors.facts import Resource, base_url
 from connectors.providers.fluentcrm.mapping import MAPPERS
 from connectors.providers.wordpress import rest
 
-__all__ = ["MAPPERS", "add_tag", "cursor_of", "read_page", "reconciles", "test_connection", "version_of"]
+__all__ = ["MAPPERS", "add_tag", "cursor_of", "read_page", "reconciles", "test_connection"]
 
 PRODUCT = "FluentCRM"
 PERMISSIONS = (
@@ -79,12 +77,6 @@ async def test_connection(call: ApiCall) -> None:
 def cursor_of(resource: Resource, obj: dict[str, Any]) -> str | None:
     """None: contacts carry only a local-time updated_at, so there is no checkpoint (every run is full)."""
     return None
-
-
-def version_of(resource: Resource, obj: dict[str, Any]) -> str:
-    """This state of the contact (its tags and lists included), for its idempotency key: a hash of its JSON."""
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def reconciles(resource: Resource, external_id: str) -> bool:

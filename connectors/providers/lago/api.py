@@ -6,7 +6,7 @@ The API key is a bearer token (`Authorization: Bearer <key>`). Lists answer `{"<
 (getlago.com/docs, "API reference": "List all customers / subscriptions / invoices", and the pagination meta).
 Lago lists no "changed since" filter for customers and subscriptions (invoices filter by issuing date, not change),
 so every run lists each resource whole (`since_param` empty), deletions come from full reconciliation, and an
-object's idempotency version is a hash of its JSON (`version_of`, as for Stripe): an unchanged object read again
+object's idempotency version is a hash of its JSON (`sync_pages.version_of`): an unchanged object read again
 publishes nothing. `total_count` lets the sync notice a listing that changed between pages. Lago objects carry
 `lago_id`, not `id`: each listed object gets `id` = its `lago_id`, the id the sync keys it by (the records' id too).
 
@@ -21,7 +21,6 @@ development).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import AsyncIterator
 from datetime import date
@@ -34,7 +33,7 @@ from connectors.facts import Resource, base_url
 from connectors.providers.lago.mapping import MAPPERS
 from connectors.public_http import public_session, refused_address
 
-__all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "record_usage", "test_connection", "version_of"]
+__all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "record_usage", "test_connection"]
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_PER_PAGE = 100
@@ -131,12 +130,6 @@ async def test_connection(call: ApiCall) -> None:
 def cursor_of(resource: Resource, obj: dict[str, Any]) -> str | None:
     """None: every run is full (no "changed since" list), so there is no checkpoint."""
     return None
-
-
-def version_of(resource: Resource, obj: dict[str, Any]) -> str:
-    """This state of the object, for its idempotency key: a hash of its JSON (keys sorted)."""
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def reconciles(resource: Resource, external_id: str) -> bool:

@@ -6,7 +6,7 @@ The secret key is a bearer token (`Authorization: Bearer sk_...`). A list answer
 position names an object, and a deletion elsewhere shifts nothing). Stripe objects carry no modification time, and
 `created[gte]` selects by creation: every run lists the resource whole (see provider.toml). Objects become events
 with mapping.py, the functions the webhook path uses; their provider time is when they were read (the state is at
-least that new), and their idempotency key names the state by a hash of the object (`version_of`), so a re-read
+least that new), and their idempotency key names the state by a hash (`sync_pages.version_of`), so a re-read
 unchanged object publishes nothing and a changed one does.
 
 Failures: 429 and 5xx are ProviderBusy (transient, with Retry-After when sent), 401 and 403 ProviderRefused
@@ -38,7 +38,6 @@ __all__ = [
     "reconciles",
     "refund_payment",
     "test_connection",
-    "version_of",
 ]
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
@@ -143,12 +142,6 @@ async def test_connection(call: ApiCall) -> None:
 def cursor_of(resource: Resource, obj: dict[str, Any]) -> str | None:
     """None: Stripe objects carry no modification time, so there is no checkpoint (every run is full)."""
     return None
-
-
-def version_of(resource: Resource, obj: dict[str, Any]) -> str:
-    """This state of the object, for its idempotency key: a hash of its JSON (keys sorted)."""
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def reconciles(resource: Resource, external_id: str) -> bool:

@@ -16,13 +16,11 @@
   an hour earlier there (objects re-read publish nothing new: their keys name modified_gmt). `until` needs no
   margin: objects modified just before the run's start carry today's offset. The checkpoint is `modified_gmt`.
 - **Comments and users carry no modification time**: they are listed whole every run; their idempotency key
-  names the state by a hash (`version_of`) and their provider time is the read, as for Stripe.
+  names the state by a hash (`sync_pages.version_of`) and their provider time is the read, as for Stripe.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +38,6 @@ __all__ = [
     "reconciles",
     "site_offset",
     "test_connection",
-    "version_of",
 ]
 
 PRODUCT = "WordPress"
@@ -130,16 +127,6 @@ def cursor_of(resource: Resource, obj: dict[str, Any]) -> str | None:
         return None
     value = obj.get(resource.cursor_field or MODIFIED_FIELD)
     return str(value) if value else None
-
-
-def version_of(resource: Resource, obj: dict[str, Any]) -> str:
-    """This state of the object, for its idempotency key: modified_gmt where WordPress keeps one, else a hash of
-    the object's JSON (keys sorted)."""
-    modified = cursor_of(resource, obj)
-    if modified:
-        return modified
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def reconciles(resource: Resource, external_id: str) -> bool:
