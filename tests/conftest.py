@@ -41,6 +41,8 @@ TABLES = (
     "sync_seen",  # syncs (0010)
     "sync_runs",
     "connector_schedules",  # connector operations (0011)
+    "agent_settings",
+    "agent_limits",  # agents (0014)
 )
 
 

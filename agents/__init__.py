@@ -1,0 +1,1 @@
+"""Agents: the catalog of specialists (data), trigger rules, crew building and the run workflow."""
