@@ -1,4 +1,5 @@
-"""`bizosaas worker [GROUP ...]`: run consumer groups (all when none is named) until SIGTERM, then drain."""
+"""`bizosaas worker [GROUP ...]`: run consumer groups (all when none is named) until SIGTERM, then drain. A worker
+running the `outbound` group also runs the outbound webhook dispatcher (consumers/outbound_dispatch.py) beside it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
 from bizosaas.settings import Settings, refuse_unsafe
+from connectors.credentials import VaultSecrets
 from connectors.temporal.client import LazyTemporal
 from consumers.groups import GROUP_FACTORIES, GroupContext
+from consumers.outbound import GROUP as OUTBOUND
+from consumers.outbound_dispatch import Dispatcher
 from consumers.runtime import Runtime
 from consumers.trimmer import trim_forever
 from db.pool import create_pool
+from producers.publisher import Publisher
 
 log = logging.getLogger("bizosaas.worker")
 
@@ -63,8 +68,22 @@ async def run(args: argparse.Namespace) -> int:
                 runtime.stopping,
             )
         )
+        dispatcher = None
+        if OUTBOUND in names:
+            hook_secrets = VaultSecrets(
+                settings.vault_addr,
+                settings.vault_token,
+                settings.vault_mount,
+                settings.vault_prefix,
+                settings.secret_cache_s,
+                collection="hooks",
+            )
+            publisher = Publisher(redis, settings.partitions, settings.dedupe_window_s)
+            dispatcher = asyncio.create_task(Dispatcher(pool, hook_secrets, publisher, settings).run(runtime.stopping))
         await runtime.run()
         await trimmer
+        if dispatcher is not None:
+            await dispatcher
         log.info("worker %s drained and stopped", runtime.consumer)
         return 0
     finally:

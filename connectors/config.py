@@ -23,3 +23,15 @@ class ConnectorsConfig:
     # a connector's Temporal Schedule syncs every resource this often (incrementally) unless changed for it through
     # POST /v1/connectors/{id}/schedule; set when the connector connects
     sync_interval_s: int = 15 * 60
+    # --- outbound webhooks (POST /v1/hooks; the dispatcher in `bizosaas worker`) ---
+    outbound_timeout_s: float = 15.0  # one delivery's whole request (the spec recommends 15-30 s)
+    outbound_endpoint_concurrency: int = 4  # deliveries in flight per subscription: a dead one holds only these
+    outbound_backoff_initial_s: float = 5.0  # the first retry's delay, doubling per failure (with jitter)
+    outbound_backoff_max_s: float = 6 * 3600.0
+    outbound_max_age_s: int = 3 * 24 * 3600  # the retry horizon: an attempt still failing this long after it was
+    # queued is given up (`failed`; POST /v1/hooks/{id}/recover queues it again)
+    outbound_disable_after_failures: int = 20  # an endpoint is disabled (hook.disabled.v1) after this many failures
+    outbound_disable_after_s: int = 24 * 3600  # in a row, with no delivery for at least this long
+    outbound_secret_overlap_s: int = 24 * 3600  # after a rotation, the old secret also signs this long
+    outbound_poll_s: float = 1.0  # how often the dispatcher looks for due attempts when it found none
+    outbound_subscription_cache_s: float = 2.0  # the outbound group's per-tenant copy of the subscriptions

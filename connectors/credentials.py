@@ -45,13 +45,15 @@ class VaultSecrets:
         prefix: str = "bizosaas",
         cache_s: float = 30.0,
         cache_size: int = 100_000,
+        collection: str = "connectors",  # or "hooks": outbound webhook signing secrets, one path per subscription
     ) -> None:
         self.client = hvac.Client(url=addr, token=token, timeout=5)
         self.mount, self.prefix, self.cache_s = mount, prefix.strip("/"), cache_s
+        self.collection = collection
         self._cache: ExpiringLru[dict[str, Any] | None] = ExpiringLru(cache_size)
 
     def path(self, tenant_id: str, connector_id: str) -> str:
-        return f"{self.prefix}/tenants/{tenant_id}/connectors/{connector_id}"
+        return f"{self.prefix}/tenants/{tenant_id}/{self.collection}/{connector_id}"
 
     async def _call(self, fn, **kwargs):
         try:

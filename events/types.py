@@ -169,6 +169,16 @@ class WebhookUnmapped(Event, frozen=True, kw_only=True, tag="connector.webhook.u
     error: str = ""
 
 
+# --- outbound webhooks (subject: kind "hook", external_id = the subscription id; source: "outbound") ------------
+
+
+class HookDisabled(Event, frozen=True, kw_only=True, tag="hook.disabled.v1"):
+    """The dispatcher stopped delivering to a subscription that failed persistently (never its URL or secret)."""
+
+    reason: str = ""
+    consecutive_failures: int = 0
+
+
 # --- agent runs (subject: kind "agent_run", external_id = the run id; source: the trigger's connector, or "agents") --
 
 
@@ -262,6 +272,7 @@ LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     AgentRunAwaitingApproval,
     AgentRunCompleted,
     AgentRunFailed,
+    HookDisabled,
 )
 EVENT_TYPES: tuple[type[Event], ...] = ENTITY_EVENT_TYPES + LIFECYCLE_EVENT_TYPES
 

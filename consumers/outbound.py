@@ -1,0 +1,92 @@
+"""The `outbound` group: every event a tenant's enabled webhook subscriptions match becomes one queued attempt per
+subscription (`hook_attempts`, status pending), written in the batch's transaction, idempotent per subscription x
+event id. Nothing here speaks HTTP: a slow endpoint must never hold a stream handler, so the dispatcher
+(consumers/outbound_dispatch.py) delivers the attempts and retries them.
+
+The payload is Standard Webhooks' recommended shape, `{"type", "timestamp", "data"}`: the event's type, the time it
+occurred, and the event exactly as published (current version). It is stored as sent, so every retry signs the
+same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+from prometheus_client import Counter
+
+from connectors.lru import MISSING, ExpiringLru
+from consumers.entry import Entry
+from consumers.group import Batch, Group
+from events.hook_patterns import PUBLISHED, matches_any
+from events.ids import new_id
+from events.streams import all_event_streams
+from events.types import Event
+
+GROUP = "outbound"
+
+QUEUED = Counter("bizosaas_outbound_attempts_queued_total", "Outbound webhook attempts queued by the outbound group")
+
+INSERT_ATTEMPTS = """
+INSERT INTO hook_attempts (tenant_id, id, hook_id, event_id, event_type, body)
+SELECT current_setting('app.tenant_id'), x.id, x.hook_id, x.event_id, x.event_type, x.body
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(id, hook_id, event_id, event_type, body)
+JOIN hook_subscriptions s ON s.id = x.hook_id AND s.enabled  -- deleted or disabled since the cache was filled: none
+ON CONFLICT (tenant_id, hook_id, event_id) DO NOTHING
+"""
+
+_encoder = msgspec.json.Encoder()
+
+
+class Payload(msgspec.Struct):
+    type: str
+    timestamp: str
+    data: Event
+
+
+def payload(event: Event) -> bytes:
+    timestamp = event.occurred_at.isoformat().replace("+00:00", "Z")
+    return _encoder.encode(Payload(event.type, timestamp, event))
+
+
+class Subscriptions:
+    """Each tenant's enabled subscriptions (id, patterns), kept briefly: a group's batches would otherwise read them
+    once per batch per tenant. A new or changed subscription is seen within `ttl_s`."""
+
+    def __init__(self, ttl_s: float, max_tenants: int = 100_000) -> None:
+        self.ttl_s = ttl_s
+        self._cache: ExpiringLru[list[tuple[str, list[str]]]] = ExpiringLru(max_tenants)
+
+    async def of(self, conn: asyncpg.Connection, tenant: str) -> list[tuple[str, list[str]]]:
+        cached = self._cache.get(tenant)
+        if cached is not MISSING:
+            return cached  # type: ignore[return-value]
+        rows = await conn.fetch("SELECT id, event_types FROM hook_subscriptions WHERE enabled ORDER BY id")
+        found = [(r["id"], list(r["event_types"])) for r in rows]
+        self._cache.put(tenant, found, self.ttl_s)
+        return found
+
+
+def outbound_group(pool: asyncpg.Pool, partitions: int, cache_s: float) -> Group:
+    subscriptions = Subscriptions(cache_s)
+
+    async def queue_attempts(conn: asyncpg.Connection, tenant: str, entries: Sequence[Entry], batch: Batch) -> int:
+        hooks = await subscriptions.of(conn, tenant)
+        if not hooks:
+            return 0
+        rows = []
+        for entry in entries:
+            event: Event = entry.message
+            wanted = [hook_id for hook_id, patterns in hooks if matches_any(patterns, event.type)]
+            if wanted:
+                body = payload(event).decode()
+                rows += [("att_" + new_id(), hook_id, event.id, event.type, body) for hook_id in wanted]
+        if rows:
+            await conn.execute(INSERT_ATTEMPTS, *map(list, zip(*rows)))
+        return len(rows)
+
+    async def count(batch: Batch) -> None:
+        QUEUED.inc(sum(batch.results.values()))
+
+    return Group(GROUP, all_event_streams(partitions), queue_attempts, pool, types=PUBLISHED, after_commit=count)
