@@ -3,9 +3,9 @@ subscription (`hook_attempts`, status pending), written in the batch's transacti
 event id. Nothing here speaks HTTP: a slow endpoint must never hold a stream handler, so the dispatcher
 (consumers/outbound_dispatch.py) delivers the attempts and retries them.
 
-The payload is Standard Webhooks' recommended shape, `{"type", "timestamp", "data"}`: the event's type, the time it
-occurred, and the event exactly as published (current version). It is stored as sent, so every retry signs the
-same bytes.
+The payload (events/outbound.py) is Standard Webhooks' recommended shape, `{"type", "timestamp", "data"}`: the
+event's type, the time it occurred, and the event as published (current version). It is stored as sent, so every
+retry signs the same bytes.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-import msgspec
 from prometheus_client import Counter
 
 from connectors.lru import MISSING, ExpiringLru
 from consumers.entry import Entry
 from consumers.group import Batch, Group
-from events.hook_patterns import PUBLISHED, matches_any
 from events.ids import new_id
+from events.outbound import PUBLISHED, matches_any, payload
 from events.streams import all_event_streams
 from events.types import Event
 
@@ -35,19 +34,6 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(id,
 JOIN hook_subscriptions s ON s.id = x.hook_id AND s.enabled  -- deleted or disabled since the cache was filled: none
 ON CONFLICT (tenant_id, hook_id, event_id) DO NOTHING
 """
-
-_encoder = msgspec.json.Encoder()
-
-
-class Payload(msgspec.Struct):
-    type: str
-    timestamp: str
-    data: Event
-
-
-def payload(event: Event) -> bytes:
-    timestamp = event.occurred_at.isoformat().replace("+00:00", "Z")
-    return _encoder.encode(Payload(event.type, timestamp, event))
 
 
 class Subscriptions:

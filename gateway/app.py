@@ -15,6 +15,8 @@ from gateway import (
     routes_commands,
     routes_connectors,
     routes_deliveries,
+    routes_hook_attempts,
+    routes_hooks,
     routes_oauth,
     routes_providers,
     routes_records,
@@ -36,6 +38,7 @@ from gateway.state import (
     AUTH,
     BATCHER,
     CONFIG,
+    HOOK_SECRETS,
     HTTP,
     LIMITER,
     POOL,
@@ -60,6 +63,8 @@ ROUTE_MODULES = (
     routes_records,
     routes_webhooks,
     routes_deliveries,
+    routes_hook_attempts,  # before routes_hooks: /v1/hooks/sample is not a hook id
+    routes_hooks,
     routes_commands,
     routes_admin,
     routes_search,
@@ -92,6 +97,14 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     app[HTTP] = session = aiohttp.ClientSession()
     app[SECRETS] = VaultSecrets(
         config.vault_addr, config.vault_token, config.vault_mount, config.vault_prefix, config.secret_cache_s
+    )
+    app[HOOK_SECRETS] = VaultSecrets(
+        config.vault_addr,
+        config.vault_token,
+        config.vault_mount,
+        config.vault_prefix,
+        config.secret_cache_s,
+        collection="hooks",
     )
     jwks = None
     if config.oidc_jwks_url:

@@ -22,6 +22,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "commands:write": frozenset({"admin", "manager"}),
     "deliveries:read": frozenset({"admin", "manager"}),
     "deliveries:retry": frozenset({"admin", "manager"}),
+    "hooks:read": frozenset({"admin", "manager"}),  # outbound webhooks: attempts hold event payloads
+    "hooks:write": frozenset({"admin", "manager"}),
     "keys:manage": frozenset({"admin"}),
 }
 ALL_PERMISSIONS = frozenset(PERMISSIONS) | {PUBLIC, OPERATOR}

@@ -23,6 +23,7 @@ REDIS = web.AppKey("redis", Redis)
 POOL = web.AppKey("pool", asyncpg.Pool)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 SECRETS = web.AppKey("secrets", SecretStore)
+HOOK_SECRETS = web.AppKey("hook_secrets", SecretStore)  # outbound webhooks' signing secrets
 AUTH = web.AppKey("auth", Authenticator)
 LIMITER = web.AppKey("limiter", RateLimiter)
 WEBHOOK_LIMITER = web.AppKey("webhook_limiter", LocalLimiter)
