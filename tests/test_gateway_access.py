@@ -12,6 +12,7 @@ from webhook_support import connector_body, fixture, woocommerce_headers
 
 from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
+from consumers.outbound import outbound_group
 from consumers.projector import projector_group
 from db.pool import tenant_transaction
 from gateway.roles import OPERATOR, PERMISSIONS, PUBLIC
@@ -64,8 +65,14 @@ async def test_every_route_with_every_role(make_gateway):
 
 
 async def _tenant_with_everything(gw: Gateway, name: str) -> dict[str, str]:
-    """A tenant with a connector, a delivered webhook, projected records, a command and a second key."""
+    """A tenant with a connector, a delivered webhook, projected records, a command, a second key and an outbound
+    webhook subscription (its attempt for the order is queued by the outbound group; nothing delivers it here)."""
     tenant, key = await gw.create_tenant(name)
+    hook = await gw.post(
+        "/v1/hooks",
+        headers=gw.bearer(key),
+        json={"target_url": f"https://{name}.example.com/hook", "event_types": ["commerce.order.*"]},
+    )
     resp = await gw.post(
         "/v1/connectors",
         headers=gw.bearer(key),
@@ -89,6 +96,7 @@ async def _tenant_with_everything(gw: Gateway, name: str) -> dict[str, str]:
         "delivery_id": delivery,
         "command_id": command,
         "email": f"{name}@example.com",
+        "hook_id": (await hook.json())["id"],
     }
 
 
@@ -96,13 +104,21 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
     a = await _tenant_with_everything(gw, "alpha")
     b = await _tenant_with_everything(gw, "bravo")
     async with running(
-        redis, [projector_group(pool, 8), deliveries_group(pool), commands_group(RunnerContext(pool, redis))]
+        redis,
+        [
+            projector_group(pool, 8),
+            deliveries_group(pool),
+            commands_group(RunnerContext(pool, redis)),
+            outbound_group(pool, 8, 0.0),
+        ],
     ):
         for t in (a, b):
             for kind in ("order", "contact"):
                 url = f"/v1/records/{kind}"
                 t[f"{kind}_id"] = (await wait_for(lambda key=t["key"], url=url: _items(gw, key, url)))[0]["id"]
             await wait_for(lambda key=t["key"]: _items(gw, key, "/v1/deliveries"))
+            hook_log = f"/v1/hooks/{t['hook_id']}/attempts"
+            await wait_for(lambda key=t["key"], url=hook_log: _items(gw, key, url))
     for t in (
         a,
         b,
@@ -116,7 +132,17 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
                 t["run_id"],
                 t["connector_id"],
             )
-    marks = ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email", "run_id")
+    marks = (
+        "tenant",
+        "connector_id",
+        "delivery_id",
+        "command_id",
+        "order_id",
+        "contact_id",
+        "email",
+        "run_id",
+        "hook_id",
+    )
     a_marks = [a[k] for k in marks]
     # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their
     # isolation; the provider catalog holds no tenant's data (the same for everyone)
@@ -126,7 +152,7 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
         if s.method == "GET"
         and s.permission not in (PUBLIC, OPERATOR)
         and s.tag != "search"
-        and s.template != "/v1/providers"
+        and s.template not in ("/v1/providers", "/v1/hooks/event-types")  # the same for everyone
         and s.status == 200  # the OAuth2 authorize redirect: tests/test_oauth.py checks another tenant gets 404
     ]
     for spec in reads:
