@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from factories import TIMEOUT_S, order, running, wait_for
+from factories import TIMEOUT_S, order, running, start_worker, wait_for
 from outbound_support import receivers
 
 from connectors.config import ConnectorsConfig
@@ -315,3 +316,24 @@ async def test_sample_data_for_a_trigger(gw, pool, redis, pattern):
 async def _samples(gw, key, pattern):
     body = await (await gw.get(f"/v1/hooks/sample?event_type={pattern}", headers=gw.bearer(key))).json()
     return body if len(body["items"]) == 3 else None
+
+
+async def test_bizosaas_worker_outbound_runs_the_dispatcher(gw, redis, admin, vault, migrated, tmp_path):
+    tenant, key = await gw.create_tenant()
+    env = migrated.env(
+        VAULT_ADDR=vault.addr,
+        VAULT_TOKEN=vault.token,
+        BIZOSAAS_ALLOW_PRIVATE_URLS="true",
+        BIZOSAAS_METRICS_PORT="0",
+        BIZOSAAS_OUTBOUND_SUBSCRIPTION_CACHE_S="0",
+    )
+    async with receivers("ok") as (ok,):
+        hook = await subscribe(gw, key, ok.url)
+        worker = start_worker(env, tmp_path / "worker.log", "outbound")
+        try:
+            ids = await publish_orders(redis, tenant, 3)
+            await wait_for(lambda: statuses(admin, hook["id"]), {"delivered": 3}, timeout_s=60)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(TIMEOUT_S) == 0, (tmp_path / "worker.log").read_text()[-2000:]
+    assert sorted(ok.ids()) == sorted(ids) and all(r.verifies_with(hook["secret"]) for r in ok.received)
