@@ -88,6 +88,19 @@ class Api(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     rate_limit_headers: list[str] = []  # headers the provider reports its remaining budget in
 
 
+class RestHooks(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """BizOSaaS as the source (Zapier's REST hooks): the platform routes an automation service calls, each
+    "METHOD /path" as gateway/routes_hooks.py serves it (the conformance suite checks they exist)."""
+
+    auth: str  # how the caller authenticates, in words
+    event_types: str  # the trigger types on offer
+    subscribe: str
+    subscribe_body: str  # the JSON body, with the caller's placeholders
+    unsubscribe: str
+    sample: str  # a trigger's sample data
+    signature: str  # how deliveries are signed, in words
+
+
 class ProviderFacts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     provider: str
     title: str
@@ -99,6 +112,7 @@ class ProviderFacts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     resources: list[Resource] = []
     actions: list[Action] = []
     webhooks: Webhooks = Webhooks()
+    rest_hooks: RestHooks | None = None  # the platform's outbound webhooks as this provider subscribes to them
 
     def resource(self, name: str) -> Resource:
         for resource in self.resources:

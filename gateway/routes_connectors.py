@@ -227,7 +227,7 @@ async def get_connector_route(request: web.Request) -> web.Response:
     summary="Rename, reconfigure or rotate secrets (the previous webhook secret stays valid for a grace period)",
     body=ConnectorUpdate,
     response=Connector,
-    errors=(404,),
+    errors=(404, 409),  # 409: the connector is disconnected
 )
 async def patch_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorUpdate)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from connectors.facts import Action, Field, ProviderFacts
+from connectors.facts import Action, Field, ProviderFacts, RestHooks
 from connectors.registry import all_providers, get_facts
 from gateway.routing import Routes, json_response
 
@@ -38,6 +38,7 @@ class ProviderView(msgspec.Struct):
     credential_fields: list[Field]
     webhooks: WebhooksView
     scopes: list[str] = []  # oauth2: what the user is asked to grant
+    rest_hooks: RestHooks | None = None  # zapier: the outbound webhook routes it subscribes through
 
 
 class ProviderList(msgspec.Struct):
@@ -60,6 +61,7 @@ def provider_view(facts: ProviderFacts, topics: frozenset[str]) -> ProviderView:
         credential_fields=list(facts.credential_fields),
         webhooks=WebhooksView(facts.webhooks.registration, sorted(topics), facts.webhooks.signature),
         scopes=list(facts.auth.scopes),
+        rest_hooks=facts.rest_hooks,
     )
 
 

@@ -79,6 +79,14 @@ def check_facts(provider: str) -> None:
         assert filled.startswith(("https://", *sample.values())), filled
     # a URL the platform fetches is a config field of kind url (connector validation checks its address)
     assert all(f.kind == "url" for f in facts.config_fields if f.fetched)
+    if facts.rest_hooks is not None:  # BizOSaaS as the source: every route named is one the gateway serves
+        from gateway.app import ROUTE_MODULES
+
+        served = {f"{spec.method} {spec.template}" for module in ROUTE_MODULES for spec in module.routes.specs}
+        hooks = facts.rest_hooks
+        for route in (hooks.event_types, hooks.subscribe, hooks.unsubscribe, hooks.sample):
+            assert route in served, f"{provider}: rest_hooks names {route!r}, which the gateway does not serve"
+        assert facts.webhooks.registration == "none", "a REST-hook subscriber sends nothing to a webhook URL"
 
 
 @dataclass(frozen=True)

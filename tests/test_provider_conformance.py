@@ -177,6 +177,10 @@ class TestStandardWebhooks(ProviderConformance):
         return found
 
 
+class TestZapier(ProviderConformance):
+    provider = "zapier"  # BizOSaaS is the source: the facts check covers its rest_hooks routes; nothing to sign
+
+
 class TestWordPress(ProviderConformance):
     provider = "wordpress"
 
