@@ -3,7 +3,8 @@ protection"), and recording the erasure without the erased data.
 
 Places: Postgres (records, event_log, chunks, deliveries' raw bodies, commands, knowledge — which is records of kind
 `document` — usage, inboxes, connectors, API keys: db/erasure.py), Redis (partition, command, delivery, replay and
-dead-letter streams: producers/erasure.py) and, for a tenant, its connectors' secrets in Vault. Postgres is erased
+dead-letter streams: producers/erasure.py) and, for a tenant, its connectors' and outbound webhooks' secrets in
+Vault. Postgres is erased
 before and after Redis, so an entry a worker was handling while Redis was cleaned is removed on the second pass.
 """
 
@@ -43,11 +44,17 @@ async def erase_tenant(settings: Settings, tenant_id: str, requested_by: str) ->
             connectors = [
                 r["id"] for r in await conn.fetch("SELECT id FROM connectors WHERE tenant_id = $1", tenant_id)
             ]
-        # secrets first: a failure here leaves the connector rows, so running the command again finds them
-        vault = VaultSecrets(settings.vault_addr, settings.vault_token, settings.vault_mount, settings.vault_prefix)
+            hooks = [
+                r["id"] for r in await conn.fetch("SELECT id FROM hook_subscriptions WHERE tenant_id = $1", tenant_id)
+            ]
+        # secrets first: a failure here leaves the connector and hook rows, so running the command again finds them
+        place = (settings.vault_addr, settings.vault_token, settings.vault_mount, settings.vault_prefix)
+        vault, hook_vault = VaultSecrets(*place), VaultSecrets(*place, collection="hooks")
         for connector_id in connectors:
             await vault.delete(tenant_id, connector_id)
-        _add(result.counts, {"vault_secrets": len(connectors)})
+        for hook_id in hooks:  # outbound webhooks' signing secrets
+            await hook_vault.delete(tenant_id, hook_id)
+        _add(result.counts, {"vault_secrets": len(connectors) + len(hooks)})
         _add(result.counts, (await erase_tenant_rows(pool, tenant_id))[0])
         _add(result.counts, await erase_entries(redis, tenant_id, settings.partitions))
         _add(result.counts, (await erase_tenant_rows(pool, tenant_id))[0])

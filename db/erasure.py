@@ -50,9 +50,11 @@ class Person:
 
 async def _tenant_tables(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
-        """SELECT DISTINCT table_name FROM information_schema.columns
-           WHERE table_schema = 'public' AND column_name = 'tenant_id' AND table_name <> 'erasures'
-           ORDER BY table_name"""
+        """SELECT DISTINCT c.table_name FROM information_schema.columns c
+           JOIN information_schema.tables t USING (table_schema, table_name)
+           WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND c.table_name <> 'erasures'
+             AND t.table_type = 'BASE TABLE'  -- views (agents' aggregates) show rows of these, hold none
+           ORDER BY c.table_name"""
     )
     return [r["table_name"] for r in rows]
 
@@ -145,7 +147,8 @@ async def find_person(conn: asyncpg.Connection, tenant_id: str, person: Person) 
 
 
 async def erase_person_rows(pool: asyncpg.Pool, tenant_id: str, person: Person) -> dict[str, int]:
-    """Delete the person's entities, events, chunks and commands; empty the raw body of deliveries naming them."""
+    """Delete the person's entities, events (and the outbound webhook attempts carrying them), chunks and commands;
+    empty the raw body of deliveries naming them."""
     async with tenant_transaction(pool, tenant_id) as conn:
         await find_person(conn, tenant_id, person)
         keys = _columns(person.keys)
@@ -161,6 +164,12 @@ async def erase_person_rows(pool: asyncpg.Pool, tenant_id: str, person: Person) 
         )
         counts["group_inbox"] = _count(
             await conn.execute("DELETE FROM group_inbox WHERE tenant_id = $1 AND event_id = ANY($2)", tenant_id, events)
+        )
+        # outbound webhook attempts carry the event as sent (queued or delivered): they go with the event
+        counts["hook_attempts"] = _count(
+            await conn.execute(
+                "DELETE FROM hook_attempts WHERE tenant_id = $1 AND event_id = ANY($2)", tenant_id, events
+            )
         )
         counts["deliveries"] = _count(
             await conn.execute(

@@ -13,6 +13,7 @@ from test_cli import bizosaas
 
 from connectors.credentials import VaultSecrets
 from consumers.metrics import metrics_group
+from consumers.outbound import outbound_group
 from consumers.projector import projector_group
 from events import codec
 from events.commands import StartSync
@@ -87,10 +88,17 @@ async def seed(redis, pool, admin) -> list:
         order(A, "1002", "cust-bob", "bob@example.com"),
         contact(B, CUSTOMER, EMAIL),
     ]
+    # an outbound webhook subscription of A's to everything: its attempts carry the events as sent
+    await admin.execute(
+        "INSERT INTO hook_subscriptions (tenant_id, id, target_url, event_types) "
+        "VALUES ($1, 'hook_a1', 'https://example.com/hook', '{*}')",
+        A,
+    )
     await Publisher(redis).publish(alice + others)
-    async with running(redis, [projector_group(pool, 8), metrics_group(pool, 8)], FAST):
+    async with running(redis, [projector_group(pool, 8), metrics_group(pool, 8), outbound_group(pool, 8, 0.0)], FAST):
         await wait_for(lambda: admin.fetchval("SELECT count(*) FROM records"), 5)
         await wait_for(lambda: admin.fetchval("SELECT count(*) FROM usage_counts"))
+        await wait_for(lambda: admin.fetchval("SELECT count(*) FROM hook_attempts"), 5)  # A's five events
     # a dead letter, a replay copy, a command and delivery records naming Alice; chunks of her entities
     stream = stream_for_tenant(A)
     first_id, first_fields = (await redis.xrange(stream, count=1))[0]
@@ -192,7 +200,7 @@ async def test_erasing_a_person_leaves_nothing_readable_and_nothing_comes_back(r
     assert done.returncode == 0, done.stdout + done.stderr
     counts = json.loads(done.stdout)["counts"]
     assert counts["records"] == 2 and counts["event_log"] == 3 and counts["rag_chunks"] == 2
-    assert counts["deliveries"] == 1 and counts["commands"] == 1
+    assert counts["deliveries"] == 1 and counts["commands"] == 1 and counts["hook_attempts"] == 3
 
     def check_postgres(texts: dict[str, str]) -> None:
         for place, text in texts.items():
@@ -237,6 +245,8 @@ async def test_erasing_a_tenant_removes_it_everywhere_and_keeps_the_record(redis
     )
     secrets = VaultSecrets(vault.addr, vault.token)
     await secrets.write(A, "con_a1", {"webhook_secret": "s3cret"})
+    hook_secrets = VaultSecrets(vault.addr, vault.token, collection="hooks")
+    await hook_secrets.write(A, "hook_a1", {"webhook_secret": "whsec_c2VjcmV0"})
     command = StartSync(id=new_id(), tenant_id=A, issued_at=datetime.now(UTC), connector_id="con_a1")
     await redis.xadd(COMMANDS_STREAM, {codec.EVENT_FIELD: codec.encode(command)})
     rejection = Rejection(
@@ -254,12 +264,13 @@ async def test_erasing_a_tenant_removes_it_everywhere_and_keeps_the_record(redis
     assert refused.returncode == 2 and "--yes" in refused.stdout
     done = await bizosaas(env, "tenant", "erase", A, "--yes", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout)["counts"]["vault_secrets"] == 1
+    assert json.loads(done.stdout)["counts"]["vault_secrets"] == 2  # the connector's and the hook's
 
     texts = await texts_of(admin, A)
     assert not any(texts.values()), {k: v[:80] for k, v in texts.items() if v}
     assert await admin.fetchval("SELECT count(*) FROM tenants WHERE id = $1", A) == 0
     assert await VaultSecrets(vault.addr, vault.token).read(A, "con_a1", fresh=True) is None
+    assert await hook_secrets.read(A, "hook_a1", fresh=True) is None
     messages = await stream_messages(redis)
     assert not [s for s, m, _ in messages if m.get("tenant_id") == A]
     assert any(m.get("tenant_id") == B for _, m, _ in messages)
