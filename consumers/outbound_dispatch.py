@@ -46,8 +46,8 @@ from producers.publisher import Publisher
 
 log = logging.getLogger("bizosaas.outbound")
 
-SENT = Counter("bizosaas_outbound_deliveries_total", "Outbound webhook tries, by outcome", ["outcome"])
-SECONDS = Histogram("bizosaas_outbound_delivery_seconds", "Outbound webhook request time (answered or not)")
+SENT = Counter("bizosaas_outbound_tries_total", "Outbound webhook tries (one POST each), by outcome", ["outcome"])
+SECONDS = Histogram("bizosaas_outbound_try_seconds", "Outbound webhook request time (answered or not)")
 
 CLAIM_CANDIDATES = 200  # rows looked at per tenant and round
 LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its request's timeout
