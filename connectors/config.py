@@ -26,6 +26,7 @@ class ConnectorsConfig:
     # --- outbound webhooks (POST /v1/hooks; the dispatcher in `bizosaas worker`) ---
     outbound_timeout_s: float = 15.0  # one delivery's whole request (the spec recommends 15-30 s)
     outbound_endpoint_concurrency: int = 4  # deliveries in flight per subscription: a dead one holds only these
+    outbound_max_in_flight: int = 256  # deliveries in flight per dispatcher (its connection pool's size too)
     outbound_backoff_initial_s: float = 5.0  # the first retry's delay, doubling per failure (with jitter)
     outbound_backoff_max_s: float = 6 * 3600.0
     outbound_max_age_s: int = 3 * 24 * 3600  # the retry horizon: an attempt still failing this long after it was

@@ -43,11 +43,16 @@ def _refuse_unless_public(addr_info: tuple) -> socket.socket:
 
 
 def public_session(
-    allow_private: bool = False, resolver: aiohttp.abc.AbstractResolver | None = None, **session_kwargs
+    allow_private: bool = False,
+    resolver: aiohttp.abc.AbstractResolver | None = None,
+    limit: int = 100,  # connections open at once (aiohttp's default)
+    **session_kwargs,
 ) -> aiohttp.ClientSession:
     """A ClientSession that connects only to public addresses (any address when allow_private). `resolver` is
     aiohttp's own (its threaded default when None); whatever it answers, the address connected to is checked."""
-    connector = aiohttp.TCPConnector(socket_factory=None if allow_private else _refuse_unless_public, resolver=resolver)
+    connector = aiohttp.TCPConnector(
+        socket_factory=None if allow_private else _refuse_unless_public, resolver=resolver, limit=limit
+    )
     return aiohttp.ClientSession(connector=connector, **session_kwargs)
 
 

@@ -7,8 +7,8 @@ send it at once). Each round:
    enabled and not backing off; everything after that runs per tenant, with that tenant set, under row-level
    security, like every other service;
 2. per tenant, one short transaction claims due attempts (`FOR UPDATE SKIP LOCKED`) and leases them: at most
-   `outbound_endpoint_concurrency` in flight per subscription in this process, so a slow or dead endpoint holds
-   only its own slots and never another's deliveries;
+   `outbound_endpoint_concurrency` in flight per subscription in this process (and `outbound_max_in_flight` in
+   all), so a slow or dead endpoint holds only its own slots and never another's deliveries;
 3. each claimed attempt is a task: sign (Standard Webhooks, every current secret), POST with no redirects followed
    to public addresses only (connectors/public_http.py), then record the outcome in its own transaction:
    2xx delivered; 410 the subscription is removed; anything else a failure, retried with exponential back-off and
@@ -23,7 +23,6 @@ webhook-id header, the event id, lets a receiver drop a repeat).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -113,18 +112,30 @@ class Dispatcher:
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
         timeout = aiohttp.ClientTimeout(total=self.config.outbound_timeout_s)
-        async with public_session(self.config.allow_private_urls, timeout=timeout) as session:
+        cap = self.config.outbound_max_in_flight
+        async with public_session(self.config.allow_private_urls, limit=cap, timeout=timeout) as session:
             while not stopping.is_set():
-                try:
-                    started = await self.dispatch_once(session)
-                except (OSError, asyncpg.PostgresError) as exc:  # the database is away: try again next round
-                    log.warning("outbound dispatcher: %s", type(exc).__name__)
-                    started = 0
+                started = 0
+                if len(self.tasks) < cap:
+                    try:
+                        started = await self.dispatch_once(session)
+                    except (OSError, asyncpg.PostgresError) as exc:  # the database is away: try again next round
+                        log.warning("outbound dispatcher: %s", type(exc).__name__)
                 if not started:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stopping.wait(), self.config.outbound_poll_s)
+                    await self._idle(stopping)
             if self.tasks:
                 await asyncio.wait(self.tasks)
+
+    async def _idle(self, stopping: asyncio.Event) -> None:
+        """Nothing could be claimed: wait until a try ends (its endpoint has a free slot again), `stopping` is set,
+        or `outbound_poll_s` passes (new attempts, ended back-offs)."""
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait(
+                {stop, *self.tasks}, timeout=self.config.outbound_poll_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stop.cancel()
 
     async def dispatch_once(self, session: aiohttp.ClientSession) -> int:
         """Claim what is due in every tenant and start sending it; the number of attempts started."""
@@ -135,7 +146,10 @@ class Dispatcher:
         random.shuffle(tenants)  # no tenant always goes first
         started = 0
         for tenant in tenants:
-            for attempt in await self.claim(tenant):
+            room = self.config.outbound_max_in_flight - len(self.tasks)
+            if room <= 0:
+                break
+            for attempt in await self.claim(tenant, room):
                 self.in_flight[attempt.hook_id] += 1
                 task = asyncio.create_task(self.deliver(session, attempt))
                 self.tasks.add(task)
@@ -143,7 +157,7 @@ class Dispatcher:
                 started += 1
         return started
 
-    async def claim(self, tenant: str) -> list[Claimed]:
+    async def claim(self, tenant: str, room: int) -> list[Claimed]:
         limit = self.config.outbound_endpoint_concurrency
         busy = [hook for hook, n in self.in_flight.items() if n >= limit]
         lease_s = self.config.outbound_timeout_s + LEASE_MARGIN_S
@@ -155,7 +169,7 @@ class Dispatcher:
             ids, taken = [], Tally[str]()
             for row in rows:
                 hook = row["hook_id"]
-                if self.in_flight[hook] + taken[hook] < limit:
+                if self.in_flight[hook] + taken[hook] < limit and len(ids) < room:
                     taken[hook] += 1
                     ids.append(row["id"])
             leased = await conn.fetch(LEASE, ids, lease_s)

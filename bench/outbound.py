@@ -1,0 +1,328 @@
+"""Outbound webhook benchmark: events delivered to 100 local receivers, one of them black-holed, by the platform
+(the `outbound` group and its dispatcher in one `bizosaas worker outbound`) against a plain aiohttp client posting
+the same signed bodies in the same run.
+
+    .venv/bin/python bench/outbound.py [--quick] [--events N]
+
+Starts its own Redis, Postgres+pgvector and OpenBao (bizosaas.servers, in a temp folder) and a receiver process
+(100 ports in one aiohttp process: 99 answer 204 at once and note when each body arrived; one accepts connections and
+never answers). Then, in one run:
+  1. raw: this process posts every event's signed body to each of the 100 receivers with one aiohttp session, at most
+     the dispatcher's per-endpoint concurrency in flight per receiver and its timeout; until every healthy receiver
+     has every event;
+  2. platform: one tenant with 100 subscriptions (one per receiver, secrets in Vault), the same number of events
+     published to the stream, `bizosaas worker outbound` delivering; until every healthy receiver has every event.
+healthy_p99_ms: publish -> arrival at a healthy receiver in the platform run (the event's occurred_at is its
+publish time), while the black-holed receiver's tries time out. Ends with one JSON line: events_per_s,
+raw_events_per_s, ratio_to_raw, healthy_p99_ms (events_per_s counts deliveries to healthy receivers per second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import aiohttp  # noqa: E402
+import asyncpg  # noqa: E402
+from probes import machine_busy_s  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+from redis.exceptions import ResponseError  # noqa: E402
+
+from bizosaas.openbao import start_vault  # noqa: E402
+from bizosaas.servers import free_port, start_postgres, start_redis  # noqa: E402
+from connectors.credentials import VaultSecrets  # noqa: E402
+from connectors.signatures import new_standard_webhooks_secret, standard_webhooks_signature  # noqa: E402
+from db.migrate import migrate  # noqa: E402
+from events.ids import new_id  # noqa: E402
+from events.outbound import payload  # noqa: E402
+from events.streams import all_event_streams  # noqa: E402
+from events.types import Order, OrderUpserted, Subject  # noqa: E402
+from producers.publisher import Publisher  # noqa: E402
+
+RECEIVERS = 100
+CONCURRENCY = 4  # per endpoint, both runs (BIZOSAAS_OUTBOUND_ENDPOINT_CONCURRENCY)
+MAX_IN_FLIGHT = 256  # connections at once, both runs (BIZOSAAS_OUTBOUND_MAX_IN_FLIGHT)
+TIMEOUT_S = 5.0  # both runs (BIZOSAAS_OUTBOUND_TIMEOUT_S): the black-holed receiver's tries end here
+TENANT = "bench-outbound"
+
+RECEIVER = """
+import asyncio, json, sys, time
+from datetime import datetime
+from aiohttp import web
+ports, stats_port = [int(p) for p in sys.argv[1].split(",")], int(sys.argv[2])
+arrived = []  # (port, occurred_at unix ms, arrival unix ms)
+
+def site(port):
+    async def hook(request):
+        body = await request.read()
+        stamp = datetime.fromisoformat(json.loads(body)["data"]["occurred_at"]).timestamp() * 1000
+        arrived.append((port, stamp, time.time() * 1000))
+        return web.Response(status=204)
+    return hook
+
+async def stats(request):
+    if request.method == "POST":
+        arrived.clear()
+        return web.Response(status=204)
+    return web.json_response({"received": len(arrived), "per_port": len({a[0] for a in arrived}), "ms": [
+        a[2] - a[1] for a in arrived]} if request.query.get("full") else {"received": len(arrived)})
+
+async def black_hole(reader, writer):
+    await asyncio.sleep(3600)
+
+async def main():
+    for port in ports[:-1]:
+        app = web.Application()
+        app.router.add_post("/hook", site(port))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.start_server(black_hole, "127.0.0.1", ports[-1])
+    app = web.Application()
+    app.router.add_route("*", "/stats", stats)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", stats_port).start()
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def spawn(base: Path, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    with open(base / f"{name}.log", "ab") as log:
+        return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+async def received(http: aiohttp.ClientSession, stats: str, full: bool = False) -> dict:
+    async with http.get(stats + ("?full=1" if full else "")) as reply:
+        return await reply.json()
+
+
+async def group_ready(redis: Redis, timeout_s: float = 120.0) -> None:
+    """Until the worker has created the `outbound` group on every partition (it reads from the start: no event is
+    missed, but its start-up should not count as delivery time)."""
+    deadline = time.monotonic() + timeout_s
+    for stream in all_event_streams():
+        while True:
+            try:
+                if any(g["name"] == b"outbound" for g in await redis.xinfo_groups(stream)):
+                    break
+            except ResponseError:  # the stream does not exist yet
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("bizosaas worker outbound did not start")
+            await asyncio.sleep(0.1)
+
+
+async def wait_ready(http: aiohttp.ClientSession, stats: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await received(http, stats)
+            return
+        except aiohttp.ClientError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the receivers did not start within {timeout_s:.0f} s") from None
+            await asyncio.sleep(0.2)
+
+
+async def until_received(http: aiohttp.ClientSession, stats: str, count: int, timeout_s: float = 1800.0) -> float:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            n = (await received(http, stats))["received"]
+        except aiohttp.ClientError:
+            n = 0
+        if n >= count:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{n} of {count} deliveries after {timeout_s:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+def events(n: int) -> list[OrderUpserted]:
+    now = datetime.now(UTC)
+    return [
+        OrderUpserted(
+            id=new_id(),
+            tenant_id=TENANT,
+            source="bench",
+            provider="woocommerce",
+            subject=Subject(kind="order", external_id=str(i)),
+            occurred_at=now,
+            recorded_at=now,
+            data=Order(number=str(i), status="processing", total_minor=1999, currency="EUR"),
+        )
+        for i in range(n)
+    ]
+
+
+async def raw_run(urls: list[str], secrets: list[str], n: int, http: aiohttp.ClientSession, stats: str) -> float:
+    """The plain client: every event to every receiver, CONCURRENCY per receiver, TIMEOUT_S each, one session with
+    the dispatcher's connection limit; a failed post is tried again."""
+    bodies = [(e.id, payload(e)) for e in events(n)]
+    started = time.monotonic()
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=TIMEOUT_S), connector=aiohttp.TCPConnector(limit=MAX_IN_FLIGHT)
+    )
+
+    async def endpoint(url: str, secret: str) -> None:
+        queue = list(bodies)
+
+        async def worker() -> None:
+            while queue:
+                msg_id, body = queue.pop()
+                ts = int(time.time())
+                headers = {
+                    "Content-Type": "application/json",
+                    "webhook-id": msg_id,
+                    "webhook-timestamp": str(ts),
+                    "webhook-signature": standard_webhooks_signature([secret], msg_id, ts, body),
+                }
+                try:
+                    async with session.post(url, data=body, headers=headers, allow_redirects=False) as r:
+                        await r.read()
+                        ok = r.status < 300
+                except (TimeoutError, aiohttp.ClientError):
+                    ok = False
+                if not ok:  # try it again later, as the dispatcher would (no back-off here)
+                    queue.insert(0, (msg_id, body))
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+    tasks = [asyncio.create_task(endpoint(u, s)) for u, s in zip(urls, secrets)]
+    done = await until_received(http, stats, n * (RECEIVERS - 1))
+    for task in tasks:  # the black-holed receiver's posts would go on timing out: stop them
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await session.close()
+    return done - started
+
+
+async def run(args: argparse.Namespace) -> dict:
+    n = args.events or (200 if args.quick else 2000)
+    base = Path(tempfile.mkdtemp(prefix="bizosaas-bench-outbound-"))
+    servers, procs = [], []
+    try:
+        servers.append(start_redis(base / "redis"))
+        servers.append(start_postgres(base / "pg"))
+        servers.append(start_vault(base / "vault"))
+        redis_server, pg, vault = servers
+        admin_url = pg.url.rsplit("/", 1)[0] + "/bizosaas_bench"
+        service_url = f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/bizosaas_bench"
+        await migrate(admin_url, service_url)
+        ports, stats_port = [free_port() for _ in range(RECEIVERS)], free_port()
+        procs.append(
+            spawn(base, "receivers", [sys.executable, "-c", RECEIVER, ",".join(map(str, ports)), str(stats_port)])
+        )
+        stats = f"http://127.0.0.1:{stats_port}/stats"
+        urls = [f"http://127.0.0.1:{p}/hook" for p in ports]  # the last one is black-holed
+        secrets = [new_standard_webhooks_secret() for _ in urls]
+        admin = await asyncpg.connect(admin_url)
+        redis = Redis.from_url(redis_server.url)
+        store = VaultSecrets(vault.url, vault.extra["token"], collection="hooks")
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, stats)
+            busy_before = machine_busy_s()
+
+            say(f"1. raw: {n:,} events to {RECEIVERS} receivers (one black-holed) with a plain aiohttp client ...")
+            raw_s = await raw_run(urls, secrets, n, http, stats)
+            say(f"   {n * (RECEIVERS - 1):,} healthy deliveries in {raw_s:.1f} s")
+            async with http.post(stats):  # forget the raw run's arrivals
+                pass
+
+            say("2. platform: 100 subscriptions, `bizosaas worker outbound` ...")
+            await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1)", TENANT)
+            for i, (url, secret) in enumerate(zip(urls, secrets)):
+                hook_id = f"hook_bench_{i:03d}"
+                await store.write(TENANT, hook_id, {"webhook_secret": secret})
+                await admin.execute(
+                    "INSERT INTO hook_subscriptions (tenant_id, id, target_url, event_types) "
+                    "VALUES ($1, $2, $3, '{commerce.order.*}')",
+                    TENANT,
+                    hook_id,
+                    url,
+                )
+            env = {
+                **os.environ,
+                "REDIS_URL": redis_server.url,
+                "DATABASE_URL": service_url,
+                "VAULT_ADDR": vault.url,
+                "VAULT_TOKEN": vault.extra["token"],
+                "BIZOSAAS_ALLOW_PRIVATE_URLS": "true",
+                "BIZOSAAS_METRICS_PORT": "-1",
+                "BIZOSAAS_OUTBOUND_TIMEOUT_S": str(TIMEOUT_S),
+                "BIZOSAAS_OUTBOUND_ENDPOINT_CONCURRENCY": str(CONCURRENCY),
+                "BIZOSAAS_OUTBOUND_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
+            }
+            procs.append(spawn(base, "worker", [sys.executable, "-m", "bizosaas", "worker", "outbound"], env))
+            await group_ready(redis)
+            started = time.monotonic()
+            await Publisher(redis).publish(events(n))
+            platform_s = await until_received(http, stats, n * (RECEIVERS - 1)) - started
+            latencies = sorted((await received(http, stats, full=True))["ms"])
+            say(f"   {n * (RECEIVERS - 1):,} healthy deliveries in {platform_s:.1f} s")
+            busy_s = machine_busy_s() - busy_before
+        await admin.close()
+        await redis.aclose()
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        for server in reversed(servers):
+            server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    deliveries = n * (RECEIVERS - 1)
+    return {
+        "events": n,
+        "receivers": RECEIVERS,
+        "quick": args.quick,
+        "cores": os.cpu_count(),
+        "events_per_s": round(deliveries / platform_s),
+        "raw_events_per_s": round(deliveries / raw_s),
+        "ratio_to_raw": round(raw_s / platform_s, 3),
+        "healthy_p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))]),
+        "raw_s": round(raw_s, 1),
+        "platform_s": round(platform_s, 1),
+        "machine_busy_s": round(busy_s, 1),
+        "note": "deliveries to the 99 healthy receivers per second while the 100th never answers; platform: one "
+        "`bizosaas worker outbound` (group + dispatcher, an attempt row written and updated per delivery); raw: "
+        "the same signed bodies from one aiohttp client in the bench process, no database",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="200 events (19,800 deliveries) instead of 2,000")
+    parser.add_argument("--events", type=int, help="events to publish")
+    result = asyncio.run(run(parser.parse_args()))
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"outbound-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
