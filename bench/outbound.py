@@ -132,15 +132,15 @@ async def group_ready(redis: Redis, timeout_s: float = 120.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def wait_ready(http: aiohttp.ClientSession, stats: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
+async def wait_ready(http: aiohttp.ClientSession, stats: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120.0
     while True:
         try:
             await received(http, stats)
             return
         except aiohttp.ClientError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the receivers did not start within {timeout_s:.0f} s") from None
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the receivers did not start: see {log}") from None
             await asyncio.sleep(0.2)
 
 
@@ -230,9 +230,10 @@ async def run(args: argparse.Namespace) -> dict:
         service_url = f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/bizosaas_bench"
         await migrate(admin_url, service_url)
         ports, stats_port = [free_port() for _ in range(RECEIVERS)], free_port()
-        procs.append(
-            spawn(base, "receivers", [sys.executable, "-c", RECEIVER, ",".join(map(str, ports)), str(stats_port)])
+        receiver_proc = spawn(
+            base, "receivers", [sys.executable, "-c", RECEIVER, ",".join(map(str, ports)), str(stats_port)]
         )
+        procs.append(receiver_proc)
         stats = f"http://127.0.0.1:{stats_port}/stats"
         urls = [f"http://127.0.0.1:{p}/hook" for p in ports]  # the last one is black-holed
         secrets = [new_standard_webhooks_secret() for _ in urls]
@@ -240,7 +241,7 @@ async def run(args: argparse.Namespace) -> dict:
         redis = Redis.from_url(redis_server.url)
         store = VaultSecrets(vault.url, vault.extra["token"], collection="hooks")
         async with aiohttp.ClientSession() as http:
-            await wait_ready(http, stats)
+            await wait_ready(http, stats, receiver_proc, base / "receivers.log")
             busy_before = machine_busy_s()
 
             say(f"1. raw: {n:,} events to {RECEIVERS} receivers (one black-holed) with a plain aiohttp client ...")
@@ -293,7 +294,10 @@ async def run(args: argparse.Namespace) -> dict:
                     proc.kill()
         for server in reversed(servers):
             server.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        if sys.exc_info()[0] is None:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            say(f"logs kept in {base}")
     deliveries = n * (RECEIVERS - 1)
     return {
         "events": n,
