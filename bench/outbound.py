@@ -42,7 +42,7 @@ from redis.asyncio import Redis  # noqa: E402
 from redis.exceptions import ResponseError  # noqa: E402
 
 from bizosaas.openbao import start_vault  # noqa: E402
-from bizosaas.servers import free_port, start_postgres, start_redis  # noqa: E402
+from bizosaas.servers import start_postgres, start_redis  # noqa: E402
 from connectors.credentials import VaultSecrets  # noqa: E402
 from connectors.signatures import new_standard_webhooks_secret, standard_webhooks_signature  # noqa: E402
 from db.migrate import migrate  # noqa: E402
@@ -62,7 +62,7 @@ RECEIVER = """
 import asyncio, json, sys, time
 from datetime import datetime
 from aiohttp import web
-ports, stats_port = [int(p) for p in sys.argv[1].split(",")], int(sys.argv[2])
+count, ready_file = int(sys.argv[1]), sys.argv[2]  # every server binds port 0: no race for a "free" port
 arrived = []  # (port, occurred_at unix ms, arrival unix ms)
 
 def site(port):
@@ -83,19 +83,28 @@ async def stats(request):
 async def black_hole(reader, writer):
     await asyncio.sleep(3600)
 
-async def main():
-    for port in ports[:-1]:
-        app = web.Application()
-        app.router.add_post("/hook", site(port))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-    await asyncio.start_server(black_hole, "127.0.0.1", ports[-1])
-    app = web.Application()
-    app.router.add_route("*", "/stats", stats)
+async def serve(app):
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", stats_port).start()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return site._server.sockets[0].getsockname()[1]
+
+async def main():
+    ports = []
+    for i in range(count - 1):
+        app = web.Application()
+        app.router.add_post("/hook", site(i))
+        ports.append(await serve(app))
+    hole = await asyncio.start_server(black_hole, "127.0.0.1", 0)
+    ports.append(hole.sockets[0].getsockname()[1])
+    app = web.Application()
+    app.router.add_route("*", "/stats", stats)
+    stats_port = await serve(app)
+    with open(ready_file + ".tmp", "w") as out:
+        json.dump({"ports": ports, "stats": stats_port}, out)
+    import os
+    os.rename(ready_file + ".tmp", ready_file)
     await asyncio.Event().wait()
 
 asyncio.run(main())
@@ -132,16 +141,14 @@ async def group_ready(redis: Redis, timeout_s: float = 120.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def wait_ready(http: aiohttp.ClientSession, stats: str, proc: subprocess.Popen, log: Path) -> None:
+async def receivers_ready(ready: Path, proc: subprocess.Popen, log: Path) -> dict:
+    """The receivers' ports, once their process has bound them all (it writes `ready` then)."""
     deadline = time.monotonic() + 120.0
-    while True:
-        try:
-            await received(http, stats)
-            return
-        except aiohttp.ClientError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the receivers did not start: see {log}") from None
-            await asyncio.sleep(0.2)
+    while not await asyncio.to_thread(ready.exists):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the receivers did not start: see {log}")
+        await asyncio.sleep(0.2)
+    return json.loads(await asyncio.to_thread(ready.read_text))
 
 
 async def until_received(http: aiohttp.ClientSession, stats: str, count: int, timeout_s: float = 1800.0) -> float:
@@ -229,19 +236,17 @@ async def run(args: argparse.Namespace) -> dict:
         admin_url = pg.url.rsplit("/", 1)[0] + "/bizosaas_bench"
         service_url = f"postgresql://bizosaas_app:bench@127.0.0.1:{pg.port}/bizosaas_bench"
         await migrate(admin_url, service_url)
-        ports, stats_port = [free_port() for _ in range(RECEIVERS)], free_port()
-        receiver_proc = spawn(
-            base, "receivers", [sys.executable, "-c", RECEIVER, ",".join(map(str, ports)), str(stats_port)]
-        )
+        ready = base / "receivers.json"
+        receiver_proc = spawn(base, "receivers", [sys.executable, "-c", RECEIVER, str(RECEIVERS), str(ready)])
         procs.append(receiver_proc)
-        stats = f"http://127.0.0.1:{stats_port}/stats"
-        urls = [f"http://127.0.0.1:{p}/hook" for p in ports]  # the last one is black-holed
+        listening = await receivers_ready(ready, receiver_proc, base / "receivers.log")
+        stats = f"http://127.0.0.1:{listening['stats']}/stats"
+        urls = [f"http://127.0.0.1:{p}/hook" for p in listening["ports"]]  # the last one is black-holed
         secrets = [new_standard_webhooks_secret() for _ in urls]
         admin = await asyncpg.connect(admin_url)
         redis = Redis.from_url(redis_server.url)
         store = VaultSecrets(vault.url, vault.extra["token"], collection="hooks")
         async with aiohttp.ClientSession() as http:
-            await wait_ready(http, stats, receiver_proc, base / "receivers.log")
             busy_before = machine_busy_s()
 
             say(f"1. raw: {n:,} events to {RECEIVERS} receivers (one black-holed) with a plain aiohttp client ...")

@@ -108,6 +108,8 @@ class Dispatcher:
     config: ConnectorsConfig
     in_flight: Tally[str] = field(default_factory=Tally)  # subscription id -> attempts being sent by this process
     tasks: set[asyncio.Task] = field(default_factory=set)
+    delivered: list[tuple[Claimed, int]] = field(default_factory=list)  # 2xx answers not yet written
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
@@ -191,7 +193,11 @@ class Dispatcher:
         try:
             outcome = await self.send(session, attempt)
             SENT.labels("delivered" if outcome.delivered else str(outcome.status_code or "error")).inc()
-            await self.record(attempt, outcome)
+            if outcome.delivered:
+                self.delivered.append((attempt, outcome.status_code or 200))
+                await self.record_delivered()
+            else:
+                await self.record(attempt, outcome)
         except Exception:  # recording failed (the database is away): the lease makes the attempt due again
             log.exception("outbound attempt %s of hook %s: not recorded", attempt.id, attempt.hook_id)
         finally:
@@ -226,22 +232,33 @@ class Dispatcher:
         finally:
             SECONDS.observe(time.monotonic() - started)
 
+    async def record_delivered(self) -> None:
+        """Write every 2xx answered so far, one transaction per tenant: while one write runs, the next ones gather
+        behind it and go together (a delivery costs a share of a transaction, not one of its own)."""
+        async with self.writing:
+            batch, self.delivered = self.delivered, []
+            by_tenant: dict[str, list[tuple[Claimed, int]]] = {}
+            for attempt, code in batch:
+                by_tenant.setdefault(attempt.tenant, []).append((attempt, code))
+            for tenant, done in sorted(by_tenant.items()):
+                async with tenant_transaction(self.pool, tenant) as conn:
+                    await conn.execute(
+                        "UPDATE hook_attempts a SET status = 'delivered', delivered_at = now(), last_error = NULL, "
+                        "last_status_code = x.code FROM unnest($1::text[], $2::int[]) AS x(id, code) WHERE a.id = x.id",
+                        [a.id for a, _ in done],
+                        [code for _, code in done],
+                    )
+                    await conn.execute(
+                        "UPDATE hook_subscriptions SET consecutive_failures = 0, failing_since = NULL, "
+                        "paused_until = NULL, last_delivered_at = now() WHERE id = ANY($1::text[])",
+                        sorted({a.hook_id for a, _ in done}),  # sorted: one lock order for concurrent writers
+                    )
+
     async def record(self, attempt: Claimed, outcome: Outcome) -> None:
+        """Write a try that did not deliver: 410 removes the subscription, anything else backs off (or gives up)."""
         disabled: HookDisabled | None = None
         async with tenant_transaction(self.pool, attempt.tenant) as conn:
-            if outcome.delivered:
-                await conn.execute(
-                    "UPDATE hook_attempts SET status = 'delivered', delivered_at = now(), last_status_code = $2, "
-                    "last_error = NULL WHERE id = $1",
-                    attempt.id,
-                    outcome.status_code,
-                )
-                await conn.execute(
-                    "UPDATE hook_subscriptions SET consecutive_failures = 0, failing_since = NULL, "
-                    "paused_until = NULL, last_delivered_at = now() WHERE id = $1",
-                    attempt.hook_id,
-                )
-            elif outcome.status_code == 410:  # Gone: the receiver wants nothing more (its attempts go with it)
+            if outcome.status_code == 410:  # Gone: the receiver wants nothing more (its attempts go with it)
                 await conn.execute("DELETE FROM hook_subscriptions WHERE id = $1", attempt.hook_id)
             else:
                 disabled = await self._failed(conn, attempt, outcome)
