@@ -28,7 +28,6 @@ import random
 import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import aiohttp
 import asyncpg
@@ -38,9 +37,9 @@ from connectors.config import ConnectorsConfig
 from connectors.credentials import SecretStore, webhook_secrets
 from connectors.public_http import public_session, refused_address
 from connectors.signatures import standard_webhooks_signature
+from consumers.outbound_outcomes import Claimed, Outcome, write_delivered, write_failure
 from db.pool import tenant_transaction
-from events.ids import new_id
-from events.types import HookDisabled, Subject
+from events.types import HookDisabled
 from producers.publisher import Publisher
 
 log = logging.getLogger("bizosaas.outbound")
@@ -51,6 +50,7 @@ SECONDS = Histogram("bizosaas_outbound_try_seconds", "Outbound webhook request t
 CLAIM_CANDIDATES = 200  # rows looked at per tenant and round
 LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its request's timeout
 MAX_TENANTS_PER_ROUND = 1000
+ROUND_PAUSE_S = 0.01
 ERROR_MAX_CHARS = 300
 
 CLAIM = """
@@ -67,35 +67,6 @@ RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target
 """
 
 
-@dataclass(frozen=True)
-class Claimed:
-    tenant: str
-    id: str
-    hook_id: str
-    event_id: str
-    body: bytes
-    attempts: int  # this try included
-    queued_at: datetime
-    target_url: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status_code: int | None = None
-    error: str | None = None  # why it failed (never a secret: the URL is not repeated here)
-    retry_after_s: float | None = None  # the receiver's Retry-After, in seconds
-
-    @property
-    def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def backoff_s(failures: int, config: ConnectorsConfig) -> float:
-    """Exponential with full jitter between half and all of the step: retries of many attempts spread out."""
-    step = min(config.outbound_backoff_max_s, config.outbound_backoff_initial_s * 2 ** max(0, failures - 1))
-    return step * random.uniform(0.5, 1.0)
-
-
 def _retry_after(value: str | None) -> float | None:
     return float(value) if value and value.strip().isdigit() else None
 
@@ -110,6 +81,8 @@ class Dispatcher:
     tasks: set[asyncio.Task] = field(default_factory=set)
     delivered: list[tuple[Claimed, int]] = field(default_factory=list)  # 2xx answers not yet written
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tenants: list[str] = field(default_factory=list)  # due_tenants' last answer ...
+    _tenants_at: float = 0.0  # ... and when (monotonic)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
@@ -125,6 +98,8 @@ class Dispatcher:
                         log.warning("outbound dispatcher: %s", type(exc).__name__)
                 if not started:
                     await self._idle(stopping)
+                else:  # let a few more tries end before the next claim: fewer, fuller claims
+                    await asyncio.sleep(ROUND_PAUSE_S)
             if self.tasks:
                 await asyncio.wait(self.tasks)
 
@@ -141,11 +116,7 @@ class Dispatcher:
 
     async def dispatch_once(self, session: aiohttp.ClientSession) -> int:
         """Claim what is due in every tenant and start sending it; the number of attempts started."""
-        async with self.pool.acquire() as conn:
-            tenants = [
-                r["tenant_id"] for r in await conn.fetch("SELECT * FROM hook_tenants_due($1)", MAX_TENANTS_PER_ROUND)
-            ]
-        random.shuffle(tenants)  # no tenant always goes first
+        tenants = await self.due_tenants()
         started = 0
         for tenant in tenants:
             room = self.config.outbound_max_in_flight - len(self.tasks)
@@ -157,14 +128,27 @@ class Dispatcher:
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
                 started += 1
+        if not started:
+            self._tenants_at = 0.0  # nothing left where work was: ask again next round
         return started
+
+    async def due_tenants(self) -> list[str]:
+        """The tenants with due attempts, asked at most once per `outbound_poll_s` while they keep having work (the
+        question reads every due attempt; the claims that follow are indexed)."""
+        if time.monotonic() - self._tenants_at > self.config.outbound_poll_s:
+            async with self.pool.acquire() as conn:
+                rows = await conn.fetch("SELECT * FROM hook_tenants_due($1)", MAX_TENANTS_PER_ROUND)
+            self._tenants, self._tenants_at = [r["tenant_id"] for r in rows], time.monotonic()
+            random.shuffle(self._tenants)  # no tenant always goes first
+        return self._tenants
 
     async def claim(self, tenant: str, room: int) -> list[Claimed]:
         limit = self.config.outbound_endpoint_concurrency
         busy = [hook for hook, n in self.in_flight.items() if n >= limit]
         lease_s = self.config.outbound_timeout_s + LEASE_MARGIN_S
         async with tenant_transaction(self.pool, tenant) as conn:
-            rows = await conn.fetch(CLAIM, busy, CLAIM_CANDIDATES)
+            # no more candidates than there is room for: each one is a row lock written to its tuple
+            rows = await conn.fetch(CLAIM, busy, min(CLAIM_CANDIDATES, room))
             if not rows:
                 return []
             # per subscription, only its free slots: the rest stay due for the next round
@@ -233,26 +217,11 @@ class Dispatcher:
             SECONDS.observe(time.monotonic() - started)
 
     async def record_delivered(self) -> None:
-        """Write every 2xx answered so far, one transaction per tenant: while one write runs, the next ones gather
-        behind it and go together (a delivery costs a share of a transaction, not one of its own)."""
+        """Write every 2xx answered so far: while one write runs, the next ones gather behind it and go together
+        (a delivery costs a share of a transaction, not one of its own)."""
         async with self.writing:
             batch, self.delivered = self.delivered, []
-            by_tenant: dict[str, list[tuple[Claimed, int]]] = {}
-            for attempt, code in batch:
-                by_tenant.setdefault(attempt.tenant, []).append((attempt, code))
-            for tenant, done in sorted(by_tenant.items()):
-                async with tenant_transaction(self.pool, tenant) as conn:
-                    await conn.execute(
-                        "UPDATE hook_attempts a SET status = 'delivered', delivered_at = now(), last_error = NULL, "
-                        "last_status_code = x.code FROM unnest($1::text[], $2::int[]) AS x(id, code) WHERE a.id = x.id",
-                        [a.id for a, _ in done],
-                        [code for _, code in done],
-                    )
-                    await conn.execute(
-                        "UPDATE hook_subscriptions SET consecutive_failures = 0, failing_since = NULL, "
-                        "paused_until = NULL, last_delivered_at = now() WHERE id = ANY($1::text[])",
-                        sorted({a.hook_id for a, _ in done}),  # sorted: one lock order for concurrent writers
-                    )
+            await write_delivered(self.pool, batch)
 
     async def record(self, attempt: Claimed, outcome: Outcome) -> None:
         """Write a try that did not deliver: 410 removes the subscription, anything else backs off (or gives up)."""
@@ -261,64 +230,10 @@ class Dispatcher:
             if outcome.status_code == 410:  # Gone: the receiver wants nothing more (its attempts go with it)
                 await conn.execute("DELETE FROM hook_subscriptions WHERE id = $1", attempt.hook_id)
             else:
-                disabled = await self._failed(conn, attempt, outcome)
+                disabled = await write_failure(conn, attempt, outcome, self.config)
         if outcome.status_code == 410:
             await self.secrets.delete(attempt.tenant, attempt.hook_id)
             log.info("hook %s answered 410 Gone: removed", attempt.hook_id)
         if disabled is not None:
             await self.publisher.publish([disabled])
             log.warning("hook %s disabled: %s", attempt.hook_id, disabled.reason)
-
-    async def _failed(self, conn: asyncpg.Connection, attempt: Claimed, outcome: Outcome) -> HookDisabled | None:
-        config = self.config
-        delay_s = max(backoff_s(attempt.attempts, config), outcome.retry_after_s or 0.0)
-        give_up = (datetime.now(UTC) - attempt.queued_at).total_seconds() + delay_s > config.outbound_max_age_s
-        await conn.execute(
-            "UPDATE hook_attempts SET status = $2, next_attempt_at = now() + make_interval(secs => $3), "
-            "last_status_code = $4, last_error = $5 WHERE id = $1",
-            attempt.id,
-            "failed" if give_up else "pending",
-            delay_s,
-            outcome.status_code,
-            outcome.error,
-        )
-        hook = await conn.fetchrow(
-            "UPDATE hook_subscriptions SET consecutive_failures = consecutive_failures + 1, "
-            "failing_since = coalesce(failing_since, now()), updated_at = now() WHERE id = $1 "
-            "RETURNING consecutive_failures, failing_since, enabled",
-            attempt.hook_id,
-        )
-        if hook is None:
-            return None
-        pause_s = max(backoff_s(hook["consecutive_failures"], config), outcome.retry_after_s or 0.0)
-        failing_s = (datetime.now(UTC) - hook["failing_since"]).total_seconds()
-        persistent = (
-            hook["consecutive_failures"] >= config.outbound_disable_after_failures
-            and failing_s >= config.outbound_disable_after_s
-        )
-        reason = (
-            f"{hook['consecutive_failures']} deliveries failed in a row over {failing_s:.0f} s; "
-            f"the last: {outcome.error}"
-        )
-        await conn.execute(
-            "UPDATE hook_subscriptions SET paused_until = now() + make_interval(secs => $2), "
-            "enabled = enabled AND NOT $3, disabled_reason = CASE WHEN $3 THEN $4 ELSE disabled_reason END "
-            "WHERE id = $1",
-            attempt.hook_id,
-            pause_s,
-            persistent and hook["enabled"],
-            reason,
-        )
-        if not (persistent and hook["enabled"]):
-            return None
-        now = datetime.now(UTC)
-        return HookDisabled(
-            id=new_id(),
-            tenant_id=attempt.tenant,
-            source="outbound",
-            subject=Subject(kind="hook", external_id=attempt.hook_id),
-            occurred_at=now,
-            recorded_at=now,
-            reason=reason,
-            consecutive_failures=hook["consecutive_failures"],
-        )

@@ -1,0 +1,123 @@
+"""What a try's outcome writes (consumers/outbound_dispatch.py sends the tries): a 2xx marks attempts delivered and
+clears their endpoints' failures, in batches; a failure backs the attempt off (or gives it up past the horizon),
+pauses the endpoint, and disables one failing persistently."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from connectors.config import ConnectorsConfig
+from db.pool import tenant_transaction
+from events.ids import new_id
+from events.types import HookDisabled, Subject
+
+
+@dataclass(frozen=True)
+class Claimed:
+    tenant: str
+    id: str
+    hook_id: str
+    event_id: str
+    body: bytes
+    attempts: int  # this try included
+    queued_at: datetime
+    target_url: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None = None
+    error: str | None = None  # why it failed (never a secret: the URL is not repeated here)
+    retry_after_s: float | None = None  # the receiver's Retry-After, in seconds
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def backoff_s(failures: int, config: ConnectorsConfig) -> float:
+    """Exponential with full jitter between half and all of the step: retries of many attempts spread out."""
+    step = min(config.outbound_backoff_max_s, config.outbound_backoff_initial_s * 2 ** max(0, failures - 1))
+    return step * random.uniform(0.5, 1.0)
+
+
+async def write_delivered(pool: asyncpg.Pool, batch: list[tuple[Claimed, int]]) -> None:
+    """Tries answered 2xx (attempt, status code), one transaction per tenant: delivered, and their endpoints'
+    failure counts and pauses cleared."""
+    by_tenant: dict[str, list[tuple[Claimed, int]]] = {}
+    for attempt, code in batch:
+        by_tenant.setdefault(attempt.tenant, []).append((attempt, code))
+    for tenant, done in sorted(by_tenant.items()):
+        async with tenant_transaction(pool, tenant) as conn:
+            await conn.execute(
+                "UPDATE hook_attempts a SET status = 'delivered', delivered_at = now(), last_error = NULL, "
+                "last_status_code = x.code FROM unnest($1::text[], $2::int[]) AS x(id, code) WHERE a.id = x.id",
+                [a.id for a, _ in done],
+                [code for _, code in done],
+            )
+            await conn.execute(
+                "UPDATE hook_subscriptions SET consecutive_failures = 0, failing_since = NULL, "
+                "paused_until = NULL, last_delivered_at = now() WHERE id = ANY($1::text[])",
+                sorted({a.hook_id for a, _ in done}),  # sorted: one lock order for concurrent writers
+            )
+
+
+async def write_failure(
+    conn: asyncpg.Connection, attempt: Claimed, outcome: Outcome, config: ConnectorsConfig
+) -> HookDisabled | None:
+    """A try that failed: the attempt backs off (or gives up past the horizon), the endpoint pauses, and one
+    failing persistently is disabled; answers the event to publish after the commit, if it was."""
+    delay_s = max(backoff_s(attempt.attempts, config), outcome.retry_after_s or 0.0)
+    give_up = (datetime.now(UTC) - attempt.queued_at).total_seconds() + delay_s > config.outbound_max_age_s
+    await conn.execute(
+        "UPDATE hook_attempts SET status = $2, next_attempt_at = now() + make_interval(secs => $3), "
+        "last_status_code = $4, last_error = $5 WHERE id = $1",
+        attempt.id,
+        "failed" if give_up else "pending",
+        delay_s,
+        outcome.status_code,
+        outcome.error,
+    )
+    hook = await conn.fetchrow(
+        "UPDATE hook_subscriptions SET consecutive_failures = consecutive_failures + 1, "
+        "failing_since = coalesce(failing_since, now()), updated_at = now() WHERE id = $1 "
+        "RETURNING consecutive_failures, failing_since, enabled",
+        attempt.hook_id,
+    )
+    if hook is None:
+        return None
+    pause_s = max(backoff_s(hook["consecutive_failures"], config), outcome.retry_after_s or 0.0)
+    failing_s = (datetime.now(UTC) - hook["failing_since"]).total_seconds()
+    persistent = (
+        hook["consecutive_failures"] >= config.outbound_disable_after_failures
+        and failing_s >= config.outbound_disable_after_s
+    )
+    reason = (
+        f"{hook['consecutive_failures']} deliveries failed in a row over {failing_s:.0f} s; the last: {outcome.error}"
+    )
+    await conn.execute(
+        "UPDATE hook_subscriptions SET paused_until = now() + make_interval(secs => $2), "
+        "enabled = enabled AND NOT $3, disabled_reason = CASE WHEN $3 THEN $4 ELSE disabled_reason END "
+        "WHERE id = $1",
+        attempt.hook_id,
+        pause_s,
+        persistent and hook["enabled"],
+        reason,
+    )
+    if not (persistent and hook["enabled"]):
+        return None
+    now = datetime.now(UTC)
+    return HookDisabled(
+        id=new_id(),
+        tenant_id=attempt.tenant,
+        source="outbound",
+        subject=Subject(kind="hook", external_id=attempt.hook_id),
+        occurred_at=now,
+        recorded_at=now,
+        reason=reason,
+        consecutive_failures=hook["consecutive_failures"],
+    )
