@@ -188,7 +188,6 @@ class Campaign(Entity, frozen=True, kw_only=True):
     channel: str = ""  # email, sms ...
     subject: str = ""
     recipients: int | None = None
-    scheduled_at: UtcTime | None = None
 
 
 class Task(Entity, frozen=True, kw_only=True):
