@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
+import msgspec
 import pytest
 from conftest import bizosaas_command
-from factories import local_http_server, wait_for
+from factories import local_http_server, order, running, wait_for
 from providers.lago_server import LagoAccount
 
 from connectors import usage_push
@@ -25,7 +26,9 @@ from connectors.temporal.shared import (
     UsagePushInput,
     UsagePushResult,
 )
+from consumers.metrics import metrics_group
 from events.errors import PermanentError
+from events.streams import DEFAULT_PARTITIONS
 from producers.publisher import Publisher
 
 PLATFORM, BILLING = "tenant-platform", "con_billing_lago"
@@ -33,6 +36,7 @@ ALPHA, BETA, UNBILLED = "tenant-usage-a", "tenant-usage-b", "tenant-usage-c"
 TODAY = datetime.now(UTC).date()
 D1, D2 = TODAY - timedelta(days=3), TODAY - timedelta(days=1)
 TIMEOUT_S = 90.0
+TYPE = "commerce.order.upserted.v2"
 
 # (tenant, day, event type, provider, events): what the metrics group would have counted
 USAGE = [
@@ -47,9 +51,9 @@ USAGE = [
 SUBSCRIPTIONS = {ALPHA: "sub-alpha", BETA: "sub-beta"}
 
 
-def expected() -> dict[str, dict]:
-    """transaction id -> the event Lago must hold, for every row that is due."""
-    due = [u for u in USAGE if u[0] in SUBSCRIPTIONS and D1 <= u[1] < TODAY]
+def expected(usage=USAGE) -> dict[str, dict]:
+    """transaction id -> the event Lago must hold, for every row of `usage` that is due."""
+    due = [u for u in usage if u[0] in SUBSCRIPTIONS and D1 <= u[1] < TODAY]
     return {
         f"bizosaas-usage:{t}:{d.isoformat()}:{ty}:{p}": {
             "external_subscription_id": SUBSCRIPTIONS[t],
@@ -98,7 +102,6 @@ async def deps(pool, redis, vault, admin, lago, servers):
     )
     secrets = VaultSecrets(vault.addr, vault.token)
     await secrets.write(PLATFORM, BILLING, {"api_key": lago.api_key, "webhook_secret": "whsec-billing"})
-    await admin.executemany("INSERT INTO usage_counts VALUES ($1, $2, $3, $4, $5)", USAGE)
     # the operator's command: bill ALPHA from D1 on, BETA from today on (then moved back: --from changes it)
     for tenant, billed_from in ((ALPHA, D1), (BETA, TODAY), (BETA, D2)):
         code, out = await bizosaas(servers, "tenant", "bill", tenant, SUBSCRIPTIONS[tenant], "--from", str(billed_from))
@@ -108,6 +111,7 @@ async def deps(pool, redis, vault, admin, lago, servers):
 
 
 async def test_usage_is_pushed_once_per_closed_day_and_tenant(deps, lago, admin):
+    await admin.executemany("INSERT INTO usage_counts VALUES ($1, $2, $3, $4, $5)", USAGE)
     first = await usage_push.push_usage(deps, BILLING, TODAY)
     assert (first.tenants, first.events) == (2, len(expected()))
     assert held(lago) == expected()
@@ -139,13 +143,27 @@ async def test_a_billing_connector_that_is_not_lago_is_refused(deps, admin):
         await usage_push.push_usage(deps, BILLING, TODAY)
 
 
-async def test_the_usage_push_schedule_pushes_through_temporal(deps, temporal, lago):
-    """The schedule the temporal worker applies runs UsagePush on the worker; a second run sends nothing more."""
+async def test_usage_counted_by_the_metrics_group_is_pushed_by_the_schedule(deps, temporal, lago, redis, pool, admin):
+    """Events counted by the metrics group (by the day they occurred) reach Lago through the schedule the temporal
+    worker applies; a second run sends nothing more."""
+    occurred = [(ALPHA, D1), (ALPHA, D1), (ALPHA, D1), (ALPHA, D2), (ALPHA, D2), (BETA, D2), (UNBILLED, D2)]
+    events = [
+        msgspec.structs.replace(order(tenant, f"{i}"), occurred_at=datetime.combine(day, time(12), tzinfo=UTC))
+        for i, (tenant, day) in enumerate(occurred)
+    ]
+    await Publisher(redis).publish(events)
+    async with running(redis, [metrics_group(pool, DEFAULT_PARTITIONS)]):
+        await wait_for(lambda: admin.fetchval("SELECT coalesce(sum(events), 0) FROM usage_counts"), len(events))
+    counted = [
+        (ALPHA, D1, TYPE, "woocommerce", 3),
+        (ALPHA, D2, TYPE, "woocommerce", 2),
+        (BETA, D2, TYPE, "woocommerce", 1),
+    ]
     assert await apply_usage_schedule(temporal, BILLING, 3600)
     assert await apply_usage_schedule(temporal, BILLING, 3600)  # applying again updates it
     try:
         await temporal.get_schedule_handle(USAGE_PUSH_SCHEDULE).trigger()
-        await wait_for(lambda: _held_async(lago), expected(), timeout_s=TIMEOUT_S)
+        await wait_for(lambda: _held_async(lago), expected(counted), timeout_s=TIMEOUT_S)
         before = posts(lago)
         rerun = await temporal.execute_workflow(
             USAGE_PUSH_WORKFLOW,
@@ -155,7 +173,7 @@ async def test_the_usage_push_schedule_pushes_through_temporal(deps, temporal, l
             result_type=UsagePushResult,
         )
         assert rerun == UsagePushResult(tenants=2, events=0)
-        assert posts(lago) == before and held(lago) == expected()
+        assert posts(lago) == before and held(lago) == expected(counted)
     finally:
         assert not await apply_usage_schedule(temporal, "", 3600)  # billing off: the schedule is removed
 
