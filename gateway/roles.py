@@ -23,6 +23,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "deliveries:read": frozenset({"admin", "manager"}),
     "deliveries:retry": frozenset({"admin", "manager"}),
     "keys:manage": frozenset({"admin"}),
+    "agents:read": frozenset({"admin", "manager", "user"}),
+    "agents:manage": frozenset({"admin"}),  # which agents run, how freely they act, and the tenant's budget
 }
 ALL_PERMISSIONS = frozenset(PERMISSIONS) | {PUBLIC, OPERATOR}
 
