@@ -156,3 +156,22 @@ async def test_the_budget_is_the_tenants_within_the_deployments(make_gateway):
     assert (reset["daily_token_budget"], reset["max_concurrent_runs"]) == (50_000, 1)
     zero = await _patch(gw, key_a, "/v1/agent-limits", {"daily_token_budget": 0})  # agents paused for the day
     assert zero["daily_token_budget"] == 0
+
+
+async def test_what_is_in_effect_follows_the_deployment_and_the_catalog(make_gateway, pool):
+    """Rows written under older rules: a budget above a since-lowered deployment value, and `act` stored for an
+    agent that has no action (the catalog may drop one). What is in effect never exceeds what is allowed now."""
+    before = await make_gateway(agent_daily_token_budget=50_000, agent_max_concurrent_runs=3)
+    tenant, key = await before.create_tenant("rules-now")
+    await _patch(before, key, "/v1/agent-limits", {"daily_token_budget": 40_000, "max_concurrent_runs": 3})
+    async with tenant_transaction(pool, tenant) as conn:
+        await conn.execute(
+            "INSERT INTO agent_settings (tenant_id, agent_id, enabled, autonomy, act_without_approval) "
+            "VALUES ($1, 'lead-scoring', true, 'act', true)",
+            tenant,
+        )
+    after = await make_gateway(agent_daily_token_budget=30_000, agent_max_concurrent_runs=2)
+    limits = await _json(await after.get("/v1/agent-limits", headers=after.bearer(key)))
+    assert (limits["daily_token_budget"], limits["max_concurrent_runs"]) == (30_000, 2)
+    view = await _json(await after.get("/v1/agents/lead-scoring", headers=after.bearer(key)))
+    assert (view["enabled"], view["autonomy"], view["act_without_approval"]) == (True, "suggest", False)
