@@ -64,9 +64,9 @@ class AgentQuery(msgspec.Struct):
 class AgentPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay as they are."""
 
-    enabled: bool | None = None
-    autonomy: Autonomy | None = None  # "act" only for an agent with actions
-    act_without_approval: bool | None = None  # true only while autonomy is "act"
+    enabled: bool | UnsetType = UNSET
+    autonomy: Autonomy | UnsetType | None = UNSET  # "act" only for an agent with actions; null: the entry's
+    act_without_approval: bool | UnsetType = UNSET  # true only while autonomy is "act"
 
 
 TokenBudget = Annotated[int, Meta(ge=0)]
@@ -182,11 +182,11 @@ async def patch_agent(request: web.Request) -> web.Response:
             spec.id,
         )
         current = agent_state(spec, row)
-        stored_autonomy = body.autonomy or (row["autonomy"] if row else None)  # null: follow the catalog entry
-        autonomy = (stored_autonomy or spec.autonomy) if spec.actions else "suggest"
-        act_now = current.act_without_approval if body.act_without_approval is None else body.act_without_approval
+        stored_autonomy = (row["autonomy"] if row else None) if body.autonomy is UNSET else body.autonomy
+        autonomy = (stored_autonomy or spec.autonomy) if spec.actions else "suggest"  # None: follow the entry
+        act_now = current.act_without_approval if body.act_without_approval is UNSET else body.act_without_approval
         if act_now and autonomy != "act":
-            if body.act_without_approval:
+            if body.act_without_approval is True:
                 raise _invalid("act_without_approval", f"needs autonomy 'act'; {spec.id}'s is {autonomy!r}")
             act_now = False  # lowering autonomy to suggest withdraws the permission to act without approval
         row = await conn.fetchrow(
@@ -196,7 +196,7 @@ async def patch_agent(request: web.Request) -> web.Response:
             "RETURNING enabled, autonomy, act_without_approval, updated_at",
             tenant,
             spec.id,
-            current.enabled if body.enabled is None else body.enabled,
+            current.enabled if body.enabled is UNSET else body.enabled,
             stored_autonomy,
             act_now,
         )

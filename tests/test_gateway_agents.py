@@ -100,11 +100,16 @@ async def test_autonomy_and_acting_without_approval_follow_the_entry(gw: Gateway
     assert refused["errors"][0].startswith("act_without_approval:")
     again = await _patch(gw, key, "/v1/agents/order-fulfilment", {"autonomy": "act", "act_without_approval": True})
     assert (again["autonomy"], again["act_without_approval"]) == ("act", True)
+    # null returns autonomy to the catalog entry's (order-fulfilment acts), keeping the rest
+    await _patch(gw, key, "/v1/agents/order-fulfilment", {"autonomy": "suggest"})
+    entry = await _patch(gw, key, "/v1/agents/order-fulfilment", {"autonomy": None, "act_without_approval": True})
+    assert (entry["enabled"], entry["autonomy"], entry["act_without_approval"]) == (True, "act", True)
     # wrong values are answered 422 naming the field; unknown fields and agents are refused
     for body, field in (
         ({"enabled": "yes"}, "enabled"),
         ({"autonomy": "sometimes"}, "autonomy"),
         ({"act_without_approval": 1}, "act_without_approval"),
+        ({"enabled": None}, "enabled"),
         ({"budget": 3}, "budget"),
     ):
         problem = await _patch(gw, key, "/v1/agents/order-fulfilment", body, 422)
