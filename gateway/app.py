@@ -12,6 +12,7 @@ from connectors.credentials import VaultSecrets
 from db.pool import create_pool
 from gateway import (
     routes_admin,
+    routes_agents,
     routes_commands,
     routes_connectors,
     routes_deliveries,
@@ -63,6 +64,7 @@ ROUTE_MODULES = (
     routes_commands,
     routes_admin,
     routes_search,
+    routes_agents,
 )
 
 
