@@ -43,6 +43,7 @@ TABLES = (
     "connector_schedules",  # connector operations (0011)
     "agent_settings",
     "agent_limits",  # agents (0014)
+    "agent_runs",  # agent runs (0020)
 )
 
 
