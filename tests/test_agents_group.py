@@ -17,6 +17,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from agents.runs import RunRequest, run_workflow_id
+from bizosaas.servers import free_port
+from connectors.temporal.client import LazyTemporal
 from consumers.agents import TRIGGERED, agents_group, wanted_types
 from db.pool import tenant_transaction
 from events.ranges import RangeFilter
@@ -155,3 +157,26 @@ async def test_a_matching_order_asks_for_one_run_and_a_redelivery_for_none(redis
     inbox = await admin.fetch("SELECT tenant_id, event_id FROM group_inbox WHERE group_name = 'agents'")
     assert [tuple(r) for r in inbox] == [(tenant, wakes.id)]  # only the matching event is recorded
     assert _triggered("order-fulfilment") == before + 1
+
+
+async def test_while_temporal_does_not_answer_the_trigger_waits_unrecorded(redis, pool, admin):
+    class Nowhere(LazyTemporal):
+        tries = 0
+
+        async def get(self):
+            Nowhere.tries += 1
+            return await super().get()
+
+    tenant = _tenant()
+    await _enable(pool, tenant, order_fulfilment=True)
+    wakes = _order(tenant, "1001", "processing")
+    await Publisher(redis, PARTITIONS).publish([wakes])
+    async with running(redis, [agents_group(pool, PARTITIONS, Nowhere(f"127.0.0.1:{free_port()}", timeout_s=2))]):
+        await wait_for(lambda: _at_least(Nowhere, 3))  # the runtime backed off and delivered it again
+        assert not await _settled(redis)  # still pending: not acknowledged ...
+    assert await redis.xlen(dead_stream("agents")) == 0  # ... and not dead-lettered (transient)
+    assert await admin.fetchval("SELECT count(*) FROM group_inbox WHERE group_name = 'agents'") == 0  # rolled back
+
+
+async def _at_least(counter, n: int) -> bool:
+    return counter.tries >= n
