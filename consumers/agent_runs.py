@@ -79,7 +79,7 @@ def _own_values(e: Event) -> tuple:
     """The values of the event's own columns, in SQL's order."""
     match e:
         case AgentRunStarted():
-            subject = (str(e.inputs.get("subject_kind") or ""), str(e.inputs.get("subject_external_id") or ""))
+            subject = (e.subject_kind, e.subject_external_id)
             return (e.trigger_id, e.triggers, *subject, _json(e.inputs), e.occurred_at)
         case AgentRunDeferred():
             return (e.reason,)

@@ -37,7 +37,9 @@ def lifecycle(tenant: str, run_id: str) -> list:
             1,
             trigger_id="evt_1",
             triggers=3,
-            inputs={"subject_kind": "order", "subject_external_id": "1001"},
+            inputs={"note": "rush"},
+            subject_kind="order",
+            subject_external_id="1001",
         ),
         run_event(
             AgentRunAwaitingApproval,

@@ -86,7 +86,7 @@ async def test_late_and_repeated_events_never_regress_a_run(redis, pool, admin):
     after = await _runs(admin)
     a = after["run_a"]
     assert a["status"] == "completed" and a["output"] == {"summary": "done"}  # not the proposal awaiting approval
-    assert a["trigger_id"] == "evt_1" and a["inputs"]["subject_external_id"] == "1001"  # the late start filled in
+    assert a["trigger_id"] == "evt_1" and a["inputs"] == {"note": "rush"}  # the late start filled in
     assert a["actions"][0]["reason"] == "paid" and a["started_at"] == T0 + timedelta(minutes=1)
     assert after["run_c"]["status"] == "started"  # deferred at minute 1, started at minute 2: started
     assert after == before  # redelivery changed nothing

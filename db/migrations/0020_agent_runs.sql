@@ -12,7 +12,7 @@ CREATE TABLE agent_runs (
     source              text NOT NULL DEFAULT '',  -- the connector the trigger came from, or "agents"
     trigger_id          text NOT NULL DEFAULT '',  -- the event that woke the agent, or the command that asked
     triggers            integer NOT NULL DEFAULT 1,  -- triggers folded into this run by the coalescing window
-    subject_kind        text NOT NULL DEFAULT '',  -- the record the run is about (from the started event's inputs)
+    subject_kind        text NOT NULL DEFAULT '',  -- the record the run is about (from the started event)
     subject_external_id text NOT NULL DEFAULT '',
     inputs              jsonb NOT NULL DEFAULT '{}',
     output              jsonb,
