@@ -14,6 +14,8 @@ publishes N realistic events. No agents worker and no language model run: a matc
      events that match, event -> run started = the time Temporal recorded the event's trigger on its run workflow
      (the WorkflowExecutionSignaled event carrying its id; signal-with-start records the first one too) minus the
      event's recorded_at (stamped at publish; one machine, one clock): run_started_p99_ms.
+Also: rules_only_events_per_s (the trigger rules alone over the same events, in this process) and
+run_requests_per_s (the matching events the group handed to Temporal per second while draining).
 Ends with one JSON line (also written to bench/results/agents-<timestamp>.json).
 """
 
@@ -170,7 +172,9 @@ async def run(args: argparse.Namespace) -> dict:
                 [(t.id, a) for t in traffic.tenants for a in agents],
             )
             events = traffic.events(n)
-            runs = sum(bool(matched(e)) for e in events)
+            started = time.perf_counter()
+            runs = sum(bool(matched(e)) for e in events)  # the rules alone: no Redis, Postgres or Temporal
+            rules_s = time.perf_counter() - started
             say(f"{n:,} events, {len(agents)} agents enabled for each of 50 tenants; {runs:,} events match a trigger")
             publisher = Publisher(redis, PARTITIONS)
             for i in range(0, n, BATCH):
@@ -203,6 +207,8 @@ async def run(args: argparse.Namespace) -> dict:
         "trigger_events_per_s": round(n / trigger_s),
         "projector_events_per_s": round(n / projector_s),
         "ratio_to_projector": round(projector_s / trigger_s, 3),
+        "rules_only_events_per_s": round(n / rules_s),
+        "run_requests_per_s": round(runs / trigger_s),
         "half_load_events_per_s": round(rate),
         "run_started_p50_ms": round(p50, 1),
         "run_started_p99_ms": round(p99, 1),
