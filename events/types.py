@@ -185,6 +185,8 @@ class AgentRunStarted(Event, frozen=True, kw_only=True, tag="agent.run.started.v
     trigger_id: str = ""  # the event that woke it (or the command that asked for it)
     triggers: int = 1  # how many triggers the coalescing window folded into this run
     inputs: dict[str, Any] = {}  # what the run was given (never secrets)
+    subject_kind: str = ""  # the record the run is about (the RunRequest's); empty for a run asked without one
+    subject_external_id: str = ""
 
 
 class AgentRunDeferred(Event, frozen=True, kw_only=True, tag="agent.run.deferred.v1"):

@@ -12,6 +12,7 @@ from connectors.credentials import VaultSecrets
 from db.pool import create_pool
 from gateway import (
     routes_admin,
+    routes_agent_runs,
     routes_agents,
     routes_commands,
     routes_connectors,
@@ -62,6 +63,7 @@ ROUTE_MODULES = (
     routes_webhooks,
     routes_deliveries,
     routes_commands,
+    routes_agent_runs,
     routes_admin,
     routes_search,
     routes_agents,

@@ -45,6 +45,7 @@ TABLES = (
     "agent_limits",  # agents (0014)
     "billing_accounts",
     "usage_pushes",  # the usage push to Lago (0016)
+    "agent_runs",  # agent runs (0020)
 )
 
 

@@ -116,6 +116,13 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
                 t["run_id"],
                 t["connector_id"],
             )
+            await conn.execute(  # and an agent run (tests/test_agent_runs_api.py projects real ones)
+                "INSERT INTO agent_runs (tenant_id, run_id, agent, status, status_rank, status_at, source) "
+                "VALUES ($1, $2, 'order-fulfilment', 'awaiting_approval', 2, now(), $3)",
+                t["tenant"],
+                t["run_id"],
+                t["connector_id"],
+            )
     marks = ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email", "run_id")
     a_marks = [a[k] for k in marks]
     # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their
