@@ -24,7 +24,7 @@ from db.pool import create_pool
 
 # the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db; temporal_server, temporal), for
 # every test by name
-pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers"]
+pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers", "agent_helpers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
