@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import local_http_server
+from llm_server import LLMServer
 
 from agents.config import AgentRunConfig
-from tests.factories import local_http_server
-from tests.llm_server import LLMServer
 
 
 @pytest.fixture

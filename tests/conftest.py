@@ -46,6 +46,8 @@ TABLES = (
     "billing_accounts",
     "usage_pushes",  # the usage push to Lago (0016)
     "agent_runs",  # agent runs (0020)
+    "agent_run_usage",
+    "agent_run_traces",  # agent runs (0019)
 )
 
 

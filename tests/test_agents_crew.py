@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from agent_helpers import insert_record, llm_config
+
 from agents.catalog import catalog
 from agents.crew import build_crew, build_llm, run_crew
 from agents.tools import ToolContext, Trace, tools_for
-from tests.agent_helpers import insert_record, llm_config
 
 SHIPPABLE = {"can_ship": True, "summary": "Line 799 is in stock", "blockers": []}
 BLOCKED = {"can_ship": False, "summary": "This order was cancelled", "blockers": ["cancelled"]}

@@ -6,9 +6,8 @@ import json
 
 import openai
 import pytest
-
-from tests.factories import local_http_server
-from tests.llm_server import LLMServer
+from factories import local_http_server
+from llm_server import LLMServer
 
 
 @pytest.fixture

@@ -132,6 +132,7 @@ class IssueInput:
     source: str  # the trigger's connector: the provider's connector to prefer
     actions: list[dict[str, Any]]  # {action, input, reason}
     issued_by: str  # who approved ("agent:<id>" when allow-listed)
+    batch: str  # auto | approved: with the run id and the position, the command's id (a retry issues nothing twice)
 
 
 @dataclass(frozen=True)
