@@ -9,12 +9,14 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import asyncpg
 from crewai.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from agents.aggregates import AGGREGATES, query_aggregate
 from agents.catalog import AgentSpec
 from db.pool import tenant_transaction
 from rag.retrieval import Searcher, as_context, retrieve
@@ -84,10 +86,10 @@ class ReadRecords(BaseTool):
     def _run(self, kind: str, id: str = "", limit: int = 5) -> str:
         args = {"kind": kind, "id": id, "limit": limit}
         allowed = self.ctx.spec.reads.records
-        if kind not in allowed:
-            return self.ctx.call(self.name, args, _answer(f"error: this agent may read only {allowed}"))
 
         async def read() -> str:
+            if kind not in allowed:
+                return f"error: this agent may read only the record kinds {allowed}"
             async with tenant_transaction(self.ctx.pool, self.ctx.tenant_id) as conn:
                 if id:
                     rows = await conn.fetch(
@@ -134,27 +136,40 @@ class SearchKnowledge(BaseTool):
 
 
 class QueryAggregatesArgs(BaseModel):
-    view: str = Field(description="the aggregate view to read")
+    name: str = Field(description="the aggregate: " + "; ".join(f"{k}: {a.description}" for k, a in AGGREGATES.items()))
+    since: str = Field(default="", description="first day (YYYY-MM-DD), where the aggregate has days")
+    until: str = Field(default="", description="last day (YYYY-MM-DD)")
+    currency: str = Field(default="", description="one currency (EUR ...), where the aggregate has currencies")
+    limit: int = Field(default=50, ge=1, le=200)
 
 
 class QueryAggregates(BaseTool):
-    """The fixed read-only views (agents/aggregates.py) come with the personal agent; until then this tool says so
-    plainly, so the model never receives a made-up figure."""
+    """The fixed read-only views of agents/aggregates.py, by name: never SQL from the model."""
 
     name: str = "query_aggregates"
-    description: str = "Read a fixed aggregate view (totals per day ...). Not available yet on this platform."
+    description: str = "Read a fixed aggregate of the tenant's business (sales per day, best products ...)."
     args_schema: type[BaseModel] = QueryAggregatesArgs
     ctx: Any = None
 
-    def _run(self, view: str) -> str:
-        return self.ctx.call(self.name, {"view": view}, _answer("error: aggregate views are not available yet"))
+    def _run(self, name: str, since: str = "", until: str = "", currency: str = "", limit: int = 50) -> str:
+        args = {"name": name, "since": since, "until": until, "currency": currency, "limit": limit}
+        allowed = self.ctx.spec.reads.aggregates or list(AGGREGATES)  # an entry that names none may read each
 
+        async def read() -> str:
+            if name not in allowed:
+                return f"error: this agent may read only the aggregates {allowed}"
+            rows = await query_aggregate(
+                self.ctx.pool,
+                self.ctx.tenant_id,
+                name,
+                since=date.fromisoformat(since) if since else None,
+                until=date.fromisoformat(until) if until else None,
+                currency=currency or None,
+                limit=limit,
+            )
+            return json.dumps(rows, default=str) if rows else "no rows"
 
-def _answer(text: str):
-    async def answer() -> str:
-        return text
-
-    return answer
+        return self.ctx.call(self.name, args, read)
 
 
 TOOLS: dict[str, type[BaseTool]] = {

@@ -4,6 +4,7 @@ tools that read under the tenant's row-level security."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from agent_helpers import insert_record, llm_config
 
@@ -65,3 +66,18 @@ async def test_an_invalid_answer_gets_one_repair_then_fails_with_the_validation_
     answer = await asyncio.to_thread(run_crew, spec, config, [], "The subject is order 10.")
     assert answer.output is None and answer.attempts == 2
     assert answer.error.startswith("the answer is not a JSON object")
+
+
+async def test_query_aggregates_reads_a_fixed_view_of_its_own_tenant_only(pool, admin):
+    from agents.tools import QueryAggregates
+
+    for tenant, orders in (("tenant-a", 1), ("tenant-b", 2)):
+        await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1)", tenant)
+        for n in range(orders):
+            await insert_record(admin, tenant, "order", str(n), "processing", {"number": str(n)})
+    ctx = context(pool, "tenant-a", "order-fulfilment")
+    answer = await asyncio.to_thread(QueryAggregates(ctx=ctx).run, name="record_counts")
+    assert json.loads(answer) == [{"kind": "order", "provider": "woocommerce", "live": 1, "deleted": 0}]
+    refused = await asyncio.to_thread(QueryAggregates(ctx=ctx).run, name="DROP TABLE records")
+    assert refused.startswith("error: this agent may read only the aggregates")
+    assert [s["tool"] for s in ctx.trace.steps] == ["query_aggregates", "query_aggregates"]
