@@ -9,6 +9,7 @@ import uuid
 import pytest
 from agent_helpers import insert_record, llm_config
 from factories import wait_for
+from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from agents.allowlist import allowed_without_approval
@@ -103,6 +104,7 @@ async def test_a_burst_of_triggers_becomes_one_run_that_reads_its_record_and_cou
     tenant = await tenant_with_order(admin)
     read = llm.rule("order 727", tool="read_records", arguments={"kind": "order", "id": "727"}, usage=(100, 10))
     answer = llm.rule("order 727", after_tool="read_records", tool_result="processing", json=ANSWER, usage=(150, 20))
+    answered_before = answered()
     async with agents_worker(client, pool, redis, llm) as config:
         ids = {await request_run(client, request(tenant, f"evt_{n}")) for n in range(5)}
         await request_run(client, request(tenant, "evt_3"))  # a redelivered trigger: counted once
@@ -122,6 +124,11 @@ async def test_a_burst_of_triggers_becomes_one_run_that_reads_its_record_and_cou
         usage = await conn.fetchrow("SELECT tokens, released_at FROM agent_run_usage WHERE run_id = $1", started.run_id)
     assert '"tool": "read_records"' in trace and "processing" in trace
     assert usage["tokens"] == completed.tokens_in + completed.tokens_out and usage["released_at"] is not None
+    assert answered() == answered_before + 1  # per agent, no tenant label
+
+
+def answered() -> float:
+    return REGISTRY.get_sample_value("bizosaas_agent_runs_total", {"agent": AGENT, "outcome": "answered"}) or 0.0
 
 
 async def test_an_approved_run_issues_its_action_as_a_command_and_a_rejected_one_nothing(
@@ -183,6 +190,17 @@ async def test_an_answer_invalid_twice_fails_with_the_validation_error(client, p
     assert kinds(events) == ["started", "failed"]
     assert "does not satisfy the output schema" in events[-1].error and "can_ship" in events[-1].error
     assert events[-1].tokens_in > 0 and len(llm.requests) == 2  # the answer, then its one repair
+
+
+async def test_a_model_slower_than_the_run_timeout_fails_the_run_instead_of_hanging(client, pool, redis, admin, llm):
+    llm.rule("order 727", json=ANSWER)
+    llm.delay_s = 30.0
+    tenant = await tenant_with_order(admin)
+    async with agents_worker(client, pool, redis, llm, agent_run_timeout_s=2.0):
+        await request_run(client, request(tenant))
+        events = await ended(redis, tenant)
+    assert kinds(events) == ["started", "failed"]
+    assert "timeout" in events[-1].error.lower()
 
 
 async def test_without_a_language_model_a_run_fails_with_what_to_set(client, pool, redis, admin, llm):
