@@ -21,7 +21,7 @@ async def llm():
 
 
 def llm_config(llm: LLMServer, **overrides) -> AgentRunConfig:
-    values = dict(openai_base_url=llm.url, agent_model=llm.model, agent_run_timeout_s=60.0, rag_embedder="local")
+    values = dict(openai_base_url=llm.url, agent_model=llm.model, agent_run_timeout_s=60.0)
     return AgentRunConfig(**(values | overrides))
 
 

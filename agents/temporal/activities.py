@@ -72,7 +72,7 @@ class AgentActivities:
         spec, config = catalog()[ref.agent], self.deps.config
         async with tenant_transaction(self.deps.pool, ref.tenant_id) as conn:
             row = await conn.fetchrow(
-                "SELECT enabled, autonomy, act_without_approval FROM agent_settings WHERE agent_id = $1", ref.agent
+                "SELECT autonomy, act_without_approval FROM agent_settings WHERE agent_id = $1", ref.agent
             )
         return Policy(
             coalesce_s=config.agent_coalesce_s,
@@ -81,7 +81,6 @@ class AgentActivities:
             defer_retry_s=config.agent_defer_retry_s,
             autonomy=(row and row["autonomy"]) or spec.autonomy,
             act_without_approval=bool(row and row["act_without_approval"]),
-            enabled=bool(row and row["enabled"]),
         )
 
     @activity.defn(name="agents.admit")

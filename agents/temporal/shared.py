@@ -75,7 +75,6 @@ class Policy:
     defer_retry_s: float
     autonomy: str  # in effect: the tenant's override, else the catalog's
     act_without_approval: bool
-    enabled: bool = True
 
 
 @dataclass(frozen=True)
