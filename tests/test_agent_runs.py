@@ -54,15 +54,8 @@ async def tenant_with_order(admin, status="processing") -> str:
 
 
 def request(tenant: str, trigger: str = "evt_1", **extra) -> RunRequest:
-    return RunRequest(
-        tenant_id=tenant,
-        agent=AGENT,
-        trigger_id=trigger,
-        subject_kind="order",
-        subject_external_id="727",
-        source=f"con_{tenant}",
-        **extra,
-    )
+    values = dict(subject_kind="order", subject_external_id="727", source=f"con_{tenant}") | extra
+    return RunRequest(tenant_id=tenant, agent=AGENT, trigger_id=trigger, **values)
 
 
 async def run_events(redis, tenant: str) -> list:
@@ -230,6 +223,24 @@ async def test_a_tenant_over_its_token_budget_is_deferred_while_another_tenants_
     assert kinds(done) == ["started", "completed"]
     assert "daily token budget" in deferral.reason
     assert kinds(await run_events(redis, over)) == ["deferred"]  # it waits: no run started, one event per reason
+
+
+async def test_at_its_concurrency_limit_a_tenants_next_run_is_deferred_until_a_slot_frees(
+    client, pool, redis, admin, llm
+):
+    llm.rule("order 72[78]", json=ANSWER)
+    llm.delay_s = 2.0  # the first crew holds the one slot this long
+    tenant = await tenant_with_order(admin)
+    await admin.execute("INSERT INTO agent_limits (tenant_id, max_concurrent_runs) VALUES ($1, 1)", tenant)
+    async with agents_worker(client, pool, redis, llm):
+        await request_run(client, request(tenant))
+        await request_run(client, request(tenant, "evt_2", subject_external_id="728"))
+        events = await ended(redis, tenant, count=2)
+    assert sorted(kinds(events)) == ["completed", "completed", "deferred", "started", "started"]
+    (deferral,) = [e for e in events if e.type == "agent.run.deferred.v1"]
+    assert "the tenant's limit is 1" in deferral.reason
+    runs = {e.run_id for e in events}
+    assert len(runs) == 2 and all(e.decision == "" for e in events if e.type == "agent.run.completed.v1")
 
 
 def test_the_allow_list_takes_no_money_moving_action_and_caps_inputs():
