@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from agents.allowlist import allowed_without_approval
+from agents.catalog import catalog
 from agents.config import NO_MODEL, cost_micro_usd
 from agents.runs import RunRequest
 from agents.temporal.activities import AgentDeps
@@ -161,6 +162,35 @@ async def test_an_approved_run_issues_its_action_as_a_command_and_a_rejected_one
         assert await conn.fetchval("SELECT status FROM commands WHERE id = $1", command.id) == "accepted"
     assert (done_rejected.decision, done_rejected.commands) == ("rejected", [])
     assert await commands_on_stream(redis, rejected) == []
+
+
+async def test_an_allow_listed_action_is_issued_at_once_when_the_tenant_lets_the_agent_act(
+    client, pool, redis, admin, llm
+):
+    segmentation = catalog()["customer-segmentation"]
+    tag = segmentation.sample_output["actions"][0]  # fluentcrm.add_tag: on the allow-list
+    llm.rule("contact 214", json=segmentation.sample_output)
+    tenant = await tenant_with_order(admin)
+    await admin.execute(
+        "INSERT INTO connectors (tenant_id, id, provider, name) VALUES ($1, $2, 'fluentcrm', 'crm')", tenant, "con_crm"
+    )
+    await admin.execute(
+        "INSERT INTO agent_settings (tenant_id, agent_id, enabled, act_without_approval) VALUES ($1, $2, true, true)",
+        tenant,
+        segmentation.id,
+    )
+    async with agents_worker(client, pool, redis, llm):
+        await request_run(
+            client,
+            RunRequest(tenant_id=tenant, agent=segmentation.id, trigger_id="evt_c", subject_kind="contact",
+                       subject_external_id="214", source="con_crm"),
+        )  # fmt: skip
+        events = await ended(redis, tenant)
+    assert kinds(events) == ["started", "completed"]  # no approval asked
+    assert events[-1].decision == "auto" and len(events[-1].commands) == 1
+    (command,) = await commands_on_stream(redis, tenant)
+    assert (command.connector_id, command.action, command.input) == ("con_crm", "add_tag", tag["input"])
+    assert command.issued_by == f"agent:{segmentation.id}"
 
 
 async def test_an_undecided_run_expires_and_issues_nothing(client, pool, redis, admin, llm):

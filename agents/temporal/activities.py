@@ -30,6 +30,7 @@ from agents.temporal.shared import (
     PublishInput,
     RunRef,
 )
+from agents.tenant_settings import agent_state, load_tenant_limits
 from db.pool import tenant_transaction
 from events.ids import new_id
 from events.types import (
@@ -72,15 +73,17 @@ class AgentActivities:
         spec, config = catalog()[ref.agent], self.deps.config
         async with tenant_transaction(self.deps.pool, ref.tenant_id) as conn:
             row = await conn.fetchrow(
-                "SELECT autonomy, act_without_approval FROM agent_settings WHERE agent_id = $1", ref.agent
+                "SELECT enabled, autonomy, act_without_approval, updated_at FROM agent_settings WHERE agent_id = $1",
+                ref.agent,
             )
+        state = agent_state(spec, row)  # the rule the gateway shows the tenant
         return Policy(
             coalesce_s=config.agent_coalesce_s,
             approval_expiry_s=config.agent_approval_expiry_s,
             run_timeout_s=config.agent_run_timeout_s,
             defer_retry_s=config.agent_defer_retry_s,
-            autonomy=(row and row["autonomy"]) or spec.autonomy,
-            act_without_approval=bool(row and row["act_without_approval"]),
+            autonomy=state.autonomy,
+            act_without_approval=state.act_without_approval,
         )
 
     @activity.defn(name="agents.admit")
@@ -92,10 +95,8 @@ class AgentActivities:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('agent-admit:' || $1))", ref.tenant_id)
             if await conn.fetchval("SELECT true FROM agent_run_usage WHERE run_id = $1", ref.run_id):
                 return Admission(True)
-            limits = await conn.fetchrow("SELECT daily_token_budget, max_concurrent_runs FROM agent_limits")
-            budget, slots = tuple(limits) if limits else (None, None)  # null: the deployment's default
-            budget = config.agent_daily_token_budget if budget is None else budget
-            slots = slots or config.agent_max_concurrent_runs
+            limits = await load_tenant_limits(conn, config)  # the tenant's, never above the deployment's
+            budget, slots = limits.daily_token_budget, limits.max_concurrent_runs
             used = await conn.fetchval(
                 "SELECT coalesce(sum(tokens), 0) FROM agent_run_usage WHERE day = (now() AT TIME ZONE 'utc')::date"
             )
