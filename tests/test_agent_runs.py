@@ -193,6 +193,29 @@ async def test_an_allow_listed_action_is_issued_at_once_when_the_tenant_lets_the
     assert command.issued_by == f"agent:{segmentation.id}"
 
 
+async def test_a_trigger_arriving_during_a_run_becomes_the_next_run_of_the_same_subject(
+    client, pool, redis, admin, llm
+):
+    llm.rule("order 727", json=ANSWER | {"actions": [RESTOCK]})
+    tenant = await tenant_with_order(admin)
+    async with agents_worker(client, pool, redis, llm):
+        await request_run(client, request(tenant))
+        first = await awaiting(redis, tenant)
+        await request_run(client, request(tenant, "evt_late"))  # the window closed: kept for the next run
+        await decide_run(client, tenant, first.run_id, False, "key_owner")
+
+        async def second_waiting():
+            found = [e for e in await run_events(redis, tenant) if e.type == "agent.run.awaiting_approval.v1"]
+            return found[1] if len(found) == 2 else None
+
+        second = await wait_for(second_waiting, timeout_s=90)
+        await decide_run(client, tenant, second.run_id, False, "key_owner")
+        events = await ended(redis, tenant, count=2)
+    starts = [e for e in events if e.type == "agent.run.started.v1"]
+    assert [(s.trigger_id, s.triggers) for s in starts] == [("evt_1", 1), ("evt_late", 1)]
+    assert first.run_id != second.run_id == starts[1].run_id
+
+
 async def test_an_undecided_run_expires_and_issues_nothing(client, pool, redis, admin, llm):
     llm.rule("order 727", json=ANSWER | {"actions": [RESTOCK]})
     tenant = await tenant_with_order(admin)
