@@ -15,7 +15,7 @@ from temporalio.client import Client
 from agents.allowlist import allowed_without_approval
 from agents.catalog import catalog
 from agents.config import NO_MODEL, cost_micro_usd
-from agents.runs import RunRequest
+from agents.runs import RunRequest, run_workflow_id
 from agents.temporal.activities import AgentDeps
 from agents.temporal.client import RunNotAwaitingApproval, decide_run, request_run
 from agents.temporal.worker import build_worker
@@ -303,3 +303,27 @@ def test_the_allow_list_takes_no_money_moving_action_and_caps_inputs():
     assert not allowed_without_approval({"action": "stripe.refund_payment", "input": {"payment_intent": "pi_1"}})
     assert not allowed_without_approval({"action": "lago.record_usage", "input": {}})
     assert not allowed_without_approval(RESTOCK)
+
+
+def test_a_run_id_names_its_workflow_and_tenant_and_nothing_else_decodes():
+    from agents.temporal.shared import run_id_of, workflow_of
+
+    workflow_id = run_workflow_id(request("ten_a", subject_external_id="ORD:7/ü"))
+    run_id = run_id_of(workflow_id, "0f1e2d3c-aaaa-bbbb-cccc-123456789abc")
+    assert run_id.startswith("run_") and "/" not in run_id and ":" not in run_id
+    assert workflow_of(run_id) == ("ten_a", workflow_id, "0f1e2d3c-aaaa-bbbb-cccc-123456789abc")
+    for bad in ("run_", "cmd_x.y", "run_%%%.y", "run_abc."):
+        with pytest.raises(ValueError):
+            workflow_of(bad)
+
+
+async def test_deciding_an_unknown_run_is_refused(client):
+    from agents.temporal.shared import run_id_of
+
+    with pytest.raises(RunNotAwaitingApproval):  # another tenant's id: refused before Temporal is asked
+        await decide_run(client, "ten_a", run_id_of("agent-run:ten_b:x:order:1", "0f1e2d3c"), True, "key")
+    never_started = run_id_of(run_workflow_id(request("ten_a")), "0f1e2d3c-0000-0000-0000-000000000000")
+    with pytest.raises(RunNotAwaitingApproval, match="finished or does not exist"):
+        await decide_run(client, "ten_a", never_started, True, "key")
+    with pytest.raises(RunNotAwaitingApproval):
+        await decide_run(client, "ten_a", "not-a-run-id", True, "key")
