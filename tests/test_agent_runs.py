@@ -107,6 +107,7 @@ async def test_a_burst_of_triggers_becomes_one_run_that_reads_its_record_and_cou
     assert kinds(events) == ["started", "completed"]
     started, completed = events
     assert (started.triggers, started.trigger_id, started.run_id) == (5, "evt_0", completed.run_id)
+    assert (started.subject_kind, started.subject_external_id) == ("order", "727")
     assert (completed.output, completed.decision, completed.commands) == (ANSWER, "", [])
     assert completed.tokens_in == 100 * read.used + 150 * answer.used and answer.used == 1
     assert completed.tokens_out == 10 * read.used + 20 * answer.used

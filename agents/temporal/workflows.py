@@ -112,7 +112,8 @@ class AgentRunWorkflow:
         inputs = {k: v for t in self.triggers for k, v in t.inputs.items()}
         self.state = "running"
         started = workflow.now()
-        await publish("started", trigger_id=first.trigger_id, triggers=len(self.triggers), inputs=inputs)
+        subject = {"subject_kind": input.subject_kind, "subject_external_id": input.subject_external_id}
+        await publish("started", trigger_id=first.trigger_id, triggers=len(self.triggers), inputs=inputs, **subject)
         crew = CrewInput(
             input.tenant_id,
             input.agent,
