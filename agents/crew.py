@@ -2,28 +2,22 @@
 the run's context, the output schema) and a Crew (sequential, memory off, quiet). The answer must be one JSON object
 that agents.catalog.validate_output accepts; a first answer that does not gets one repair attempt, told the error.
 
-CrewAI is imported here and in agents/tools.py only, and only activities import those (never the workflow sandbox).
-Its telemetry and tracing are switched off before the import: they phone home, and hang every run ~10 s at exit."""
+CrewAI is imported here and in agents/tools.py only, and only activities import those (never the workflow sandbox);
+agents/__init__.py has switched its telemetry off before."""
 
 from __future__ import annotations
 
-import os
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
 
-for _name, _value in (("CREWAI_DISABLE_TELEMETRY", "true"), ("OTEL_SDK_DISABLED", "true"),
-                      ("CREWAI_TRACING_ENABLED", "false")):  # fmt: skip
-    os.environ[_name] = _value
+import msgspec
+from crewai import LLM, Agent, Crew, Process, Task
+from crewai.tools import BaseTool
 
-import json  # noqa: E402
-import re  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
-
-import msgspec  # noqa: E402
-from crewai import LLM, Agent, Crew, Process, Task  # noqa: E402
-from crewai.tools import BaseTool  # noqa: E402
-
-from agents.catalog import AgentSpec, full_output_schema, validate_output  # noqa: E402
-from agents.config import NO_MODEL, AgentRunConfig, llm_configured  # noqa: E402
+from agents.catalog import AgentSpec, full_output_schema, validate_output
+from agents.config import NO_MODEL, AgentRunConfig, llm_configured
 
 
 class NoLanguageModel(RuntimeError):
