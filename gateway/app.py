@@ -14,6 +14,7 @@ from gateway import (
     routes_admin,
     routes_agent_runs,
     routes_agents,
+    routes_chat,
     routes_commands,
     routes_connectors,
     routes_deliveries,
@@ -67,6 +68,7 @@ ROUTE_MODULES = (
     routes_admin,
     routes_search,
     routes_agents,
+    routes_chat,
 )
 
 
@@ -129,5 +131,14 @@ def init(config: GatewayConfig) -> web.Application:
     app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler)
-    app.cleanup_ctx.extend([_redis, _postgres, _clients, routes_search.searcher_ctx, routes_search.converter_ctx])
+    app.cleanup_ctx.extend(
+        [
+            _redis,
+            _postgres,
+            _clients,
+            routes_search.searcher_ctx,
+            routes_search.converter_ctx,
+            routes_chat.personal_agent_ctx,
+        ]
+    )
     return app

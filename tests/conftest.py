@@ -48,6 +48,8 @@ TABLES = (
     "agent_runs",  # agent runs (0020)
     "agent_run_usage",
     "agent_run_traces",  # agent runs (0019)
+    "agent_messages",
+    "agent_conversations",  # the personal agent (0023)
 )
 
 

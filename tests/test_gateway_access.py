@@ -123,7 +123,15 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
                 t["run_id"],
                 t["connector_id"],
             )
+            # and a conversation (tests/test_agent_chat.py holds real ones)
+            t["conversation_id"] = f"conv-{t['tenant']}"
+            await conn.execute(
+                "INSERT INTO agent_conversations (tenant_id, id, principal, title) VALUES ($1, $2, 'k', 'hello')",
+                t["tenant"],
+                t["conversation_id"],
+            )
     marks = ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email", "run_id")
+    marks += ("conversation_id",)
     a_marks = [a[k] for k in marks]
     # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their
     # isolation; the provider catalog holds no tenant's data (the same for everyone); the agent catalog is the same
