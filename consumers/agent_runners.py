@@ -11,10 +11,11 @@ Both reach Temporal through RunnerContext.temporal; a Temporal that does not ans
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agents.catalog import catalog
 from agents.runs import RunRequest
+from agents.temporal.client import decide_run, request_run
 from connectors.temporal.client import temporal_client
 from db.pool import tenant_transaction
 from events.commands import DecideAgentRun, RunAgent
@@ -22,14 +23,6 @@ from events.errors import PermanentError
 
 if TYPE_CHECKING:
     from consumers.commands import RunnerContext
-
-
-def agents_temporal() -> Any:
-    """agents/temporal/client.py (request_run, decide_run). Imported on first use: it lands with the run workflow
-    (branch agent-runs), and the other groups and runners must load without it."""
-    from agents.temporal import client
-
-    return client
 
 
 async def enabled_agent(ctx: RunnerContext, tenant_id: str, agent: str) -> None:
@@ -52,14 +45,14 @@ async def run_agent(command: RunAgent, ctx: RunnerContext) -> str:
         inputs=dict(command.inputs),
     )
     client = await temporal_client(ctx.temporal)
-    workflow_id = await agents_temporal().request_run(client, request)
+    workflow_id = await request_run(client, request)
     return f"requested {workflow_id}"
 
 
 async def decide(command: DecideAgentRun, ctx: RunnerContext) -> str:
     client = await temporal_client(ctx.temporal)
     by = command.issued_by or "api"
-    await agents_temporal().decide_run(client, command.tenant_id, command.run_id, command.approved, by, command.reason)
+    await decide_run(client, command.tenant_id, command.run_id, command.approved, by, command.reason)
     return f"{'approved' if command.approved else 'rejected'} run {command.run_id}"
 
 

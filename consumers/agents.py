@@ -24,10 +24,10 @@ from prometheus_client import Counter
 
 from agents.catalog import AgentSpec, catalog
 from agents.runs import RunRequest
+from agents.temporal.client import request_run
 from agents.triggers import matches, unversioned
 from connectors.lru import MISSING, ExpiringLru
 from connectors.temporal.client import temporal_client
-from consumers.agent_runners import agents_temporal
 from consumers.entry import Entry
 from consumers.group import Batch, Group
 from consumers.inbox import first_seen
@@ -124,7 +124,6 @@ def agents_group(pool: asyncpg.Pool, partitions: int, temporal: Any, ttl_s: floa
         requests = [r for tenant_requests in batch.results.values() for r in tenant_requests]
         if requests:
             client = await temporal_client(temporal)
-            request_run = agents_temporal().request_run
             await asyncio.gather(*(request_run(client, r) for r in requests))
 
     async def count(batch: Batch) -> None:
