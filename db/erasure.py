@@ -70,7 +70,16 @@ async def erase_tenant_rows(pool: asyncpg.Pool, tenant_id: str) -> tuple[dict[st
 
 
 # a connector's own bookkeeping, keyed by connector_id (its row last: the erasure is then complete)
-SOURCE_TABLES = ("deliveries", "sync_seen", "sync_checkpoints", "sync_runs", "connector_schedules", "connectors")
+SOURCE_TABLES = (
+    "deliveries",
+    "sync_seen",
+    "sync_checkpoints",
+    "sync_runs",
+    "connector_schedules",
+    "connector_webhooks",
+    "connector_setups",
+    "connectors",
+)
 
 
 async def erase_source_rows(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -> dict[str, int]:

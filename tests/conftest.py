@@ -43,6 +43,8 @@ TABLES = (
     "connector_schedules",  # connector operations (0011)
     "agent_settings",
     "agent_limits",  # agents (0014)
+    "connector_webhooks",
+    "connector_setups",  # connector set-up (0015)
 )
 
 
