@@ -61,7 +61,7 @@ async def run(args: argparse.Namespace) -> int:
             settings.allow_private_urls,
             TokenSource(redis, pool, secrets, settings.allow_private_urls),
         )
-        async with build_worker(client, deps, args.task_queue):
+        async with build_worker(client, deps, args.task_queue, settings.public_url):
             log.info("temporal worker on %s, task queue %s", settings.temporal_address, args.task_queue)
             await stop.wait()
         log.info("temporal worker stopped")
