@@ -8,12 +8,15 @@ from __future__ import annotations
 import pytest
 from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway
+from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
 from temporalio.client import Client
 
 from connectors import webhook_setup
 from connectors.config import ConnectorsConfig
 from connectors.credentials import VaultSecrets
+from connectors.providers.stripe import api as stripe_api
+from connectors.providers.stripe.webhook import TOPICS as STRIPE_TOPICS
 from connectors.providers.woocommerce.webhook import TOPICS
 from connectors.sync import SyncDeps
 from connectors.temporal.shared import connect_workflow_id
@@ -32,6 +35,15 @@ async def store():
     async with local_http_server(shop.app()) as url:
         shop.url = url
         yield shop
+
+
+@pytest.fixture
+async def stripe(monkeypatch):
+    account = StripeAccount()
+    async with local_http_server(account.app()) as url:
+        account.url = url
+        monkeypatch.setattr(stripe_api, "API_BASE", url + "/v1/")
+        yield account
 
 
 @pytest.fixture
@@ -196,3 +208,47 @@ async def test_without_a_public_url_or_with_a_secret_given_nothing_is_registered
     assert second["health"]["setup"]["status"] == "connected"
     assert "added by hand" in second["health"]["setup"]["reason"]
     assert store.webhooks == {}
+
+
+async def test_stripe_set_up_creates_one_endpoint_and_keeps_the_signing_secret_stripe_answers(
+    gw: Gateway, stripe, redis, pool, secrets, deps, public_worker
+):
+    temporal, public_url = public_worker
+    stripe.seed(customers=2)
+    tenant, key = await gw.create_tenant()
+    async with running(redis, groups(pool, redis, temporal, secrets)):
+        resp = await gw.post(
+            "/v1/connectors",
+            headers=gw.bearer(key),
+            json={"provider": "stripe", "name": "billing", "secrets": {"secret_key": stripe.secret_key}},
+        )
+        assert resp.status == 201, await resp.text()
+        connector_id = (await resp.json())["id"]
+        answer = await wait_for(lambda: setup_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
+        assert answer["health"]["setup"]["status"] == "connected", answer
+        assert answer["health"]["webhooks_registered"] == 1
+        (endpoint,) = stripe.webhook_endpoints.values()
+        assert endpoint["url"] == f"{public_url}/v1/webhooks/{connector_id}"
+        assert sorted(endpoint["enabled_events"]) == sorted(STRIPE_TOPICS)
+        assert (await secrets.read(tenant, connector_id, fresh=True))["webhook_secret"] == endpoint["secret"]
+        history = await temporal.get_workflow_handle(connect_workflow_id(connector_id)).fetch_history()
+        assert endpoint["secret"] not in history.to_json()
+
+        # registering again keeps the endpoint whose secret the connector holds
+        await webhook_setup.register(deps, public_url, tenant, connector_id)
+        assert list(stripe.webhook_endpoints) == [endpoint["id"]]
+
+        # the change at Stripe (an initial sync still running reads it too), and its event delivered
+        customer = stripe.change("customers", stripe.ids("customers")[0], email="renamed@example.com")
+        assert await stripe.deliver("customer.updated", customer) == [200]
+
+        async def delivered():
+            resp = await gw.get(f"/v1/records/contact?source={connector_id}", headers=gw.bearer(key))
+            return [r for r in (await resp.json())["items"] if r["data"].get("email") == "renamed@example.com"]
+
+        await wait_for(delivered, timeout_s=TIMEOUT_S)
+
+        assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
+        outcome = await wait_for(lambda: disconnect_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
+        assert "unregistered 1 webhook(s)" in outcome["reason"], outcome
+    assert stripe.webhook_endpoints == {}
