@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway
+from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
 from temporalio.client import Client
@@ -15,6 +16,7 @@ from temporalio.client import Client
 from connectors import webhook_setup
 from connectors.config import ConnectorsConfig
 from connectors.credentials import VaultSecrets
+from connectors.providers.shopify.webhook import TOPICS as SHOPIFY_TOPICS
 from connectors.providers.stripe import api as stripe_api
 from connectors.providers.stripe.webhook import TOPICS as STRIPE_TOPICS
 from connectors.providers.woocommerce.webhook import TOPICS
@@ -22,6 +24,7 @@ from connectors.sync import SyncDeps
 from connectors.temporal.shared import connect_workflow_id
 from connectors.temporal.worker import build_worker
 from consumers.commands import RunnerContext, commands_group
+from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
 from events.streams import DEFAULT_PARTITIONS
 from producers.publisher import Publisher
@@ -47,6 +50,14 @@ async def stripe(monkeypatch):
 
 
 @pytest.fixture
+async def shop():
+    made = ShopifyShop()
+    async with local_http_server(made.app()) as url:
+        made.url = url
+        yield made
+
+
+@pytest.fixture
 def secrets(vault) -> VaultSecrets:
     return VaultSecrets(vault.addr, vault.token)
 
@@ -69,7 +80,7 @@ async def public_worker(temporal_server, deps, gw: Gateway):
 def groups(pool, redis, temporal, secrets):
     config = ConnectorsConfig(allow_private_urls=True)
     runner = RunnerContext(pool, redis, temporal, config, DEFAULT_PARTITIONS, secrets)
-    return [commands_group(runner), projector_group(pool, DEFAULT_PARTITIONS)]
+    return [commands_group(runner), projector_group(pool, DEFAULT_PARTITIONS), deliveries_group(pool)]
 
 
 async def connect(gw: Gateway, key: str, store: WooCommerceStore, **secrets: str) -> str:
@@ -252,3 +263,44 @@ async def test_stripe_set_up_creates_one_endpoint_and_keeps_the_signing_secret_s
         outcome = await wait_for(lambda: disconnect_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
         assert "unregistered 1 webhook(s)" in outcome["reason"], outcome
     assert stripe.webhook_endpoints == {}
+
+
+async def test_shopify_set_up_subscribes_each_topic_and_verifies_with_the_app_secret(
+    gw: Gateway, shop, redis, pool, secrets, public_worker
+):
+    temporal, public_url = public_worker
+    shop.seed(orders=2)
+    tenant, key = await gw.create_tenant()
+    async with running(redis, groups(pool, redis, temporal, secrets)):
+        resp = await gw.post(
+            "/v1/connectors",
+            headers=gw.bearer(key),
+            json={
+                "provider": "shopify",
+                "name": "custom app",
+                "config": {"shop": shop.url, "currency": "EUR"},
+                "secrets": {"access_token": shop.access_token, "client_secret": shop.client_secret},
+            },
+        )
+        assert resp.status == 201, await resp.text()
+        connector_id = (await resp.json())["id"]
+        answer = await wait_for(lambda: setup_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
+        assert answer["health"]["setup"]["status"] == "connected", answer
+        assert answer["health"]["webhooks_registered"] == len(SHOPIFY_TOPICS)
+        assert sorted(w["topic"] for w in shop.webhooks.values()) == sorted(SHOPIFY_TOPICS)
+        assert {w["address"] for w in shop.webhooks.values()} == {f"{public_url}/v1/webhooks/{connector_id}"}
+        assert (await secrets.read(tenant, connector_id, fresh=True))["webhook_secret"] == shop.client_secret
+
+        order = shop.change("orders", shop.ids("orders")[0], tags="vip")
+        assert set(await shop.deliver("orders/updated", order)) == {200}
+
+        async def delivered():  # the delivery record, published (a wrong signature would have answered 401)
+            resp = await gw.get("/v1/deliveries", params={"connector_id": connector_id}, headers=gw.bearer(key))
+            return [d for d in (await resp.json())["items"] if d.get("outcome") == "published"]
+
+        await wait_for(delivered, timeout_s=TIMEOUT_S)
+
+        assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
+        outcome = await wait_for(lambda: disconnect_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
+        assert f"unregistered {len(SHOPIFY_TOPICS)} webhook(s)" in outcome["reason"], outcome
+    assert shop.webhooks == {}
