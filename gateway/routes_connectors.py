@@ -223,10 +223,11 @@ async def get_connector_route(request: web.Request) -> web.Response:
     "PATCH",
     "/v1/connectors/{connector_id}",
     permission="connectors:write",
-    summary="Rename, reconfigure or rotate secrets (the previous webhook secret stays valid for a grace period)",
+    summary="Rename, reconfigure or rotate secrets (the previous webhook secret stays valid for a grace period); a "
+    "disconnected connector answers 409",
     body=ConnectorUpdate,
     response=Connector,
-    errors=(404,),
+    errors=(404, 409),
 )
 async def patch_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorUpdate)
