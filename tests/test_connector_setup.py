@@ -26,7 +26,8 @@ from connectors.temporal.worker import build_worker
 from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
 from consumers.projector import projector_group
-from events.streams import DEFAULT_PARTITIONS
+from events import codec
+from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
 from producers.publisher import Publisher
 
 TIMEOUT_S = 90.0
@@ -135,6 +136,9 @@ async def test_set_up_registers_webhooks_that_deliver_and_disconnect_deletes_the
         assert len(secret) >= 32 and {h["secret"] for h in hooks} == {secret}
         history = await temporal.get_workflow_handle(connect_workflow_id(connector_id)).fetch_history()
         assert secret not in history.to_json() and store.consumer_secret not in history.to_json()
+        published = b"".join(f[codec.EVENT_FIELD] for _, f in await redis.xrange(stream_for_tenant(tenant)))
+        assert b"connector.connected.v1" in published and b"connector.connect.started.v1" in published
+        assert secret.encode() not in published and store.consumer_secret.encode() not in published
 
         # a delivery the store signs with it is accepted, and becomes the record
         order_id = store.ids("orders")[0]

@@ -36,7 +36,8 @@ class SetupActivities:
         async with tenant_transaction(self.deps.pool, input.tenant_id) as conn:
             row = await conn.fetchrow("SELECT provider, config FROM connectors WHERE id = $1", input.connector_id)
         provider = row["provider"] if row else ""
-        config = json.loads(row["config"]) if row and isinstance(row["config"], str) else {}
+        raw = row["config"] if row else None
+        config = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
         now = datetime.now(UTC)
         key = f"connect:{input.connector_id}:{input.attempt}:{input.status}"
         common = dict(
