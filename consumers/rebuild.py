@@ -1,5 +1,5 @@
 """Rebuild the projections of `event_log` from scratch, with the projector's own rules: `records` (the ordering
-rule), `sync_runs` (a run's row only moves forward) and `connector_setups` (a newer outcome wins).
+rule), `agent_runs`, `sync_runs` (a run's row only moves forward) and `connector_setups` (a newer outcome wins).
 
 One transaction on the owner's connection: the tables are locked for its duration, so a running projector waits and
 then continues on top of the rebuilt rows; readers see the old rows until the commit. The sync and set-up rows are
@@ -14,18 +14,20 @@ from itertools import groupby
 
 import asyncpg
 
+from consumers.agent_runs import RUN_EVENT_TYPES, project_agent_runs
 from consumers.projector import latest_rows, project_sync_runs, upsert_records
 from consumers.setups import project_setups
 from events.codec import EventDecodeError, decode_event
 
 LOG_SQL = "SELECT body, stream_ms, stream_seq FROM event_log ORDER BY tenant_id, stream_ms, stream_seq"
-TABLES = ("records", "sync_runs", "connector_setups")
+TABLES = ("records", "agent_runs", "sync_runs", "connector_setups")
 
 
 @dataclass
 class RebuildResult:
     events: int = 0
     records: int = 0
+    agent_runs: int = 0
     undecodable: int = 0
     sync_runs: int = 0
     setups: int = 0
@@ -53,12 +55,14 @@ async def rebuild_records(
                         result.undecodable += 1
                 await upsert_records(conn, latest_rows(items))
                 await _lifecycle(conn, [event for event, _ in items])
+                await project_agent_runs(conn, (e for e, _ in items if e.type in RUN_EVENT_TYPES))
                 result.events += len(rows)
                 if progress:
                     progress(result.events, total)
             result.records = await conn.fetchval("SELECT count(*) FROM records")
             result.sync_runs = await conn.fetchval("SELECT count(*) FROM sync_runs")
             result.setups = await conn.fetchval("SELECT count(*) FROM connector_setups")
+            result.agent_runs = await conn.fetchval("SELECT count(*) FROM agent_runs")
     finally:
         await conn.close()
     return result

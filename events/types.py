@@ -14,9 +14,11 @@ import msgspec
 from msgspec import Meta, Struct
 
 from events.entities import (
+    Campaign,
     Comment,
     Company,
     Contact,
+    Deal,
     Entity,
     Invoice,
     Lead,
@@ -25,6 +27,7 @@ from events.entities import (
     Payment,
     Post,
     Product,
+    Segment,
     Subscription,
     Task,
     UtcTime,
@@ -111,6 +114,10 @@ def entity_events(domain: str, kind: str, entity: type[Entity], version: int = 1
 ContactUpserted, ContactDeleted = entity_events("crm", "contact", Contact)
 CompanyUpserted, CompanyDeleted = entity_events("crm", "company", Company)
 LeadUpserted, LeadDeleted = entity_events("crm", "lead", Lead)
+DealUpserted, DealDeleted = entity_events("crm", "deal", Deal)
+TagUpserted, TagDeleted = entity_events("crm", "tag", Segment)
+ListUpserted, ListDeleted = entity_events("crm", "list", Segment)
+CampaignUpserted, CampaignDeleted = entity_events("marketing", "campaign", Campaign)
 # v2: money became integer minor units (v1 carried decimal strings; see events/legacy.py)
 OrderUpserted, OrderDeleted = entity_events("commerce", "order", Order, version=2)
 ProductUpserted, ProductDeleted = entity_events("commerce", "product", Product)
@@ -185,6 +192,59 @@ class WebhookUnmapped(Event, frozen=True, kw_only=True, tag="connector.webhook.u
     error: str = ""
 
 
+# --- agent runs (subject: kind "agent_run", external_id = the run id; source: the trigger's connector, or "agents") --
+
+
+class AgentRunStarted(Event, frozen=True, kw_only=True, tag="agent.run.started.v1"):
+    run_id: str
+    agent: str  # an id of agents/catalog
+    trigger_id: str = ""  # the event that woke it (or the command that asked for it)
+    triggers: int = 1  # how many triggers the coalescing window folded into this run
+    inputs: dict[str, Any] = {}  # what the run was given (never secrets)
+    subject_kind: str = ""  # the record the run is about (the RunRequest's); empty for a run asked without one
+    subject_external_id: str = ""
+
+
+class AgentRunDeferred(Event, frozen=True, kw_only=True, tag="agent.run.deferred.v1"):
+    """The tenant is over its daily token budget or concurrency: the run waits, with the reason."""
+
+    run_id: str
+    agent: str
+    reason: str
+
+
+class AgentRunAwaitingApproval(Event, frozen=True, kw_only=True, tag="agent.run.awaiting_approval.v1"):
+    run_id: str
+    agent: str
+    output: dict[str, Any] = {}
+    actions: list[dict[str, Any]] = []  # the proposed actions: {action, input, reason}
+    citations: list[dict[str, Any]] = []  # records and documents the answer used
+    expires_at: UtcTime | None = None
+
+
+class AgentRunCompleted(Event, frozen=True, kw_only=True, tag="agent.run.completed.v1"):
+    run_id: str
+    agent: str
+    output: dict[str, Any] = {}
+    citations: list[dict[str, Any]] = []
+    decision: str = ""  # "" (nothing to approve), approved, rejected, expired, auto (allow-listed actions)
+    commands: list[str] = []  # ids of the commands the approved actions became
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_micro_usd: int = 0  # from the model's token counts and the configured prices
+    latency_ms: int = 0
+
+
+class AgentRunFailed(Event, frozen=True, kw_only=True, tag="agent.run.failed.v1"):
+    run_id: str
+    agent: str
+    error: str  # a reason a person can act on ("no language model configured: set OPENAI_BASE_URL ...")
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_micro_usd: int = 0
+    latency_ms: int = 0
+
+
 ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
     ContactUpserted,
     ContactDeleted,
@@ -192,6 +252,14 @@ ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
     CompanyDeleted,
     LeadUpserted,
     LeadDeleted,
+    DealUpserted,
+    DealDeleted,
+    TagUpserted,
+    TagDeleted,
+    ListUpserted,
+    ListDeleted,
+    CampaignUpserted,
+    CampaignDeleted,
     OrderUpserted,
     OrderDeleted,
     ProductUpserted,
@@ -224,6 +292,11 @@ LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     SyncCompleted,
     SyncFailed,
     WebhookUnmapped,
+    AgentRunStarted,
+    AgentRunDeferred,
+    AgentRunAwaitingApproval,
+    AgentRunCompleted,
+    AgentRunFailed,
 )
 EVENT_TYPES: tuple[type[Event], ...] = ENTITY_EVENT_TYPES + LIFECYCLE_EVENT_TYPES
 

@@ -12,6 +12,8 @@ from connectors.credentials import VaultSecrets
 from db.pool import create_pool
 from gateway import (
     routes_admin,
+    routes_agent_runs,
+    routes_agents,
     routes_commands,
     routes_connectors,
     routes_deliveries,
@@ -61,8 +63,10 @@ ROUTE_MODULES = (
     routes_webhooks,
     routes_deliveries,
     routes_commands,
+    routes_agent_runs,
     routes_admin,
     routes_search,
+    routes_agents,
 )
 
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, kw_only=True)
 class RagConfig:
-    rag_embedder: str = "auto"  # auto: OpenAI when openai_api_key is set, else the local model; or local / openai
+    # local (the packaged model, offline) or openai. Never chosen from OPENAI_API_KEY alone: a key configured for the
+    # agents' language model must not move a tenant's texts to OpenAI nor leave the indexer without an index.
+    rag_embedder: str = "local"
     rag_local_model_dir: str = ""  # the local model's model.onnx + tokenizer.json; empty: the packaged export
     openai_api_key: str = field(default="", repr=False)  # a secret: never logged, in an event or a response
     openai_base_url: str = ""  # empty: the OpenAI client's default (api.openai.com)
@@ -25,9 +27,3 @@ class RagConfig:
     rag_parse_workers: int = 2  # conversion processes per gateway or worker process
     rag_max_pages: int = 500  # PDF pages read; a longer PDF upload is refused
     rag_max_text_chars: int = 5 * 1024 * 1024  # converted text kept: a longer upload is refused, an entity cut
-
-    @property
-    def embedder_kind(self) -> str:
-        if self.rag_embedder != "auto":
-            return self.rag_embedder
-        return "openai" if self.openai_api_key else "local"

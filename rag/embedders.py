@@ -159,7 +159,7 @@ class OpenAIEmbedder:
 
 
 def make_embedder(config: RagConfig) -> Embedder:
-    kind = config.embedder_kind
+    kind = config.rag_embedder
     if kind == "local":
         return LocalEmbedder(batch_size=config.rag_embed_batch, model_dir=config.rag_local_model_dir)
     if kind == "openai":
@@ -168,12 +168,12 @@ def make_embedder(config: RagConfig) -> Embedder:
         return OpenAIEmbedder(
             config.openai_api_key, config.openai_base_url, config.rag_openai_model, config.rag_openai_dimensions
         )
-    raise ValueError(f"BIZOSAAS_RAG_EMBEDDER={kind!r}: use auto, local or openai")
+    raise ValueError(f"BIZOSAAS_RAG_EMBEDDER={kind!r}: use local or openai")
 
 
 def embedder_identity(config: RagConfig) -> tuple[str, int]:
     """(model_id, dimension) of the configured embedder, without loading a model."""
-    if config.embedder_kind == "openai":
+    if config.rag_embedder == "openai":
         return f"openai/{config.rag_openai_model}", config.rag_openai_dimensions
     return LOCAL_MODEL, LOCAL_DIMENSION
 

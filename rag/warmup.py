@@ -18,7 +18,7 @@ State = Literal["loading", "ready", "failed"]
 class ModelWarmup:
     def __init__(self, config: RagConfig) -> None:
         self.directory = config.rag_local_model_dir
-        needed = config.embedder_kind == "local"  # the OpenAI embedder has no model to load
+        needed = config.rag_embedder == "local"  # the OpenAI embedder has no model to load
         self.state: State = "loading" if needed and not local_model.loaded(self.directory) else "ready"
         self.error = ""
 

@@ -25,6 +25,10 @@ def test_every_event_type_round_trips():
             "occurred_at": T0,
             "recorded_at": T0,
             "resource": "orders",
+            "run_id": "arun_1",
+            "agent": "lead-scoring",
+            "reason": "over the daily token budget",
+            "error": "no language model configured",
         }
         event = cls(**{k: v for k, v in values.items() if k in required})
         assert codec.decode_event(codec.encode(event)) == event, cls

@@ -16,11 +16,12 @@ from factories import local_http_server, running
 from pgvector.asyncpg import register_vector
 from rag_helpers import document, drain, post, product
 
+from bizosaas.settings import Settings
 from consumers.indexer import indexer_group
 from consumers.projector import projector_group
 from producers.publisher import Publisher
 from rag.config import RagConfig
-from rag.embedders import OpenAIEmbedder
+from rag.embedders import OpenAIEmbedder, embedder_identity, make_embedder
 from rag.reindex import building_index, catch_up, reindex
 from rag.retrieval import Searcher, SearchUnavailable
 
@@ -96,7 +97,12 @@ async def test_reindex_switches_to_another_model_while_search_keeps_answering(
         await drain(redis, "projector")
     before = await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = 1")
     local = Searcher(pool, RagConfig(), embedder)
-    env = migrated.env(OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=url, BIZOSAAS_RAG_OPENAI_DIMENSIONS=str(DIMENSIONS))
+    env = migrated.env(
+        OPENAI_API_KEY=API_KEY,
+        OPENAI_BASE_URL=url,
+        BIZOSAAS_RAG_EMBEDDER="openai",
+        BIZOSAAS_RAG_OPENAI_DIMENSIONS=str(DIMENSIONS),
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -124,7 +130,10 @@ async def test_reindex_switches_to_another_model_while_search_keeps_answering(
     assert (await local.search("t1", "leather care", 5, "keyword"))[0].kind == "post"  # keyword needs no model
     with pytest.raises(SearchUnavailable):
         await local.search("t1", "leather care", 5, "vector")
-    remote = Searcher(pool, RagConfig(openai_api_key=API_KEY, openai_base_url=url, rag_openai_dimensions=DIMENSIONS))
+    remote = Searcher(
+        pool,
+        RagConfig(rag_embedder="openai", openai_api_key=API_KEY, openai_base_url=url, rag_openai_dimensions=DIMENSIONS),
+    )
     try:
         hits = await remote.search("t1", "care for leather item 7", 3, "vector")
         assert (hits[0].kind, hits[0].external_id) == ("post", "p7")
@@ -169,3 +178,14 @@ async def test_a_reindex_with_the_same_model_resumes_and_picks_up_what_changed(r
     assert [r["external_id"] for r in rows] == ["p0", "p1", "p2", "p3", "p4"]
     assert "discontinued" in rows[2]["content"]
     assert await rag_db.fetchval("SELECT count(*) FROM rag_chunks WHERE index_id = 1") == 0
+
+
+def test_a_language_model_key_does_not_move_embeddings():
+    """OPENAI_API_KEY is set for the agents' model; search keeps the local model until BIZOSAAS_RAG_EMBEDDER says so
+    (before: `auto` switched to OpenAI, the indexer stopped for want of an index and texts left the machine)."""
+    settings = Settings.from_env({"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    assert embedder_identity(settings) == ("local/all-MiniLM-L6-v2@onnx", 384)
+    chosen = Settings.from_env({"OPENAI_API_KEY": "sk-test", "BIZOSAAS_RAG_EMBEDDER": "openai"})
+    assert embedder_identity(chosen)[0] == "openai/text-embedding-3-small"
+    with pytest.raises(ValueError, match="use local or openai"):
+        make_embedder(Settings.from_env({"BIZOSAAS_RAG_EMBEDDER": "auto"}))

@@ -126,10 +126,11 @@ async def test_an_empty_tenant_setting_is_no_tenant(pool, admin):
 
 async def tenant_tables(conn) -> list[tuple[str, str]]:
     rows = await conn.fetch(
-        """SELECT table_name, column_name FROM information_schema.columns
-           WHERE table_schema = 'public'
+        """SELECT c.table_name, c.column_name FROM information_schema.columns c
+           JOIN information_schema.tables t USING (table_schema, table_name)
+           WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'  -- views: agents/aggregates.py's own test
              AND (column_name = 'tenant_id' OR (table_name, column_name) = ('tenants', 'id'))
-           ORDER BY table_name"""
+           ORDER BY c.table_name"""
     )
     return [(r["table_name"], r["column_name"]) for r in rows]
 

@@ -9,9 +9,15 @@ from connectors import sync
 from connectors.temporal.activities import ConnectorActivities
 from connectors.temporal.setup import SetupActivities
 from connectors.temporal.shared import TASK_QUEUE
-from connectors.temporal.workflows import ActionWorkflow, ConnectWorkflow, ScheduledSyncWorkflow, SyncWorkflow
+from connectors.temporal.workflows import (
+    ActionWorkflow,
+    ConnectWorkflow,
+    ScheduledSyncWorkflow,
+    SyncWorkflow,
+    UsagePushWorkflow,
+)
 
-WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow, ScheduledSyncWorkflow]
+WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow, ScheduledSyncWorkflow, UsagePushWorkflow]
 
 
 def build_worker(
