@@ -73,7 +73,7 @@ async def run(args: argparse.Namespace) -> int:
             TokenSource(redis, pool, secrets, settings.allow_private_urls),
         )
         agents = AgentDeps(pool, deps.publisher, settings, searcher)
-        connectors_worker = build_worker(client, deps, args.task_queue)
+        connectors_worker = build_worker(client, deps, args.task_queue, settings.public_url)
         async with connectors_worker, build_agents_worker(client, agents, args.agents_task_queue):
             log.info(
                 "temporal worker on %s, task queues %s and %s",

@@ -19,6 +19,10 @@ class ConnectorsConfig:
     # development and tests only: admit loopback and private addresses (a local provider server); in production a
     # tenant could otherwise point a connector at Vault, Redis or a cloud's metadata service
     allow_private_urls: bool = False
+    # --- the platform's public address ---
+    # base of the webhook URLs given to providers and of OAuth2's redirect URI; the set-up workflow registers
+    # webhooks only when it is set (the gateway answers `webhook_url` from the request's own origin without it)
+    public_url: str = ""
     # --- syncs ---
     # a connector's Temporal Schedule syncs every resource this often (incrementally) unless changed for it through
     # POST /v1/connectors/{id}/schedule; set when the connector connects

@@ -136,7 +136,23 @@ DocumentUpserted, DocumentDeleted = entity_events("knowledge", "document", Knowl
 
 
 class ConnectorConnected(Event, frozen=True, kw_only=True, tag="connector.connected.v1"):
+    """The set-up workflow finished: the connection tested, the initial syncs started, webhooks registered where
+    the provider's set-up does it."""
+
     config: dict[str, Any] = {}  # never secrets: those live in Vault
+    webhooks: int = 0  # webhooks the set-up registered at the provider
+    note: str = ""  # why none were registered, when the set-up registers them (BIZOSAAS_PUBLIC_URL unset ...)
+
+
+class ConnectStarted(Event, frozen=True, kw_only=True, tag="connector.connect.started.v1"):
+    """The set-up workflow started (a first connect, or a new attempt): the connector is `connecting`."""
+
+
+class ConnectFailed(Event, frozen=True, kw_only=True, tag="connector.connect.failed.v1"):
+    """The set-up workflow gave up: `reason` says what a person should fix (never a secret value)."""
+
+    step: str = ""  # test, sync or webhooks
+    reason: str = ""
 
 
 class ConnectorDisconnected(Event, frozen=True, kw_only=True, tag="connector.disconnected.v1"):
@@ -269,6 +285,8 @@ ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
 )
 LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     ConnectorConnected,
+    ConnectStarted,
+    ConnectFailed,
     ConnectorDisconnected,
     SyncStarted,
     SyncCompleted,

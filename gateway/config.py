@@ -40,7 +40,6 @@ class GatewayConfig(RagConfig, ConnectorsConfig, AgentsConfig):
     rejected_log_max: int = 1000  # refused webhook requests kept per tenant (GET /v1/deliveries?outcome=rejected)
     body_timeout_s: float = 30.0  # a request body must arrive within this long, else 408
     publish_batch_ms: float = 1.0  # webhook publishes of concurrent requests are collected this long
-    public_url: str = ""  # base of the webhook URLs given to providers; default: the request's own origin
     # --- API limits and quotas ---
     tenant_rate_per_s: float = 50.0
     tenant_burst: int = 200

@@ -50,6 +50,8 @@ TABLES = (
     "agent_run_traces",  # agent runs (0019)
     "agent_messages",
     "agent_conversations",  # the personal agent (0023)
+    "connector_webhooks",
+    "connector_setups",  # connector set-up (0015)
 )
 
 

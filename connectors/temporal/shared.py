@@ -161,3 +161,23 @@ class UsagePushInput:
 class UsagePushResult:
     tenants: int
     events: int
+
+
+@dataclass(frozen=True)
+class SetupOutcome:
+    """Where a connector's set-up stands, published as an event for its owner (connector.connect.started, .failed,
+    connector.connected). `reason` is an error message or a note, never a secret."""
+
+    tenant_id: str
+    connector_id: str
+    attempt: str  # the set-up workflow's run id: a retried activity publishes its event once
+    status: str  # connecting | failed | connected
+    step: str = ""  # failed: test, sync or webhooks
+    reason: str = ""  # failed: what to fix; connected: why no webhooks were registered, if so
+    webhooks: int = 0  # connected: registered at the provider
+
+
+@dataclass(frozen=True)
+class WebhooksResult:
+    registered: int
+    note: str = ""  # why none were registered
