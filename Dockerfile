@@ -7,7 +7,7 @@
 # The local model is an ONNX file inside the package (rag/onnx_model/), run by onnxruntime's CPU wheel: no torch.
 
 FROM python:3.11-slim AS build
-ARG EXTRAS=rag
+ARG EXTRAS=rag,agents
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/bizosaas
 WORKDIR /src

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import msgspec
 from msgspec import Struct
 
+from agents.aggregates import AGGREGATES
+
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
 # category id -> how many specialists it holds (the product's promise: 93 in six categories)
@@ -157,8 +159,14 @@ def _check(spec: AgentSpec, where: str) -> None:
         fail(f"category must be one of {sorted(CATEGORIES)}")
     if unknown := set(spec.tools) - TOOL_NAMES:
         fail(f"unknown tools {sorted(unknown)} (known: {sorted(TOOL_NAMES)})")
+    if unknown := set(spec.reads.aggregates) - set(AGGREGATES):
+        fail(f"unknown aggregates {sorted(unknown)} (known: {sorted(AGGREGATES)})")
+    if bool(spec.reads.aggregates) != ("query_aggregates" in spec.tools):
+        fail("reads.aggregates and the query_aggregates tool go together")
     if spec.output_schema.get("type") != "object":
         fail("output_schema must be a JSON Schema of type object")
+    if "actions" in spec.output_schema.get("properties", {}):  # the proposed actions' field, added for `act` agents
+        fail("output_schema may not name a field 'actions': it is reserved for proposed actions")
     if bad := [a for a in spec.actions if not ACTION_NAME.match(a)]:
         fail(f"actions must be provider.action names: {bad}")
     if spec.autonomy == "act" and not spec.actions:

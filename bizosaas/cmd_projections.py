@@ -1,4 +1,5 @@
-"""`bizosaas projections rebuild`: rebuild `records` from `event_log` from scratch."""
+"""`bizosaas projections rebuild`: rebuild `records`, `agent_runs`, `sync_runs` and `connector_setups` from
+`event_log` from scratch."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    progress = Progress("rebuild records from event_log")
+    progress = Progress("rebuild records, sync_runs and connector_setups from event_log")
     result = await rebuild_records(settings.database_admin_url, progress.update)
     progress.finish()
     print(
-        f"rebuilt {result.records} record(s) from {result.events} event(s)"
+        f"rebuilt {result.records} record(s) and {result.agent_runs} agent run(s) from {result.events} event(s), "
+        f"with {result.sync_runs} sync run(s) and {result.setups} connector set-up(s)"
         + (f"; {result.undecodable} undecodable event(s) skipped" if result.undecodable else "")
     )
     return 0

@@ -87,20 +87,25 @@ async def _temporal_facts(address: str) -> str:
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
     from temporalio.client import Client  # imported here: the SDK loads a native runtime
 
+    from agents.temporal.shared import TASK_QUEUE as AGENTS_QUEUE
     from connectors.temporal.shared import TASK_QUEUE
 
     client = await Client.connect(address)
     if not await client.service_client.check_health():
         raise RuntimeError("health check says not serving")
-    queue = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=TASK_QUEUE),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    counts = []
+    for name in (TASK_QUEUE, AGENTS_QUEUE):
+        queue = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=name),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+            )
         )
-    )
-    # workers that polled recently: with none, connector set-up, syncs and actions wait for `bizosaas temporal-worker`
-    return f"serving; {len(queue.pollers)} temporal-worker poller(s) on task queue `{TASK_QUEUE}`"
+        counts.append(f"{len(queue.pollers)} temporal-worker poller(s) on task queue `{name}`")
+    # workers that polled recently: with none, connector set-up, syncs, actions and agent runs wait for
+    # `bizosaas temporal-worker`
+    return "serving; " + ", ".join(counts)
 
 
 async def _gateway_facts(base: str) -> str:

@@ -1,5 +1,5 @@
-"""`bizosaas temporal-worker`: run the connectors' Temporal workflows and activities (task queue `connectors`)
-against TEMPORAL_ADDRESS until SIGTERM."""
+"""`bizosaas temporal-worker`: run the connectors' Temporal workflows and activities (task queue `connectors`) and the
+agent runs' (task queue `agents`) against TEMPORAL_ADDRESS until SIGTERM; one process serves both queues."""
 
 from __future__ import annotations
 
@@ -13,21 +13,31 @@ from prometheus_client import start_http_server
 from redis.asyncio import Redis
 from temporalio.client import Client
 
+from agents.temporal.activities import AgentDeps
+from agents.temporal.shared import TASK_QUEUE as AGENTS_TASK_QUEUE
+from agents.temporal.worker import build_worker as build_agents_worker
 from bizosaas.settings import Settings, refuse_unsafe
 from connectors.credentials import VaultSecrets
 from connectors.oauth import TokenSource
 from connectors.sync import SyncDeps
+from connectors.temporal.client import apply_usage_schedule
 from connectors.temporal.shared import TASK_QUEUE
 from connectors.temporal.worker import build_worker
 from db.pool import create_pool
 from producers.publisher import Publisher
+from rag.retrieval import Searcher
 
 log = logging.getLogger("bizosaas.temporal_worker")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("temporal-worker", help="run the connectors' Temporal workflows and activities")
-    parser.add_argument("--task-queue", default=TASK_QUEUE, help=f"default: {TASK_QUEUE}")
+    parser = commands.add_parser(
+        "temporal-worker", help="run the connectors' and the agent runs' Temporal workflows and activities"
+    )
+    parser.add_argument("--task-queue", default=TASK_QUEUE, help=f"the connectors' queue; default: {TASK_QUEUE}")
+    parser.add_argument(
+        "--agents-task-queue", default=AGENTS_TASK_QUEUE, help=f"the agent runs' queue; default: {AGENTS_TASK_QUEUE}"
+    )
     parser.set_defaults(run=run)
 
 
@@ -46,6 +56,7 @@ async def run(args: argparse.Namespace) -> int:
         return 0  # stopped before Temporal answered
     redis = Redis.from_url(settings.redis_url)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+    searcher = Searcher(pool, settings)
     try:
         secrets = VaultSecrets(
             settings.vault_addr,
@@ -61,12 +72,22 @@ async def run(args: argparse.Namespace) -> int:
             settings.allow_private_urls,
             TokenSource(redis, pool, secrets, settings.allow_private_urls),
         )
-        async with build_worker(client, deps, args.task_queue):
-            log.info("temporal worker on %s, task queue %s", settings.temporal_address, args.task_queue)
+        agents = AgentDeps(pool, deps.publisher, settings, searcher)
+        connectors_worker = build_worker(client, deps, args.task_queue, settings.public_url)
+        async with connectors_worker, build_agents_worker(client, agents, args.agents_task_queue):
+            log.info(
+                "temporal worker on %s, task queues %s and %s",
+                settings.temporal_address,
+                args.task_queue,
+                args.agents_task_queue,
+            )
+            if await apply_usage_schedule(client, settings.billing_connector, settings.usage_push_interval_s):
+                log.info("usage push to Lago every %ds", settings.usage_push_interval_s)
             await stop.wait()
         log.info("temporal worker stopped")
         return 0
     finally:
+        await searcher.close()
         await pool.close()
         await redis.aclose()
 

@@ -201,3 +201,16 @@ class NoWebhooks:
 
     def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Event]:
         raise NormalizeError(f"{self.provider}: unmapped topic {topic!r} ({self.reason})")
+
+
+# --- webhook registration by the set-up workflow (provider.toml `webhooks.registration = "by_setup"`) -------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What an api's `register_webhooks(call, delivery_url, secret)` left at the provider: its webhooks pointing at
+    `delivery_url` (made now or found made by an earlier attempt: registering twice makes nothing new), and the secret
+    that signs their deliveries (the one given, or the provider's own where it makes one: Stripe)."""
+
+    webhooks: dict[str, str]  # topic ("*": one endpoint for every topic) -> the provider's webhook id
+    secret: str = field(repr=False, default="")

@@ -19,6 +19,10 @@ class ConnectorsConfig:
     # development and tests only: admit loopback and private addresses (a local provider server); in production a
     # tenant could otherwise point a connector at Vault, Redis or a cloud's metadata service
     allow_private_urls: bool = False
+    # --- the platform's public address ---
+    # base of the webhook URLs given to providers and of OAuth2's redirect URI; the set-up workflow registers
+    # webhooks only when it is set (the gateway answers `webhook_url` from the request's own origin without it)
+    public_url: str = ""
     # --- syncs ---
     # a connector's Temporal Schedule syncs every resource this often (incrementally) unless changed for it through
     # POST /v1/connectors/{id}/schedule; set when the connector connects
@@ -36,3 +40,7 @@ class ConnectorsConfig:
     outbound_secret_overlap_s: int = 24 * 3600  # after a rotation, the old secret also signs this long
     outbound_poll_s: float = 1.0  # how often the dispatcher looks for due attempts when it found none
     outbound_subscription_cache_s: float = 2.0  # the outbound group's per-tenant copy of the subscriptions
+    # --- the platform's own billing (connectors/usage_push.py) ---
+    # the Lago connector (of the operator's tenant) that every billed tenant's usage is pushed to; empty: no push
+    billing_connector: str = ""
+    usage_push_interval_s: int = 3600  # how often the `usage-push` schedule pushes the closed days not yet sent

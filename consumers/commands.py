@@ -8,10 +8,12 @@ outcomes are recorded in it. Connector set-up (`connector.connect.v1`) and sync 
 workflows through `RunnerContext.temporal` (connectors/temporal/client.py): `completed` means the workflow started (or,
 for a sync, that a run was requested of the one in progress). Connecting also creates the connector's Temporal
 Schedule (`connector.schedule.v1` changes its interval or pauses it), and the row of `connector_schedules` the
-gateway shows it from. `connector.disconnect.v1` removes the schedule, stops the set-up and syncs in progress and,
-when asked, erases what came from the connector. `connector.action.v1` starts the ConnectorAction workflow
-(id `action:{command}`) and leaves the command `running`: the workflow records `completed` with the action's answer,
-or `failed`, when the action ends. Agent runs register in RUNNERS when they land.
+gateway shows it from. `connector.disconnect.v1` removes the schedule, stops the set-up and syncs in progress,
+deletes the webhooks the set-up registered at the provider, destroys the secrets and, when asked, erases what came
+from the connector. `connector.action.v1` starts the ConnectorAction workflow (id `action:{command}`) and leaves
+the command `running`: the workflow records `completed` with the action's answer, or `failed`, when the action ends.
+Agent runs (`agent.run.v1`) and decisions on them (`agent.run.decide.v1`) have their runners in
+consumers/agent_runners.py.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
-from connectors import sync
+from connectors import sync, webhook_setup
 from connectors.config import ConnectorsConfig
 from connectors.registry import get_facts
 from connectors.temporal.client import (
@@ -37,6 +39,7 @@ from connectors.temporal.client import (
     temporal_client,
 )
 from connectors.temporal.shared import ActionInput, schedule_offset_s
+from consumers.agent_runners import AGENT_RUNNERS
 from consumers.entry import Entry
 from consumers.group import Batch, Group
 from db.erasure import erase_source_rows, record_erasure
@@ -51,7 +54,7 @@ from events.commands import (
     ScheduleSyncs,
     StartSync,
 )
-from events.errors import PermanentError, is_transient
+from events.errors import PermanentError, TransientError, is_transient
 from events.streams import COMMANDS_STREAM, DEFAULT_PARTITIONS
 from producers.erasure import SourceEntries, erase_entries
 from producers.publisher import Publisher
@@ -70,6 +73,9 @@ class RunnerContext:
     temporal: Any = None
     connectors: ConnectorsConfig = ConnectorsConfig()  # the default sync interval
     partitions: int = DEFAULT_PARTITIONS  # the event streams (a disconnect closes runs and erases entries there)
+    # connector secrets (connectors.credentials.SecretStore): a disconnect unregisters webhooks with them, then
+    # destroys them; None: a disconnect stays pending (transient) until a worker with Vault takes it
+    secrets: Any = None
 
 
 class Running(str):
@@ -150,7 +156,8 @@ async def run_schedule(command: ScheduleSyncs, ctx: RunnerContext) -> str:
 
 async def run_disconnect(command: DisconnectConnector, ctx: RunnerContext) -> str:
     """The gateway marked the connector `disconnected` (webhooks refused, syncs refused by the activities) and
-    destroyed its secrets. Here: remove its schedule, stop the set-up and every sync in progress, close the runs
+    destroyed its secrets unless the set-up registered webhooks. Here: remove its schedule, stop the set-up and every
+    sync in progress, unregister its webhooks at the provider and destroy its secrets, close the runs
     they left open (a sync.failed event each), and with `erase` erase what came from it (db/erasure.py and
     producers/erasure.py, Postgres before and after Redis as `bizosaas tenant erase` does; an `erasures` row).
     Each step is idempotent: a redelivered command does it again harmlessly."""
@@ -166,9 +173,8 @@ async def run_disconnect(command: DisconnectConnector, ctx: RunnerContext) -> st
     resources = [r.name for r in facts.resources] if facts is not None else []
     stopped = await stop_workflows(client, command.connector_id, resources)
     done.append(f"stopped {', '.join(stopped)}" if stopped else "no set-up or sync in progress")
-    # Webhooks registered at the provider by set-up would be unregistered here (the provider's api
-    # `unregister_webhooks`, before the secrets go): no provider registers them yet (provider.toml
-    # `webhooks.registration = "by_setup"` means "set-up would"), so there is nothing to unregister.
+    if row is not None:
+        done.append(await unregister_webhooks(ctx, command.tenant_id, command.connector_id, row["provider"]))
     if command.erase:
         erasure_id, counts = await erase_connector(ctx, command)
         done.append(f"erased {sum(counts.values())} rows and entries ({erasure_id})")
@@ -177,6 +183,27 @@ async def run_disconnect(command: DisconnectConnector, ctx: RunnerContext) -> st
         if closed:
             done.append(f"closed {closed} run(s) in progress as failed")
     return "; ".join(done)
+
+
+async def unregister_webhooks(ctx: RunnerContext, tenant_id: str, connector_id: str, provider: str) -> str:
+    """Delete at the provider the webhooks the set-up registered, with the connector's credentials (the gateway left
+    them in Vault for this), then destroy every version of its secrets, then forget the webhooks (in this order, so
+    a retry after any step finishes the rest). Best effort at the provider: one that cannot be reached or refuses is
+    named in the outcome (its webhooks then fail against our 404 until the provider disables them)."""
+    ids = await webhook_setup.registered(ctx.pool, tenant_id, connector_id)
+    if not ids:
+        return "no webhooks registered by the set-up"
+    if ctx.secrets is None:
+        raise TransientError("this worker has no Vault access (VAULT_ADDR, VAULT_TOKEN) to unregister webhooks with")
+    allow_private = ctx.connectors.allow_private_urls
+    try:
+        await webhook_setup.unregister(ctx.pool, ctx.secrets, allow_private, tenant_id, connector_id, provider, ids)
+        said = f"unregistered {len(ids)} webhook(s) at the provider"
+    except Exception as exc:  # noqa: BLE001 - the disconnect goes on; the outcome says what is left to do
+        said = f"webhooks not unregistered ({type(exc).__name__}: {exc}): delete them at the provider by hand"
+    await ctx.secrets.delete(tenant_id, connector_id)
+    await webhook_setup.forget(ctx.pool, tenant_id, connector_id)
+    return said
 
 
 async def close_open_runs(ctx: RunnerContext, tenant_id: str, connector_id: str, provider: str) -> int:
@@ -229,6 +256,7 @@ RUNNERS: dict[str, Runner] = {  # command type -> runner
     ScheduleSyncs.__struct_config__.tag: run_schedule,
     DisconnectConnector.__struct_config__.tag: run_disconnect,
     RunConnectorAction.__struct_config__.tag: run_action,
+    **AGENT_RUNNERS,
 }
 
 # insert when the gateway's row is missing (a command from elsewhere); never move a finished command back

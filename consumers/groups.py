@@ -1,5 +1,5 @@
 """The consumer groups a worker can run, by name: one module per group (projector, metrics, commands, deliveries,
-indexer, outbound), each a consumers.group.Group. A new group registers its factory here."""
+indexer, agents, outbound), each a consumers.group.Group. A new group registers its factory here."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import asyncpg
 from redis.asyncio import Redis
 
 from connectors.config import ConnectorsConfig
+from connectors.credentials import VaultSecrets
+from consumers.agents import agents_group
 from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
 from consumers.group import Group
@@ -27,17 +29,28 @@ class GroupContext:
     redis: Redis
     partitions: int
     rag: RagConfig = RagConfig()  # the indexer's embedder and chunking
-    temporal: Any = None  # the command runners' Temporal client (consumers.commands.RunnerContext.temporal)
+    temporal: Any = None  # the command runners' and the agents group's Temporal client (RunnerContext.temporal)
     connectors: ConnectorsConfig = ConnectorsConfig()  # the command runners' (the default sync interval)
+
+
+def vault_of(config: ConnectorsConfig) -> VaultSecrets | None:
+    """The command runners' secret store (a disconnect unregisters webhooks with the connector's credentials, then
+    destroys them); None without a Vault token."""
+    if not config.vault_token:
+        return None
+    return VaultSecrets(
+        config.vault_addr, config.vault_token, config.vault_mount, config.vault_prefix, config.secret_cache_s
+    )
 
 
 GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "projector": lambda ctx: projector_group(ctx.pool, ctx.partitions),
     "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
     "commands": lambda ctx: commands_group(
-        RunnerContext(ctx.pool, ctx.redis, ctx.temporal, ctx.connectors, ctx.partitions)
+        RunnerContext(ctx.pool, ctx.redis, ctx.temporal, ctx.connectors, ctx.partitions, vault_of(ctx.connectors))
     ),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
+    "agents": lambda ctx: agents_group(ctx.pool, ctx.partitions, ctx.temporal),
     "outbound": lambda ctx: outbound_group(ctx.pool, ctx.partitions, ctx.connectors.outbound_subscription_cache_s),
 }

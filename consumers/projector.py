@@ -8,7 +8,9 @@ so it ends in the same rows.
 
 The projector also keeps the history of sync runs (`sync_runs`, one row per run) from the connector.sync.started,
 completed and failed events, in the same statement's transaction: a run's row only moves forward (a started event
-seen again, or after its outcome, changes nothing; an outcome sets the counts or the error and the finish time).
+seen again, or after its outcome, changes nothing; an outcome sets the counts or the error and the finish time),
+and each connector's set-up outcome (`connector_setups`, consumers/setups.py) from the connector.connect.* events.
+and the agent runs (`agent_runs`, consumers/agent_runs.py) from the agent.run.* events under the same rule.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from collections.abc import Iterable, Sequence
 import asyncpg
 import msgspec
 
+from consumers.agent_runs import project_agent_runs
 from consumers.entry import Entry
 from consumers.group import Batch, Group
+from consumers.setups import project_setups
 from events.ids import opaque_id
 from events.ordering import entity_key, newest_per_entity
 from events.streams import all_event_streams
@@ -35,6 +39,10 @@ TITLE_FIELD = {
     "product": "name",
     "company": "name",
     "lead": "name",
+    "deal": "name",
+    "tag": "name",
+    "list": "name",
+    "campaign": "name",
     "post": "title",
     "page": "title",
     "task": "title",
@@ -247,6 +255,8 @@ async def project_sync_runs(conn: asyncpg.Connection, events: Iterable[Event]) -
 async def handle(conn: asyncpg.Connection, tenant: str, entries: list[Entry], batch: Batch) -> None:
     await project(conn, entries)
     await project_sync_runs(conn, (e.message for e in entries))
+    await project_setups(conn, (e.message for e in entries))
+    await project_agent_runs(conn, (e.message for e in entries))
 
 
 def projector_group(pool: asyncpg.Pool, partitions: int) -> Group:

@@ -50,10 +50,11 @@ class Person:
 
 async def _tenant_tables(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
+        # base tables only: views with a tenant_id column (the agents' aggregates) hold no rows of their own
         """SELECT DISTINCT c.table_name FROM information_schema.columns c
            JOIN information_schema.tables t USING (table_schema, table_name)
            WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND c.table_name <> 'erasures'
-             AND t.table_type = 'BASE TABLE'  -- views (agents' aggregates) show rows of these, hold none
+             AND t.table_type = 'BASE TABLE'
            ORDER BY c.table_name"""
     )
     return [r["table_name"] for r in rows]
@@ -72,7 +73,16 @@ async def erase_tenant_rows(pool: asyncpg.Pool, tenant_id: str) -> tuple[dict[st
 
 
 # a connector's own bookkeeping, keyed by connector_id (its row last: the erasure is then complete)
-SOURCE_TABLES = ("deliveries", "sync_seen", "sync_checkpoints", "sync_runs", "connector_schedules", "connectors")
+SOURCE_TABLES = (
+    "deliveries",
+    "sync_seen",
+    "sync_checkpoints",
+    "sync_runs",
+    "connector_schedules",
+    "connector_webhooks",
+    "connector_setups",
+    "connectors",
+)
 
 
 async def erase_source_rows(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -> dict[str, int]:

@@ -12,6 +12,9 @@ from connectors.credentials import VaultSecrets
 from db.pool import create_pool
 from gateway import (
     routes_admin,
+    routes_agent_runs,
+    routes_agents,
+    routes_chat,
     routes_commands,
     routes_connectors,
     routes_deliveries,
@@ -66,8 +69,11 @@ ROUTE_MODULES = (
     routes_hook_attempts,  # before routes_hooks: /v1/hooks/sample is not a hook id
     routes_hooks,
     routes_commands,
+    routes_agent_runs,
     routes_admin,
     routes_search,
+    routes_agents,
+    routes_chat,
 )
 
 
@@ -138,5 +144,14 @@ def init(config: GatewayConfig) -> web.Application:
     app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler)
-    app.cleanup_ctx.extend([_redis, _postgres, _clients, routes_search.searcher_ctx, routes_search.converter_ctx])
+    app.cleanup_ctx.extend(
+        [
+            _redis,
+            _postgres,
+            _clients,
+            routes_search.searcher_ctx,
+            routes_search.converter_ctx,
+            routes_chat.personal_agent_ctx,
+        ]
+    )
     return app

@@ -55,7 +55,7 @@ class Connector(msgspec.Struct):
     provider: str
     name: str
     config: dict[str, Any]
-    status: str  # active, needs_setup, needs_reauth, or disconnected (kept with the records it imported)
+    status: str  # active, needs_reauth, or disconnected (kept with the records it imported)
     webhook_url: str
     created_at: Timestamp
     updated_at: Timestamp
@@ -139,10 +139,9 @@ async def post_connector(request: web.Request) -> web.Response:
             "validation", f"unknown provider {body.provider!r}; known: {', '.join(sorted(all_providers()))}"
         ) from None
     await check_fields(request, facts, body.config, dict(body.secrets))
-    # set-up registers the webhooks and stores their secret (the connectors issue); by hand, the secret is required
-    status = (
-        "needs_setup" if WEBHOOK_SECRET not in body.secrets and facts.webhooks.registration == "by_setup" else "active"
-    )
+    # a provider whose set-up registers its webhooks, created without a webhook secret: the set-up registers them
+    # and stores theirs (connectors/webhook_setup.py); with one, the user added them by hand
+    by_setup = WEBHOOK_SECRET not in body.secrets and facts.webhooks.registration == "by_setup"
     tenant, app = tenant_of(request), request.app
     connector_id = "con_" + secrets.token_hex(16)  # 128 random bits: the webhook URL is unguessable
     store = app[SECRETS]
@@ -159,14 +158,14 @@ async def post_connector(request: web.Request) -> web.Response:
         async with tenant_transaction(app[POOL], tenant) as conn:
             await check_connector_quota(conn, tenant, app[CONFIG].tenant_max_connectors)
             row = await conn.fetchrow(
-                "INSERT INTO connectors (tenant_id, id, provider, name, config, status) "
+                "INSERT INTO connectors (tenant_id, id, provider, name, config, webhooks_by_setup) "
                 f"VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING {COLUMNS}",
                 tenant,
                 connector_id,
                 body.provider,
                 body.name,
                 json.dumps(body.config),
-                status,
+                by_setup,
             )
             await record_command(conn, command)
     except BaseException:
@@ -224,10 +223,11 @@ async def get_connector_route(request: web.Request) -> web.Response:
     "PATCH",
     "/v1/connectors/{connector_id}",
     permission="connectors:write",
-    summary="Rename, reconfigure or rotate secrets (the previous webhook secret stays valid for a grace period)",
+    summary="Rename, reconfigure or rotate secrets (the previous webhook secret stays valid for a grace period); a "
+    "disconnected connector answers 409",
     body=ConnectorUpdate,
     response=Connector,
-    errors=(404, 409),  # 409: the connector is disconnected
+    errors=(404, 409),
 )
 async def patch_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorUpdate)
@@ -268,8 +268,9 @@ class DisconnectQuery(msgspec.Struct):
     "DELETE",
     "/v1/connectors/{connector_id}",
     permission="connectors:write",
-    summary="Disconnect a connector: its webhook URL stops working, every version of its secrets is destroyed, its "
-    "syncs stop and its schedule goes; the records it imported stay (`source_status` disconnected) unless "
+    summary="Disconnect a connector: its webhook URL stops working, the webhooks its set-up registered are deleted "
+    "at the provider, every version of its secrets is destroyed, its syncs stop and its schedule goes; the records "
+    "it imported stay (`source_status` disconnected) unless "
     "`erase=true`, which erases everything that came from it (recorded as an erasure)",
     query=DisconnectQuery,
     status=204,
@@ -290,8 +291,12 @@ async def delete_connector(request: web.Request) -> web.Response:
         await conn.execute(
             "UPDATE connectors SET status = 'disconnected', updated_at = now() WHERE id = $1", connector_id
         )
+        registered = await conn.fetchval(
+            "SELECT count(*) FROM connector_webhooks WHERE connector_id = $1", connector_id
+        )
         await record_command(conn, command)
     app[TARGETS].forget(connector_id)
-    await app[SECRETS].delete(tenant, connector_id)  # every version (KV v2 metadata and all versions)
+    if not registered:  # else the disconnect command unregisters them at the provider with them, then destroys them
+        await app[SECRETS].delete(tenant, connector_id)  # every version (KV v2 metadata and all versions)
     await send_command(app[POOL], app[PUBLISHER], command)
     return web.Response(status=204)

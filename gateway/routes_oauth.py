@@ -3,8 +3,10 @@
 `GET /v1/connectors/{connector_id}/oauth/authorize` answers 302 to the provider's authorization page with a one-time
 `state` and a PKCE challenge (connectors/oauth.py keeps the state in Redis for ten minutes). The provider sends the
 user back to `GET /v1/oauth/callback`, which is public (the state is the credential: 256 random bits, usable once);
-it consumes the state, exchanges the code at the provider's token endpoint and stores the tokens in Vault. The
-redirect URI is always BIZOSAAS_PUBLIC_URL + /v1/oauth/callback, never derived from the request's Host.
+it consumes the state, exchanges the code at the provider's token endpoint, stores the tokens in Vault and issues a
+`connector.connect.v1` command, so the set-up runs again with them (the one started at creation could not call the
+API yet: its outcome on the connector says to install the app). The redirect URI is always BIZOSAAS_PUBLIC_URL +
+/v1/oauth/callback, never derived from the request's Host.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from aiohttp import web
 from connectors import oauth
 from connectors.registry import UnknownProvider, get_facts, get_oauth_hooks
 from db.pool import tenant_transaction
+from events.commands import ConnectConnector
 from events.errors import PermanentError
+from gateway.commands import new_command_fields, record_command, send_command
 from gateway.problems import ProblemError
 from gateway.roles import PUBLIC
 from gateway.routing import Routes, json_response, read_query
-from gateway.state import CONFIG, LOG_CONNECTOR, LOG_TENANT, POOL, REDIS, SECRETS, principal, tenant_of
+from gateway.state import CONFIG, LOG_CONNECTOR, LOG_TENANT, POOL, PUBLISHER, REDIS, SECRETS, principal, tenant_of
 
 log = logging.getLogger("bizosaas.gateway.oauth")
 routes = Routes("connectors")
@@ -170,8 +174,18 @@ async def callback(request: web.Request) -> web.Response:
         log.warning("oauth code exchange refused: %s", exc, extra={"tenant_id": pending.tenant_id})
         raise ProblemError("bad-request", f"{exc}; nothing was stored") from None
     await store.write(pending.tenant_id, pending.connector_id, oauth.stored(values, tokens, url))
+    config = _config(row["config"])
+    command = ConnectConnector(
+        connector_id=pending.connector_id,
+        provider=pending.provider,
+        config=config,
+        secrets_path=store.path(pending.tenant_id, pending.connector_id),
+        **new_command_fields(pending.tenant_id, pending.principal),
+    )
     async with tenant_transaction(app[POOL], pending.tenant_id) as conn:
         await conn.execute(
             "UPDATE connectors SET status = 'active', updated_at = now() WHERE id = $1", pending.connector_id
         )
+        await record_command(conn, command)
+    await send_command(app[POOL], app[PUBLISHER], command)
     return json_response(Connected(pending.connector_id, "active", tokens.expires_at))

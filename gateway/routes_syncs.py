@@ -1,6 +1,6 @@
 """A connector's syncs as its owner sees them: the history of runs (`GET /v1/connectors/{id}/syncs`, from the
-`sync_runs` projection) and its health on `GET /v1/connectors/{id}` (last success, last error, needs_reauth, the
-schedule and its next run)."""
+`sync_runs` projection) and its health on `GET /v1/connectors/{id}` (its set-up's outcome, the webhooks registered at
+the provider, last success, last error, needs_reauth, the schedule and its next run)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,18 @@ class Schedule(msgspec.Struct):
     paused: bool
 
 
+class Setup(msgspec.Struct):
+    """The set-up workflow's outcome (the `connector_setups` projection)."""
+
+    status: Literal["connecting", "connected", "failed"]
+    at: Timestamp
+    step: str | None  # failed: the step that failed (test, sync, webhooks)
+    reason: str | None  # failed: what to fix; connected: why no webhooks were registered, when none were
+
+
 class Health(msgspec.Struct):
+    setup: Setup | None  # None: no set-up reported yet (or a webhooks-only provider, which has none)
+    webhooks_registered: int  # webhooks the set-up registered at the provider (a disconnect deletes them)
     needs_reauth: bool  # the provider refused the stored grant: reconnect (the OAuth2 authorize route)
     last_success_at: Timestamp | None  # the last sync run that completed
     last_error: LastError | None  # the last sync run that failed
@@ -76,7 +87,7 @@ def next_tick(interval_s: int, offset_s: int, now: float) -> datetime:
 
 
 async def health(conn, row) -> Health:
-    """A connector's sync health, from the sync_runs projection and its schedule row."""
+    """A connector's health: its set-up (connector_setups), its webhooks, its syncs (sync_runs) and schedule."""
     connector_id = row["id"]
     success = await conn.fetchval(
         "SELECT max(finished_at) FROM sync_runs WHERE connector_id = $1 AND status = 'completed'", connector_id
@@ -89,7 +100,13 @@ async def health(conn, row) -> Health:
     schedule = await conn.fetchrow(
         "SELECT interval_s, paused, offset_s FROM connector_schedules WHERE connector_id = $1", connector_id
     )
+    setup = await conn.fetchrow(
+        "SELECT status, at, step, reason FROM connector_setups WHERE connector_id = $1", connector_id
+    )
+    webhooks = await conn.fetchval("SELECT count(*) FROM connector_webhooks WHERE connector_id = $1", connector_id)
     return Health(
+        setup=Setup(**setup) if setup else None,
+        webhooks_registered=webhooks,
         needs_reauth=row["status"] == "needs_reauth",
         last_success_at=success,
         last_error=LastError(

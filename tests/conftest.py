@@ -24,7 +24,7 @@ from db.pool import create_pool
 
 # the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db; temporal_server, temporal), for
 # every test by name
-pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers"]
+pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers", "agent_helpers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
@@ -45,6 +45,15 @@ TABLES = (
     "agent_limits",  # agents (0014)
     "hook_attempts",
     "hook_subscriptions",  # outbound webhooks (0022)
+    "billing_accounts",
+    "usage_pushes",  # the usage push to Lago (0016)
+    "agent_runs",  # agent runs (0020)
+    "agent_run_usage",
+    "agent_run_traces",  # agent runs (0019)
+    "agent_messages",
+    "agent_conversations",  # the personal agent (0023)
+    "connector_webhooks",
+    "connector_setups",  # connector set-up (0015)
 )
 
 

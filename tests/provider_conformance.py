@@ -51,6 +51,11 @@ def check_facts(provider: str) -> None:
     if facts.webhooks.registration == "by_hand":  # the secret the provider shows signs every delivery
         secret = next(f for f in facts.credential_fields if f.name == "webhook_secret")
         assert secret.required and secret.secret
+    if facts.webhooks.registration == "by_setup":  # set-up registers them; a secret given means "added by hand"
+        secret = next(f for f in facts.credential_fields if f.name == "webhook_secret")
+        assert not secret.required and secret.secret
+        api = get_api(provider)
+        assert callable(api.register_webhooks) and callable(api.unregister_webhooks)
     assert all(f.secret for f in facts.credential_fields), "credentials live in Vault: every one is secret"
     declared = {f.name for f in facts.credential_fields}
     if facts.auth.kind == "basic":

@@ -58,6 +58,7 @@ OWN_SETTINGS = {
     "worker-deliveries": WORKER,
     "worker-commands": WORKER | {"TEMPORAL_ADDRESS"},
     "worker-indexer": WORKER | {"OPENAI_API_KEY"},
+    "worker-agents": WORKER | {"TEMPORAL_ADDRESS"},
     "worker-outbound": WORKER | {"VAULT_ADDR", "VAULT_TOKEN"},
     "temporal-worker": WORKER | {"VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS"},
 }
@@ -383,7 +384,17 @@ def test_redis_start_script_admits_each_service_with_its_password_only(tmp_path:
     port = free_port()
     passwords = {
         f"REDIS_PASSWORD_{s.upper()}": f"pw-{s}-0123456789abcdef0123456789"
-        for s in ("gateway", "projector", "metrics", "commands", "deliveries", "indexer", "outbound", "temporal_worker")
+        for s in (
+            "gateway",
+            "projector",
+            "metrics",
+            "commands",
+            "deliveries",
+            "indexer",
+            "temporal_worker",
+            "agents",
+            "outbound",
+        )
     }
     bin_dir = Path(redis_server_binary()).parent
     env = {**os.environ, **passwords, "PATH": f"{bin_dir}:{os.environ['PATH']}"}

@@ -209,6 +209,7 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
         for line in ("redis     ok", "postgres  ok", "vault     ok", "temporal  ok", "gateway   ok"):
             assert line in status.stdout, status.stdout
         assert re.search(r"temporal  ok .*[1-9]\d* temporal-worker poller", status.stdout), status.stdout
+        assert re.search(r"[1-9]\d* temporal-worker poller\(s\) on task queue `agents`", status.stdout), status.stdout
         assert re.search(r"woocommerce demo-woocommerce +product.updated +published", status.stdout), status.stdout
         assert re.search(r"projector +0 +0 +0 +\d", status.stdout), status.stdout  # no lag, pending or dead
         children = again.descendants()

@@ -132,26 +132,32 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
                 t["run_id"],
                 t["connector_id"],
             )
-    marks = (
-        "tenant",
-        "connector_id",
-        "delivery_id",
-        "command_id",
-        "order_id",
-        "contact_id",
-        "email",
-        "run_id",
-        "hook_id",
-    )
+            await conn.execute(  # and an agent run (tests/test_agent_runs_api.py projects real ones)
+                "INSERT INTO agent_runs (tenant_id, run_id, agent, status, status_rank, status_at, source) "
+                "VALUES ($1, $2, 'order-fulfilment', 'awaiting_approval', 2, now(), $3)",
+                t["tenant"],
+                t["run_id"],
+                t["connector_id"],
+            )
+            # and a conversation (tests/test_agent_chat.py holds real ones)
+            t["conversation_id"] = f"conv-{t['tenant']}"
+            await conn.execute(
+                "INSERT INTO agent_conversations (tenant_id, id, principal, title) VALUES ($1, $2, 'k', 'hello')",
+                t["tenant"],
+                t["conversation_id"],
+            )
+    marks = ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email", "run_id")
+    marks += ("conversation_id", "hook_id")
     a_marks = [a[k] for k in marks]
     # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their
-    # isolation; the provider catalog holds no tenant's data (the same for everyone)
+    # isolation; the provider catalog holds no tenant's data (the same for everyone); the agent catalog is the same
+    # for everyone too, and tests/test_gateway_agents.py proves each tenant sees its own state of it
     reads = [
         s
         for s in specs_of(gw)
         if s.method == "GET"
         and s.permission not in (PUBLIC, OPERATOR)
-        and s.tag != "search"
+        and s.tag not in ("search", "agents")
         and s.template not in ("/v1/providers", "/v1/hooks/event-types")  # the same for everyone
         and s.status == 200  # the OAuth2 authorize redirect: tests/test_oauth.py checks another tenant gets 404
     ]

@@ -12,7 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from conftest import bizosaas_command
+from factories import local_http_server
 from gateway_helpers import ADMIN_TOKEN, Gateway
+from llm_server import LLMServer
 
 from bizosaas.servers import free_port
 
@@ -40,10 +42,20 @@ async def test_every_served_route_is_documented_and_nothing_else(gw: Gateway):
 
 
 @pytest.fixture
-async def served_gateway(migrated, vault, redis, admin, tmp_path: Path):
+async def llm_url():
+    """A language model that answers anything (the personal agent's chat streams instead of answering 503)."""
+    server = LLMServer()
+    server.rule("", text="An answer.")
+    async with local_http_server(server.app()) as base:
+        yield f"{base}/v1"
+
+
+@pytest.fixture
+async def served_gateway(migrated, vault, redis, admin, llm_url, tmp_path: Path):
     """`bizosaas gateway` in its own process, as in production."""
     port = free_port()
     env = migrated.env(
+        OPENAI_BASE_URL=llm_url,
         BIZOSAAS_ADMIN_TOKEN=ADMIN_TOKEN,
         VAULT_ADDR=vault.addr,
         VAULT_TOKEN=vault.token,

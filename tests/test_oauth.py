@@ -144,10 +144,14 @@ async def test_the_callback_stores_the_tokens_in_vault_only_and_a_replay_stores_
     dumped = await everything_in_postgres(admin)
     assert access not in dumped and refresh not in dumped
     assert await admin.fetchval("SELECT status FROM connectors WHERE id = $1", connector) == "active"
+    # the set-up runs again, now with a token: a second connect command (the first was the creation's)
+    connects = "SELECT count(*) FROM commands WHERE connector_id = $1 AND type = 'connector.connect.v1'"
+    assert await admin.fetchval(connects, connector) == 2
 
     replayed = await gw.get(f"/v1/oauth/callback?{query}")
     assert replayed.status == 400 and (await replayed.json())["type"].endswith(":oauth-state")
     assert server.token_calls == 1
+    assert await admin.fetchval(connects, connector) == 2
     assert (await store(vault).read(tenant, connector, fresh=True))[oauth.ACCESS_TOKEN] == access
 
 

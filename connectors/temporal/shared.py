@@ -14,6 +14,10 @@ CONNECT_WORKFLOW = "ConnectorConnect"
 ACTION_WORKFLOW = "ConnectorAction"
 SCHEDULED_SYNC_WORKFLOW = "ConnectorScheduledSync"
 SYNC_NOW_SIGNAL = "sync_now"
+USAGE_PUSH_WORKFLOW = "UsagePush"
+# the one Temporal Schedule of the platform's usage push to Lago (connectors/usage_push.py); its action's workflow id
+# is the same, suffixed by Temporal with the tick's time
+USAGE_PUSH_SCHEDULE = "usage-push"
 
 
 def sync_workflow_id(connector_id: str, resource: str) -> str:
@@ -144,3 +148,36 @@ class CommandOutcome:
     status: str  # completed | failed
     reason: str = ""
     result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class UsagePushInput:
+    """The billing Lago connector's id (BIZOSAAS_BILLING_CONNECTOR): its tenant is looked up, its key read in Vault."""
+
+    connector_id: str
+
+
+@dataclass(frozen=True)
+class UsagePushResult:
+    tenants: int
+    events: int
+
+
+@dataclass(frozen=True)
+class SetupOutcome:
+    """Where a connector's set-up stands, published as an event for its owner (connector.connect.started, .failed,
+    connector.connected). `reason` is an error message or a note, never a secret."""
+
+    tenant_id: str
+    connector_id: str
+    attempt: str  # the set-up workflow's run id: a retried activity publishes its event once
+    status: str  # connecting | failed | connected
+    step: str = ""  # failed: test, sync or webhooks
+    reason: str = ""  # failed: what to fix; connected: why no webhooks were registered, if so
+    webhooks: int = 0  # connected: registered at the provider
+
+
+@dataclass(frozen=True)
+class WebhooksResult:
+    registered: int
+    note: str = ""  # why none were registered

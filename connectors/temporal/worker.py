@@ -7,12 +7,23 @@ from temporalio.worker import Worker
 
 from connectors import sync
 from connectors.temporal.activities import ConnectorActivities
+from connectors.temporal.setup import SetupActivities
 from connectors.temporal.shared import TASK_QUEUE
-from connectors.temporal.workflows import ActionWorkflow, ConnectWorkflow, ScheduledSyncWorkflow, SyncWorkflow
+from connectors.temporal.workflows import (
+    ActionWorkflow,
+    ConnectWorkflow,
+    ScheduledSyncWorkflow,
+    SyncWorkflow,
+    UsagePushWorkflow,
+)
 
-WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow, ScheduledSyncWorkflow]
+WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow, ScheduledSyncWorkflow, UsagePushWorkflow]
 
 
-def build_worker(client: Client, deps: sync.SyncDeps, task_queue: str = TASK_QUEUE, **options) -> Worker:
-    activities = ConnectorActivities(deps, client)
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities.all(), **options)
+def build_worker(
+    client: Client, deps: sync.SyncDeps, task_queue: str = TASK_QUEUE, public_url: str = "", **options
+) -> Worker:
+    """`public_url` (BIZOSAAS_PUBLIC_URL) is where the set-up tells providers to deliver webhooks; empty: the set-up
+    registers none and says so on the connector."""
+    activities = ConnectorActivities(deps, client).all() + SetupActivities(deps, public_url).all()
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities, **options)

@@ -5,12 +5,16 @@ imports no client library), and inputs, results and history carry ids and counts
   while requests are pending. A `sync_now` signal arriving during a run is remembered and runs right after it, so
   one resource never has two runs at once. Pages are activity calls; the run's position lives in Postgres, so a
   continue-as-new (when the history grows) carries only the run id.
-- ConnectorConnect (id `connect:{connector}`): tests the connection, then signals-with-start every resource's sync.
+- ConnectorConnect (id `connect:{connector}`): the set-up. Tests the connection, signals-with-start every resource's
+  initial (full) sync, registers the provider's webhooks where its set-up does (setup.py), and publishes where it
+  stands (connecting, then connected or failed with the step and what to fix) for the connector's owner.
 - ConnectorScheduledSync (started by the connector's Temporal Schedule `schedule:{connector}`): signal-with-starts
   every resource's ConnectorSync, exactly as a sync command does, so a tick during a run (or during a "sync now")
   joins it instead of running alongside, and a tick never cancels a pending request.
 - ConnectorAction (id `action:{command}`): one provider action (update_stock ...); with a command id, it records the
   outcome and the action's answer on the command (an activity), so the command's status shows the result.
+- UsagePush (started by the Temporal Schedule `usage-push`): the platform's billing, every billed tenant's closed
+  days of usage sent to Lago once (connectors/usage_push.py), in one activity that is safe to repeat.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SCHEDULED_SYNC_WORKFLOW,
         SYNC_NOW_SIGNAL,
         SYNC_WORKFLOW,
+        USAGE_PUSH_WORKFLOW,
         ActionInput,
         BeginInput,
         CommandOutcome,
@@ -35,11 +40,15 @@ with workflow.unsafe.imports_passed_through():
         FailInput,
         RunInput,
         RunResult,
+        SetupOutcome,
         StepResult,
         SyncAllInput,
         SyncInput,
         SyncNow,
         SyncResult,
+        UsagePushInput,
+        UsagePushResult,
+        WebhooksResult,
     )
 
 PAGE_TIMEOUT = timedelta(minutes=5)
@@ -127,8 +136,31 @@ class ConnectWorkflow:
     @workflow.run
     async def run(self, input: ConnectorRef) -> list[str]:
         options = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=_retry(5))
-        await workflow.execute_activity("connector.test", input, **options)
-        return await workflow.execute_activity("connector.start_syncs", input, result_type=list[str], **options)
+        attempt = workflow.info().run_id
+
+        def outcome(status: str, **fields) -> SetupOutcome:
+            return SetupOutcome(input.tenant_id, input.connector_id, attempt, status, **fields)
+
+        await workflow.execute_activity("connector.setup_outcome", outcome("connecting"), **options)
+        step = "test"
+        try:
+            await workflow.execute_activity("connector.test", input, **options)
+            step = "sync"
+            # the initial syncs run on their own (one workflow per resource); webhooks are registered as soon as
+            # they started, so a change made during a long import arrives by webhook too
+            started = await workflow.execute_activity("connector.start_syncs", input, result_type=list[str], **options)
+            step = "webhooks"
+            hooks = await workflow.execute_activity(
+                "connector.register_webhooks", input, result_type=WebhooksResult, **options
+            )
+        except ActivityError as exc:
+            error, _ = _cause(exc)
+            failed = outcome("failed", step=step, reason=error)
+            await workflow.execute_activity("connector.setup_outcome", failed, **options)
+            raise ApplicationError(f"set-up failed at {step}: {error}", non_retryable=True) from exc
+        connected = outcome("connected", reason=hooks.note, webhooks=hooks.registered)
+        await workflow.execute_activity("connector.setup_outcome", connected, **options)
+        return started
 
 
 @workflow.defn(name=SCHEDULED_SYNC_WORKFLOW)
@@ -161,3 +193,18 @@ class ActionWorkflow:
             done = CommandOutcome(input.tenant_id, input.command_id, "completed", f"{input.action} done", result)
             await workflow.execute_activity("command.record", done, **options)
         return result
+
+
+@workflow.defn(name=USAGE_PUSH_WORKFLOW)
+class UsagePushWorkflow:
+    @workflow.run
+    async def run(self, input: UsagePushInput) -> UsagePushResult:
+        # a repeated attempt re-sends nothing Lago recorded (transaction ids, and the usage_pushes ledger)
+        return await workflow.execute_activity(
+            "billing.push_usage",
+            input,
+            result_type=UsagePushResult,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=_retry(5),
+        )

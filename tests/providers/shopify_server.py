@@ -11,6 +11,10 @@ Admin API rate limits", the Order / Product / Customer resources, "Authorization
   answers 400 (Shopify: "page_info - Invalid value"). Every answer carries `X-Shopify-Shop-Api-Call-Limit`.
 - `PUT /admin/api/<version>/orders/{id}.json` `{"order": {"id", "tags"}}`: the order with its new tags and a new
   `updated_at`.
+- Webhook subscriptions (the Webhook resource): `POST /admin/api/<version>/webhooks.json` `{"webhook": {"topic",
+  "address", "format"}}` answers 201 with it (a second one of a topic to the same address: 422 "for this topic has
+  already been taken"); `GET .../webhooks.json` (`address`, `topic` filters); `DELETE .../webhooks/{id}.json`.
+  `deliver(topic, obj)` posts the bare resource signed base64(HMAC-SHA256(client secret, body)).
 - `POST /admin/oauth/access_token` (client_id, client_secret, code): `{"access_token": "shpat_...", "scope": ...}`,
   an offline token (no expires_in, no refresh token).
 
@@ -24,12 +28,16 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
+import hmac
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks" / "shopify"
@@ -83,6 +91,7 @@ class ShopifyShop:
     log: list[tuple[str, str, dict[str, str], int]] = field(default_factory=list)
     failures: list[tuple[int, float | None]] = field(default_factory=list)
     codes: set[str] = field(default_factory=set)  # authorization codes the token endpoint accepts
+    webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> subscription
     url: str = ""
     calls: int = 0
     _seq: int = 0
@@ -125,6 +134,9 @@ class ShopifyShop:
             return response
 
         app = web.Application(middlewares=[logged])
+        app.router.add_get("/admin/api/{version}/webhooks.json", self.list_webhooks)
+        app.router.add_post("/admin/api/{version}/webhooks.json", self.create_webhook)
+        app.router.add_delete("/admin/api/{version}/webhooks/{id}.json", self.delete_webhook)
         app.router.add_get("/admin/api/{version}/{resource}.json", self.list_objects)
         app.router.add_put("/admin/api/{version}/orders/{id}.json", self.update_order)
         app.router.add_post("/admin/oauth/access_token", self.access_token_grant)
@@ -217,3 +229,69 @@ class ShopifyShop:
             return web.json_response({"error": "invalid_request", "error_description": "code invalid"}, status=400)
         self.codes.discard(str(form["code"]))
         return web.json_response({"access_token": self.access_token, "scope": "read_orders,write_orders"})
+
+    # --- webhook subscriptions ----------------------------------------------------------------------------------
+
+    async def list_webhooks(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        q = request.query
+        found = [
+            w
+            for _, w in sorted(self.webhooks.items())
+            if q.get("address", w["address"]) == w["address"] and q.get("topic", w["topic"]) == w["topic"]
+        ]
+        return web.json_response({"webhooks": found}, headers=self._limit_header())
+
+    async def create_webhook(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        given = (await request.json()).get("webhook") or {}
+        if not given.get("topic") or not given.get("address"):
+            return _error(422, {"topic": ["can't be blank"], "address": ["can't be blank"]})
+        if any(w["topic"] == given["topic"] and w["address"] == given["address"] for w in self.webhooks.values()):
+            return _error(422, {"address": ["for this topic has already been taken"]})
+        self._seq += 1
+        now = shop_time(datetime.now(UTC))
+        webhook = {
+            "id": 4_000_000 + self._seq,
+            "address": given["address"],
+            "topic": given["topic"],
+            "format": given.get("format", "json"),
+            "created_at": now,
+            "updated_at": now,
+            "fields": [],
+            "metafield_namespaces": [],
+            "api_version": request.match_info["version"],
+        }
+        self.webhooks[webhook["id"]] = webhook
+        return web.json_response({"webhook": webhook}, status=201, headers=self._limit_header())
+
+    async def delete_webhook(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        if self.webhooks.pop(int(request.match_info["id"]), None) is None:
+            return _error(404, "Not Found")
+        return web.json_response({}, headers=self._limit_header())
+
+    async def deliver(self, topic: str, obj: dict[str, Any]) -> list[int]:
+        """Post `obj` to every subscription of `topic`, as Shopify does; answers their statuses."""
+        body = json.dumps(obj).encode()
+        signature = base64.b64encode(hmac.new(self.client_secret.encode(), body, hashlib.sha256).digest()).decode()
+        statuses = []
+        async with aiohttp.ClientSession() as session:
+            for webhook in [w for w in self.webhooks.values() if w["topic"] == topic]:
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Shopify-Topic": topic,
+                    "X-Shopify-Hmac-Sha256": signature,
+                    "X-Shopify-Shop-Domain": "local-shop.myshopify.com",
+                    "X-Shopify-API-Version": webhook["api_version"],
+                    "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+                }
+                async with session.post(webhook["address"], data=body, headers=headers) as response:
+                    statuses.append(response.status)
+        return statuses

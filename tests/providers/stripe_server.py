@@ -11,6 +11,11 @@ subscriptions / invoices / PaymentIntents", "Create a refund").
   "/v1/..."}`. Subscriptions: canceled ones only with `status=all` (or `canceled`).
 - `POST /v1/refunds` (form-encoded `payment_intent`, `amount`, `reason`; `Idempotency-Key` header honoured):
   a `refund` object; refunding more than is left answers 400 `charge_already_refunded`.
+- Webhook endpoints ("Create / List all / Delete a webhook endpoint"): `POST /v1/webhook_endpoints` (form-encoded
+  `url`, `enabled_events[i]`, `description`) answers the `webhook_endpoint` with its signing `secret` (whsec_...),
+  which only this answer shows; `GET` lists them (without it); `DELETE .../{id}` answers `{"id", "object",
+  "deleted": true}`. `deliver(type, obj)` sends an event as Stripe does: `Stripe-Signature: t=<unix>,v1=<hex
+  HMAC-SHA256 of "<t>.<body>">` keyed with each enabled endpoint's secret.
 
 Objects are seeded from the Stripe webhook fixtures (tests/fixtures/webhooks/stripe/*.json, their data.object),
 with varied ids and `created`. Test hooks: `change`, `delete`, `fail_next` (429 + Retry-After, or 503), `log`.
@@ -19,11 +24,16 @@ with varied ids and `created`. Test hooks: `change`, `delete`, `fail_next` (429 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
+import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks" / "stripe"
@@ -51,6 +61,7 @@ class StripeAccount:
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {r: {} for r in TEMPLATES})
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotent: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> refund id
+    webhook_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> endpoint, secret included
     log: list[tuple[str, str, dict[str, str], int]] = field(default_factory=list)
     failures: list[tuple[int, float | None]] = field(default_factory=list)
     fail_after: int = 0
@@ -95,6 +106,9 @@ class StripeAccount:
             return response
 
         app = web.Application(middlewares=[logged])
+        app.router.add_get("/v1/webhook_endpoints", self.list_endpoints)
+        app.router.add_post("/v1/webhook_endpoints", self.create_endpoint)
+        app.router.add_delete("/v1/webhook_endpoints/{id}", self.delete_endpoint)
         app.router.add_get("/v1/{resource}", self.list_objects)
         app.router.add_post("/v1/refunds", self.create_refund)
         return app
@@ -176,3 +190,70 @@ class StripeAccount:
             self.idempotent[key] = refund["id"]
         pi["amount_refunded"] += amount
         return web.json_response(refund)
+
+    # --- webhook endpoints --------------------------------------------------------------------------------------
+
+    async def list_endpoints(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        found = sorted(self.webhook_endpoints.values(), key=lambda e: e["created"], reverse=True)
+        after = request.query.get("starting_after")
+        if after:
+            found = found[[e["id"] for e in found].index(after) + 1 :] if after in self.webhook_endpoints else []
+        limit = int(request.query.get("limit", "10"))
+        data = [{k: v for k, v in e.items() if k != "secret"} for e in found[:limit]]
+        return web.json_response(
+            {"object": "list", "data": data, "has_more": len(found) > limit, "url": "/v1/webhook_endpoints"}
+        )
+
+    async def create_endpoint(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        form = await request.post()
+        events = [str(v) for k, v in sorted(form.items()) if k.startswith("enabled_events[")]
+        if not form.get("url"):
+            return _error(400, "Missing required param: url.", "parameter_missing", "url")
+        if not events:
+            return _error(400, "Missing required param: enabled_events.", "parameter_missing", "enabled_events")
+        self._seq += 1
+        endpoint = {
+            "id": f"we_{self._seq:014d}",
+            "object": "webhook_endpoint",
+            "url": str(form["url"]),
+            "enabled_events": events,
+            "description": form.get("description"),
+            "status": "enabled",
+            "livemode": False,
+            "created": T0 + self._seq,
+            "secret": "whsec_" + secrets.token_hex(16),
+        }
+        self.webhook_endpoints[endpoint["id"]] = endpoint
+        return web.json_response(endpoint)
+
+    async def delete_endpoint(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        endpoint_id = request.match_info["id"]
+        if self.webhook_endpoints.pop(endpoint_id, None) is None:
+            return _error(404, f"No such webhook endpoint: '{endpoint_id}'", "resource_missing", "id")
+        return web.json_response({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
+
+    async def deliver(self, event_type: str, obj: dict[str, Any]) -> list[int]:
+        """Send an event of `obj` to every enabled endpoint that takes `event_type`; answers their statuses."""
+        self._seq += 1
+        event = {"id": f"evt_{self._seq:014d}", "object": "event", "type": event_type, "created": int(time.time())}
+        body = json.dumps({**event, "data": {"object": obj}}).encode()
+        statuses = []
+        async with aiohttp.ClientSession() as session:
+            for endpoint in self.webhook_endpoints.values():
+                if endpoint["status"] != "enabled" or not {event_type, "*"} & set(endpoint["enabled_events"]):
+                    continue
+                t = int(time.time())
+                mac = hmac.new(endpoint["secret"].encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+                headers = {"Content-Type": "application/json", "Stripe-Signature": f"t={t},v1={mac}"}
+                async with session.post(endpoint["url"], data=body, headers=headers) as response:
+                    statuses.append(response.status)
+        return statuses

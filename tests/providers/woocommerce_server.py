@@ -8,6 +8,11 @@ documented shape (woocommerce/woocommerce-rest-api-docs, source/includes/wp-api-
   strict, as WordPress's date_query is), `orderby` (id, date, modified) and `order` (asc, desc); answers
   `X-WP-Total` and `X-WP-TotalPages`. Customers take no modified_* filter (the docs list none).
 - `PUT /wp-json/wc/v3/products/{id}` with a JSON body (`stock_quantity`) updates and answers the product.
+- Webhooks (_webhooks.md): `POST /wp-json/wc/v3/webhooks` {name, topic, delivery_url, secret, status} answers 201
+  with the webhook (its `secret` is write-only: never answered); `GET` lists them (paged like the other lists);
+  `PUT .../webhooks/{id}` changes one; `DELETE .../webhooks/{id}?force=true` deletes it (without `force`: 501
+  `woocommerce_rest_trash_not_supported`). `deliver(topic, obj)` sends a delivery as the store would: the object as
+  the body, signed base64(HMAC-SHA256(secret, body)) with the webhook's secret, to its delivery URL.
 
 Objects are seeded from tests/fixtures/webhooks/woocommerce/*.json with varied ids, numbers, emails and
 date_modified_gmt. Test hooks: `change`, `delete`, `fail_next` (429 + Retry-After, or 503), `delay_s`, `log`.
@@ -18,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import hashlib
+import hmac
 import json
 import time
 from dataclasses import dataclass, field
@@ -25,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks" / "woocommerce"
@@ -67,6 +75,8 @@ class WooCommerceStore:
     failures: list[tuple[int, float | None]] = field(default_factory=list)  # (status, retry-after s) of next ones
     fail_after: int = 0  # successful list requests to answer before the queued failures apply
     delay_s: float = 0.0  # every list request answers this much later (a slow store)
+    webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> the webhook, its secret included
+    read_only: bool = False  # the key has Read permission only: writes answer 401
     url: str = ""
 
     # --- seeding and test hooks -------------------------------------------------------------------------------
@@ -147,6 +157,9 @@ class WooCommerceStore:
         app = web.Application(middlewares=[logged])
         app.router.add_get("/wp-json/wc/v3/{resource}", self.list_objects)
         app.router.add_put("/wp-json/wc/v3/products/{id}", self.update_product)
+        app.router.add_post("/wp-json/wc/v3/webhooks", self.create_webhook)
+        app.router.add_put("/wp-json/wc/v3/webhooks/{id}", self.update_webhook)
+        app.router.add_delete("/wp-json/wc/v3/webhooks/{id}", self.delete_webhook)
         return app
 
     def _refusal(self, request: web.Request) -> web.Response | None:
@@ -156,6 +169,8 @@ class WooCommerceStore:
 
     async def list_objects(self, request: web.Request) -> web.Response:
         resource = request.match_info["resource"]
+        if resource == "webhooks":
+            return await self.list_webhooks(request)
         if resource not in RESOURCES:
             return _error(404, "rest_no_route", "No route was found matching the URL and request method.")
         refused = self._refusal(request)
@@ -210,3 +225,91 @@ class WooCommerceStore:
             return _error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
         values = await request.json()
         return web.json_response(self.change("products", product_id, **values))
+
+    # --- webhooks -----------------------------------------------------------------------------------------------
+
+    def _write_refusal(self, request: web.Request) -> web.Response | None:
+        if self.read_only and self._authorized(request):
+            return _error(401, "woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
+        return self._refusal(request)
+
+    @staticmethod
+    def _shown(webhook: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in webhook.items() if k != "secret"}  # write-only
+
+    async def list_webhooks(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        page, per_page = int(request.query.get("page", "1")), int(request.query.get("per_page", "10"))
+        found = [self._shown(w) for _, w in sorted(self.webhooks.items())]
+        pages = (len(found) + per_page - 1) // per_page
+        body = found[(page - 1) * per_page : page * per_page]
+        return web.json_response(body, headers={"X-WP-Total": str(len(found)), "X-WP-TotalPages": str(pages)})
+
+    async def create_webhook(self, request: web.Request) -> web.Response:
+        refused = self._write_refusal(request)
+        if refused:
+            return refused
+        values = await request.json()
+        resource, _, event = str(values.get("topic", "")).partition(".")
+        if resource not in ("order", "product", "customer", "coupon") or not event or not values.get("delivery_url"):
+            return _error(400, "rest_missing_callback_param", "Missing or invalid parameter(s): topic, delivery_url")
+        webhook_id = 100 + len(self.webhooks) + 1
+        now = gmt(datetime.now(UTC))
+        self.webhooks[webhook_id] = {
+            "id": webhook_id,
+            "name": values.get("name", ""),
+            "status": values.get("status", "active"),
+            "topic": values["topic"],
+            "resource": resource,
+            "event": event,
+            "hooks": [f"woocommerce_{event}_{resource}"],
+            "delivery_url": values["delivery_url"],
+            "secret": values.get("secret", ""),
+            "date_created_gmt": now,
+            "date_modified_gmt": now,
+        }
+        return web.json_response(self._shown(self.webhooks[webhook_id]), status=201)
+
+    async def update_webhook(self, request: web.Request) -> web.Response:
+        refused = self._write_refusal(request)
+        if refused:
+            return refused
+        webhook = self.webhooks.get(int(request.match_info["id"]))
+        if webhook is None:
+            return _error(404, "woocommerce_rest_webhook_invalid_id", "Invalid ID.")
+        webhook.update({k: v for k, v in (await request.json()).items() if k in ("name", "status", "secret")})
+        return web.json_response(self._shown(webhook))
+
+    async def delete_webhook(self, request: web.Request) -> web.Response:
+        refused = self._write_refusal(request)
+        if refused:
+            return refused
+        if request.query.get("force") != "true":
+            return _error(501, "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.")
+        webhook = self.webhooks.pop(int(request.match_info["id"]), None)
+        if webhook is None:
+            return _error(404, "woocommerce_rest_webhook_invalid_id", "Invalid ID.")
+        return web.json_response(self._shown(webhook))
+
+    async def deliver(self, topic: str, obj: dict[str, Any]) -> list[int]:
+        """Send `obj` to every active webhook of `topic`, as WC_Webhook::deliver does; answers their HTTP statuses."""
+        statuses = []
+        body = json.dumps(obj).encode()
+        async with aiohttp.ClientSession() as session:
+            for webhook in [w for w in self.webhooks.values() if w["topic"] == topic and w["status"] == "active"]:
+                signature = base64.b64encode(hmac.new(webhook["secret"].encode(), body, hashlib.sha256).digest())
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-WC-Webhook-Source": self.url + "/",
+                    "X-WC-Webhook-Topic": topic,
+                    "X-WC-Webhook-Resource": webhook["resource"],
+                    "X-WC-Webhook-Event": webhook["event"],
+                    "X-WC-Webhook-Signature": signature.decode(),
+                    "X-WC-Webhook-ID": str(webhook["id"]),
+                    "X-WC-Webhook-Delivery-ID": hashlib.md5(body + str(webhook["id"]).encode()).hexdigest(),
+                }
+                async with session.post(webhook["delivery_url"], data=body, headers=headers) as response:
+                    statuses.append(response.status)
+        return statuses

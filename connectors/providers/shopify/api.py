@@ -27,14 +27,24 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, Registration, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.oauth import ACCESS_TOKEN
 from connectors.providers.shopify.mapping import MAPPERS, MODIFIED_FIELD
 from connectors.providers.shopify.shop import ShopRefused, shop_origin
+from connectors.providers.shopify.webhook import TOPICS
 from connectors.public_http import public_session, refused_address
 
-__all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "test_connection", "update_order_tags"]
+__all__ = [
+    "MAPPERS",
+    "cursor_of",
+    "read_page",
+    "reconciles",
+    "register_webhooks",
+    "test_connection",
+    "unregister_webhooks",
+    "update_order_tags",
+]
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_LIMIT = 250
@@ -178,3 +188,40 @@ async def update_order_tags(call: ApiCall, order_id: str, tags: list[str]) -> di
     if not isinstance(order, dict):
         raise ProviderRefused(f"Shopify updating order {order_id}: the answer has no order")
     return order
+
+
+async def register_webhooks(call: ApiCall, delivery_url: str, secret: str) -> Registration:
+    """One subscription per topic the normalizer maps (POST webhooks.json {"webhook": {topic, address, format}}).
+    Shopify signs every delivery with the app's client secret (a custom app's API secret key), so that is the
+    secret kept, not `secret`. Subscriptions of the shop already delivering a topic to `delivery_url` (an earlier
+    attempt's: GET webhooks.json?address=) are kept, so registering twice makes nothing new."""
+    app_secret = str(call.secrets.get("client_secret") or "")
+    if not app_secret:
+        raise ProviderRefused(
+            "Shopify signs webhooks with the app's client secret: add secrets.client_secret (a custom app's API "
+            "secret key), or add the webhooks by hand and give secrets.webhook_secret"
+        )
+    url = _base(call) + "webhooks.json"
+    params = {"address": delivery_url, "limit": str(MAX_LIMIT)}
+    async with _request(call, "GET", url, params=params) as response:
+        await _check(response, call, "listing webhook subscriptions")
+        listed = (await response.json(content_type=None)).get("webhooks") or []
+    held = {w.get("topic"): w for w in listed if isinstance(w, dict) and w.get("address") == delivery_url}
+    webhooks: dict[str, str] = {}
+    for topic in sorted(TOPICS):
+        if topic in held:
+            webhooks[topic] = str(held[topic]["id"])
+            continue
+        body = {"webhook": {"topic": topic, "address": delivery_url, "format": "json"}}
+        async with _request(call, "POST", url, json=body) as response:
+            await _check(response, call, f"subscribing to {topic}")
+            webhooks[topic] = str((await response.json(content_type=None))["webhook"]["id"])
+    return Registration(webhooks, app_secret)
+
+
+async def unregister_webhooks(call: ApiCall, webhook_ids: list[str]) -> None:
+    """DELETE webhooks/{id}.json; one already gone (404) is fine."""
+    for webhook_id in webhook_ids:
+        async with _request(call, "DELETE", _base(call) + f"webhooks/{webhook_id}.json") as response:
+            if response.status != 404:
+                await _check(response, call, f"deleting webhook subscription {webhook_id}")

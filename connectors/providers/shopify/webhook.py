@@ -3,8 +3,9 @@ base64(HMAC-SHA256(app client secret, body)) in X-Shopify-Hmac-Sha256 (mapping.p
 
 Delivery id: unique per payload. X-Shopify-Webhook-Id identifies one webhook delivery and is kept on its retries
 (Shopify's "ignore duplicates" guidance, and the official shopify-api-js validation, which requires it).
-Content-Encoding: none documented. Registered by hand (a custom app's webhook subscription or the admin's
-Notifications > Webhooks) until set-up registers subscriptions through the Admin API.
+Content-Encoding: none documented. Registered by the set-up through the Admin API (api.py `register_webhooks`), or by
+hand (a custom app's webhook subscription or the admin's Notifications > Webhooks) when the connector is given a
+webhook secret.
 """
 
 from __future__ import annotations

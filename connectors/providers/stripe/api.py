@@ -24,10 +24,11 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused, Registration, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.normalize import EventBuilder
 from connectors.providers.stripe.mapping import customer, invoice, payment, subscription
+from connectors.providers.stripe.webhook import TOPICS
 from connectors.public_http import public_session, refused_address
 from events.entities import Entity
 
@@ -37,7 +38,9 @@ __all__ = [
     "read_page",
     "reconciles",
     "refund_payment",
+    "register_webhooks",
     "test_connection",
+    "unregister_webhooks",
 ]
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
@@ -185,3 +188,44 @@ async def refund_payment(
     async with _request(call, "POST", _base(call) + "refunds", data=form, headers={"Idempotency-Key": key}) as response:
         await _check(response, call, f"refunding {payment_intent}")
         return await response.json(content_type=None)
+
+
+async def _endpoints(call: ApiCall) -> list[dict[str, Any]]:
+    """Every webhook endpoint of the account (GET webhook_endpoints, paged by starting_after)."""
+    found: list[dict[str, Any]] = []
+    params = {"limit": str(MAX_LIMIT)}
+    while True:
+        async with _request(call, "GET", _base(call) + "webhook_endpoints", params=params) as response:
+            await _check(response, call, "listing webhook endpoints")
+            body = await response.json(content_type=None)
+        page = [e for e in body.get("data", []) if isinstance(e, dict)] if isinstance(body, dict) else []
+        found += page
+        if not (isinstance(body, dict) and body.get("has_more") is True and page):
+            return found
+        params["starting_after"] = str(page[-1]["id"])
+
+
+async def register_webhooks(call: ApiCall, delivery_url: str, secret: str) -> Registration:
+    """One webhook endpoint for every event type the normalizer maps (POST webhook_endpoints with `url` and
+    `enabled_events`). Stripe makes its signing secret and shows it only in the creation's answer: an endpoint to
+    `delivery_url` already there is kept when the connector holds its secret (a `whsec_` one, from an earlier
+    attempt), else deleted and made anew (an attempt that created it but failed to keep the secret), so there is
+    never a second endpoint and never one whose deliveries cannot be verified."""
+    ours = [e for e in await _endpoints(call) if e.get("url") == delivery_url]
+    if ours and secret.startswith("whsec_"):
+        return Registration({"*": str(ours[0]["id"])}, secret)
+    await unregister_webhooks(call, [str(e["id"]) for e in ours])
+    form = [("url", delivery_url), ("description", "BizOSaaS")]
+    form += [(f"enabled_events[{i}]", topic) for i, topic in enumerate(sorted(TOPICS))]
+    async with _request(call, "POST", _base(call) + "webhook_endpoints", data=form) as response:
+        await _check(response, call, "creating the webhook endpoint")
+        created = await response.json(content_type=None)
+    return Registration({"*": str(created["id"])}, str(created["secret"]))
+
+
+async def unregister_webhooks(call: ApiCall, webhook_ids: list[str]) -> None:
+    """DELETE webhook_endpoints/{id}; one already gone (404) is fine."""
+    for webhook_id in webhook_ids:
+        async with _request(call, "DELETE", _base(call) + f"webhook_endpoints/{webhook_id}") as response:
+            if response.status != 404:
+                await _check(response, call, f"deleting webhook endpoint {webhook_id}")

@@ -19,12 +19,22 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, Registration, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.providers.woocommerce.mapping import MAPPERS, MODIFIED_FIELD
+from connectors.providers.woocommerce.webhook import TOPICS
 from connectors.public_http import public_session, refused_address
 
-__all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "test_connection", "update_stock"]
+__all__ = [
+    "MAPPERS",
+    "cursor_of",
+    "read_page",
+    "reconciles",
+    "register_webhooks",
+    "test_connection",
+    "unregister_webhooks",
+    "update_stock",
+]
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_PER_PAGE = 100
@@ -148,3 +158,50 @@ async def update_stock(call: ApiCall, product_id: str, stock_quantity: int) -> d
     async with _request(call, "PUT", url, json=body) as response:
         await _check(response, call, f"updating product {product_id}")
         return await response.json(content_type=None)
+
+
+async def _webhooks(call: ApiCall) -> list[dict[str, Any]]:
+    """Every webhook of the store (GET webhooks, paged like any list)."""
+    found: list[dict[str, Any]] = []
+    url = base_url(call.facts, dict(call.config)) + "webhooks"
+    page, pages = 1, 1
+    while page <= pages:
+        params = {"page": str(page), "per_page": str(MAX_PER_PAGE), "orderby": "id", "order": "asc"}
+        async with _request(call, "GET", url, params=params) as response:
+            await _check(response, call, "listing webhooks")
+            body = await response.json(content_type=None)
+            pages = _int_header(response.headers, "X-WP-TotalPages") or 1
+        found += [w for w in body if isinstance(w, dict)] if isinstance(body, list) else []
+        page += 1
+    return found
+
+
+async def register_webhooks(call: ApiCall, delivery_url: str, secret: str) -> Registration:
+    """One webhook per topic the normalizer maps (POST webhooks {name, topic, delivery_url, secret}), signed with
+    `secret`. Webhooks of the store already delivering a topic to `delivery_url` (an earlier attempt's) are kept,
+    and a paused or disabled one is made active again, so registering twice makes nothing new."""
+    url = base_url(call.facts, dict(call.config)) + "webhooks"
+    held = {w.get("topic"): w for w in await _webhooks(call) if w.get("delivery_url") == delivery_url}
+    webhooks: dict[str, str] = {}
+    for topic in sorted(TOPICS):
+        existing = held.get(topic)
+        if existing is not None:
+            if existing.get("status") != "active":
+                async with _request(call, "PUT", f"{url}/{existing['id']}", json={"status": "active"}) as response:
+                    await _check(response, call, f"activating webhook {existing['id']}")
+            webhooks[topic] = str(existing["id"])
+            continue
+        body = {"name": f"BizOSaaS {topic}", "topic": topic, "delivery_url": delivery_url, "secret": secret}
+        async with _request(call, "POST", url, json=body) as response:
+            await _check(response, call, f"creating the {topic} webhook")
+            webhooks[topic] = str((await response.json(content_type=None))["id"])
+    return Registration(webhooks, secret)
+
+
+async def unregister_webhooks(call: ApiCall, webhook_ids: list[str]) -> None:
+    """DELETE webhooks/{id}?force=true (webhooks cannot be trashed); one already gone (404) is fine."""
+    url = base_url(call.facts, dict(call.config)) + "webhooks"
+    for webhook_id in webhook_ids:
+        async with _request(call, "DELETE", f"{url}/{webhook_id}", params={"force": "true"}) as response:
+            if response.status != 404:
+                await _check(response, call, f"deleting webhook {webhook_id}")

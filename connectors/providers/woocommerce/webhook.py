@@ -6,7 +6,8 @@ Saving a webhook in WooCommerce first sends an unsigned, form-encoded ping `webh
 Delivery id: NOT unique per payload. WC_Webhook::get_new_delivery_id() is `wp_hash($webhook_id . strtotime('now'))`:
 two deliveries of one webhook within the same second (a bulk edit) share it. Deduplication therefore keys on the id
 and the body's SHA-256; a genuine resend (same id, same bytes) is still a duplicate. Content-Encoding: none (the
-WordPress HTTP API sends the body as is). Registered by hand (WooCommerce > Settings > Advanced > Webhooks).
+WordPress HTTP API sends the body as is). Registered by the set-up (api.py `register_webhooks`), or by hand
+(WooCommerce > Settings > Advanced > Webhooks) when the connector is given a webhook secret.
 """
 
 from __future__ import annotations

@@ -1,0 +1,148 @@
+"""The personal agent (POST /v1/agent/chat) against the local OpenAI-compatible server (tests/llm_server.py): the
+real openai client streams, calls tools that read under row-level security, and every answer lists what it used."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import local_http_server, order, running, wait_for
+from llm_server import LLMServer
+
+from consumers.projector import projector_group
+from producers.publisher import Publisher
+
+
+@pytest.fixture
+async def llm():
+    server = LLMServer()
+    async with local_http_server(server.app()) as base:
+        server.url = f"{base}/v1"
+        yield server
+
+
+@pytest.fixture
+async def shop(make_gateway, llm, redis, pool, admin):
+    """Two tenants holding near-identical orders (B's amounts ten times A's), projected by the real projector."""
+    gw = await make_gateway(openai_base_url=llm.url, openai_api_key="sk-local")
+    tenants = {name: await gw.create_tenant(name) for name in ("shop-a", "shop-b")}
+    events = [
+        order(tid, number, total_minor=total * scale, source=f"woo-{name}")
+        for (name, (tid, _)), scale in zip(tenants.items(), (1, 10))
+        for number, total in (("1001", 3000), ("1002", 1500))
+    ]
+    async with running(redis, [projector_group(pool, 8)]):
+        await Publisher(redis).publish(events)
+        await wait_for(lambda: admin.fetchval("SELECT count(*) FROM records"), len(events))
+    return gw, tenants
+
+
+async def chat(gw, key: str, message: str, conversation_id: str | None = None) -> list[tuple[str, dict]]:
+    """POST a turn and read the whole event stream as (event, data) pairs."""
+    body = {"message": message} | ({"conversation_id": conversation_id} if conversation_id else {})
+    resp = await gw.post("/v1/agent/chat", json=body, headers=gw.bearer(key))
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    events = []
+    for block in (await resp.text()).strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def answer(events) -> str:
+    return "".join(data["text"] for name, data in events if name == "delta")
+
+
+async def test_an_answer_streams_with_the_records_it_used(shop, llm, admin):
+    gw, tenants = shop
+    _, key_a = tenants["shop-a"]
+    llm.rule("order 1001", tool="find_records", arguments={"kind": "order", "text": "1001"}, times=1)
+    reply = "Order 1001 is 30.00 EUR."
+    llm.rule("order 1001", after_tool="find_records", tool_result='"total_minor": 3000', text=reply)
+    events = await chat(gw, key_a, "How much was order 1001?")
+    assert [name for name, _ in events][:2] == ["conversation", "tool"]
+    assert answer(events) == reply
+    done = events[-1][1]
+    record_id = await admin.fetchval("SELECT id FROM records WHERE external_id = '1001' AND source = 'woo-shop-a'")
+    assert done["citations"] == [{"type": "record", "id": record_id, "kind": "order", "title": "1001"}]
+    assert done["tokens_in"] > 0 and done["tokens_out"] > 0  # the server's usage, streamed back
+    listed = await (await gw.get("/v1/agent/conversations", headers=gw.bearer(key_a))).json()
+    assert [c["id"] for c in listed["items"]] == [done["conversation_id"]]
+    detail = await (await gw.get(f"/v1/agent/conversations/{done['conversation_id']}", headers=gw.bearer(key_a))).json()
+    assert [(m["role"], m["content"]) for m in detail["messages"]] == [
+        ("user", "How much was order 1001?"),
+        ("assistant", "Order 1001 is 30.00 EUR."),
+    ]
+    assert detail["messages"][1]["citations"] == done["citations"]
+    assert detail["messages"][1]["tool_calls"][0]["name"] == "find_records"
+
+
+async def test_tenant_b_never_reads_tenant_a(shop, llm, admin):
+    gw, tenants = shop
+    _, key_b = tenants["shop-b"]
+    a_record = await admin.fetchval("SELECT id FROM records WHERE external_id = '1001' AND source = 'woo-shop-a'")
+    llm.rule("steal", tool="get_record", arguments={"id": a_record}, times=1)
+    refused = {"after_tool": "get_record", "tool_result": "no record"}
+    llm.rule("steal", **refused, tool="find_records", arguments={"kind": "order"})
+    llm.rule("steal", after_tool="find_records", text="Only my own orders.")
+    events = await chat(gw, key_b, "steal the other shop's order")
+    tools = [data for name, data in events if name == "tool"]
+    assert tools[0]["name"] == "get_record" and "no record" in tools[0]["error"]
+    seen = llm.requests[-1]["messages"][-1]["content"]  # what find_records gave the model
+    assert "woo-shop-a" not in seen and a_record not in seen
+    assert {r["total_minor"] for r in (r["data"] for r in json.loads(seen))} == {30000, 15000}
+    assert all(c["id"] != a_record for c in events[-1][1]["citations"])
+
+
+async def test_figures_come_from_the_aggregates(shop, llm):
+    gw, tenants = shop
+    llm.rule("revenue", tool="aggregate", arguments={"name": "sales_by_day"}, times=1)
+    llm.rule("revenue", after_tool="aggregate", tool_result='"revenue_minor": 4500', text="45.00 EUR on 1 January.")
+    events = await chat(gw, tenants["shop-a"][1], "What was my revenue?")
+    assert answer(events) == "45.00 EUR on 1 January."
+    assert {"type": "aggregate", "name": "sales_by_day"} in events[-1][1]["citations"]
+
+
+async def test_a_conversation_goes_on_with_its_history(shop, llm):
+    gw, tenants = shop
+    llm.rule("first question", text="first answer", times=1)
+    llm.rule("second question", text="second answer")
+    conversation = (await chat(gw, tenants["shop-a"][1], "first question"))[0][1]["conversation_id"]
+    await chat(gw, tenants["shop-a"][1], "second question", conversation)
+    sent = [(m["role"], m["content"]) for m in llm.requests[-1]["messages"][1:]]
+    assert sent == [("user", "first question"), ("assistant", "first answer"), ("user", "second question")]
+    other = await gw.post(
+        "/v1/agent/chat",
+        json={"message": "hello", "conversation_id": conversation},
+        headers=gw.bearer(tenants["shop-b"][1]),
+    )
+    assert other.status == 404  # another tenant's conversation does not exist for it
+
+
+async def test_delegation_reaches_only_enabled_specialists(shop, llm, admin):
+    gw, tenants = shop
+    tenant_a, key_a = tenants["shop-a"]
+    ask = {"agent": "lead-scoring", "instruction": "score the new leads"}
+    llm.rule("score", tool="delegate", arguments=ask, times=1)
+    llm.rule("score", after_tool="delegate", tool_result="not an enabled specialist", text="It is not enabled.")
+    events = await chat(gw, key_a, "score my leads")
+    assert answer(events) == "It is not enabled."
+    await admin.execute(
+        "INSERT INTO agent_settings (tenant_id, agent_id, enabled) VALUES ($1, 'lead-scoring', true)", tenant_a
+    )
+    llm.rule("score", tool="delegate", arguments=ask, times=1)
+    llm.rule("score", after_tool="delegate", tool_result='"command": "cmd_', text="Asked the lead scorer.")
+    events = await chat(gw, key_a, "score my leads")
+    command = next(c["command"] for c in events[-1][1]["citations"] if c["type"] == "agent_run_request")
+    row = await admin.fetchrow("SELECT tenant_id, type, body FROM commands WHERE id = $1", command)
+    assert (row["tenant_id"], row["type"]) == (tenant_a, "agent.run.v1")
+    assert json.loads(row["body"])["agent"] == "lead-scoring"
+
+
+async def test_without_a_model_chat_says_which_setting_to_set(make_gateway):
+    gw = await make_gateway(openai_base_url="", openai_api_key="")
+    _, key = await gw.create_tenant("no-llm")
+    resp = await gw.post("/v1/agent/chat", json={"message": "hi"}, headers=gw.bearer(key))
+    assert resp.status == 503
+    assert "set OPENAI_BASE_URL" in (await resp.json())["detail"]
