@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from connectors.credentials import VaultSecrets
 from db.pool import create_pool
 from gateway import (
+    portal,
     routes_admin,
     routes_commands,
     routes_connectors,
@@ -126,4 +127,5 @@ def init(config: GatewayConfig) -> web.Application:
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler)
     app.cleanup_ctx.extend([_redis, _postgres, _clients, routes_search.searcher_ctx, routes_search.converter_ctx])
+    portal.setup(app)  # the pages under /portal/ and /console/ (no route spec: the bearer middleware skips them)
     return app

@@ -60,3 +60,7 @@ class GatewayConfig(RagConfig, ConnectorsConfig):
     # failed authentications per client address (after the burst: 429 for that address until the rate refills)
     auth_failure_rate_per_s: float = 1.0
     auth_failure_burst: int = 30
+    # --- portal and console sessions (gateway/portal/) ---
+    # sign in to /portal/ with an API key: for development only (`bizosaas dev` turns it on); production uses OIDC
+    portal_key_signin: bool = False
+    portal_session_s: int = 8 * 3600  # a session ends this long after sign-in (sign-out or revocation end it sooner)

@@ -27,7 +27,9 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     spec = spec_of(getattr(request.match_info, "handler", None))
-    route = spec.template if spec else "unmatched"
+    resource = request.match_info.route.resource
+    # a page (no spec) is labelled by its path template: a bounded set, like the JSON routes'
+    route = spec.template if spec else (resource.canonical if resource is not None else "unmatched")
     try:
         if "\x00" in request.path or "\x00" in request.query_string:
             raise ProblemError("bad-request", "NUL characters are not accepted in the path or the query")

@@ -125,9 +125,13 @@ def _view(info) -> StreamView:
     response=StreamsOverview,
 )
 async def list_streams(request: web.Request) -> web.Response:
-    redis = request.app[REDIS]
-    infos, dead = await overview(redis, request.app[CONFIG].partitions)
-    return json_response(StreamsOverview(streams=[_view(i) for i in infos], dead_letters=dead))
+    return json_response(await streams_overview(request.app))
+
+
+async def streams_overview(app: web.Application) -> StreamsOverview:
+    """What `bizosaas streams` prints (the JSON route and the operator console)."""
+    infos, dead = await overview(app[REDIS], app[CONFIG].partitions)
+    return StreamsOverview(streams=[_view(i) for i in infos], dead_letters=dead)
 
 
 def _decoder(stream: str, partitions: int):

@@ -132,6 +132,11 @@ def _connector(request: web.Request, row, kind: type[Connector] = Connector, **e
 )
 async def post_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorCreate)
+    return json_response(await create_connector(request, body), status=201)
+
+
+async def create_connector(request: web.Request, body: ConnectorCreate) -> ConnectorCreated:
+    """Create a connector for the caller's tenant (POST /v1/connectors and the portal's connect form)."""
     try:
         facts = get_facts(body.provider)
     except UnknownProvider:
@@ -174,7 +179,7 @@ async def post_connector(request: web.Request) -> web.Response:
             await store.delete(tenant, connector_id)
         raise
     await send_command(app[POOL], app[PUBLISHER], command)
-    return json_response(_connector(request, row, ConnectorCreated, command_id=command.id), status=201)
+    return _connector(request, row, ConnectorCreated, command_id=command.id)
 
 
 @routes.route(
@@ -186,7 +191,10 @@ async def post_connector(request: web.Request) -> web.Response:
     response=ConnectorList,
 )
 async def list_connectors(request: web.Request) -> web.Response:
-    query = read_query(request, ConnectorQuery)
+    return json_response(await connector_page(request, read_query(request, ConnectorQuery)))
+
+
+async def connector_page(request: web.Request, query: ConnectorQuery) -> ConnectorList:
     after = decode_cursor(query.cursor, "connectors")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
@@ -198,7 +206,7 @@ async def list_connectors(request: web.Request) -> web.Response:
             query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "connectors")
-    return json_response(ConnectorList(items=[_connector(request, r) for r in items], next=cursor))
+    return ConnectorList(items=[_connector(request, r) for r in items], next=cursor)
 
 
 @routes.route(
@@ -211,13 +219,16 @@ async def list_connectors(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_connector_route(request: web.Request) -> web.Response:
-    connector_id = request.match_info["connector_id"]
+    return json_response(await connector_detail(request, request.match_info["connector_id"]))
+
+
+async def connector_detail(request: web.Request, connector_id: str) -> ConnectorDetail:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM connectors WHERE id = $1", connector_id)
         if row is None:
             raise ProblemError("not-found", "no such connector")
         health = await connector_health(conn, row)
-    return json_response(_connector(request, row, ConnectorDetail, health=health))
+    return _connector(request, row, ConnectorDetail, health=health)
 
 
 @routes.route(
