@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from gateway.middleware import charge
 from gateway.portal.sessions import Session, SessionStore, digest
 from gateway.problems import PROBLEM_TYPES, ProblemError
 from gateway.roles import OPERATOR, Principal, allows
@@ -82,6 +83,7 @@ def page(permission: str, sign_in: str = "/portal/sign-in") -> Callable[[PageHan
             try:
                 if not allows(principal, permission):
                     raise ProblemError("forbidden", "your role does not allow this")
+                await charge(request, principal, permission)  # the same limits as the caller's JSON requests
                 if request.method == "POST":
                     form = dict(await request.post())
                     if not hmac.compare_digest(str(form.get("csrf", "")).encode(), session.csrf.encode()):
