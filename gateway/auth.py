@@ -127,6 +127,10 @@ class Authenticator:
             claims = await self.jwks.verify(token)  # type: ignore[union-attr]
         except TokenError:
             return None
+        return self.from_claims(claims)
+
+    def from_claims(self, claims: dict) -> Principal | None:
+        """A verified token's caller (a bearer JWT, or the portal's OIDC ID token): None without tenant or operator."""
         operator = claims.get(self.claims.operator) is True
         tenant = claims.get(self.claims.tenant)
         role = claims.get(self.claims.role)

@@ -15,14 +15,19 @@ import msgspec
 from redis.asyncio import Redis
 
 from events.streams import SESSION_KEY
+from gateway.roles import Principal
 
 
 class Session(msgspec.Struct, frozen=True):
     id: str  # the cookie's value: never stored (Redis holds its hash)
     csrf: str  # the per-session token every form carries
-    via: str  # api_key | admin_token
-    credential: str  # sha256 of the key or token signed in with
+    via: str  # api_key | admin_token | oidc
+    credential: str  # sha256 of the key or token signed in with; for oidc, of the subject
     tenant_id: str | None = None  # the key's tenant when it signed in (a key never changes tenant)
+    # oidc only: what the ID token said (no credential to look up again; the session's lifetime bounds it)
+    subject: str = ""
+    role: str | None = None
+    operator: bool = False
 
 
 class _Stored(msgspec.Struct, frozen=True):
@@ -30,6 +35,9 @@ class _Stored(msgspec.Struct, frozen=True):
     via: str
     credential: str
     tenant_id: str | None = None
+    subject: str = ""
+    role: str | None = None
+    operator: bool = False
 
 
 def digest(value: str) -> str:
@@ -44,11 +52,19 @@ class SessionStore:
     def __init__(self, redis: Redis, ttl_s: int) -> None:
         self.redis, self.ttl_s = redis, ttl_s
 
-    async def start(self, via: str, credential: str, tenant_id: str | None) -> Session:
+    async def start(self, via: str, credential: str, principal: Principal) -> Session:
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        stored = _Stored(csrf=csrf, via=via, credential=credential, tenant_id=tenant_id)
+        stored = _Stored(
+            csrf=csrf,
+            via=via,
+            credential=credential,
+            tenant_id=principal.tenant_id,
+            subject=principal.subject,
+            role=principal.role,
+            operator=principal.operator,
+        )
         await self.redis.set(_key(session_id), msgspec.json.encode(stored), ex=self.ttl_s)
-        return Session(id=session_id, csrf=csrf, via=via, credential=credential, tenant_id=tenant_id)
+        return Session(id=session_id, **msgspec.structs.asdict(stored))
 
     async def load(self, session_id: str) -> Session | None:
         if not session_id or len(session_id) > 100:

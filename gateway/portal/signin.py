@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.auth import KEY_PREFIX
 from gateway.portal.sessions import digest
+from gateway.portal.settings import oidc_enabled
 from gateway.portal.web import (
     COOKIE,
     SESSION,
@@ -26,25 +27,29 @@ from gateway.portal.web import (
     set_cookie,
 )
 from gateway.problems import ProblemError
-from gateway.roles import PUBLIC
+from gateway.roles import PUBLIC, Principal
 from gateway.state import AUTH, CONFIG
 
 routes = web.RouteTableDef()
 SIGNIN_TOKEN_S = 3600
 
 
-def _form(request: web.Request, template: str, status: int = 200, error: str = "") -> web.Response:
+def sign_in_form(request: web.Request, template: str, status: int = 200, error: str = "") -> web.Response:
     token = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(32)
-    response = render(request, template, status=status, signin_token=token, error=error, config=request.app[CONFIG])
+    config = request.app[CONFIG]
+    response = render(
+        request, template, status=status, signin_token=token, error=error, config=config, oidc=oidc_enabled(config)
+    )
     set_cookie(response, request, SIGNIN_COOKIE, token, SIGNIN_TOKEN_S)
     return response
 
 
-async def _signed_in(request: web.Request, via: str, credential: str, tenant_id: str | None, home: str):
+async def signed_in(request: web.Request, via: str, credential: str, principal: Principal) -> web.Response:
+    """A new session (a new id) for the caller, replacing the browser's previous one; off to their home."""
     store = request.app[SESSIONS]
     await store.end(request.cookies.get(COOKIE, ""))  # the browser's previous session, if any, ends here
-    session = await store.start(via, digest(credential), tenant_id)
-    response = redirect(home)
+    session = await store.start(via, digest(credential), principal)
+    response = redirect("/portal/" if principal.tenant_id else "/console/")
     set_cookie(response, request, COOKIE, session.id, request.app[CONFIG].portal_session_s)
     response.del_cookie(SIGNIN_COOKIE, path="/")
     return response
@@ -60,26 +65,26 @@ async def _credential(request: web.Request) -> str:
 
 @routes.get("/portal/sign-in")
 async def portal_sign_in_form(request: web.Request) -> web.Response:
-    return _form(request, "sign_in.html")
+    return sign_in_form(request, "sign_in.html")
 
 
 @routes.post("/portal/sign-in")
 async def portal_sign_in(request: web.Request) -> web.StreamResponse:
     if not request.app[CONFIG].portal_key_signin:
-        return _form(request, "sign_in.html", 403, "signing in with an API key is turned off here")
+        return sign_in_form(request, "sign_in.html", 403, "signing in with an API key is turned off here")
     try:
         key = await _credential(request)
         principal = await request.app[AUTH].authenticate(f"Bearer {key}", request.remote or "")
     except ProblemError as exc:
-        return _form(request, "sign_in.html", exc.status, exc.detail)
+        return sign_in_form(request, "sign_in.html", exc.status, exc.detail)
     if not key.startswith(KEY_PREFIX) or principal.via != "api_key":
-        return _form(request, "sign_in.html", 401, "give an API key of your tenant (bz_…)")
-    return await _signed_in(request, "api_key", key, principal.tenant_id, "/portal/")
+        return sign_in_form(request, "sign_in.html", 401, "give an API key of your tenant (bz_…)")
+    return await signed_in(request, "api_key", key, principal)
 
 
 @routes.get("/console/sign-in")
 async def console_sign_in_form(request: web.Request) -> web.Response:
-    return _form(request, "console_sign_in.html")
+    return sign_in_form(request, "console_sign_in.html")
 
 
 @routes.post("/console/sign-in")
@@ -88,10 +93,10 @@ async def console_sign_in(request: web.Request) -> web.StreamResponse:
         token = await _credential(request)
         principal = await request.app[AUTH].authenticate(f"Bearer {token}", request.remote or "")
     except ProblemError as exc:
-        return _form(request, "console_sign_in.html", exc.status, exc.detail)
+        return sign_in_form(request, "console_sign_in.html", exc.status, exc.detail)
     if principal.via != "admin_token":
-        return _form(request, "console_sign_in.html", 401, "give the operator token (BIZOSAAS_ADMIN_TOKEN)")
-    return await _signed_in(request, "admin_token", token, None, "/console/")
+        return sign_in_form(request, "console_sign_in.html", 401, "give the operator token (BIZOSAAS_ADMIN_TOKEN)")
+    return await signed_in(request, "admin_token", token, principal)
 
 
 @routes.post("/portal/sign-out")

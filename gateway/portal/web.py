@@ -63,6 +63,8 @@ async def current(request: web.Request) -> tuple[Session, Principal] | None:
         token = request.app[CONFIG].admin_token
         if token and hmac.compare_digest(digest(token), session.credential):
             principal = Principal("admin-token", None, None, operator=True, via="admin_token")
+    elif session.via == "oidc":
+        principal = Principal(session.subject, session.tenant_id, session.role, operator=session.operator, via="jwt")
     if principal is None:
         await store.end(session.id)
         return None
