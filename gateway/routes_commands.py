@@ -110,15 +110,19 @@ async def post_sync(request: web.Request) -> web.Response:
 )
 async def post_schedule(request: web.Request) -> web.Response:
     body = await read_json(request, ScheduleRequest)
+    return await _issue(request, schedule_command(request, request.match_info["connector_id"], body))
+
+
+def schedule_command(request: web.Request, connector_id: str, body: ScheduleRequest) -> ScheduleSyncs:
+    """The command changing a connector's schedule (the JSON route and the portal's pause/resume button)."""
     if body.interval_s is None and body.paused is None:
         raise ProblemError("validation", "give interval_s or paused", errors=["interval_s", "paused"])
-    command = ScheduleSyncs(
-        connector_id=request.match_info["connector_id"],
+    return ScheduleSyncs(
+        connector_id=connector_id,
         interval_s=body.interval_s,
         paused=body.paused,
         **new_command_fields(tenant_of(request), principal(request).subject),
     )
-    return await _issue(request, command)
 
 
 @functools.lru_cache(maxsize=256)

@@ -288,16 +288,22 @@ class DisconnectQuery(msgspec.Struct):
 )
 async def delete_connector(request: web.Request) -> web.Response:
     query = read_query(request, DisconnectQuery)
-    tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
+    await disconnect_connector(request, request.match_info["connector_id"], query.erase)
+    return web.Response(status=204)
+
+
+async def disconnect_connector(request: web.Request, connector_id: str, erase: bool) -> None:
+    """Disconnect (and with `erase`, erase what came from it): DELETE /v1/connectors/{id} and the portal's form."""
+    tenant, app = tenant_of(request), request.app
     command = DisconnectConnector(
-        connector_id=connector_id, erase=query.erase, **new_command_fields(tenant, principal(request).subject)
+        connector_id=connector_id, erase=erase, **new_command_fields(tenant, principal(request).subject)
     )
     async with tenant_transaction(app[POOL], tenant) as conn:
         status = await conn.fetchval("SELECT status FROM connectors WHERE id = $1 FOR UPDATE", connector_id)
         if status is None:
             raise ProblemError("not-found", "no such connector")
-        if status == "disconnected" and not query.erase:
-            return web.Response(status=204)  # disconnected before: nothing more to do
+        if status == "disconnected" and not erase:
+            return  # disconnected before: nothing more to do
         await conn.execute(
             "UPDATE connectors SET status = 'disconnected', updated_at = now() WHERE id = $1", connector_id
         )
@@ -305,4 +311,3 @@ async def delete_connector(request: web.Request) -> web.Response:
     app[TARGETS].forget(connector_id)
     await app[SECRETS].delete(tenant, connector_id)  # every version (KV v2 metadata and all versions)
     await send_command(app[POOL], app[PUBLISHER], command)
-    return web.Response(status=204)

@@ -4,12 +4,13 @@ page; the operator console."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from gateway_helpers import ADMIN_TOKEN, Gateway
 
 
-async def test_an_admin_connects_a_store_from_the_form_and_sees_it_listed(portal):
+async def test_an_admin_connects_a_store_from_the_form_and_sees_it_listed(portal, admin):
     _, key = await portal.gw.create_tenant("Acme Shop")
     page = await portal.sign_in(key)
     assert await page.get_by_role("heading", level=1).inner_text() == "Acme Shop"
@@ -38,9 +39,10 @@ async def test_an_admin_connects_a_store_from_the_form_and_sees_it_listed(portal
     await form.locator("[name='secrets.consumer_secret']").fill("cs_test")
     await form.locator("[name='secrets.webhook_secret']").fill("whsec_test")
     await page.get_by_role("button", name="Connect").click()
-    await page.wait_for_url(re.compile(r"/portal/connectors/con_[0-9a-f]{32}\?created=1$"))
+    await page.wait_for_url(re.compile(r"/portal/connectors/con_[0-9a-f]{32}\?done=created$"))
     connector_id = page.url.split("/")[-1].split("?")[0]
-    assert f"/v1/webhooks/{connector_id}" in await page.get_by_role("status").inner_text()
+    assert "Connected" in await page.get_by_role("status").inner_text()
+    assert f"/v1/webhooks/{connector_id}" in await page.locator("main").inner_text()
 
     await page.get_by_role("link", name="Connectors").click()
     assert await page.get_by_role("link", name="Main store").count() == 1
@@ -50,9 +52,19 @@ async def test_an_admin_connects_a_store_from_the_form_and_sees_it_listed(portal
 
     await page.get_by_role("link", name="Main store").click()
     await page.get_by_role("button", name="Sync now").click()
-    await page.wait_for_url("**?synced=1")
-    resp = await portal.gw.get(f"/v1/commands?connector_id={connector_id}", headers=Gateway.bearer(key))
-    assert "connector.sync.v1" in {c["type"] for c in (await resp.json())["items"]}
+    await page.wait_for_url("**?done=synced")
+    await page.get_by_role("button", name="Pause scheduled syncs").click()
+    await page.wait_for_url("**?done=paused")
+    assert await command_body(admin, connector_id, "connector.sync.v1") is not None
+    assert (await command_body(admin, connector_id, "connector.schedule.v1"))["paused"] is True
+
+    await page.get_by_label("Also erase everything it imported").check()
+    await page.get_by_role("button", name="Disconnect").click()
+    await page.wait_for_url("**?done=erased")
+    assert await page.get_by_role("button", name="Sync now").count() == 0  # nothing more to do with it
+    resp = await portal.gw.get(f"/v1/connectors/{connector_id}", headers=Gateway.bearer(key))
+    assert (await resp.json())["status"] == "disconnected"
+    assert (await command_body(admin, connector_id, "connector.disconnect.v1"))["erase"] is True
 
 
 async def test_the_data_pages_show_a_tenants_records(portal, admin):
@@ -75,6 +87,12 @@ async def test_the_operator_console_lists_tenants_and_streams(portal, redis):
     text = await page.locator("main").inner_text()
     assert "Console Co" in text and "bz:events:{0}" in text and "projector" in text
     assert ADMIN_TOKEN not in await page.content()
+
+
+async def command_body(admin, connector_id: str, kind: str) -> dict | None:
+    """The command of this type the portal issued for the connector (as the JSON route records it)."""
+    body = await admin.fetchval("SELECT body FROM commands WHERE connector_id = $1 AND type = $2", connector_id, kind)
+    return json.loads(body) if body is not None else None
 
 
 async def insert_order(admin, tenant_id: str, number: str, title: str) -> str:

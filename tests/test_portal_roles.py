@@ -22,6 +22,8 @@ EXPECTED = {
     ("POST", "/portal/connectors"): "connectors:write",
     ("GET", "/portal/connectors/{connector_id}"): "connectors:read",
     ("POST", "/portal/connectors/{connector_id}/sync"): "commands:write",
+    ("POST", "/portal/connectors/{connector_id}/schedule"): "connectors:write",
+    ("POST", "/portal/connectors/{connector_id}/disconnect"): "connectors:write",
     ("GET", "/portal/data"): "records:read",
     ("GET", "/portal/data/{kind}/{record_id}"): "records:read",
     ("GET", "/portal/keys"): "keys:manage",

@@ -1,6 +1,7 @@
 """Connectors: the list with status, the providers to connect, the connect form built from a provider's declared
-fields (provider.toml through GET /v1/providers' views), a connector's page with its sync history, and "sync now".
-Creating and syncing call the JSON routes' own functions."""
+fields (provider.toml through GET /v1/providers' views), a connector's page with its sync history, "sync now",
+pause/resume of its schedule and disconnect (optionally erasing what it imported). Each calls the JSON routes' own
+functions."""
 
 from __future__ import annotations
 
@@ -12,18 +13,28 @@ from aiohttp import web
 from gateway.pagination import MAX_LIMIT
 from gateway.portal.web import FORM, form_value, page, redirect, render
 from gateway.problems import ProblemError
-from gateway.routes_commands import SyncRequest, start_sync
+from gateway.routes_commands import ScheduleRequest, SyncRequest, issue_command, schedule_command, start_sync
 from gateway.routes_connectors import (
     ConnectorCreate,
     ConnectorQuery,
     connector_detail,
     connector_page,
     create_connector,
+    disconnect_connector,
 )
 from gateway.routes_providers import ProviderView, provider_views
 from gateway.routes_syncs import SyncRunQuery, sync_runs
 
 routes = web.RouteTableDef()
+# what the connector's page says after an action (?done=...): the redirect after a POST carries only this word
+NOTICES = {
+    "created": "Connected. Give the provider the webhook URL below if it asks for one.",
+    "synced": "A sync was asked for; its run appears below when it starts.",
+    "paused": "Scheduled syncs are paused (Sync now still works); the change applies in a moment.",
+    "resumed": "Scheduled syncs are resumed; the change applies in a moment.",
+    "disconnected": "Disconnected: its webhook URL stops working and its secrets are destroyed; its records stay.",
+    "erased": "Disconnected; what came from it is being erased.",
+}
 
 
 def _provider(name: str) -> ProviderView:
@@ -86,7 +97,7 @@ async def create(request: web.Request) -> web.Response:
         return render(
             request, "connector_new.html", status=status, provider=provider, values=values, error=detail, errors=errors
         )
-    return redirect(f"/portal/connectors/{created.id}?created=1")
+    return redirect(f"/portal/connectors/{created.id}?done=created")
 
 
 @routes.get("/portal/connectors/{connector_id}")
@@ -100,8 +111,7 @@ async def connector(request: web.Request) -> web.Response:
         "connector.html",
         connector=found,
         runs=runs,
-        created=request.query.get("created") == "1",
-        synced=request.query.get("synced") == "1",
+        notice=NOTICES.get(request.query.get("done", "")),
     )
 
 
@@ -110,4 +120,22 @@ async def connector(request: web.Request) -> web.Response:
 async def sync_now(request: web.Request) -> web.Response:
     connector_id = request.match_info["connector_id"]
     await start_sync(request, connector_id, SyncRequest(full=request[FORM].get("full") == "true"))
-    return redirect(f"/portal/connectors/{connector_id}?synced=1")
+    return redirect(f"/portal/connectors/{connector_id}?done=synced")
+
+
+@routes.post("/portal/connectors/{connector_id}/schedule")
+@page("connectors:write")
+async def schedule(request: web.Request) -> web.Response:
+    connector_id = request.match_info["connector_id"]
+    paused = request[FORM].get("paused") == "true"
+    await issue_command(request, schedule_command(request, connector_id, ScheduleRequest(paused=paused)))
+    return redirect(f"/portal/connectors/{connector_id}?done={'paused' if paused else 'resumed'}")
+
+
+@routes.post("/portal/connectors/{connector_id}/disconnect")
+@page("connectors:write")
+async def disconnect(request: web.Request) -> web.Response:
+    connector_id = request.match_info["connector_id"]
+    erase = request[FORM].get("erase") == "true"
+    await disconnect_connector(request, connector_id, erase)
+    return redirect(f"/portal/connectors/{connector_id}?done={'erased' if erase else 'disconnected'}")
