@@ -13,6 +13,8 @@ from portal_helpers import PHONE_WIDTH
 from test_portal_access import make_connector
 from test_portal_flow import insert_order
 
+from producers.deadletters import move_to_dead
+
 BLOCKING = {"serious", "critical"}
 SCREENSHOTS = os.environ.get("BIZOSAAS_TEST_SCREENSHOTS", "")
 
@@ -42,6 +44,7 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
     record_id = await insert_order(admin, tenant_id, "1001", "Order 1001")
     await redis.xadd("bz:events:{0}", {b"x": b"1"})
     await redis.xgroup_create("bz:events:{0}", "projector", id="0")
+    await move_to_dead(redis, "projector", "bz:events:{0}", "1-0", {b"x": b"1"}, "ValueError: an example", 5)
     tenant_pages = {
         "home": "/portal/",
         "connectors": "/portal/connectors",
@@ -66,6 +69,8 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
         await page.get_by_role("button", name="Sign out").click()
         operator = await portal.operator(width)
         problems += await check(operator, "console")
+        await operator.goto("/console/dead-letters/projector")
+        problems += await check(operator, "dead-letters")
     assert seen == 2 * len(tenant_pages)
     assert problems == []
 

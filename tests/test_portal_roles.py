@@ -30,6 +30,8 @@ EXPECTED = {
     ("POST", "/portal/keys"): "keys:manage",
     ("POST", "/portal/keys/{key_id}/revoke"): "keys:manage",
     ("GET", "/console/"): OPERATOR,
+    ("GET", "/console/dead-letters/{group}"): OPERATOR,
+    ("POST", "/console/dead-letters/{group}"): OPERATOR,
 }
 
 
@@ -60,7 +62,13 @@ async def test_every_page_answers_each_role_as_the_role_table_says(make_gateway,
     tenant_id, admin_key = await gw.create_tenant("Acme")
     connector_id = await make_connector(gw, admin_key)
     record_id = await insert_order(admin, tenant_id, "1", "Order 1")
-    values = {"connector_id": connector_id, "kind": "order", "record_id": record_id, "key_id": "key_none"}
+    values = {
+        "connector_id": connector_id,
+        "kind": "order",
+        "record_id": record_id,
+        "key_id": "key_none",
+        "group": "nogroup",
+    }
     keys = {"admin": admin_key} | {role: await gw.create_key(admin_key, role) for role in ROLES if role != "admin"}
     callers = {role: await signed_in(gw, key, "/portal/sign-in") for role, key in keys.items()}
     callers[OPERATOR] = await signed_in(gw, ADMIN_TOKEN, "/console/sign-in")

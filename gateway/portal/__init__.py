@@ -10,12 +10,12 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from gateway.portal import connectors, console, data, home, keys, oidc, signin
+from gateway.portal import connectors, console, data, dead_letters, home, keys, oidc, signin
 from gateway.portal.sessions import SessionStore
 from gateway.portal.web import SESSIONS, redirect
 from gateway.state import CONFIG, REDIS
 
-PAGE_MODULES = (signin, oidc, home, connectors, data, keys, console)
+PAGE_MODULES = (signin, oidc, home, connectors, data, keys, console, dead_letters)
 
 
 async def _sessions(app: web.Application) -> AsyncIterator[None]:
