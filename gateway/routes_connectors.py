@@ -12,12 +12,11 @@ from aiohttp import web
 from msgspec import Meta
 
 from connectors.credentials import rotate
-from connectors.facts import ProviderFacts, field_problems
-from connectors.public_http import NotPublicAddress, check_public_url
 from connectors.registry import UnknownProvider, all_providers, get_facts
 from db.pool import tenant_transaction
 from events.commands import ConnectConnector, DisconnectConnector
 from gateway.commands import new_command_fields, record_command, send_command
+from gateway.connector_fields import check_fields
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routes_syncs import Health
@@ -82,33 +81,6 @@ class ConnectorQuery(msgspec.Struct):
 
 
 COLUMNS = "id, provider, name, config, status, created_at, updated_at, secret_rotated_at"
-
-
-async def check_fields(
-    request: web.Request,
-    facts: ProviderFacts,
-    config: dict[str, Any] | None,
-    secrets: dict[str, str] | None,
-    update: bool = False,
-) -> None:
-    """400 naming every bad field (provider.toml's form), including a URL the platform would fetch that is not a
-    public address (connectors/public_http.py; BIZOSAAS_ALLOW_PRIVATE_URLS admits private ones in development)."""
-    errors = [f"{p.field}: {p.message}" for p in field_problems(facts, config, secrets, update)]
-    allow_private = request.app[CONFIG].allow_private_urls
-    for f in facts.config_fields:
-        value = (config or {}).get(f.name)
-        if (
-            f.fetched
-            and isinstance(value, str)
-            and value
-            and not any(e.startswith(f"config.{f.name}:") for e in errors)
-        ):
-            try:
-                await check_public_url(value, allow_private)
-            except (NotPublicAddress, ValueError) as exc:
-                errors.append(f"config.{f.name}: {exc}")
-    if errors:
-        raise ProblemError("validation", f"{facts.provider}: {errors[0]}", errors=errors)
 
 
 def webhook_url(request: web.Request, connector_id: str) -> str:
