@@ -25,10 +25,10 @@ SIGNIN_COOKIE = "bz_signin"  # the sign-in forms' CSRF token (double submit: no 
 SESSIONS = web.AppKey("portal_sessions", SessionStore)
 SESSION = web.RequestKey("portal_session", Session)
 FORM = web.RequestKey("portal_form", dict)
-# no script, no third-party origin, no framing; inline styles only (the base layout's <style>)
+# our one script file only (static/portal.js), no third-party origin, no framing; inline styles only
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
+    "style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -94,7 +94,8 @@ def page(permission: str, sign_in: str = "/portal/sign-in") -> Callable[[PageHan
                 response = await handler(request)
             except ProblemError as exc:
                 response = error_page(request, exc)
-            response.headers.update(SECURITY_HEADERS)
+            if not response.prepared:  # a stream (live.py) sent its headers already
+                response.headers.update(SECURITY_HEADERS)
             return response
 
         run.permission = permission  # type: ignore[attr-defined]  # what the page needs, for readers and tests
