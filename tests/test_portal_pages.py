@@ -10,10 +10,13 @@ from pathlib import Path
 from axe_playwright_python.async_playwright import Axe
 from gateway_helpers import Gateway
 from portal_helpers import PHONE_WIDTH
+from test_gateway_admin import order
 from test_portal_access import make_connector
 from test_portal_flow import insert_order
 
+from events.streams import stream_for_tenant
 from producers.deadletters import move_to_dead
+from producers.publisher import Publisher
 
 BLOCKING = {"serious", "critical"}
 SCREENSHOTS = os.environ.get("BIZOSAAS_TEST_SCREENSHOTS", "")
@@ -42,9 +45,11 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
     tenant_id, key = await gw.create_tenant("Acme Shop")
     connector_id = await make_connector(gw, key, "Main store")
     record_id = await insert_order(admin, tenant_id, "1001", "Order 1001")
-    await redis.xadd("bz:events:{0}", {b"x": b"1"})
-    await redis.xgroup_create("bz:events:{0}", "projector", id="0")
-    await move_to_dead(redis, "projector", "bz:events:{0}", "1-0", {b"x": b"1"}, "ValueError: an example", 5)
+    await Publisher(redis).publish([order(tenant_id, 1001)])
+    stream = stream_for_tenant(tenant_id)
+    await redis.xgroup_create(stream, "projector", id="0")
+    (entry_id, fields), *_ = (await redis.xreadgroup("projector", "c1", {stream: ">"}))[0][1]
+    await move_to_dead(redis, "projector", stream, entry_id.decode(), fields, "ValueError: an example", 5)
     tenant_pages = {
         "home": "/portal/",
         "connectors": "/portal/connectors",
