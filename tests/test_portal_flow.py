@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 from gateway_helpers import ADMIN_TOKEN, Gateway
 
@@ -70,7 +71,16 @@ async def test_an_admin_connects_a_store_from_the_form_and_sees_it_listed(portal
 async def test_the_data_pages_show_a_tenants_records(portal, admin):
     tenant_id, key = await portal.gw.create_tenant("Acme")
     await insert_order(admin, tenant_id, "1001", "Order 1001")
+    usage = "INSERT INTO usage_counts VALUES ($1, $2, 'commerce.order.upserted.v2', 'woocommerce', $3)"
+    await admin.execute(usage, tenant_id, datetime.now(UTC).date(), 41)
+    await admin.execute(usage, tenant_id, datetime.now(UTC).date() - timedelta(days=40), 1000)  # an earlier month
     page = await portal.sign_in(key)
+    assert (
+        "woocommerce\n41"
+        in await page.get_by_role("heading", name="Events this month")
+        .locator("xpath=following-sibling::ul[1]")
+        .inner_text()
+    )
     await page.get_by_role("link", name="order").click()
     await page.get_by_role("link", name="Order 1001").click()
     assert "Order 1001" in await page.get_by_role("heading", level=1).inner_text()

@@ -1,4 +1,5 @@
-"""The portal's home: the tenant, its connectors' health and how many records of each kind it holds."""
+"""The portal's home: the tenant, its connectors' health, how many records of each kind it holds and how many
+events it sent this month (usage_counts, kept exact by the metrics group for billing)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ async def record_counts(request: web.Request) -> list[tuple[str, int]]:
     return [(r["kind"], r["n"]) for r in rows]
 
 
+async def usage_this_month(request: web.Request) -> list[tuple[str, int]]:
+    """Events per provider since the first of this month (UTC)."""
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        rows = await conn.fetch(
+            "SELECT provider, sum(events)::bigint AS n FROM usage_counts "
+            "WHERE day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date GROUP BY provider ORDER BY provider"
+        )
+    return [(r["provider"] or "platform", r["n"]) for r in rows]
+
+
 @routes.get("/portal/")
 @page("records:read")
 async def home(request: web.Request) -> web.Response:
@@ -31,4 +42,5 @@ async def home(request: web.Request) -> web.Response:
         tenant=await caller_tenant(request),
         connectors=connectors,
         counts=await record_counts(request),
+        usage=await usage_this_month(request),
     )
