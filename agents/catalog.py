@@ -159,6 +159,8 @@ def _check(spec: AgentSpec, where: str) -> None:
         fail(f"unknown tools {sorted(unknown)} (known: {sorted(TOOL_NAMES)})")
     if spec.output_schema.get("type") != "object":
         fail("output_schema must be a JSON Schema of type object")
+    if "actions" in spec.output_schema.get("properties", {}):  # the proposed actions' field, added for `act` agents
+        fail("output_schema may not name a field 'actions': it is reserved for proposed actions")
     if bad := [a for a in spec.actions if not ACTION_NAME.match(a)]:
         fail(f"actions must be provider.action names: {bad}")
     if spec.autonomy == "act" and not spec.actions:

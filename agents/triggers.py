@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from msgspec import Struct
+
 from agents.catalog import AgentSpec, Condition
 
 _VERSION = re.compile(r"\.v\d+$")
@@ -17,12 +19,17 @@ def unversioned(event_type: str) -> str:
 
 
 def field_value(data: Any, path: str) -> Any:
-    """The value at a dotted path of the entity's data (a dict as decoded from the event), or _MISSING."""
+    """The value at a dotted path of the entity's data, or _MISSING. Pass the decoded entity (a Struct): entities
+    leave their default values out of the JSON (omit_defaults), so in a dict `status == ""` or
+    `accepts_marketing == false` would never hold, while the Struct reads the default. A dict is taken as it is."""
     value = data
     for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
+        if isinstance(value, Struct) and part in value.__struct_fields__:
+            value = getattr(value, part)
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
             return _MISSING
-        value = value[part]
     return value
 
 

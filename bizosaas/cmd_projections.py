@@ -1,4 +1,4 @@
-"""`bizosaas projections rebuild`: rebuild `records` from `event_log` from scratch."""
+"""`bizosaas projections rebuild`: rebuild `records` and `agent_runs` from `event_log` from scratch."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ async def run(args: argparse.Namespace) -> int:
     result = await rebuild_records(settings.database_admin_url, progress.update)
     progress.finish()
     print(
-        f"rebuilt {result.records} record(s) from {result.events} event(s)"
+        f"rebuilt {result.records} record(s) and {result.agent_runs} agent run(s) from {result.events} event(s)"
         + (f"; {result.undecodable} undecodable event(s) skipped" if result.undecodable else "")
     )
     return 0

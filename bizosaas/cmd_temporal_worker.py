@@ -17,6 +17,7 @@ from bizosaas.settings import Settings, refuse_unsafe
 from connectors.credentials import VaultSecrets
 from connectors.oauth import TokenSource
 from connectors.sync import SyncDeps
+from connectors.temporal.client import apply_usage_schedule
 from connectors.temporal.shared import TASK_QUEUE
 from connectors.temporal.worker import build_worker
 from db.pool import create_pool
@@ -63,6 +64,8 @@ async def run(args: argparse.Namespace) -> int:
         )
         async with build_worker(client, deps, args.task_queue):
             log.info("temporal worker on %s, task queue %s", settings.temporal_address, args.task_queue)
+            if await apply_usage_schedule(client, settings.billing_connector, settings.usage_push_interval_s):
+                log.info("usage push to Lago every %ds", settings.usage_push_interval_s)
             await stop.wait()
         log.info("temporal worker stopped")
         return 0

@@ -1,6 +1,8 @@
 """`bizosaas tenant create NAME [--json]`: create a tenant and print its first API key (shown this once).
 `bizosaas tenant erase T --yes` / `bizosaas tenant erase T --email E | --external-id ID [--source C]`: erase a
-tenant, or one person within it, everywhere the platform keeps data (bizosaas/erasure.py)."""
+tenant, or one person within it, everywhere the platform keeps data (bizosaas/erasure.py).
+`bizosaas tenant bill T SUBSCRIPTION [--from DAY]`: bill tenant T's usage to this Lago subscription (its
+external_subscription_id) from DAY on (default today); the `usage-push` schedule sends it (connectors/usage_push.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import argparse
 import getpass
 import json
 import re
+from datetime import date
 
 import asyncpg
 
 from bizosaas.settings import Settings
-from db.pool import create_pool
+from db.pool import create_pool, tenant_transaction
 from gateway.tenancy import create_tenant
 
 
@@ -35,6 +38,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     erase.add_argument("--by", default="", help="who asks, recorded with the erasure (default: the OS user)")
     erase.add_argument("--json", action="store_true", help='print {"id": ..., "counts": {...}}')
     erase.set_defaults(run=run_erase)
+    bill = actions.add_parser("bill", help="push a tenant's usage to this Lago subscription (the platform's billing)")
+    bill.add_argument("tenant")
+    bill.add_argument("subscription", help="the Lago subscription's external_subscription_id")
+    bill.add_argument("--from", dest="billed_from", type=date.fromisoformat, help="first billed day (default today)")
+    bill.set_defaults(run=run_bill)
+
+
+async def run_bill(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    pool = await create_pool(settings.database_url, max_size=1)
+    try:
+        async with tenant_transaction(pool, args.tenant) as conn:
+            if not await conn.fetchval("SELECT count(*) FROM tenants WHERE id = $1", args.tenant):
+                print(f"bizosaas tenant bill: no tenant {args.tenant}")
+                return 1
+            await conn.execute(
+                """INSERT INTO billing_accounts (tenant_id, lago_subscription_id, billed_from)
+                   VALUES (current_setting('app.tenant_id'), $1, coalesce($2, current_date))
+                   ON CONFLICT (tenant_id) DO UPDATE SET lago_subscription_id = $1,
+                     billed_from = coalesce($2, billing_accounts.billed_from), updated_at = now()""",
+                args.subscription,
+                args.billed_from,
+            )
+    finally:
+        await pool.close()
+    print(f"tenant {args.tenant}: usage billed to Lago subscription {args.subscription}")
+    return 0
 
 
 async def run_create(args: argparse.Namespace) -> int:

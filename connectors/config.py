@@ -23,3 +23,7 @@ class ConnectorsConfig:
     # a connector's Temporal Schedule syncs every resource this often (incrementally) unless changed for it through
     # POST /v1/connectors/{id}/schedule; set when the connector connects
     sync_interval_s: int = 15 * 60
+    # --- the platform's own billing (connectors/usage_push.py) ---
+    # the Lago connector (of the operator's tenant) that every billed tenant's usage is pushed to; empty: no push
+    billing_connector: str = ""
+    usage_push_interval_s: int = 3600  # how often the `usage-push` schedule pushes the closed days not yet sent

@@ -11,7 +11,8 @@ Schedule (`connector.schedule.v1` changes its interval or pauses it), and the ro
 gateway shows it from. `connector.disconnect.v1` removes the schedule, stops the set-up and syncs in progress and,
 when asked, erases what came from the connector. `connector.action.v1` starts the ConnectorAction workflow
 (id `action:{command}`) and leaves the command `running`: the workflow records `completed` with the action's answer,
-or `failed`, when the action ends. Agent runs register in RUNNERS when they land.
+or `failed`, when the action ends. Agent runs (`agent.run.v1`) and decisions on them (`agent.run.decide.v1`) have
+their runners in consumers/agent_runners.py.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from connectors.temporal.client import (
     temporal_client,
 )
 from connectors.temporal.shared import ActionInput, schedule_offset_s
+from consumers.agent_runners import AGENT_RUNNERS
 from consumers.entry import Entry
 from consumers.group import Batch, Group
 from db.erasure import erase_source_rows, record_erasure
@@ -229,6 +231,7 @@ RUNNERS: dict[str, Runner] = {  # command type -> runner
     ScheduleSyncs.__struct_config__.tag: run_schedule,
     DisconnectConnector.__struct_config__.tag: run_disconnect,
     RunConnectorAction.__struct_config__.tag: run_action,
+    **AGENT_RUNNERS,
 }
 
 # insert when the gateway's row is missing (a command from elsewhere); never move a finished command back

@@ -1,5 +1,5 @@
 """The consumer groups a worker can run, by name: one module per group (projector, metrics, commands, deliveries,
-indexer), each a consumers.group.Group. A new group registers its factory here."""
+indexer, agents), each a consumers.group.Group. A new group registers its factory here."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from connectors.config import ConnectorsConfig
+from consumers.agents import agents_group
 from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
 from consumers.group import Group
@@ -26,7 +27,7 @@ class GroupContext:
     redis: Redis
     partitions: int
     rag: RagConfig = RagConfig()  # the indexer's embedder and chunking
-    temporal: Any = None  # the command runners' Temporal client (consumers.commands.RunnerContext.temporal)
+    temporal: Any = None  # the command runners' and the agents group's Temporal client (RunnerContext.temporal)
     connectors: ConnectorsConfig = ConnectorsConfig()  # the command runners' (the default sync interval)
 
 
@@ -38,4 +39,5 @@ GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     ),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
+    "agents": lambda ctx: agents_group(ctx.pool, ctx.partitions, ctx.temporal),
 }

@@ -8,7 +8,8 @@ so it ends in the same rows.
 
 The projector also keeps the history of sync runs (`sync_runs`, one row per run) from the connector.sync.started,
 completed and failed events, in the same statement's transaction: a run's row only moves forward (a started event
-seen again, or after its outcome, changes nothing; an outcome sets the counts or the error and the finish time).
+seen again, or after its outcome, changes nothing; an outcome sets the counts or the error and the finish time),
+and the agent runs (`agent_runs`, consumers/agent_runs.py) from the agent.run.* events under the same rule.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Sequence
 import asyncpg
 import msgspec
 
+from consumers.agent_runs import project_agent_runs
 from consumers.entry import Entry
 from consumers.group import Batch, Group
 from events.ids import opaque_id
@@ -35,6 +37,10 @@ TITLE_FIELD = {
     "product": "name",
     "company": "name",
     "lead": "name",
+    "deal": "name",
+    "tag": "name",
+    "list": "name",
+    "campaign": "name",
     "post": "title",
     "page": "title",
     "task": "title",
@@ -247,6 +253,7 @@ async def project_sync_runs(conn: asyncpg.Connection, events: Iterable[Event]) -
 async def handle(conn: asyncpg.Connection, tenant: str, entries: list[Entry], batch: Batch) -> None:
     await project(conn, entries)
     await project_sync_runs(conn, (e.message for e in entries))
+    await project_agent_runs(conn, (e.message for e in entries))
 
 
 def projector_group(pool: asyncpg.Pool, partitions: int) -> Group:

@@ -64,6 +64,15 @@ class RunAgent(Command, frozen=True, kw_only=True, tag="agent.run.v1"):
     inputs: dict[str, Any] = {}
 
 
+class DecideAgentRun(Command, frozen=True, kw_only=True, tag="agent.run.decide.v1"):
+    """A person's decision on a run awaiting approval (POST /v1/agent-runs/{id}/approve or /reject); the decider is
+    `issued_by`. The run workflow issues the proposed actions only when approved."""
+
+    run_id: str
+    approved: bool
+    reason: str = ""
+
+
 class Replay(Command, frozen=True, kw_only=True, tag="stream.replay.v1"):
     group: str
     from_id: str
@@ -79,5 +88,6 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     ScheduleSyncs,
     RunConnectorAction,
     RunAgent,
+    DecideAgentRun,
     Replay,
 )

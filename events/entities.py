@@ -157,6 +157,39 @@ class Lead(Entity, frozen=True, kw_only=True):
     score: int | None = None
 
 
+class Deal(Entity, frozen=True, kw_only=True):
+    """A sales opportunity in a CRM's pipeline (not yet an order: no lines, an expected amount)."""
+
+    name: str = ""
+    stage: str = ""
+    pipeline: str = ""
+    currency: str = "USD"
+    amount_minor: int = 0
+    probability: int | None = None  # percent, as the CRM estimates it
+    expected_close: str | None = None  # a date (YYYY-MM-DD): no time of day
+    company: str = ""
+    contact_external_id: str | None = None
+    owner: str | None = None
+
+
+class Segment(Entity, frozen=True, kw_only=True):
+    """A named group of contacts (a tag or a list: the event's subject kind says which)."""
+
+    name: str = ""
+    slug: str = ""
+    description: str = ""
+
+
+class Campaign(Entity, frozen=True, kw_only=True):
+    """A marketing message sent (or to be sent) to many contacts at once."""
+
+    name: str = ""
+    status: str = ""  # the provider's: draft, scheduled, working, archived ...
+    channel: str = ""  # email, sms ...
+    subject: str = ""
+    recipients: int | None = None
+
+
 class Task(Entity, frozen=True, kw_only=True):
     title: str = ""
     description: str = ""

@@ -14,9 +14,11 @@ import msgspec
 from msgspec import Meta, Struct
 
 from events.entities import (
+    Campaign,
     Comment,
     Company,
     Contact,
+    Deal,
     Entity,
     Invoice,
     Lead,
@@ -25,6 +27,7 @@ from events.entities import (
     Payment,
     Post,
     Product,
+    Segment,
     Subscription,
     Task,
     UtcTime,
@@ -111,6 +114,10 @@ def entity_events(domain: str, kind: str, entity: type[Entity], version: int = 1
 ContactUpserted, ContactDeleted = entity_events("crm", "contact", Contact)
 CompanyUpserted, CompanyDeleted = entity_events("crm", "company", Company)
 LeadUpserted, LeadDeleted = entity_events("crm", "lead", Lead)
+DealUpserted, DealDeleted = entity_events("crm", "deal", Deal)
+TagUpserted, TagDeleted = entity_events("crm", "tag", Segment)
+ListUpserted, ListDeleted = entity_events("crm", "list", Segment)
+CampaignUpserted, CampaignDeleted = entity_events("marketing", "campaign", Campaign)
 # v2: money became integer minor units (v1 carried decimal strings; see events/legacy.py)
 OrderUpserted, OrderDeleted = entity_events("commerce", "order", Order, version=2)
 ProductUpserted, ProductDeleted = entity_events("commerce", "product", Product)
@@ -178,6 +185,8 @@ class AgentRunStarted(Event, frozen=True, kw_only=True, tag="agent.run.started.v
     trigger_id: str = ""  # the event that woke it (or the command that asked for it)
     triggers: int = 1  # how many triggers the coalescing window folded into this run
     inputs: dict[str, Any] = {}  # what the run was given (never secrets)
+    subject_kind: str = ""  # the record the run is about (the RunRequest's); empty for a run asked without one
+    subject_external_id: str = ""
 
 
 class AgentRunDeferred(Event, frozen=True, kw_only=True, tag="agent.run.deferred.v1"):
@@ -227,6 +236,14 @@ ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
     CompanyDeleted,
     LeadUpserted,
     LeadDeleted,
+    DealUpserted,
+    DealDeleted,
+    TagUpserted,
+    TagDeleted,
+    ListUpserted,
+    ListDeleted,
+    CampaignUpserted,
+    CampaignDeleted,
     OrderUpserted,
     OrderDeleted,
     ProductUpserted,

@@ -13,6 +13,8 @@ from db.pool import create_pool
 from gateway import (
     portal,
     routes_admin,
+    routes_agent_runs,
+    routes_agents,
     routes_commands,
     routes_connectors,
     routes_deliveries,
@@ -62,8 +64,10 @@ ROUTE_MODULES = (
     routes_webhooks,
     routes_deliveries,
     routes_commands,
+    routes_agent_runs,
     routes_admin,
     routes_search,
+    routes_agents,
 )
 
 

@@ -1,21 +1,22 @@
 """The gateway's settings: each field's default is written here and nowhere else.
 
 `bizosaas.settings.Settings` is a GatewayConfig (and a RuntimeConfig) filled from the environment; `init(settings)`
-takes it as it is. The gateway also serves search and manages connectors, so it is a RagConfig and a
-ConnectorsConfig too.
+takes it as it is. The gateway also serves search, manages connectors and shows the agents' budgets, so it is a
+RagConfig, a ConnectorsConfig and an AgentsConfig too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agents.config import AgentsConfig
 from connectors.config import ConnectorsConfig
 from events.streams import DEDUPE_WINDOW_S, DEFAULT_PARTITIONS
 from rag.config import RagConfig
 
 
 @dataclass(frozen=True, kw_only=True)
-class GatewayConfig(RagConfig, ConnectorsConfig):
+class GatewayConfig(RagConfig, ConnectorsConfig, AgentsConfig):
     # --- servers (DSNs may hold passwords: kept out of repr) ---
     redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
     database_url: str = field(  # the services' role: row-level security applies

@@ -24,14 +24,19 @@ def encode_cursor(scope: str, value: datetime, item_id: str) -> str:
 def decode_cursor(cursor: str | None, scope: str) -> tuple[datetime, str] | None:
     if not cursor:
         return None
+    _, value, item_id = _decode(cursor, scope, _Position)
+    return value, item_id
+
+
+def _decode(cursor: str, scope: str, kind: Any) -> Any:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        got_scope, value, item_id = msgspec.json.decode(raw, type=_Position)
+        position = msgspec.json.decode(raw, type=kind)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise ProblemError("bad-request", "the cursor is not one this list gave out") from None
-    if got_scope != scope:
+    if position[0] != scope:
         raise ProblemError("bad-request", "the cursor belongs to another list or sort order")
-    return value, item_id
+    return position
 
 
 def page(rows: list[Any], limit: int, scope: str, sort_field: str = "created_at") -> tuple[list[Any], str | None]:
@@ -40,3 +45,12 @@ def page(rows: list[Any], limit: int, scope: str, sort_field: str = "created_at"
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_cursor(scope, last[sort_field], last["id"])
+
+
+def encode_key_cursor(scope: str, key: str) -> str:
+    """For lists ordered by a unique text key alone (the agent catalog): the position is the last key."""
+    return base64.urlsafe_b64encode(msgspec.json.encode((scope, key))).decode().rstrip("=")
+
+
+def decode_key_cursor(cursor: str | None, scope: str) -> str | None:
+    return _decode(cursor, scope, tuple[str, str])[1] if cursor else None

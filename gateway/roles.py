@@ -1,8 +1,8 @@
 """Who may do what: the permission table (docs/gateway.md prints it) and the check every route goes through.
 
-Tenant roles: admin (everything in the tenant, API keys included), manager (connectors, commands, deliveries),
-user (reads). The platform operator (BIZOSAAS_ADMIN_TOKEN or a JWT with the operator claim) is not a tenant role:
-it may create tenants and use /v1/admin/*, which span tenants, and nothing inside a tenant.
+Tenant roles: admin (everything in the tenant, API keys and the agents' settings included), manager (connectors,
+commands, deliveries), user (reads). The platform operator (BIZOSAAS_ADMIN_TOKEN or a JWT with the operator claim)
+is not a tenant role: it may create tenants and use /v1/admin/*, which span tenants, and nothing inside a tenant.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "deliveries:read": frozenset({"admin", "manager"}),
     "deliveries:retry": frozenset({"admin", "manager"}),
     "keys:manage": frozenset({"admin"}),
+    "agents:read": frozenset({"admin", "manager", "user"}),
+    "agents:manage": frozenset({"admin"}),  # which agents run, how freely they act, and the tenant's budget
 }
 ALL_PERMISSIONS = frozenset(PERMISSIONS) | {PUBLIC, OPERATOR}
 

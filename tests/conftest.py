@@ -43,6 +43,9 @@ TABLES = (
     "connector_schedules",  # connector operations (0011)
     "agent_settings",
     "agent_limits",  # agents (0014)
+    "billing_accounts",
+    "usage_pushes",  # the usage push to Lago (0016)
+    "agent_runs",  # agent runs (0020)
 )
 
 

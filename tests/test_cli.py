@@ -94,7 +94,7 @@ async def test_streams_replay_dead_letters_and_rebuild(redis, pool, admin, migra
     assert await redis.xlen(replay_stream("metrics")) == 1
 
     rebuilt = await bizosaas(env, "projections", "rebuild")
-    assert rebuilt.returncode == 0 and "rebuilt 11 record(s) from 11 event(s)" in rebuilt.stdout
+    assert rebuilt.returncode == 0 and "rebuilt 11 record(s) and 0 agent run(s) from 11 event(s)" in rebuilt.stdout
 
 
 async def test_worker_names_unknown_groups(migrated):

@@ -58,6 +58,7 @@ OWN_SETTINGS = {
     "worker-deliveries": WORKER,
     "worker-commands": WORKER | {"TEMPORAL_ADDRESS"},
     "worker-indexer": WORKER | {"OPENAI_API_KEY"},
+    "worker-agents": WORKER | {"TEMPORAL_ADDRESS"},
     "temporal-worker": WORKER | {"VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS"},
 }
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -382,7 +383,7 @@ def test_redis_start_script_admits_each_service_with_its_password_only(tmp_path:
     port = free_port()
     passwords = {
         f"REDIS_PASSWORD_{s.upper()}": f"pw-{s}-0123456789abcdef0123456789"
-        for s in ("gateway", "projector", "metrics", "commands", "deliveries", "indexer", "temporal_worker")
+        for s in ("gateway", "projector", "metrics", "commands", "deliveries", "indexer", "temporal_worker", "agents")
     }
     bin_dir = Path(redis_server_binary()).parent
     env = {**os.environ, **passwords, "PATH": f"{bin_dir}:{os.environ['PATH']}"}

@@ -116,16 +116,24 @@ async def test_tenant_b_never_sees_tenant_a_on_any_read_route(gw: Gateway, redis
                 t["run_id"],
                 t["connector_id"],
             )
+            await conn.execute(  # and an agent run (tests/test_agent_runs_api.py projects real ones)
+                "INSERT INTO agent_runs (tenant_id, run_id, agent, status, status_rank, status_at, source) "
+                "VALUES ($1, $2, 'order-fulfilment', 'awaiting_approval', 2, now(), $3)",
+                t["tenant"],
+                t["run_id"],
+                t["connector_id"],
+            )
     marks = ("tenant", "connector_id", "delivery_id", "command_id", "order_id", "contact_id", "email", "run_id")
     a_marks = [a[k] for k in marks]
     # search and knowledge ("search" tag) need the indexer and a query: tests/test_rag_gateway.py proves their
-    # isolation; the provider catalog holds no tenant's data (the same for everyone)
+    # isolation; the provider catalog holds no tenant's data (the same for everyone); the agent catalog is the same
+    # for everyone too, and tests/test_gateway_agents.py proves each tenant sees its own state of it
     reads = [
         s
         for s in specs_of(gw)
         if s.method == "GET"
         and s.permission not in (PUBLIC, OPERATOR)
-        and s.tag != "search"
+        and s.tag not in ("search", "agents")
         and s.template != "/v1/providers"
         and s.status == 200  # the OAuth2 authorize redirect: tests/test_oauth.py checks another tenant gets 404
     ]

@@ -216,7 +216,7 @@ class TestFluentCrm(ProviderConformance):
         server.seed(**{resource.name: count})
 
     def server_ids(self, server: FluentCrmSite, resource: Resource) -> list[str]:
-        return [str(i) for i in server.ids()]
+        return [str(i) for i in server.ids(resource.name)]
 
     def action_input(self, server: FluentCrmSite, action: Action) -> dict[str, Any]:
         assert action.name == "add_tag"

@@ -6,6 +6,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from agents.config import AgentsConfig
 from bizosaas.settings import Settings, env_name
 from connectors.config import ConnectorsConfig
 from consumers.base import RuntimeConfig
@@ -14,7 +15,7 @@ from rag.config import RagConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ("../shared", "/work/shared")  # the machine-local design folder: never read at run or test time
-PACKAGES = ("events", "producers", "consumers", "connectors", "rag", "gateway", "db", "bizosaas")
+PACKAGES = ("events", "producers", "consumers", "connectors", "rag", "agents", "gateway", "db", "bizosaas")
 
 
 def test_top_level_packages_are_this_repositorys():
@@ -69,7 +70,7 @@ def test_ruff_finds_nothing_to_lint_or_format():
 def test_each_setting_is_declared_once():
     """A setting's default is written in the one config that declares it; Settings inherits the others."""
     declared: dict[str, str] = {}
-    for config in (RagConfig, ConnectorsConfig, GatewayConfig, RuntimeConfig, Settings):
+    for config in (RagConfig, ConnectorsConfig, AgentsConfig, GatewayConfig, RuntimeConfig, Settings):
         for name in config.__annotations__:
             assert name not in declared, f"{name} is declared by both {declared[name]} and {config.__name__}"
             declared[name] = config.__name__

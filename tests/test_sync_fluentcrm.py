@@ -158,3 +158,74 @@ async def test_a_sync_lists_every_contact_publishes_only_changes_and_reconciles_
         fresh = [e for e in (await published(redis))[before:] if e.type == "crm.contact.upserted.v1"]
         assert [e.subject.external_id for e in fresh] == [str(untagged)] and fresh[0].data.tags == ["VIP"]
         await wait_for(lambda: _deleted(admin), [str(gone)])
+
+
+# --- tags, lists and campaigns ----------------------------------------------------------------------------------
+
+
+async def test_tags_lists_and_campaigns_page_and_map(site):
+    site.seed(subscribers=4, tags=120, campaigns=5)
+    tags = FACTS.resource("tags")
+    first = await api.read_page(call_for(site), tags, 1)
+    assert (first.total, first.total_pages, len(first.objects)) == (123, 2, 100)
+    assert site.log[-1][2] == {
+        "page": "1",
+        "per_page": "100",
+        "sort_by": "id",
+        "sort_order": "ASC",
+        "exclude_counts": "true",
+    }
+    assert "totalCount" not in first.objects[0]  # counts move with every contact: not part of a tag's state
+    vip = mapping.segment(site.tags[3])
+    assert (vip.name, vip.slug, vip.description) == ("VIP", "vip", "Top spenders")
+    newsletter = mapping.segment((await api.read_page(call_for(site), FACTS.resource("lists"), 1)).objects[0])
+    assert (newsletter.name, newsletter.provider_data["is_public"]) == ("Newsletter", True)
+    campaigns = await api.read_page(call_for(site), FACTS.resource("campaigns"), 1)
+    assert site.log[-1][2]["sort_type"] == "ASC" and [o["id"] for o in campaigns.objects] == site.ids("campaigns")
+    scheduled = mapping.campaign(site.campaigns[2])
+    assert (scheduled.name, scheduled.status, scheduled.channel, scheduled.recipients) == (
+        "Spring newsletter 1",
+        "scheduled",
+        "email",
+        121,
+    )
+    assert scheduled.subject == "What's new this spring (1)"
+    assert scheduled.provider_data["scheduled_at_local"] == "2026-03-01 09:00:00"
+    # the docs' examples answer tags and lists as a bare array: one whole last page
+    site.bare_segments = True
+    bare = await api.read_page(call_for(site), tags, 1)
+    assert len(bare.objects) == 123 and sync_pages.last_page(tags, 1, bare)
+
+
+async def _kind(admin, kind: str) -> dict[str, bool]:
+    rows = await admin.fetch(
+        "SELECT external_id, deleted FROM records WHERE tenant_id = $1 AND kind = $2", TENANT, kind
+    )
+    return {r["external_id"]: r["deleted"] for r in rows}
+
+
+async def test_tags_lists_and_campaigns_sync_change_and_reconcile(deps, site, redis, pool, admin):
+    site.seed(subscribers=30, tags=2, lists=1, campaigns=4)
+    resources = ("tags", "lists", "campaigns")
+    async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
+        for name in resources:
+            await sync.run(deps, sync.Target(TENANT, CONNECTOR, name), f"{name}-1")
+        for kind, name in zip(("tag", "list", "campaign"), resources, strict=True):
+            wanted = {str(i): False for i in site.ids(name)}
+            await wait_for(lambda k=kind: _kind(admin, k), wanted)
+        published_types = {e.type for e in await published(redis)}
+        assert {"crm.tag.upserted.v1", "crm.list.upserted.v1", "marketing.campaign.upserted.v1"} <= published_types
+
+        # a contact joining a tag changes no tag; a renamed tag publishes again; a deleted campaign is a tombstone
+        await api.add_tag(call_for(site), str(site.ids()[1]), "vip")
+        site.change(3, "tags", title="VIP customers")
+        gone = site.ids("campaigns")[0]
+        site.delete(gone, "campaigns")
+        before = len(await published(redis))
+        assert (await sync.run(deps, sync.Target(TENANT, CONNECTOR, "tags"), "tags-2")).records == 5
+        fresh = [e for e in (await published(redis))[before:] if e.type == "crm.tag.upserted.v1"]
+        assert [(e.subject.external_id, e.data.name) for e in fresh] == [("3", "VIP customers")]
+        finished = await sync.run(deps, sync.Target(TENANT, CONNECTOR, "campaigns"), "campaigns-2")
+        assert finished.deleted == 1
+        await wait_for(lambda: _kind(admin, "campaign"), {str(i): i == gone for i in [gone, *site.ids("campaigns")]})
+        assert (await _kind(admin, "tag"))["3"] is False and len(await _kind(admin, "list")) == 2

@@ -10,12 +10,13 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from factories import running, wait_for
 from providers.zoho_server import ZohoCrm
 
 from connectors import oauth, sync
-from connectors.base import ApiCall, ProviderBusy, ProviderRefused
+from connectors.base import ApiCall, PageCursorGone, ProviderBusy, ProviderRefused
 from connectors.credentials import VaultSecrets
 from connectors.providers.zoho_crm import api, mapping
 from connectors.registry import get_facts
@@ -26,7 +27,7 @@ from producers.publisher import Publisher
 
 TENANT, CONNECTOR = "tenant-zoho", "con_zoho_sync_1"
 FACTS = get_facts("zoho-crm")
-LEADS, CONTACTS = FACTS.resource("Leads"), FACTS.resource("Contacts")
+LEADS, CONTACTS, DEALS = FACTS.resource("Leads"), FACTS.resource("Contacts"), FACTS.resource("Deals")
 
 
 @pytest.fixture
@@ -47,12 +48,16 @@ def call_for(crm: ZohoCrm, token: str | None = None, **kwargs) -> ApiCall:
 async def test_pages_the_documented_answers_and_errors(crm):
     crm.seed(Leads=250)
     first = await api.read_page(call_for(crm), LEADS, 1)
-    assert [o["id"] for o in first.objects] == crm.ids("Leads")[:100] and first.total_pages == 2
+    assert [o["id"] for o in first.objects] == crm.ids("Leads")[:100] and first.next_cursor
     query, headers = crm.requests("Leads")[-1].query, crm.requests("Leads")[-1].headers
     assert (query["page"], query["per_page"], query["sort_by"], query["sort_order"]) == ("1", "100", "id", "asc")
     assert "Modified_Time" in query["fields"].split(",") and headers["Authorization"].startswith("Zoho-oauthtoken ")
-    last = await api.read_page(call_for(crm), LEADS, 3)
-    assert len(last.objects) == 50 and last.total_pages == 3
+    second = await api.read_page(call_for(crm), LEADS, 2, after=first.next_cursor)
+    assert crm.requests("Leads")[-1].query["page_token"] == first.next_cursor
+    assert "page" not in crm.requests("Leads")[-1].query  # Zoho refuses page with page_token
+    last = await api.read_page(call_for(crm), LEADS, 3, after=second.next_cursor)
+    assert len(last.objects) == 50 and last.next_cursor is None
+    assert [o["id"] for o in first.objects + second.objects + last.objects] == crm.ids("Leads")
     # If-Modified-Since: the window's lower bound with an offset (records were seeded a minute apart from T0)
     window = await api.read_page(call_for(crm), LEADS, 1, "2026-01-01T04:05:00")
     assert crm.requests("Leads")[-1].headers["If-Modified-Since"] == "2026-01-01T04:05:00+00:00"
@@ -77,6 +82,34 @@ async def test_pages_the_documented_answers_and_errors(crm):
         await api.read_page(call_for(crm, allow_private=False), LEADS, 1)
 
 
+async def test_page_numbers_stop_at_2000_records_and_page_tokens_go_on(crm):
+    """Zoho's `page` reaches the first 2,000 records; the api asks every later page by page_token, so a listing of
+    2,100 pages to the end (the old page-number loop was refused at page 21)."""
+    crm.seed(Deals=2100)
+    headers = {"Authorization": f"Zoho-oauthtoken {crm.issue_access()}"}
+    params = {"fields": "Deal_Name", "per_page": "100", "page": "21"}
+    url = crm.url + "/crm/v8/Deals"
+    async with aiohttp.ClientSession() as http, http.get(url, params=params, headers=headers) as r:
+        refused = (r.status, await r.json())
+    assert refused[0] == 400 and refused[1]["code"] == "DISCRETE_PAGINATION_LIMIT_EXCEEDED"
+    assert refused[1]["details"] == {"limit": 2000}
+    seen, after, number = [], None, 0
+    while True:
+        number += 1
+        page = await api.read_page(call_for(crm), DEALS, number, after=after)
+        seen += [o["id"] for o in page.objects]
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    assert seen == crm.ids("Deals") and number == 21
+    assert all(r.status == 200 for r in crm.requests("Deals")[1:])
+    # a token past its expiry (a run resumed a day later): the run must read its pages again
+    first = await api.read_page(call_for(crm), DEALS, 1)
+    crm.expire_page_tokens()
+    with pytest.raises(PageCursorGone, match="EXPIRED_VALUE"):
+        await api.read_page(call_for(crm), DEALS, 2, after=first.next_cursor)
+
+
 async def test_update_lead_status(crm):
     (lead_id,) = crm.seed(Leads=1)
     answer = await api.update_lead_status(call_for(crm), lead_id, "Contacted")
@@ -87,6 +120,22 @@ async def test_update_lead_status(crm):
 
 def test_mapping():
     crm = ZohoCrm()
+    won, lost = crm.seed(Deals=4)[2:]
+    deal = mapping.deal(crm.records["Deals"][won], "eur")
+    assert (deal.name, deal.stage, deal.probability, deal.expected_close) == (
+        "Zylker renewal 2",
+        "Closed Won",
+        100,
+        "2026-03-31",
+    )
+    assert (deal.currency, deal.amount_minor, deal.company, deal.contact_external_id) == (
+        "EUR",
+        102500,
+        "Chemel (Sample)",
+        "6900000000000000300",
+    )
+    multi = mapping.deal({**crm.records["Deals"][lost], "Currency": "INR", "Amount": 1037.5}, "EUR")
+    assert (multi.currency, multi.amount_minor, multi.contact_external_id) == ("INR", 103750, None)
     lead_id = crm.seed(Leads=1)[0]
     lead = mapping.lead(crm.records["Leads"][lead_id])
     assert (lead.name, lead.company, lead.status, lead.origin) == (
@@ -236,3 +285,17 @@ async def test_access_tokens_are_refreshed_through_oauth(deps, crm, redis, secre
         await sync.run(deps, target(), "run-3", full=True)
     failed = [e for e in await published(redis) if e.type == "connector.sync.failed.v1"]
     assert len(failed) == 1 and not failed[0].retryable and "reconnected" in failed[0].error
+
+
+async def test_deals_past_2000_records_import_completely(deps, crm, redis, pool, admin):
+    """A first (full) run of a module over Zoho's 2,000-record page limit lists every deal, by page tokens."""
+    crm.seed(Deals=2100)
+    async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
+        finished = await sync.run(deps, target("Deals"), "run-1")
+        assert (finished.records, finished.deleted) == (2100, 0)
+        assert len([r for r in crm.requests("Deals") if "page_token" in r.query]) == 20
+        deals = [e for e in await published(redis) if e.type == "crm.deal.upserted.v1"]
+        assert sorted(e.subject.external_id for e in deals) == crm.ids("Deals")
+        await wait_for(lambda: _count(admin, "deal"), 2100, timeout_s=90)
+        held = await records(admin, "deal")
+        assert json.loads(held[crm.ids("Deals")[2]]["data"])["stage"] == "Closed Won"

@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from connectors import sync
+from connectors import sync, usage_push
 from connectors.base import ProviderBusy
 from connectors.temporal.client import start_sync
 from connectors.temporal.shared import (
@@ -33,6 +33,8 @@ from connectors.temporal.shared import (
     RunResult,
     StepResult,
     SyncAllInput,
+    UsagePushInput,
+    UsagePushResult,
 )
 from db.pool import tenant_transaction
 from events.errors import is_transient
@@ -95,6 +97,7 @@ class ConnectorActivities:
             self.sync_all,
             self.action,
             self.record_command,
+            self.push_usage,
         ]
 
     @activity.defn(name="sync.begin")
@@ -178,3 +181,10 @@ class ConnectorActivities:
                 input.reason[:2000],
                 json.dumps(input.result) if input.result is not None else None,
             )
+
+    @activity.defn(name="billing.push_usage")
+    @classified
+    async def push_usage(self, input: UsagePushInput) -> UsagePushResult:
+        async with heartbeating():
+            pushed = await usage_push.push_usage(self.deps, input.connector_id)
+        return UsagePushResult(pushed.tenants, pushed.events)

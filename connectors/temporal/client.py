@@ -29,11 +29,14 @@ from connectors.temporal.shared import (
     SYNC_NOW_SIGNAL,
     SYNC_WORKFLOW,
     TASK_QUEUE,
+    USAGE_PUSH_SCHEDULE,
+    USAGE_PUSH_WORKFLOW,
     ActionInput,
     ConnectorRef,
     SyncAllInput,
     SyncInput,
     SyncNow,
+    UsagePushInput,
     action_workflow_id,
     connect_workflow_id,
     schedule_id,
@@ -203,3 +206,29 @@ async def temporal_client(temporal: Client | LazyTemporal | None) -> Client:
     if temporal is None:
         raise TemporalUnavailable("this worker has no Temporal client (TEMPORAL_ADDRESS)")
     return await temporal.get() if isinstance(temporal, LazyTemporal) else temporal
+
+
+async def apply_usage_schedule(client: Client, connector_id: str, interval_s: int) -> bool:
+    """The usage push's Temporal Schedule (`usage-push`), made to push through `connector_id` every `interval_s`;
+    with no connector (billing off) it is removed. Idempotent: the temporal worker applies it when it starts. Answers
+    whether a schedule exists now."""
+    if not connector_id:
+        try:
+            async with _reachable():
+                await client.get_schedule_handle(USAGE_PUSH_SCHEDULE).delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        return False
+    wanted = Schedule(
+        action=ScheduleActionStartWorkflow(
+            USAGE_PUSH_WORKFLOW, UsagePushInput(connector_id), id=USAGE_PUSH_SCHEDULE, task_queue=TASK_QUEUE
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=interval_s))]),
+    )
+    async with _reachable():
+        try:
+            await client.create_schedule(USAGE_PUSH_SCHEDULE, wanted)
+        except ScheduleAlreadyRunningError:
+            await client.get_schedule_handle(USAGE_PUSH_SCHEDULE).update(lambda _: ScheduleUpdate(schedule=wanted))
+    return True

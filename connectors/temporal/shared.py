@@ -14,6 +14,10 @@ CONNECT_WORKFLOW = "ConnectorConnect"
 ACTION_WORKFLOW = "ConnectorAction"
 SCHEDULED_SYNC_WORKFLOW = "ConnectorScheduledSync"
 SYNC_NOW_SIGNAL = "sync_now"
+USAGE_PUSH_WORKFLOW = "UsagePush"
+# the one Temporal Schedule of the platform's usage push to Lago (connectors/usage_push.py); its action's workflow id
+# is the same, suffixed by Temporal with the tick's time
+USAGE_PUSH_SCHEDULE = "usage-push"
 
 
 def sync_workflow_id(connector_id: str, resource: str) -> str:
@@ -144,3 +148,16 @@ class CommandOutcome:
     status: str  # completed | failed
     reason: str = ""
     result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class UsagePushInput:
+    """The billing Lago connector's id (BIZOSAAS_BILLING_CONNECTOR): its tenant is looked up, its key read in Vault."""
+
+    connector_id: str
+
+
+@dataclass(frozen=True)
+class UsagePushResult:
+    tenants: int
+    events: int

@@ -8,9 +8,15 @@ from temporalio.worker import Worker
 from connectors import sync
 from connectors.temporal.activities import ConnectorActivities
 from connectors.temporal.shared import TASK_QUEUE
-from connectors.temporal.workflows import ActionWorkflow, ConnectWorkflow, ScheduledSyncWorkflow, SyncWorkflow
+from connectors.temporal.workflows import (
+    ActionWorkflow,
+    ConnectWorkflow,
+    ScheduledSyncWorkflow,
+    SyncWorkflow,
+    UsagePushWorkflow,
+)
 
-WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow, ScheduledSyncWorkflow]
+WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow, ScheduledSyncWorkflow, UsagePushWorkflow]
 
 
 def build_worker(client: Client, deps: sync.SyncDeps, task_queue: str = TASK_QUEUE, **options) -> Worker:

@@ -11,6 +11,8 @@ imports no client library), and inputs, results and history carry ids and counts
   joins it instead of running alongside, and a tick never cancels a pending request.
 - ConnectorAction (id `action:{command}`): one provider action (update_stock ...); with a command id, it records the
   outcome and the action's answer on the command (an activity), so the command's status shows the result.
+- UsagePush (started by the Temporal Schedule `usage-push`): the platform's billing, every billed tenant's closed
+  days of usage sent to Lago once (connectors/usage_push.py), in one activity that is safe to repeat.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         SCHEDULED_SYNC_WORKFLOW,
         SYNC_NOW_SIGNAL,
         SYNC_WORKFLOW,
+        USAGE_PUSH_WORKFLOW,
         ActionInput,
         BeginInput,
         CommandOutcome,
@@ -40,6 +43,8 @@ with workflow.unsafe.imports_passed_through():
         SyncInput,
         SyncNow,
         SyncResult,
+        UsagePushInput,
+        UsagePushResult,
     )
 
 PAGE_TIMEOUT = timedelta(minutes=5)
@@ -161,3 +166,18 @@ class ActionWorkflow:
             done = CommandOutcome(input.tenant_id, input.command_id, "completed", f"{input.action} done", result)
             await workflow.execute_activity("command.record", done, **options)
         return result
+
+
+@workflow.defn(name=USAGE_PUSH_WORKFLOW)
+class UsagePushWorkflow:
+    @workflow.run
+    async def run(self, input: UsagePushInput) -> UsagePushResult:
+        # a repeated attempt re-sends nothing Lago recorded (transaction ids, and the usage_pushes ledger)
+        return await workflow.execute_activity(
+            "billing.push_usage",
+            input,
+            result_type=UsagePushResult,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=_retry(5),
+        )

@@ -4,16 +4,23 @@ token endpoint (tests/oauth_server.py's OAuthServer) on the same origin, so a re
 
 - Auth: `Authorization: Zoho-oauthtoken <token>` with a token the token endpoint issued (or `issue_access`);
   otherwise 401 `{"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"}`.
-- `GET /crm/v8/{Leads,Contacts}`: `fields` required (400 REQUIRED_PARAM_MISSING), `page` (from 1), `per_page`
-  (default and at most 200; more is 400 INVALID_DATA), `sort_by` (id, Created_Time, Modified_Time; default id),
-  `sort_order` (asc, desc; default desc); the `If-Modified-Since` header (ISO 8601 with an offset) keeps records
+- `GET /crm/v8/{Leads,Contacts,Deals}`: `fields` required (400 REQUIRED_PARAM_MISSING), `page` (from 1),
+  `per_page` (default and at most 200; more is 400 INVALID_DATA), `sort_by` (id, Created_Time, Modified_Time; default
+  id), `sort_order` (asc, desc; default desc); the `If-Modified-Since` header (ISO 8601 with an offset) keeps records
   modified after it. Answers `{"data": [...only the fields asked, and id], "info": {"per_page", "count", "page",
   "sort_by", "sort_order", "more_records", "next_page_token", "previous_page_token", "page_token_expiry"}}`; 204
   without a body when nothing is listed, 304 when If-Modified-Since was given and nothing was modified after it.
+- The 2,000-record limit of `page`: a page reaching past the 2,000th record is 400 DISCRETE_PAGINATION_LIMIT_EXCEEDED
+  (`details.limit` 2000); beyond, `page_token` (the `info.next_page_token` of the previous answer) continues the
+  listing the token was issued for (its sort, per_page and If-Modified-Since), after the last record it answered, so
+  a record deleted meanwhile shifts nothing. `page` with `page_token` is 400 AMBIGUITY_DURING_PROCESSING; a token past
+  its expiry (24 hours, `info.page_token_expiry`; `expire_page_tokens` in tests) is 400 EXPIRED_VALUE, an unknown one
+  400 INVALID_DATA.
 - `PUT /crm/v8/Leads/{id}` `{"data": [{field: value}]}`: `{"data": [{"code": "SUCCESS", "details": {"id",
   "Modified_Time", ...}, "message": "record updated", "status": "success"}]}`; an unknown id is 400 INVALID_DATA.
 
-Test hooks: `seed`, `change`, `delete`, `fail_next` (429 with Retry-After, or 5xx), `revoke_access`, `log`.
+Test hooks: `seed`, `change`, `delete`, `fail_next` (429 with Retry-After, or 5xx), `revoke_access`,
+`expire_page_tokens`, `log`.
 """
 
 from __future__ import annotations
@@ -28,13 +35,23 @@ from aiohttp import web
 from oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 
 BASE = "/crm/v8"
-MODULES = ("Leads", "Contacts")
+MODULES = ("Leads", "Contacts", "Deals")
+PAGE_LIMIT = 2000  # records `page` reaches; page_token beyond
+TOKEN_TTL = timedelta(hours=24)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))  # Zoho answers in the account's time zone
 
 
 def zoho_time(value: datetime) -> str:
     return value.astimezone(IST).isoformat(timespec="seconds")
+
+
+# sort keys with the id as tie-breaker, so a token's position names one place in the order
+SORT_KEYS = {
+    "id": lambda r: (int(r["id"]),),
+    "Modified_Time": lambda r: (datetime.fromisoformat(r["Modified_Time"]), int(r["id"])),
+    "Created_Time": lambda r: (datetime.fromisoformat(r["Created_Time"]), int(r["id"])),
+}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any):
@@ -60,6 +77,7 @@ class ZohoCrm:
     failures: list[tuple[int, float | None]] = field(default_factory=list)
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
+    page_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> the listing it continues
     _next_id: int = 6_900_000_000_000_000_000
 
     # --- test hooks -------------------------------------------------------------------------------------------
@@ -72,51 +90,65 @@ class ZohoCrm:
     def revoke_access(self, token: str) -> None:
         self.oauth.access_tokens.discard(token)
 
-    def seed(self, Leads: int = 0, Contacts: int = 0, when: datetime = T0) -> list[str]:
+    def seed(self, Leads: int = 0, Contacts: int = 0, Deals: int = 0, when: datetime = T0) -> list[str]:
         made = []
-        for module, count in (("Leads", Leads), ("Contacts", Contacts)):
+        for module, count in (("Leads", Leads), ("Contacts", Contacts), ("Deals", Deals)):
             for i in range(count):
                 self._next_id += 1
                 rid = str(self._next_id)
                 at = zoho_time(when + timedelta(minutes=len(self.records[module])))
-                owner = {"name": "Patricia Boyle", "id": "6900000000000000001", "email": "p.boyle@zylker.com"}
-                common = {
-                    "id": rid,
-                    "Owner": owner,
-                    "First_Name": "Kris",
-                    "Last_Name": f"Marrier{i}",
-                    "Full_Name": f"Kris Marrier{i}",
-                    "Email": f"kris{rid[-6:]}@example.com",
-                    "Phone": "555-555-5555",
-                    "Mobile": None,
-                    "Email_Opt_Out": i % 2 == 0,
-                    "Tag": [{"name": "Trade show", "id": "6900000000000000100"}] if i % 3 == 0 else [],
-                    "Lead_Source": "Trade Show",
-                    "Created_Time": at,
-                    "Modified_Time": at,
-                }
-                if module == "Leads":
-                    common |= {
-                        "Company": "King (Sample)",
-                        "Lead_Status": ("Not Contacted", "Contacted", "Qualified")[i % 3],
-                        "Industry": "Large Enterprise",
-                        "Rating": None,
-                        "Designation": "VP Sales",
-                        "Website": "https://king.example.com",
-                    }
-                else:
-                    common |= {
-                        "Account_Name": {"name": "Chemel (Sample)", "id": "6900000000000000200"},
-                        "Title": "Buyer",
-                        "Mailing_Street": "1 Main St",
-                        "Mailing_City": "Berlin",
-                        "Mailing_State": "",
-                        "Mailing_Zip": "10115",
-                        "Mailing_Country": "DE" if i % 2 else "Germany",
-                    }
-                self.records[module][rid] = common
+                self.records[module][rid] = self._record(module, rid, i, at)
                 made.append(rid)
         return made
+
+    @staticmethod
+    def _record(module: str, rid: str, i: int, at: str) -> dict[str, Any]:
+        owner = {"name": "Patricia Boyle", "id": "6900000000000000001", "email": "p.boyle@zylker.com"}
+        tags = [{"name": "Trade show", "id": "6900000000000000100"}] if i % 3 == 0 else []
+        common = {"id": rid, "Owner": owner, "Tag": tags, "Created_Time": at, "Modified_Time": at}
+        if module == "Deals":  # the Deals module's standard fields (Amount in the org's currency)
+            return common | {
+                "Deal_Name": f"Zylker renewal {i}",
+                "Amount": round(1000 + i * 12.5, 2),
+                "Stage": ("Qualification", "Negotiation/Review", "Closed Won", "Closed Lost")[i % 4],
+                "Pipeline": "Standard (Standard)",
+                "Probability": (10, 80, 100, 0)[i % 4],
+                "Closing_Date": "2026-03-31",
+                "Type": "Existing Business",
+                "Lead_Source": "Trade Show",
+                "Next_Step": "Send the quote" if i % 2 else None,
+                "Account_Name": {"name": "Chemel (Sample)", "id": "6900000000000000200"},
+                "Contact_Name": {"name": "Kris Marrier0", "id": "6900000000000000300"} if i % 2 == 0 else None,
+                "Description": None,
+            }
+        common |= {
+            "First_Name": "Kris",
+            "Last_Name": f"Marrier{i}",
+            "Full_Name": f"Kris Marrier{i}",
+            "Email": f"kris{rid[-6:]}@example.com",
+            "Phone": "555-555-5555",
+            "Mobile": None,
+            "Email_Opt_Out": i % 2 == 0,
+            "Lead_Source": "Trade Show",
+        }
+        if module == "Leads":
+            return common | {
+                "Company": "King (Sample)",
+                "Lead_Status": ("Not Contacted", "Contacted", "Qualified")[i % 3],
+                "Industry": "Large Enterprise",
+                "Rating": None,
+                "Designation": "VP Sales",
+                "Website": "https://king.example.com",
+            }
+        return common | {
+            "Account_Name": {"name": "Chemel (Sample)", "id": "6900000000000000200"},
+            "Title": "Buyer",
+            "Mailing_Street": "1 Main St",
+            "Mailing_City": "Berlin",
+            "Mailing_State": "",
+            "Mailing_Zip": "10115",
+            "Mailing_Country": "DE" if i % 2 else "Germany",
+        }
 
     def ids(self, module: str) -> list[str]:
         return sorted(self.records[module], key=int)
@@ -131,6 +163,9 @@ class ZohoCrm:
 
     def fail_next(self, count: int, status: int = 429, retry_after_s: float | None = None) -> None:
         self.failures.extend([(status, retry_after_s)] * count)
+
+    def expire_page_tokens(self) -> None:
+        self.page_tokens = {t: {**q, "expires": T0} for t, q in self.page_tokens.items()}
 
     def requests(self, module: str) -> list[Logged]:
         return [r for r in self.log if r.path == f"{BASE}/{module}"]
@@ -175,48 +210,79 @@ class ZohoCrm:
         q = request.query
         if not q.get("fields"):
             return _error(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", param="fields")
+        if "page_token" in q:
+            return self._token_page(module, q)
         try:
             page, per_page = int(q.get("page", "1")), int(q.get("per_page", "200"))
         except ValueError:
             return _error(400, "INVALID_DATA", "invalid data", param="page")
         if not 1 <= per_page <= 200 or page < 1:
             return _error(400, "INVALID_DATA", "invalid data", param="per_page")
-        sort_by, order = q.get("sort_by", "id"), q.get("sort_order", "desc")
-        keys = {
-            "id": lambda r: int(r["id"]),
-            "Modified_Time": lambda r: datetime.fromisoformat(r["Modified_Time"]),
-            "Created_Time": lambda r: datetime.fromisoformat(r["Created_Time"]),
+        if page * per_page > PAGE_LIMIT:
+            message = "You can only get the first 2000 records without using page_token param."
+            return _error(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED", message, limit=PAGE_LIMIT)
+        listing = {
+            "module": module,
+            "sort_by": q.get("sort_by", "id"),
+            "order": q.get("sort_order", "desc"),
+            "since": request.headers.get("If-Modified-Since"),
+            "per_page": per_page,
+            "page": page,
+            "after": None,
         }
-        if sort_by not in keys or order not in ("asc", "desc"):
+        if listing["sort_by"] not in SORT_KEYS or listing["order"] not in ("asc", "desc"):
             return _error(400, "INVALID_DATA", "invalid data", param="sort_by")
-        found = list(self.records[module].values())
-        since = request.headers.get("If-Modified-Since")
-        if since:
+        if listing["since"]:
             try:
-                bound = datetime.fromisoformat(since)
+                bound = datetime.fromisoformat(listing["since"])
             except ValueError:
                 return _error(400, "INVALID_DATA", "invalid data", header="If-Modified-Since")
             if bound.tzinfo is None:
                 return _error(400, "INVALID_DATA", "the time needs an offset", header="If-Modified-Since")
+        return self._answer(listing, q["fields"], skip=(page - 1) * per_page)
+
+    def _token_page(self, module: str, q) -> web.StreamResponse:
+        if "page" in q:
+            return _error(400, "AMBIGUITY_DURING_PROCESSING", "You cannot use both page and page_token.")
+        listing = self.page_tokens.get(q["page_token"])
+        if listing is None or listing["module"] != module:
+            return _error(400, "INVALID_DATA", "invalid data", param_name="page_token")
+        if listing["expires"] <= datetime.now(UTC):
+            return _error(400, "EXPIRED_VALUE", "the page token has expired", param_name="page_token")
+        return self._answer({**listing, "page": listing["page"] + 1}, q["fields"], skip=0)
+
+    def _answer(self, listing: dict[str, Any], fields: str, skip: int) -> web.StreamResponse:
+        """The page of `listing` after its `after` position (the sort key of the last record answered)."""
+        key = SORT_KEYS[listing["sort_by"]]
+        found = list(self.records[listing["module"]].values())
+        if listing["since"]:
+            bound = datetime.fromisoformat(listing["since"])
             found = [r for r in found if datetime.fromisoformat(r["Modified_Time"]) > bound]
-        found.sort(key=keys[sort_by], reverse=order == "desc")
-        start = (page - 1) * per_page
-        chosen = found[start : start + per_page]
+        descending = listing["order"] == "desc"
+        found.sort(key=key, reverse=descending)
+        if listing["after"] is not None:
+            found = [r for r in found if (key(r) < listing["after"] if descending else key(r) > listing["after"])]
+        per_page = listing["per_page"]
+        chosen = found[skip : skip + per_page]
         if not chosen:
-            return web.Response(status=304 if since and not found else 204)
-        wanted = {"id", *q["fields"].split(",")}
+            return web.Response(status=304 if listing["since"] and not found else 204)
+        wanted = {"id", *fields.split(",")}
         data = [{k: copy.deepcopy(v) for k, v in r.items() if k in wanted} for r in chosen]
-        more = start + per_page < len(found)
+        more = skip + per_page < len(found)
+        token, expires = None, None
+        if more:
+            token, expires = secrets.token_hex(16), datetime.now(UTC) + TOKEN_TTL
+            self.page_tokens[token] = {**listing, "after": key(chosen[-1]), "expires": expires}
         info = {
             "per_page": per_page,
             "count": len(data),
-            "page": page,
-            "sort_by": sort_by,
-            "sort_order": order,
+            "page": listing["page"],
+            "sort_by": listing["sort_by"],
+            "sort_order": listing["order"],
             "more_records": more,
-            "next_page_token": secrets.token_hex(16) if more else None,
+            "next_page_token": token,
             "previous_page_token": None,
-            "page_token_expiry": None,
+            "page_token_expiry": zoho_time(expires) if expires else None,
         }
         return web.json_response({"data": data, "info": info})
 

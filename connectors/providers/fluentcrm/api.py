@@ -1,11 +1,16 @@
 """FluentCRM's REST API (a WordPress plugin, under /wp-json/fluent-crm/v2/), as a sync and the actions call it: one
-page of contacts, and `add_tag`. Auth and errors are WordPress's (connectors/providers/wordpress/rest.py:
-application passwords; 401/403/404 ProviderRefused with the fix, 429/5xx ProviderBusy).
+page of contacts, tags, lists or campaigns, and `add_tag`. Auth and errors are WordPress's
+(connectors/providers/wordpress/rest.py: application passwords; 401/403/404 ProviderRefused with the fix, 429/5xx
+ProviderBusy).
 
 - **Pages are in the body**: GET subscribers?page=&per_page=&sort_by=id&sort_type=ASC answers
   `{"subscribers": {"total", "per_page", "current_page", "last_page", "data": [...]}}` (developers.fluentcrm.com,
   "List Contacts"); `last_page` and `total` become the Page's, so the sync's page loop and its "the listing changed,
-  read again" check work as for WordPress's headers. per_page is capped at 100 (the docs name no maximum).
+  read again" check work as for WordPress's headers. per_page is capped at 100 (the docs name no maximum). Tags,
+  lists and campaigns answer the same paginator under their own name (`{"tags": {...}}`); the docs' examples show
+  tags and lists as a bare array, which is read as one whole last page. Their sort direction is `sort_order` (tags,
+  lists) or `sort_type` (contacts, campaigns). Tags and lists are asked with `exclude_counts`: the member counts
+  change with every contact and would make an unchanged tag a new state each run (the contacts carry membership).
 - **Every run is full**: the list has no "changed since" in its simple filters, and attaching a tag or a list need
   not move a contact's `updated_at` (local time, no offset), so contacts are listed whole, their idempotency key
   names the state by a hash (`sync_pages.version_of`) and their provider time is the read, as for Stripe.
@@ -31,6 +36,10 @@ PERMISSIONS = (
 )
 
 
+ORDER_PARAM = {"tags": "sort_order", "lists": "sort_order"}  # the others: sort_type
+EXTRA_PARAMS = {"tags": {"exclude_counts": "true"}, "lists": {"exclude_counts": "true"}}
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -51,13 +60,16 @@ async def read_page(
         "page": str(page),
         "per_page": str(min(per_page or resource.page_size, rest.MAX_PER_PAGE)),
         "sort_by": "id",
-        "sort_type": "ASC",
+        ORDER_PARAM.get(resource.name, "sort_type"): "ASC",
+        **EXTRA_PARAMS.get(resource.name, {}),
     }
     url = base_url(call.facts, dict(call.config)) + resource.path
     async with rest.request(call, "GET", url, params=params) as response:
         await rest.check(response, call, PRODUCT, f"listing {resource.name}", PERMISSIONS)
         body = await response.json(content_type=None)
     listing = body.get(resource.name) if isinstance(body, dict) else None
+    if isinstance(listing, list):  # the bare array of the docs' examples: everything at once
+        return Page(objects=[o for o in listing if isinstance(o, dict)], total=len(listing), total_pages=1)
     if not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
         raise ProviderRefused(
             f"FluentCRM listing {resource.name}: the answer has no {resource.name}.data list (is this FluentCRM 2.x?)"
@@ -75,12 +87,13 @@ async def test_connection(call: ApiCall) -> None:
 
 
 def cursor_of(resource: Resource, obj: dict[str, Any]) -> str | None:
-    """None: contacts carry only a local-time updated_at, so there is no checkpoint (every run is full)."""
+    """None: FluentCRM's objects carry only a local-time updated_at, so there is no checkpoint (every run is full)."""
     return None
 
 
 def reconciles(resource: Resource, external_id: str) -> bool:
-    """Every contact from a FluentCRM connector is one its list shows while it exists."""
+    """Every record of a kind from a FluentCRM connector is one its list shows while it exists (one resource per
+    kind)."""
     return True
 
 

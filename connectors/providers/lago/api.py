@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import aiohttp
@@ -180,10 +180,14 @@ def usage_event(
 ) -> dict[str, Any]:
     """`record_usage`'s input for one closed day of a tenant's `usage_counts` row (tenant, day, event type,
     provider, events): the transaction id names the row, so pushing a day twice counts it once in Lago. Push a day
-    only once it is closed (a late event can still add to a past day's row: such an increase is not pushed)."""
+    only once it is closed (a late event can still add to a past day's row: such an increase is not pushed). The
+    event's time is the day's last second (UTC): Lago bills it into the period holding that day, whenever it is
+    pushed, and a subscription that started during the day still counts it."""
+    day_end = datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
     return {
         "transaction_id": f"bizosaas-usage:{tenant_id}:{day.isoformat()}:{event_type}:{provider}",
         "external_subscription_id": external_subscription_id,
         "code": "platform_events",
         "properties": {"events": int(events), "event_type": event_type, "provider": provider},
+        "timestamp": int(day_end.timestamp()),
     }

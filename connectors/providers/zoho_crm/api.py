@@ -1,4 +1,4 @@
-"""Zoho CRM's REST API v8, as a sync and the actions call it: one page of Leads or Contacts, and
+"""Zoho CRM's REST API v8, as a sync and the actions call it: one page of Leads, Contacts or Deals, and
 `update_lead_status`.
 
 Where: `{api_domain}/crm/v8/` (provider.toml), the data centre's API domain the connector's config chose; an API
@@ -11,12 +11,15 @@ in Vault); without one, the access token in the connector's secrets while it is 
 answered by asking the token source for a new token once and repeating the request; a second refusal, or a 401
 without a token source, is ProviderRefused naming the fix (reconnect). docs/decisions.md says why.
 
-Listing ("Get Records"): `GET <Module>?fields=..&page=n&per_page=m&sort_by=id&sort_order=asc`, the body
-`{"data": [...], "info": {"per_page", "count", "page", "more_records", ...}}`; 204 (no body) for an empty module,
-304 when nothing changed after If-Modified-Since. Incremental runs send `If-Modified-Since: <since>+00:00` (the
-checkpoint less a second); Zoho has no upper bound, so records modified at or after the run's `until` are left out
-of the page (the next run reads them: the checkpoint stays below `until`). `info` has no total: a Page carries
-total_pages = this page while more_records is false, else the next one.
+Listing ("Get Records"): `GET <Module>?fields=..&page=1&per_page=m&sort_by=id&sort_order=asc`, the body
+`{"data": [...], "info": {"per_page", "count", "page", "more_records", "next_page_token", ...}}`; 204 (no body) for
+an empty module, 304 when nothing changed after If-Modified-Since. `page` reaches only the first 2,000 records
+(DISCRETE_PAGINATION_LIMIT_EXCEEDED past them), so every page after the first is asked by `page_token` (the previous
+answer's `info.next_page_token`, valid 24 hours) instead of a page number: the resources are `pagination =
+"cursor"` and the token is the position the sync saves. An expired token (400 EXPIRED_VALUE: a run resumed a day
+later) is PageCursorGone, and the run reads its pages again from the first. Incremental runs send
+`If-Modified-Since: <since>+00:00` (the checkpoint less a second); Zoho has no upper bound, so records modified at
+or after the run's `until` are left out of the page (the next run reads them: the checkpoint stays below `until`).
 
 Failures: 429 and 5xx are ProviderBusy (transient, with Retry-After when sent), 401 as above, 403
 (NO_PERMISSION, OAUTH_SCOPE_MISMATCH) and other 4xx ProviderRefused with Zoho's code and message. Connection errors
@@ -30,7 +33,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.normalize import utc_time
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
@@ -43,6 +46,10 @@ TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_PER_PAGE = 200
 STORED_SKEW_S = 60.0  # a stored access token is used only with at least this long left
 RECONNECT = "reconnect it (GET /v1/connectors/{id}/oauth/authorize)"
+
+
+class _Expired(Exception):
+    """Zoho answered 400 EXPIRED_VALUE for the page token (it lives 24 hours): the run reads its pages again."""
 
 
 class _TokenRefused(Exception):
@@ -99,12 +106,14 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str, tok
     if status == 429 or status >= 500:
         header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
         raise ProviderBusy(f"Zoho CRM {what}: {detail}, try later", retry_after_s(response.headers, header))
+    if status == 400 and code == "EXPIRED_VALUE":
+        raise _Expired(detail)
     if status == 401 and code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE", ""):
         raise _TokenRefused(token)
     if status in (401, 403):  # OAUTH_SCOPE_MISMATCH, NO_PERMISSION
         raise ProviderRefused(
             f"Zoho CRM {what}: refused ({detail}): the Zoho user needs access to the module and the connection the "
-            f"scopes ZohoCRM.modules.leads.ALL and ZohoCRM.modules.contacts.ALL: {RECONNECT}"
+            f"scopes ZohoCRM.modules.leads.ALL, .contacts.ALL and .deals.ALL: {RECONNECT}"
         )
     if status == 404:
         raise ProviderRefused(f"Zoho CRM {what}: not found ({detail}): check config.api_domain (the data centre)")
@@ -153,41 +162,50 @@ async def read_page(
     since: str | None = None,
     until: str | None = None,
     per_page: int | None = None,
+    after: str | None = None,
 ) -> Page:
-    """Page `page` (from 1) of the module, ordered by id ascending; with `since`, only records modified after it
-    (If-Modified-Since), and with `until`, those modified before it. A page that `until` empties while Zoho has
-    more is followed by the next (an empty page would end the run before later pages were read)."""
+    """The module's first page (`after` None), or the page Zoho's page token `after` continues to, ordered by id
+    ascending; with `since`, only records modified after it (If-Modified-Since), and with `until`, those modified
+    before it. A page that `until` empties while Zoho has more is followed by the next (an empty page would end the
+    run before later pages were read). `page` (the run's count) is not sent: the position is the token."""
     while True:
-        objects, more = await _zoho_page(call, resource, page, since, per_page)
+        objects, token = await _zoho_page(call, resource, since, per_page, after)
         if until:
             bound = utc_time(until)
             objects = [o for o in objects if not o.get(MODIFIED_FIELD) or utc_time(o[MODIFIED_FIELD]) < bound]
-        if objects or not more:
-            return Page(objects=objects, total_pages=page + 1 if more else page)
-        page += 1
+        if objects or token is None:
+            return Page(objects=objects, next_cursor=token)
+        after = token
 
 
 async def _zoho_page(
-    call: ApiCall, resource: Resource, page: int, since: str | None, per_page: int | None
-) -> tuple[list[dict[str, Any]], bool]:
-    """One Zoho page: its records and `info.more_records`."""
+    call: ApiCall, resource: Resource, since: str | None, per_page: int | None, token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One Zoho page: its records and the token of the next page (None: the last)."""
     params = {
         "fields": ",".join(FIELDS[resource.kind]),
-        "page": str(page),
         "per_page": str(min(per_page or resource.page_size, MAX_PER_PAGE)),
         "sort_by": "id",
         "sort_order": "asc",
     }
+    params |= {"page_token": token} if token else {"page": "1"}
     headers = {"If-Modified-Since": _since_header(since)} if since and resource.since_param else {}
     what = f"listing {resource.name}"
-    status, body = await _send(call, "GET", _base(call) + resource.path, what, params=params, headers=headers)
+    try:
+        status, body = await _send(call, "GET", _base(call) + resource.path, what, params=params, headers=headers)
+    except _Expired as exc:
+        raise PageCursorGone(f"Zoho CRM {what}: {exc}") from None
     if body is None:  # 204: an empty module; 304: nothing modified since
-        return [], False
+        return [], None
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise ProviderRefused(f"Zoho CRM {what}: the answer has no `data` list (HTTP {status})")
     info = body.get("info") if isinstance(body.get("info"), dict) else {}
     objects = [o for o in body["data"] if isinstance(o, dict)]
-    return objects, info.get("more_records") is True and bool(objects)
+    more = info.get("more_records") is True and bool(objects)
+    following = info.get("next_page_token") if more else None
+    if more and not (isinstance(following, str) and following):
+        raise ProviderRefused(f"Zoho CRM {what}: more_records without a next_page_token (HTTP {status})")
+    return objects, following
 
 
 async def test_connection(call: ApiCall) -> None:

@@ -1,19 +1,21 @@
-"""Zoho CRM records -> entities: a Lead (module Leads) -> Lead, a Contact (module Contacts) -> Contact. Deals are not
-synced: no platform entity is a sales opportunity (Order is a placed purchase, with lines and totals).
+"""Zoho CRM records -> entities: a Lead (module Leads) -> Lead, a Contact (module Contacts) -> Contact, a Deal
+(module Deals) -> Deal (a sales opportunity: Order is a placed purchase, with lines and totals).
 
 Field API names as Zoho CRM API v8 documents them ("Get Records", the Leads and Contacts modules' standard fields).
 The provider time of a record's state is its `Modified_Time` (ISO 8601 with the account's offset). Zoho's country is
 free text: it becomes Address.country (ISO 3166-1 alpha-2) only when it is a two-letter code, and stays in
 provider_data otherwise. `Email_Opt_Out` says only that the person has not opted out, not that they opted in:
-accepts_marketing stays False and the flag is kept in provider_data.
+accepts_marketing stays False and the flag is kept in provider_data. A deal's `Amount` is a decimal in the org's
+currency: the record's `Currency` where the org has several (multi-currency orgs list it), else the connector's
+`currency` setting (Get Records names no home currency), else USD.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from connectors.normalize import EventBuilder, compact, opt_text, text, utc_time
-from events.entities import Address, Contact, Lead
+from connectors.normalize import EventBuilder, compact, minor, opt_text, text, utc_time
+from events.entities import Address, Contact, Deal, Lead
 
 MODIFIED_FIELD = "Modified_Time"
 
@@ -56,6 +58,25 @@ CONTACT_FIELDS = (
     "Mailing_Zip",
     "Mailing_Country",
     "Email_Opt_Out",
+    "Owner",
+    "Tag",
+    "Created_Time",
+    "Modified_Time",
+)
+DEAL_FIELDS = (
+    "id",
+    "Deal_Name",
+    "Amount",
+    "Currency",
+    "Stage",
+    "Pipeline",
+    "Probability",
+    "Closing_Date",
+    "Type",
+    "Lead_Source",
+    "Next_Step",
+    "Account_Name",
+    "Contact_Name",
     "Owner",
     "Tag",
     "Created_Time",
@@ -135,6 +156,35 @@ def contact(r: dict[str, Any]) -> Contact:
     )
 
 
+def _lookup_id(value: Any) -> str | None:
+    return opt_text(value.get("id")) if isinstance(value, dict) else None
+
+
+def deal(r: dict[str, Any], home_currency: str = "") -> Deal:
+    currency = (text(r.get("Currency")) or home_currency or "USD").upper()
+    probability = r.get("Probability")
+    return Deal(
+        name=text(r.get("Deal_Name")),
+        stage=text(r.get("Stage")),
+        pipeline=text(r.get("Pipeline")),
+        currency=currency,
+        amount_minor=minor(r.get("Amount"), currency),
+        probability=int(probability) if isinstance(probability, int | float) else None,
+        expected_close=opt_text(r.get("Closing_Date")),
+        company=_lookup_name(r.get("Account_Name")),
+        contact_external_id=_lookup_id(r.get("Contact_Name")),
+        owner=_lookup_name(r.get("Owner")) or None,
+        provider_data=compact(
+            type=r.get("Type"),
+            lead_source=r.get("Lead_Source"),
+            next_step=r.get("Next_Step"),
+            account_id=_lookup_id(r.get("Account_Name")),
+            tags=_tags(r),
+            created_time=r.get("Created_Time"),
+        ),
+    )
+
+
 def _modified(r: dict[str, Any]):
     return utc_time(r[MODIFIED_FIELD]) if r.get(MODIFIED_FIELD) else None
 
@@ -147,5 +197,9 @@ def upsert_contact(out: EventBuilder, r: dict[str, Any]) -> None:
     out.upsert("contact", r["id"], _modified(r), contact(r))
 
 
-MAPPERS = {"lead": upsert_lead, "contact": upsert_contact}
-FIELDS = {"lead": LEAD_FIELDS, "contact": CONTACT_FIELDS}
+def upsert_deal(out: EventBuilder, r: dict[str, Any]) -> None:
+    out.upsert("deal", r["id"], _modified(r), deal(r, text(out.ctx.config.get("currency"))))
+
+
+MAPPERS = {"lead": upsert_lead, "contact": upsert_contact, "deal": upsert_deal}
+FIELDS = {"lead": LEAD_FIELDS, "contact": CONTACT_FIELDS, "deal": DEAL_FIELDS}
