@@ -57,6 +57,7 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
         "connector": f"/portal/connectors/{connector_id}",
         "data": "/portal/data?kind=order",
         "record": f"/portal/data/order/{record_id}",
+        "search": "/portal/search?q=order&mode=keyword",
         "keys": "/portal/keys",
     }
     problems, seen = [], 0

@@ -26,6 +26,7 @@ EXPECTED = {
     ("POST", "/portal/connectors/{connector_id}/schedule"): "connectors:write",
     ("POST", "/portal/connectors/{connector_id}/disconnect"): "connectors:write",
     ("GET", "/portal/data"): "records:read",
+    ("GET", "/portal/search"): "records:read",
     ("GET", "/portal/data/{kind}/{record_id}"): "records:read",
     ("GET", "/portal/keys"): "keys:manage",
     ("POST", "/portal/keys"): "keys:manage",
