@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import fcntl
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -291,8 +292,16 @@ def run(args: argparse.Namespace) -> int:
     if not _port_free(host, port):
         print(f"bizosaas dev: port {host}:{port} is taken by another program; stop it or set BIZOSAAS_PORT=<free port>")
         return 1
-    # development: connectors may fetch private addresses (local provider servers), unless the user says otherwise
-    stack = Stack(data, {"BIZOSAAS_ALLOW_PRIVATE_URLS": "true", **os.environ})
+    # development: connectors may fetch private addresses (local provider servers), the portal takes an API key to
+    # sign in, and the operator console has a token (made for this run) — unless the user says otherwise
+    development = {
+        "BIZOSAAS_ALLOW_PRIVATE_URLS": "true",
+        "BIZOSAAS_PORTAL_KEY_SIGNIN": "true",
+        "BIZOSAAS_ADMIN_TOKEN": secrets.token_hex(32),
+    }
+    stack = Stack(data, {**os.environ})
+    for name, value in development.items():
+        stack.env[name] = stack.env.get(name) or value
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"bizosaas dev: starting (data in {data})", flush=True)
     lock = None
@@ -347,6 +356,8 @@ BizOSaaS is running.
   temporal UI  {temporal}
   metrics      {base}/metrics (gateway), http://127.0.0.1:{metrics_port}/metrics (worker)
   demo tenant  {tenant["id"]}   API key: {key}   (saved in {data / "demo-tenant.json"})
+  portal       {base}/portal/   (sign in with the demo tenant's API key above)
+  console      {base}/console/  (operator sign-in with BIZOSAAS_ADMIN_TOKEN: {stack.env["BIZOSAAS_ADMIN_TOKEN"]})
   logs         {data}/*.log
 
 See the whole platform (servers, streams, groups, deliveries, rates) from another shell:

@@ -93,6 +93,12 @@ def refuse_unsafe(settings: Settings) -> None:
             "BIZOSAAS_OIDC_ISSUER must be set when BIZOSAAS_OIDC_JWKS_URL is (JWTs are enabled): "
             "set it to the `iss` your tokens carry"
         )
+    oidc_sign_in = (settings.oidc_authorization_url, settings.oidc_token_url, settings.oidc_client_id)
+    if any(oidc_sign_in) and not (all(oidc_sign_in) and settings.oidc_jwks_url):
+        problems.append(
+            "portal OIDC sign-in needs BIZOSAAS_OIDC_AUTHORIZATION_URL, BIZOSAAS_OIDC_TOKEN_URL, "
+            "BIZOSAAS_OIDC_CLIENT_ID and BIZOSAAS_OIDC_JWKS_URL (with BIZOSAAS_OIDC_ISSUER) together"
+        )
     if problems:
         raise SystemExit("refusing to start:\n  " + "\n  ".join(problems))
 

@@ -86,8 +86,10 @@ class Finished:
 async def connector_row(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -> asyncpg.Record:
     async with tenant_transaction(pool, tenant_id) as conn:
         row = await conn.fetchrow("SELECT provider, config, status FROM connectors WHERE id = $1", connector_id)
-    if row is None or row["status"] != "active":
-        raise ConnectorGone(f"connector {connector_id} does not exist or is not active")
+    if row is None:
+        raise ConnectorGone(f"connector {connector_id} does not exist")
+    if row["status"] != "active":  # the run's reason a person reads: "disconnected", "needs_reauth" ...
+        raise ConnectorGone(f"connector {connector_id} is {row['status']}, not active")
     return row
 
 

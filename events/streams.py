@@ -28,6 +28,10 @@ COMMAND_IDEMPOTENCY_KEY = "bz:idem:{commands}:%s"
 LAST_ERROR_HASH = "bz:lasterr:{%s}"
 # bz:rejected:{tenant} - a tenant's refused webhook requests (reason, allow-listed headers, no body), capped
 REJECTED_STREAM = "bz:rejected:{%s}"
+# bz:session:<sha256 of the cookie> - a portal or console session (who signed in, its CSRF token); expires by itself
+SESSION_KEY = "bz:session:%s"
+# bz:oidc:<sha256 of the state> - a portal OIDC sign-in under way (its PKCE verifier and nonce); used once, expires
+OIDC_STATE_KEY = "bz:oidc:%s"
 
 # fields added to an entry copied onto a replay stream: where the event was first published (its ordering position)
 ORIGIN_STREAM_FIELD = b"origin"

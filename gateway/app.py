@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from connectors.credentials import VaultSecrets
 from db.pool import create_pool
 from gateway import (
+    portal,
     routes_admin,
     routes_agent_runs,
     routes_agents,
@@ -154,4 +155,5 @@ def init(config: GatewayConfig) -> web.Application:
             routes_chat.personal_agent_ctx,
         ]
     )
+    portal.setup(app)  # the pages under /portal/ and /console/ (no route spec: the bearer middleware skips them)
     return app

@@ -108,10 +108,15 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not MISSING:
             return cached  # type: ignore[return-value]
-        row = await self.pool.fetchrow("SELECT tenant_id, key_id, role FROM api_key_lookup($1)", digest)
-        principal = Principal(row["key_id"], row["tenant_id"], row["role"]) if row else None
+        principal = await self.key_by_hash(digest)
         self._cache.put(digest, principal, self.cache_s)
         return principal
+
+    async def key_by_hash(self, digest: str) -> Principal | None:
+        """The key's principal, read now (no cache): None once it is revoked. Portal sessions ask on every request,
+        so a revocation ends them at once in every process."""
+        row = await self.pool.fetchrow("SELECT tenant_id, key_id, role FROM api_key_lookup($1)", digest)
+        return Principal(row["key_id"], row["tenant_id"], row["role"]) if row else None
 
     def forget(self, key_hash: str) -> None:
         """Drop a revoked key from this process's cache at once (other processes: within cache_s)."""
@@ -122,6 +127,10 @@ class Authenticator:
             claims = await self.jwks.verify(token)  # type: ignore[union-attr]
         except TokenError:
             return None
+        return self.from_claims(claims)
+
+    def from_claims(self, claims: dict) -> Principal | None:
+        """A verified token's caller (a bearer JWT, or the portal's OIDC ID token): None without tenant or operator."""
         operator = claims.get(self.claims.operator) is True
         tenant = claims.get(self.claims.tenant)
         role = claims.get(self.claims.role)

@@ -56,7 +56,18 @@ class GatewayConfig(RagConfig, ConnectorsConfig, AgentsConfig):
     oidc_role_claim: str = "bizosaas_role"
     oidc_operator_claim: str = "bizosaas_operator"  # a JWT with this claim set to true is a platform operator
     jwks_cache_s: float = 3600.0
+    # portal sign-in by OIDC (authorization code + PKCE); on when these three and the JWKS URL and issuer are set.
+    # The ID token's audience is the client id; tenant, role and operator come from the claims named above.
+    oidc_authorization_url: str = ""  # the issuer's authorization endpoint (Authentik: .../application/o/authorize/)
+    oidc_token_url: str = ""  # its token endpoint (Authentik: .../application/o/token/)
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)  # empty: a public client (PKCE alone)
+    oidc_scopes: str = "openid profile email"
     auth_cache_s: float = 5.0  # API key lookups are cached this long (a revocation elsewhere takes that long)
     # failed authentications per client address (after the burst: 429 for that address until the rate refills)
     auth_failure_rate_per_s: float = 1.0
     auth_failure_burst: int = 30
+    # --- portal and console sessions (gateway/portal/) ---
+    # sign in to /portal/ with an API key: for development only (`bizosaas dev` turns it on); production uses OIDC
+    portal_key_signin: bool = False
+    portal_session_s: int = 8 * 3600  # a session ends this long after sign-in (sign-out or revocation end it sooner)

@@ -47,7 +47,8 @@ class JwksVerifier:
         self._miss_refreshed_at = float("-inf")  # the last refresh caused by an unknown kid
         self._lock = asyncio.Lock()
 
-    async def verify(self, token: str) -> dict[str, Any]:
+    async def verify(self, token: str, audience: str | None = None) -> dict[str, Any]:
+        """The token's claims, or TokenError. `audience` replaces the configured one (an ID token's is the client)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -60,7 +61,7 @@ class JwksVerifier:
                 token,
                 key=key,
                 algorithms=ALGORITHMS,
-                audience=self.audience or None,
+                audience=(self.audience if audience is None else audience) or None,
                 issuer=self.issuer or None,
                 leeway=self.leeway_s,
                 options={"require": ["exp", "iss", "aud", "sub"]},

@@ -13,7 +13,7 @@ from events.errors import is_transient
 from gateway import metrics
 from gateway.problems import ProblemError, problem_response, slug_for_status
 from gateway.ratelimit import operator_limits, retry_after, tenant_limits
-from gateway.roles import PUBLIC, allows
+from gateway.roles import PUBLIC, Principal, allows
 from gateway.routing import spec_of
 from gateway.state import AUTH, CONFIG, LIMITER, LOG_CONNECTOR, LOG_TENANT, PRINCIPAL, REQUEST_ID
 from producers.publisher import is_out_of_memory
@@ -27,7 +27,9 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     spec = spec_of(getattr(request.match_info, "handler", None))
-    route = spec.template if spec else "unmatched"
+    resource = request.match_info.route.resource
+    # a page (no spec) is labelled by its path template: a bounded set, like the JSON routes'
+    route = spec.template if spec else (resource.canonical if resource is not None else "unmatched")
     try:
         if "\x00" in request.path or "\x00" in request.query_string:
             raise ProblemError("bad-request", "NUL characters are not accepted in the path or the query")
@@ -80,9 +82,15 @@ async def authorize(request: web.Request, handler) -> web.StreamResponse:
     request[PRINCIPAL] = principal
     if not allows(principal, spec.permission):
         raise ProblemError("forbidden", f"this route needs the permission {spec.permission!r}")
+    await charge(request, principal, spec.permission)
+    return await handler(request)
+
+
+async def charge(request: web.Request, principal: Principal, permission: str) -> None:
+    """The rate limits of a caller's request (JSON routes and portal pages alike): 429 past them."""
     config = request.app[CONFIG]
     key_limit = (config.key_rate_per_s, config.key_burst)
-    if principal.tenant_id is not None and not (principal.operator and spec.permission == "operator"):
+    if principal.tenant_id is not None and not (principal.operator and permission == "operator"):
         limits = tenant_limits(
             principal.tenant_id, principal.rate_key, (config.tenant_rate_per_s, config.tenant_burst), key_limit
         )
@@ -91,4 +99,3 @@ async def authorize(request: web.Request, handler) -> web.StreamResponse:
     wait_s = await request.app[LIMITER].check(limits)
     if wait_s > 0:
         raise ProblemError("rate-limited", "slow down", headers={"Retry-After": retry_after(wait_s)})
-    return await handler(request)

@@ -125,9 +125,13 @@ def _view(info) -> StreamView:
     response=StreamsOverview,
 )
 async def list_streams(request: web.Request) -> web.Response:
-    redis = request.app[REDIS]
-    infos, dead = await overview(redis, request.app[CONFIG].partitions)
-    return json_response(StreamsOverview(streams=[_view(i) for i in infos], dead_letters=dead))
+    return json_response(await streams_overview(request.app))
+
+
+async def streams_overview(app: web.Application) -> StreamsOverview:
+    """What `bizosaas streams` prints (the JSON route and the operator console)."""
+    infos, dead = await overview(app[REDIS], app[CONFIG].partitions)
+    return StreamsOverview(streams=[_view(i) for i in infos], dead_letters=dead)
 
 
 def _decoder(stream: str, partitions: int):
@@ -206,7 +210,11 @@ async def post_replay(request: web.Request) -> web.Response:
 
 
 def _group(request: web.Request) -> str:
-    group = request.match_info["group"]
+    return group_named(request.match_info["group"])
+
+
+def group_named(group: str) -> str:
+    """A consumer group's name as streams spell them, or 404."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", group):
         raise ProblemError("not-found", "no such group")
     return group
@@ -221,9 +229,12 @@ def _group(request: web.Request) -> str:
     response=DeadLetterList,
 )
 async def get_dead_letters(request: web.Request) -> web.Response:
-    group = _group(request)
-    query = read_query(request, DeadLetterQuery)
-    letters = await list_dead(request.app[REDIS], group, start=query.start, count=query.limit + 1)
+    return json_response(await dead_letter_page(request.app, _group(request), read_query(request, DeadLetterQuery)))
+
+
+async def dead_letter_page(app: web.Application, group: str, query: DeadLetterQuery) -> DeadLetterList:
+    """A page of a group's dead letters (the JSON route and the console)."""
+    letters = await list_dead(app[REDIS], group, start=query.start, count=query.limit + 1)
     items = [
         DeadLetterView(
             id=d.id,
@@ -239,7 +250,7 @@ async def get_dead_letters(request: web.Request) -> web.Response:
     next_start = None
     if len(letters) > query.limit:
         next_start = letters[query.limit].id
-    return json_response(DeadLetterList(items=items, next=next_start))
+    return DeadLetterList(items=items, next=next_start)
 
 
 @routes.route(
@@ -251,13 +262,17 @@ async def get_dead_letters(request: web.Request) -> web.Response:
     response=DeadLetterResult,
 )
 async def post_dead_letters(request: web.Request) -> web.Response:
-    group = _group(request)
     body = await read_json(request, DeadLetterAction)
-    redis = request.app[REDIS]
+    return json_response(await act_on_dead_letters(request.app, _group(request), body))
+
+
+async def act_on_dead_letters(app: web.Application, group: str, body: DeadLetterAction) -> DeadLetterResult:
+    """Redrive (all, or some) or discard (some) of a group's dead letters (the JSON route and the console)."""
+    redis = app[REDIS]
     if body.action == "redrive":
         count = await redrive(redis, group, body.ids)
     elif not body.ids:
         raise ProblemError("validation", "discard needs the ids of the dead letters to drop")
     else:
         count = await discard(redis, group, body.ids)
-    return json_response(DeadLetterResult(action=body.action, count=count))
+    return DeadLetterResult(action=body.action, count=count)

@@ -51,7 +51,8 @@ class CommandQuery(msgspec.Struct):
     connector_id: ShortText | None = None
 
 
-async def _issue(request: web.Request, command) -> web.Response:
+async def issue_command(request: web.Request, command) -> CommandView:
+    """Record and send a command for the caller's tenant (the JSON routes and the portal's buttons)."""
     pool = request.app[POOL]
     async with tenant_transaction(pool, command.tenant_id) as conn:
         connector_id = getattr(command, "connector_id", None)
@@ -64,7 +65,22 @@ async def _issue(request: web.Request, command) -> web.Response:
         await record_command(conn, command)
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE id = $1", command.id)
     await send_command(pool, request.app[PUBLISHER], command)
-    return json_response(command_view(row), status=202, headers={"Location": f"/v1/commands/{command.id}"})
+    return command_view(row)
+
+
+async def _issue(request: web.Request, command) -> web.Response:
+    view = await issue_command(request, command)
+    return json_response(view, status=202, headers={"Location": f"/v1/commands/{command.id}"})
+
+
+async def start_sync(request: web.Request, connector_id: str, body: SyncRequest) -> CommandView:
+    command = StartSync(
+        connector_id=connector_id,
+        resources=body.resources,
+        full=body.full,
+        **new_command_fields(tenant_of(request), principal(request).subject),
+    )
+    return await issue_command(request, command)
 
 
 @routes.route(
@@ -78,14 +94,8 @@ async def _issue(request: web.Request, command) -> web.Response:
 )
 async def post_sync(request: web.Request) -> web.Response:
     body = await read_json(request, SyncRequest)
-    caller = principal(request)
-    command = StartSync(
-        connector_id=request.match_info["connector_id"],
-        resources=body.resources,
-        full=body.full,
-        **new_command_fields(tenant_of(request), caller.subject),
-    )
-    return await _issue(request, command)
+    view = await start_sync(request, request.match_info["connector_id"], body)
+    return json_response(view, status=202, headers={"Location": f"/v1/commands/{view.id}"})
 
 
 @routes.route(
@@ -100,15 +110,19 @@ async def post_sync(request: web.Request) -> web.Response:
 )
 async def post_schedule(request: web.Request) -> web.Response:
     body = await read_json(request, ScheduleRequest)
+    return await _issue(request, schedule_command(request, request.match_info["connector_id"], body))
+
+
+def schedule_command(request: web.Request, connector_id: str, body: ScheduleRequest) -> ScheduleSyncs:
+    """The command changing a connector's schedule (the JSON route and the portal's pause/resume button)."""
     if body.interval_s is None and body.paused is None:
         raise ProblemError("validation", "give interval_s or paused", errors=["interval_s", "paused"])
-    command = ScheduleSyncs(
-        connector_id=request.match_info["connector_id"],
+    return ScheduleSyncs(
+        connector_id=connector_id,
         interval_s=body.interval_s,
         paused=body.paused,
         **new_command_fields(tenant_of(request), principal(request).subject),
     )
-    return await _issue(request, command)
 
 
 @functools.lru_cache(maxsize=256)

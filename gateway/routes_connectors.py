@@ -12,12 +12,11 @@ from aiohttp import web
 from msgspec import Meta
 
 from connectors.credentials import rotate
-from connectors.facts import ProviderFacts, field_problems
-from connectors.public_http import NotPublicAddress, check_public_url
 from connectors.registry import UnknownProvider, all_providers, get_facts
 from db.pool import tenant_transaction
 from events.commands import ConnectConnector, DisconnectConnector
 from gateway.commands import new_command_fields, record_command, send_command
+from gateway.connector_fields import check_fields
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routes_syncs import Health
@@ -84,33 +83,6 @@ class ConnectorQuery(msgspec.Struct):
 COLUMNS = "id, provider, name, config, status, created_at, updated_at, secret_rotated_at"
 
 
-async def check_fields(
-    request: web.Request,
-    facts: ProviderFacts,
-    config: dict[str, Any] | None,
-    secrets: dict[str, str] | None,
-    update: bool = False,
-) -> None:
-    """400 naming every bad field (provider.toml's form), including a URL the platform would fetch that is not a
-    public address (connectors/public_http.py; BIZOSAAS_ALLOW_PRIVATE_URLS admits private ones in development)."""
-    errors = [f"{p.field}: {p.message}" for p in field_problems(facts, config, secrets, update)]
-    allow_private = request.app[CONFIG].allow_private_urls
-    for f in facts.config_fields:
-        value = (config or {}).get(f.name)
-        if (
-            f.fetched
-            and isinstance(value, str)
-            and value
-            and not any(e.startswith(f"config.{f.name}:") for e in errors)
-        ):
-            try:
-                await check_public_url(value, allow_private)
-            except (NotPublicAddress, ValueError) as exc:
-                errors.append(f"config.{f.name}: {exc}")
-    if errors:
-        raise ProblemError("validation", f"{facts.provider}: {errors[0]}", errors=errors)
-
-
 def webhook_url(request: web.Request, connector_id: str) -> str:
     base = request.app[CONFIG].public_url.rstrip("/") or str(request.url.origin())
     return f"{base}/v1/webhooks/{connector_id}"
@@ -132,6 +104,11 @@ def _connector(request: web.Request, row, kind: type[Connector] = Connector, **e
 )
 async def post_connector(request: web.Request) -> web.Response:
     body = await read_json(request, ConnectorCreate)
+    return json_response(await create_connector(request, body), status=201)
+
+
+async def create_connector(request: web.Request, body: ConnectorCreate) -> ConnectorCreated:
+    """Create a connector for the caller's tenant (POST /v1/connectors and the portal's connect form)."""
     try:
         facts = get_facts(body.provider)
     except UnknownProvider:
@@ -173,7 +150,7 @@ async def post_connector(request: web.Request) -> web.Response:
             await store.delete(tenant, connector_id)
         raise
     await send_command(app[POOL], app[PUBLISHER], command)
-    return json_response(_connector(request, row, ConnectorCreated, command_id=command.id), status=201)
+    return _connector(request, row, ConnectorCreated, command_id=command.id)
 
 
 @routes.route(
@@ -185,7 +162,10 @@ async def post_connector(request: web.Request) -> web.Response:
     response=ConnectorList,
 )
 async def list_connectors(request: web.Request) -> web.Response:
-    query = read_query(request, ConnectorQuery)
+    return json_response(await connector_page(request, read_query(request, ConnectorQuery)))
+
+
+async def connector_page(request: web.Request, query: ConnectorQuery) -> ConnectorList:
     after = decode_cursor(query.cursor, "connectors")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
@@ -197,7 +177,7 @@ async def list_connectors(request: web.Request) -> web.Response:
             query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "connectors")
-    return json_response(ConnectorList(items=[_connector(request, r) for r in items], next=cursor))
+    return ConnectorList(items=[_connector(request, r) for r in items], next=cursor)
 
 
 @routes.route(
@@ -210,13 +190,16 @@ async def list_connectors(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_connector_route(request: web.Request) -> web.Response:
-    connector_id = request.match_info["connector_id"]
+    return json_response(await connector_detail(request, request.match_info["connector_id"]))
+
+
+async def connector_detail(request: web.Request, connector_id: str) -> ConnectorDetail:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         row = await conn.fetchrow(f"SELECT {COLUMNS} FROM connectors WHERE id = $1", connector_id)
         if row is None:
             raise ProblemError("not-found", "no such connector")
         health = await connector_health(conn, row)
-    return json_response(_connector(request, row, ConnectorDetail, health=health))
+    return _connector(request, row, ConnectorDetail, health=health)
 
 
 @routes.route(
@@ -278,16 +261,22 @@ class DisconnectQuery(msgspec.Struct):
 )
 async def delete_connector(request: web.Request) -> web.Response:
     query = read_query(request, DisconnectQuery)
-    tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
+    await disconnect_connector(request, request.match_info["connector_id"], query.erase)
+    return web.Response(status=204)
+
+
+async def disconnect_connector(request: web.Request, connector_id: str, erase: bool) -> None:
+    """Disconnect (and with `erase`, erase what came from it): DELETE /v1/connectors/{id} and the portal's form."""
+    tenant, app = tenant_of(request), request.app
     command = DisconnectConnector(
-        connector_id=connector_id, erase=query.erase, **new_command_fields(tenant, principal(request).subject)
+        connector_id=connector_id, erase=erase, **new_command_fields(tenant, principal(request).subject)
     )
     async with tenant_transaction(app[POOL], tenant) as conn:
         status = await conn.fetchval("SELECT status FROM connectors WHERE id = $1 FOR UPDATE", connector_id)
         if status is None:
             raise ProblemError("not-found", "no such connector")
-        if status == "disconnected" and not query.erase:
-            return web.Response(status=204)  # disconnected before: nothing more to do
+        if status == "disconnected" and not erase:
+            return  # disconnected before: nothing more to do
         await conn.execute(
             "UPDATE connectors SET status = 'disconnected', updated_at = now() WHERE id = $1", connector_id
         )
@@ -299,4 +288,3 @@ async def delete_connector(request: web.Request) -> web.Response:
     if not registered:  # else the disconnect command unregisters them at the provider with them, then destroys them
         await app[SECRETS].delete(tenant, connector_id)  # every version (KV v2 metadata and all versions)
     await send_command(app[POOL], app[PUBLISHER], command)
-    return web.Response(status=204)

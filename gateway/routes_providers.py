@@ -65,7 +65,7 @@ def provider_view(facts: ProviderFacts, topics: frozenset[str]) -> ProviderView:
     )
 
 
-def _views() -> list[ProviderView]:
+def provider_views() -> list[ProviderView]:
     return [provider_view(get_facts(name), p.topics) for name, p in sorted(all_providers().items())]
 
 
@@ -77,4 +77,4 @@ def _views() -> list[ProviderView]:
     response=ProviderList,
 )
 async def list_providers(request: web.Request) -> web.Response:
-    return json_response(ProviderList(items=_views()))
+    return json_response(ProviderList(items=provider_views()))

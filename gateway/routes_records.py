@@ -108,7 +108,11 @@ def _like(text: str) -> str:
 )
 async def list_records(request: web.Request) -> web.Response:
     kind = _kind(request)
-    query = read_query(request, RecordQuery)
+    return json_response(await record_page(request, kind, read_query(request, RecordQuery)))
+
+
+async def record_page(request: web.Request, kind: str, query: RecordQuery) -> RecordList:
+    """One page of the caller's records of a kind (the JSON list and the portal's data page)."""
     scope = f"records:{kind}:{query.sort}"
     after = decode_cursor(query.cursor, scope)
     where, args = ["kind = $1"], [kind]
@@ -140,7 +144,7 @@ async def list_records(request: web.Request) -> web.Response:
         rows = await conn.fetch(sql, *args)
     fit = _fitting(rows, query.limit, request.app[CONFIG].list_max_bytes)
     items, cursor = page(rows[: fit + 1], fit, scope, sort_field="updated_at")
-    return json_response(RecordList(items=[_record(r) for r in items], next=cursor))
+    return RecordList(items=[_record(r) for r in items], next=cursor)
 
 
 @routes.route(
@@ -153,11 +157,12 @@ async def list_records(request: web.Request) -> web.Response:
     path_schemas={"kind": KIND_SCHEMA},
 )
 async def get_record(request: web.Request) -> web.Response:
-    kind = _kind(request)
+    return json_response(await one_record(request, _kind(request), request.match_info["id"]))
+
+
+async def one_record(request: web.Request, kind: str, record_id: str) -> Record:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        row = await conn.fetchrow(
-            f"SELECT {COLUMNS} FROM records WHERE kind = $1 AND id = $2", kind, request.match_info["id"]
-        )
+        row = await conn.fetchrow(f"SELECT {COLUMNS} FROM records WHERE kind = $1 AND id = $2", kind, record_id)
     if row is None:
         raise ProblemError("not-found", f"no {kind} with this id")
-    return json_response(_record(row))
+    return _record(row)

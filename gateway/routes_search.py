@@ -101,7 +101,11 @@ class SearchResults(msgspec.Struct):
     errors=(503,),
 )
 async def get_search(request: web.Request) -> web.Response:
-    query = read_query(request, SearchQuery)
+    return json_response(await search(request, read_query(request, SearchQuery)))
+
+
+async def search(request: web.Request, query: SearchQuery) -> SearchResults:
+    """The caller's tenant's top hits (GET /v1/search and the portal's search page)."""
     tenant = tenant_of(request)
     kinds = known_kinds([k for k in (query.kind or "").split(",") if k], INDEXED_KINDS, "bad-request")
     filters = Filters(kinds=kinds, source=query.source, agent=query.agent, since=query.since, until=query.until)
@@ -136,7 +140,7 @@ async def get_search(request: web.Request) -> web.Response:
         )
         for h in hits
     ]
-    return json_response(SearchResults(items=items))
+    return SearchResults(items=items)
 
 
 # --- knowledge documents ---------------------------------------------------------------------------------------

@@ -136,7 +136,10 @@ async def health(conn, row) -> Health:
 )
 async def list_syncs(request: web.Request) -> web.Response:
     query = read_query(request, SyncRunQuery)
-    connector_id = request.match_info["connector_id"]
+    return json_response(await sync_runs(request, request.match_info["connector_id"], query))
+
+
+async def sync_runs(request: web.Request, connector_id: str, query: SyncRunQuery) -> SyncRunList:
     after = decode_cursor(query.cursor, f"syncs:{connector_id}")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         if not await conn.fetchval("SELECT 1 FROM connectors WHERE id = $1", connector_id):
@@ -155,4 +158,4 @@ async def list_syncs(request: web.Request) -> web.Response:
         )
     items, cursor = page(rows, query.limit, f"syncs:{connector_id}", sort_field="at")
     runs = [SyncRun(**{k: v for k, v in r.items() if k not in ("id", "at")}) for r in items]
-    return json_response(SyncRunList(items=runs, next=cursor))
+    return SyncRunList(items=runs, next=cursor)

@@ -81,11 +81,15 @@ async def post_tenant(request: web.Request) -> web.Response:
 
 @routes.route("GET", "/v1/tenant", permission="records:read", summary="The caller's tenant", response=Tenant)
 async def get_tenant(request: web.Request) -> web.Response:
+    return json_response(await caller_tenant(request))
+
+
+async def caller_tenant(request: web.Request) -> Tenant:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         row = await conn.fetchrow("SELECT id, name, created_at FROM tenants")
     if row is None:
         raise ProblemError("not-found", "the tenant no longer exists")
-    return json_response(Tenant(**row))
+    return Tenant(**row)
 
 
 KEY_COLUMNS = "id, name, prefix, role, created_at, revoked_at"
@@ -100,7 +104,10 @@ KEY_COLUMNS = "id, name, prefix, role, created_at, revoked_at"
     response=ApiKeyList,
 )
 async def list_keys(request: web.Request) -> web.Response:
-    query = read_query(request, ListQuery)
+    return json_response(await key_page(request, read_query(request, ListQuery)))
+
+
+async def key_page(request: web.Request, query: ListQuery) -> ApiKeyList:
     after = decode_cursor(query.cursor, "api-keys")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
@@ -110,7 +117,7 @@ async def list_keys(request: web.Request) -> web.Response:
             query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "api-keys")
-    return json_response(ApiKeyList(items=[ApiKey(**r) for r in items], next=cursor))
+    return ApiKeyList(items=[ApiKey(**r) for r in items], next=cursor)
 
 
 @routes.route(
@@ -123,26 +130,33 @@ async def list_keys(request: web.Request) -> web.Response:
     status=201,
 )
 async def post_key(request: web.Request) -> web.Response:
-    body = await read_json(request, ApiKeyCreate)
+    return json_response(await create_key(request, await read_json(request, ApiKeyCreate)), status=201)
+
+
+async def create_key(request: web.Request, body: ApiKeyCreate) -> ApiKeyCreated:
     tenant = tenant_of(request)
     async with tenant_transaction(request.app[POOL], tenant) as conn:
         key, key_id, created = await insert_api_key(conn, tenant, body.name, body.role)
-    created_key = ApiKeyCreated(
+    return ApiKeyCreated(
         id=key_id, name=body.name, prefix=key.prefix, role=body.role, created_at=created, api_key=key.key
     )
-    return json_response(created_key, status=201)
 
 
 @routes.route(
     "DELETE", "/v1/api-keys/{key_id}", permission="keys:manage", summary="Revoke an API key", status=204, errors=(404,)
 )
 async def delete_key(request: web.Request) -> web.Response:
+    await revoke_key(request, request.match_info["key_id"])
+    return web.Response(status=204)
+
+
+async def revoke_key(request: web.Request, key_id: str) -> None:
+    """Revoke a key of the caller's tenant; portal sessions signed in with it end at their next request (they look
+    the key up each time, gateway/portal/sessions.py)."""
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         key_hash = await conn.fetchval(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING hash",
-            request.match_info["key_id"],
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING hash", key_id
         )
     if key_hash is None:
         raise ProblemError("not-found", "no such API key")
     request.app[AUTH].forget(key_hash)
-    return web.Response(status=204)

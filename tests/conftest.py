@@ -22,9 +22,9 @@ from bizosaas.servers import start_postgres, start_redis
 from db.migrate import migrate
 from db.pool import create_pool
 
-# the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db; temporal_server, temporal), for
-# every test by name
-pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers", "agent_helpers"]
+# the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db; temporal_server, temporal; the
+# agents' model server; browser, portal), for every test by name
+pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers", "agent_helpers", "portal_helpers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (

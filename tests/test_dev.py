@@ -163,6 +163,13 @@ def test_dev_starts_everything_stops_cleanly_and_keeps_its_data(tmp_path: Path):
         services = {" ".join(p.cmdline()[1:4]) for p in dev.descendants()}
         assert {"-m bizosaas gateway", "-m bizosaas worker", "-m bizosaas temporal-worker"} <= services, services
         key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
+        # the portal takes the key to sign in, and the printed operator token opens the operator routes
+        assert f"{dev.base}/portal/" in dev.output()
+        with urllib.request.urlopen(f"{dev.base}/portal/sign-in", timeout=10) as reply:
+            assert 'name="credential"' in reply.read().decode()
+        token = re.search(r"BIZOSAAS_ADMIN_TOKEN: ([0-9a-f]{64})", dev.output())
+        assert token is not None, dev.output()
+        assert call("GET", f"{dev.base}/v1/admin/streams", token.group(1))[0] == 200
         status, made = call(
             "POST",
             f"{dev.base}/v1/connectors",

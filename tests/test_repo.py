@@ -51,6 +51,14 @@ def test_every_route_is_named_in_the_gateway_document():
     assert missing == [], f"name these routes in docs/gateway.md: {missing}"
 
 
+def test_every_page_is_named_in_the_gateway_document():
+    from gateway.portal import page_routes
+
+    document = (ROOT / "docs" / "gateway.md").read_text()
+    missing = [f"{method} {path}" for method, path in page_routes() if f"`{method} {path}`" not in document]
+    assert missing == [], f"name these pages in docs/gateway.md: {missing}"
+
+
 def test_ruff_finds_nothing_to_lint_or_format():
     """[tool.ruff] in pyproject.toml: the tree is lint-clean and formatted (`ruff check --fix`, `ruff format`)."""
     ruff = Path(sys.executable).parent / "ruff"

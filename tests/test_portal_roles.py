@@ -1,0 +1,101 @@
+"""Every page for every role: a page answers 200 exactly when the role holds the permission the page declares
+(gateway/roles.py, as for the JSON routes), and 403 otherwise; a POST a role may not make is refused even with the
+session's own CSRF token. HTTP only (no browser): the browser tests show the same from a person's side."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+from gateway_helpers import ADMIN_TOKEN, Gateway
+from test_portal_access import make_connector
+from test_portal_flow import insert_order
+
+from gateway.roles import OPERATOR, PERMISSIONS, PUBLIC, ROLES
+
+# what each page needs (docs/gateway.md's table): a page declaring anything else fails here
+EXPECTED = {
+    ("POST", "/portal/sign-out"): PUBLIC,
+    ("GET", "/portal/"): "records:read",
+    ("GET", "/portal/connectors"): "connectors:read",
+    ("GET", "/portal/connectors/new"): "connectors:write",
+    ("POST", "/portal/connectors"): "connectors:write",
+    ("GET", "/portal/connectors/{connector_id}"): "connectors:read",
+    ("GET", "/portal/connectors/{connector_id}/live"): "connectors:read",
+    ("POST", "/portal/connectors/{connector_id}/sync"): "commands:write",
+    ("POST", "/portal/connectors/{connector_id}/schedule"): "connectors:write",
+    ("POST", "/portal/connectors/{connector_id}/disconnect"): "connectors:write",
+    ("GET", "/portal/data"): "records:read",
+    ("GET", "/portal/search"): "records:read",
+    ("GET", "/portal/data/{kind}/{record_id}"): "records:read",
+    ("GET", "/portal/keys"): "keys:manage",
+    ("POST", "/portal/keys"): "keys:manage",
+    ("POST", "/portal/keys/{key_id}/revoke"): "keys:manage",
+    ("GET", "/console/"): OPERATOR,
+    ("GET", "/console/dead-letters/{group}"): OPERATOR,
+    ("POST", "/console/dead-letters/{group}"): OPERATOR,
+}
+
+
+async def signed_in(gw: Gateway, credential: str, path: str) -> tuple[aiohttp.ClientSession, str]:
+    """A client holding a session of `credential`, and its CSRF token."""
+    session = aiohttp.ClientSession(base_url=str(gw.client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    form = await session.get(path)
+    token = re.search(r'name="csrf" value="([^"]+)"', await form.text()).group(1)
+    resp = await session.post(path, data={"credential": credential, "csrf": token}, allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+    page = await session.get(resp.headers["Location"])
+    csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+    return session, csrf.group(1) if csrf else ""
+
+
+def pages(gw: Gateway) -> list[tuple[str, str, str]]:
+    """(method, path template, permission) of every page that needs a session, as the pages declare it."""
+    found = []
+    for route in gw.client.server.app.router.routes():
+        permission = getattr(route.handler, "permission", None)
+        if permission is not None and route.method != "HEAD":
+            found.append((route.method, route.resource.canonical, permission))
+    return found
+
+
+async def test_every_page_answers_each_role_as_the_role_table_says(make_gateway, admin):
+    gw = await make_gateway(portal_key_signin=True)
+    tenant_id, admin_key = await gw.create_tenant("Acme")
+    connector_id = await make_connector(gw, admin_key)
+    record_id = await insert_order(admin, tenant_id, "1", "Order 1")
+    values = {
+        "connector_id": connector_id,
+        "kind": "order",
+        "record_id": record_id,
+        "key_id": "key_none",
+        "group": "nogroup",
+    }
+    keys = {"admin": admin_key} | {role: await gw.create_key(admin_key, role) for role in ROLES if role != "admin"}
+    callers = {role: await signed_in(gw, key, "/portal/sign-in") for role, key in keys.items()}
+    callers[OPERATOR] = await signed_in(gw, ADMIN_TOKEN, "/console/sign-in")
+    found = pages(gw)
+    assert {(method, path): p for method, path, p in found} == EXPECTED
+    found = [(method, path, p) for method, path, p in found if p != PUBLIC]
+    checked = 0
+    try:
+        for method, template, permission in found:
+            path = re.sub(r"{(\w+)}", lambda m: values[m.group(1)], template)
+            if path == "/portal/connectors/new":
+                path += "?provider=woocommerce"
+            for who, (session, csrf) in callers.items():
+                allowed = permission == OPERATOR if who == OPERATOR else who in PERMISSIONS.get(permission, ())
+                if method == "GET":
+                    resp = await session.get(path, allow_redirects=False)
+                    resp.close()  # a live page streams: its status is all this needs
+                    assert resp.status == (200 if allowed else 403), (who, method, path, resp.status)
+                elif not allowed:  # a POST the role may not make: refused before it does anything
+                    resp = await session.post(path, data={"csrf": csrf, "name": "x"}, allow_redirects=False)
+                    assert resp.status == 403, (who, method, path, resp.status)
+                checked += 1
+    finally:
+        for session, _ in callers.values():
+            await session.close()
+    assert checked == len(found) * len(callers)
+    listed = await gw.get("/v1/connectors", headers=gw.bearer(admin_key))
+    assert len((await listed.json())["items"]) == 1  # no refused POST created anything
