@@ -39,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
-from probes import machine_busy_s  # noqa: E402
+from probes import children, cpu_s, machine_busy_s, start_spy, stop_spy  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
@@ -140,6 +140,19 @@ async def raw_import(redis: Redis, store_url: str, tenant: str, connector: str, 
             await publisher.publish(events, keys)
 
 
+def cpu_by_process(named: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process (Postgres: with its backends, live and reaped)."""
+    return {
+        name: cpu_s(pid, with_reaped_children=name == "postgres")
+        + (sum(cpu_s(kid) for kid in children(pid)) if name == "postgres" else 0.0)
+        for name, pid in named.items()
+    }
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before[name], 1) for name in before}
+
+
 async def workflow_import(client: Client, tenant: str, connector: str) -> SyncResult:
     handle = await client.start_workflow(
         SYNC_WORKFLOW,
@@ -181,9 +194,20 @@ async def run(args: argparse.Namespace) -> dict:
         )
         store_url = f"http://127.0.0.1:{store_port}"
         await wait_http(f"{store_url}/wp-json/wc/v3/orders?per_page=1", timeout_s=600)
-        procs.append(spawn(base, "projector", [sys.executable, "-m", "bizosaas", "worker", "projector"], env))
+        projector = spawn(base, "projector", [sys.executable, "-m", "bizosaas", "worker", "projector"], env)
+        procs.append(projector)
         temporal_worker = spawn(base, "temporal-worker", [sys.executable, "-m", "bizosaas", "temporal-worker"], env)
         procs.append(temporal_worker)
+        named = {
+            "store": procs[0].pid,
+            "projector": projector.pid,
+            "temporal_worker": temporal_worker.pid,
+            "temporal_server": temporal.proc.pid,
+            "postgres": pg.proc.pid,
+            "redis": redis_server.proc.pid,
+            "bench": os.getpid(),
+        }
+        cpu: dict[str, dict[str, float]] = {}
         admin = await asyncpg.connect(admin_url)
         redis = Redis.from_url(redis_server.url)
         secrets = VaultSecrets(vault.url, vault.extra["token"])
@@ -195,15 +219,19 @@ async def run(args: argparse.Namespace) -> dict:
             busy_before = machine_busy_s()
 
             say("1. raw loop ...")
-            started = time.monotonic()
+            before, started = cpu_by_process(named), time.monotonic()
             await raw_import(redis, store_url, "bench-raw", raw_c, orders)
             raw_s = await committed(admin, "bench-raw", orders) - started
+            cpu["raw"] = cpu_used(before, cpu_by_process(named))
             say(f"   {orders:,} orders committed in {raw_s:.1f} s: {orders / raw_s:,.0f}/s")
 
             say("2. the sync workflow ...")
-            started = time.monotonic()
+            spy = start_spy(temporal_worker.pid, args.profile / "temporal-worker.txt") if args.profile else None
+            before, started = cpu_by_process(named), time.monotonic()
             result = await workflow_import(client, "bench-sync", sync_c)
             sync_s = await committed(admin, "bench-sync", orders) - started
+            cpu["sync"] = cpu_used(before, cpu_by_process(named))
+            stop_spy(spy)
             assert [r.records for r in result.runs] == [orders], result
             say(f"   {orders:,} orders committed in {sync_s:.1f} s: {orders / sync_s:,.0f}/s")
 
@@ -248,6 +276,7 @@ async def run(args: argparse.Namespace) -> dict:
         "sync_s": round(sync_s, 1),
         "resume_s": round(resume_s, 1),
         "machine_busy_s": round(busy_s, 1),
+        "cpu_s": cpu,
         "note": "records committed in `records` by one `bizosaas worker projector`; the sync: ConnectorSync on one "
         "`bizosaas temporal-worker`, pages of 100 as activities with checkpoints; raw: the same GETs, mapping and "
         "idempotent publishing in one loop in the bench process; the store is a local process serving "
@@ -259,7 +288,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 orders instead of 100,000 (about a minute)")
     parser.add_argument("--orders", type=int, help="orders to import")
-    result = asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--profile", type=Path, help="py-spy the temporal-worker during the sync into this folder")
+    args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(args))
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / f"sync-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result) + "\n")

@@ -60,6 +60,7 @@ async def run(args: argparse.Namespace) -> int:
             secrets,
             settings.allow_private_urls,
             TokenSource(redis, pool, secrets, settings.allow_private_urls),
+            step_s=settings.sync_step_s,
         )
         async with build_worker(client, deps, args.task_queue):
             log.info("temporal worker on %s, task queue %s", settings.temporal_address, args.task_queue)

@@ -23,3 +23,6 @@ class ConnectorsConfig:
     # a connector's Temporal Schedule syncs every resource this often (incrementally) unless changed for it through
     # POST /v1/connectors/{id}/schedule; set when the connector connects
     sync_interval_s: int = 15 * 60
+    # a sync step (one Temporal activity) reads pages, each published and then checkpointed, for this long: one
+    # activity round trip, connector row and Vault read per step rather than per page (docs/benchmarks.md)
+    sync_step_s: float = 10.0
