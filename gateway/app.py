@@ -15,6 +15,7 @@ from gateway import (
     routes_commands,
     routes_connectors,
     routes_deliveries,
+    routes_knowledge,
     routes_oauth,
     routes_providers,
     routes_records,
@@ -63,6 +64,7 @@ ROUTE_MODULES = (
     routes_commands,
     routes_admin,
     routes_search,
+    routes_knowledge,
 )
 
 
@@ -125,5 +127,5 @@ def init(config: GatewayConfig) -> web.Application:
     app[ROUTE_SPECS] = specs = [spec for module in ROUTE_MODULES for spec in module.routes.specs]
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler)
-    app.cleanup_ctx.extend([_redis, _postgres, _clients, routes_search.searcher_ctx, routes_search.converter_ctx])
+    app.cleanup_ctx.extend([_redis, _postgres, _clients, routes_search.searcher_ctx, routes_knowledge.converter_ctx])
     return app
