@@ -6,16 +6,19 @@ page reads, mapping and publishing, both measured until the records are committe
 Starts its own Redis, Postgres+pgvector, OpenBao and Temporal dev server (bizosaas.servers, in a temp folder), a
 local WooCommerce store in a process of its own (tests/providers/woocommerce_server.py, the store the tests use)
 seeded with N orders, one `bizosaas worker projector` and one `bizosaas temporal-worker`. Then, in one run:
-  1. raw: one loop in this process, no Temporal and no checkpoints: GET each page (basic auth, 100 orders), map each
-     order with the provider's mapping.py, publish with the Publisher (idempotency keys, as the sync does); from the
-     first request to the last order committed in `records` by the projector;
-  2. sync: the ConnectorSync workflow for `orders` of a second connector (each page an activity in the
-     temporal-worker: Vault read, page, mapping, publish, checkpoint and seen ids in Postgres), started from here;
-     the same end point;
+  1. raw: one loop in this process, no Temporal and no checkpoints: GET each page (basic auth, 100 orders, ordered by
+     id ascending: the sync's query), map each order with the provider's mapping.py, publish with the Publisher
+     (idempotency keys, as the sync does); from the first request to the last order committed in `records` by the
+     projector;
+  2. sync: the ConnectorSync workflow for `orders` of a second connector (`sync.page` activities in the
+     temporal-worker, each a step of pages for BIZOSAAS_SYNC_STEP_S: a Vault read per step; per page the GET,
+     mapping, publish, checkpoint and seen ids in Postgres), started from here; the same end point;
   3. resume: the same import for a third connector with the temporal-worker SIGKILLed after a third of its pages and
      restarted at once: resume_overhead_s = its time minus the sync's (a dead worker's page waits for the activity's
      heartbeat timeout, then runs on the new worker from the saved position).
-Ends with one JSON line: records_per_s, raw_records_per_s, ratio_to_raw, resume_overhead_s.
+Ends with one JSON line: records_per_s, raw_records_per_s, ratio_to_raw, resume_overhead_s, and the CPU seconds
+each process used in phases 1 and 2 (`cpu_s`; the machine may be shared). `--profile DIR` py-spies the
+temporal-worker during phase 2 (folded stacks in DIR/temporal-worker.txt).
 """
 
 from __future__ import annotations
@@ -91,6 +94,20 @@ async def wait_http(url: str, timeout_s: float = 120.0) -> None:
             await asyncio.sleep(0.2)
 
 
+def log_has(log: Path, text: str) -> bool:
+    return log.exists() and text in log.read_text(errors="replace")
+
+
+async def logged(log: Path, text: str, timeout_s: float = 120.0) -> None:
+    """Wait until a process's log has `text` (the workers say when they run): phase 1 must not share the machine
+    with their start-up."""
+    deadline = time.monotonic() + timeout_s
+    while not log_has(log, text):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{log.name}: no {text!r} within {timeout_s:.0f} s")
+        await asyncio.sleep(0.2)
+
+
 async def committed(admin: asyncpg.Connection, tenant: str, count: int, timeout_s: float = 1800.0) -> float:
     """Wait until `count` orders of `tenant` are in `records`; answers the time it happened."""
     deadline = time.monotonic() + timeout_s
@@ -125,9 +142,9 @@ async def raw_import(redis: Redis, store_url: str, tenant: str, connector: str, 
     pages = -(-orders // PER_PAGE)
     async with aiohttp.ClientSession(headers=auth) as http:
         for page in range(1, pages + 1):
-            async with http.get(
-                f"{store_url}/wp-json/wc/v3/orders", params={"page": page, "per_page": PER_PAGE}
-            ) as reply:
+            # the query the sync's api.read_page sends for a full run: the store's work per page is the same
+            params = {"page": page, "per_page": PER_PAGE, "orderby": "id", "order": "asc"}
+            async with http.get(f"{store_url}/wp-json/wc/v3/orders", params=params) as reply:
                 objects = await reply.json()
             now = datetime.now(UTC)
             events, keys = [], []
@@ -216,6 +233,8 @@ async def run(args: argparse.Namespace) -> dict:
             raw_c = await add_connector(admin, secrets, "bench-raw", store_url)
             sync_c = await add_connector(admin, secrets, "bench-sync", store_url)
             resume_c = await add_connector(admin, secrets, "bench-resume", store_url)
+            await logged(base / "projector.log", "running groups")
+            await logged(base / "temporal-worker.log", "temporal worker on")
             busy_before = machine_busy_s()
 
             say("1. raw loop ...")
@@ -278,9 +297,9 @@ async def run(args: argparse.Namespace) -> dict:
         "machine_busy_s": round(busy_s, 1),
         "cpu_s": cpu,
         "note": "records committed in `records` by one `bizosaas worker projector`; the sync: ConnectorSync on one "
-        "`bizosaas temporal-worker`, pages of 100 as activities with checkpoints; raw: the same GETs, mapping and "
-        "idempotent publishing in one loop in the bench process; the store is a local process serving "
-        "tests/providers/woocommerce_server.py",
+        "`bizosaas temporal-worker`, pages of 100, each checkpointed, in steps of BIZOSAAS_SYNC_STEP_S per activity; "
+        "raw: the same GETs, mapping and idempotent publishing in one loop in the bench process; the store is a local "
+        "process serving tests/providers/woocommerce_server.py",
     }
 
 

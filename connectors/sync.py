@@ -186,15 +186,19 @@ async def _page(
         events += made
         keys += made_keys
         cursor = later(cursor, api.cursor_of(resource, obj))
+    # one transaction per page (its round trips are most of a page's cost beside the read): the connector is still
+    # active, the changes are counted, the events published, and only then the position saved, at the commit
     async with tenant_transaction(deps.pool, target.tenant_id) as conn:
         await _active_connector(conn, target.connector_id)  # a disconnect stops the step at its next page
         added, updated = await count_changes(conn, target, resource.kind, events)
-    if events:
-        await deps.publisher.publish(events, keys)
-    seen = [str(o.get("id", "")) for o in page.objects] if state.full else []
-    done = checkpoints.PageDone(number, page.total, cursor, len(page.objects), page.next_cursor, added, updated, seen)
-    if not await checkpoints.save_page(deps.pool, target, state, done):
-        raise RunMovedOn(f"sync run {state.run_id} of {target.resource} moved past page {state.pages} elsewhere")
+        if events:
+            await deps.publisher.publish(events, keys)
+        seen = [str(o.get("id", "")) for o in page.objects] if state.full else []
+        done = checkpoints.PageDone(
+            number, page.total, cursor, len(page.objects), page.next_cursor, added, updated, seen
+        )
+        if not await checkpoints.save_page(conn, target, state, done):
+            raise RunMovedOn(f"sync run {state.run_id} of {target.resource} moved past page {state.pages} elsewhere")
     state.pages, state.cursor, state.after = number, cursor, page.next_cursor
     state.total = state.total if state.total is not None else page.total
     state.records += len(page.objects)

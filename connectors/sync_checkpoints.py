@@ -1,7 +1,7 @@
 """A sync run's bookkeeping in Postgres: its position (`sync_checkpoints`: the window fixed at its start, the pages
 done, the greatest cursor seen, the counts) and the ids a full run listed (`sync_seen`). connectors/sync.py decides
-when each is written; this module is the SQL, one statement per step where it can be (a page's checkpoint is one
-round trip for the seen ids and one for the position, in one transaction).
+when each is written; this module is the SQL, one statement per step where it can be (a page's position and its
+seen ids are one statement).
 
 Every write names the run (`run_id`) so a run that was dropped (failed, or replaced) writes nothing, and a page's
 position is saved only if the run is still where the caller read it (`run_pages`): a second worker on the same run
@@ -97,39 +97,36 @@ async def start_run(
     )
 
 
-async def save_page(pool: asyncpg.Pool, target: Target, state: RunState, page: PageDone) -> bool:
-    """The run's new position and the page's seen ids, if the run is still at `state.pages`; answers whether it
-    was (False: the run moved on elsewhere, or was dropped, and nothing is written)."""
-    async with tenant_transaction(pool, target.tenant_id) as conn:
-        status = await conn.execute(
-            """UPDATE sync_checkpoints SET run_pages = $5, run_total = coalesce(run_total, $6), run_cursor = $7,
-                 run_records = run_records + $8, run_after = $9, run_added = run_added + $10,
-                 run_updated = run_updated + $11, updated_at = now()
-               WHERE connector_id = $1 AND resource = $2 AND run_id = $3 AND run_pages = $4""",
-            target.connector_id,
-            target.resource,
-            state.run_id,
-            state.pages,
-            page.number,
-            page.total,
-            page.cursor,
-            page.records,
-            page.after,
-            page.added,
-            page.updated,
-        )
-        if status != "UPDATE 1":
-            return False
-        if page.seen:
-            await conn.execute(
-                """INSERT INTO sync_seen (tenant_id, connector_id, resource, run_id, external_id)
-                   SELECT current_setting('app.tenant_id'), $1, $2, $3, unnest($4::text[]) ON CONFLICT DO NOTHING""",
-                target.connector_id,
-                target.resource,
-                state.run_id,
-                page.seen,
-            )
-    return True
+async def save_page(conn: asyncpg.Connection, target: Target, state: RunState, page: PageDone) -> bool:
+    """The run's new position and the page's seen ids, in one statement, if the run is still at `state.pages`;
+    answers whether it was (False: the run moved on elsewhere, or was dropped, and nothing is written). `conn` is
+    in a transaction with the target's tenant set."""
+    moved = await conn.fetchval(
+        """WITH moved AS (
+             UPDATE sync_checkpoints SET run_pages = $5, run_total = coalesce(run_total, $6), run_cursor = $7,
+               run_records = run_records + $8, run_after = $9, run_added = run_added + $10,
+               run_updated = run_updated + $11, updated_at = now()
+             WHERE connector_id = $1 AND resource = $2 AND run_id = $3 AND run_pages = $4
+             RETURNING run_id),
+           seen AS (
+             INSERT INTO sync_seen (tenant_id, connector_id, resource, run_id, external_id)
+             SELECT current_setting('app.tenant_id'), $1, $2, $3, unnest($12::text[]) WHERE EXISTS (SELECT FROM moved)
+             ON CONFLICT DO NOTHING)
+           SELECT count(*) FROM moved""",
+        target.connector_id,
+        target.resource,
+        state.run_id,
+        state.pages,
+        page.number,
+        page.total,
+        page.cursor,
+        page.records,
+        page.after,
+        page.added,
+        page.updated,
+        page.seen,
+    )
+    return moved == 1
 
 
 async def restart_pages(pool: asyncpg.Pool, target: Target, run_id: str) -> None:

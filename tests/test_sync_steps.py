@@ -109,10 +109,14 @@ async def test_a_position_read_before_another_worker_moved_the_run_saves_nothing
     one_page = sync.SyncDeps(deps.pool, deps.publisher, deps.secrets, allow_private=True)
     await sync.step(one_page, TARGET, run_id)  # another worker saves page 1
     page = checkpoints.PageDone(1, 250, None, 100, None, 0, 0, seen=["x1", "x2"])
-    assert not await checkpoints.save_page(pool, TARGET, stale, page)
+    async with tenant_transaction(pool, TENANT) as conn:
+        assert not await checkpoints.save_page(conn, TARGET, stale, page)
     assert await checkpoint(admin) == {"run_pages": 1, "run_records": 100}  # not counted twice
     assert not await admin.fetchval("SELECT count(*) FROM sync_seen WHERE external_id LIKE 'x%'")
-    assert await checkpoints.save_page(pool, TARGET, await checkpoints.run_state(pool, TARGET, run_id), page)
+    current = await checkpoints.run_state(pool, TARGET, run_id)
+    async with tenant_transaction(pool, TENANT) as conn:
+        assert await checkpoints.save_page(conn, TARGET, current, page)
+    assert await admin.fetchval("SELECT count(*) FROM sync_seen WHERE external_id LIKE 'x%'") == 2
 
 
 async def test_the_unseen_records_query_stays_linear_with_stale_statistics(admin, pool):
