@@ -103,8 +103,10 @@ async def connector_row(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -
 
 async def _active_connector(conn: asyncpg.Connection, connector_id: str) -> asyncpg.Record:
     row = await conn.fetchrow("SELECT provider, config, status FROM connectors WHERE id = $1", connector_id)
-    if row is None or row["status"] != "active":
-        raise ConnectorGone(f"connector {connector_id} does not exist or is not active")
+    if row is None:
+        raise ConnectorGone(f"connector {connector_id} does not exist")
+    if row["status"] != "active":  # the status in the message: a run a disconnect stopped says so
+        raise ConnectorGone(f"connector {connector_id} is {row['status']}, not active")
     return row
 
 

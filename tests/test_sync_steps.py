@@ -90,7 +90,7 @@ async def test_a_disconnect_stops_a_step_at_its_next_page(deps, store, redis, ad
     stepping = asyncio.create_task(sync.step(deps, TARGET, run_id))
     await wait_for(lambda: _checkpointed(admin, 1), True)
     await admin.execute("UPDATE connectors SET status = 'disconnected' WHERE id = $1", CONNECTOR)
-    with pytest.raises(sync.ConnectorGone):
+    with pytest.raises(sync.ConnectorGone, match="is disconnected"):
         await stepping
     saved = (await checkpoint(admin))["run_pages"]
     assert 1 <= saved < 5  # the step stopped before the listing's end
