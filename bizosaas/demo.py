@@ -1,8 +1,10 @@
 """The demo data of `bizosaas dev`: a demo tenant, a demo shop connector, and (--demo) one connector per provider
 fed the real provider payloads in tests/fixtures/webhooks/, signed as each provider signs, through the public
-webhook route — so records, deliveries and metrics are non-empty on first look. With --demo the demo shop is a
-local WooCommerce store (the tests' tests/providers/woocommerce_server.py, seeded with a few dozen orders, products
-and customers) which the shop connector imports on connect, through the temporal-worker.
+webhook route — so records, deliveries and metrics are non-empty on first look. The demo shop's store is a local
+WooCommerce (the tests' tests/providers/woocommerce_server.py, seeded with a few dozen orders, products and
+customers) which the shop connector imports on connect, through the temporal-worker; without the repository's
+tests/ there is no store and so no demo shop (a connector whose store cannot be reached would only retry its
+connect until it gave up).
 
 Everything goes through the running gateway's HTTP API, as a user's integration would. What was created is saved in
 the data folder (the API key and the webhook secrets included: mode 0600, development only) and reused next time; a
@@ -92,8 +94,8 @@ def demo_tenant(base: str, data: Path, env: dict[str, str]) -> dict:
     return tenant
 
 
-# what a demo connector's form needs besides its webhook secret. Without --demo no store serves the demo shop's API
-# (its syncs fail, it takes webhooks); with --demo, store_url is the local store's (start_store).
+# what a demo connector's form needs besides its webhook secret. The demo shop's store_url is the local store's
+# (start_store); the placeholder stays only on --demo's webhooks-only `demo-woocommerce` (its syncs fail).
 DEMO_FIELDS: dict[str, tuple[dict, dict]] = {  # provider -> (config, secrets besides webhook_secret)
     "woocommerce": (
         {"store_url": "http://127.0.0.1:9/demo-shop"},
@@ -109,7 +111,9 @@ def start_store(step: Callable[[str, str], None], port: int = 0) -> str | None:
     seeded with STORE_SEED; answers its URL, or None (and says why) when the repository's tests/ is not here."""
     if not STORE_MODULE.is_file():
         step(
-            "demo", f"no local WooCommerce: {STORE_MODULE} is missing (--demo needs the repository, installed editable)"
+            "demo",
+            f"no local WooCommerce and so no demo shop: {STORE_MODULE} is missing (it needs the repository, installed "
+            "editable)",
         )
         return None
     spec = importlib.util.spec_from_file_location("bizosaas_demo_woocommerce_server", STORE_MODULE)
@@ -184,11 +188,10 @@ def _reconfigure(base: str, key: str, connector_id: str, config: dict) -> None:
         raise DemoError(f"POST /v1/connectors/{connector_id}/sync answered {status}: {reply}")
 
 
-def demo_shop(base: str, data: Path, key: str, store_url: str | None = None) -> dict:
-    """The demo WooCommerce connector; with a local store's URL it imports the store's history (the connect
+def demo_shop(base: str, data: Path, key: str, store_url: str) -> dict:
+    """The demo WooCommerce connector of the local store at `store_url`: it imports the store's history (the connect
     command's initial sync, or a full sync when an existing connector is pointed at this run's store)."""
-    config = {"store_url": store_url} if store_url else None
-    shop = connector(base, data, key, "woocommerce", "demo-shop", secrets.token_urlsafe(24), config)
+    shop = connector(base, data, key, "woocommerce", "demo-shop", secrets.token_urlsafe(24), {"store_url": store_url})
     if shop is None:
         raise DemoError("the gateway has no woocommerce provider")
     return shop

@@ -44,3 +44,7 @@ class ConnectorsConfig:
     # the Lago connector (of the operator's tenant) that every billed tenant's usage is pushed to; empty: no push
     billing_connector: str = ""
     usage_push_interval_s: int = 3600  # how often the `usage-push` schedule pushes the closed days not yet sent
+
+    # a sync step (one Temporal activity) reads pages, each published and then checkpointed, for this long: one
+    # activity round trip, connector row and Vault read per step rather than per page (docs/benchmarks.md)
+    sync_step_s: float = 10.0

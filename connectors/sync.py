@@ -19,7 +19,12 @@ chains them for a caller without Temporal.
 - **Deletions by full reconciliation**: a full run records the ids it lists (`sync_seen`); only when it finishes
   without error are the connector's records of that kind that it did not list, and whose state is older than the
   run's start, turned into `...deleted` events. A failed or partial run deletes nothing.
-- One page (read, map, keys, counts) is connectors/sync_pages.py.
+- **A step reads pages for `SyncDeps.step_s`** (at least one page; the temporal-worker: `sync_step_s`), each page
+  published and then its position saved before the next is read, so one Temporal activity carries many pages and
+  its round trip, the connector's row and its Vault secrets are paid once per step, not per page. The connector
+  must still be active before each page publishes (a disconnect stops a step at its next page).
+- One page (read, map, keys, counts) is connectors/sync_pages.py; the run's rows in Postgres (position, seen ids,
+  the unseen records) connectors/sync_checkpoints.py; the lifecycle events connectors/sync_events.py.
 - Runs publish connector.sync.started/completed/failed with the run's id, full or incremental, and counts: objects
   listed, and of the resource's kind those added (no record held before) and updated (held at an older state),
   judged against the `records` projection when each page is read (it lags the stream a little).
@@ -30,23 +35,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from connectors import sync_checkpoints as checkpoints
 from connectors.access_tokens import bound_token
 from connectors.base import ApiCall, NormalizeError, PageCursorGone, ProviderBusy
 from connectors.credentials import SecretStore
+from connectors.facts import Resource
 from connectors.normalize import utc_time
 from connectors.oauth import TokenSource
 from connectors.registry import get_api, get_facts
+from connectors.sync_events import deleted_events, lifecycle_event
 from connectors.sync_pages import Target, count_changes, gmt, last_page, later, page_events, read_page, sync_key
 from db.pool import tenant_transaction
-from events.errors import PermanentError, is_transient
-from events.ids import derived_id
-from events.types import DELETED_BY_KIND, Event, Subject, SyncCompleted, SyncFailed, SyncStarted
+from events.errors import PermanentError, TransientError, is_transient
+from events.types import Event, SyncCompleted, SyncFailed, SyncStarted
 from producers.publisher import Publisher
 
 log = logging.getLogger("bizosaas.connectors.sync")
@@ -58,6 +66,10 @@ class ConnectorGone(PermanentError):
     """The connector does not exist (deleted) or is not active: nothing to sync."""
 
 
+class RunMovedOn(TransientError):
+    """The run's position changed under this step (another worker on the same run): read it again."""
+
+
 @dataclass(frozen=True)
 class SyncDeps:
     pool: asyncpg.Pool  # the service role's: row-level security applies
@@ -65,6 +77,7 @@ class SyncDeps:
     secrets: SecretStore
     allow_private: bool = False  # development and tests: a store on a private address
     tokens: TokenSource | None = None  # OAuth2 connectors' access tokens (refreshed under a lock); None: as stored
+    step_s: float = 0.0  # how long a step reads pages (the temporal-worker: settings' sync_step_s); 0: one page
 
 
 @dataclass(frozen=True)
@@ -85,10 +98,14 @@ class Finished:
 
 async def connector_row(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -> asyncpg.Record:
     async with tenant_transaction(pool, tenant_id) as conn:
-        row = await conn.fetchrow("SELECT provider, config, status FROM connectors WHERE id = $1", connector_id)
+        return await _active_connector(conn, connector_id)
+
+
+async def _active_connector(conn: asyncpg.Connection, connector_id: str) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT provider, config, status FROM connectors WHERE id = $1", connector_id)
     if row is None:
         raise ConnectorGone(f"connector {connector_id} does not exist")
-    if row["status"] != "active":  # the run's reason a person reads: "disconnected", "needs_reauth" ...
+    if row["status"] != "active":  # the status in the message: a run a disconnect stopped says so
         raise ConnectorGone(f"connector {connector_id} is {row['status']}, not active")
     return row
 
@@ -106,89 +123,62 @@ async def api_call(deps: SyncDeps, tenant_id: str, connector_id: str) -> tuple[A
     return api, ApiCall(facts, config, secrets, deps.allow_private, tokens)
 
 
-def _lifecycle(cls: type[Event], target: Target, provider: str, now: datetime, key: str, **fields: Any) -> Event:
-    return cls(
-        id=derived_id(key, int(now.timestamp() * 1000)),
-        tenant_id=target.tenant_id,
-        source=target.connector_id,
-        provider=provider,
-        subject=Subject(kind="connector", external_id=target.connector_id),
-        occurred_at=now,
-        recorded_at=now,
-        resource=target.resource,
-        **fields,
-    )
-
-
-async def _state(conn: asyncpg.Connection, target: Target, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM sync_checkpoints WHERE connector_id = $1 AND resource = $2" + (" FOR UPDATE" if lock else ""),
-        target.connector_id,
-        target.resource,
-    )
-
-
 async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False) -> str:
     """Start a run (or resume the one in progress: its id is answered) with its window fixed now."""
     row = await connector_row(deps.pool, target.tenant_id, target.connector_id)
     resource = get_facts(row["provider"]).resource(target.resource)
     now = datetime.now(UTC)
     async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        state = await _state(conn, target, lock=True)
+        state = await checkpoints.checkpoint_row(conn, target, lock=True)
         if state is not None and state["run_id"]:
             return state["run_id"]
         cursor = state["cursor"] if state else None
         full = full or not resource.since_param or cursor is None
         since = None if full else gmt(utc_time(cursor) - OVERLAP)
         until = None if full else gmt(now)
-        await conn.execute(
-            """INSERT INTO sync_checkpoints (tenant_id, connector_id, resource, run_id, run_full, run_since, run_until,
-                                             run_pages, run_total, run_cursor, run_records, run_started_at, run_after)
-               VALUES (current_setting('app.tenant_id'), $1, $2, $3, $4, $5, $6, 0, NULL, NULL, 0, $7, NULL)
-               ON CONFLICT (tenant_id, connector_id, resource) DO UPDATE SET
-                 run_id = $3, run_full = $4, run_since = $5, run_until = $6, run_pages = 0, run_total = NULL,
-                 run_cursor = NULL, run_records = 0, run_added = 0, run_updated = 0, run_started_at = $7,
-                 run_after = NULL, updated_at = now()""",
-            target.connector_id,
-            target.resource,
-            run_id,
-            full,
-            since,
-            until,
-            now,
-        )
+        await checkpoints.start_run(conn, target, run_id, full, since, until, now)
     key = sync_key(target, run_id, "started")
-    started = _lifecycle(SyncStarted, target, row["provider"], now, key, cursor=since, run_id=run_id, full=full)
-    await deps.publisher.publish([started], [sync_key(target, run_id, "started")])
+    started = lifecycle_event(SyncStarted, target, row["provider"], now, key, cursor=since, run_id=run_id, full=full)
+    await deps.publisher.publish([started], [key])
     return run_id
 
 
 async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
-    """Read the page after the saved position, publish its events, save the position."""
+    """Read the pages after the saved position until the listing ends or `deps.step_s` has passed (at least one
+    page), each page's events published and then its position saved."""
     api, call = await api_call(deps, target.tenant_id, target.connector_id)
     resource = call.facts.resource(target.resource)
-    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        state = await _state(conn, target)
-    if state is None or state["run_id"] != run_id:
+    state = await checkpoints.run_state(deps.pool, target, run_id)
+    if state is None:
         raise PermanentError(f"sync run {run_id} of {target.resource} is not in progress")
-    number = state["run_pages"] + 1
+    deadline = time.monotonic() + deps.step_s
+    while True:
+        done, total_pages = await _page(deps, target, api, call, resource, state)
+        if done or time.monotonic() >= deadline:
+            return Step(done, state.pages, total_pages, state.records)
+
+
+async def _page(
+    deps: SyncDeps, target: Target, api: Any, call: ApiCall, resource: Resource, state: checkpoints.RunState
+) -> tuple[bool, int | None]:
+    """The page after `state`'s position: published, its position saved and `state` moved on to it. Answers
+    (whether it ended the listing, the listing's pages)."""
+    number = state.pages + 1
     try:
-        page = await read_page(api, call, resource, number, state["run_since"], state["run_until"], state["run_after"])
+        page = await read_page(api, call, resource, number, state.since, state.until, state.after)
     except PageCursorGone as exc:
         log.info("sync %s %s: %s, restarting pages", *_ids(target), exc)
-        await _restart_pages(deps, target, run_id)
-        return Step(False, 0, None, state["run_records"])
-    if state["run_total"] is not None and page.total is not None and page.total != state["run_total"]:
+        await _restart_pages(deps, target, state)
+        return False, None
+    if state.total is not None and page.total is not None and page.total != state.total:
         # the listing changed inside the fixed window (a deletion): later pages shifted, so read them all again
-        log.info(
-            "sync %s %s: listing changed (%s -> %s), restarting pages", *_ids(target), state["run_total"], page.total
-        )
-        await _restart_pages(deps, target, run_id)
-        return Step(False, 0, page.total_pages, state["run_records"])
+        log.info("sync %s %s: listing changed (%s -> %s), restarting pages", *_ids(target), state.total, page.total)
+        await _restart_pages(deps, target, state)
+        return False, page.total_pages
     now = datetime.now(UTC)
     events: list[Event] = []
     keys: list[str] = []
-    cursor = state["run_cursor"]
+    cursor = state.cursor
     for obj in page.objects:
         try:
             made, made_keys = page_events(call, target, resource, api, obj, now)
@@ -198,45 +188,28 @@ async def step(deps: SyncDeps, target: Target, run_id: str) -> Step:
         events += made
         keys += made_keys
         cursor = later(cursor, api.cursor_of(resource, obj))
-    added, updated = await count_changes(deps.pool, target, resource.kind, events)
-    if events:
-        await deps.publisher.publish(events, keys)
-    done = last_page(resource, number, page)
+    # one transaction per page (its round trips are most of a page's cost beside the read): the connector is still
+    # active, the changes are counted, the events published, and only then the position saved, at the commit
     async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        if state["run_full"] and page.objects:
-            await conn.executemany(
-                """INSERT INTO sync_seen (tenant_id, connector_id, resource, run_id, external_id)
-                   VALUES (current_setting('app.tenant_id'), $1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-                [(target.connector_id, target.resource, run_id, str(o.get("id", ""))) for o in page.objects],
-            )
-        await conn.execute(
-            """UPDATE sync_checkpoints SET run_pages = $4, run_total = coalesce(run_total, $5), run_cursor = $6,
-                 run_records = run_records + $7, run_after = $8, run_added = run_added + $9,
-                 run_updated = run_updated + $10, updated_at = now()
-               WHERE connector_id = $1 AND resource = $2 AND run_id = $3""",
-            target.connector_id,
-            target.resource,
-            run_id,
-            number,
-            page.total,
-            cursor,
-            len(page.objects),
-            page.next_cursor,
-            added,
-            updated,
+        await _active_connector(conn, target.connector_id)  # a disconnect stops the step at its next page
+        added, updated = await count_changes(conn, target, resource.kind, events)
+        if events:
+            await deps.publisher.publish(events, keys)
+        seen = [str(o.get("id", "")) for o in page.objects] if state.full else []
+        done = checkpoints.PageDone(
+            number, page.total, cursor, len(page.objects), page.next_cursor, added, updated, seen
         )
-    return Step(done, number, page.total_pages, state["run_records"] + len(page.objects))
+        if not await checkpoints.save_page(conn, target, state, done):
+            raise RunMovedOn(f"sync run {state.run_id} of {target.resource} moved past page {state.pages} elsewhere")
+    state.pages, state.cursor, state.after = number, cursor, page.next_cursor
+    state.total = state.total if state.total is not None else page.total
+    state.records += len(page.objects)
+    return last_page(resource, number, page), page.total_pages
 
 
-async def _restart_pages(deps: SyncDeps, target: Target, run_id: str) -> None:
-    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        await conn.execute(
-            """UPDATE sync_checkpoints SET run_pages = 0, run_total = NULL, run_after = NULL, updated_at = now()
-               WHERE connector_id = $1 AND resource = $2 AND run_id = $3""",
-            target.connector_id,
-            target.resource,
-            run_id,
-        )
+async def _restart_pages(deps: SyncDeps, target: Target, state: checkpoints.RunState) -> None:
+    await checkpoints.restart_pages(deps.pool, target, state.run_id)
+    state.pages, state.total, state.after = 0, None, None
 
 
 def _ids(target: Target) -> tuple[str, str]:
@@ -249,75 +222,34 @@ async def finish(deps: SyncDeps, target: Target, run_id: str) -> Finished:
     api, call = await api_call(deps, target.tenant_id, target.connector_id)
     resource = call.facts.resource(target.resource)
     async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        state = await _state(conn, target)
+        state = await checkpoints.checkpoint_row(conn, target)
         if state is None or state["run_id"] != run_id:
             raise PermanentError(f"sync run {run_id} of {target.resource} is not in progress")
         gone: list[str] = []
         if state["run_full"]:
-            rows = await conn.fetch(
-                """SELECT r.external_id FROM records r
-                   WHERE r.kind = $1 AND r.source = $2 AND NOT r.deleted AND r.updated_at < $5
-                     AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.connector_id = $2 AND s.resource = $3
-                                       AND s.run_id = $4 AND s.external_id = r.external_id)
-                   ORDER BY r.external_id""",
-                resource.kind,
-                target.connector_id,
-                target.resource,
-                run_id,
-                state["run_started_at"],
-            )
-            gone = [r["external_id"] for r in rows if api.reconciles(resource, r["external_id"])]
+            unseen = await checkpoints.unseen_records(conn, resource.kind, target, run_id, state["run_started_at"])
+            gone = [external_id for external_id in unseen if api.reconciles(resource, external_id)]
     now = datetime.now(UTC)
     provider = call.facts.provider
-    events: list[Event] = []
-    keys: list[str] = []
-    for external_id in gone:
-        key = sync_key(target, run_id, "deleted", external_id)
-        events.append(
-            DELETED_BY_KIND[resource.kind](
-                id=derived_id(key, int(now.timestamp() * 1000)),
-                tenant_id=target.tenant_id,
-                source=target.connector_id,
-                provider=provider,
-                subject=Subject(kind=resource.kind, external_id=external_id),
-                occurred_at=now,
-                recorded_at=now,
-            )
-        )
-        keys.append(key)
+    events, keys = deleted_events(target, provider, resource.kind, run_id, gone, now)
     cursor = later(state["cursor"], state["run_cursor"])
     key = sync_key(target, run_id, "completed")
-    events.append(
-        _lifecycle(
-            SyncCompleted,
-            target,
-            provider,
-            now,
-            key,
-            records=state["run_records"],
-            deleted=len(gone),
-            cursor=cursor,
-            run_id=run_id,
-            full=state["run_full"],
-            added=state["run_added"],
-            updated=state["run_updated"],
-        )
+    completed = lifecycle_event(
+        SyncCompleted,
+        target,
+        provider,
+        now,
+        key,
+        records=state["run_records"],
+        deleted=len(gone),
+        cursor=cursor,
+        run_id=run_id,
+        full=state["run_full"],
+        added=state["run_added"],
+        updated=state["run_updated"],
     )
-    keys.append(key)
-    await deps.publisher.publish(events, keys)
-    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        await conn.execute(
-            """UPDATE sync_checkpoints SET cursor = $4, run_id = NULL, last_status = 'completed', last_error = NULL,
-                 last_run_at = now(), updated_at = now()
-               WHERE connector_id = $1 AND resource = $2 AND run_id = $3""",
-            target.connector_id,
-            target.resource,
-            run_id,
-            cursor,
-        )
-        await conn.execute(
-            "DELETE FROM sync_seen WHERE connector_id = $1 AND resource = $2", target.connector_id, target.resource
-        )
+    await deps.publisher.publish([*events, completed], [*keys, key])
+    await checkpoints.end_run(deps.pool, target, run_id, cursor, error=None)
     return Finished(run_id, state["run_records"], len(gone), cursor)
 
 
@@ -328,31 +260,22 @@ async def fail(deps: SyncDeps, target: Target, run_id: str, error: str, retryabl
         provider = row["provider"]
     except ConnectorGone:
         provider = ""
-    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        state = await _state(conn, target)
-    full = bool(state and state["run_id"] == run_id and state["run_full"])
+    state = await checkpoints.run_state(deps.pool, target, run_id)
     now = datetime.now(UTC)
     key = sync_key(target, run_id, "failed")
-    failed = _lifecycle(
-        SyncFailed, target, provider, now, key, error=error[:2000], retryable=retryable, run_id=run_id, full=full
+    failed = lifecycle_event(
+        SyncFailed,
+        target,
+        provider,
+        now,
+        key,
+        error=error[:2000],
+        retryable=retryable,
+        run_id=run_id,
+        full=bool(state and state.full),
     )
     await deps.publisher.publish([failed], [key])
-    async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        await conn.execute(
-            """UPDATE sync_checkpoints SET run_id = NULL, last_status = 'failed', last_error = $4, last_run_at = now(),
-                 updated_at = now()
-               WHERE connector_id = $1 AND resource = $2 AND run_id = $3""",
-            target.connector_id,
-            target.resource,
-            run_id,
-            error[:2000],
-        )
-        await conn.execute(
-            "DELETE FROM sync_seen WHERE connector_id = $1 AND resource = $2 AND run_id = $3",
-            target.connector_id,
-            target.resource,
-            run_id,
-        )
+    await checkpoints.end_run(deps.pool, target, run_id, None, error=error[:2000])
 
 
 async def run(

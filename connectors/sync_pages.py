@@ -16,7 +16,6 @@ import asyncpg
 from connectors.base import ApiCall, IngestContext, Page
 from connectors.facts import Resource
 from connectors.normalize import run_mapper, utc_time
-from db.pool import tenant_transaction
 from events.types import EntityUpserted, Event
 
 
@@ -84,22 +83,22 @@ def page_events(call: ApiCall, target: Target, resource: Resource, api: Any, obj
     return events, [sync_key(target, object_id, modified, i) for i in range(len(events))]
 
 
-async def count_changes(pool: asyncpg.Pool, target: Target, kind: str, events: list[Event]) -> tuple[int, int]:
+async def count_changes(conn: asyncpg.Connection, target: Target, kind: str, events: list[Event]) -> tuple[int, int]:
     """(added, updated) among a page's states of the resource's kind, against the records held now: no record (or
-    a tombstone) is an addition, an older one an update; a state already held (a page read again) is neither."""
+    a tombstone) is an addition, an older one an update; a state already held (a page read again) is neither.
+    `conn` is in a transaction with the target's tenant set."""
     states = {
         e.subject.external_id: e.occurred_at for e in events if e.subject.kind == kind and isinstance(e, EntityUpserted)
     }
     if not states:
         return 0, 0
-    async with tenant_transaction(pool, target.tenant_id) as conn:
-        rows = await conn.fetch(
-            """SELECT external_id, updated_at FROM records
-               WHERE kind = $1 AND source = $2 AND NOT deleted AND external_id = ANY($3::text[])""",
-            kind,
-            target.connector_id,
-            list(states),
-        )
+    rows = await conn.fetch(
+        """SELECT external_id, updated_at FROM records
+           WHERE kind = $1 AND source = $2 AND NOT deleted AND external_id = ANY($3::text[])""",
+        kind,
+        target.connector_id,
+        list(states),
+    )
     held = {r["external_id"]: r["updated_at"] for r in rows}
     added = sum(1 for i in states if i not in held)
     updated = sum(1 for i, at in states.items() if i in held and held[i] < at)

@@ -21,6 +21,7 @@ from gateway import (
     routes_deliveries,
     routes_hook_attempts,
     routes_hooks,
+    routes_knowledge,
     routes_oauth,
     routes_providers,
     routes_records,
@@ -75,6 +76,7 @@ ROUTE_MODULES = (
     routes_search,
     routes_agents,
     routes_chat,
+    routes_knowledge,
 )
 
 
@@ -151,7 +153,7 @@ def init(config: GatewayConfig) -> web.Application:
             _postgres,
             _clients,
             routes_search.searcher_ctx,
-            routes_search.converter_ctx,
+            routes_knowledge.converter_ctx,
             routes_chat.personal_agent_ctx,
         ]
     )

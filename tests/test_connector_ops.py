@@ -4,13 +4,22 @@ removed on disconnect), and actions through the HTTP route."""
 
 from __future__ import annotations
 
-import time
+import contextlib
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway
 from providers.woocommerce_server import WooCommerceStore
+from temporalio.client import (
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
 from temporalio.service import RPCError
 
 from connectors.config import ConnectorsConfig
@@ -165,9 +174,10 @@ async def test_schedule_made_on_connect_runs_pauses_resumes_and_goes_on_disconne
         assert (await handle.describe()).schedule.state.paused
         assert (await connector(gw, key, connector_id))["health"]["next_run_at"] is None
         actions = (await handle.describe()).info.num_actions
-        # no tick while paused: three intervals pass (the only wait on the clock: proving an absence needs one)
-        until = time.monotonic() + 3 * INTERVAL_S
-        await wait_for(lambda: _past(until), timeout_s=TIMEOUT_S)
+        # no tick while paused: meanwhile a twin schedule on the same interval, not paused, ticks four times (at
+        # least three intervals; Temporal's scheduler is the clock of both, so a slow machine slows both alike)
+        async with _unpaused_twin(temporal) as twin:
+            await wait_for(lambda: _more_actions(twin, 3), timeout_s=TIMEOUT_S)
         assert (await handle.describe()).info.num_actions == actions
 
         resumed = await issue(gw, key, f"/v1/connectors/{connector_id}/schedule", {"paused": False})
@@ -198,8 +208,23 @@ async def _incremental(gw: Gateway, key: str, connector_id: str) -> bool:
     return any(not r["full"] and r["status"] == "completed" for r in await finished(gw, key, connector_id))
 
 
-async def _past(deadline: float) -> bool:
-    return time.monotonic() >= deadline
+@contextlib.asynccontextmanager
+async def _unpaused_twin(temporal):
+    """A schedule ticking every INTERVAL_S whose workflows no worker runs (each times out after a second)."""
+    handle = await temporal.create_schedule(
+        f"pause-twin:{uuid.uuid4()}",
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                "PauseTwin", id="pause-twin", task_queue="pause-twin", execution_timeout=timedelta(seconds=1)
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=INTERVAL_S))]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+        ),
+    )
+    try:
+        yield handle
+    finally:
+        await handle.delete()
 
 
 async def _more_actions(handle, before: int) -> bool:

@@ -1,0 +1,170 @@
+"""OAuth2 token endpoints and what Vault keeps of their answers: which endpoint an authorization uses (`token_url`,
+admitting a host named by the callback, Zoho's `accounts-server`, only when the provider's facts list it), the code
+exchange (RFC 6749 4.1.3, with the PKCE verifier), and the connector's Vault entry with the tokens (`stored`). Tokens
+live in Vault only (connectors/credentials.py), never in Postgres, logs, events or answers. A 429, a 5xx or a network
+failure at a token endpoint is a TransientError; a refusal is the provider's error code, for the caller to judge.
+All HTTP goes through `public_session`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from connectors.facts import ProviderFacts
+from connectors.public_http import public_session, refused_address
+from events.errors import PermanentError, TransientError
+
+HTTP_TIMEOUT_S = 10.0
+DEFAULT_EXPIRES_IN_S = 3600  # when the provider does not say (RFC 6749 makes expires_in optional)
+
+# what Vault keeps beside the connector's credential fields (client_id, client_secret)
+ACCESS_TOKEN = "oauth_access_token"
+REFRESH_TOKEN = "oauth_refresh_token"
+EXPIRES_AT = "oauth_expires_at"  # unix seconds
+TOKEN_URL = "oauth_token_url"  # the token endpoint that issued them (Zoho: the user's data centre)
+NEEDS_REAUTH = "oauth_needs_reauth"  # the provider's error code when it refused the refresh token
+SCOPE = "oauth_scope"
+
+
+class OAuthError(PermanentError):
+    """The provider refused (a code, a client) or the flow cannot go on; the message names the fix."""
+
+
+class NeedsReauth(OAuthError):
+    """The connector's grant is gone (revoked, expired, or never made): the user must connect it again."""
+
+    def __init__(self, connector_id: str, reason: str) -> None:
+        super().__init__(
+            f"connector {connector_id} needs to be reconnected ({reason}): "
+            f"GET /v1/connectors/{connector_id}/oauth/authorize"
+        )
+        self.reason = reason
+
+
+class TokenHostRefused(OAuthError):
+    """A callback named a token host the provider does not document: nothing is sent there."""
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _is_loopback(origin: str) -> bool:
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def token_url(facts: ProviderFacts, named: str | None, allow_private: bool = False) -> str:
+    """The token endpoint for this authorization: the facts' token_url, its origin replaced by the host a callback
+    named (`token_host_param`) when that host is one the provider documents (with allow_private, a loopback host
+    too: a local server in tests). Raises TokenHostRefused otherwise, before anything is sent."""
+    if not named:
+        return facts.auth.token_url
+    origin = named.strip().rstrip("/").lower()
+    parts = urlsplit(origin)
+    well_formed = parts.scheme in ("http", "https") and parts.hostname and not (parts.path or parts.query)
+    documented = {h.rstrip("/").lower() for h in facts.auth.token_hosts}
+    if (
+        not facts.auth.token_host_param
+        or not well_formed
+        or not (origin in documented or (allow_private and _is_loopback(origin)))
+    ):
+        raise TokenHostRefused(
+            f"{facts.provider}: {named!r} is not one of its documented token hosts ({', '.join(sorted(documented))})"
+        )
+    path = urlsplit(facts.auth.token_url).path
+    return origin + path
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str | None
+    expires_at: float
+    scope: str | None = None
+
+    def __repr__(self) -> str:  # never a token in a log line or a traceback
+        return f"Tokens(expires_at={self.expires_at}, refresh_token={'yes' if self.refresh_token else 'no'})"
+
+
+async def token_request(url: str, form: dict[str, str], allow_private: bool, now: float) -> Tokens | str:
+    """POST a token request (RFC 6749 4.1.3 / 6, client_secret_post). Answers Tokens, or the provider's error code
+    for a refusal (the caller decides what it means); raises TransientError for 429, 5xx and network failures."""
+    timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
+    try:
+        async with (
+            public_session(allow_private, timeout=timeout) as session,
+            session.post(url, data=form, headers={"Accept": "application/json"}) as resp,
+        ):
+            status = resp.status
+            raw = await resp.read()
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        if refused := refused_address(exc):  # not a public address: retrying cannot help
+            raise refused from None
+        raise TransientError(f"token endpoint {_origin(url)}: {type(exc).__name__}") from None
+    if status == 429 or status >= 500:
+        raise TransientError(f"token endpoint {_origin(url)} answered {status}")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise OAuthError(f"token endpoint {_origin(url)} answered {status} without a JSON object")
+    if status >= 400 or "error" in body or not body.get("access_token"):  # Zoho refuses with 200 and an `error`
+        return str(body.get("error") or f"http_{status}")
+    try:
+        expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN_S)
+    except (TypeError, ValueError):
+        expires_in = DEFAULT_EXPIRES_IN_S
+    return Tokens(
+        access_token=str(body["access_token"]),
+        refresh_token=str(body["refresh_token"]) if body.get("refresh_token") else None,
+        expires_at=now + expires_in,
+        scope=str(body["scope"]) if body.get("scope") else None,
+    )
+
+
+async def exchange_code(
+    url: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
+    verifier: str,
+    allow_private: bool = False,
+    now: float | None = None,
+) -> Tokens:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "code_verifier": verifier,
+    }
+    answer = await token_request(url, form, allow_private, time.time() if now is None else now)
+    if isinstance(answer, str):
+        raise OAuthError(f"the provider refused the authorization code ({answer}); start the authorization again")
+    return answer
+
+
+def stored(values: dict[str, Any] | None, tokens: Tokens, url: str) -> dict[str, Any]:
+    """The connector's Vault entry with these tokens: a missing refresh token keeps the old one; a mark of
+    needs_reauth is cleared."""
+    merged = {k: v for k, v in (values or {}).items() if k != NEEDS_REAUTH}
+    merged[ACCESS_TOKEN] = tokens.access_token
+    merged[EXPIRES_AT] = tokens.expires_at
+    merged[TOKEN_URL] = url
+    if tokens.refresh_token:
+        merged[REFRESH_TOKEN] = tokens.refresh_token
+    if tokens.scope:
+        merged[SCOPE] = tokens.scope
+    return merged
