@@ -229,7 +229,7 @@ def start_services(stack: Stack, host: str, port: int) -> tuple[str, int]:
         "temporal-worker",
         stack.data / "temporal-worker.log",
     )
-    step("temporal-worker", "connector set-up, syncs and actions on task queue `connectors`")
+    step("temporal-worker", "connector set-up, syncs and actions (task queue `connectors`), agent runs (`agents`)")
     gateway = _spawn(stack, "gateway", stack.env, "gateway", "--host", host, "--port", str(port))
     base = f"http://{host}:{port}"
     _wait_http(f"{base}/readyz", gateway, "gateway", stack.data / "gateway.log")  # Redis, Postgres and Vault reachable
