@@ -128,7 +128,7 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str, tok
     if status in (401, 403):  # OAUTH_SCOPE_MISMATCH, NO_PERMISSION
         raise ProviderRefused(
             f"Zoho CRM {what}: refused ({detail}): the Zoho user needs access to the module and the connection the "
-            f"scopes ZohoCRM.modules.leads.ALL, .contacts.ALL and .deals.ALL: {RECONNECT}"
+            f"scopes ZohoCRM.modules.leads.ALL, .contacts.ALL, .deals.ALL and ZohoCRM.notifications.ALL: {RECONNECT}"
         )
     if status == 404:
         raise ProviderRefused(f"Zoho CRM {what}: not found ({detail}): check config.api_domain (the data centre)")
