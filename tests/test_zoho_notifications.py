@@ -3,7 +3,9 @@ local Zoho CRM (tests/providers/zoho_server.py, which speaks the watch API and s
 registration enables one channel at our webhook URL with a token kept in Vault, an `update` notification makes the
 platform sync the module (the `notifications` group) so the lead's new state shows over REST, a `delete` one makes a
 tombstone, a wrong token is refused and publishes nothing, renewal updates a channel about to expire, and a
-disconnect disables the channel."""
+disconnect disables the channel. The connector is made as tests/test_sync_zoho_crm.py makes one (tokens of the local
+OAuth server in Vault); the rest goes through the set-up workflow, the schedule's workflow and the disconnect
+command."""
 
 from __future__ import annotations
 
@@ -18,11 +20,15 @@ from gateway_helpers import Gateway
 from providers.zoho_server import ZohoCrm
 from temporalio.client import Client
 
-from connectors import oauth, webhook_setup
+from connectors import oauth
+from connectors.config import ConnectorsConfig
 from connectors.credentials import VaultSecrets
 from connectors.providers.zoho_crm.webhook import EVENTS
 from connectors.sync import SyncDeps
+from connectors.temporal.client import start_connect
+from connectors.temporal.shared import SCHEDULED_SYNC_WORKFLOW, TASK_QUEUE, SyncAllInput
 from connectors.temporal.worker import build_worker
+from consumers.commands import RunnerContext, commands_group
 from consumers.notifications import notifications_group
 from consumers.projector import projector_group
 from events import codec
@@ -98,37 +104,59 @@ async def published(redis, tenant: str) -> list:
     return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
 
 
+def groups(pool, redis, temporal, secrets) -> list:
+    runner = RunnerContext(
+        pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS, secrets
+    )
+    return [
+        commands_group(runner),
+        projector_group(pool, DEFAULT_PARTITIONS),
+        notifications_group(DEFAULT_PARTITIONS, temporal),
+    ]
+
+
+async def connector_answer(gw: Gateway, key: str, connector: str) -> dict:
+    resp = await gw.get(f"/v1/connectors/{connector}", headers=gw.bearer(key))
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
 async def test_notifications_register_sync_delete_refuse_renew_and_disconnect(
-    gw: Gateway, crm, redis, pool, admin, secrets, deps, worker
+    gw: Gateway, crm, redis, pool, admin, secrets, worker
 ):
     temporal, public_url = worker
     first, second = crm.seed(Leads=2)
     tenant, key, connector = await connected(gw, admin, secrets, crm)
     url = f"{public_url}/v1/webhooks/{connector}"
 
-    # the set-up's registration: one channel at our URL, watching the three modules, its token in Vault only
-    assert (await webhook_setup.register(deps, public_url, tenant, connector)).webhooks == 1
-    (channel,) = crm.channels.values()
-    assert channel["notify_url"] == url and channel["events"] == list(EVENTS)
-    token = (await secrets.read(tenant, connector, fresh=True))["webhook_secret"]
-    assert channel["token"] == token and len(token) <= 50
-    expiry = datetime.fromisoformat(channel["channel_expiry"])
-    assert timedelta(days=5) < expiry - datetime.now(UTC) <= timedelta(days=7)
-    # a retried registration (or a renewal tick) finds it and changes nothing
-    await webhook_setup.register(deps, public_url, tenant, connector)
-    assert crm.channels == {str(channel["channel_id"]): channel}
+    async with running(redis, groups(pool, redis, temporal, secrets)):
+        # the set-up workflow: initial syncs, then one channel at our URL watching the three modules
+        await start_connect(temporal, tenant, connector)
 
-    async with running(
-        redis, [projector_group(pool, DEFAULT_PARTITIONS), notifications_group(DEFAULT_PARTITIONS, temporal)]
-    ):
+        async def set_up():
+            answer = await connector_answer(gw, key, connector)
+            setup = answer["health"]["setup"]
+            return answer if setup and setup["status"] in ("connected", "failed") else None
+
+        answer = await wait_for(set_up, timeout_s=TIMEOUT_S)
+        assert answer["health"]["setup"]["status"] == "connected", answer
+        assert answer["health"]["webhooks_registered"] == 1
+        (channel,) = crm.channels.values()
+        assert channel["notify_url"] == url and channel["events"] == list(EVENTS)
+        token = (await secrets.read(tenant, connector, fresh=True))["webhook_secret"]
+        assert channel["token"] == token and len(token) <= 50
+        expiry = datetime.fromisoformat(channel["channel_expiry"])
+        assert timedelta(days=5) < expiry - datetime.now(UTC) <= timedelta(days=7)
+        await wait_for(lambda: lead(gw, key, second), timeout_s=TIMEOUT_S)  # the initial import
+
         # a wrong token: refused like a bad signature, nothing published
-        before = len(await published(redis, tenant))
         refused = await crm.notify("Leads", "update", [first], token="not-the-token")
         assert [status for status, _ in refused] == [401], refused[0][1]["answer"]
-        assert len(await published(redis, tenant)) == before
+        assert [e for e in await published(redis, tenant) if e.raw_ref] == []  # nothing from a delivery
 
         # an update carries only the id: the platform syncs Leads and the lead's new state shows over REST
-        crm.change("Leads", first, Lead_Status="Qualified")
+        # (Zoho notifies after the change; times have whole seconds, and a sync's window ends at its start second)
+        crm.change("Leads", first, when=datetime.now(UTC) - timedelta(seconds=2), Lead_Status="Qualified")
         assert [status for status, _ in await crm.notify("Leads", "update", [first])] == [200]
 
         async def updated():
@@ -151,14 +179,23 @@ async def test_notifications_register_sync_delete_refuse_renew_and_disconnect(
 
         await wait_for(tombstone, timeout_s=TIMEOUT_S)
 
-    # renewal: a channel expiring within a day is given a new expiry by the schedule's tick
-    soon = (datetime.now(UTC) + timedelta(hours=3)).isoformat(timespec="seconds")
-    crm.channels[str(channel["channel_id"])]["channel_expiry"] = soon
-    assert (await webhook_setup.renew(deps, public_url, tenant, connector)).webhooks == 1
-    renewed = datetime.fromisoformat(crm.channels[str(channel["channel_id"])]["channel_expiry"])
-    assert renewed - datetime.now(UTC) > timedelta(days=5)
+        # a schedule's tick keeps a channel that lives on, and renews one expiring within a day
+        tick = SyncAllInput(tenant, connector)
+        kwargs = dict(task_queue=TASK_QUEUE, execution_timeout=timedelta(seconds=TIMEOUT_S))
+        await temporal.execute_workflow(SCHEDULED_SYNC_WORKFLOW, tick, id=f"tick-1-{connector}", **kwargs)
+        assert crm.channels == {str(channel["channel_id"]): channel}
+        soon = (datetime.now(UTC) + timedelta(hours=3)).isoformat(timespec="seconds")
+        crm.channels[str(channel["channel_id"])]["channel_expiry"] = soon
+        await temporal.execute_workflow(SCHEDULED_SYNC_WORKFLOW, tick, id=f"tick-2-{connector}", **kwargs)
+        (renewed,) = crm.channels.values()
+        assert datetime.fromisoformat(renewed["channel_expiry"]) - datetime.now(UTC) > timedelta(days=5)
+        assert (renewed["channel_id"], renewed["token"], renewed["notify_url"]) == (channel["channel_id"], token, url)
 
-    # disconnect: the channel is disabled at Zoho
-    ids = await webhook_setup.registered(pool, tenant, connector)
-    await webhook_setup.unregister(pool, secrets, True, tenant, connector, "zoho-crm", ids)
-    assert crm.channels == {}
+        # disconnect: the channel is disabled at Zoho
+        assert (await gw.delete(f"/v1/connectors/{connector}", headers=gw.bearer(key))).status == 204
+
+        async def disabled():
+            return crm.channels == {} or None
+
+        await wait_for(disabled, timeout_s=TIMEOUT_S)
+    assert [r.method for r in crm.log if r.path.endswith("/actions/watch")][-1] == "DELETE"
