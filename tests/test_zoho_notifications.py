@@ -199,3 +199,35 @@ async def test_notifications_register_sync_delete_refuse_renew_and_disconnect(
 
         await wait_for(disabled, timeout_s=TIMEOUT_S)
     assert [r.method for r in crm.log if r.path.endswith("/actions/watch")][-1] == "DELETE"
+
+
+def test_normalizer_one_event_per_id_and_a_resend_keeps_its_key():
+    from connectors.base import IngestContext, SignatureError, WebhookRequest
+    from connectors.providers.zoho_crm.webhook import WEBHOOKS
+
+    def delivery(**fields) -> WebhookRequest:
+        body = {"server_time": 1767225600000, "module": "Deals", "operation": "delete", "channel_id": 7, "token": "t"}
+        return WebhookRequest({}, json.dumps(body | fields).encode(), "application/json")
+
+    deleted = delivery(ids=["11", "12"])
+    ctx = IngestContext("tenant-1", "con_x", WEBHOOKS.delivery_id(deleted), datetime.now(UTC))
+    events = WEBHOOKS.normalize(ctx, WEBHOOKS.topic(deleted), deleted)
+    assert [(e.type, e.subject.external_id) for e in events] == [
+        ("crm.deal.deleted.v1", "11"),
+        ("crm.deal.deleted.v1", "12"),
+    ]
+    assert events[0].occurred_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert WEBHOOKS.delivery_id(delivery(ids=["11", "12"])) == ctx.delivery_id  # a resend: the same key
+    assert WEBHOOKS.delivery_id(delivery(ids=["11"])) != ctx.delivery_id
+    inserted = delivery(module="Contacts", operation="insert", ids=["13"])
+    (notified,) = WEBHOOKS.normalize(ctx, WEBHOOKS.topic(inserted), inserted)
+    assert (notified.type, notified.subject.kind, notified.resource, notified.operation) == (
+        "connector.change.notified.v1",
+        "contact",
+        "Contacts",
+        "insert",
+    )
+    WEBHOOKS.verify(deleted, ["other", "t"], 0)  # any current secret (rotation)
+    for refused in (delivery(token=""), delivery(token="u"), WebhookRequest({}, b"not json", "application/json")):
+        with pytest.raises(SignatureError):
+            WEBHOOKS.verify(refused, ["t"], 0)
