@@ -21,7 +21,7 @@ from events import codec
 from events.entities import Address, Entity
 from events.ids import derived_id
 from events.money import to_minor
-from events.types import DELETED_BY_KIND, UPSERTED_BY_KIND, Event, Subject
+from events.types import DELETED_BY_KIND, UPSERTED_BY_KIND, ChangeNotified, Event, Subject
 
 UPSERT = "upsert"
 DELETE = "delete"
@@ -158,6 +158,11 @@ class EventBuilder:
 
     def delete(self, kind: str, external_id: Any, occurred_at: datetime | None = None) -> None:
         self._events.append(DELETED_BY_KIND[kind](**self._envelope(kind, external_id, occurred_at)))
+
+    def notify(self, kind: str, external_id: Any, resource: str, operation: str) -> None:
+        """A change the provider named without the record: the platform syncs `resource` to read it."""
+        envelope = self._envelope(kind, external_id, None)
+        self._events.append(ChangeNotified(**envelope, resource=resource, operation=operation))
 
     def events(self) -> list[Event]:
         for event in self._events:

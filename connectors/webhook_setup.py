@@ -12,6 +12,9 @@ with a secret had them added by hand, and set-up leaves them alone.
   answered. Never returned, logged, or put in an event or a workflow's history.
 - Registering is idempotent: the api finds the webhooks an earlier attempt made (listing the provider's); their ids
   are kept in `connector_webhooks`, which is what unregistering deletes at the provider.
+- Webhooks that expire (Zoho CRM's notification channels, a week at most: the api module has `RENEW_WITHIN`) are
+  renewed by registering again on each tick of the connector's schedule (`renew`); the api updates a channel only
+  when it expires within RENEW_WITHIN, so a tick usually costs one listing.
 """
 
 from __future__ import annotations
@@ -91,6 +94,15 @@ async def register(deps: sync.SyncDeps, public_url: str, tenant_id: str, connect
         "registered %d webhook(s) at %s", len(registration.webhooks), provider, extra={"connector_id": connector_id}
     )
     return Registered(len(registration.webhooks))
+
+
+async def renew(deps: sync.SyncDeps, public_url: str, tenant_id: str, connector_id: str) -> Registered:
+    """The schedule's tick: register again the webhooks that expire, where the set-up registered them."""
+    provider, by_setup = await _by_setup(deps, tenant_id, connector_id)
+    api = get_api(provider)
+    if not by_setup or not hasattr(api, "RENEW_WITHIN") or not await registered(deps.pool, tenant_id, connector_id):
+        return Registered(0)
+    return await register(deps, public_url, tenant_id, connector_id)
 
 
 async def _keep_secret(deps: sync.SyncDeps, tenant_id: str, connector_id: str, secret: str) -> None:

@@ -1,5 +1,5 @@
 """The consumer groups a worker can run, by name: one module per group (projector, metrics, commands, deliveries,
-indexer, agents, outbound), each a consumers.group.Group. A new group registers its factory here."""
+indexer, agents, outbound, notifications), each a consumers.group.Group. A new group registers its factory here."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from consumers.deliveries import deliveries_group
 from consumers.group import Group
 from consumers.indexer import indexer_group
 from consumers.metrics import metrics_group
+from consumers.notifications import notifications_group
 from consumers.outbound import outbound_group
 from consumers.projector import projector_group
 from rag.config import RagConfig
@@ -53,4 +54,5 @@ GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
     "agents": lambda ctx: agents_group(ctx.pool, ctx.partitions, ctx.temporal),
     "outbound": lambda ctx: outbound_group(ctx.pool, ctx.partitions, ctx.connectors.outbound_subscription_cache_s),
+    "notifications": lambda ctx: notifications_group(ctx.partitions, ctx.temporal),
 }

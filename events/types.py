@@ -192,6 +192,14 @@ class WebhookUnmapped(Event, frozen=True, kw_only=True, tag="connector.webhook.u
     error: str = ""
 
 
+class ChangeNotified(Event, frozen=True, kw_only=True, tag="connector.change.notified.v1"):
+    """A provider said a record changed but sent only its id (Zoho CRM's notifications): the platform reads it by a
+    sync of `resource` soon (the `notifications` group signals that resource's sync). subject: the record."""
+
+    resource: str  # the provider's resource the record is listed in (Leads ...)
+    operation: str = ""  # the provider's word for the change (insert, update)
+
+
 # --- outbound webhooks (subject: kind "hook", external_id = the subscription id; source: "outbound") ------------
 
 
@@ -302,6 +310,7 @@ LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     SyncCompleted,
     SyncFailed,
     WebhookUnmapped,
+    ChangeNotified,
     AgentRunStarted,
     AgentRunDeferred,
     AgentRunAwaitingApproval,

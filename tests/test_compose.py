@@ -60,6 +60,7 @@ OWN_SETTINGS = {
     "worker-indexer": WORKER | {"OPENAI_API_KEY"},
     "worker-agents": WORKER | {"TEMPORAL_ADDRESS"},
     "worker-outbound": WORKER | {"VAULT_ADDR", "VAULT_TOKEN"},
+    "worker-notifications": WORKER | {"TEMPORAL_ADDRESS"},
     "temporal-worker": WORKER | {"VAULT_ADDR", "VAULT_TOKEN", "TEMPORAL_ADDRESS"},
 }
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -394,6 +395,7 @@ def test_redis_start_script_admits_each_service_with_its_password_only(tmp_path:
             "temporal_worker",
             "agents",
             "outbound",
+            "notifications",
         )
     }
     bin_dir = Path(redis_server_binary()).parent

@@ -87,7 +87,9 @@ async def test_authorize_redirects_to_the_provider_with_state_and_pkce(make_gate
     params = {k: v[0] for k, v in parse_qs(location.query).items()}
     assert params["redirect_uri"] == CALLBACK  # from BIZOSAAS_PUBLIC_URL, never the Host
     assert params["client_id"] == CLIENT_ID and params["response_type"] == "code"
-    assert params["scope"] == "ZohoCRM.modules.leads.ALL,ZohoCRM.modules.contacts.ALL,ZohoCRM.modules.deals.ALL"
+    assert params["scope"] == (
+        "ZohoCRM.modules.leads.ALL,ZohoCRM.modules.contacts.ALL,ZohoCRM.modules.deals.ALL,ZohoCRM.notifications.ALL"
+    )
     assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
     assert params["access_type"] == "offline" and len(params["state"]) >= 43
     assert CLIENT_SECRET not in resp.headers["Location"]

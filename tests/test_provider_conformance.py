@@ -19,7 +19,7 @@ from providers.wordpress_server import WordPressSite
 from providers.zoho_server import ZohoCrm
 from webhook_support import FORM, request
 
-from connectors.base import ApiCall
+from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.stripe import api as stripe_api
@@ -271,7 +271,7 @@ class TestLago(ProviderConformance):
 
 
 class TestZohoCrm(ProviderConformance):
-    provider = "zoho-crm"  # no webhooks: no vectors folder
+    provider = "zoho-crm"
 
     def new_server(self) -> ZohoCrm:
         return ZohoCrm()
@@ -292,6 +292,25 @@ class TestZohoCrm(ProviderConformance):
 
     def action_applied(self, server: ZohoCrm, action: Action, input: dict, result: dict) -> bool:
         return server.records["Leads"][input["lead_id"]]["Lead_Status"] == "Qualified" == input["status"]
+
+    def tampered(self, delivery: WebhookRequest) -> WebhookRequest:
+        """No signature covers the bytes (trailing whitespace still parses): the proof is the body's token."""
+        body = delivery.body.replace(b'"token":"TOKEN_FOR', b'"token":"TOKEN_F0R')
+        assert body != delivery.body
+        return request(body, dict(delivery.headers), delivery.content_type)
+
+    def signed_vectors(self) -> list[SignedVector]:
+        """A notification carries its channel's token in the body (no signature header): valid with that token."""
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {}),
+                [v["secret"]],
+                NOW,
+                v["expected_valid"],
+            )
+            for v in load_vectors(self.provider)["vectors"]
+        ]
 
 
 def test_every_provider_package_has_a_conformance_case():

@@ -74,8 +74,13 @@ async def test_the_provider_list_is_a_connect_form(gw: Gateway):
     assert "order.created" in woo["webhooks"]["topics"] and woo["webhooks"]["registration"] == "by_setup"
     zoho = by_name["zoho-crm"]
     assert "ZohoCRM.modules.deals.ALL" in zoho["scopes"] and woo["scopes"] == []
-    assert zoho["auth"] == "oauth2" and zoho["webhooks"] == {"registration": "none", "topics": [], "signature": ""}
-    assert {f["name"]: f["secret"] for f in zoho["credential_fields"]} == {"client_id": True, "client_secret": True}
+    assert zoho["auth"] == "oauth2" and zoho["webhooks"]["registration"] == "by_setup"
+    assert "Leads.update" in zoho["webhooks"]["topics"] and "ZohoCRM.notifications.ALL" in zoho["scopes"]
+    assert {f["name"]: f["secret"] for f in zoho["credential_fields"]} == {
+        "client_id": True,
+        "client_secret": True,
+        "webhook_secret": True,  # optional: the set-up makes the channel token when none is given
+    }
     assert (
         zoho["config_fields"][0]["name"] == "api_domain"
         and "https://www.zohoapis.eu" in zoho["config_fields"][0]["choices"]

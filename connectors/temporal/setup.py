@@ -1,5 +1,6 @@
 """The set-up workflow's own activities (connectors/temporal/workflows.py, ConnectWorkflow): publish its outcome for
-the connector's owner, and register the connector's webhooks at the provider (connectors/webhook_setup.py).
+the connector's owner, and register the connector's webhooks at the provider (connectors/webhook_setup.py); and the
+schedule's renewal of webhooks that expire (ScheduledSyncWorkflow).
 
 The outcome is an event (connector.connect.started / connector.connect.failed / connector.connected), projected into
 `connector_setups` and shown by `GET /v1/connectors/{id}`; its idempotency key names the workflow run, so a retried
@@ -28,7 +29,7 @@ class SetupActivities:
         self.public_url = public_url  # BIZOSAAS_PUBLIC_URL: where providers deliver webhooks ("" : not registered)
 
     def all(self) -> list[Callable]:
-        return [self.outcome, self.register_webhooks]
+        return [self.outcome, self.register_webhooks, self.renew_webhooks]
 
     @activity.defn(name="connector.setup_outcome")
     @classified
@@ -63,3 +64,10 @@ class SetupActivities:
     async def register_webhooks(self, input: ConnectorRef) -> WebhooksResult:
         registered = await webhook_setup.register(self.deps, self.public_url, input.tenant_id, input.connector_id)
         return WebhooksResult(registered.webhooks, registered.note)
+
+    @activity.defn(name="connector.renew_webhooks")
+    @classified
+    async def renew_webhooks(self, input: ConnectorRef) -> WebhooksResult:
+        """A schedule's tick: webhooks that expire (Zoho CRM's channels) registered again before they do."""
+        renewed = await webhook_setup.renew(self.deps, self.public_url, input.tenant_id, input.connector_id)
+        return WebhooksResult(renewed.webhooks, renewed.note)

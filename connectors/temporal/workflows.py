@@ -10,7 +10,8 @@ imports no client library), and inputs, results and history carry ids and counts
   stands (connecting, then connected or failed with the step and what to fix) for the connector's owner.
 - ConnectorScheduledSync (started by the connector's Temporal Schedule `schedule:{connector}`): signal-with-starts
   every resource's ConnectorSync, exactly as a sync command does, so a tick during a run (or during a "sync now")
-  joins it instead of running alongside, and a tick never cancels a pending request.
+  joins it instead of running alongside, and a tick never cancels a pending request; then renews the webhooks that
+  expire (Zoho CRM's notification channels: connectors/webhook_setup.py `renew`).
 - ConnectorAction (id `action:{command}`): one provider action (update_stock ...); with a command id, it records the
   outcome and the action's answer on the command (an activity), so the command's status shows the result.
 - UsagePush (started by the Temporal Schedule `usage-push`): the platform's billing, every billed tenant's closed
@@ -167,13 +168,12 @@ class ConnectWorkflow:
 class ScheduledSyncWorkflow:
     @workflow.run
     async def run(self, input: SyncAllInput) -> list[str]:
-        return await workflow.execute_activity(
-            "connector.sync_all",
-            input,
-            result_type=list[str],
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=_retry(5),
-        )
+        options = dict(start_to_close_timeout=timedelta(minutes=1), retry_policy=_retry(5))
+        started = await workflow.execute_activity("connector.sync_all", input, result_type=list[str], **options)
+        # webhooks that expire (Zoho CRM's notification channels) are registered again before they do
+        ref = ConnectorRef(input.tenant_id, input.connector_id)
+        await workflow.execute_activity("connector.renew_webhooks", ref, result_type=WebhooksResult, **options)
+        return started
 
 
 @workflow.defn(name=ACTION_WORKFLOW)

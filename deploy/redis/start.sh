@@ -9,7 +9,7 @@ ACL=/tmp/users.acl
 {
     echo "user default off"
     echo "user healthcheck on nopass -@all +ping"
-    for service in gateway projector metrics commands deliveries indexer temporal_worker agents outbound; do
+    for service in gateway projector metrics commands deliveries indexer temporal_worker agents outbound notifications; do
         variable="REDIS_PASSWORD_$(echo "$service" | tr a-z A-Z)"
         eval "password=\${$variable:-}"
         if [ -z "$password" ]; then

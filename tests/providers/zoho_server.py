@@ -19,8 +19,15 @@ token endpoint (tests/oauth_server.py's OAuthServer) on the same origin, so a re
 - `PUT /crm/v8/Leads/{id}` `{"data": [{field: value}]}`: `{"data": [{"code": "SUCCESS", "details": {"id",
   "Modified_Time", ...}, "message": "record updated", "status": "success"}]}`; an unknown id is 400 INVALID_DATA.
 
+- Notifications ("Enable / Disable / Get Notification Details", "Update Details of a Notification"):
+  `POST /crm/v8/actions/watch` `{"watch": [{"channel_id", "events": ["Leads.all", ...], "channel_expiry", "token",
+  "notify_url"}]}` enables a channel (400 DUPLICATE_DATA when its id exists; an expiry past a week, or a token over
+  50 characters, 400 INVALID_DATA), `PUT` replaces an existing one's details, `GET` lists them (`{"watch": [...]}`,
+  204 when none), `DELETE ?channel_ids=1,2` disables them. Answers `{"watch": [{"code": "SUCCESS", "details":
+  {"events": [...]}, "message": ..., "status": "success"}]}`. Whether GET lists the token is UNVERIFIED (listed here).
+
 Test hooks: `seed`, `change`, `delete`, `fail_next` (429 with Retry-After, or 5xx), `revoke_access`,
-`expire_page_tokens`, `log`.
+`expire_page_tokens`, `log`, `notify` (POST a notification to every channel watching the module, as Zoho does).
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ class ZohoCrm:
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
     page_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> the listing it continues
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel id -> its details (watch API)
     _next_id: int = 6_900_000_000_000_000_000
 
     # --- test hooks -------------------------------------------------------------------------------------------
@@ -201,7 +209,79 @@ class ZohoCrm:
         app.router.add_post("/oauth/v2/token", self.oauth.token)
         app.router.add_get(BASE + "/{module}", self.list_records)
         app.router.add_put(BASE + "/Leads/{id}", self.update_lead)
+        app.router.add_get(BASE + "/actions/watch", self.list_channels)
+        app.router.add_post(BASE + "/actions/watch", self.enable_channels)
+        app.router.add_put(BASE + "/actions/watch", self.enable_channels)
+        app.router.add_delete(BASE + "/actions/watch", self.disable_channels)
         return app
+
+    # --- notifications --------------------------------------------------------------------------------------------
+
+    async def notify(
+        self, module: str, operation: str, ids: list[str], token: str | None = None
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """POST a notification to every channel watching `module` (with `token`: instead of the channel's), as Zoho
+        does after a change; answers each delivery's status and body."""
+        import aiohttp
+
+        sent = []
+        for channel in list(self.channels.values()):
+            if f"{module}.all" not in channel["events"] and f"{module}.{operation}" not in channel["events"]:
+                continue
+            body = {
+                "server_time": int(datetime.now(UTC).timestamp() * 1000),
+                "query_params": {},
+                "module": module,
+                "resource_uri": f"{self.url}{BASE}/{module}",
+                "ids": ids,
+                "affected_fields": [],
+                "operation": operation,
+                "channel_id": int(channel["channel_id"]),
+                "token": channel.get("token") if token is None else token,
+            }
+            async with aiohttp.ClientSession() as http, http.post(channel["notify_url"], json=body) as response:
+                sent.append((response.status, body | {"answer": await response.text()}))
+        return sent
+
+    async def list_channels(self, request: web.Request) -> web.Response:
+        if not self.channels:
+            return web.Response(status=204)
+        return web.json_response({"watch": [copy.deepcopy(c) for c in self.channels.values()]})
+
+    async def enable_channels(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        rows = body.get("watch") if isinstance(body, dict) else None
+        if not isinstance(rows, list) or not rows:
+            return _error(400, "INVALID_DATA", "invalid data", param="watch")
+        answered = []
+        for row in rows:
+            key = str(row.get("channel_id", ""))
+            expiry = datetime.fromisoformat(row["channel_expiry"]) if row.get("channel_expiry") else None
+            if not key.isdigit() or not row.get("notify_url") or not row.get("events"):
+                return _error(400, "MANDATORY_NOT_FOUND", "required field not found", param="channel_id")
+            if len(row.get("token") or "") > 50 or (expiry and expiry > datetime.now(UTC) + timedelta(days=7)):
+                return _error(400, "INVALID_DATA", "invalid data", param="token or channel_expiry")
+            if (request.method == "POST") == (key in self.channels):
+                code = "DUPLICATE_DATA" if request.method == "POST" else "INVALID_DATA"
+                return _error(400, code, "the channel id exists" if code == "DUPLICATE_DATA" else "no such channel")
+            self.channels[key] = {**row, "channel_id": int(key)}
+            events = [
+                {"channel_expiry": row.get("channel_expiry"), "resource_name": e.split(".")[0], "channel_id": key}
+                for e in row["events"]
+            ]
+            answered.append({"code": "SUCCESS", "details": {"events": events}, "message": "ok", "status": "success"})
+        return web.json_response({"watch": answered}, status=201 if request.method == "POST" else 200)
+
+    async def disable_channels(self, request: web.Request) -> web.Response:
+        ids = [i for i in request.query.get("channel_ids", "").split(",") if i]
+        if not ids:
+            return _error(
+                400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", param="channel_ids"
+            )
+        for key in ids:
+            self.channels.pop(key, None)
+        rows = [{"code": "SUCCESS", "details": {"channel_id": i}, "message": "ok", "status": "success"} for i in ids]
+        return web.json_response({"watch": rows})
 
     async def list_records(self, request: web.Request) -> web.StreamResponse:
         module = request.match_info["module"]

@@ -28,23 +28,38 @@ stay aiohttp's (transient), a non-public address NotPublicAddress (permanent).
 
 from __future__ import annotations
 
+import hashlib
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused, Registration, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.normalize import utc_time
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.zoho_crm.mapping import FIELDS, MAPPERS, MODIFIED_FIELD
+from connectors.providers.zoho_crm.webhook import EVENTS
 from connectors.public_http import public_session, refused_address
 
-__all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "test_connection", "update_lead_status"]
+__all__ = [
+    "MAPPERS",
+    "cursor_of",
+    "read_page",
+    "reconciles",
+    "register_webhooks",
+    "test_connection",
+    "unregister_webhooks",
+    "update_lead_status",
+]
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_PER_PAGE = 200
 STORED_SKEW_S = 60.0  # a stored access token is used only with at least this long left
+CHANNEL_LIFETIME = timedelta(days=6)  # Zoho keeps a channel at most a week (channel_expiry)
+RENEW_WITHIN = timedelta(days=1)  # a channel expiring sooner is renewed by registering again (the schedule's tick)
+WATCH = "actions/watch"
 RECONNECT = "reconnect it (GET /v1/connectors/{id}/oauth/authorize)"
 
 
@@ -113,7 +128,7 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str, tok
     if status in (401, 403):  # OAUTH_SCOPE_MISMATCH, NO_PERMISSION
         raise ProviderRefused(
             f"Zoho CRM {what}: refused ({detail}): the Zoho user needs access to the module and the connection the "
-            f"scopes ZohoCRM.modules.leads.ALL, .contacts.ALL and .deals.ALL: {RECONNECT}"
+            f"scopes ZohoCRM.modules.leads.ALL, .contacts.ALL, .deals.ALL and ZohoCRM.notifications.ALL: {RECONNECT}"
         )
     if status == 404:
         raise ProviderRefused(f"Zoho CRM {what}: not found ({detail}): check config.api_domain (the data centre)")
@@ -239,3 +254,64 @@ async def update_lead_status(call: ApiCall, lead_id: str, status: str) -> dict[s
         raise ProviderRefused(f"Zoho CRM {what}: not updated ({code}{f': {message}' if message else ''})")
     details = row.get("details") if isinstance(row.get("details"), dict) else {}
     return {"id": str(details.get("id") or lead_id), "code": row.get("code"), "details": details}
+
+
+# --- notifications (the watch API): the set-up's webhooks (connectors/webhook_setup.py) ---------------------------
+
+
+def channel_id(delivery_url: str) -> int:
+    """The channel's id: derived from the delivery URL (it names the connector), so a retried registration finds
+    the channel an earlier attempt enabled and a renewal updates it."""
+    return int(hashlib.sha256(delivery_url.encode()).hexdigest()[:12], 16)
+
+
+def _expiry(channel: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(channel.get("channel_expiry")))
+    except ValueError:
+        return None
+
+
+async def register_webhooks(call: ApiCall, delivery_url: str, secret: str) -> Registration:
+    """One channel watching Leads, Contacts and Deals, notifying `delivery_url` with `secret` as its token. One found
+    (an earlier attempt, or the last registration) that points there and expires more than a day ahead is kept; one
+    expiring sooner, or pointing elsewhere, has its details replaced (PUT, a new expiry); none is enabled (POST)."""
+    if not 0 < len(secret) <= 50:
+        raise ProviderRefused("Zoho CRM notifications: the webhook secret (the channel's token) must be 1-50 chars")
+    channel = channel_id(delivery_url)
+    _, body = await _send(call, "GET", _base(call) + WATCH, "listing notification channels")
+    found = [
+        w for w in (body or {}).get("watch") or [] if isinstance(w, dict) and str(w.get("channel_id")) == str(channel)
+    ]
+    now = datetime.now(UTC)
+    if found:
+        expiry, held = _expiry(found[0]), found[0]
+        if (
+            held.get("notify_url") == delivery_url
+            and held.get("token") in (None, secret)  # UNVERIFIED whether Zoho lists the token
+            and set(EVENTS) <= set(held.get("events") or [])
+            and expiry is not None
+            and expiry - now > RENEW_WITHIN
+        ):
+            return Registration({"*": str(channel)}, secret)
+    wanted = {
+        "channel_id": channel,
+        "events": list(EVENTS),
+        "channel_expiry": (now + CHANNEL_LIFETIME).isoformat(timespec="seconds"),
+        "token": secret,
+        "notify_url": delivery_url,
+    }
+    method, what = ("PUT", "renewing the notification channel") if found else ("POST", "enabling notifications")
+    _, answer = await _send(call, method, _base(call) + WATCH, what, json={"watch": [wanted]})
+    row = (answer or {}).get("watch", [None])[0] if isinstance(answer, dict) else None
+    if not isinstance(row, dict) or row.get("status") != "success":
+        code = str(row.get("code", "")) if isinstance(row, dict) else ""
+        raise ProviderRefused(f"Zoho CRM {what}: not done ({code}); the connection needs ZohoCRM.notifications.ALL")
+    return Registration({"*": str(channel)}, secret)
+
+
+async def unregister_webhooks(call: ApiCall, webhook_ids: list[str]) -> None:
+    """Disable these channels (DELETE actions/watch?channel_ids=..); one already gone counts as disabled."""
+    if webhook_ids:
+        params = {"channel_ids": ",".join(webhook_ids)}
+        await _send(call, "DELETE", _base(call) + WATCH, "disabling notifications", params=params)
