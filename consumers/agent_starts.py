@@ -102,9 +102,12 @@ class RunStarter:
                     started = await self.start_once()
                 except (OSError, asyncpg.PostgresError) as exc:  # the database is away: try again next round
                     log.warning("agent run starter: %s", type(exc).__name__)
+                except Exception:  # a starter that stopped would leave every request queued: log, go on
+                    log.exception("agent run starter: round failed; trying again")
+                    await self._wait(stopping, POLL_S, watch_tasks=False)
             if self.pausing:
-                self.pausing = False
                 await self._wait(stopping, self.pause_s, watch_tasks=False)
+                self.pausing = False  # failures of requests that ended during the pause did not double it again
             elif not started:
                 await self._wait(stopping, POLL_S, watch_tasks=True)
         if self.tasks:
@@ -136,12 +139,12 @@ class RunStarter:
             rows = await conn.fetch("SELECT * FROM agent_run_tenants_due($1)", MAX_TENANTS_PER_ROUND)
         tenants = [r["tenant_id"] for r in rows]
         random.shuffle(tenants)  # no tenant always goes first
+        share = max(1, math.ceil((self.in_flight - len(self.tasks)) / max(1, len(tenants))))  # each tenant's, at most
         started = 0
         for tenant in tenants:
             room = self.in_flight - len(self.tasks)
             if room <= 0:
                 break
-            share = max(1, math.ceil((self.in_flight - len(self.tasks)) / len(tenants)))
             claimed = await self.claim(tenant, min(room, share))
             by_key: dict[str, list[asyncpg.Record]] = {}
             for row in claimed:
@@ -182,5 +185,8 @@ class RunStarter:
             log.exception("run request %s of tenant %s: outcome not recorded", ids[0], tenant)
 
     def _pause(self, exc: BaseException) -> None:
+        """Stop claiming for a while; the requests of one round that all failed double the pause once."""
+        if self.pausing:
+            return
         self.pause_s, self.pausing = min(BACKOFF_MAX_S, max(BACKOFF_INITIAL_S, self.pause_s * 2)), True
         log.warning("agent run starter: Temporal unavailable (%s); claiming again in %.0f s", exc, self.pause_s)

@@ -230,3 +230,27 @@ async def _settled_on(redis, partitions: int) -> bool:
 
 async def _at_least(counter, n: int) -> bool:
     return counter.tries >= n
+
+
+async def test_a_request_temporal_refuses_backs_off_with_its_error_and_is_handed_over_later(
+    redis, pool, admin, temporal_server, temporal_client
+):
+    tenant = _tenant()
+    await _enable(pool, tenant, order_fulfilment=True)
+    wakes = _order(tenant, "1001", "processing")
+    await Publisher(redis, PARTITIONS).publish([wakes])
+    refusing = await Client.connect(temporal_server.url, namespace=f"missing-{uuid.uuid4().hex[:8]}")
+    async with (
+        starting(pool, refusing) as starter,
+        running(redis, [agents_group(pool, PARTITIONS, queued=starter.queued)]),
+    ):
+        row = await wait_for(lambda: _tried(admin))  # leased, refused, backed off: kept with the reason
+    assert row["trigger_ids"] == [wakes.id] and row["attempts"] >= 1 and "namespace" in row["last_error"].lower()
+    async with starting(pool, temporal_client):
+        await wait_for(lambda: outbox(admin), [], timeout_s=90)  # due again after its back-off, then handed over
+    assert await _exists(temporal_client, run_workflow_id(_request(wakes, "order-fulfilment")))
+
+
+async def _tried(admin):
+    rows = await outbox(admin)
+    return rows[0] if rows and rows[0]["last_error"] else None
