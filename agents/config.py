@@ -24,6 +24,7 @@ class AgentsConfig:
     agent_coalesce_s: float = 30.0  # triggers for one agent x subject within this window become one run
     agent_approval_expiry_s: float = 3 * 86400.0  # an undecided run ends `expired`, nothing issued
     agent_defer_retry_s: float = 60.0  # a deferred run (over budget) asks again this often
+    agent_start_in_flight: int = 16  # run requests each worker hands to Temporal at once (the agents group's outbox)
     # US dollars per million tokens, for the cost of a run (the default: gpt-4o-mini's list price)
     agent_price_in_per_mtok_usd: float = 0.15
     agent_price_out_per_mtok_usd: float = 0.60

@@ -16,6 +16,7 @@ class RunRequest(Struct, frozen=True, kw_only=True):
     tenant_id: str
     agent: str  # an id of agents/catalog
     trigger_id: str  # the event that woke the agent, or the command id of a run asked for over the API
+    more_trigger_ids: list[str] = []  # further events of the same coalescing key folded into this request
     subject_kind: str = ""  # the record the trigger is about (order, lead ...); empty for a run asked without one
     subject_external_id: str = ""
     source: str = ""  # the connector the subject came from

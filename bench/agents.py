@@ -4,18 +4,23 @@
 
 Starts its own Redis, Postgres and Temporal dev server (bizosaas.servers, in a temp folder), migrates, enables every
 catalog agent for each of the 50 tenants of bench/realistic_events.py (the worst case: every rule is evaluated), and
-publishes N realistic events. No agents worker and no language model run: a matching event asks for a run
-(request_run: signal-with-start of the run workflow), which then waits in Temporal. In one run, in this process
+publishes N realistic events. No agents worker and no language model run: a matching event queues a run request
+(the group's outbox, agent_run_requests), which the run starter (consumers/agent_starts.py) hands to Temporal
+(request_run: signal-with-start of the run workflow), where it then waits. In one run, in this process
 (consumers.runtime.Runtime, the production RuntimeConfig):
   1. the projector group drains the backlog: projector_events_per_s;
-  2. the agents group drains the same backlog (its own consumer group): trigger_events_per_s, and the ratio
-     (aim >= 1.0: agents must never be the backbone's bottleneck);
-  3. a steady publisher at half the agents group's rate for S seconds while the group runs: for a sample of the
-     events that match, event -> run started = the time Temporal recorded the event's trigger on its run workflow
-     (the WorkflowExecutionSignaled event carrying its id; signal-with-start records the first one too) minus the
-     event's recorded_at (stamped at publish; one machine, one clock): run_started_p99_ms.
-Also: rules_only_events_per_s (the trigger rules alone over the same events, in this process) and
-run_requests_per_s (the matching events the group handed to Temporal per second while draining).
+  2. the agents group drains the same backlog (its own consumer group; the rules and the outbox writes, no
+     starter running): trigger_events_per_s, and the ratio (aim >= 1.0: agents must never be the backbone's
+     bottleneck);
+  3. the run starter (BIZOSAAS_AGENT_START_IN_FLIGHT's default) empties the outbox the group left:
+     run_requests_per_s (rows handed to Temporal per second) and starter_events_per_s (backlog events per second
+     whose runs reached Temporal: the end-to-end capacity when the starter is the slower stage);
+  4. a steady publisher at half the slower stage's rate (group or starter, in events/s) for S seconds while the
+     group and the starter run, as `bizosaas worker` runs them: for a sample of the events that match, event ->
+     run started = the time Temporal recorded the event's trigger on its run workflow (the WorkflowExecutionSignaled
+     event carrying its id; signal-with-start records the first one too) minus the event's recorded_at (stamped at
+     publish; one machine, one clock): run_started_p99_ms.
+Also: rules_only_events_per_s (the trigger rules alone over the same events, in this process).
 Ends with one JSON line (also written to bench/results/agents-<timestamp>.json).
 """
 
@@ -42,10 +47,12 @@ from redis.asyncio import Redis  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 from agents.catalog import catalog  # noqa: E402
+from agents.config import AgentsConfig  # noqa: E402
 from agents.runs import RunRequest, run_workflow_id  # noqa: E402
 from agents.triggers import matches  # noqa: E402
 from bizosaas.servers import start_postgres, start_redis  # noqa: E402
 from bizosaas.temporal_dev import start_temporal  # noqa: E402
+from consumers.agent_starts import RunStarter  # noqa: E402
 from consumers.agents import agents_group  # noqa: E402
 from consumers.base import RuntimeConfig  # noqa: E402
 from consumers.projector import projector_group  # noqa: E402
@@ -115,9 +122,31 @@ async def signalled_at_ms(client: Client, request: RunRequest) -> float | None:
     return None
 
 
+async def outbox_rows(admin) -> int:
+    return await admin.fetchval("SELECT count(*) FROM agent_run_requests")
+
+
+async def empty_outbox(pool, admin, client: Client, timeout_s: float) -> float:
+    """Run the starter until the outbox is empty; answers the seconds taken."""
+    starter, stopping = RunStarter(pool, client, AgentsConfig().agent_start_in_flight), asyncio.Event()
+    started = time.monotonic()
+    task = asyncio.create_task(starter.run(stopping))
+    while await outbox_rows(admin):
+        if task.done() or time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"the run starter did not empty the outbox within {timeout_s:.0f} s")
+        await asyncio.sleep(0.05)
+    seconds = time.monotonic() - started
+    stopping.set()
+    await task
+    return seconds
+
+
 async def half_load(redis: Redis, pool, client: Client, traffic: Traffic, rate: float, seconds: float) -> list[float]:
-    """Publish at `rate` events/s for `seconds` while the agents group runs; event -> run started latencies (ms)."""
-    group = agents_group(pool, PARTITIONS, client)
+    """Publish at `rate` events/s for `seconds` while the agents group and its starter run; event -> run started
+    latencies (ms)."""
+    starter, stopping = RunStarter(pool, client, AgentsConfig().agent_start_in_flight), asyncio.Event()
+    starting = asyncio.create_task(starter.run(stopping))
+    group = agents_group(pool, PARTITIONS, queued=starter.queued)
     runtime = Runtime(redis, [group], RuntimeConfig())
     task = asyncio.create_task(runtime.run())
     publisher, sent = Publisher(redis, PARTITIONS), []
@@ -133,6 +162,10 @@ async def half_load(redis: Redis, pool, client: Client, traffic: Traffic, rate: 
         await asyncio.sleep(0.05)
     runtime.stop()
     await task
+    while await starter_busy(pool) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    stopping.set()
+    await starting
     step = max(1, len(sent) // SAMPLE)
     latencies = []
     for recorded_ms, request in sent[::step]:
@@ -140,6 +173,12 @@ async def half_load(redis: Redis, pool, client: Client, traffic: Traffic, rate: 
         if at is not None:
             latencies.append(at - recorded_ms)
     return latencies
+
+
+async def starter_busy(pool) -> bool:
+    """Rows still queued (read through the SECURITY DEFINER function: the service role sees no tenant's rows)."""
+    async with pool.acquire() as conn:
+        return bool(await conn.fetch("SELECT * FROM agent_run_tenants_due(1)"))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -183,12 +222,15 @@ async def run(args: argparse.Namespace) -> dict:
 
             projector_s = await drain(redis, projector_group(pool, PARTITIONS), timeout_s=max(300, n / 100))
             say(f"1. projector: {n / projector_s:,.0f} events/s ({projector_s:.1f} s)")
-            trigger_s = await drain(redis, agents_group(pool, PARTITIONS, client), timeout_s=max(300, n / 100))
+            trigger_s = await drain(redis, agents_group(pool, PARTITIONS), timeout_s=max(300, n / 100))
             say(f"2. agents: {n / trigger_s:,.0f} events/s ({trigger_s:.1f} s)")
-            rate = n / trigger_s / 2
+            rows = await outbox_rows(admin)
+            starter_s = await empty_outbox(pool, admin, client, timeout_s=max(300, n / 10))
+            say(f"3. run starter: {rows:,} requests in {starter_s:.1f} s ({rows / starter_s:,.0f}/s)")
+            rate = min(n / trigger_s, n / starter_s) / 2
             latencies = await half_load(redis, pool, client, traffic, rate, seconds)
             p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-            say(f"3. at {rate:,.0f} events/s: event -> run started p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+            say(f"4. at {rate:,.0f} events/s: event -> run started p50 {p50:.0f} ms, p99 {p99:.0f} ms")
             busy_s = machine_busy_s() - busy_before
         finally:
             await admin.close()
@@ -208,14 +250,18 @@ async def run(args: argparse.Namespace) -> dict:
         "projector_events_per_s": round(n / projector_s),
         "ratio_to_projector": round(projector_s / trigger_s, 3),
         "rules_only_events_per_s": round(n / rules_s),
-        "run_requests_per_s": round(runs / trigger_s),
+        "run_requests": rows,
+        "run_requests_per_s": round(rows / starter_s),
+        "starter_events_per_s": round(n / starter_s),
         "half_load_events_per_s": round(rate),
         "run_started_p50_ms": round(p50, 1),
         "run_started_p99_ms": round(p99, 1),
         "latency_samples": len(latencies),
         "machine_busy_s": round(busy_s, 1),
         "note": "both groups in this process (consumers.runtime.Runtime, default RuntimeConfig), one after the other "
-        "on the same backlog; matching events ask Temporal for a run (signal-with-start), no agents worker runs",
+        "on the same backlog; matching events are queued in agent_run_requests (the group's rate), which the run "
+        "starter hands to Temporal (signal-with-start; its own rate); half load is half the slower of the two; "
+        "no agents worker runs",
     }
 
 

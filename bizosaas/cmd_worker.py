@@ -1,5 +1,6 @@
 """`bizosaas worker [GROUP ...]`: run consumer groups (all when none is named) until SIGTERM, then drain. A worker
-running the `outbound` group also runs the outbound webhook dispatcher (consumers/outbound_dispatch.py) beside it."""
+running the `outbound` group also runs the outbound webhook dispatcher (consumers/outbound_dispatch.py) beside it,
+one running the `agents` group the run starter (consumers/agent_starts.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from redis.asyncio import Redis
 from bizosaas.settings import Settings, refuse_unsafe
 from connectors.credentials import VaultSecrets
 from connectors.temporal.client import LazyTemporal
+from consumers.agent_starts import RunStarter
+from consumers.agents import GROUP as AGENTS
 from consumers.groups import GROUP_FACTORIES, GroupContext
 from consumers.outbound import GROUP as OUTBOUND
 from consumers.outbound_dispatch import Dispatcher
@@ -42,13 +45,16 @@ async def run(args: argparse.Namespace) -> int:
     redis = Redis.from_url(settings.redis_url)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     try:
+        temporal = LazyTemporal(settings.temporal_address)  # connected on the first command that needs it
+        starter = RunStarter(pool, temporal, settings.agent_start_in_flight) if AGENTS in names else None
         ctx = GroupContext(
             pool=pool,
             redis=redis,
             partitions=settings.partitions,
             rag=settings,
             connectors=settings,
-            temporal=LazyTemporal(settings.temporal_address),  # connected on the first command that needs it
+            temporal=temporal,
+            agent_requests_queued=starter.queued if starter else None,
         )
         runtime = Runtime(redis, [GROUP_FACTORIES[n](ctx) for n in names], settings)
         loop = asyncio.get_running_loop()
@@ -80,10 +86,12 @@ async def run(args: argparse.Namespace) -> int:
             )
             publisher = Publisher(redis, settings.partitions, settings.dedupe_window_s)
             dispatcher = asyncio.create_task(Dispatcher(pool, hook_secrets, publisher, settings).run(runtime.stopping))
+        starting = asyncio.create_task(starter.run(runtime.stopping)) if starter else None
         await runtime.run()
         await trimmer
-        if dispatcher is not None:
-            await dispatcher
+        for task in (dispatcher, starting):
+            if task is not None:
+                await task
         log.info("worker %s drained and stopped", runtime.consumer)
         return 0
     finally:

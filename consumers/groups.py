@@ -3,6 +3,7 @@ indexer, agents, outbound, notifications), each a consumers.group.Group. A new g
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ class GroupContext:
     rag: RagConfig = RagConfig()  # the indexer's embedder and chunking
     temporal: Any = None  # the command runners' and the agents group's Temporal client (RunnerContext.temporal)
     connectors: ConnectorsConfig = ConnectorsConfig()  # the command runners' (the default sync interval)
+    agent_requests_queued: asyncio.Event | None = None  # the agents group sets it for the run starter beside it
 
 
 def vault_of(config: ConnectorsConfig) -> VaultSecrets | None:
@@ -52,7 +54,7 @@ GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     ),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),
-    "agents": lambda ctx: agents_group(ctx.pool, ctx.partitions, ctx.temporal),
+    "agents": lambda ctx: agents_group(ctx.pool, ctx.partitions, queued=ctx.agent_requests_queued),
     "outbound": lambda ctx: outbound_group(ctx.pool, ctx.partitions, ctx.connectors.outbound_subscription_cache_s),
     "notifications": lambda ctx: notifications_group(ctx.partitions, ctx.temporal),
 }

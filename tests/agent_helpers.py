@@ -3,13 +3,16 @@ inserted as the owner (test set-up; every read under test goes through the servi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 import pytest
-from factories import local_http_server
+from factories import TIMEOUT_S, local_http_server
 from llm_server import LLMServer
 
 from agents.config import AgentRunConfig
+from consumers.agent_starts import RunStarter
 
 
 @pytest.fixture
@@ -23,6 +26,25 @@ async def llm():
 def llm_config(llm: LLMServer, **overrides) -> AgentRunConfig:
     values = dict(openai_base_url=llm.url, agent_model=llm.model, agent_run_timeout_s=60.0)
     return AgentRunConfig(**(values | overrides))
+
+
+@contextlib.asynccontextmanager
+async def starting(pool, temporal, in_flight: int = 16):
+    """The run starter (consumers/agent_starts.py) in this process for the block, as `bizosaas worker` runs it beside
+    the agents group (pass `starter.queued` to agents_group to wake it at once)."""
+    starter = RunStarter(pool, temporal, in_flight)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(starter.run(stopping))
+    try:
+        yield starter
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, TIMEOUT_S)
+
+
+async def outbox(admin) -> list:
+    """The agents group's queued run requests (every tenant's: read as the owner)."""
+    return await admin.fetch("SELECT * FROM agent_run_requests ORDER BY id")
 
 
 async def insert_record(admin, tenant: str, kind: str, external_id: str, status: str, data: dict, source="woo-1"):

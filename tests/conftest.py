@@ -54,6 +54,7 @@ TABLES = (
     "agent_conversations",  # the personal agent (0023)
     "connector_webhooks",
     "connector_setups",  # connector set-up (0015)
+    "agent_run_requests",  # the agents group's outbox (0026)
 )
 
 

@@ -102,11 +102,13 @@ async def test_a_burst_of_triggers_becomes_one_run_that_reads_its_record_and_cou
     async with agents_worker(client, pool, redis, llm) as config:
         ids = {await request_run(client, request(tenant, f"evt_{n}")) for n in range(5)}
         await request_run(client, request(tenant, "evt_3"))  # a redelivered trigger: counted once
+        # a folded request (the agents group's outbox row) redelivered in part: only its new id counts
+        await request_run(client, request(tenant, "evt_4", more_trigger_ids=["evt_1", "evt_5", "evt_5"]))
         events = await ended(redis, tenant)
     assert len(ids) == 1
     assert kinds(events) == ["started", "completed"]
     started, completed = events
-    assert (started.triggers, started.trigger_id, started.run_id) == (5, "evt_0", completed.run_id)
+    assert (started.triggers, started.trigger_id, started.run_id) == (6, "evt_0", completed.run_id)
     assert (started.subject_kind, started.subject_external_id) == ("order", "727")
     assert (completed.output, completed.decision, completed.commands) == (ANSWER, "", [])
     assert completed.tokens_in == 100 * read.used + 150 * answer.used and answer.used == 1

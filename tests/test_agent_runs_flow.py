@@ -1,7 +1,7 @@
 """Issue 11's first measure, through the product's own parts: an order updated ten times within the coalescing
-window wakes the order-fulfilment agent once (the agents group), the run's proposal is visible on GET /v1/agent-runs
-with its citations (the projector), approving it over the API (a command, its runner, decide_run) turns the proposed
-action into a connector.action.v1 command, and rejecting another run issues nothing.
+window wakes the order-fulfilment agent once (the agents group and its run starter), the run's proposal is visible
+on GET /v1/agent-runs with its citations (the projector), approving it over the API (a command, its runner,
+decide_run) turns the proposed action into a connector.action.v1 command, and rejecting another run issues nothing.
 
 Real Redis, Postgres, Temporal dev server, the real crew against tests/llm_server.py (the run workflow's branch):
 skipped until agents/temporal is there."""
@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("agents.temporal.worker", reason="the run workflow lands with branch agent-runs")
 
-from agent_helpers import insert_record, llm_config
+from agent_helpers import insert_record, llm_config, starting
 from factories import order, running, wait_for
 from gateway_helpers import Gateway
 from temporalio.client import Client
@@ -57,13 +57,12 @@ async def test_ten_updates_one_run_approved_over_the_api_becomes_a_command_and_a
             "INSERT INTO agent_settings (tenant_id, agent_id, enabled) VALUES ($1, 'order-fulfilment', true)", tenant
         )
     client = await Client.connect(temporal_server.url)
-    groups = [
-        projector_group(pool, DEFAULT_PARTITIONS),
-        agents_group(pool, DEFAULT_PARTITIONS, client),
-        commands_group(RunnerContext(pool, redis, client)),
-    ]
     deps = AgentDeps(pool, Publisher(redis), llm_config(llm, agent_coalesce_s=5.0), None)
-    async with build_worker(client, deps), running(redis, groups):
+    async with (
+        build_worker(client, deps),
+        starting(pool, client) as starter,
+        running(redis, _groups(pool, redis, client, starter.queued)),
+    ):
         updates = [_processing(tenant, "727", v, connector) for v in range(1, 11)]
         await Publisher(redis).publish([*updates, _processing(tenant, "728", 1, connector)])
         waiting = await wait_for(lambda: _two_waiting(gw, key), timeout_s=90)
@@ -88,6 +87,14 @@ async def test_ten_updates_one_run_approved_over_the_api_becomes_a_command_and_a
     decided = [c for c in sent if c.type == "agent.run.decide.v1"]
     statuses = [await _command_status(gw, key, c.id) for c in decided]
     assert statuses == ["completed", "completed"] and action.issued_by == decided[0].issued_by
+
+
+def _groups(pool, redis, client, queued) -> list:
+    return [
+        projector_group(pool, DEFAULT_PARTITIONS),
+        agents_group(pool, DEFAULT_PARTITIONS, queued=queued),
+        commands_group(RunnerContext(pool, redis, client)),
+    ]
 
 
 async def _two_waiting(gw: Gateway, key: str) -> list[dict] | None:

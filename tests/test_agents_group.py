@@ -1,9 +1,8 @@
-"""The agents group on real Redis, Postgres and Temporal: an event wakes the agents its tenant enabled whose trigger
-holds, each such event asks for one run (the run workflow, seen through Temporal itself), and a redelivery asks
-for nothing more.
-
-The tests that need agents/temporal/client.py (request_run, from the run workflow's branch) skip until it is there;
-the others run on their own: a trigger that wrongly held would call request_run and fail the batch."""
+"""The agents group and its run starter on real Redis, Postgres and Temporal: an event wakes the agents its tenant
+enabled whose trigger holds, each such event queues one run request (the group's outbox, `agent_run_requests`; the
+triggers of one subject in a batch folded into one row), the starter hands it to the run workflow (seen through
+Temporal itself), and a redelivery asks for nothing more. While Temporal does not answer, the request waits in the
+outbox and the group goes on."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ import uuid
 
 import msgspec
 import pytest
+from agent_helpers import outbox, starting
 from factories import order, running, wait_for
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -126,10 +126,11 @@ async def test_events_that_wake_no_enabled_agent_start_nothing(redis, pool, admi
     )
     before = _triggered("order-fulfilment")
     await Publisher(redis, PARTITIONS).publish([*events, lead])
-    async with running(redis, [agents_group(pool, PARTITIONS, temporal_client)]):
+    async with starting(pool, temporal_client), running(redis, [agents_group(pool, PARTITIONS)]):
         await wait_for(lambda: _settled(redis))
     assert await redis.xlen(dead_stream("agents")) == 0  # every batch committed
     assert await admin.fetchval("SELECT count(*) FROM group_inbox WHERE group_name = 'agents'") == 0
+    assert await outbox(admin) == []
     assert _triggered("order-fulfilment") == before
     for event in events:
         assert not await _exists(temporal_client, run_workflow_id(_request(event, "order-fulfilment")))
@@ -138,7 +139,6 @@ async def test_events_that_wake_no_enabled_agent_start_nothing(redis, pool, admi
 
 
 async def test_a_matching_order_asks_for_one_run_and_a_redelivery_for_none(redis, pool, admin, temporal_client):
-    pytest.importorskip("agents.temporal.client", reason="request_run lands with the run workflow (agent-runs)")
     tenant, other = _tenant(), _tenant()
     await _enable(pool, tenant, order_fulfilment=True)
     await _enable(pool, other, order_fulfilment=False)
@@ -147,14 +147,17 @@ async def test_a_matching_order_asks_for_one_run_and_a_redelivery_for_none(redis
     before = _triggered("order-fulfilment")
     await Publisher(redis, PARTITIONS).publish([wakes, sleeps, _order(tenant, "1002", "pending")])
     workflow_id = run_workflow_id(_request(wakes, "order-fulfilment"))
-    async with running(redis, [agents_group(pool, PARTITIONS, temporal_client)]):
-        await wait_for(lambda: _settled(redis))
-        assert await _exists(temporal_client, workflow_id)
-        handle = temporal_client.get_workflow_handle(workflow_id)
-        first = await handle.describe()
-        history = [e async for e in handle.fetch_history_events()]
-        assert await replay(redis, "agents", RangeFilter(tenant=tenant), PARTITIONS) == 2  # both entries again
-        await wait_for(lambda: _settled(redis))
+    async with starting(pool, temporal_client) as starter:
+        async with running(redis, [agents_group(pool, PARTITIONS, queued=starter.queued)]):
+            await wait_for(lambda: _settled(redis))
+            await wait_for(lambda: _exists(temporal_client, workflow_id))
+            await wait_for(lambda: outbox(admin), [])  # handed over: the row is gone
+            handle = temporal_client.get_workflow_handle(workflow_id)
+            first = await handle.describe()
+            history = [e async for e in handle.fetch_history_events()]
+            assert await replay(redis, "agents", RangeFilter(tenant=tenant), PARTITIONS) == 2  # both entries again
+            await wait_for(lambda: _settled(redis))
+        assert await outbox(admin) == []  # the redelivery queued nothing
     assert (await handle.describe()).run_id == first.run_id  # no second run ...
     assert len([e async for e in handle.fetch_history_events()]) == len(history)  # ... and no second signal
     assert not await _exists(temporal_client, run_workflow_id(_request(sleeps, "order-fulfilment")))
@@ -163,7 +166,32 @@ async def test_a_matching_order_asks_for_one_run_and_a_redelivery_for_none(redis
     assert _triggered("order-fulfilment") == before + 1
 
 
-async def test_while_temporal_does_not_answer_the_trigger_waits_unrecorded(redis, pool, admin):
+async def test_updates_of_one_subject_in_a_batch_fold_into_one_request_that_counts_each_trigger(
+    redis, pool, admin, temporal_client
+):
+    tenant = _tenant()
+    await _enable(pool, tenant, order_fulfilment=True)
+    updates = [_order(tenant, "1001", "processing") for _ in range(3)]
+    other = _order(tenant, "1002", "processing")
+    await Publisher(redis, 1).publish([*updates, other])  # one partition: one batch
+    async with running(redis, [agents_group(pool, 1)]):
+        await wait_for(lambda: _settled_on(redis, 1))
+    rows = {r["subject_external_id"]: r for r in await outbox(admin)}
+    assert rows["1001"]["trigger_ids"] == [u.id for u in updates] and rows["1001"]["triggers"] == 3
+    assert rows["1002"]["trigger_ids"] == [other.id] and len(rows) == 2
+    workflow_id = run_workflow_id(_request(updates[0], "order-fulfilment"))
+    async with starting(pool, temporal_client):
+        await wait_for(lambda: outbox(admin), [])
+    handle = temporal_client.get_workflow_handle(workflow_id)
+    signals = [
+        e async for e in handle.fetch_history_events() if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert len(signals) == 1  # the three triggers went in one signal-with-start
+    carried = signals[0].workflow_execution_signaled_event_attributes.input.payloads[0].data
+    assert all(u.id.encode() in carried for u in updates)
+
+
+async def test_while_temporal_does_not_answer_the_request_waits_in_the_outbox(redis, pool, admin, temporal_client):
     class Nowhere(LazyTemporal):
         tries = 0
 
@@ -175,12 +203,54 @@ async def test_while_temporal_does_not_answer_the_trigger_waits_unrecorded(redis
     await _enable(pool, tenant, order_fulfilment=True)
     wakes = _order(tenant, "1001", "processing")
     await Publisher(redis, PARTITIONS).publish([wakes])
-    async with running(redis, [agents_group(pool, PARTITIONS, Nowhere(f"127.0.0.1:{free_port()}", timeout_s=2))]):
-        await wait_for(lambda: _at_least(Nowhere, 3))  # the runtime backed off and delivered it again
-        assert not await _settled(redis)  # still pending: not acknowledged ...
-    assert await redis.xlen(dead_stream("agents")) == 0  # ... and not dead-lettered (transient)
-    assert await admin.fetchval("SELECT count(*) FROM group_inbox WHERE group_name = 'agents'") == 0  # rolled back
+    nowhere = Nowhere(f"127.0.0.1:{free_port()}", timeout_s=2)
+    async with (
+        starting(pool, nowhere) as starter,
+        running(redis, [agents_group(pool, PARTITIONS, queued=starter.queued)]),
+    ):
+        await wait_for(lambda: _settled(redis))  # the group does not wait for Temporal: acknowledged ...
+        await wait_for(lambda: _at_least(Nowhere, 3))  # ... while the starter backs off and asks again
+        (row,) = await outbox(admin)  # the request waits, untouched
+    assert await redis.xlen(dead_stream("agents")) == 0
+    assert (row["trigger_ids"], row["attempts"]) == ([wakes.id], 0)
+    workflow_id = run_workflow_id(_request(wakes, "order-fulfilment"))
+    assert not await _exists(temporal_client, workflow_id)
+    async with starting(pool, temporal_client):  # Temporal answers again: handed over, then deleted
+        await wait_for(lambda: outbox(admin), [])
+    assert await _exists(temporal_client, workflow_id)
+
+
+async def _settled_on(redis, partitions: int) -> bool:
+    for stream in all_event_streams(partitions):
+        info = {g["name"].decode(): g for g in await redis.xinfo_groups(stream)}.get("agents")
+        if info is None or info["pending"] or info["lag"]:
+            return False
+    return True
 
 
 async def _at_least(counter, n: int) -> bool:
     return counter.tries >= n
+
+
+async def test_a_request_temporal_refuses_backs_off_with_its_error_and_is_handed_over_later(
+    redis, pool, admin, temporal_server, temporal_client
+):
+    tenant = _tenant()
+    await _enable(pool, tenant, order_fulfilment=True)
+    wakes = _order(tenant, "1001", "processing")
+    await Publisher(redis, PARTITIONS).publish([wakes])
+    refusing = await Client.connect(temporal_server.url, namespace=f"missing-{uuid.uuid4().hex[:8]}")
+    async with (
+        starting(pool, refusing) as starter,
+        running(redis, [agents_group(pool, PARTITIONS, queued=starter.queued)]),
+    ):
+        row = await wait_for(lambda: _tried(admin))  # leased, refused, backed off: kept with the reason
+    assert row["trigger_ids"] == [wakes.id] and row["attempts"] >= 1 and "namespace" in row["last_error"].lower()
+    async with starting(pool, temporal_client):
+        await wait_for(lambda: outbox(admin), [], timeout_s=90)  # due again after its back-off, then handed over
+    assert await _exists(temporal_client, run_workflow_id(_request(wakes, "order-fulfilment")))
+
+
+async def _tried(admin):
+    rows = await outbox(admin)
+    return rows[0] if rows and rows[0]["last_error"] else None

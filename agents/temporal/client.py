@@ -35,10 +35,12 @@ async def request_run(client: Client, request: RunRequest) -> str:
 
     Signal-with-start on `run_workflow_id(request)`: the first request of a coalescing key starts the workflow, which
     waits `agent_coalesce_s` for more; a request arriving while it runs (a redelivered trigger, the tenth update of
-    one order) only signals it — triggers are counted once per trigger id, never start a second run. A request after
-    the run finished starts the next run. Raises TemporalUnavailable (transient) when Temporal does not answer."""
+    one order) only signals it — triggers are counted once per trigger id (`more_trigger_ids` too: a request folding
+    several events of one subject), never start a second run. A request after the run finished starts the next run.
+    Raises TemporalUnavailable (transient) when Temporal does not answer."""
     workflow_id = run_workflow_id(request)
-    trigger = TriggerIn(request.trigger_id, request.source, request.prompt, dict(request.inputs))
+    more = list(request.more_trigger_ids)
+    trigger = TriggerIn(request.trigger_id, request.source, request.prompt, dict(request.inputs), more)
     try:
         await client.start_workflow(
             RUN_WORKFLOW,

@@ -47,6 +47,10 @@ class TriggerIn:
     source: str = ""
     prompt: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
+    more_trigger_ids: list[str] = field(default_factory=list)  # folded triggers (the agents group's outbox row)
+
+    def ids(self) -> list[str]:
+        return list(dict.fromkeys([self.trigger_id, *self.more_trigger_ids]))
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,12 @@ class AgentRunWorkflow:
 
     @workflow.signal(name=TRIGGER_SIGNAL)
     def trigger(self, trigger: TriggerIn) -> None:
-        if trigger.trigger_id in self.seen:  # a redelivered trigger
+        new = [i for i in trigger.ids() if i not in self.seen]  # a redelivered trigger (or folded ids) counts once
+        if not new:
             return
-        self.seen.add(trigger.trigger_id)
+        self.seen.update(new)
+        if new != trigger.ids():
+            trigger = TriggerIn(new[0], trigger.source, trigger.prompt, trigger.inputs, new[1:])
         (self.triggers if self.window_open else self.late).append(trigger)
 
     @workflow.update(name=DECIDE_UPDATE)
@@ -113,7 +116,8 @@ class AgentRunWorkflow:
         self.state = "running"
         started = workflow.now()
         subject = {"subject_kind": input.subject_kind, "subject_external_id": input.subject_external_id}
-        await publish("started", trigger_id=first.trigger_id, triggers=len(self.triggers), inputs=inputs, **subject)
+        count = sum(len(t.ids()) for t in self.triggers)
+        await publish("started", trigger_id=first.trigger_id, triggers=count, inputs=inputs, **subject)
         crew = CrewInput(
             input.tenant_id,
             input.agent,
