@@ -243,7 +243,7 @@ async def test_an_answer_invalid_twice_fails_with_the_validation_error(client, p
 
 async def test_a_model_slower_than_the_run_timeout_fails_the_run_instead_of_hanging(client, pool, redis, admin, llm):
     llm.rule("order 727", json=ANSWER)
-    llm.delay_s = 30.0
+    llm.delay_s = 10.0  # five times the run timeout; the server finishes this answer at teardown
     tenant = await tenant_with_order(admin)
     async with agents_worker(client, pool, redis, llm, agent_run_timeout_s=2.0):
         await request_run(client, request(tenant))
