@@ -38,6 +38,19 @@ class Field(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     fetched: bool = False
 
 
+class Revoke(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How a disconnect revokes the OAuth2 grant the platform obtained (connectors/oauth_tokens.py `revoke`). The
+    request goes to the origin of the token endpoint that issued the tokens (Vault's `oauth_token_url`: Zoho's data
+    centre, the Shopify shop), so a token only ever goes back where it came from."""
+
+    method: Literal["POST", "DELETE"] = "POST"
+    path: str  # below that origin
+    # refresh_token: the refresh token when there is one (revoking it ends its access tokens too), else the access one
+    token: Literal["refresh_token", "access_token"] = "refresh_token"
+    query_param: str = ""  # the token is sent as this query parameter (Zoho: `token`) ...
+    header: str = ""  # ... or in this header (Shopify: X-Shopify-Access-Token)
+
+
 class Auth(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: AuthKind
     username_field: str = ""  # basic: the credential fields sent as user and password
@@ -54,6 +67,7 @@ class Auth(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     # documented by the provider); a token is never sent anywhere else
     token_host_param: str = ""
     token_hosts: list[str] = []
+    revoke: Revoke | None = None  # oauth2: None when the provider offers no way to revoke a grant by API
 
 
 class Resource(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -5,7 +5,8 @@ names are re-exported here).
 The flow: `begin` keeps a one-time `state` in Redis for ten minutes, bound to the tenant, the connector, the PKCE
 verifier, the redirect URI and the principal who started it; `take_state` consumes it atomically (GETDEL), so a
 forged, expired or replayed state finds nothing. `authorize_url` is the provider's page the user is sent to;
-`token_url` and `exchange_code` finish the flow, and `stored` is what Vault keeps.
+`token_url` and `exchange_code` finish the flow, `stored` is what Vault keeps, and `revoke` ends the grant at the
+provider when the connector is disconnected.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from connectors.oauth_tokens import (
     TokenHostRefused,
     Tokens,
     exchange_code,
+    revoke,
     stored,
     token_url,
 )
@@ -55,6 +57,7 @@ __all__ = [
     "exchange_code",
     "fresh_access_token",
     "pkce_pair",
+    "revoke",
     "stored",
     "take_state",
     "token_url",

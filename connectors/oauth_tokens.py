@@ -1,6 +1,7 @@
 """OAuth2 token endpoints and what Vault keeps of their answers: which endpoint an authorization uses (`token_url`,
 admitting a host named by the callback, Zoho's `accounts-server`, only when the provider's facts list it), the code
-exchange (RFC 6749 4.1.3, with the PKCE verifier), and the connector's Vault entry with the tokens (`stored`). Tokens
+exchange (RFC 6749 4.1.3, with the PKCE verifier), the connector's Vault entry with the tokens (`stored`), and a
+disconnect's revocation of the grant where the provider offers one (`revoke`, the facts' `auth.revoke`). Tokens
 live in Vault only (connectors/credentials.py), never in Postgres, logs, events or answers. A 429, a 5xx or a network
 failure at a token endpoint is a TransientError; a refusal is the provider's error code, for the caller to judge.
 All HTTP goes through `public_session`.
@@ -94,23 +95,31 @@ class Tokens:
         return f"Tokens(expires_at={self.expires_at}, refresh_token={'yes' if self.refresh_token else 'no'})"
 
 
-async def token_request(url: str, form: dict[str, str], allow_private: bool, now: float) -> Tokens | str:
-    """POST a token request (RFC 6749 4.1.3 / 6, client_secret_post). Answers Tokens, or the provider's error code
-    for a refusal (the caller decides what it means); raises TransientError for 429, 5xx and network failures."""
+async def _send(method: str, url: str, allow_private: bool, what: str, **request: Any) -> tuple[int, bytes]:
+    """(status, body) of one request to a provider's OAuth2 endpoint; 429, 5xx and network failures raise a
+    TransientError naming only the endpoint's origin (its query may carry a token)."""
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
+    headers = {"Accept": "application/json", **request.pop("headers", {})}
     try:
         async with (
             public_session(allow_private, timeout=timeout) as session,
-            session.post(url, data=form, headers={"Accept": "application/json"}) as resp,
+            session.request(method, url, headers=headers, **request) as resp,
         ):
             status = resp.status
             raw = await resp.read()
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         if refused := refused_address(exc):  # not a public address: retrying cannot help
             raise refused from None
-        raise TransientError(f"token endpoint {_origin(url)}: {type(exc).__name__}") from None
+        raise TransientError(f"{what} {_origin(url)}: {type(exc).__name__}") from None
     if status == 429 or status >= 500:
-        raise TransientError(f"token endpoint {_origin(url)} answered {status}")
+        raise TransientError(f"{what} {_origin(url)} answered {status}")
+    return status, raw
+
+
+async def token_request(url: str, form: dict[str, str], allow_private: bool, now: float) -> Tokens | str:
+    """POST a token request (RFC 6749 4.1.3 / 6, client_secret_post). Answers Tokens, or the provider's error code
+    for a refusal (the caller decides what it means); raises TransientError for 429, 5xx and network failures."""
+    status, raw = await _send("POST", url, allow_private, "token endpoint", data=form)
     try:
         body = json.loads(raw)
     except ValueError:
@@ -168,3 +177,34 @@ def stored(values: dict[str, Any] | None, tokens: Tokens, url: str) -> dict[str,
     if tokens.scope:
         merged[SCOPE] = tokens.scope
     return merged
+
+
+async def revoke(facts: ProviderFacts, values: dict[str, Any] | None, allow_private: bool = False) -> str:
+    """Revoke at the provider the grant the platform obtained (a disconnect, before Vault forgets it), as the facts'
+    `auth.revoke` says, at the origin of the token endpoint that issued it. Answers what happened, in words (never
+    a token). A refusal of the token as invalid (400/401, or a 2xx naming an `error`) means it no longer works:
+    counted as revoked. 429, 5xx and network failures raise a TransientError (the caller retries); any other
+    refusal an OAuthError."""
+    spec = facts.auth.revoke
+    values = values or {}
+    if spec is None:
+        return f"{facts.title} offers no revocation by API"
+    token = (values.get(REFRESH_TOKEN) if spec.token == "refresh_token" else None) or values.get(ACCESS_TOKEN)
+    issuer = str(values.get(TOKEN_URL) or "")
+    if not token or not issuer:  # never authorized, refused already (needs_reauth), or a token given by hand
+        return "no OAuth2 grant to revoke"
+    url = _origin(issuer) + spec.path
+    request: dict[str, Any] = {"params": {spec.query_param: str(token)}} if spec.query_param else {}
+    if spec.header:
+        request["headers"] = {spec.header: str(token)}
+    status, raw = await _send(spec.method, url, allow_private, "revocation endpoint", **request)
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    if status < 300 and not error:
+        return f"access revoked at {facts.title}"
+    if status in (400, 401) or status < 300:
+        return f"access revoked at {facts.title} (the token no longer worked: {error or f'http_{status}'})"
+    raise OAuthError(f"revocation endpoint {_origin(url)} answered {status} ({error or 'no error code'})")

@@ -9,7 +9,8 @@ workflows through `RunnerContext.temporal` (connectors/temporal/client.py): `com
 for a sync, that a run was requested of the one in progress). Connecting also creates the connector's Temporal
 Schedule (`connector.schedule.v1` changes its interval or pauses it), and the row of `connector_schedules` the
 gateway shows it from. `connector.disconnect.v1` removes the schedule, stops the set-up and syncs in progress,
-deletes the webhooks the set-up registered at the provider, destroys the secrets and, when asked, erases what came
+runs ConnectorDisconnect (the webhooks the set-up registered deleted and the OAuth2 grant revoked at the provider,
+then every secret version destroyed, by the temporal worker, which has Vault) and, when asked, erases what came
 from the connector. `connector.action.v1` starts the ConnectorAction workflow (id `action:{command}`) and leaves
 the command `running`: the workflow records `completed` with the action's answer, or `failed`, when the action ends.
 Agent runs (`agent.run.v1`) and decisions on them (`agent.run.decide.v1`) have their runners in
@@ -26,19 +27,20 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
-from connectors import sync, webhook_setup
+from connectors import sync
 from connectors.config import ConnectorsConfig
 from connectors.registry import get_facts
 from connectors.temporal.client import (
     apply_schedule,
     delete_schedule,
+    disconnect_at_provider,
     start_action,
     start_connect,
     start_sync,
     stop_workflows,
     temporal_client,
 )
-from connectors.temporal.shared import ActionInput, schedule_offset_s
+from connectors.temporal.shared import ActionInput, DisconnectInput, DisconnectResult, schedule_offset_s
 from consumers.agent_runners import AGENT_RUNNERS
 from consumers.entry import Entry
 from consumers.group import Batch, Group
@@ -54,8 +56,10 @@ from events.commands import (
     ScheduleSyncs,
     StartSync,
 )
-from events.errors import PermanentError, TransientError, is_transient
+from events.errors import PermanentError, is_transient
+from events.ids import derived_id
 from events.streams import COMMANDS_STREAM, DEFAULT_PARTITIONS
+from events.types import ConnectorDisconnected, Subject
 from producers.erasure import SourceEntries, erase_entries
 from producers.publisher import Publisher
 
@@ -73,9 +77,6 @@ class RunnerContext:
     temporal: Any = None
     connectors: ConnectorsConfig = ConnectorsConfig()  # the default sync interval
     partitions: int = DEFAULT_PARTITIONS  # the event streams (a disconnect closes runs and erases entries there)
-    # connector secrets (connectors.credentials.SecretStore): a disconnect unregisters webhooks with them, then
-    # destroys them; None: a disconnect stays pending (transient) until a worker with Vault takes it
-    secrets: Any = None
 
 
 class Running(str):
@@ -156,11 +157,12 @@ async def run_schedule(command: ScheduleSyncs, ctx: RunnerContext) -> str:
 
 async def run_disconnect(command: DisconnectConnector, ctx: RunnerContext) -> str:
     """The gateway marked the connector `disconnected` (webhooks refused, syncs refused by the activities) and
-    destroyed its secrets unless the set-up registered webhooks. Here: remove its schedule, stop the set-up and every
-    sync in progress, unregister its webhooks at the provider and destroy its secrets, close the runs
-    they left open (a sync.failed event each), and with `erase` erase what came from it (db/erasure.py and
-    producers/erasure.py, Postgres before and after Redis as `bizosaas tenant erase` does; an `erasures` row).
-    Each step is idempotent: a redelivered command does it again harmlessly."""
+    destroyed its secrets unless a step here needs them. Here: remove its schedule, stop the set-up and every sync in
+    progress, run ConnectorDisconnect (unregister its webhooks and revoke its OAuth2 grant at the provider, then
+    destroy every version of its secrets), then close the runs they left open (a sync.failed event each) and say
+    how the connector ended (connector.disconnected, its set-up's last state), or with `erase` erase what came from
+    it (db/erasure.py and producers/erasure.py, Postgres before and after Redis as `bizosaas tenant erase` does; an
+    `erasures` row). Each step is idempotent: a redelivered command does it again harmlessly."""
     async with tenant_transaction(ctx.pool, command.tenant_id) as conn:
         row = await conn.fetchrow("SELECT provider, status FROM connectors WHERE id = $1", command.connector_id)
     if row is not None and row["status"] != "disconnected":
@@ -173,37 +175,42 @@ async def run_disconnect(command: DisconnectConnector, ctx: RunnerContext) -> st
     resources = [r.name for r in facts.resources] if facts is not None else []
     stopped = await stop_workflows(client, command.connector_id, resources)
     done.append(f"stopped {', '.join(stopped)}" if stopped else "no set-up or sync in progress")
-    if row is not None:
-        done.append(await unregister_webhooks(ctx, command.tenant_id, command.connector_id, row["provider"]))
+    if row is None:  # erased by an earlier delivery: its secrets went before
+        return "; ".join(done)
+    at_provider = await disconnect_at_provider(
+        client, command.id, DisconnectInput(command.tenant_id, command.connector_id)
+    )
+    done += at_provider.done
     if command.erase:
         erasure_id, counts = await erase_connector(ctx, command)
         done.append(f"erased {sum(counts.values())} rows and entries ({erasure_id})")
-    elif row is not None:
-        closed = await close_open_runs(ctx, command.tenant_id, command.connector_id, row["provider"])
-        if closed:
-            done.append(f"closed {closed} run(s) in progress as failed")
+        return "; ".join(done)
+    closed = await close_open_runs(ctx, command.tenant_id, command.connector_id, row["provider"])
+    if closed:
+        done.append(f"closed {closed} run(s) in progress as failed")
+    await publish_disconnected(ctx, command, row["provider"], at_provider)
     return "; ".join(done)
 
 
-async def unregister_webhooks(ctx: RunnerContext, tenant_id: str, connector_id: str, provider: str) -> str:
-    """Delete at the provider the webhooks the set-up registered, with the connector's credentials (the gateway left
-    them in Vault for this), then destroy every version of its secrets, then forget the webhooks (in this order, so
-    a retry after any step finishes the rest). Best effort at the provider: one that cannot be reached or refuses is
-    named in the outcome (its webhooks then fail against our 404 until the provider disables them)."""
-    ids = await webhook_setup.registered(ctx.pool, tenant_id, connector_id)
-    if not ids:
-        return "no webhooks registered by the set-up"
-    if ctx.secrets is None:
-        raise TransientError("this worker has no Vault access (VAULT_ADDR, VAULT_TOKEN) to unregister webhooks with")
-    allow_private = ctx.connectors.allow_private_urls
-    try:
-        await webhook_setup.unregister(ctx.pool, ctx.secrets, allow_private, tenant_id, connector_id, provider, ids)
-        said = f"unregistered {len(ids)} webhook(s) at the provider"
-    except Exception as exc:  # noqa: BLE001 - the disconnect goes on; the outcome says what is left to do
-        said = f"webhooks not unregistered ({type(exc).__name__}: {exc}): delete them at the provider by hand"
-    await ctx.secrets.delete(tenant_id, connector_id)
-    await webhook_setup.forget(ctx.pool, tenant_id, connector_id)
-    return said
+async def publish_disconnected(
+    ctx: RunnerContext, command: DisconnectConnector, provider: str, at_provider: DisconnectResult
+) -> None:
+    """connector.disconnected: the connector's set-up ends `disconnected` (health.setup, consumers/setups.py), with
+    the steps not done at the provider and what to do about them (a set-up the disconnect stopped no longer shows
+    `connecting`). Not after an erase: nothing about the connector is kept then."""
+    now = datetime.now(UTC)
+    event = ConnectorDisconnected(
+        id=derived_id(f"disconnect:{command.id}", int(now.timestamp() * 1000)),
+        tenant_id=command.tenant_id,
+        source=command.connector_id,
+        provider=provider,
+        subject=Subject(kind="connector", external_id=command.connector_id),
+        occurred_at=now,
+        recorded_at=now,
+        step=",".join(at_provider.failed),
+        reason="; ".join(at_provider.problems),
+    )
+    await Publisher(ctx.redis, ctx.partitions).publish([event], [f"disconnect:{command.id}"])
 
 
 async def close_open_runs(ctx: RunnerContext, tenant_id: str, connector_id: str, provider: str) -> int:

@@ -12,7 +12,6 @@ import asyncpg
 from redis.asyncio import Redis
 
 from connectors.config import ConnectorsConfig
-from connectors.credentials import VaultSecrets
 from consumers.agents import agents_group
 from consumers.commands import RunnerContext, commands_group
 from consumers.deliveries import deliveries_group
@@ -36,21 +35,11 @@ class GroupContext:
     agent_requests_queued: asyncio.Event | None = None  # the agents group sets it for the run starter beside it
 
 
-def vault_of(config: ConnectorsConfig) -> VaultSecrets | None:
-    """The command runners' secret store (a disconnect unregisters webhooks with the connector's credentials, then
-    destroys them); None without a Vault token."""
-    if not config.vault_token:
-        return None
-    return VaultSecrets(
-        config.vault_addr, config.vault_token, config.vault_mount, config.vault_prefix, config.secret_cache_s
-    )
-
-
 GROUP_FACTORIES: dict[str, Callable[[GroupContext], Group]] = {
     "projector": lambda ctx: projector_group(ctx.pool, ctx.partitions),
     "metrics": lambda ctx: metrics_group(ctx.pool, ctx.partitions),
     "commands": lambda ctx: commands_group(
-        RunnerContext(ctx.pool, ctx.redis, ctx.temporal, ctx.connectors, ctx.partitions, vault_of(ctx.connectors))
+        RunnerContext(ctx.pool, ctx.redis, ctx.temporal, ctx.connectors, ctx.partitions)
     ),
     "deliveries": lambda ctx: deliveries_group(ctx.pool),
     "indexer": lambda ctx: indexer_group(ctx.pool, ctx.partitions, ctx.rag),

@@ -1,6 +1,7 @@
 """The `connector_setups` projection: each connector's set-up as its owner sees it (`GET /v1/connectors/{id}`'s
 health), from the set-up workflow's events: connector.connect.started (`connecting`), connector.connect.failed
-(`failed`, the step and what to fix) and connector.connected (`connected`, the webhooks it registered or why none).
+(`failed`, the step and what to fix) and connector.connected (`connected`, the webhooks it registered or why none),
+and at the end connector.disconnected (`disconnected`, the steps not done at the provider and why, if any).
 
 One row per connector; an event older than the row's (provider time = the activity's clock) changes nothing, so a
 replay or a rebuild ends in the same row, and a new attempt (a later `started`) replaces an old outcome.
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from events.types import ConnectFailed, ConnectorConnected, ConnectStarted, Event
+from events.types import ConnectFailed, ConnectorConnected, ConnectorDisconnected, ConnectStarted, Event
 
 SETUP_SQL = """
 INSERT INTO connector_setups AS s (tenant_id, connector_id, status, step, reason, webhooks, at)
@@ -31,6 +32,8 @@ def setup_row(event: Event) -> tuple | None:
         return event.source, "failed", event.step or None, event.reason, 0, event.occurred_at
     if isinstance(event, ConnectorConnected):
         return event.source, "connected", None, event.note or None, event.webhooks, event.occurred_at
+    if isinstance(event, ConnectorDisconnected):
+        return event.source, "disconnected", event.step or None, event.reason or None, 0, event.occurred_at
     return None
 
 

@@ -156,7 +156,11 @@ class ConnectFailed(Event, frozen=True, kw_only=True, tag="connector.connect.fai
 
 
 class ConnectorDisconnected(Event, frozen=True, kw_only=True, tag="connector.disconnected.v1"):
+    """A disconnect finished (its secrets destroyed): `step` names what it could not do at the provider (webhooks,
+    revoke; comma-separated, empty when everything was done) and `reason` why, and what to do by hand."""
+
     reason: str = ""
+    step: str = ""
 
 
 class SyncStarted(Event, frozen=True, kw_only=True, tag="connector.sync.started.v1"):

@@ -252,7 +252,8 @@ class DisconnectQuery(msgspec.Struct):
     "/v1/connectors/{connector_id}",
     permission="connectors:write",
     summary="Disconnect a connector: its webhook URL stops working, the webhooks its set-up registered are deleted "
-    "at the provider, every version of its secrets is destroyed, its syncs stop and its schedule goes; the records "
+    "and its OAuth2 grant revoked at the provider (Zoho CRM, Shopify), every version of its secrets is destroyed, "
+    "its syncs stop and its schedule goes; the records "
     "it imported stay (`source_status` disconnected) unless "
     "`erase=true`, which erases everything that came from it (recorded as an erasure)",
     query=DisconnectQuery,
@@ -272,10 +273,10 @@ async def disconnect_connector(request: web.Request, connector_id: str, erase: b
         connector_id=connector_id, erase=erase, **new_command_fields(tenant, principal(request).subject)
     )
     async with tenant_transaction(app[POOL], tenant) as conn:
-        status = await conn.fetchval("SELECT status FROM connectors WHERE id = $1 FOR UPDATE", connector_id)
-        if status is None:
+        found = await conn.fetchrow("SELECT status, provider FROM connectors WHERE id = $1 FOR UPDATE", connector_id)
+        if found is None:
             raise ProblemError("not-found", "no such connector")
-        if status == "disconnected" and not erase:
+        if found["status"] == "disconnected" and not erase:
             return  # disconnected before: nothing more to do
         await conn.execute(
             "UPDATE connectors SET status = 'disconnected', updated_at = now() WHERE id = $1", connector_id
@@ -285,6 +286,8 @@ async def disconnect_connector(request: web.Request, connector_id: str, erase: b
         )
         await record_command(conn, command)
     app[TARGETS].forget(connector_id)
-    if not registered:  # else the disconnect command unregisters them at the provider with them, then destroys them
+    # the disconnect command unregisters the webhooks and revokes the grant at the provider with the secrets, then
+    # destroys them (every version); when it needs none, they go now
+    if not registered and get_facts(found["provider"]).auth.revoke is None:
         await app[SECRETS].delete(tenant, connector_id)  # every version (KV v2 metadata and all versions)
     await send_command(app[POOL], app[PUBLISHER], command)

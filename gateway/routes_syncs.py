@@ -38,10 +38,14 @@ class Schedule(msgspec.Struct):
 class Setup(msgspec.Struct):
     """The set-up workflow's outcome (the `connector_setups` projection)."""
 
-    status: Literal["connecting", "connected", "failed"]
+    status: Literal["connecting", "connected", "failed", "disconnected"]
     at: Timestamp
-    step: str | None  # failed: the step that failed (test, sync, webhooks)
-    reason: str | None  # failed: what to fix; connected: why no webhooks were registered, when none were
+    # failed: the step that failed (test, sync, webhooks); disconnected: what was not done at the provider (webhooks,
+    # revoke), comma-separated
+    step: str | None
+    # failed: what to fix; connected: why no webhooks were registered, when none were; disconnected: why a step was
+    # not done at the provider, and what to do there by hand
+    reason: str | None
 
 
 class Health(msgspec.Struct):

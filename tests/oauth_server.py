@@ -9,6 +9,10 @@ from the specifications, independently of connectors/oauth.py.
   - `grant_type=refresh_token`: a new access token; a new refresh token only when `rotate_refresh` (Zoho never
     rotates); 400 invalid_grant for a revoked or unknown refresh token.
   `token_calls` counts every request to the token endpoint; `fail_with` answers that status instead.
+- `POST /oauth/v2/token/revoke?token=<refresh token>` (Zoho Accounts, "Revoke refresh token"): the refresh token and
+  every access token issued with it stop working; 200 `{"status": "success"}`. An unknown or revoked token: 400
+  `{"error": "invalid_token"}` (UNVERIFIED: Zoho documents only the success). `revoke_calls` counts the requests;
+  `fail_with` answers that status here too (a provider that is down).
 """
 
 from __future__ import annotations
@@ -38,9 +42,19 @@ class OAuthServer:
     codes: dict[str, dict] = field(default_factory=dict)  # code -> client_id, redirect_uri, challenge
     refresh_tokens: set[str] = field(default_factory=set)  # the valid ones
     access_tokens: set[str] = field(default_factory=set)
+    issued_with: dict[str, str] = field(default_factory=dict)  # access token -> the refresh token it came from
+    revoke_calls: int = 0
 
     def revoke(self, refresh_token: str) -> None:
         self.refresh_tokens.discard(refresh_token)
+
+    def issue_pair(self) -> tuple[str, str]:
+        """(access token, refresh token), as a code exchange issues them: revoking the refresh token ends both."""
+        refresh = self.issue_refresh()
+        access = "1000.access." + secrets.token_hex(8)
+        self.access_tokens.add(access)
+        self.issued_with[access] = refresh
+        return access, refresh
 
     def issue_refresh(self) -> str:
         token = "1000.refresh." + secrets.token_hex(8)
@@ -51,6 +65,7 @@ class OAuthServer:
         app = web.Application()
         app.router.add_get("/oauth/v2/auth", self.authorize)
         app.router.add_post("/oauth/v2/token", self.token)
+        app.router.add_post("/oauth/v2/token/revoke", self.revoke_token)
         return app
 
     async def authorize(self, request: web.Request) -> web.Response:
@@ -99,12 +114,28 @@ class OAuthServer:
             if self.rotate_refresh:
                 self.revoke(str(form["refresh_token"]))
                 return self._tokens(self.issue_refresh())
-            return self._tokens(None)
+            return self._tokens(None, issued_with=str(form["refresh_token"]))
         return self._refused("unsupported_grant_type")
 
-    def _tokens(self, refresh_token: str | None) -> web.Response:
+    async def revoke_token(self, request: web.Request) -> web.Response:
+        self.revoke_calls += 1
+        if self.fail_with:
+            return web.json_response({"error": "server_error"}, status=self.fail_with)
+        token = request.query.get("token", "")
+        if token in self.refresh_tokens:
+            self.revoke(token)
+            self.access_tokens -= {a for a, r in self.issued_with.items() if r == token}
+        elif token in self.access_tokens:
+            self.access_tokens.discard(token)
+        else:
+            return self._refused("invalid_token")
+        return web.json_response({"status": "success"})
+
+    def _tokens(self, refresh_token: str | None, issued_with: str | None = None) -> web.Response:
         access = "1000.access." + secrets.token_hex(8)
         self.access_tokens.add(access)
+        if refresh_token or issued_with:
+            self.issued_with[access] = str(refresh_token or issued_with)
         body = {
             "access_token": access,
             "api_domain": "https://www.zohoapis.com",

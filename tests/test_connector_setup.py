@@ -80,7 +80,7 @@ async def public_worker(temporal_server, deps, gw: Gateway):
 
 def groups(pool, redis, temporal, secrets):
     config = ConnectorsConfig(allow_private_urls=True)
-    runner = RunnerContext(pool, redis, temporal, config, DEFAULT_PARTITIONS, secrets)
+    runner = RunnerContext(pool, redis, temporal, config, DEFAULT_PARTITIONS)
     return [commands_group(runner), projector_group(pool, DEFAULT_PARTITIONS), deliveries_group(pool)]
 
 

@@ -105,9 +105,7 @@ async def published(redis, tenant: str) -> list:
 
 
 def groups(pool, redis, temporal, secrets) -> list:
-    runner = RunnerContext(
-        pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS, secrets
-    )
+    runner = RunnerContext(pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS)
     return [
         commands_group(runner),
         projector_group(pool, DEFAULT_PARTITIONS),

@@ -17,6 +17,7 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleState,
     ScheduleUpdate,
+    WorkflowFailureError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -25,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from connectors.temporal.shared import (
     ACTION_WORKFLOW,
     CONNECT_WORKFLOW,
+    DISCONNECT_WORKFLOW,
     SCHEDULED_SYNC_WORKFLOW,
     SYNC_NOW_SIGNAL,
     SYNC_WORKFLOW,
@@ -33,12 +35,15 @@ from connectors.temporal.shared import (
     USAGE_PUSH_WORKFLOW,
     ActionInput,
     ConnectorRef,
+    DisconnectInput,
+    DisconnectResult,
     SyncAllInput,
     SyncInput,
     SyncNow,
     UsagePushInput,
     action_workflow_id,
     connect_workflow_id,
+    disconnect_workflow_id,
     schedule_id,
     schedule_offset_s,
     sync_workflow_id,
@@ -114,6 +119,30 @@ async def start_action(client: Client, command_id: str, input: ActionInput) -> t
     except WorkflowAlreadyStartedError:
         return workflow_id, False
     return workflow_id, True
+
+
+async def disconnect_at_provider(client: Client, command_id: str, input: DisconnectInput) -> DisconnectResult:
+    """Run the disconnect's steps at the provider and the secrets' destruction (ConnectorDisconnect) and wait for
+    them: a redelivered command waits for the workflow its first delivery started. A workflow that failed (Vault
+    would not destroy the secrets) is a TransientError: the command stays pending and is tried again."""
+    workflow_id = disconnect_workflow_id(command_id)
+    async with _reachable():
+        try:
+            handle = await client.start_workflow(
+                DISCONNECT_WORKFLOW,
+                input,
+                id=workflow_id,
+                task_queue=TASK_QUEUE,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                result_type=DisconnectResult,
+            )
+        except WorkflowAlreadyStartedError:  # finished before: its result is kept
+            handle = client.get_workflow_handle(workflow_id, result_type=DisconnectResult)
+        try:
+            return await handle.result()
+        except WorkflowFailureError as exc:
+            raise TransientError(f"{workflow_id} failed: {exc.cause}") from None
 
 
 def _schedule(tenant_id: str, connector_id: str, interval_s: int, paused: bool) -> Schedule:

@@ -13,6 +13,7 @@ SYNC_WORKFLOW = "ConnectorSync"
 CONNECT_WORKFLOW = "ConnectorConnect"
 ACTION_WORKFLOW = "ConnectorAction"
 SCHEDULED_SYNC_WORKFLOW = "ConnectorScheduledSync"
+DISCONNECT_WORKFLOW = "ConnectorDisconnect"
 SYNC_NOW_SIGNAL = "sync_now"
 USAGE_PUSH_WORKFLOW = "UsagePush"
 # the one Temporal Schedule of the platform's usage push to Lago (connectors/usage_push.py); its action's workflow id
@@ -38,6 +39,11 @@ def schedule_id(connector_id: str) -> str:
 def action_workflow_id(command_id: str) -> str:
     """Derived from the command: a redelivered command finds its workflow and starts nothing new."""
     return f"action:{command_id}"
+
+
+def disconnect_workflow_id(command_id: str) -> str:
+    """Derived from the disconnect command: a redelivered command waits for its workflow instead of a second one."""
+    return f"disconnect:{command_id}"
 
 
 def schedule_offset_s(connector_id: str, interval_s: int) -> int:
@@ -181,3 +187,20 @@ class SetupOutcome:
 class WebhooksResult:
     registered: int
     note: str = ""  # why none were registered
+
+
+@dataclass(frozen=True)
+class DisconnectInput:
+    """A disconnect's steps at the provider: unregister the set-up's webhooks, revoke the OAuth2 grant, then destroy
+    every version of the connector's secrets (in that order: the first two need them)."""
+
+    tenant_id: str
+    connector_id: str
+    max_attempts: int = 4  # per provider step (1 + 2 + 4 s of back-off): a provider that is down delays little
+
+
+@dataclass(frozen=True)
+class DisconnectResult:
+    done: list[str] = field(default_factory=list)  # what each step did, in words (never a secret)
+    failed: list[str] = field(default_factory=list)  # the steps not done at the provider: webhooks, revoke
+    problems: list[str] = field(default_factory=list)  # for each, why and what to do by hand

@@ -7,17 +7,26 @@ from temporalio.worker import Worker
 
 from connectors import sync
 from connectors.temporal.activities import ConnectorActivities
+from connectors.temporal.disconnect import DisconnectActivities
 from connectors.temporal.setup import SetupActivities
 from connectors.temporal.shared import TASK_QUEUE
 from connectors.temporal.workflows import (
     ActionWorkflow,
     ConnectWorkflow,
+    DisconnectWorkflow,
     ScheduledSyncWorkflow,
     SyncWorkflow,
     UsagePushWorkflow,
 )
 
-WORKFLOWS = [SyncWorkflow, ConnectWorkflow, ActionWorkflow, ScheduledSyncWorkflow, UsagePushWorkflow]
+WORKFLOWS = [
+    SyncWorkflow,
+    ConnectWorkflow,
+    ActionWorkflow,
+    ScheduledSyncWorkflow,
+    UsagePushWorkflow,
+    DisconnectWorkflow,
+]
 
 
 def build_worker(
@@ -25,5 +34,9 @@ def build_worker(
 ) -> Worker:
     """`public_url` (BIZOSAAS_PUBLIC_URL) is where the set-up tells providers to deliver webhooks; empty: the set-up
     registers none and says so on the connector."""
-    activities = ConnectorActivities(deps, client).all() + SetupActivities(deps, public_url).all()
+    activities = [
+        *ConnectorActivities(deps, client).all(),
+        *SetupActivities(deps, public_url).all(),
+        *DisconnectActivities(deps).all(),
+    ]
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities, **options)

@@ -14,6 +14,10 @@ imports no client library), and inputs, results and history carry ids and counts
   expire (Zoho CRM's notification channels: connectors/webhook_setup.py `renew`).
 - ConnectorAction (id `action:{command}`): one provider action (update_stock ...); with a command id, it records the
   outcome and the action's answer on the command (an activity), so the command's status shows the result.
+- ConnectorDisconnect (id `disconnect:{command}`, run by the disconnect command's runner): at the provider,
+  unregister the set-up's webhooks and revoke the OAuth2 grant, each retried a few times and, when it still fails,
+  named in the result (the disconnect goes on: the user asked for it); then destroy every version of the secrets,
+  which is retried until it is done (the workflow fails otherwise, and the command with it stays pending).
 - UsagePush (started by the Temporal Schedule `usage-push`): the platform's billing, every billed tenant's closed
   days of usage sent to Lago once (connectors/usage_push.py), in one activity that is safe to repeat.
 """
@@ -30,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from connectors.temporal.shared import (
         ACTION_WORKFLOW,
         CONNECT_WORKFLOW,
+        DISCONNECT_WORKFLOW,
         SCHEDULED_SYNC_WORKFLOW,
         SYNC_NOW_SIGNAL,
         SYNC_WORKFLOW,
@@ -38,6 +43,8 @@ with workflow.unsafe.imports_passed_through():
         BeginInput,
         CommandOutcome,
         ConnectorRef,
+        DisconnectInput,
+        DisconnectResult,
         FailInput,
         RunInput,
         RunResult,
@@ -192,6 +199,36 @@ class ActionWorkflow:
         if input.command_id:
             done = CommandOutcome(input.tenant_id, input.command_id, "completed", f"{input.action} done", result)
             await workflow.execute_activity("command.record", done, **options)
+        return result
+
+
+@workflow.defn(name=DISCONNECT_WORKFLOW)
+class DisconnectWorkflow:
+    @workflow.run
+    async def run(self, input: DisconnectInput) -> DisconnectResult:
+        timeout = timedelta(minutes=1)
+        retried = _retry(input.max_attempts)
+        result = DisconnectResult()
+        at_provider = (("webhooks", "connector.unregister_webhooks"), ("revoke", "connector.revoke"))
+        for step, name in at_provider:  # before the secrets go: both need them
+            try:
+                said = await workflow.execute_activity(
+                    name, input, result_type=str, start_to_close_timeout=timeout, retry_policy=retried
+                )
+            except ActivityError as exc:
+                error, _ = _cause(exc)
+                said = (
+                    f"webhooks not unregistered ({error}): delete them at the provider by hand"
+                    if step == "webhooks"
+                    else f"access not revoked ({error}): revoke the app's access at the provider by hand"
+                )
+                result.failed.append(step)
+                result.problems.append(said)
+            result.done.append(said)
+        destroyed = await workflow.execute_activity(
+            "connector.destroy_secrets", input, result_type=str, start_to_close_timeout=timeout, retry_policy=_retry(5)
+        )
+        result.done.append(destroyed)
         return result
 
 

@@ -17,6 +17,8 @@ Admin API rate limits", the Order / Product / Customer resources, "Authorization
   `deliver(topic, obj)` posts the bare resource signed base64(HMAC-SHA256(client secret, body)).
 - `POST /admin/oauth/access_token` (client_id, client_secret, code): `{"access_token": "shpat_...", "scope": ...}`,
   an offline token (no expires_in, no refresh token).
+- `DELETE /admin/api_permissions/current.json` with the token ("Uninstall an app"): the app is uninstalled, so its
+  token stops working (401 afterwards) and its webhook subscriptions go; 200 `{}`. `uninstalls` counts them.
 
 Objects are seeded from the Shopify webhook fixtures (tests/fixtures/webhooks/shopify/orders-create.json,
 customers-create.json; products from PRODUCT below, Shopify's documented example product "IPod Nano - 8GB" cut
@@ -94,6 +96,7 @@ class ShopifyShop:
     webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> subscription
     url: str = ""
     calls: int = 0
+    uninstalls: int = 0
     _seq: int = 0
 
     def seed(self, orders: int = 0, products: int = 0, customers: int = 0, start: datetime = T0) -> None:
@@ -140,6 +143,7 @@ class ShopifyShop:
         app.router.add_get("/admin/api/{version}/{resource}.json", self.list_objects)
         app.router.add_put("/admin/api/{version}/orders/{id}.json", self.update_order)
         app.router.add_post("/admin/oauth/access_token", self.access_token_grant)
+        app.router.add_delete("/admin/api_permissions/current.json", self.uninstall)
         return app
 
     def _limit_header(self) -> dict[str, str]:
@@ -147,7 +151,7 @@ class ShopifyShop:
         return {"X-Shopify-Shop-Api-Call-Limit": f"{min(self.calls, 40)}/40"}
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("X-Shopify-Access-Token") != self.access_token:
+        if not self.access_token or request.headers.get("X-Shopify-Access-Token") != self.access_token:
             return _error(401, "[API] Invalid API key or access token (unrecognized login or wrong password)")
         if self.failures:
             status, retry_after = self.failures.pop(0)
@@ -229,6 +233,15 @@ class ShopifyShop:
             return web.json_response({"error": "invalid_request", "error_description": "code invalid"}, status=400)
         self.codes.discard(str(form["code"]))
         return web.json_response({"access_token": self.access_token, "scope": "read_orders,write_orders"})
+
+    async def uninstall(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused:
+            return refused
+        self.uninstalls += 1
+        self.access_token = ""  # no token matches any more (_refusal compares the header with it)
+        self.webhooks.clear()
+        return web.json_response({})
 
     # --- webhook subscriptions ----------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """A local Zoho CRM for tests: the API v8 endpoints a sync and the update_lead_status action use, in the documented
 shape (zoho.com/crm/developer/docs/api/v8/: "Get Records", "Update Records", "Status Codes"), with Zoho's accounts
-token endpoint (tests/oauth_server.py's OAuthServer) on the same origin, so a refresh issues tokens this API accepts.
+token endpoint (tests/oauth_server.py's OAuthServer) on the same origin, so a refresh issues tokens this API accepts
+(and its revocation endpoint: a revoked refresh token's access tokens are refused here).
 
 - Auth: `Authorization: Zoho-oauthtoken <token>` with a token the token endpoint issued (or `issue_access`);
   otherwise 401 `{"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"}`.
@@ -207,6 +208,7 @@ class ZohoCrm:
         self.oauth.url = self.url
         app = web.Application(middlewares=[logged, refusals])
         app.router.add_post("/oauth/v2/token", self.oauth.token)
+        app.router.add_post("/oauth/v2/token/revoke", self.oauth.revoke_token)
         app.router.add_get(BASE + "/{module}", self.list_records)
         app.router.add_put(BASE + "/Leads/{id}", self.update_lead)
         app.router.add_get(BASE + "/actions/watch", self.list_channels)
