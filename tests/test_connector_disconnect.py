@@ -202,3 +202,24 @@ async def test_disconnect_with_erase_removes_what_came_from_it_and_records_the_e
         for _, fields in await redis.xrange(stream):
             message = _message(fields.get(b"e")) or {}
             assert message.get("source") != erased_id
+
+
+async def test_a_set_up_stopped_by_the_disconnect_ends_disconnected_not_connecting(
+    gw: Gateway, store, redis, pool, temporal
+):
+    store.delay_s = 15.0  # the set-up's connection test hangs at the store: it is still `connecting`
+    _, key = await gw.create_tenant()
+
+    async def setup_is(connector_id: str, status: str) -> dict | None:
+        body = await (await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).json()
+        setup = body["health"]["setup"]
+        return setup if setup and setup["status"] == status else None
+
+    async with running(redis, groups(pool, redis, temporal)):
+        connector_id = await connect(gw, key, store)
+        await wait_for(lambda: setup_is(connector_id, "connecting"), timeout_s=TIMEOUT_S)
+        assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
+        setup = await wait_for(lambda: setup_is(connector_id, "disconnected"), timeout_s=TIMEOUT_S)
+    assert setup["step"] is None and setup["reason"] is None
+    outcome = await command_done(gw, key, connector_id)
+    assert outcome["status"] == "completed" and "connect:" in outcome["reason"], outcome  # the set-up was stopped
