@@ -101,18 +101,18 @@ def vault_forgot(vault, tenant: str, connector: str) -> bool:
     return False
 
 
+async def status_of(url: str, headers: dict[str, str], params: dict[str, str] | None = None) -> int:
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers, params=params) as resp:
+        return resp.status
+
+
 async def zoho_status(crm: ZohoCrm, access: str) -> int:
     headers = {"Authorization": f"Zoho-oauthtoken {access}"}
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{crm.url}/crm/v8/Leads", params={"fields": "Last_Name"}, headers=headers) as resp:
-            return resp.status
+    return await status_of(f"{crm.url}/crm/v8/Leads", headers, {"fields": "Last_Name"})
 
 
 async def shopify_status(shop: ShopifyShop, token: str) -> int:
-    async with aiohttp.ClientSession() as session:
-        url = f"{shop.url}/admin/api/2025-07/orders.json"
-        async with session.get(url, headers={"X-Shopify-Access-Token": token}) as resp:
-            return resp.status
+    return await status_of(f"{shop.url}/admin/api/2025-07/orders.json", {"X-Shopify-Access-Token": token})
 
 
 def zoho_values(crm: ZohoCrm) -> dict:
