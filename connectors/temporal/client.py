@@ -50,6 +50,9 @@ from connectors.temporal.shared import (
 )
 from events.errors import TransientError
 
+# longer than ConnectorDisconnect takes with a provider down (two steps of 4 attempts of a 10 s request, and back-off)
+DISCONNECT_WAIT_S = 180.0
+
 
 class TemporalUnavailable(TransientError):
     """No Temporal frontend answers at the configured address: the command stays pending and is retried."""
@@ -124,7 +127,8 @@ async def start_action(client: Client, command_id: str, input: ActionInput) -> t
 async def disconnect_at_provider(client: Client, command_id: str, input: DisconnectInput) -> DisconnectResult:
     """Run the disconnect's steps at the provider and the secrets' destruction (ConnectorDisconnect) and wait for
     them: a redelivered command waits for the workflow its first delivery started. A workflow that failed (Vault
-    would not destroy the secrets) is a TransientError: the command stays pending and is tried again."""
+    would not destroy the secrets) or has not finished in DISCONNECT_WAIT_S is a TransientError: the command stays
+    pending and is tried again."""
     workflow_id = disconnect_workflow_id(command_id)
     async with _reachable():
         try:
@@ -140,9 +144,11 @@ async def disconnect_at_provider(client: Client, command_id: str, input: Disconn
         except WorkflowAlreadyStartedError:  # finished before: its result is kept
             handle = client.get_workflow_handle(workflow_id, result_type=DisconnectResult)
         try:
-            return await handle.result()
+            return await asyncio.wait_for(handle.result(), DISCONNECT_WAIT_S)
         except WorkflowFailureError as exc:
             raise TransientError(f"{workflow_id} failed: {exc.cause}") from None
+        except TimeoutError:  # no temporal worker takes it: the command is tried again later, and joins it
+            raise TransientError(f"{workflow_id} has not finished (is `bizosaas temporal-worker` running?)") from None
 
 
 def _schedule(tenant_id: str, connector_id: str, interval_s: int, paused: bool) -> Schedule:
