@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
 from providers.fluentcrm_server import FluentCrmSite
 from providers.lago_server import LagoAccount
+from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
@@ -311,6 +312,51 @@ class TestZohoCrm(ProviderConformance):
             )
             for v in load_vectors(self.provider)["vectors"]
         ]
+
+
+class TestPlane(ProviderConformance):
+    provider = "plane"
+
+    def new_server(self) -> PlaneWorkspace:
+        return PlaneWorkspace()
+
+    def call(self, server: PlaneWorkspace) -> ApiCall:
+        config = {"api_url": server.url, "workspace_slug": server.slug}
+        return ApiCall(self.facts, config, {"api_key": server.api_key, "webhook_secret": "x"}, allow_private=True)
+
+    def seed(self, server: PlaneWorkspace, resource: Resource, count: int) -> None:
+        if resource.name != "projects":  # spread over two projects, with an empty one between them
+            server.seed(projects=1, **{resource.name: count // 2})
+            server.seed(projects=1)
+        server.seed(**{resource.name: count - count // 2 if resource.name != "projects" else count})
+
+    def server_ids(self, server: PlaneWorkspace, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: PlaneWorkspace, action: Action) -> dict[str, Any]:
+        (project,) = server.seed(projects=1)
+        if action.name == "create_issue":
+            return {"project_id": project, "name": "Filed by BizOSaaS", "priority": "high"}
+        assert action.name == "update_issue"
+        (issue,) = server.seed(issues=1)
+        return {"project_id": project, "issue_id": issue, "name": "Renamed by BizOSaaS", "priority": "urgent"}
+
+    def action_applied(self, server: PlaneWorkspace, action: Action, input: dict, result: dict) -> bool:
+        held = server.issues[result["id"]]
+        return (held["project"], held["name"], held["priority"]) == (
+            input["project_id"],
+            input["name"],
+            input["priority"],
+        )
+
+    def signed_vectors(self) -> list[SignedVector]:
+        found = []
+        vectors = load_vectors(self.provider)
+        for v in vectors["derived_vectors"] + vectors["negative_vectors"]:
+            headers = {"X-Plane-Signature": v["expected_X-Plane-Signature"], "X-Plane-Event": v["event"]}
+            delivery = request(fixture(self.provider, v["body_file"]), headers)
+            found.append(SignedVector(v["body_file"], delivery, [v["secret"]], NOW, v.get("expected_valid", True)))
+        return found
 
 
 def test_every_provider_package_has_a_conformance_case():
