@@ -4,6 +4,7 @@ run it against their local server (tests/providers/), webhook-only ones run the 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from providers.lago_server import LagoAccount
 from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
+from providers.trello_server import TrelloAccount
 from providers.woocommerce_server import WooCommerceStore
 from providers.wordpress_server import WordPressSite
 from providers.zoho_server import ZohoCrm
@@ -24,6 +26,7 @@ from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.stripe import api as stripe_api
+from connectors.providers.trello import api as trello_api
 from connectors.registry import all_providers
 
 NOW = time.time()
@@ -355,6 +358,54 @@ class TestPlane(ProviderConformance):
         for v in vectors["derived_vectors"] + vectors["negative_vectors"]:
             headers = {"X-Plane-Signature": v["expected_X-Plane-Signature"], "X-Plane-Event": v["event"]}
             delivery = request(fixture(self.provider, v["body_file"]), headers)
+            found.append(SignedVector(v["body_file"], delivery, [v["secret"]], NOW, v.get("expected_valid", True)))
+        return found
+
+
+class TestTrello(ProviderConformance):
+    provider = "trello"
+
+    def new_server(self) -> TrelloAccount:
+        return TrelloAccount()
+
+    def prepare(self, server: TrelloAccount, monkeypatch) -> None:
+        monkeypatch.setattr(trello_api, "API_BASE", server.url + "/1/")
+
+    def call(self, server: TrelloAccount) -> ApiCall:
+        secrets = {"api_key": server.api_key, "api_token": server.api_token, "api_secret": server.api_secret}
+        return ApiCall(self.facts, {}, secrets, allow_private=True)
+
+    def seed(self, server: TrelloAccount, resource: Resource, count: int) -> None:
+        if resource.name == "cards":  # over two boards, with an empty one between them
+            server.seed(boards=1, cards=count // 2)
+            server.seed(boards=2)
+            server.seed(cards=count - count // 2)
+        else:
+            server.seed(**{resource.name: count})
+
+    def server_ids(self, server: TrelloAccount, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: TrelloAccount, action: Action) -> dict[str, Any]:
+        assert action.name == "create_card"
+        (list_id,) = server.seed(lists=1)
+        return {"list_id": list_id, "name": "Filed by BizOSaaS", "desc": "from an action", "pos": "top"}
+
+    def action_applied(self, server: TrelloAccount, action: Action, input: dict, result: dict) -> bool:
+        held = server.cards[result["id"]]
+        return (held["idList"], held["name"], held["desc"]) == (input["list_id"], input["name"], input["desc"])
+
+    def tampered(self, delivery: WebhookRequest) -> WebhookRequest:
+        return dataclasses.replace(delivery, body=delivery.body + b" ")  # the same callback URL
+
+    def signed_vectors(self) -> list[SignedVector]:
+        found = []
+        vectors = load_vectors(self.provider)
+        for v in vectors["derived_vectors"] + vectors["negative_vectors"]:
+            delivery = request(
+                fixture(self.provider, v["body_file"]), {"X-Trello-Webhook": v["expected_X-Trello-Webhook"]}
+            )
+            delivery = dataclasses.replace(delivery, url=v["callback_url"])
             found.append(SignedVector(v["body_file"], delivery, [v["secret"]], NOW, v.get("expected_valid", True)))
         return found
 
