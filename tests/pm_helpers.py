@@ -65,6 +65,12 @@ async def records(gw: Gateway, key: str, kind: str, deleted: bool = False) -> di
     return {r["external_id"]: r for r in (await resp.json())["items"]}
 
 
+async def at_least(found, count: int) -> dict | None:
+    """The awaited mapping once it holds `count` items, else None (for wait_for)."""
+    held = await found
+    return held if len(held) >= count else None
+
+
 async def issue(gw: Gateway, key: str, path: str, body: dict) -> str:
     """POST a command route; its command id."""
     resp = await gw.post(path, json=body, headers=gw.bearer(key))

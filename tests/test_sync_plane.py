@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from factories import running, wait_for
 from gateway_helpers import Gateway
-from pm_helpers import TIMEOUT_S, command, create_connector, done, groups, issue, records, served, setup_done
+from pm_helpers import TIMEOUT_S, at_least, command, create_connector, done, groups, issue, records, served, setup_done
 from providers.plane_server import MEMBERS, STATES, PlaneWorkspace
 from webhook_support import ctx, fixture, request
 
@@ -117,14 +117,14 @@ async def test_connect_imports_the_workspace_a_webhook_and_an_action_update_it_a
         connector_id = made["id"]
         answer = await wait_for(lambda: setup_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
         assert answer["health"]["setup"]["status"] == "connected", answer
-        tasks = await wait_for(lambda: _at_least(records(gw, key, "task"), 3), timeout_s=TIMEOUT_S)
+        tasks = await wait_for(lambda: at_least(records(gw, key, "task"), 3), timeout_s=TIMEOUT_S)
         assert set(tasks) == set(issue_ids)
         one = tasks[issue_ids[0]]["data"]
         assert (one["status"], one["assignee"], one["priority"]) == ("Backlog", MEMBERS[0]["display_name"], "medium")
-        assert set(await wait_for(lambda: _at_least(records(gw, key, "project"), 2), timeout_s=TIMEOUT_S)) == set(
+        assert set(await wait_for(lambda: at_least(records(gw, key, "project"), 2), timeout_s=TIMEOUT_S)) == set(
             plane.ids("projects")
         )
-        assert list(await wait_for(lambda: _at_least(records(gw, key, "cycle"), 1), timeout_s=TIMEOUT_S)) == plane.ids(
+        assert list(await wait_for(lambda: at_least(records(gw, key, "cycle"), 1), timeout_s=TIMEOUT_S)) == plane.ids(
             "cycles"
         )
 
@@ -158,11 +158,6 @@ async def test_connect_imports_the_workspace_a_webhook_and_an_action_update_it_a
     for workflow_id in (connect_workflow_id(connector_id), sync_workflow_id(connector_id, "issues")):
         history = (await temporal.get_workflow_handle(workflow_id).fetch_history()).to_json()
         assert connector_id in history and plane.api_key not in history and SECRET not in history
-
-
-async def _at_least(found, count: int) -> dict | None:
-    held = await found
-    return held if len(held) >= count else None
 
 
 async def _title(gw: Gateway, key: str, issue_id: str) -> str:
