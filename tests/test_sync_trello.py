@@ -9,6 +9,7 @@ deletes the webhooks at Trello."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from factories import running, wait_for
@@ -78,7 +79,7 @@ async def test_refusals_name_the_fix_and_overload_is_transient(trello):
     with pytest.raises(ProviderRefused, match=r"key or the token was refused \(HTTP 401 invalid token\)"):
         await trello_api.test_connection(call_for(trello, api_token="ATTAwrong0123456789"))
     trello.fail_next(1, 429, retry_after_s=2)
-    with pytest.raises(ProviderBusy, match="API_TOKEN_LIMIT_EXCEEDED") as busy:
+    with pytest.raises(ProviderBusy, match="HTTP 429 Rate limit exceeded") as busy:
         await trello_api.read_page(call_for(trello), TRELLO.resource("boards"), 1)
     assert busy.value.retry_after_s == 2
     with pytest.raises(ProviderRefused, match="list_id must be a Trello id"):
@@ -103,6 +104,14 @@ def test_the_signature_covers_the_callback_url_and_an_action_asks_for_a_sync():
     (hint,) = provider.normalize(ctx(), "updateCard", at_url)
     assert isinstance(hint, ChangeNotified) and (hint.resource, hint.operation) == ("cards", "updateCard")
     assert (hint.subject.kind, hint.subject.external_id) == ("task", "5f1e2d3c4b5a69788796a5b4")
+    for action, key, value, expected in (
+        ("updateList", "list", {"id": "l" * 24}, ("task_list", "l" * 24, "lists")),
+        ("addMemberToBoard", "idMember", "m" * 24, ("member", "m" * 24, "members")),
+        ("updateBoard", "board", {"id": "b" * 24}, ("project", "b" * 24, "boards")),
+    ):
+        other = request(json.dumps({"action": {"id": "a" * 24, "type": action, "data": {key: value}}}).encode())
+        (notified,) = provider.normalize(ctx(), provider.topic(other), other)
+        assert (notified.subject.kind, notified.subject.external_id, notified.resource) == expected
     gone = request(fixture("trello", "deleteCard.json"))
     (deleted,) = provider.normalize(ctx(), provider.topic(gone), gone)
     assert isinstance(deleted, TaskDeleted) and deleted.subject.external_id == "5f1e2d3c4b5a69788796a5b4"
