@@ -36,6 +36,9 @@ class WebhookRequest:
     headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy, or a dict with lower-case keys)
     body: bytes  # the raw bytes: signatures are computed over them
     content_type: str  # the media type without parameters, lower-case
+    # the address the provider delivered to, as it was registered (BIZOSAAS_PUBLIC_URL + the webhook path, or the
+    # request's own origin without it): Trello signs it with the body; "" where the caller does not know it
+    url: str = ""
 
 
 @dataclass(frozen=True)

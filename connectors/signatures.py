@@ -1,8 +1,8 @@
 """HMAC-SHA256 webhook signatures, shared by the provider modules.
 
-Every scheme here is "encode(HMAC-SHA256(key, message)) equals one of the signatures the request carries", with
-several keys allowed (secret rotation: any match passes). Comparison is constant-time. Error messages go to logs:
-they name the header and the reason, never a secret and never the expected signature.
+Every scheme here is "encode(HMAC-SHA256(key, message)) equals one of the signatures the request carries" (SHA-1
+for Trello), with several keys allowed (secret rotation: any match passes). Comparison is constant-time. Error
+messages go to logs: they name the header and the reason, never a secret and never the expected signature.
 """
 
 from __future__ import annotations
@@ -35,13 +35,16 @@ def utf8_keys(secrets: Sequence[str]) -> list[bytes]:
     return keys
 
 
-def verify_hmac(keys: Iterable[bytes], message: bytes, signatures: Sequence[str], encode: Encoder, what: str) -> None:
-    """Pass when encode(HMAC-SHA256(key, message)) equals one of `signatures` for one of `keys`."""
+def verify_hmac(
+    keys: Iterable[bytes], message: bytes, signatures: Sequence[str], encode: Encoder, what: str, digest: str = "sha256"
+) -> None:
+    """Pass when encode(HMAC-<digest>(key, message)) equals one of `signatures` for one of `keys` (SHA-256 unless
+    the provider's scheme names another: Trello's is SHA-1)."""
     if not signatures:
         raise SignatureError(f"{what}: no signature")
     given = [s.strip().encode() for s in signatures]
     for key in keys:
-        expected = encode(hmac.new(key, message, hashlib.sha256).digest()).encode()
+        expected = encode(hmac.new(key, message, digest).digest()).encode()
         # compare against every candidate: the position of a match says nothing about the expected value
         if any([hmac.compare_digest(expected, candidate) for candidate in given]):  # noqa: C419 - a list: no short cut
             return

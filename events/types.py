@@ -32,6 +32,7 @@ from events.entities import (
     Task,
     UtcTime,
 )
+from events.entities_work import Cycle, Member, Project, TaskList
 from events.knowledge import KnowledgeDocument
 
 # the field's meaning travels with the schema catalog (docs/events/schemas/*.json: its `description`)
@@ -130,6 +131,21 @@ SubscriptionUpserted, SubscriptionDeleted = entity_events("billing", "subscripti
 PaymentUpserted, PaymentDeleted = entity_events("billing", "payment", Payment)
 TaskUpserted, TaskDeleted = entity_events("work", "task", Task)
 DocumentUpserted, DocumentDeleted = entity_events("knowledge", "document", KnowledgeDocument)
+# --- project management (issue 13)
+ProjectUpserted, ProjectDeleted = entity_events("work", "project", Project)
+TaskListUpserted, TaskListDeleted = entity_events("work", "task_list", TaskList)
+CycleUpserted, CycleDeleted = entity_events("work", "cycle", Cycle)
+MemberUpserted, MemberDeleted = entity_events("work", "member", Member)
+WORK_EVENT_TYPES: tuple[type[Event], ...] = (
+    ProjectUpserted,
+    ProjectDeleted,
+    TaskListUpserted,
+    TaskListDeleted,
+    CycleUpserted,
+    CycleDeleted,
+    MemberUpserted,
+    MemberDeleted,
+)
 
 
 # --- connector lifecycle (subject: kind "connector", external_id = the connector instance id) -------------------
@@ -267,7 +283,7 @@ class AgentRunFailed(Event, frozen=True, kw_only=True, tag="agent.run.failed.v1"
     latency_ms: int = 0
 
 
-ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
+ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (  # noqa: RUF005 - each family's tuple is added at the end
     ContactUpserted,
     ContactDeleted,
     CompanyUpserted,
@@ -304,7 +320,7 @@ ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
     TaskDeleted,
     DocumentUpserted,
     DocumentDeleted,
-)
+) + WORK_EVENT_TYPES
 LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     ConnectorConnected,
     ConnectStarted,

@@ -150,11 +150,33 @@ async def _authentic(
     codings = content_codings(request)
     check_codings(codings, provider.content_encodings, target.provider)
     body = decode(await read_raw(request, cap, config.body_timeout_s), codings, cap)  # senders sign the decoded bytes
-    delivery = WebhookRequest(headers=request.headers, body=body, content_type=content_type)
+    delivery = WebhookRequest(headers=request.headers, body=body, content_type=content_type, url=_delivered_to(request))
     handshake = provider.handshake(delivery)
     if handshake is None or handshake.requires_signature:
         await _verify(request.app, target, connector_id, provider, delivery)
     return delivery, handshake
+
+
+def _delivered_to(request: web.Request) -> str:
+    """The URL the provider was given (routes_connectors answers it as `webhook_url`): the public address the
+    deployment is reached at, not the one a proxy forwarded to. Trello signs it with the body."""
+    base = request.app[CONFIG].public_url.rstrip("/") or str(request.url.origin())
+    return base + request.path
+
+
+@routes.route(
+    "HEAD",
+    "/v1/webhooks/{connector_id}",
+    permission="public",
+    summary="Answer a provider's check that the webhook URL exists (Trello sends HEAD before it creates a webhook)",
+    errors=(404,),
+)
+async def head_webhook(request: web.Request) -> web.StreamResponse:
+    """200 for a connector's webhook URL, 404 otherwise: what any POST would learn too (no signature is involved,
+    nothing is read, published or logged)."""
+    if await request.app[TARGETS].get(request.match_info["connector_id"]) is None:
+        raise ProblemError("not-found", "no such webhook endpoint")
+    return web.Response(status=200)
 
 
 async def _accept(

@@ -80,6 +80,7 @@ def check_facts(provider: str) -> None:
     if facts.api is not None:
         sample = {f.name: "https://shop.example.com/" for f in facts.config_fields if f.kind == "url"}
         sample |= {f.name: f.choices[0] for f in facts.config_fields if f.kind == "choice" and f.required}
+        sample |= {f.name: "sample" for f in facts.config_fields if f.kind == "text" and f.required}  # a workspace
         filled = base_url(facts, sample)
         assert filled.startswith(("https://", *sample.values())), filled
     # a URL the platform fetches is a config field of kind url (connector validation checks its address)

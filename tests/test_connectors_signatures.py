@@ -31,10 +31,12 @@ def test_registry_discovers_the_providers():
     assert sorted(connectors) == [
         "fluentcrm",
         "lago",
+        "plane",
         "shopify",
         "slack",
         "standard-webhooks",
         "stripe",
+        "trello",
         "woocommerce",
         "wordpress",
         "zapier",

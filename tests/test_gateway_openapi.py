@@ -26,9 +26,10 @@ async def test_every_served_route_is_documented_and_nothing_else(gw: Gateway):
     doc = await (await gw.get("/openapi.json")).json()
     assert doc["openapi"].startswith("3.1")
     served = set()
-    for route in gw.client.server.app.router.routes():
-        if route.method == "HEAD":
-            continue
+    routes = list(gw.client.server.app.router.routes())
+    for route in routes:
+        if route.method == "HEAD" and any(r.method == "GET" and r.resource is route.resource for r in routes):
+            continue  # aiohttp's own HEAD beside a GET; a HEAD route of its own (Trello's check) is documented
         path = re.sub(r"{(\w+):[^}]*}", r"{\1}", route.resource.canonical)
         served.add((route.method.lower(), path))
     documented = {(method, path) for path, ops in doc["paths"].items() for method in ops}

@@ -4,6 +4,7 @@ run it against their local server (tests/providers/), webhook-only ones run the 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from typing import Any
 
@@ -12,8 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
 from providers.fluentcrm_server import FluentCrmSite
 from providers.lago_server import LagoAccount
+from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
+from providers.trello_server import TrelloAccount
 from providers.woocommerce_server import WooCommerceStore
 from providers.wordpress_server import WordPressSite
 from providers.zoho_server import ZohoCrm
@@ -23,6 +26,7 @@ from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.stripe import api as stripe_api
+from connectors.providers.trello import api as trello_api
 from connectors.registry import all_providers
 
 NOW = time.time()
@@ -311,6 +315,99 @@ class TestZohoCrm(ProviderConformance):
             )
             for v in load_vectors(self.provider)["vectors"]
         ]
+
+
+class TestPlane(ProviderConformance):
+    provider = "plane"
+
+    def new_server(self) -> PlaneWorkspace:
+        return PlaneWorkspace()
+
+    def call(self, server: PlaneWorkspace) -> ApiCall:
+        config = {"api_url": server.url, "workspace_slug": server.slug}
+        return ApiCall(self.facts, config, {"api_key": server.api_key, "webhook_secret": "x"}, allow_private=True)
+
+    def seed(self, server: PlaneWorkspace, resource: Resource, count: int) -> None:
+        if resource.name != "projects":  # spread over two projects, with an empty one between them
+            server.seed(projects=1, **{resource.name: count // 2})
+            server.seed(projects=1)
+        server.seed(**{resource.name: count - count // 2 if resource.name != "projects" else count})
+
+    def server_ids(self, server: PlaneWorkspace, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: PlaneWorkspace, action: Action) -> dict[str, Any]:
+        (project,) = server.seed(projects=1)
+        if action.name == "create_issue":
+            return {"project_id": project, "name": "Filed by BizOSaaS", "priority": "high"}
+        assert action.name == "update_issue"
+        (issue,) = server.seed(issues=1)
+        return {"project_id": project, "issue_id": issue, "name": "Renamed by BizOSaaS", "priority": "urgent"}
+
+    def action_applied(self, server: PlaneWorkspace, action: Action, input: dict, result: dict) -> bool:
+        held = server.issues[result["id"]]
+        return (held["project"], held["name"], held["priority"]) == (
+            input["project_id"],
+            input["name"],
+            input["priority"],
+        )
+
+    def signed_vectors(self) -> list[SignedVector]:
+        found = []
+        vectors = load_vectors(self.provider)
+        for v in vectors["derived_vectors"] + vectors["negative_vectors"]:
+            headers = {"X-Plane-Signature": v["expected_X-Plane-Signature"], "X-Plane-Event": v["event"]}
+            delivery = request(fixture(self.provider, v["body_file"]), headers)
+            found.append(SignedVector(v["body_file"], delivery, [v["secret"]], NOW, v.get("expected_valid", True)))
+        return found
+
+
+class TestTrello(ProviderConformance):
+    provider = "trello"
+
+    def new_server(self) -> TrelloAccount:
+        return TrelloAccount()
+
+    def prepare(self, server: TrelloAccount, monkeypatch) -> None:
+        monkeypatch.setattr(trello_api, "API_BASE", server.url + "/1/")
+
+    def call(self, server: TrelloAccount) -> ApiCall:
+        secrets = {"api_key": server.api_key, "api_token": server.api_token, "api_secret": server.api_secret}
+        return ApiCall(self.facts, {}, secrets, allow_private=True)
+
+    def seed(self, server: TrelloAccount, resource: Resource, count: int) -> None:
+        if resource.name == "cards":  # over two boards, with an empty one between them
+            server.seed(boards=1, cards=count // 2)
+            server.seed(boards=2)
+            server.seed(cards=count - count // 2)
+        else:
+            server.seed(**{resource.name: count})
+
+    def server_ids(self, server: TrelloAccount, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: TrelloAccount, action: Action) -> dict[str, Any]:
+        assert action.name == "create_card"
+        (list_id,) = server.seed(lists=1)
+        return {"list_id": list_id, "name": "Filed by BizOSaaS", "desc": "from an action", "pos": "top"}
+
+    def action_applied(self, server: TrelloAccount, action: Action, input: dict, result: dict) -> bool:
+        held = server.cards[result["id"]]
+        return (held["idList"], held["name"], held["desc"]) == (input["list_id"], input["name"], input["desc"])
+
+    def tampered(self, delivery: WebhookRequest) -> WebhookRequest:
+        return dataclasses.replace(delivery, body=delivery.body + b" ")  # the same callback URL
+
+    def signed_vectors(self) -> list[SignedVector]:
+        found = []
+        vectors = load_vectors(self.provider)
+        for v in vectors["derived_vectors"] + vectors["negative_vectors"]:
+            delivery = request(
+                fixture(self.provider, v["body_file"]), {"X-Trello-Webhook": v["expected_X-Trello-Webhook"]}
+            )
+            delivery = dataclasses.replace(delivery, url=v["callback_url"])
+            found.append(SignedVector(v["body_file"], delivery, [v["secret"]], NOW, v.get("expected_valid", True)))
+        return found
 
 
 def test_every_provider_package_has_a_conformance_case():

@@ -96,10 +96,15 @@ def standard_webhooks_headers(body: bytes, secret: str, now_s: int, msg_id: str 
     return {"webhook-id": msg_id, "webhook-timestamp": str(now_s), "webhook-signature": f"v1,{v1}"}
 
 
+def plane_headers(body: bytes, secret: str, now_s: int) -> dict[str, str]:
+    return {"X-Plane-Signature": _mac(secret.encode(), body).hex(), "X-Plane-Event": "issue"}
+
+
 # provider -> (signer, a valid secret, another valid secret) for the tests every scheme shares
 SIGNERS = {
     "woocommerce": (woocommerce_headers, "wc_secret_current", "wc_secret_previous"),
     "shopify": (shopify_headers, "shpss_current", "shpss_previous"),
+    "plane": (plane_headers, "plane_secret_current", "plane_secret_previous"),
     "stripe": (stripe_headers, "whsec_current", "whsec_previous"),
     "slack": (slack_headers, "8f742231b10e8888abcd99yyyzzz85a5", "another_signing_secret"),
     "standard-webhooks": (

@@ -1,0 +1,95 @@
+"""What the project-management connector tests (tests/test_sync_plane.py, tests/test_sync_trello.py) share: a local
+provider server as a fixture, the gateway calls they make, and the groups that run a connector's commands."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from factories import local_http_server
+from gateway_helpers import Gateway
+
+from connectors.config import ConnectorsConfig
+from consumers.commands import RunnerContext, commands_group
+from consumers.deliveries import deliveries_group
+from consumers.notifications import notifications_group
+from consumers.projector import projector_group
+from events.streams import DEFAULT_PARTITIONS
+
+TIMEOUT_S = 90.0  # a workflow's activities, the projector and the command runner in a row, on a slow machine
+
+
+@contextlib.asynccontextmanager
+async def served(made: Any):
+    """The local provider server `made` on a free port, its `url` set."""
+    async with local_http_server(made.app()) as url:
+        made.url = url
+        yield made
+
+
+def groups(pool, redis, temporal, secrets=None) -> list:
+    """The command runner, the projector, the deliveries and the notifications groups (a notified change syncs)."""
+    runner = RunnerContext(
+        pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS, secrets
+    )
+    return [
+        commands_group(runner),
+        projector_group(pool, DEFAULT_PARTITIONS),
+        deliveries_group(pool),
+        notifications_group(DEFAULT_PARTITIONS, temporal),
+    ]
+
+
+async def create_connector(gw: Gateway, key: str, provider: str, config: dict, secrets: dict) -> dict:
+    resp = await gw.post(
+        "/v1/connectors",
+        headers=gw.bearer(key),
+        json={"provider": provider, "name": provider, "config": config, "secrets": secrets},
+    )
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
+
+
+async def setup_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
+    """The connector's answer once its set-up connected or failed."""
+    body = await (await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).json()
+    setup = body["health"]["setup"]
+    return body if setup and setup["status"] in ("connected", "failed") else None
+
+
+async def records(gw: Gateway, key: str, kind: str, deleted: bool = False) -> dict[str, dict]:
+    """external id -> record, of one kind."""
+    params = {"limit": "200", **({"include_deleted": "true"} if deleted else {})}
+    resp = await gw.get(f"/v1/records/{kind}", params=params, headers=gw.bearer(key))
+    assert resp.status == 200, await resp.text()
+    return {r["external_id"]: r for r in (await resp.json())["items"]}
+
+
+async def at_least(found, count: int) -> dict | None:
+    """The awaited mapping once it holds `count` items, else None (for wait_for)."""
+    held = await found
+    return held if len(held) >= count else None
+
+
+async def issue(gw: Gateway, key: str, path: str, body: dict) -> str:
+    """POST a command route; its command id."""
+    resp = await gw.post(path, json=body, headers=gw.bearer(key))
+    assert resp.status == 202, await resp.text()
+    return (await resp.json())["id"]
+
+
+async def command(gw: Gateway, key: str, command_id: str) -> dict:
+    return await (await gw.get(f"/v1/commands/{command_id}", headers=gw.bearer(key))).json()
+
+
+async def done(gw: Gateway, key: str, command_id: str) -> str | None:
+    status = (await command(gw, key, command_id))["status"]
+    return status if status in ("completed", "failed", "rejected") else None
+
+
+async def disconnect_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
+    resp = await gw.get("/v1/commands", params={"connector_id": connector_id}, headers=gw.bearer(key))
+    for c in (await resp.json())["items"]:
+        if c["type"] == "connector.disconnect.v1" and c["status"] in ("completed", "failed", "rejected"):
+            return c
+    return None
