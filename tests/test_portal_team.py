@@ -14,6 +14,7 @@ async def new_tenant(portal, provider, subject: str, name: str, business: str):
     await page.goto("/portal/oidc/start")
     await page.wait_for_url("**/portal/onboarding")
     await page.get_by_label("Business name").fill(business)
+    await page.get_by_label("Your name (optional)").fill(name)
     await page.get_by_role("button", name="Create my business").click()
     await page.wait_for_url("**/portal/onboarding")
     return page
@@ -75,7 +76,7 @@ async def test_an_invited_person_gets_the_role_a_user_changes_nothing_and_the_au
     log = await owner.locator("main").inner_text()
     for action in ("tenant.created", "invite.created", "invite.accepted", "member.role_changed", "key.created"):
         assert action in log, action
-    assert "key.revoked" in log and "jwt:ann" in log and "from: user; to: manager" in log
+    assert "key.revoked" in log and "jwt:ann" in log and "to: manager; from: user" in log  # jsonb orders keys
 
     # tenant B sees none of it
     other = await new_tenant(portal, provider, "bob", "Bob B", "Beta")
@@ -84,4 +85,4 @@ async def test_an_invited_person_gets_the_role_a_user_changes_nothing_and_the_au
     assert "Bob B" in team and "Ann Admin" not in team and "Uma" not in team
     await other.goto("/portal/audit")
     log = await other.locator("main").inner_text()
-    assert "tenant.created" in log and "invite" not in log and "jwt:ann" not in log
+    assert "tenant.created" in log and "invite." not in log and "jwt:ann" not in log

@@ -9,6 +9,7 @@ sign-in forms' double-submit token), and signs in by OIDC: the callback (gateway
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -26,7 +27,17 @@ from gateway.portal.home import usage_this_month
 from gateway.portal.oidc import INVITE_COOKIE
 from gateway.portal.settings import oidc_enabled
 from gateway.portal.signin import sign_in_form
-from gateway.portal.web import FORM, SIGNIN_COOKIE, can, form_value, page, redirect, render, set_cookie
+from gateway.portal.web import (
+    FORM,
+    SECURITY_HEADERS,
+    SIGNIN_COOKIE,
+    can,
+    form_value,
+    page,
+    redirect,
+    render,
+    set_cookie,
+)
 from gateway.problems import ProblemError
 from gateway.roles import ROLES
 from gateway.state import CONFIG, POOL, PRINCIPAL, tenant_of
@@ -106,7 +117,14 @@ async def invite_landing(request: web.Request) -> web.Response:
         return sign_in_form(request, "invite.html", 404, GONE)
     if not oidc_enabled(request.app[CONFIG]):
         return sign_in_form(request, "invite.html", 501, "single sign-on is not configured on this platform")
-    return sign_in_form(request, "invite.html", invite=found, token=request.match_info["token"])
+    response = sign_in_form(request, "invite.html", invite=found, token=request.match_info["token"])
+    # the form's answer redirects on to the issuer: a browser applies form-action to each redirect, so it names it
+    issuer = urlsplit(request.app[CONFIG].oidc_authorization_url)
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    response.headers["Content-Security-Policy"] = policy.replace(
+        "form-action 'self'", f"form-action 'self' {issuer.scheme}://{issuer.netloc}"
+    )
+    return response
 
 
 @routes.post("/portal/invite")
