@@ -61,10 +61,21 @@ async def test_an_invited_person_gets_the_role_a_user_changes_nothing_and_the_au
     await owner.wait_for_url("**/portal/team?done=changed")
     await guest.goto("/portal/team")
     assert "role manager" in await guest.locator("footer").inner_text()
-    # the last admin cannot demote themselves
+    # without the session's CSRF token nothing changes; the last admin cannot demote themselves
+    resp = await owner.request.post("/portal/team/members", form={"subject": "uma", "role": "user"})
+    assert resp.status == 403
     await owner.get_by_label("Role of Ann Admin").select_option("user")
     await owner.locator("tr", has_text="Ann Admin").get_by_role("button", name="Change role").click()
     assert "at least one admin" in await owner.get_by_role("alert").inner_text()
+
+    # a cancelled invite's link works no more
+    await owner.goto("/portal/team")
+    await owner.get_by_role("button", name="Create invite link").click()
+    cancelled = await owner.locator("#invite-link").inner_text()
+    await owner.get_by_role("button", name="Cancel the invite for").click()
+    await owner.wait_for_url("**/portal/team?done=cancelled")
+    resp = await again.goto(cancelled)
+    assert resp is not None and resp.status == 404
 
     # keys made and revoked are audited too
     await owner.goto("/portal/keys")
@@ -74,7 +85,8 @@ async def test_an_invited_person_gets_the_role_a_user_changes_nothing_and_the_au
     await owner.wait_for_url("**?revoked=1")
     await owner.get_by_role("link", name="Audit log").click()
     log = await owner.locator("main").inner_text()
-    for action in ("tenant.created", "invite.created", "invite.accepted", "member.role_changed", "key.created"):
+    actions = ("tenant.created", "invite.created", "invite.accepted", "invite.cancelled", "member.role_changed")
+    for action in (*actions, "key.created"):
         assert action in log, action
     assert "key.revoked" in log and "jwt:ann" in log and "to: manager; from: user" in log  # jsonb orders keys
 
