@@ -61,3 +61,13 @@ def tenant_limits(config: AgentsConfig, row: asyncpg.Record | dict | None) -> Te
 async def load_tenant_limits(conn: asyncpg.Connection, config: AgentsConfig) -> TenantLimits:
     row = await conn.fetchrow("SELECT daily_token_budget, max_concurrent_runs, updated_at FROM agent_limits")
     return tenant_limits(config, row)
+
+
+async def enable_agents(conn: asyncpg.Connection, tenant_id: str, agent_ids: list[str]) -> None:
+    """Turn agents on for the tenant, leaving how freely each acts as it was (onboarding's first automations; the
+    ids are catalog ids the caller checked)."""
+    await conn.executemany(
+        "INSERT INTO agent_settings (tenant_id, agent_id, enabled) VALUES ($1, $2, true) "
+        "ON CONFLICT (tenant_id, agent_id) DO UPDATE SET enabled = true, updated_at = now()",
+        [(tenant_id, agent_id) for agent_id in agent_ids],
+    )

@@ -27,6 +27,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "keys:manage": frozenset({"admin"}),
     "agents:read": frozenset({"admin", "manager", "user"}),
     "agents:manage": frozenset({"admin"}),  # which agents run, how freely they act, and the tenant's budget
+    "team:read": frozenset({"admin", "manager", "user"}),  # the tenant's members and usage (portal's Team page)
+    "tenant:manage": frozenset({"admin"}),  # members' roles, invites, the business profile and onboarding
+    "audit:read": frozenset({"admin"}),  # the audit log: approvals, keys, roles
 }
 ALL_PERMISSIONS = frozenset(PERMISSIONS) | {PUBLIC, OPERATOR}
 

@@ -8,11 +8,13 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
+from db.audit import record_audit
 from db.pool import tenant_transaction
+from gateway.memberships import actor_of
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, Timestamp, json_response, read_json, read_query
-from gateway.state import AUTH, POOL, tenant_of
+from gateway.state import AUTH, POOL, principal, tenant_of
 from gateway.tenancy import create_tenant, insert_api_key
 
 routes = Routes("tenants")
@@ -137,6 +139,7 @@ async def create_key(request: web.Request, body: ApiKeyCreate) -> ApiKeyCreated:
     tenant = tenant_of(request)
     async with tenant_transaction(request.app[POOL], tenant) as conn:
         key, key_id, created = await insert_api_key(conn, tenant, body.name, body.role)
+        await record_audit(conn, tenant, actor_of(principal(request)), "key.created", key_id, {"role": body.role})
     return ApiKeyCreated(
         id=key_id, name=body.name, prefix=key.prefix, role=body.role, created_at=created, api_key=key.key
     )
@@ -153,10 +156,13 @@ async def delete_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request, key_id: str) -> None:
     """Revoke a key of the caller's tenant; portal sessions signed in with it end at their next request (they look
     the key up each time, gateway/portal/sessions.py)."""
-    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+    tenant = tenant_of(request)
+    async with tenant_transaction(request.app[POOL], tenant) as conn:
         key_hash = await conn.fetchval(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING hash", key_id
         )
+        if key_hash is not None:
+            await record_audit(conn, tenant, actor_of(principal(request)), "key.revoked", key_id)
     if key_hash is None:
         raise ProblemError("not-found", "no such API key")
     request.app[AUTH].forget(key_hash)

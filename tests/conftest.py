@@ -55,6 +55,10 @@ TABLES = (
     "connector_webhooks",
     "connector_setups",  # connector set-up (0015)
     "agent_run_requests",  # the agents group's outbox (0026)
+    "memberships",
+    "invites",
+    "audit_log",
+    "tenant_profiles",  # people, the audit log and onboarding (0029)
 )
 
 

@@ -58,7 +58,7 @@ async def test_a_callback_counts_once_and_only_in_the_browser_that_started_it(oi
     assert "used already" in await again.get_by_role("alert").inner_text()
 
 
-async def test_a_token_for_another_sign_in_or_without_a_tenant_is_refused(oidc_portal):
+async def test_a_token_for_another_sign_in_is_refused_and_one_without_a_tenant_goes_to_onboarding(oidc_portal):
     portal, provider = oidc_portal
     tenant_id, _ = await portal.gw.create_tenant("Acme")
     provider.claims = {"sub": "eve", "bizosaas_tenant": tenant_id, "bizosaas_role": "admin"}
@@ -69,10 +69,11 @@ async def test_a_token_for_another_sign_in_or_without_a_tenant_is_refused(oidc_p
     assert "bz_session" not in {c["name"] for c in await page.context.cookies()}
 
     provider.wrong_nonce = False
-    provider.claims = {"sub": "nobody"}
+    provider.claims = {"sub": "nobody"}  # no tenant claim and no membership: onboarding's first step, not a refusal
     await page.goto("/portal/oidc/start")
-    assert "no BizOSaaS tenant" in await page.get_by_role("alert").inner_text()
-    assert "bz_session" not in {c["name"] for c in await page.context.cookies()}
+    await page.wait_for_url("**/portal/onboarding")
+    assert "Step 1 of 6" in await page.locator("main").inner_text()
+    assert (await page.request.get("/portal/", max_redirects=0)).headers["location"] == "/portal/onboarding"
 
 
 async def test_an_operator_claim_opens_the_console(oidc_portal):

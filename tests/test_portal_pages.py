@@ -15,6 +15,7 @@ from test_portal_access import make_connector
 from test_portal_flow import insert_order
 
 from events.streams import stream_for_tenant
+from gateway.portal.profiles import STEPS
 from producers.deadletters import move_to_dead
 from producers.publisher import Publisher
 
@@ -50,6 +51,17 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
     await redis.xgroup_create(stream, "projector", id="0")
     (entry_id, fields), *_ = (await redis.xreadgroup("projector", "c1", {stream: ">"}))[0][1]
     await move_to_dead(redis, "projector", stream, entry_id.decode(), fields, "ValueError: an example", 5)
+    # the tenant is at onboarding's last step, so every step's page opens; one chosen service is still to connect
+    await admin.execute(
+        "INSERT INTO tenant_profiles (tenant_id, providers, onboarding_step) VALUES ($1, $2, 'automations')",
+        tenant_id,
+        ["woocommerce", "shopify"],
+    )
+    await admin.execute(
+        "INSERT INTO audit_log (tenant_id, actor, action, target, detail) VALUES ($1, 'jwt:ann', 'key.created', "
+        "'key_1', '{\"role\": \"user\"}')",
+        tenant_id,
+    )
     tenant_pages = {
         "home": "/portal/",
         "connectors": "/portal/connectors",
@@ -59,6 +71,9 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
         "record": f"/portal/data/order/{record_id}",
         "search": "/portal/search?q=order&mode=keyword",
         "keys": "/portal/keys",
+        "team": "/portal/team",
+        "audit": "/portal/audit",
+        **{f"onboarding-{step}": f"/portal/onboarding?step={step}" for step in STEPS[1:]},
     }
     problems, seen = [], 0
     for width in (1024, PHONE_WIDTH):

@@ -94,7 +94,7 @@ async def test_the_service_role_cannot_escape(pool, migrated):
 
 async def test_the_pre_tenant_lookups_are_callable_by_the_service_role_only(admin, migrated):
     role = dsn_parts(migrated.service_url).user
-    for function in ("api_key_lookup(text)", "webhook_target(text)"):
+    for function in ("api_key_lookup(text)", "webhook_target(text)", "membership_lookup(text)", "invite_lookup(text)"):
         assert await admin.fetchval("SELECT has_function_privilege('public', $1, 'EXECUTE')", function) is False
         assert await admin.fetchval("SELECT has_function_privilege($1, $2, 'EXECUTE')", role, function) is True
     assert (

@@ -10,12 +10,40 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from gateway.portal import connectors, console, data, dead_letters, home, keys, live, oidc, search, signin
+from gateway.portal import (
+    audit,
+    connectors,
+    console,
+    data,
+    dead_letters,
+    home,
+    keys,
+    live,
+    oidc,
+    onboarding,
+    search,
+    signin,
+    team,
+)
 from gateway.portal.sessions import SessionStore
 from gateway.portal.web import SESSIONS, redirect
 from gateway.state import CONFIG, REDIS
 
-PAGE_MODULES = (signin, oidc, home, connectors, data, search, keys, console, dead_letters, live)
+PAGE_MODULES = (
+    signin,
+    oidc,
+    home,
+    connectors,
+    data,
+    search,
+    keys,
+    console,
+    dead_letters,
+    live,
+    onboarding,
+    team,
+    audit,
+)
 
 
 async def _sessions(app: web.Application) -> AsyncIterator[None]:

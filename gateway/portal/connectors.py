@@ -5,6 +5,7 @@ functions."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -16,6 +17,7 @@ from gateway.problems import ProblemError
 from gateway.routes_commands import ScheduleRequest, SyncRequest, issue_command, schedule_command, start_sync
 from gateway.routes_connectors import (
     ConnectorCreate,
+    ConnectorCreated,
     ConnectorQuery,
     connector_detail,
     connector_page,
@@ -37,7 +39,7 @@ NOTICES = {
 }
 
 
-def _provider(name: str) -> ProviderView:
+def provider_named(name: str) -> ProviderView:
     found = next((p for p in provider_views() if p.provider == name), None)
     if found is None:
         raise ProblemError("not-found", f"no provider {name!r}")
@@ -55,7 +57,7 @@ async def connectors(request: web.Request) -> web.Response:
 @routes.get("/portal/connectors/new")
 @page("connectors:write")
 async def new_connector(request: web.Request) -> web.Response:
-    provider = _provider(request.query.get("provider", ""))
+    provider = provider_named(request.query.get("provider", ""))
     return render(request, "connector_new.html", provider=provider, values={}, error="", errors=[])
 
 
@@ -77,25 +79,49 @@ def _field_values(provider: ProviderView, form: dict[str, Any]) -> tuple[dict[st
     return config, secrets
 
 
-@routes.post("/portal/connectors")
-@page("connectors:write")
-async def create(request: web.Request) -> web.Response:
+@dataclass(frozen=True)
+class FormRejected:
+    """What the connect form shows again after a refusal: never a secret."""
+
+    status: int
+    detail: str
+    errors: list[str]
+    values: dict[str, Any]
+
+
+async def connect_from_form(request: web.Request) -> tuple[ProviderView, ConnectorCreated | FormRejected]:
+    """Create the connector the posted connect form describes (POST /v1/connectors' function and validation); the
+    onboarding's credentials step posts the same form."""
     form = request[FORM]
-    provider = _provider(str(form.get("provider", "")))
+    provider = provider_named(str(form.get("provider", "")))
     config, secrets = _field_values(provider, form)
     try:
         body = msgspec.convert(
             {"provider": provider.provider, "name": form_value(request, "name"), "config": config, "secrets": secrets},
             ConnectorCreate,
         )
-        created = await create_connector(request, body)
+        return provider, await create_connector(request, body)
     except (ProblemError, msgspec.ValidationError) as exc:
         errors = exc.errors if isinstance(exc, ProblemError) else [str(exc)]
         detail = exc.detail if isinstance(exc, ProblemError) else str(exc)
         status = exc.status if isinstance(exc, ProblemError) else 422
         values = {k: v for k, v in form.items() if not k.startswith("secrets.") and k != "csrf"}  # never echo secrets
+        return provider, FormRejected(status, detail, errors, values)
+
+
+@routes.post("/portal/connectors")
+@page("connectors:write")
+async def create(request: web.Request) -> web.Response:
+    provider, created = await connect_from_form(request)
+    if isinstance(created, FormRejected):
         return render(
-            request, "connector_new.html", status=status, provider=provider, values=values, error=detail, errors=errors
+            request,
+            "connector_new.html",
+            status=created.status,
+            provider=provider,
+            values=created.values,
+            error=created.detail,
+            errors=created.errors,
         )
     return redirect(f"/portal/connectors/{created.id}?done=created")
 

@@ -1,5 +1,6 @@
-"""API keys (admins only, as the JSON routes): the list, a new key shown once, revocation. A revoked key's portal
-sessions end at their next request (gateway/portal/web.py looks the key up each time)."""
+"""API keys (admins only, as the JSON routes): the list, a new key shown once, revocation (both audited), and the
+tenant's usage this month. A revoked key's portal sessions end at their next request (gateway/portal/web.py looks
+the key up each time)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import msgspec
 from aiohttp import web
 
 from gateway.pagination import MAX_LIMIT
+from gateway.portal.home import usage_this_month
 from gateway.portal.web import FORM, form_value, page, redirect, render
 from gateway.problems import ProblemError
 from gateway.roles import ROLES
@@ -17,7 +19,8 @@ routes = web.RouteTableDef()
 
 async def _keys_page(request: web.Request, created: ApiKeyCreated | None = None, revoked: bool = False):
     keys = await key_page(request, ListQuery(limit=MAX_LIMIT, cursor=request.query.get("cursor") or None))
-    return render(request, "keys.html", keys=keys, created=created, roles=ROLES, revoked=revoked)
+    usage = await usage_this_month(request)
+    return render(request, "keys.html", keys=keys, created=created, roles=ROLES, revoked=revoked, usage=usage)
 
 
 @routes.get("/portal/keys")

@@ -6,7 +6,9 @@ nonce, 10 minutes) and in an HttpOnly cookie of this browser, then sends the bro
 accepts the state only from the browser that started it and only once, exchanges the code (with the verifier) at
 the token endpoint over the back channel, verifies the ID token against the issuer's JWKS (issuer, audience = the
 client id, the nonce), and maps its claims to a tenant, a role or the operator exactly as a bearer JWT's
-(gateway/auth.py). Memberships (a subject mapped to tenants in Postgres) are for later.
+(gateway/auth.py). When the claims name no tenant, the person's membership does (gateway/memberships.py: the role
+is then read again on every request); a browser that brings an invite (`bz_invite`, set by /portal/invite) joins
+the invite's tenant; a person with neither signs in with no tenant and goes to onboarding, where they make one.
 """
 
 from __future__ import annotations
@@ -23,17 +25,20 @@ from aiohttp import web
 
 from events.streams import OIDC_STATE_KEY
 from gateway.jwks import TokenError
+from gateway.memberships import accept_invite, memberships_of
+from gateway.portal.profiles import DONE, onboarding_step
 from gateway.portal.sessions import digest
 from gateway.portal.settings import oidc_enabled
 from gateway.portal.signin import sign_in_form, signed_in
 from gateway.portal.web import redirect, set_cookie
 from gateway.problems import ProblemError
 from gateway.roles import Principal
-from gateway.state import AUTH, CONFIG, HTTP, REDIS
+from gateway.state import AUTH, CONFIG, HTTP, POOL, REDIS
 
 routes = web.RouteTableDef()
 STATE_S = 600
 STATE_COOKIE = "bz_oidc"
+INVITE_COOKIE = "bz_invite"  # the invite this browser accepts at its next OIDC sign-in (gateway/portal/team.py)
 TOKEN_TIMEOUT_S = 15.0
 
 
@@ -82,16 +87,39 @@ async def callback(request: web.Request) -> web.Response:
     if not oidc_enabled(request.app[CONFIG]):
         return sign_in_form(request, "sign_in.html", 501, "single sign-on is not configured on this platform")
     try:
-        principal = await _complete(request)
+        principal, membership, to = await _person(request, await _complete(request))
     except ProblemError as exc:
         response = sign_in_form(request, "sign_in.html", exc.status, exc.detail)
     else:
-        response = await signed_in(request, "oidc", principal.subject, principal)
+        response = await signed_in(request, "oidc", principal.subject, principal, membership, to)
     response.del_cookie(STATE_COOKIE, path="/")
+    response.del_cookie(INVITE_COOKIE, path="/")
     return response
 
 
-async def _complete(request: web.Request) -> Principal:
+async def _person(request: web.Request, claims: dict) -> tuple[Principal, bool, str]:
+    """Who signs in: (principal, whether memberships hold their role, where they go first)."""
+    pool, subject = request.app[POOL], str(claims["sub"])
+    person = str(claims.get("name") or claims.get("email") or "")[:200]
+    invite = request.cookies.get(INVITE_COOKIE, "")
+    if invite:
+        accepted = await accept_invite(pool, invite, subject, person)
+        if accepted is None:
+            raise ProblemError("not-found", "this invite was used already or has expired: ask for a new one")
+        return Principal(subject, accepted[0], accepted[1], via="jwt"), True, "/portal/"
+    principal = request.app[AUTH].from_claims(claims)
+    if principal is not None:  # the token's claims name the tenant and role (or the operator)
+        return principal, False, ""
+    found = await memberships_of(pool, subject)
+    if not found:
+        return Principal(subject, None, None, via="jwt"), False, "/portal/onboarding"
+    tenant_id, role = found[0]
+    unfinished = role == "admin" and await onboarding_step(pool, tenant_id) != DONE
+    return Principal(subject, tenant_id, role, via="jwt"), True, "/portal/onboarding" if unfinished else "/portal/"
+
+
+async def _complete(request: web.Request) -> dict:
+    """The verified ID token's claims."""
     query, app = request.query, request.app
     if "error" in query:
         raise ProblemError("unauthenticated", f"the identity provider answered {query['error'][:100]!r}")
@@ -109,10 +137,7 @@ async def _complete(request: web.Request) -> Principal:
         raise ProblemError("unauthenticated", f"the ID token is not valid ({exc})") from None
     if not hmac.compare_digest(str(claims.get("nonce", "")).encode(), pending.nonce.encode()):
         raise ProblemError("unauthenticated", "the ID token is not the answer to this sign-in (nonce)")
-    principal = app[AUTH].from_claims(claims)
-    if principal is None:
-        raise ProblemError("forbidden", "your account belongs to no BizOSaaS tenant yet: ask your tenant's admin")
-    return principal
+    return claims
 
 
 async def _exchange(request: web.Request, code: str, verifier: str) -> str:

@@ -28,6 +28,7 @@ class Session(msgspec.Struct, frozen=True):
     subject: str = ""
     role: str | None = None
     operator: bool = False
+    membership: bool = False  # oidc: the tenant and role come from `memberships`, read again on every request
 
 
 class _Stored(msgspec.Struct, frozen=True):
@@ -38,6 +39,7 @@ class _Stored(msgspec.Struct, frozen=True):
     subject: str = ""
     role: str | None = None
     operator: bool = False
+    membership: bool = False
 
 
 def digest(value: str) -> str:
@@ -52,7 +54,7 @@ class SessionStore:
     def __init__(self, redis: Redis, ttl_s: int) -> None:
         self.redis, self.ttl_s = redis, ttl_s
 
-    async def start(self, via: str, credential: str, principal: Principal) -> Session:
+    async def start(self, via: str, credential: str, principal: Principal, membership: bool = False) -> Session:
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         stored = _Stored(
             csrf=csrf,
@@ -62,6 +64,7 @@ class SessionStore:
             subject=principal.subject,
             role=principal.role,
             operator=principal.operator,
+            membership=membership,
         )
         await self.redis.set(_key(session_id), msgspec.json.encode(stored), ex=self.ttl_s)
         return Session(id=session_id, **msgspec.structs.asdict(stored))

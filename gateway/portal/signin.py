@@ -34,22 +34,33 @@ routes = web.RouteTableDef()
 SIGNIN_TOKEN_S = 3600
 
 
-def sign_in_form(request: web.Request, template: str, status: int = 200, error: str = "") -> web.Response:
+def sign_in_form(
+    request: web.Request, template: str, status: int = 200, error: str = "", **context: object
+) -> web.Response:
     token = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(32)
     config = request.app[CONFIG]
     response = render(
-        request, template, status=status, signin_token=token, error=error, config=config, oidc=oidc_enabled(config)
+        request,
+        template,
+        status=status,
+        signin_token=token,
+        error=error,
+        config=config,
+        oidc=oidc_enabled(config),
+        **context,
     )
     set_cookie(response, request, SIGNIN_COOKIE, token, SIGNIN_TOKEN_S)
     return response
 
 
-async def signed_in(request: web.Request, via: str, credential: str, principal: Principal) -> web.Response:
-    """A new session (a new id) for the caller, replacing the browser's previous one; off to their home."""
+async def signed_in(
+    request: web.Request, via: str, credential: str, principal: Principal, membership: bool = False, to: str = ""
+) -> web.Response:
+    """A new session (a new id) for the caller, replacing the browser's previous one; off to their home (or `to`)."""
     store = request.app[SESSIONS]
     await store.end(request.cookies.get(COOKIE, ""))  # the browser's previous session, if any, ends here
-    session = await store.start(via, digest(credential), principal)
-    response = redirect("/portal/" if principal.tenant_id else "/console/")
+    session = await store.start(via, digest(credential), principal, membership)
+    response = redirect(to or ("/portal/" if principal.tenant_id else "/console/"))
     set_cookie(response, request, COOKIE, session.id, request.app[CONFIG].portal_session_s)
     response.del_cookie(SIGNIN_COOKIE, path="/")
     return response

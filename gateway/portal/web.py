@@ -14,11 +14,12 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from gateway.memberships import member_role
 from gateway.middleware import charge
 from gateway.portal.sessions import Session, SessionStore, digest
 from gateway.problems import PROBLEM_TYPES, ProblemError
-from gateway.roles import OPERATOR, Principal, allows
-from gateway.state import AUTH, CONFIG, PRINCIPAL
+from gateway.roles import OPERATOR, PUBLIC, Principal, allows
+from gateway.state import AUTH, CONFIG, POOL, PRINCIPAL
 
 COOKIE = "bz_session"
 SIGNIN_COOKIE = "bz_signin"  # the sign-in forms' CSRF token (double submit: no session exists yet)
@@ -63,6 +64,10 @@ async def current(request: web.Request) -> tuple[Session, Principal] | None:
         token = request.app[CONFIG].admin_token
         if token and hmac.compare_digest(digest(token), session.credential):
             principal = Principal("admin-token", None, None, operator=True, via="admin_token")
+    elif session.via == "oidc" and session.membership and session.tenant_id:
+        # a member's role as it is now: a changed role applies at once, a removed member's session ends
+        role = await member_role(request.app[POOL], session.tenant_id, session.subject)
+        principal = Principal(session.subject, session.tenant_id, role, via="jwt") if role else None
     elif session.via == "oidc":
         principal = Principal(session.subject, session.tenant_id, session.role, operator=session.operator, via="jwt")
     if principal is None:
@@ -82,6 +87,8 @@ def page(permission: str, sign_in: str = "/portal/sign-in") -> Callable[[PageHan
                 return redirect(sign_in)
             session, principal = found
             request[SESSION], request[PRINCIPAL] = session, principal
+            if principal.tenant_id is None and not principal.operator and permission != PUBLIC:
+                return redirect("/portal/onboarding")  # signed in, in no tenant yet: onboarding's first step
             try:
                 if not allows(principal, permission):
                     raise ProblemError("forbidden", "your role does not allow this")
