@@ -9,8 +9,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google_support import api_call, point_at
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
 from providers.fluentcrm_server import FluentCrmSite
+from providers.google_ads_server import GoogleAds
 from providers.lago_server import LagoAccount
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
@@ -311,6 +313,38 @@ class TestZohoCrm(ProviderConformance):
             )
             for v in load_vectors(self.provider)["vectors"]
         ]
+
+
+class TestGoogleAds(ProviderConformance):
+    provider = "google-ads"
+
+    def new_server(self) -> GoogleAds:
+        return GoogleAds(rows_per_page=100)  # Google fixes pages at 10,000 rows; the suite's pages hold 100 at most
+
+    def prepare(self, server: GoogleAds, monkeypatch) -> None:
+        point_at(server, monkeypatch)
+
+    def call(self, server: GoogleAds) -> ApiCall:
+        return api_call(
+            server, self.provider, {"customer_id": server.customer_id}, developer_token=server.developer_token
+        )
+
+    def seed(self, server: GoogleAds, resource: Resource, count: int) -> None:
+        if resource.name in ("campaigns", "ad_groups"):
+            server.seed(**{resource.name: count})
+            return
+        server.seed(campaigns=max(0, count - len(server.campaigns)), ad_groups=max(0, count - len(server.ad_groups)))
+        server.seed(days=1)  # a row per campaign and per ad group today
+
+    def server_ids(self, server: GoogleAds, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: GoogleAds, action: Action) -> dict[str, Any]:
+        assert action.name == "pause_campaign"
+        return {"campaign_id": server.seed(campaigns=1)[0]}
+
+    def action_applied(self, server: GoogleAds, action: Action, input: dict, result: dict) -> bool:
+        return server.campaigns[input["campaign_id"]]["campaign.status"] == "PAUSED" == result["status"].upper()
 
 
 def test_every_provider_package_has_a_conformance_case():
