@@ -16,7 +16,10 @@ from connectors.registry import all_providers, get_facts
 GOOGLE = sorted(p for p in all_providers() if p.startswith("google-"))
 SCOPES = {
     "google-ads": ["https://www.googleapis.com/auth/adwords"],
-    "google-analytics": ["https://www.googleapis.com/auth/analytics.readonly"],
+    "google-analytics": [
+        "https://www.googleapis.com/auth/analytics.readonly",
+        "https://www.googleapis.com/auth/analytics.edit",  # create_key_event
+    ],
     "google-merchant": ["https://www.googleapis.com/auth/content"],
     "google-tag-manager": [
         "https://www.googleapis.com/auth/tagmanager.readonly",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -13,6 +14,7 @@ from google_support import api_call, point_at
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
 from providers.fluentcrm_server import FluentCrmSite
 from providers.google_ads_server import GoogleAds
+from providers.google_analytics_server import GoogleAnalytics, iso
 from providers.lago_server import LagoAccount
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
@@ -345,6 +347,35 @@ class TestGoogleAds(ProviderConformance):
 
     def action_applied(self, server: GoogleAds, action: Action, input: dict, result: dict) -> bool:
         return server.campaigns[input["campaign_id"]]["campaign.status"] == "PAUSED" == result["status"].upper()
+
+
+class TestGoogleAnalytics(ProviderConformance):
+    provider = "google-analytics"
+
+    def new_server(self) -> GoogleAnalytics:
+        return GoogleAnalytics()
+
+    def prepare(self, server: GoogleAnalytics, monkeypatch) -> None:
+        point_at(server, monkeypatch)
+
+    def call(self, server: GoogleAnalytics) -> ApiCall:
+        return api_call(server, self.provider, {"property_id": server.property_id, "lookback_days": 90})
+
+    def seed(self, server: GoogleAnalytics, resource: Resource, count: int) -> None:
+        server.seed(days=-(-count // 6))  # six channels a day: a row per day and channel
+
+    def server_ids(self, server: GoogleAnalytics, resource: Resource) -> list[str]:
+        today = datetime.now(UTC).date()
+        rows = server.rows(["date", "sessionDefaultChannelGroup"], ["sessions"], today - timedelta(days=90), today)
+        return [f"traffic:{iso(day)}:{channel}" for day, channel in (r["key"] for r in rows)]
+
+    def action_input(self, server: GoogleAnalytics, action: Action) -> dict[str, Any]:
+        assert action.name == "create_key_event"
+        return {"event_name": "purchase", "counting_method": "ONCE_PER_SESSION"}
+
+    def action_applied(self, server: GoogleAnalytics, action: Action, input: dict, result: dict) -> bool:
+        made = server.key_events["purchase"]
+        return made["countingMethod"] == "ONCE_PER_SESSION" and result["id"] == made["name"]
 
 
 def test_every_provider_package_has_a_conformance_case():

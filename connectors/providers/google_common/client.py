@@ -52,13 +52,14 @@ class _TokenRefused(Exception):
         self.token = token
 
 
+def rooted(url: str) -> str:
+    """A Google API URL, its scheme and host replaced by API_ROOT when set."""
+    return API_ROOT.rstrip("/") + urlsplit(url).path if API_ROOT else url
+
+
 def api_base(call: ApiCall) -> str:
-    """The API's base URL (provider.toml's, its origin replaced by API_ROOT when set), ending in '/'."""
-    url = base_url(call.facts, dict(call.config))
-    if API_ROOT:
-        parts = urlsplit(url)
-        return API_ROOT.rstrip("/") + parts.path
-    return url
+    """The API's base URL (provider.toml's, rooted), ending in '/'."""
+    return rooted(base_url(call.facts, dict(call.config)))
 
 
 async def access_token(call: ApiCall, rejected: str | None = None) -> str:
