@@ -15,6 +15,7 @@ from provider_conformance import ProviderConformance, SignedVector, fixture, loa
 from providers.fluentcrm_server import FluentCrmSite
 from providers.google_ads_server import GoogleAds
 from providers.google_analytics_server import GoogleAnalytics, iso
+from providers.google_merchant_server import GoogleMerchant
 from providers.lago_server import LagoAccount
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
@@ -376,6 +377,34 @@ class TestGoogleAnalytics(ProviderConformance):
     def action_applied(self, server: GoogleAnalytics, action: Action, input: dict, result: dict) -> bool:
         made = server.key_events["purchase"]
         return made["countingMethod"] == "ONCE_PER_SESSION" and result["id"] == made["name"]
+
+
+class TestGoogleMerchant(ProviderConformance):
+    provider = "google-merchant"
+
+    def new_server(self) -> GoogleMerchant:
+        return GoogleMerchant()
+
+    def prepare(self, server: GoogleMerchant, monkeypatch) -> None:
+        point_at(server, monkeypatch)
+
+    def call(self, server: GoogleMerchant) -> ApiCall:
+        config = {"account_id": server.account_id, "data_source_id": server.data_source_id}
+        return api_call(server, self.provider, config)
+
+    def seed(self, server: GoogleMerchant, resource: Resource, count: int) -> None:
+        server.seed(max(0, count - len(server.products)))  # both resources list the one set of products
+
+    def server_ids(self, server: GoogleMerchant, resource: Resource) -> list[str]:
+        return server.ids()
+
+    def action_input(self, server: GoogleMerchant, action: Action) -> dict[str, Any]:
+        assert action.name == "set_availability"
+        (key,) = server.seed(1)
+        return {"offer_id": server.products[key]["offerId"], "availability": "OUT_OF_STOCK"}
+
+    def action_applied(self, server: GoogleMerchant, action: Action, input: dict, result: dict) -> bool:
+        return server.products[result["id"]]["productAttributes"]["availability"] == "OUT_OF_STOCK"
 
 
 def test_every_provider_package_has_a_conformance_case():

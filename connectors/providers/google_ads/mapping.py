@@ -9,18 +9,11 @@ time is the sync's (the sync keys each state by a hash of the row, so an unchang
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from connectors.normalize import EventBuilder, compact, minor, opt_text, text
+from connectors.providers.google_common.micros import micros_minor
 from events.entities_ads import AdCampaign, AdGroup, AdPerformance, performance_id
-
-
-def micros_minor(value: Any, currency: str) -> int:
-    """Google's micros (1,000,000 per unit of the currency) in minor units: exactly, rounding half to even."""
-    if value in (None, ""):
-        return 0
-    return minor(Decimal(int(value)) / 1_000_000, currency)
 
 
 def _lower(value: Any) -> str:
