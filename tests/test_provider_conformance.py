@@ -16,6 +16,7 @@ from providers.fluentcrm_server import FluentCrmSite
 from providers.google_ads_server import GoogleAds
 from providers.google_analytics_server import GoogleAnalytics, iso
 from providers.google_merchant_server import GoogleMerchant
+from providers.google_tag_manager_server import TagManager
 from providers.lago_server import LagoAccount
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
@@ -405,6 +406,38 @@ class TestGoogleMerchant(ProviderConformance):
 
     def action_applied(self, server: GoogleMerchant, action: Action, input: dict, result: dict) -> bool:
         return server.products[result["id"]]["productAttributes"]["availability"] == "OUT_OF_STOCK"
+
+
+class TestGoogleTagManager(ProviderConformance):
+    provider = "google-tag-manager"
+
+    def new_server(self) -> TagManager:
+        return TagManager(page_size=100)
+
+    def prepare(self, server: TagManager, monkeypatch) -> None:
+        point_at(server, monkeypatch)
+
+    def call(self, server: TagManager) -> ApiCall:
+        if not server.containers:
+            server.container()
+        config = {"account_id": server.account_id, "container_id": next(iter(server.containers))}
+        return api_call(server, self.provider, config)
+
+    def seed(self, server: TagManager, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: TagManager, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: TagManager, action: Action) -> dict[str, Any]:
+        assert action.name == "publish_workspace"
+        server.seed(tags=2)
+        return {"name": "Consent banner", "notes": "published by BizOSaaS"}
+
+    def action_applied(self, server: TagManager, action: Action, input: dict, result: dict) -> bool:
+        container = next(iter(server.containers))
+        version = server.versions[container][server.live[container]]
+        return version["name"] == input["name"] and result["id"] == version["containerVersionId"]
 
 
 def test_every_provider_package_has_a_conformance_case():
