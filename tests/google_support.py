@@ -4,9 +4,11 @@ client pointed at the local server, a sync through the real Temporal sync workfl
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
+from factories import local_http_server
 from gateway_helpers import Gateway
 from providers.google_server import GoogleApi
 
@@ -24,6 +26,15 @@ TIMEOUT_S = 90.0  # a workflow's activities and the projector in a row, on a slo
 def point_at(server: GoogleApi, monkeypatch) -> None:
     """Google's API hosts replaced by the local server's (never a tenant's setting: the token goes there)."""
     monkeypatch.setattr(client, "API_ROOT", server.url)
+
+
+@contextlib.asynccontextmanager
+async def served(server: GoogleApi, monkeypatch):
+    """The local Google API on a free port, the shared client pointed at it, for the block's duration."""
+    async with local_http_server(server.app()) as url:
+        server.url = url
+        point_at(server, monkeypatch)
+        yield server
 
 
 def api_call(server: GoogleApi, provider: str, config: dict[str, Any], token: str | None = None, **secrets) -> ApiCall:
@@ -61,7 +72,24 @@ async def temporal_sync(temporal, tenant: str, connector_id: str, resource: str,
 
 
 async def records(gw: Gateway, key: str, kind: str, deleted: bool = False) -> dict[str, dict]:
+    """Every record of a kind over REST (page by page), by external id."""
+    found: dict[str, dict] = {}
     params = {"limit": "200", **({"include_deleted": "true"} if deleted else {})}
-    resp = await gw.get(f"/v1/records/{kind}", params=params, headers=gw.bearer(key))
-    assert resp.status == 200, await resp.text()
-    return {r["external_id"]: r for r in (await resp.json())["items"]}
+    while True:
+        resp = await gw.get(f"/v1/records/{kind}", params=params, headers=gw.bearer(key))
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        found |= {r["external_id"]: r for r in body["items"]}
+        if not body.get("next"):
+            return found
+        params["cursor"] = body["next"]
+
+
+async def counted(gw: Gateway, key: str, kind: str, count: int) -> dict[str, dict] | None:
+    """The records of a kind once there are `count` of them (for wait_for), else None."""
+    held = await records(gw, key, kind)
+    return held if len(held) == count else None
+
+
+async def deleted_ids(gw: Gateway, key: str, kind: str) -> list[str]:
+    return [i for i, r in (await records(gw, key, kind, deleted=True)).items() if r["deleted"]]

@@ -11,8 +11,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from factories import local_http_server, running, wait_for
-from google_support import TIMEOUT_S, api_call, connect, point_at, records, temporal_sync
+from factories import running, wait_for
+from google_support import TIMEOUT_S, api_call, connect, counted, deleted_ids, records, served, temporal_sync
 from providers.google_ads_server import GoogleAds
 
 from connectors import oauth, sync
@@ -31,10 +31,7 @@ CAMPAIGNS, PERFORMANCE = FACTS.resource("campaigns"), FACTS.resource("campaign_p
 
 @pytest.fixture
 async def ads(monkeypatch):
-    made = GoogleAds(rows_per_page=100)
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        point_at(made, monkeypatch)
+    async with served(GoogleAds(rows_per_page=100), monkeypatch) as made:
         yield made
 
 
@@ -125,11 +122,11 @@ async def test_imports_through_temporal_then_pauses_a_campaign(gw, vault, ads, r
             (run,) = (await temporal_sync(temporal, tenant, connector, resource)).runs
             assert run.status == "completed", run.error
         assert run.records == 9  # three ad groups, three days each
-        held = await wait_for(lambda: _counted(gw, key, "ad_campaign", 120), timeout_s=TIMEOUT_S)
+        held = await wait_for(lambda: counted(gw, key, "ad_campaign", 120), timeout_s=TIMEOUT_S)
         campaign = held[first]
         assert campaign["provider"] == "google-ads" and campaign["data"]["currency"] == "EUR"
         assert campaign["data"]["daily_budget_minor"] == 5000 and campaign["data"]["objective"] == "search"
-        days = await wait_for(lambda: _counted(gw, key, "ad_performance", 120 * 3 + 9), timeout_s=TIMEOUT_S)
+        days = await wait_for(lambda: counted(gw, key, "ad_performance", 120 * 3 + 9), timeout_s=TIMEOUT_S)
         today = date.today().isoformat()
         row = days[f"campaign:{first}:{today}"]["data"]
         assert (row["level"], row["date"], row["impressions"], row["spend_minor"]) == ("campaign", today, 1002, 1235)
@@ -143,7 +140,7 @@ async def test_imports_through_temporal_then_pauses_a_campaign(gw, vault, ads, r
         assert (run.status, run.deleted) == ("completed", 1)
         (run,) = (await temporal_sync(temporal, tenant, connector, "campaign_performance", full=True)).runs
         assert (run.status, run.deleted) == ("completed", 0)
-        await wait_for(lambda: _deleted(gw, key), [gone], TIMEOUT_S)
+        await wait_for(lambda: deleted_ids(gw, key, "ad_campaign"), [gone], TIMEOUT_S)
 
         # the action: campaigns:mutate at the provider, its answer through the action workflow
         answer = await run_action(
@@ -153,25 +150,6 @@ async def test_imports_through_temporal_then_pauses_a_campaign(gw, vault, ads, r
         assert ads.campaigns[first]["campaign.status"] == "PAUSED"
         mutate = ads.requests("campaigns:mutate")[-1].body
         assert mutate["operations"][0]["updateMask"] == "status"
-
-
-async def _counted(gw, key: str, kind: str, count: int) -> dict | None:
-    held = await records(gw, key, kind) if count <= 200 else await _all(gw, key, kind)
-    return held if len(held) == count else None
-
-
-async def _all(gw, key: str, kind: str) -> dict:
-    found, cursor = {}, None
-    while True:
-        params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
-        body = await (await gw.get(f"/v1/records/{kind}", params=params, headers=gw.bearer(key))).json()
-        found |= {r["external_id"]: r for r in body["items"]}
-        if not (cursor := body.get("next")):
-            return found
-
-
-async def _deleted(gw, key: str) -> list[str]:
-    return [i for i, r in (await records(gw, key, "ad_campaign", deleted=True)).items() if r["deleted"]]
 
 
 async def test_access_tokens_are_refreshed_through_oauth(ads, redis, pool, admin, vault):

@@ -9,8 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import local_http_server, running, wait_for
-from google_support import TIMEOUT_S, api_call, connect, point_at, records, temporal_sync
+from factories import running, wait_for
+from google_support import TIMEOUT_S, api_call, connect, counted, records, served, temporal_sync
 from providers.google_analytics_server import GoogleAnalytics
 
 from connectors.base import ProviderBusy, ProviderRefused
@@ -26,10 +26,7 @@ REPORT = FACTS.resource("report")
 
 @pytest.fixture
 async def ga(monkeypatch):
-    made = GoogleAnalytics()
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        point_at(made, monkeypatch)
+    async with served(GoogleAnalytics(), monkeypatch) as made:
         yield made
 
 
@@ -81,7 +78,7 @@ async def test_report_imports_through_temporal_and_key_events_are_created(gw, va
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         (run,) = (await temporal_sync(temporal, tenant, connector, "report")).runs
         assert (run.status, run.records) == ("completed", 18), run.error
-        held = await wait_for(lambda: _rows(gw, key, 18), timeout_s=TIMEOUT_S)
+        held = await wait_for(lambda: counted(gw, key, "report_row", 18), timeout_s=TIMEOUT_S)
         today = datetime.now(UTC).date().isoformat()
         row = held[f"traffic:{today}:Organic Search"]
         assert row["provider"] == "google-analytics" and row["data"]["date"] == today
@@ -99,11 +96,6 @@ async def test_report_imports_through_temporal_and_key_events_are_created(gw, va
         )
         assert answer == {"id": f"properties/{ga.property_id}/keyEvents/1", "event_name": "sign_up"}
         assert ga.key_events["sign_up"]["countingMethod"] == "ONCE_PER_EVENT"
-
-
-async def _rows(gw, key: str, count: int) -> dict | None:
-    held = await records(gw, key, "report_row")
-    return held if len(held) == count else None
 
 
 async def _sessions(gw, key: str, row_id: str) -> float:

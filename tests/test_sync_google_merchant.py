@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from factories import local_http_server, running, wait_for
-from google_support import TIMEOUT_S, api_call, connect, point_at, records, temporal_sync
+from factories import running, wait_for
+from google_support import TIMEOUT_S, api_call, connect, counted, deleted_ids, records, served, temporal_sync
 from providers.google_merchant_server import GoogleMerchant
 
 from connectors.base import ProviderBusy, ProviderRefused
@@ -25,10 +25,7 @@ PRODUCTS, STATUSES = FACTS.resource("products"), FACTS.resource("product_statuse
 
 @pytest.fixture
 async def merchant(monkeypatch):
-    made = GoogleMerchant()
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        point_at(made, monkeypatch)
+    async with served(GoogleMerchant(), monkeypatch) as made:
         yield made
 
 
@@ -86,10 +83,10 @@ async def test_imports_through_temporal_then_sets_availability(gw, vault, mercha
         for resource in ("products", "product_statuses"):
             (run,) = (await temporal_sync(temporal, tenant, connector, resource)).runs
             assert (run.status, run.records) == ("completed", 120), run.error
-        held = await wait_for(lambda: _count(gw, key, "product_status", 120), timeout_s=TIMEOUT_S)
+        held = await wait_for(lambda: counted(gw, key, "product_status", 120), timeout_s=TIMEOUT_S)
         first = merchant.ids()[0]
         assert held[first]["data"]["approved"] and held[first]["provider"] == "google-merchant"
-        products = await wait_for(lambda: _count(gw, key, "product", 120), timeout_s=TIMEOUT_S)
+        products = await wait_for(lambda: counted(gw, key, "product", 120), timeout_s=TIMEOUT_S)
         assert products[first]["data"]["price_minor"] == 5099
 
         # a disapproval and a deletion at Merchant Center: the next full runs see both
@@ -100,7 +97,7 @@ async def test_imports_through_temporal_then_sets_availability(gw, vault, mercha
             (run,) = (await temporal_sync(temporal, tenant, connector, resource, full=True)).runs
             assert (run.status, run.deleted) == ("completed", 1), run.error
         await wait_for(lambda: _approved(gw, key, first), False, TIMEOUT_S)
-        await wait_for(lambda: _deleted(gw, key), [gone], TIMEOUT_S)
+        await wait_for(lambda: deleted_ids(gw, key, "product_status"), [gone], TIMEOUT_S)
 
         offer = merchant.products[first]["offerId"]
         values = {"offer_id": offer, "availability": "OUT_OF_STOCK"}
@@ -109,14 +106,5 @@ async def test_imports_through_temporal_then_sets_availability(gw, vault, mercha
         assert merchant.products[first]["productAttributes"]["availability"] == "OUT_OF_STOCK"
 
 
-async def _count(gw, key: str, kind: str, count: int) -> dict | None:
-    held = await records(gw, key, kind)
-    return held if len(held) == count else None
-
-
 async def _approved(gw, key: str, product: str) -> bool:
     return (await records(gw, key, "product_status"))[product]["data"].get("approved", False)
-
-
-async def _deleted(gw, key: str) -> list[str]:
-    return [i for i, r in (await records(gw, key, "product_status", deleted=True)).items() if r["deleted"]]

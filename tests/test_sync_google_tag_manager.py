@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from factories import local_http_server, running, wait_for
-from google_support import TIMEOUT_S, api_call, connect, point_at, records, temporal_sync
+from factories import running, wait_for
+from google_support import TIMEOUT_S, api_call, connect, counted, deleted_ids, served, temporal_sync
 from providers.google_tag_manager_server import TagManager
 from temporalio.client import WorkflowFailureError
 
@@ -27,10 +27,7 @@ TAGS = FACTS.resource("tags")
 
 @pytest.fixture
 async def gtm(monkeypatch):
-    made = TagManager(page_size=50)
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        point_at(made, monkeypatch)
+    async with served(TagManager(page_size=50), monkeypatch) as made:
         yield made
 
 
@@ -72,20 +69,20 @@ async def test_imports_through_temporal_then_publishes(gw, vault, gtm, redis, po
         for resource, count in (("containers", 1), ("tags", 6), ("triggers", 2), ("variables", 3)):
             (run,) = (await temporal_sync(temporal, tenant, connector, resource)).runs
             assert (run.status, run.records) == ("completed", count), run.error
-        tags = await wait_for(lambda: _count(gw, key, "tagmanager_tag", 6), timeout_s=TIMEOUT_S)
+        tags = await wait_for(lambda: counted(gw, key, "tagmanager_tag", 6), timeout_s=TIMEOUT_S)
         one = tags[gtm.ids("tags")[0]]["data"]
         assert one["type"] == "html" and one["parameters"]["html"].startswith("<script>")
         assert one["container_external_id"] == container and one["firing_trigger_ids"]
-        held = await wait_for(lambda: _count(gw, key, "tagmanager_container", 1), timeout_s=TIMEOUT_S)
+        held = await wait_for(lambda: counted(gw, key, "tagmanager_container", 1), timeout_s=TIMEOUT_S)
         assert held[container]["data"]["public_id"] == f"GTM-T{container}"
-        assert len(await wait_for(lambda: _count(gw, key, "tagmanager_variable", 3), timeout_s=TIMEOUT_S)) == 3
+        assert len(await wait_for(lambda: counted(gw, key, "tagmanager_variable", 3), timeout_s=TIMEOUT_S)) == 3
 
         # a tag deleted in Tag Manager: a tombstone after a full run
         gone = gtm.ids("tags")[-1]
         del gtm.items[(container, "1", "tag")][gone.rsplit(":", 1)[1]]
         (run,) = (await temporal_sync(temporal, tenant, connector, "tags", full=True)).runs
         assert (run.status, run.deleted) == ("completed", 1)
-        await wait_for(lambda: _deleted(gw, key), [gone], TIMEOUT_S)
+        await wait_for(lambda: deleted_ids(gw, key, "tagmanager_tag"), [gone], TIMEOUT_S)
 
         # publish: a version of the workspace, then live
         values = {"name": "Add the consent banner", "notes": "from BizOSaaS"}
@@ -99,12 +96,3 @@ async def test_imports_through_temporal_then_publishes(gw, vault, gtm, redis, po
         with pytest.raises(WorkflowFailureError):
             await run_action(temporal, tenant, connector, "publish_workspace", values, id=f"action:{uuid.uuid4()}")
         assert list(gtm.versions[container]) == ["1"] and gtm.live[container] == "1"
-
-
-async def _count(gw, key: str, kind: str, count: int) -> dict | None:
-    held = await records(gw, key, kind)
-    return held if len(held) == count else None
-
-
-async def _deleted(gw, key: str) -> list[str]:
-    return [i for i, r in (await records(gw, key, "tagmanager_tag", deleted=True)).items() if r["deleted"]]
