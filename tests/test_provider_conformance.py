@@ -334,7 +334,7 @@ class TestGoogleAds(ProviderConformance):
         )
 
     def seed(self, server: GoogleAds, resource: Resource, count: int) -> None:
-        if resource.name in ("campaigns", "ad_groups"):
+        if resource.name in ("campaigns", "ad_groups", "ads"):
             server.seed(**{resource.name: count})
             return
         server.seed(campaigns=max(0, count - len(server.campaigns)), ad_groups=max(0, count - len(server.ad_groups)))

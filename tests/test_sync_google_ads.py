@@ -24,6 +24,7 @@ from connectors.temporal.client import run_action
 from consumers.projector import projector_group
 from events.streams import DEFAULT_PARTITIONS
 from producers.publisher import Publisher
+from rag.texts import text_of
 
 FACTS = get_facts("google-ads")
 CAMPAIGNS, PERFORMANCE = FACTS.resource("campaigns"), FACTS.resource("campaign_performance")
@@ -100,6 +101,25 @@ def test_mapping_micros_and_ids():
         "metrics": {"impressions": "1200", "clicks": "31", "costMicros": "12345678", "conversions": 2.5},
     }
     assert mapping.row_id("campaign_performance", day) == "campaign:42:2026-01-31"
+    ads = GoogleAds()
+    ads.seed(ads=1)
+    (row,) = [
+        {
+            "customer": {"id": "1", "currencyCode": "EUR"},
+            "campaign": {"id": f["campaign.id"]},
+            "adGroup": {"id": f["ad_group.id"]},
+        }
+        | GoogleAds._nested(f, [k for k in f if k.startswith("ad_group_ad.")])
+        for f in ads.ads.values()
+    ]
+    ad = mapping.ad(row)
+    assert (ad.format, ad.status, ad.final_url) == (
+        "responsive_search_ad",
+        "enabled",
+        "https://shop.example.com/sweaters",
+    )
+    assert ad.headlines == ["Merino sweaters 0", "Free delivery over 50 EUR"]
+    assert "Free delivery over 50 EUR" in text_of("ad", ad)  # what search embeds of an ad
     performance = mapping.performance(day, "campaign")
     assert (performance.impressions, performance.clicks, performance.spend_minor, performance.conversions) == (
         1200,
@@ -110,7 +130,7 @@ def test_mapping_micros_and_ids():
 
 
 async def test_imports_through_temporal_then_pauses_a_campaign(gw, vault, ads, redis, pool, temporal):
-    ads.seed(campaigns=120, ad_groups=3, days=3)
+    ads.seed(campaigns=120, ad_groups=3, days=3, ads=4)
     old_day = (date.today() - timedelta(days=90)).isoformat()
     first = ads.ids("campaigns")[0]
     ads.day("campaign", first, old_day, impressions=10, cost_micros=1_000_000)  # outside the window: never read
@@ -118,7 +138,7 @@ async def test_imports_through_temporal_then_pauses_a_campaign(gw, vault, ads, r
         gw, vault, ads, "google-ads", config(ads), developer_token=ads.developer_token
     )
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
-        for resource in ("campaigns", "ad_groups", "campaign_performance", "ad_group_performance"):
+        for resource in ("campaigns", "ad_groups", "ads", "campaign_performance", "ad_group_performance"):
             (run,) = (await temporal_sync(temporal, tenant, connector, resource)).runs
             assert run.status == "completed", run.error
         assert run.records == 9  # three ad groups, three days each
@@ -132,6 +152,10 @@ async def test_imports_through_temporal_then_pauses_a_campaign(gw, vault, ads, r
         assert (row["level"], row["date"], row["impressions"], row["spend_minor"]) == ("campaign", today, 1002, 1235)
         assert f"campaign:{first}:{old_day}" not in days
         assert len(await records(gw, key, "ad_group")) == 3
+        held_ads = await records(gw, key, "ad")
+        assert len(held_ads) == 4 and all(
+            a["data"]["headlines"][1] == "Free delivery over 50 EUR" for a in held_ads.values()
+        )
 
         # a deleted campaign: a full run makes it a tombstone; the performance rows of past days stay
         ads.delete(ads.ids("campaigns")[-1])

@@ -5,12 +5,13 @@ shared Google OAuth2 and errors.
 - Headers: `developer-token` must be `developer_token` (else 403 PERMISSION_DENIED, DEVELOPER_TOKEN_NOT_APPROVED);
   `login-customer-id`, when `manager_id` is set, must name it (else 403 USER_PERMISSION_DENIED).
 - `POST /v26/customers/{id}/googleAds:search` `{"query", "pageToken"}`: a GAQL subset parsed for real — `SELECT`
-  fields of the FROM resource, `customer.*`, `campaign.*` (of an ad group), `campaign_budget.*`, `segments.date`,
-  `metrics.*`; `FROM customer | campaign | ad_group`; `WHERE segments.date BETWEEN 'a' AND 'b'`; ORDER BY is read
-  and rows come ordered by date then id. A field outside the resource's is 400 INVALID_ARGUMENT
-  (queryError UNRECOGNIZED_FIELD); `pageSize` in the body is 400 PAGE_SIZE_NOT_SUPPORTED. Segmenting by date lists one
-  row per day with metrics (days without impressions are not listed). Rows hold only the fields asked, nested and in
-  camelCase (`campaign.advertising_channel_type` -> `{"campaign": {"advertisingChannelType": ...}}`), int64 values
+  fields of the FROM resource, `customer.*`, `campaign.*` (of an ad group), `campaign_budget.*`, `ad_group.id` (of an
+  ad), `ad_group_ad.*`, `segments.date`, `metrics.*`; `FROM customer | campaign | ad_group | ad_group_ad`; `WHERE
+  segments.date BETWEEN 'a' AND 'b'`; ORDER BY is read and rows come ordered by date then id. A field outside the
+  resource's is 400 INVALID_ARGUMENT (queryError UNRECOGNIZED_FIELD); `pageSize` in the body is 400
+  PAGE_SIZE_NOT_SUPPORTED. Segmenting by date lists one row per day with metrics (days without impressions are not
+  listed). Rows hold only the fields asked, nested and in
+  camelCase at every level (`ad_group_ad.ad.final_urls` -> `{"adGroupAd": {"ad": {"finalUrls": ...}}}`), int64 values
   as strings. Pages hold `rows_per_page` rows (10,000 as Google fixes it); `nextPageToken` continues the query it was
   issued for, and another query with it is 400 (INVALID_PAGE_TOKEN).
 - `POST /v26/customers/{id}/campaigns:mutate` `{"operations": [{"update": {"resourceName", "status"},
@@ -42,6 +43,7 @@ PREFIXES = {  # what a FROM resource may select
     "customer": ("customer.",),
     "campaign": ("customer.", "campaign.", "campaign_budget.", "segments.date", "metrics."),
     "ad_group": ("customer.", "campaign.id", "ad_group.", "segments.date", "metrics."),
+    "ad_group_ad": ("customer.", "campaign.id", "ad_group.id", "ad_group_ad."),
 }
 METRICS = ("impressions", "clicks", "cost_micros", "conversions", "conversions_value")
 
@@ -68,6 +70,7 @@ class GoogleAds(GoogleApi):
     rows_per_page: int = 10_000
     campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> GAQL field -> value
     ad_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ads: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (level, id, day) -> values
     page_tokens: dict[str, tuple[str, int]] = field(default_factory=dict)  # token -> (query, offset)
     _next_id: int = 20_000_000_000
@@ -78,9 +81,12 @@ class GoogleAds(GoogleApi):
         self._next_id += 1
         return str(self._next_id)
 
-    def seed(self, campaigns: int = 0, ad_groups: int = 0, days: int = 0, first_day: date | None = None) -> list[str]:
-        """Campaigns, ad groups (in the first campaign, made if none), and `days` days of metrics for every campaign
-        and ad group, ending `first_day + days - 1` (default: ending today)."""
+    def seed(
+        self, campaigns: int = 0, ad_groups: int = 0, days: int = 0, first_day: date | None = None, ads: int = 0
+    ) -> list[str]:
+        """Campaigns, ad groups (in the first campaign, made if none), ads (responsive search ads in the first ad
+        group), and `days` days of metrics for every campaign and ad group, ending `first_day + days - 1` (default:
+        ending today)."""
         made = []
         for i in range(campaigns):
             cid = self._id()
@@ -111,6 +117,25 @@ class GoogleAds(GoogleApi):
                 "ad_group.cpc_bid_micros": "1250000",
             }
             made.append(gid)
+        for i in range(ads):
+            if not self.ad_groups:
+                self.seed(ad_groups=1)
+            aid, group = self._id(), next(iter(self.ad_groups))
+            self.ads[aid] = {
+                "campaign.id": self.ad_groups[group]["campaign.id"],
+                "ad_group.id": group,
+                "ad_group_ad.status": "ENABLED",
+                "ad_group_ad.ad.id": aid,
+                "ad_group_ad.ad.name": "",
+                "ad_group_ad.ad.type": "RESPONSIVE_SEARCH_AD",
+                "ad_group_ad.ad.final_urls": ["https://shop.example.com/sweaters"],
+                "ad_group_ad.ad.responsive_search_ad.headlines": [
+                    {"text": f"Merino sweaters {i}"},
+                    {"text": "Free delivery over 50 EUR", "pinnedField": "HEADLINE_1"},
+                ],
+                "ad_group_ad.ad.responsive_search_ad.descriptions": [{"text": "Warm, soft, made in Portugal."}],
+            }
+            made.append(aid)
         start = first_day or date.today() - timedelta(days=max(days - 1, 0))
         for n in range(days):
             day = (start + timedelta(days=n)).isoformat()
@@ -135,6 +160,8 @@ class GoogleAds(GoogleApi):
             return sorted(self.campaigns, key=int)
         if resource == "ad_groups":
             return sorted(self.ad_groups, key=int)
+        if resource == "ads":
+            return sorted(self.ads, key=int)
         level = "campaign" if resource == "campaign_performance" else "ad_group"
         return [f"{lv}:{i}:{d}" for (lv, i, d) in self.metrics if lv == level]
 
@@ -161,7 +188,7 @@ class GoogleAds(GoogleApi):
         customer = {"customer.id": self.customer_id, "customer.currency_code": self.currency}
         if resource == "customer":
             return [customer]
-        entities = self.campaigns if resource == "campaign" else self.ad_groups
+        entities = {"campaign": self.campaigns, "ad_group": self.ad_groups, "ad_group_ad": self.ads}[resource]
         if not any(f == "segments.date" or f.startswith("metrics.") for f in fields):
             return [customer | entities[k] for k in sorted(entities, key=int)]
         rows = []
@@ -208,8 +235,11 @@ class GoogleAds(GoogleApi):
         out: dict[str, Any] = {}
         for name in fields:
             if name in row:
-                resource, attribute = name.split(".", 1)
-                out.setdefault(_camel(resource), {})[_camel(attribute)] = row[name]
+                *path, last = [_camel(part) for part in name.split(".")]
+                node = out
+                for part in path:
+                    node = node.setdefault(part, {})
+                node[last] = row[name]
         return out
 
     async def mutate(self, request: web.Request) -> web.Response:

@@ -1,6 +1,6 @@
-"""Google Ads: OAuth2 (the shared Google client, connectors/providers/google_common/), campaigns, ad groups and their
-daily performance read by GAQL (api.py, mapping.py), and the `pause_campaign` action. Google Ads sends no webhooks.
-PROVIDER is what the registry finds."""
+"""Google Ads: OAuth2 (the shared Google client, connectors/providers/google_common/), campaigns, ad groups, ads and
+their daily performance read by GAQL (api.py, mapping.py), and the `pause_campaign` action. Google Ads sends no
+webhooks. PROVIDER is what the registry finds."""
 
 from connectors.base import NoWebhooks
 

@@ -33,6 +33,10 @@ QUERIES = {
     "campaign_budget.resource_name, campaign_budget.amount_micros FROM campaign ORDER BY campaign.id",
     "ad_groups": f"SELECT {_CUSTOMER}, campaign.id, ad_group.id, ad_group.resource_name, ad_group.name, "
     "ad_group.status, ad_group.type, ad_group.cpc_bid_micros FROM ad_group ORDER BY ad_group.id",
+    "ads": f"SELECT {_CUSTOMER}, campaign.id, ad_group.id, ad_group_ad.status, ad_group_ad.ad.id, "
+    "ad_group_ad.ad.name, ad_group_ad.ad.type, ad_group_ad.ad.final_urls, "
+    "ad_group_ad.ad.responsive_search_ad.headlines, ad_group_ad.ad.responsive_search_ad.descriptions "
+    "FROM ad_group_ad ORDER BY ad_group_ad.ad.id",
     "campaign_performance": f"SELECT {_CUSTOMER}, campaign.id, segments.date, metrics.impressions, metrics.clicks, "
     "metrics.cost_micros, metrics.conversions, metrics.conversions_value FROM campaign "
     "WHERE segments.date BETWEEN '{since}' AND '{until}' ORDER BY segments.date, campaign.id",

@@ -1,5 +1,6 @@
 """Google Ads rows (GAQL answers, JSON in camelCase: `{"campaign": {...}, "metrics": {...}, "segments": {...}}`) ->
-ads entities: a campaign -> AdCampaign, an ad group -> AdGroup, a campaign's or an ad group's day -> AdPerformance.
+ads entities: a campaign -> AdCampaign, an ad group -> AdGroup, an ad group's ad -> Ad (a responsive search ad's
+headlines and descriptions as text), a campaign's or an ad group's day -> AdPerformance.
 
 Statuses and channel types are Google's enum names in lower case (ENABLED -> enabled, SEARCH -> search); the names
 as sent stay in provider_data. Money: `*_micros` (int64, sent as JSON strings) are millionths of the account's
@@ -13,7 +14,7 @@ from typing import Any
 
 from connectors.normalize import EventBuilder, compact, minor, opt_text, text
 from connectors.providers.google_common.micros import micros_minor
-from events.entities_ads import AdCampaign, AdGroup, AdPerformance, performance_id
+from events.entities_ads import Ad, AdCampaign, AdGroup, AdPerformance, performance_id
 
 
 def _lower(value: Any) -> str:
@@ -65,6 +66,29 @@ def ad_group(row: dict[str, Any]) -> AdGroup:
     )
 
 
+def _texts(assets: Any) -> list[str]:
+    """A responsive ad's headlines or descriptions (AdTextAsset: `{"text", "pinnedField"}`) as their texts."""
+    return [text(a.get("text")) for a in assets or [] if isinstance(a, dict) and a.get("text")]
+
+
+def ad(row: dict[str, Any]) -> Ad:
+    held, ad_ = row["adGroupAd"], row["adGroupAd"]["ad"]
+    responsive = ad_.get("responsiveSearchAd") or {}
+    urls = ad_.get("finalUrls") or []
+    return Ad(
+        name=text(ad_.get("name")),
+        status=_lower(held.get("status")),
+        ad_group_external_id=text((row.get("adGroup") or {}).get("id")),
+        campaign_external_id=text((row.get("campaign") or {}).get("id")),
+        account_id=_account(row),
+        format=_lower(ad_.get("type")),
+        headlines=_texts(responsive.get("headlines")),
+        descriptions=_texts(responsive.get("descriptions")),
+        final_url=opt_text(urls[0]) if urls else None,
+        provider_data=compact(status=held.get("status"), type=ad_.get("type"), final_urls=urls[1:]),
+    )
+
+
 def performance(row: dict[str, Any], level: str) -> AdPerformance:
     metrics, currency = row.get("metrics") or {}, _currency(row)
     campaign_id = text((row.get("campaign") or {}).get("id"))
@@ -92,6 +116,8 @@ def row_id(resource: str, row: dict[str, Any]) -> str:
         return text(row["campaign"]["id"])
     if resource == "ad_groups":
         return text(row["adGroup"]["id"])
+    if resource == "ads":
+        return text(row["adGroupAd"]["ad"]["id"])
     level = "campaign" if resource == "campaign_performance" else "ad_group"
     object_id = row["campaign"]["id"] if level == "campaign" else row["adGroup"]["id"]
     return performance_id(level, text(object_id), text(row["segments"]["date"]))
@@ -105,9 +131,18 @@ def upsert_ad_group(out: EventBuilder, row: dict[str, Any]) -> None:
     out.upsert("ad_group", row["id"], None, ad_group(row))
 
 
+def upsert_ad(out: EventBuilder, row: dict[str, Any]) -> None:
+    out.upsert("ad", row["id"], None, ad(row))
+
+
 def upsert_performance(out: EventBuilder, row: dict[str, Any]) -> None:
     level = str(row["id"]).split(":", 1)[0]
     out.upsert("ad_performance", row["id"], None, performance(row, level))
 
 
-MAPPERS = {"ad_campaign": upsert_campaign, "ad_group": upsert_ad_group, "ad_performance": upsert_performance}
+MAPPERS = {
+    "ad_campaign": upsert_campaign,
+    "ad_group": upsert_ad_group,
+    "ad": upsert_ad,
+    "ad_performance": upsert_performance,
+}
