@@ -21,9 +21,11 @@ from connectors.credentials import VaultSecrets
 from connectors.providers.google_ads import api, mapping
 from connectors.registry import get_facts
 from connectors.temporal.client import run_action
+from consumers.indexer import indexer_group
 from consumers.projector import projector_group
 from events.streams import DEFAULT_PARTITIONS
 from producers.publisher import Publisher
+from rag.config import RagConfig
 from rag.texts import text_of
 
 FACTS = get_facts("google-ads")
@@ -217,3 +219,26 @@ async def test_access_tokens_are_refreshed_through_oauth(ads, redis, pool, admin
         await sync.run(deps, target, "run-3", full=True)
     status = await admin.fetchval("SELECT status FROM connectors WHERE id = $1", connector)
     assert status == "needs_reauth"
+
+
+async def test_synced_ads_are_found_by_search(gw, vault, ads, redis, pool, temporal, rag_db, embedder):
+    """An ad is a searchable kind: its headlines and descriptions are indexed like a product's text."""
+    ads.seed(ads=2)
+    only = next(iter(ads.ads))
+    ads.ads[only]["ad_group_ad.ad.responsive_search_ad.descriptions"] = [{"text": "Alpaca scarves knitted by hand."}]
+    tenant, key, connector = await connect(
+        gw, vault, ads, "google-ads", config(ads), developer_token=ads.developer_token
+    )
+    groups = [projector_group(pool, DEFAULT_PARTITIONS), indexer_group(pool, DEFAULT_PARTITIONS, RagConfig(), embedder)]
+    async with running(redis, groups):
+        (run,) = (await temporal_sync(temporal, tenant, connector, "ads")).runs
+        assert (run.status, run.records) == ("completed", 2), run.error
+        hits = await wait_for(lambda: _search(gw, key, "alpaca scarves"), timeout_s=TIMEOUT_S)
+    assert {(h["kind"], h["external_id"]) for h in hits} == {("ad", only)}
+    assert "Alpaca scarves" in hits[0]["text"] and hits[0]["title"] == "Merino sweaters 0"
+
+
+async def _search(gw, key: str, q: str) -> list[dict]:
+    resp = await gw.get("/v1/search", params={"q": q, "kind": "ad", "mode": "keyword"}, headers=gw.bearer(key))
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["items"]
