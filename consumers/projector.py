@@ -54,8 +54,11 @@ TITLE_FIELD = {
     "contact": "email",
     "message": "text",
     "comment": "content",
+    "ad_performance": "date",  # ads and analytics (issue 13); the other new kinds have a name
+    "report_row": "date",
+    "product_status": "title",
 }
-AMOUNT_FIELDS = ("total_minor", "price_minor", "amount_minor")
+AMOUNT_FIELDS = ("total_minor", "price_minor", "amount_minor", "spend_minor")
 
 EVENT_LOG_COLUMNS = (
     ("tenant_id", "text"),

@@ -87,14 +87,15 @@ class EntityDeleted(Event, frozen=True, kw_only=True):
     data: Entity | None = None
 
 
-def entity_events(domain: str, kind: str, entity: type[Entity], version: int = 1) -> tuple[type, type]:
-    """The upserted/deleted pair for one entity kind."""
+def entity_events(domain: str, kind: str, entity: type[Entity], version: int = 1, noun: str = "") -> tuple[type, type]:
+    """The upserted/deleted pair for one entity kind; `noun` names it in the type tag where the kind alone would
+    clash with another domain's (ads.campaign is kind ad_campaign: marketing.campaign holds `campaign`)."""
     name = "".join(part.capitalize() for part in kind.split("_"))
     upserted = msgspec.defstruct(
         f"{name}Upserted",
         [("data", entity)],
         bases=(EntityUpserted,),
-        tag=f"{domain}.{kind}.upserted.v{version}",
+        tag=f"{domain}.{noun or kind}.upserted.v{version}",
         frozen=True,
         kw_only=True,
         module=__name__,
@@ -103,7 +104,7 @@ def entity_events(domain: str, kind: str, entity: type[Entity], version: int = 1
         f"{name}Deleted",
         [("data", entity | None, None)],
         bases=(EntityDeleted,),
-        tag=f"{domain}.{kind}.deleted.v{version}",
+        tag=f"{domain}.{noun or kind}.deleted.v{version}",
         frozen=True,
         kw_only=True,
         module=__name__,
@@ -145,6 +146,57 @@ WORK_EVENT_TYPES: tuple[type[Event], ...] = (
     CycleDeleted,
     MemberUpserted,
     MemberDeleted,
+)
+
+# --- advertising and analytics (issue 13): events/entities_ads.py; tags by noun, kinds unique across domains
+from events.entities_ads import (  # noqa: E402 - kept with its block (others add blocks after Document's)
+    Ad,
+    AdCampaign,
+    AdGroup,
+    AdPerformance,
+    ProductStatus,
+    ReportRow,
+    TagContainer,
+    TagManagerItem,
+)
+
+AdCampaignUpserted, AdCampaignDeleted = entity_events("ads", "ad_campaign", AdCampaign, noun="campaign")
+AdGroupUpserted, AdGroupDeleted = entity_events("ads", "ad_group", AdGroup)
+AdUpserted, AdDeleted = entity_events("ads", "ad", Ad)
+AdPerformanceUpserted, AdPerformanceDeleted = entity_events("ads", "ad_performance", AdPerformance, noun="performance")
+ReportRowUpserted, ReportRowDeleted = entity_events("analytics", "report_row", ReportRow)
+TagContainerUpserted, TagContainerDeleted = entity_events(
+    "tagmanager", "tagmanager_container", TagContainer, noun="container"
+)
+TagManagerTagUpserted, TagManagerTagDeleted = entity_events("tagmanager", "tagmanager_tag", TagManagerItem, noun="tag")
+TagTriggerUpserted, TagTriggerDeleted = entity_events(
+    "tagmanager", "tagmanager_trigger", TagManagerItem, noun="trigger"
+)
+TagVariableUpserted, TagVariableDeleted = entity_events(
+    "tagmanager", "tagmanager_variable", TagManagerItem, noun="variable"
+)
+ProductStatusUpserted, ProductStatusDeleted = entity_events("merchant", "product_status", ProductStatus)
+ADS_EVENT_TYPES: tuple[type[Event], ...] = (
+    AdCampaignUpserted,
+    AdCampaignDeleted,
+    AdGroupUpserted,
+    AdGroupDeleted,
+    AdUpserted,
+    AdDeleted,
+    AdPerformanceUpserted,
+    AdPerformanceDeleted,
+    ReportRowUpserted,
+    ReportRowDeleted,
+    TagContainerUpserted,
+    TagContainerDeleted,
+    TagManagerTagUpserted,
+    TagManagerTagDeleted,
+    TagTriggerUpserted,
+    TagTriggerDeleted,
+    TagVariableUpserted,
+    TagVariableDeleted,
+    ProductStatusUpserted,
+    ProductStatusDeleted,
 )
 
 
@@ -283,7 +335,7 @@ class AgentRunFailed(Event, frozen=True, kw_only=True, tag="agent.run.failed.v1"
     latency_ms: int = 0
 
 
-ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (  # noqa: RUF005 - each family's tuple is added at the end
+ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
     ContactUpserted,
     ContactDeleted,
     CompanyUpserted,
@@ -320,7 +372,9 @@ ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (  # noqa: RUF005 - each family's 
     TaskDeleted,
     DocumentUpserted,
     DocumentDeleted,
-) + WORK_EVENT_TYPES
+    *WORK_EVENT_TYPES,
+    *ADS_EVENT_TYPES,
+)
 LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     ConnectorConnected,
     ConnectStarted,

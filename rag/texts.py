@@ -52,6 +52,10 @@ def _document(d: Any) -> str:
     return _lines(d.title, d.content)
 
 
+def _ad(d: Any) -> str:
+    return _lines(d.name, "\n".join(d.headlines), "\n".join(d.descriptions))
+
+
 # kind -> the text embedded for it (see the module docstring)
 TEXT_OF = {
     "product": _product,
@@ -61,6 +65,7 @@ TEXT_OF = {
     "message": _message,
     "task": _task,
     "document": _document,
+    "ad": _ad,  # what an ad says (headlines, descriptions): "which ads mention free shipping?"
 }
 TITLE_OF = {
     "product": lambda d: d.name,
@@ -70,6 +75,7 @@ TITLE_OF = {
     "message": lambda d: d.sender or d.channel or "message",
     "task": lambda d: d.title,
     "document": lambda d: d.title,
+    "ad": lambda d: d.name or (d.headlines[0] if d.headlines else "ad"),
 }
 INDEXED_KINDS = frozenset(TEXT_OF)
 PARSED_KINDS = frozenset({"product", "post", "page", "comment"})  # text from HTML: converted in a child process

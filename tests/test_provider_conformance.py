@@ -6,12 +6,18 @@ from __future__ import annotations
 import base64
 import dataclasses
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google_support import api_call, point_at
 from provider_conformance import ProviderConformance, SignedVector, fixture, load_vectors
 from providers.fluentcrm_server import FluentCrmSite
+from providers.google_ads_server import GoogleAds
+from providers.google_analytics_server import GoogleAnalytics, iso
+from providers.google_merchant_server import GoogleMerchant
+from providers.google_tag_manager_server import TagManager
 from providers.lago_server import LagoAccount
 from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
@@ -408,6 +414,127 @@ class TestTrello(ProviderConformance):
             delivery = dataclasses.replace(delivery, url=v["callback_url"])
             found.append(SignedVector(v["body_file"], delivery, [v["secret"]], NOW, v.get("expected_valid", True)))
         return found
+
+
+class TestGoogleAds(ProviderConformance):
+    provider = "google-ads"
+
+    def new_server(self) -> GoogleAds:
+        return GoogleAds(rows_per_page=100)  # Google fixes pages at 10,000 rows; the suite's pages hold 100 at most
+
+    def prepare(self, server: GoogleAds, monkeypatch) -> None:
+        point_at(server, monkeypatch)
+
+    def call(self, server: GoogleAds) -> ApiCall:
+        return api_call(
+            server, self.provider, {"customer_id": server.customer_id}, developer_token=server.developer_token
+        )
+
+    def seed(self, server: GoogleAds, resource: Resource, count: int) -> None:
+        if resource.name in ("campaigns", "ad_groups", "ads"):
+            server.seed(**{resource.name: count})
+            return
+        server.seed(campaigns=max(0, count - len(server.campaigns)), ad_groups=max(0, count - len(server.ad_groups)))
+        server.seed(days=1)  # a row per campaign and per ad group today
+
+    def server_ids(self, server: GoogleAds, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: GoogleAds, action: Action) -> dict[str, Any]:
+        assert action.name == "pause_campaign"
+        return {"campaign_id": server.seed(campaigns=1)[0]}
+
+    def action_applied(self, server: GoogleAds, action: Action, input: dict, result: dict) -> bool:
+        return server.campaigns[input["campaign_id"]]["campaign.status"] == "PAUSED" == result["status"].upper()
+
+
+class TestGoogleAnalytics(ProviderConformance):
+    provider = "google-analytics"
+
+    def new_server(self) -> GoogleAnalytics:
+        return GoogleAnalytics()
+
+    def prepare(self, server: GoogleAnalytics, monkeypatch) -> None:
+        point_at(server, monkeypatch)
+
+    def call(self, server: GoogleAnalytics) -> ApiCall:
+        return api_call(server, self.provider, {"property_id": server.property_id, "lookback_days": 90})
+
+    def seed(self, server: GoogleAnalytics, resource: Resource, count: int) -> None:
+        server.seed(days=-(-count // 6))  # six channels a day: a row per day and channel
+
+    def server_ids(self, server: GoogleAnalytics, resource: Resource) -> list[str]:
+        today = datetime.now(UTC).date()
+        rows = server.rows(["date", "sessionDefaultChannelGroup"], ["sessions"], today - timedelta(days=90), today)
+        return [f"traffic:{iso(day)}:{channel}" for day, channel in (r["key"] for r in rows)]
+
+    def action_input(self, server: GoogleAnalytics, action: Action) -> dict[str, Any]:
+        assert action.name == "create_key_event"
+        return {"event_name": "purchase", "counting_method": "ONCE_PER_SESSION"}
+
+    def action_applied(self, server: GoogleAnalytics, action: Action, input: dict, result: dict) -> bool:
+        made = server.key_events["purchase"]
+        return made["countingMethod"] == "ONCE_PER_SESSION" and result["id"] == made["name"]
+
+
+class TestGoogleMerchant(ProviderConformance):
+    provider = "google-merchant"
+
+    def new_server(self) -> GoogleMerchant:
+        return GoogleMerchant()
+
+    def prepare(self, server: GoogleMerchant, monkeypatch) -> None:
+        point_at(server, monkeypatch)
+
+    def call(self, server: GoogleMerchant) -> ApiCall:
+        config = {"account_id": server.account_id, "data_source_id": server.data_source_id}
+        return api_call(server, self.provider, config)
+
+    def seed(self, server: GoogleMerchant, resource: Resource, count: int) -> None:
+        server.seed(max(0, count - len(server.products)))  # both resources list the one set of products
+
+    def server_ids(self, server: GoogleMerchant, resource: Resource) -> list[str]:
+        return server.ids()
+
+    def action_input(self, server: GoogleMerchant, action: Action) -> dict[str, Any]:
+        assert action.name == "set_availability"
+        (key,) = server.seed(1)
+        return {"offer_id": server.products[key]["offerId"], "availability": "OUT_OF_STOCK"}
+
+    def action_applied(self, server: GoogleMerchant, action: Action, input: dict, result: dict) -> bool:
+        return server.products[result["id"]]["productAttributes"]["availability"] == "OUT_OF_STOCK"
+
+
+class TestGoogleTagManager(ProviderConformance):
+    provider = "google-tag-manager"
+
+    def new_server(self) -> TagManager:
+        return TagManager(page_size=100)
+
+    def prepare(self, server: TagManager, monkeypatch) -> None:
+        point_at(server, monkeypatch)
+
+    def call(self, server: TagManager) -> ApiCall:
+        if not server.containers:
+            server.container()
+        config = {"account_id": server.account_id, "container_id": next(iter(server.containers))}
+        return api_call(server, self.provider, config)
+
+    def seed(self, server: TagManager, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: TagManager, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: TagManager, action: Action) -> dict[str, Any]:
+        assert action.name == "publish_workspace"
+        server.seed(tags=2)
+        return {"name": "Consent banner", "notes": "published by BizOSaaS"}
+
+    def action_applied(self, server: TagManager, action: Action, input: dict, result: dict) -> bool:
+        container = next(iter(server.containers))
+        version = server.versions[container][server.live[container]]
+        return version["name"] == input["name"] and result["id"] == version["containerVersionId"]
 
 
 def test_every_provider_package_has_a_conformance_case():
