@@ -30,6 +30,10 @@ def test_registry_discovers_the_providers():
     connectors = all_providers()
     assert sorted(connectors) == [
         "fluentcrm",
+        "google-ads",
+        "google-analytics",
+        "google-merchant",
+        "google-tag-manager",
         "lago",
         "plane",
         "shopify",
@@ -54,9 +58,10 @@ def test_every_provider_is_a_package_with_its_webhook_and_its_mapping():
     for name, found in all_providers().items():
         package = importlib.import_module(f"connectors.providers.{name.replace('-', '_')}")
         assert package.PROVIDER is found
-        if isinstance(found, NoWebhooks) and not get_facts(name).resources:
-            continue  # nothing arrives from it (zapier: the platform is the source), so nothing to map
-        for part in ("webhook", "mapping"):
+        parts = ("webhook", "mapping")
+        if isinstance(found, NoWebhooks):  # nothing is pushed by it: a syncing one still maps what it reads
+            parts = ("mapping",) if get_facts(name).resources else ()
+        for part in parts:
             importlib.import_module(f"{package.__name__}.{part}")
 
 
