@@ -77,25 +77,25 @@ def bolded(text: str, terms: list[str]) -> str:
 
 
 async def search_fields(conn: asyncpg.Connection, query: str, k: int, filters: Filters = Filters()) -> list[FieldHit]:
-    """The transaction's tenant's top k records whose typed fields hold every term of the query (or come close to
-    it), best first. Nothing when the query has no term of MIN_TERM_CHARS or the kinds asked for hold none here."""
+    """The transaction's tenant's top k records whose typed fields hold every term of the query (when none does:
+    those close to it, a typo), best first. Nothing when the query has no term of MIN_TERM_CHARS or the kinds asked
+    for hold none here."""
     terms = terms_of(query)
-    kinds = [k for k in filters.kinds if k in FIELD_KINDS]
+    kinds = [kind for kind in filters.kinds if kind in FIELD_KINDS]
     if (filters.kinds and not kinds) or not any(len(t) >= MIN_TERM_CHARS for t in terms):
         return []
-    patterns = [_like(t) for t in terms]
-    rows = await conn.fetch(
-        "SELECT id, kind, source, external_id, title, data::text AS data, updated_at, score "
-        "FROM record_field_candidates($1, $2, $3, $4, $5, $6, $7, $8)",
-        _like(max(terms, key=len)),
-        patterns,
-        " ".join(terms),
-        k,
-        kinds or None,
-        filters.source,
-        filters.since,
-        filters.until,
-    )
+    args = (_like(max(terms, key=len)), [_like(t) for t in terms], " ".join(terms))
+    filters_args = (k, kinds or None, filters.source, filters.since, filters.until)
+    for fuzzy in (False, True):  # near matches only when nothing holds the terms: near numbers are noise
+        rows = await conn.fetch(
+            "SELECT id, kind, source, external_id, title, data::text AS data, updated_at, score "
+            "FROM record_field_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            *args,
+            fuzzy,
+            *filters_args,
+        )
+        if rows:
+            break
     hits = []
     for row in rows:
         data = _decode(row["data"])

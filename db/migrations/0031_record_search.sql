@@ -30,11 +30,13 @@ CREATE INDEX records_search_trgm ON records USING gin (record_search_text(kind, 
     WHERE NOT deleted AND kind IN ('company', 'contact', 'lead', 'order', 'product');
 
 -- The transaction's tenant's records matching every term (p_patterns: ILIKE patterns, escaped by the caller; p_lead:
--- the longest of them, the one the index looks up) or close to the whole query by trigram word similarity (a typo).
+-- the longest of them, the one the index looks up), or with p_fuzzy those close to the whole query by trigram word
+-- similarity (a typo: rag/fields.py asks for them only when nothing matches exactly, as near numbers are noise).
 -- As rag_keyword_candidates (0003, 0004): row-level security keeps non-leakproof operators (ILIKE, <%) out of index
 -- conditions, so this runs as the owner and applies the policies' own tenant condition itself ("no tenant, no rows").
-CREATE FUNCTION record_field_candidates(p_lead text, p_patterns text[], p_query text, p_limit integer,
-                                        p_kinds text[], p_source text, p_since timestamptz, p_until timestamptz)
+CREATE FUNCTION record_field_candidates(p_lead text, p_patterns text[], p_query text, p_fuzzy boolean,
+                                        p_limit integer, p_kinds text[], p_source text, p_since timestamptz,
+                                        p_until timestamptz)
 RETURNS TABLE (id text, kind text, source text, external_id text, title text, data jsonb, updated_at timestamptz,
                score real)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -45,11 +47,13 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
       AND NOT r.deleted AND r.kind IN ('company', 'contact', 'lead', 'order', 'product')
       AND ((public.record_search_text(r.kind, r.data) ILIKE p_lead
             AND public.record_search_text(r.kind, r.data) ILIKE ALL(p_patterns))
-           OR p_query OPERATOR(public.<%) public.record_search_text(r.kind, r.data))
+           OR (p_fuzzy AND p_query OPERATOR(public.<%) public.record_search_text(r.kind, r.data)))
       AND (p_kinds IS NULL OR r.kind = ANY(p_kinds)) AND (p_source IS NULL OR r.source = p_source)
       AND (p_since IS NULL OR r.updated_at >= p_since) AND (p_until IS NULL OR r.updated_at < p_until)
-    ORDER BY score DESC, r.updated_at DESC, r.id
+    -- equally close: the record whose fields say least else first (a product before the orders of it)
+    ORDER BY score DESC, public.similarity(p_query, public.record_search_text(r.kind, r.data)) DESC,
+             r.updated_at DESC, r.id
     LIMIT p_limit
 $$;
-REVOKE EXECUTE ON FUNCTION record_field_candidates(text, text[], text, integer, text[], text, timestamptz,
+REVOKE EXECUTE ON FUNCTION record_field_candidates(text, text[], text, boolean, integer, text[], text, timestamptz,
                                                    timestamptz) FROM PUBLIC;  -- db/migrate.py grants the service role
