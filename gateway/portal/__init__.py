@@ -10,12 +10,26 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from gateway.portal import connectors, console, data, dead_letters, home, keys, live, oidc, search, signin
+from gateway.portal import (
+    connectors,
+    console,
+    data,
+    dead_letters,
+    health,
+    home,
+    keys,
+    live,
+    oidc,
+    search,
+    signin,
+    streams,
+)
 from gateway.portal.sessions import SessionStore
 from gateway.portal.web import SESSIONS, redirect
 from gateway.state import CONFIG, REDIS
 
 PAGE_MODULES = (signin, oidc, home, connectors, data, search, keys, console, dead_letters, live)
+PAGE_MODULES += (streams, health)  # the console's stream browser, replay and servers' health
 
 
 async def _sessions(app: web.Application) -> AsyncIterator[None]:
