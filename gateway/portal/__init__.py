@@ -18,6 +18,7 @@ from gateway.portal import (
     health,
     home,
     keys,
+    knowledge,
     live,
     oidc,
     search,
@@ -29,7 +30,7 @@ from gateway.portal.web import SESSIONS, redirect
 from gateway.state import CONFIG, REDIS
 
 PAGE_MODULES = (signin, oidc, home, connectors, data, search, keys, console, dead_letters, live)
-PAGE_MODULES += (streams, health)  # the console's stream browser, replay and servers' health
+PAGE_MODULES += (knowledge, streams, health)  # knowledge upload; the console's stream browser, replay, health
 
 
 async def _sessions(app: web.Application) -> AsyncIterator[None]:
