@@ -1,7 +1,8 @@
 """Keyword search over records' typed columns: contacts, companies and leads by name or email, orders by number,
 customer or product, products by SKU or name. These kinds are records, not indexed text: a trigram index over one
 text per record (`record_search_text`, migration 0031) finds them by any part of a word, and the hit's snippet shows
-the fields it was found by, the query's terms in **bold** as the text search's snippets have them.
+the fields it was found by, the query's terms in **bold** as the text search's snippets have them. Every term must be
+there (no near match for a typo: a trigram similarity condition made the planner read the tenant's whole table).
 
 Run inside a tenant transaction: `record_field_candidates` applies the policies' tenant condition itself (row-level
 security would keep ILIKE out of the index: docs/decisions.md).
@@ -41,7 +42,7 @@ class FieldHit:
     url: str | None
     text: str  # the fields it is found by, one line
     snippet: str  # the same, query terms in **bold**
-    score: float  # trigram word similarity of the query to those fields, 0..1
+    score: float  # trigram word similarity of the query to those fields, 0..1 (1: a whole word of them)
     updated_at: datetime
 
 
@@ -77,25 +78,24 @@ def bolded(text: str, terms: list[str]) -> str:
 
 
 async def search_fields(conn: asyncpg.Connection, query: str, k: int, filters: Filters = Filters()) -> list[FieldHit]:
-    """The transaction's tenant's top k records whose typed fields hold every term of the query (when none does:
-    those close to it, a typo), best first. Nothing when the query has no term of MIN_TERM_CHARS or the kinds asked
-    for hold none here."""
+    """The transaction's tenant's top k records whose typed fields hold every term of the query, closest first.
+    Nothing when the query has no term of MIN_TERM_CHARS or the kinds asked for hold none here."""
     terms = terms_of(query)
     kinds = [kind for kind in filters.kinds if kind in FIELD_KINDS]
     if (filters.kinds and not kinds) or not any(len(t) >= MIN_TERM_CHARS for t in terms):
         return []
-    args = (_like(max(terms, key=len)), [_like(t) for t in terms], " ".join(terms))
-    filters_args = (k, kinds or None, filters.source, filters.since, filters.until)
-    for fuzzy in (False, True):  # near matches only when nothing holds the terms: near numbers are noise
-        rows = await conn.fetch(
-            "SELECT id, kind, source, external_id, title, data::text AS data, updated_at, score "
-            "FROM record_field_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            *args,
-            fuzzy,
-            *filters_args,
-        )
-        if rows:
-            break
+    rows = await conn.fetch(
+        "SELECT id, kind, source, external_id, title, data::text AS data, updated_at, score "
+        "FROM record_field_candidates($1, $2, $3, $4, $5, $6, $7, $8)",
+        _like(max(terms, key=len)),
+        [_like(t) for t in terms],
+        " ".join(terms),
+        k,
+        kinds or None,
+        filters.source,
+        filters.since,
+        filters.until,
+    )
     hits = []
     for row in rows:
         data = _decode(row["data"])
