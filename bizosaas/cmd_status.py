@@ -9,76 +9,23 @@ that does not answer is shown DOWN with the reason, and the exit code is 1.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import asyncpg
 from redis.asyncio import Redis
 
 from bizosaas.settings import Settings
 from events.streams import all_event_streams
+from gateway.health import PROBE_TIMEOUT_S, ServerHealth, gateway_facts, postgres_facts, probe, servers_health, where
 from producers.inspect import overview
 
-PROBE_TIMEOUT_S = 3.0
 CONNECTORS_SHOWN = 12
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("status", help="servers, streams, groups, last deliveries and rates on one screen")
     parser.set_defaults(run=run)
-
-
-def _where(url: str) -> str:
-    """A URL without its credentials."""
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}{parts.path}" if parts.port else f"{parts.hostname}{parts.path}"
-
-
-async def _probe(check) -> tuple[bool, str]:
-    try:
-        return True, await asyncio.wait_for(check, PROBE_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - any failure is the answer
-        return False, (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:80]
-
-
-async def _redis_facts(redis: Redis) -> str:
-    info = await redis.info()
-    aof = "AOF on" if info.get("aof_enabled") else "AOF OFF"
-    return (
-        f"Redis {info['redis_version']}, {info['used_memory_human']} used, {aof}, "
-        f"maxmemory-policy {info.get('maxmemory_policy', '?')}"
-    )
-
-
-async def _postgres_facts(conn: asyncpg.Connection) -> str:
-    version = await conn.fetchval("SHOW server_version")
-    vector = await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-    migrations = await conn.fetchval("SELECT count(*) FROM schema_migrations")
-    return f"PostgreSQL {version.split()[0]}, pgvector {vector or 'MISSING'}, {migrations} migration(s) applied"
-
-
-def _http_json(url: str) -> tuple[int, bytes]:
-    request = urllib.request.Request(url)
-    try:
-        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S) as reply:
-            return reply.status, reply.read()
-    except urllib.error.HTTPError as exc:  # sealed Vault answers 503, an unready gateway 503: still an answer
-        return exc.code, exc.read()
-
-
-async def _vault_facts(addr: str) -> str:
-    _status, body = await asyncio.to_thread(_http_json, f"{addr.rstrip('/')}/v1/sys/health")
-    health = json.loads(body)
-    if not health.get("initialized"):
-        raise RuntimeError("not initialized")
-    if health.get("sealed"):
-        raise RuntimeError("sealed: unseal it (vault operator unseal)")
-    return f"unsealed, version {health.get('version', '?')}"
 
 
 async def _temporal_facts(address: str) -> str:
@@ -106,15 +53,6 @@ async def _temporal_facts(address: str) -> str:
     # workers that polled recently: with none, connector set-up, syncs, actions and agent runs wait for
     # `bizosaas temporal-worker`
     return "serving; " + ", ".join(counts)
-
-
-async def _gateway_facts(base: str) -> str:
-    status, body = await asyncio.to_thread(_http_json, f"{base}/readyz")
-    ready = json.loads(body)
-    down = [part for part in ("redis", "postgres", "vault") if not ready.get(part)]
-    if status != 200:
-        raise RuntimeError(f"not ready: cannot reach {', '.join(down)}")
-    return "ready (reaches redis, postgres and vault)"
 
 
 LAST_DELIVERIES = f"""
@@ -153,10 +91,10 @@ def _ago(moment: datetime | None) -> str:
     return f"{seconds:.0f} s ago"
 
 
-def _print_servers(rows: list[tuple[str, str, bool, str]]) -> None:
+def _print_servers(rows: list[ServerHealth]) -> None:
     print("servers")
-    for name, where, ok, facts in rows:
-        print(f"  {name:<9} {'ok' if ok else 'DOWN':<5} {where:<32} {facts}")
+    for row in rows:
+        print(f"  {row.name:<9} {'ok' if row.ok else 'DOWN':<5} {row.where:<32} {row.facts}")
 
 
 def _print_streams(infos, dead: dict[str, int]) -> None:
@@ -202,26 +140,26 @@ async def run(args: argparse.Namespace) -> int:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     base = f"http://{host}:{settings.port}"
     redis = Redis.from_url(settings.redis_url, socket_timeout=PROBE_TIMEOUT_S)
-    conn_ok, conn = await _probe(asyncpg.connect(settings.database_admin_url, timeout=PROBE_TIMEOUT_S))
+    conn_ok, conn = await probe(asyncpg.connect(settings.database_admin_url, timeout=PROBE_TIMEOUT_S))
     try:
-        probes = await asyncio.gather(
-            _probe(_redis_facts(redis)),
-            _probe(_postgres_facts(conn)) if conn_ok else asyncio.sleep(0, (False, conn)),
-            _probe(_vault_facts(settings.vault_addr)),
-            _probe(_temporal_facts(settings.temporal_address)),
-            _probe(_gateway_facts(base)),
-        )
-        wheres = [
-            _where(settings.redis_url),
-            _where(settings.database_admin_url),
+        places = (
+            where(settings.redis_url),
+            where(settings.database_admin_url),
             settings.vault_addr,
             settings.temporal_address,
             base,
-        ]
-        names = ["redis", "postgres", "vault", "temporal", "gateway"]
+        )
+        servers = await servers_health(
+            redis,
+            postgres_facts(conn) if conn_ok else (False, conn),
+            settings.vault_addr,
+            _temporal_facts(settings.temporal_address),
+            gateway_facts(base),
+            places,
+        )
         print(f"BizOSaaS status  {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
-        _print_servers([(n, w, ok, facts) for n, w, (ok, facts) in zip(names, wheres, probes)])
-        if probes[0][0]:
+        _print_servers(servers)
+        if servers[0].ok:
             infos, dead = await overview(redis, settings.partitions)
             _print_streams(infos, dead)
         if conn_ok:
@@ -236,7 +174,7 @@ async def run(args: argparse.Namespace) -> int:
                 f"{rates['webhooks']} ({rates['webhooks'] / 60:.1f}/s)   commands {rates['commands']}"
             )
             _print_deliveries(deliveries)
-        return 0 if all(ok for ok, _ in probes) else 1
+        return 0 if all(s.ok for s in servers) else 1
     finally:
         await redis.aclose()
         if conn_ok:

@@ -25,7 +25,6 @@ class Settings(GatewayConfig, RuntimeConfig):
     trim_interval_s: float = 30.0
     metrics_port: int = 9101  # each worker process serves /metrics here; 0 picks a free port
     metrics_host: str = "127.0.0.1"  # the address a worker's /metrics binds (0.0.0.0 in a container)
-    temporal_address: str = "127.0.0.1:7233"  # host:port of Temporal's frontend (gRPC)
     data_dir: str = ".bizosaas"  # bizosaas dev: local servers' data and logs
     redis_maxmemory: str = "1gb"  # bizosaas dev: its local Redis refuses writes past this (compose sets its own)
 

@@ -27,6 +27,8 @@ class GatewayConfig(RagConfig, ConnectorsConfig, AgentsConfig):
         default="postgresql://bizosaas_readonly:bizosaas_readonly@127.0.0.1:5432/bizosaas", repr=False
     )
     db_pool_size: int = 10  # asyncpg pool size per process
+    # host:port of Temporal's frontend (gRPC): workers start workflows there, the console's health page probes it
+    temporal_address: str = "127.0.0.1:7233"
     partitions: int = DEFAULT_PARTITIONS
     dedupe_window_s: int = DEDUPE_WINDOW_S
     admin_token: str = field(default="", repr=False)  # platform operator bearer token (BIZOSAAS_ADMIN_TOKEN)

@@ -171,22 +171,26 @@ def _range(start: str, end: str) -> tuple[tuple[int, int], tuple[int, int]]:
     response=EntryList,
 )
 async def stream_events(request: web.Request) -> web.Response:
-    stream = request.match_info["stream"]
-    decode = _decoder(stream, request.app[CONFIG].partitions)
     query = read_query(request, RangeQuery)
+    return json_response(await stream_range(request.app, request.match_info["stream"], query))
+
+
+async def stream_range(app: web.Application, stream: str, query: RangeQuery) -> EntryList:
+    """A page of one stream's entries, decoded, within the range and filters (the JSON route and the console)."""
+    decode = _decoder(stream, app[CONFIG].partitions)
     start, end = _range(query.start, query.end)
     flt = RangeFilter(start, end, query.tenant, frozenset([query.type] if query.type else []))
     if stream == DELIVERIES_STREAM:  # msgpack records have no event head to filter on
         flt = RangeFilter(start, end)
     items: list[StreamEntry] = []
     next_start = None
-    async for entry_id, fields in scan_range(request.app[REDIS], stream, flt, page=min(query.limit * 2, 1000)):
+    async for entry_id, fields in scan_range(app[REDIS], stream, flt, page=min(query.limit * 2, 1000)):
         if len(items) == query.limit:
             ms, seq = parse_id(items[-1].id)
             next_start = f"{ms}-{seq + 1}"
             break
         items.append(StreamEntry(id=entry_id, event=decode(fields)))
-    return json_response(EntryList(items=items, next=next_start))
+    return EntryList(items=items, next=next_start)
 
 
 @routes.route(
@@ -198,15 +202,19 @@ async def stream_events(request: web.Request) -> web.Response:
     response=ReplayResult,
 )
 async def post_replay(request: web.Request) -> web.Response:
-    body = await read_json(request, ReplayRequest)
+    return json_response(await replay_range(request.app, await read_json(request, ReplayRequest)))
+
+
+async def replay_range(app: web.Application, body: ReplayRequest) -> ReplayResult:
+    """Queue a range for one group (the JSON route and the console; `bizosaas replay` calls producers' replay)."""
     start, end = _range(body.start, body.end)
     flt = RangeFilter(start, end, body.tenant, frozenset(body.types))
-    archive = await request.app[ARCHIVE].reader()
+    archive = await app[ARCHIVE].reader()
     try:
-        queued = await replay(request.app[REDIS], body.group, flt, request.app[CONFIG].partitions, archive)
+        queued = await replay(app[REDIS], body.group, flt, app[CONFIG].partitions, archive)
     except UnknownGroup as exc:
         raise ProblemError("bad-request", str(exc)) from None
-    return json_response(ReplayResult(group=body.group, stream=replay_stream(body.group), queued=queued))
+    return ReplayResult(group=body.group, stream=replay_stream(body.group), queued=queued)
 
 
 def _group(request: web.Request) -> str:

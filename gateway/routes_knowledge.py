@@ -104,12 +104,24 @@ def _event_fields(tenant: str, document_id: str) -> dict:
 )
 async def post_knowledge(request: web.Request) -> web.Response:
     upload = read_query(request, KnowledgeUpload)
-    media_type = request.content_type
-    if media_type not in MEDIA_TYPES:
-        raise ProblemError("unsupported-media-type", f"send one of: {', '.join(MEDIA_TYPES)}")
+    check_media_type(request.content_type)
     rag = request.app[CONFIG]
     # whole (a single read() returns only what is buffered), under the cap, within the body timeout, gzip decoded
     body = await read_body(request, rag.rag_knowledge_max_bytes, request.app[CONFIG].body_timeout_s)
+    view = await add_document(request, upload, request.content_type, body)
+    return json_response(view, status=202, headers={"Location": f"/v1/knowledge/{view.id}"})
+
+
+def check_media_type(media_type: str) -> None:
+    if media_type not in MEDIA_TYPES:
+        raise ProblemError("unsupported-media-type", f"send one of: {', '.join(MEDIA_TYPES)}")
+
+
+async def add_document(request: web.Request, upload: KnowledgeUpload, media_type: str, body: bytes) -> KnowledgeSummary:
+    """Convert an upload read under the size cap, check it and the tenant's quota, and publish it (POST
+    /v1/knowledge and the portal's knowledge page)."""
+    check_media_type(media_type)
+    rag = request.app[CONFIG]
     try:
         if media_type in PARSED_MEDIA_TYPES:
             text = await request.app[CONVERTER].run(to_text, body, media_type, rag.rag_max_pages)
@@ -137,7 +149,7 @@ async def post_knowledge(request: web.Request) -> web.Response:
     data = KnowledgeDocument(title=title, content=text, media_type=media_type, agents=agents, size_bytes=len(body))
     event = DocumentUpserted(**_event_fields(tenant, document_id), data=data)
     await request.app[PUBLISHER].publish([event])
-    view = KnowledgeSummary(
+    return KnowledgeSummary(
         document_id,
         opaque_id("rec", tenant, "document", KNOWLEDGE_SOURCE, document_id),
         title,
@@ -147,7 +159,6 @@ async def post_knowledge(request: web.Request) -> web.Response:
         event.occurred_at,
         event_id=event.id,
     )
-    return json_response(view, status=202, headers={"Location": f"/v1/knowledge/{document_id}"})
 
 
 # metadata only: a list never reads a document's content out of the database
@@ -187,7 +198,11 @@ def _summary(row) -> KnowledgeSummary:
     response=KnowledgeList,
 )
 async def list_knowledge(request: web.Request) -> web.Response:
-    query = read_query(request, KnowledgeQuery)
+    return json_response(await knowledge_page(request, read_query(request, KnowledgeQuery)))
+
+
+async def knowledge_page(request: web.Request, query: KnowledgeQuery) -> KnowledgeList:
+    """A page of the tenant's documents, newest first (GET /v1/knowledge and the portal's knowledge page)."""
     after = decode_cursor(query.cursor, "knowledge")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
@@ -199,7 +214,7 @@ async def list_knowledge(request: web.Request) -> web.Response:
         )
     rows = [{**r, "id": r["record_id"]} for r in rows]
     items, cursor = page(rows, query.limit, "knowledge", sort_field="updated_at")
-    return json_response(KnowledgeList(items=[_summary(r) for r in items], next=cursor))
+    return KnowledgeList(items=[_summary(r) for r in items], next=cursor)
 
 
 async def _document_row(request: web.Request, with_content: bool = False):
@@ -239,9 +254,12 @@ async def get_knowledge(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def delete_knowledge(request: web.Request) -> web.Response:
+    return json_response(await remove_document(request), status=202)
+
+
+async def remove_document(request: web.Request) -> KnowledgeSummary:
+    """Publish the deletion of the document the path names (DELETE /v1/knowledge/{document_id} and the portal)."""
     view = _summary(await _document_row(request))
     event = DocumentDeleted(**_event_fields(tenant_of(request), view.id))
     await request.app[PUBLISHER].publish([event])
-    return json_response(
-        msgspec.structs.replace(view, deleted=True, event_id=event.id, updated_at=event.occurred_at), status=202
-    )
+    return msgspec.structs.replace(view, deleted=True, event_id=event.id, updated_at=event.occurred_at)

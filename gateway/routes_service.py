@@ -53,21 +53,25 @@ async def _check(probe) -> bool:
     same_body_statuses=(503,),
 )
 async def readyz(request: web.Request) -> web.Response:
-    app = request.app
+    body = await readiness(request.app)
+    return json_response(body, status=200 if body.status == "ready" else 503)
+
+
+async def readiness(app: web.Application) -> Readiness:
+    """Whether this process reaches Redis, Postgres and Vault (GET /readyz and the console's health page)."""
     redis_ok, pg_ok, vault_ok = await asyncio.gather(
         _check(app[REDIS].ping()),
         _check(app[POOL].fetchval("SELECT true")),
         _check(app[SECRETS].ping()),
     )
     ready = redis_ok and pg_ok and vault_ok
-    body = Readiness(
+    return Readiness(
         status="ready" if ready else "unavailable",
         redis=redis_ok,
         postgres=pg_ok,
         vault=vault_ok,
         search=app[WARMUP].state,
     )
-    return json_response(body, status=200 if ready else 503)
 
 
 @routes.route(

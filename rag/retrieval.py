@@ -11,6 +11,7 @@ from db.pool import tenant_transaction
 from events.ids import opaque_id
 from rag.config import RagConfig
 from rag.embedders import Embedder, LazyEmbedder
+from rag.fields import FieldHit, search_fields
 from rag.indexes import active_index
 from rag.search import Filters, Hit, Mode, search
 
@@ -48,6 +49,13 @@ class Searcher:
                     f"embeds queries with {embedder.model_id}; keyword search still works"
                 )
             return await search(conn, index, query, vector, k, mode, filters, self.config)
+
+    async def find_records(
+        self, tenant_id: str, query: str, k: int = 10, filters: Filters = Filters()
+    ) -> list[FieldHit]:
+        """Records found by their typed fields (contacts, companies, leads, orders, products: rag/fields.py)."""
+        async with tenant_transaction(self.pool, tenant_id) as conn:
+            return await search_fields(conn, query, k, filters)
 
 
 @dataclass(frozen=True)

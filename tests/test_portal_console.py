@@ -21,7 +21,7 @@ async def test_the_operator_redrives_and_discards_dead_letters(portal, redis):
     dead_ids = [i.decode() for i, _ in await redis.xrange(dead_stream("projector"))]
 
     page = await portal.operator()
-    await page.get_by_role("link", name="projector").click()
+    await page.get_by_role("link", name="projector", exact=True).click()
     assert await page.get_by_role("heading", level=1).inner_text() == "Dead letters of projector"
     table = await page.get_by_role("region", name="Dead letters").inner_text()
     assert table.count("ValueError: bad total") == 3 and "commerce.order.upserted.v2" in table

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from axe_playwright_python.async_playwright import Axe
 from gateway_helpers import Gateway
@@ -14,6 +15,7 @@ from test_gateway_admin import order
 from test_portal_access import make_connector
 from test_portal_flow import insert_order
 
+from events.knowledge import KNOWLEDGE_SOURCE
 from events.streams import stream_for_tenant
 from gateway.portal.profiles import STEPS
 from producers.deadletters import move_to_dead
@@ -46,6 +48,14 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
     tenant_id, key = await gw.create_tenant("Acme Shop")
     connector_id = await make_connector(gw, key, "Main store")
     record_id = await insert_order(admin, tenant_id, "1001", "Order 1001")
+    await admin.execute(  # a knowledge document, as the projector keeps one (the knowledge page lists it)
+        """INSERT INTO records (tenant_id, kind, source, external_id, id, title, updated_at, recorded_at, data,
+                                event_id, stream_ms, stream_seq)
+           VALUES ($1, 'document', $2, 'doc_1', 'rec_doc_1', 'Returns', now(), now(), $3::jsonb, 'evt', 1, 0)""",
+        tenant_id,
+        KNOWLEDGE_SOURCE,
+        '{"title": "Returns", "content": "Refunds in five days.", "media_type": "text/markdown", "size_bytes": 21}',
+    )
     await Publisher(redis).publish([order(tenant_id, 1001)])
     stream = stream_for_tenant(tenant_id)
     await redis.xgroup_create(stream, "projector", id="0")
@@ -74,6 +84,7 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
         "team": "/portal/team",
         "audit": "/portal/audit",
         **{f"onboarding-{step}": f"/portal/onboarding?step={step}" for step in STEPS[1:]},
+        "knowledge": "/portal/knowledge",
     }
     problems, seen = [], 0
     for width in (1024, PHONE_WIDTH):
@@ -92,6 +103,11 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
         problems += await check(operator, "console")
         await operator.goto("/console/dead-letters/projector")
         problems += await check(operator, "dead-letters")
+        console_pages = {"stream": f"/console/streams/{quote(stream, safe='')}", "replay": "/console/replay"}
+        for name, path in {**console_pages, "health": "/console/health"}.items():
+            resp = await operator.goto(path)
+            assert resp is not None and resp.status == 200, (path, resp and resp.status)
+            problems += await check(operator, name)
     assert seen == 2 * len(tenant_pages)
     assert problems == []
 

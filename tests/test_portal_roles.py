@@ -46,6 +46,13 @@ EXPECTED = {
     ("GET", "/console/"): OPERATOR,
     ("GET", "/console/dead-letters/{group}"): OPERATOR,
     ("POST", "/console/dead-letters/{group}"): OPERATOR,
+    ("GET", "/portal/knowledge"): "records:read",
+    ("POST", "/portal/knowledge"): "commands:write",
+    ("POST", "/portal/knowledge/{document_id}/delete"): "commands:write",
+    ("GET", "/console/streams/{stream}"): OPERATOR,
+    ("GET", "/console/replay"): OPERATOR,
+    ("POST", "/console/replay"): OPERATOR,
+    ("GET", "/console/health"): OPERATOR,
 }
 
 
@@ -83,6 +90,8 @@ async def test_every_page_answers_each_role_as_the_role_table_says(make_gateway,
         "key_id": "key_none",
         "group": "nogroup",
         "invite_id": "inv_none",
+        "document_id": "doc_none",
+        "stream": "bz%3Aevents%3A%7B0%7D",
     }
     keys = {"admin": admin_key} | {role: await gw.create_key(admin_key, role) for role in ROLES if role != "admin"}
     callers = {role: await signed_in(gw, key, "/portal/sign-in") for role, key in keys.items()}

@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import aiohttp_jinja2
 from aiohttp import web
 
@@ -26,6 +27,8 @@ SIGNIN_COOKIE = "bz_signin"  # the sign-in forms' CSRF token (double submit: no 
 SESSIONS = web.AppKey("portal_sessions", SessionStore)
 SESSION = web.RequestKey("portal_session", Session)
 FORM = web.RequestKey("portal_form", dict)
+# a multipart POST (a file upload): its parts after the CSRF token, read by the handler as they arrive (never whole)
+UPLOAD = web.RequestKey("portal_upload", aiohttp.MultipartReader)
 # our one script file only (static/portal.js), no third-party origin, no framing; inline styles only
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
@@ -94,7 +97,11 @@ def page(permission: str, sign_in: str = "/portal/sign-in") -> Callable[[PageHan
                     raise ProblemError("forbidden", "your role does not allow this")
                 await charge(request, principal, permission)  # the same limits as the caller's JSON requests
                 if request.method == "POST":
-                    form = dict(await request.post())
+                    if request.content_type == "multipart/form-data":
+                        request[UPLOAD] = reader = await request.multipart()
+                        form = {"csrf": await _first_part(reader, "csrf")}  # the form's first field, by its order
+                    else:
+                        form = dict(await request.post())
                     if not hmac.compare_digest(str(form.get("csrf", "")).encode(), session.csrf.encode()):
                         raise ProblemError("forbidden", "the form's CSRF token is missing or stale: reload the page")
                     request[FORM] = form
@@ -109,6 +116,16 @@ def page(permission: str, sign_in: str = "/portal/sign-in") -> Callable[[PageHan
         return run
 
     return wrap
+
+
+async def _first_part(reader: aiohttp.MultipartReader, name: str, limit: int = 200) -> str:
+    part = await reader.next()
+    if not isinstance(part, aiohttp.BodyPartReader) or part.name != name:
+        return ""
+    value = b""
+    while not part.at_eof() and len(value) <= limit:
+        value += await part.read_chunk(limit)
+    return value[:limit].decode(errors="replace")
 
 
 def redirect(location: str) -> web.Response:
