@@ -50,6 +50,8 @@ TITLE_FIELD = {
     "contact": "email",
     "message": "text",
     "comment": "content",
+    "conversation": "name",
+    "message_template": "name",
 }
 AMOUNT_FIELDS = ("total_minor", "price_minor", "amount_minor")
 

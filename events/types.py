@@ -32,6 +32,7 @@ from events.entities import (
     Task,
     UtcTime,
 )
+from events.entities_messaging import Conversation, MessageTemplate
 from events.knowledge import KnowledgeDocument
 
 # the field's meaning travels with the schema catalog (docs/events/schemas/*.json: its `description`)
@@ -130,6 +131,15 @@ SubscriptionUpserted, SubscriptionDeleted = entity_events("billing", "subscripti
 PaymentUpserted, PaymentDeleted = entity_events("billing", "payment", Payment)
 TaskUpserted, TaskDeleted = entity_events("work", "task", Task)
 DocumentUpserted, DocumentDeleted = entity_events("knowledge", "document", KnowledgeDocument)
+# --- messaging (issue 13)
+ConversationUpserted, ConversationDeleted = entity_events("messaging", "conversation", Conversation)
+MessageTemplateUpserted, MessageTemplateDeleted = entity_events("messaging", "message_template", MessageTemplate)
+MESSAGING_EVENT_TYPES: tuple[type[Event], ...] = (
+    ConversationUpserted,
+    ConversationDeleted,
+    MessageTemplateUpserted,
+    MessageTemplateDeleted,
+)
 
 
 # --- connector lifecycle (subject: kind "connector", external_id = the connector instance id) -------------------
@@ -300,7 +310,7 @@ ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
     TaskDeleted,
     DocumentUpserted,
     DocumentDeleted,
-)
+) + MESSAGING_EVENT_TYPES
 LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     ConnectorConnected,
     ConnectStarted,

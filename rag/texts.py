@@ -52,6 +52,14 @@ def _document(d: Any) -> str:
     return _lines(d.title, d.content)
 
 
+def _conversation(d: Any) -> str:
+    return _lines(d.name, d.topic, d.purpose)
+
+
+def _message_template(d: Any) -> str:
+    return _lines(f"{d.name} ({d.language})" if d.language else d.name, d.header, d.body, d.footer)
+
+
 # kind -> the text embedded for it (see the module docstring)
 TEXT_OF = {
     "product": _product,
@@ -61,6 +69,8 @@ TEXT_OF = {
     "message": _message,
     "task": _task,
     "document": _document,
+    "conversation": _conversation,
+    "message_template": _message_template,
 }
 TITLE_OF = {
     "product": lambda d: d.name,
@@ -70,6 +80,8 @@ TITLE_OF = {
     "message": lambda d: d.sender or d.channel or "message",
     "task": lambda d: d.title,
     "document": lambda d: d.title,
+    "conversation": lambda d: d.name,
+    "message_template": lambda d: d.name,
 }
 INDEXED_KINDS = frozenset(TEXT_OF)
 PARSED_KINDS = frozenset({"product", "post", "page", "comment"})  # text from HTML: converted in a child process
