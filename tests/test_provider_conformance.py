@@ -14,6 +14,7 @@ from providers.fluentcrm_server import FluentCrmSite
 from providers.lago_server import LagoAccount
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
+from providers.whatsapp_server import VERSION, WhatsAppCloud
 from providers.woocommerce_server import WooCommerceStore
 from providers.wordpress_server import WordPressSite
 from providers.zoho_server import ZohoCrm
@@ -23,6 +24,7 @@ from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.stripe import api as stripe_api
+from connectors.providers.whatsapp import api as whatsapp_api
 from connectors.registry import all_providers
 
 NOW = time.time()
@@ -310,6 +312,54 @@ class TestZohoCrm(ProviderConformance):
                 v["expected_valid"],
             )
             for v in load_vectors(self.provider)["vectors"]
+        ]
+
+
+class TestWhatsApp(ProviderConformance):
+    provider = "whatsapp"
+
+    def new_server(self) -> WhatsAppCloud:
+        return WhatsAppCloud()
+
+    def prepare(self, server: WhatsAppCloud, monkeypatch) -> None:
+        monkeypatch.setattr(whatsapp_api, "API_BASE", f"{server.url}/{VERSION}/")
+
+    def call(self, server: WhatsAppCloud) -> ApiCall:
+        config = {"waba_id": server.waba_id, "phone_number_id": server.phone_number_id}
+        return ApiCall(self.facts, config, {"access_token": server.access_token}, allow_private=True)
+
+    def seed(self, server: WhatsAppCloud, resource: Resource, count: int) -> None:
+        server.seed(templates=count)
+
+    def server_ids(self, server: WhatsAppCloud, resource: Resource) -> list[str]:
+        return server.ids()
+
+    def action_input(self, server: WhatsAppCloud, action: Action) -> dict[str, Any]:
+        if action.name == "send_text":
+            return {"to": "16315551181", "text": "Your order shipped"}
+        assert action.name == "send_template"
+        (made,) = server.seed(templates=1)
+        name = server.templates[made]["name"]
+        return {"to": "16315551181", "template": name, "language": "en_US", "body_parameters": ["Ana", "#1001"]}
+
+    def action_applied(self, server: WhatsAppCloud, action: Action, input: dict, result: dict) -> bool:
+        last = server.sent[-1]
+        if action.name == "send_text":
+            return last["text"]["body"] == input["text"] and result["id"].startswith("wamid.")
+        parameters = [p["text"] for p in last["template"]["components"][0]["parameters"]]
+        return last["template"]["name"] == input["template"] and parameters == input["body_parameters"]
+
+    def signed_vectors(self) -> list[SignedVector]:
+        vectors = load_vectors(self.provider)
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {"X-Hub-Signature-256": v["expected_X-Hub-Signature-256"]}),
+                [v["app_secret"]],
+                NOW,
+                v.get("expected_valid", True),
+            )
+            for v in vectors["derived_vectors"] + vectors["negative_vectors"]
         ]
 
 
