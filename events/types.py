@@ -273,7 +273,7 @@ class AgentRunFailed(Event, frozen=True, kw_only=True, tag="agent.run.failed.v1"
     latency_ms: int = 0
 
 
-ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
+ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (  # noqa: RUF005 - each family adds its tuple with +
     ContactUpserted,
     ContactDeleted,
     CompanyUpserted,

@@ -29,6 +29,7 @@ from connectors.registry import all_providers
 
 NOW = time.time()
 WC_HEADER = "X-WC-Webhook-Signature"
+HUB_HEADER = "X-Hub-Signature-256"
 
 
 class TestWooCommerce(ProviderConformance):
@@ -354,7 +355,7 @@ class TestWhatsApp(ProviderConformance):
         return [
             SignedVector(
                 v["body_file"],
-                request(fixture(self.provider, v["body_file"]), {"X-Hub-Signature-256": v["expected_X-Hub-Signature-256"]}),
+                request(fixture(self.provider, v["body_file"]), {HUB_HEADER: v[f"expected_{HUB_HEADER}"]}),
                 [v["app_secret"]],
                 NOW,
                 v.get("expected_valid", True),

@@ -56,7 +56,7 @@ def test_an_inbound_text_is_a_message_and_its_sender_a_conversation():
 
 
 def test_statuses_update_the_sent_messages_and_a_template_status_asks_for_a_sync():
-    body, headers, secret = signed("messages.statuses.json")
+    body, headers, _ = signed("messages.statuses.json")
     delivered, failed = PROVIDER.normalize(ctx(), PROVIDER.topic(request(body, headers)), request(body, headers))
     assert delivered.data.provider_data["status"] == "delivered" and delivered.data.sent_at is None
     assert delivered.data.conversation_external_id == "16505551234"

@@ -96,7 +96,8 @@ class WhatsAppCloud:
         if self.failures:
             status, code, retry_after = self.failures.pop(0)
             headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
-            return graph_error(status, code, "(#80007) Rate limit hit" if code == 80007 else "Service unavailable", headers)
+            message = "(#80007) Rate limit hit" if code == 80007 else "Service unavailable"
+            return graph_error(status, code, message, headers)
         return None
 
     async def phone(self, request: web.Request) -> web.Response:
@@ -120,7 +121,8 @@ class WhatsAppCloud:
             body["paging"] = {"cursors": {"before": _cursor(start), "after": _cursor(start + len(chosen) - 1)}}
             if start + len(chosen) < len(listed):
                 after = body["paging"]["cursors"]["after"]
-                body["paging"]["next"] = f"{self.url}/{VERSION}/{self.waba_id}/message_templates?limit={limit}&after={after}"
+                path = f"/{VERSION}/{self.waba_id}/message_templates"
+                body["paging"]["next"] = f"{self.url}{path}?limit={limit}&after={after}"
         return web.json_response(body)
 
     async def send(self, request: web.Request) -> web.Response:
@@ -145,7 +147,7 @@ class WhatsAppCloud:
         if kind not in ("text", "template"):
             return graph_error(400, 100, "(#100) Invalid parameter")
         self.sent.append(body)
-        wamid = "wamid.HBgLMTU1NTAxMDAxOTkVAgARGBI" + base64.b32encode(str(len(self.sent)).encode()).decode().rstrip("=")
+        wamid = "wamid.HBgLMTU1NTAxMDAxOTkVAgARGBI" + base64.b32encode(str(len(self.sent)).encode()).decode()
         message: dict[str, Any] = {"id": wamid}
         if kind == "template":
             message["message_status"] = "accepted"
