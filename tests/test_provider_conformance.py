@@ -14,6 +14,7 @@ from providers.fluentcrm_server import FluentCrmSite
 from providers.lago_server import LagoAccount
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
+from providers.telegram_server import TelegramBots
 from providers.whatsapp_server import VERSION, WhatsAppCloud
 from providers.woocommerce_server import WooCommerceStore
 from providers.wordpress_server import WordPressSite
@@ -24,12 +25,14 @@ from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.stripe import api as stripe_api
+from connectors.providers.telegram import api as telegram_api
 from connectors.providers.whatsapp import api as whatsapp_api
 from connectors.registry import all_providers
 
 NOW = time.time()
 WC_HEADER = "X-WC-Webhook-Signature"
 HUB_HEADER = "X-Hub-Signature-256"
+TELEGRAM_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class TestWooCommerce(ProviderConformance):
@@ -361,6 +364,44 @@ class TestWhatsApp(ProviderConformance):
                 v.get("expected_valid", True),
             )
             for v in vectors["derived_vectors"] + vectors["negative_vectors"]
+        ]
+
+
+class TestTelegram(ProviderConformance):
+    provider = "telegram"
+
+    def new_server(self) -> TelegramBots:
+        return TelegramBots()
+
+    def prepare(self, server: TelegramBots, monkeypatch) -> None:
+        monkeypatch.setattr(telegram_api, "API_BASE", server.url)
+
+    def call(self, server: TelegramBots) -> ApiCall:
+        return ApiCall(self.facts, {}, {"bot_token": server.token}, allow_private=True)
+
+    def action_input(self, server: TelegramBots, action: Action) -> dict[str, Any]:
+        assert action.name == "send_message"
+        return {"chat_id": "111222333", "text": "Your order shipped", "parse_mode": "HTML"}
+
+    def action_applied(self, server: TelegramBots, action: Action, input: dict, result: dict) -> bool:
+        return server.sent[-1]["text"] == input["text"] and result["id"] == f"111222333:{len(server.sent) + 100}"
+
+    def tampered(self, delivery: WebhookRequest) -> WebhookRequest:
+        """The proof is the header's token, not a signature of the bytes: another token is refused."""
+        headers = dict(delivery.headers)
+        headers[TELEGRAM_HEADER] = headers[TELEGRAM_HEADER][:-1] + "x"
+        return request(delivery.body, headers, delivery.content_type)
+
+    def signed_vectors(self) -> list[SignedVector]:
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {TELEGRAM_HEADER: v[TELEGRAM_HEADER]}),
+                [v["secret_token"]],
+                NOW,
+                v["expected_valid"],
+            )
+            for v in load_vectors(self.provider)["vectors"]
         ]
 
 
