@@ -35,6 +35,8 @@ def test_registry_discovers_the_providers():
         "slack",
         "standard-webhooks",
         "stripe",
+        "telegram",
+        "whatsapp",
         "woocommerce",
         "wordpress",
         "zapier",

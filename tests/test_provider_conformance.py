@@ -13,6 +13,7 @@ from provider_conformance import ProviderConformance, SignedVector, fixture, loa
 from providers.fluentcrm_server import FluentCrmSite
 from providers.lago_server import LagoAccount
 from providers.shopify_server import ShopifyShop
+from providers.slack_server import SlackWorkspace
 from providers.stripe_server import StripeAccount
 from providers.telegram_server import TelegramBots
 from providers.whatsapp_server import VERSION, WhatsAppCloud
@@ -24,6 +25,7 @@ from webhook_support import FORM, request
 from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
+from connectors.providers.slack import api as slack_api
 from connectors.providers.stripe import api as stripe_api
 from connectors.providers.telegram import api as telegram_api
 from connectors.providers.whatsapp import api as whatsapp_api
@@ -143,6 +145,29 @@ class TestShopify(ProviderConformance):
 
 class TestSlack(ProviderConformance):
     provider = "slack"
+
+    def new_server(self) -> SlackWorkspace:
+        return SlackWorkspace()
+
+    def prepare(self, server: SlackWorkspace, monkeypatch) -> None:
+        monkeypatch.setattr(slack_api, "API_BASE", server.url + "/api/")
+
+    def call(self, server: SlackWorkspace) -> ApiCall:
+        return ApiCall(self.facts, {}, {ACCESS_TOKEN: server.token, "webhook_secret": "x"}, allow_private=True)
+
+    def seed(self, server: SlackWorkspace, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: SlackWorkspace, resource: Resource) -> list[str]:
+        return list(server.channels) if resource.name == "conversations" else server.message_ids()
+
+    def action_input(self, server: SlackWorkspace, action: Action) -> dict[str, Any]:
+        assert action.name == "post_message"
+        return {"channel": server.channel("support"), "text": "Order #1001 shipped"}
+
+    def action_applied(self, server: SlackWorkspace, action: Action, input: dict, result: dict) -> bool:
+        said = server.history[input["channel"]]
+        return [m["text"] for m in said] == [input["text"]] and result["id"] == f"{input['channel']}:{said[0]['ts']}"
 
     def signed_vectors(self) -> list[SignedVector]:
         found = []

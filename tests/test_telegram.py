@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from factories import local_http_server, running, wait_for
-from gateway_helpers import Gateway
+from gateway_helpers import Gateway, finished_command
 from providers.telegram_server import TelegramBots
 from temporalio.client import Client
 from webhook_support import fixture, request
@@ -175,11 +175,7 @@ async def test_set_up_registers_the_webhook_a_message_arrives_a_reply_is_sent_an
         assert resp.status == 202, await resp.text()
         command_id = (await resp.json())["id"]
 
-        async def sent():
-            found = await _json(gw, key, f"/v1/commands/{command_id}")
-            return found if found["status"] in ("completed", "failed") else None
-
-        command = await wait_for(sent, timeout_s=TIMEOUT_S)
+        command = await wait_for(lambda: finished_command(gw, key, command_id), timeout_s=TIMEOUT_S)
         assert command["status"] == "completed", command
         assert command["result"] == {"id": "111222333:101", "chat_id": "111222333"}
         assert [m["text"] for m in bots.sent] == ["Thanks!"]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from factories import local_http_server, running, wait_for
-from gateway_helpers import Gateway
+from gateway_helpers import Gateway, finished_command
 from providers.whatsapp_server import VERSION, WhatsAppCloud
 from webhook_support import fixture, request, vectors
 
@@ -178,11 +178,7 @@ async def test_send_text_through_the_action_route_reaches_the_cloud_api(gw: Gate
         assert resp.status == 202, await resp.text()
         command_id = (await resp.json())["id"]
 
-        async def finished():
-            answer = await (await gw.get(f"/v1/commands/{command_id}", headers=gw.bearer(key))).json()
-            return answer if answer["status"] in ("completed", "failed") else None
-
-        answer = await wait_for(finished, timeout_s=TIMEOUT_S)
+        answer = await wait_for(lambda: finished_command(gw, key, command_id), timeout_s=TIMEOUT_S)
     assert answer["status"] == "completed", answer
     assert answer["result"]["id"].startswith("wamid.") and answer["result"]["to"] == "16315551181"
     assert [m["text"]["body"] for m in cloud.sent] == ["Your order shipped"]
