@@ -144,7 +144,7 @@ async def post_webhook(request: web.Request) -> web.StreamResponse:
     summary="Answer a provider's endpoint check (Meta's hub.challenge, against the connector's verify token)",
     response=str,
     response_content_type="text/plain",
-    errors=(400, 403, 404, 429),
+    errors=(400, 403, 404, 405, 429),
 )
 async def get_webhook(request: web.Request) -> web.StreamResponse:
     """A provider that checks the endpoint with a GET (its module has `challenge(query, secrets)`): the answer it
