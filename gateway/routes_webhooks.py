@@ -154,7 +154,10 @@ async def get_webhook(request: web.Request) -> web.StreamResponse:
     if target is None:
         raise ProblemError("not-found", "no such webhook endpoint")
     request[LOG_TENANT] = target.tenant_id
-    provider = get_provider(target.provider)
+    try:
+        provider = get_provider(target.provider)
+    except UnknownProvider:
+        raise ProblemError("not-found", "this endpoint's provider is not available") from None
     challenge = getattr(provider, "challenge", None)
     if challenge is None:
         raise ProblemError("method-not-allowed", f"{target.provider} delivers with POST only")
