@@ -1,7 +1,7 @@
 """WhatsApp Business (Cloud API): the webhook mapping (inbound messages, statuses, template status), the GET
 verification check and signed deliveries through the gateway, the Graph API's pages and failures against a local
-Cloud API (tests/providers/whatsapp_server.py), and `send_text` through POST /v1/connectors/{id}/actions/{action} ->
-command -> Temporal activity -> the local server."""
+Cloud API (tests/providers/whatsapp_server.py), and the set-up's template import and `send_text` through POST
+/v1/connectors/{id}/actions/{action} -> command -> Temporal activity -> the local server."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from connectors.base import ApiCall, IngestContext, ProviderBusy, ProviderRefuse
 from connectors.providers.whatsapp import api
 from connectors.registry import get_facts, get_provider
 from consumers.commands import RunnerContext, commands_group
+from consumers.projector import projector_group
+from events.streams import DEFAULT_PARTITIONS
 from events.types import ChangeNotified, ConversationUpserted, MessageUpserted
 
 FACTS = get_facts("whatsapp")
@@ -157,7 +159,11 @@ async def test_the_gateway_answers_the_check_and_takes_signed_deliveries(gw: Gat
     assert (await gw.post(hook, data=body, headers=bad)).status == 401
 
 
-async def test_send_text_through_the_action_route_reaches_the_cloud_api(gw: Gateway, cloud, redis, pool, temporal):
+async def test_connect_imports_the_templates_and_send_text_runs_through_the_action_route(
+    gw: Gateway, cloud, redis, pool, temporal
+):
+    approved = cloud.seed(templates=3)
+    cloud.seed(templates=1, status="REJECTED")
     _, key = await gw.create_tenant()
     resp = await gw.post(
         "/v1/connectors",
@@ -173,7 +179,20 @@ async def test_send_text_through_the_action_route_reaches_the_cloud_api(gw: Gate
     route = f"/v1/connectors/{connector_id}/actions/send_text"
     resp = await gw.post(route, json={"to": "+1 631", "text": "hi"}, headers=gw.bearer(key))
     assert resp.status == 422  # the input schema: digits only
-    async with running(redis, [commands_group(RunnerContext(pool, redis, temporal))]):
+    groups = [commands_group(RunnerContext(pool, redis, temporal)), projector_group(pool, DEFAULT_PARTITIONS)]
+    async with running(redis, groups):
+
+        async def templates():  # the creation's connect command: set-up, then the initial sync
+            resp = await gw.get("/v1/records/message_template", params={"source": connector_id}, headers=gw.bearer(key))
+            items = (await resp.json())["items"]
+            return items if len(items) == 4 else None
+
+        imported = {t["external_id"]: t for t in await wait_for(templates, timeout_s=TIMEOUT_S)}
+        assert set(imported) == set(cloud.ids())
+        first = imported[approved[0]]["data"]
+        assert (first["status"], first["language"], first["category"]) == ("APPROVED", "en_US", "UTILITY")
+        assert first["body"] == "Hi {{1}}, your order {{2}} has shipped."
+
         resp = await gw.post(route, json={"to": "16315551181", "text": "Your order shipped"}, headers=gw.bearer(key))
         assert resp.status == 202, await resp.text()
         command_id = (await resp.json())["id"]
