@@ -6,22 +6,26 @@ route."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway, finished_command
 from providers.slack_server import CLIENT_ID, CLIENT_SECRET, SlackWorkspace
+from webhook_support import request
 
 from connectors import sync_pages
-from connectors.base import ApiCall, PageCursorGone, ProviderBusy, ProviderRefused
+from connectors.base import ApiCall, IngestContext, PageCursorGone, ProviderBusy, ProviderRefused
 from connectors.credentials import VaultSecrets
 from connectors.oauth import ACCESS_TOKEN
 from connectors.providers.slack import api
-from connectors.registry import get_facts
+from connectors.registry import get_facts, get_provider
 from consumers.commands import RunnerContext, commands_group
 from consumers.projector import projector_group
 from events.streams import DEFAULT_PARTITIONS
+from events.types import ChangeNotified, ConversationDeleted
 
 FACTS = get_facts("slack")
 CONVERSATIONS, MESSAGES = FACTS.resource("conversations"), FACTS.resource("messages")
@@ -141,3 +145,26 @@ async def test_install_imports_channels_and_history_and_post_message_runs(
     assert command["result"] == {"id": f"{general}:{posted['ts']}", "channel": general}
     assert (posted["text"], posted["thread_ts"]) == ("Thanks!", said[0]["ts"])
     assert bot_token not in str(command)
+
+
+def test_channel_events_ask_for_the_conversations_sync_and_a_deleted_channel_is_a_tombstone():
+    """The inner events as api.slack.com/events/channel_created, channel_rename, channel_deleted show them."""
+    slack = get_provider("slack")
+    ctx = IngestContext("tenant-slack", "con_slack", "Ev1", datetime(2026, 1, 1, tzinfo=UTC))
+    created = {"type": "channel_created", "channel": {"id": "C024BE91L", "name": "fun", "created": 1360782804}}
+    renamed = {"type": "channel_rename", "channel": {"id": "C02ELGNBH", "name": "new_name", "created": 1360782804}}
+    deleted = {"type": "channel_deleted", "channel": "C024BE91L"}
+    found = []
+    for inner in (created, renamed, deleted):
+        body = json.dumps({"type": "event_callback", "event_id": "Ev1", "event_time": 1360782900, "event": inner})
+        delivery = request(body.encode())
+        (event,) = slack.normalize(ctx, slack.topic(delivery), delivery)
+        found.append(event)
+    assert [type(e) for e in found] == [ChangeNotified, ChangeNotified, ConversationDeleted]
+    assert [(e.subject.kind, e.subject.external_id) for e in found] == [
+        ("conversation", "C024BE91L"),
+        ("conversation", "C02ELGNBH"),
+        ("conversation", "C024BE91L"),
+    ]
+    assert (found[0].resource, found[1].operation) == ("conversations", "rename")
+    assert found[2].occurred_at == datetime.fromtimestamp(1360782900, UTC)
