@@ -19,7 +19,7 @@ from webhook_support import request
 from connectors import sync_pages
 from connectors.base import ApiCall, IngestContext, PageCursorGone, ProviderBusy, ProviderRefused
 from connectors.credentials import VaultSecrets
-from connectors.oauth import ACCESS_TOKEN
+from connectors.oauth import ACCESS_TOKEN, REFRESH_TOKEN
 from connectors.providers.slack import api
 from connectors.registry import get_facts, get_provider
 from consumers.commands import RunnerContext, commands_group
@@ -168,3 +168,30 @@ def test_channel_events_ask_for_the_conversations_sync_and_a_deleted_channel_is_
     ]
     assert (found[0].resource, found[1].operation) == ("conversations", "rename")
     assert found[2].occurred_at == datetime.fromtimestamp(1360782900, UTC)
+
+
+async def test_a_rotating_token_comes_from_the_token_source_and_is_asked_again_once_when_expired(workspace):
+    workspace.seed(conversations=2)
+    workspace.expired.add("xoxe.xoxb-old")
+    asked: list[str | None] = []
+
+    async def source(rejected: str | None = None) -> str:  # the sync's token source, as connectors/access_tokens.py
+        asked.append(rejected)
+        return "xoxe.xoxb-old" if rejected is None else workspace.token
+
+    rotating = {ACCESS_TOKEN: "xoxe.xoxb-old", REFRESH_TOKEN: "xoxe-1-refresh"}
+    call = ApiCall(FACTS, {}, rotating, allow_private=True, access_token=source)
+    page = await api.read_page(call, CONVERSATIONS, 1)
+    assert len(page.objects) == 2 and asked == [None, "xoxe.xoxb-old"]
+    # without a refresh token (rotation off) the stored token is used as it is, and the source is never asked
+    asked.clear()
+    fixed = ApiCall(FACTS, {}, {ACCESS_TOKEN: workspace.token}, allow_private=True, access_token=source)
+    assert len((await api.read_page(fixed, CONVERSATIONS, 1)).objects) == 2 and asked == []
+    # a token that stays expired is refused, naming the fix
+    stuck = ApiCall(FACTS, {}, rotating, allow_private=True, access_token=lambda rejected=None: _expired())
+    with pytest.raises(ProviderRefused, match="token_expired"):
+        await api.read_page(stuck, CONVERSATIONS, 1)
+
+
+async def _expired() -> str:
+    return "xoxe.xoxb-old"

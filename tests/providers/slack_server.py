@@ -2,7 +2,8 @@
 "Rate limits"; the methods conversations.list, conversations.history, chat.postMessage, auth.test, oauth.v2.access).
 
 - `Authorization: Bearer <bot token>`: without one HTTP 200 `{"ok": false, "error": "not_authed"}`, with another
-  `invalid_auth`; every error is HTTP 200 with `ok: false` but rate limiting: HTTP 429, `Retry-After`, `ratelimited`.
+  `invalid_auth`, with an expired rotating token `token_expired`; every error is HTTP 200 with `ok: false` but rate
+  limiting: HTTP 429, `Retry-After`, `ratelimited`.
 - `conversations.list` (types, exclude_archived, limit, cursor) and `conversations.history` (channel, limit, cursor,
   oldest, latest, inclusive; newest first, `has_more`; `not_in_channel` for a channel the bot is not in): cursors are
   opaque (base64 of an offset), `response_metadata.next_cursor` empty at the end, a cursor not made here
@@ -41,6 +42,7 @@ def _offset(cursor: str) -> int | None:
 @dataclass
 class SlackWorkspace:
     tokens: set[str] = field(default_factory=lambda: {"xoxb-local-bot-token"})
+    expired: set[str] = field(default_factory=set)  # rotated tokens past their 12 hours: `token_expired`
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> conversation, in creation order
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> messages, oldest first
     codes: dict[str, str] = field(default_factory=dict)  # code -> redirect_uri
@@ -130,6 +132,8 @@ class SlackWorkspace:
         auth = request.headers.get("Authorization", "")
         if not auth:
             return self._error("not_authed")
+        if auth.removeprefix("Bearer ") in self.expired:
+            return self._error("token_expired")
         if auth.removeprefix("Bearer ") not in self.tokens:
             return self._error("invalid_auth")
         if self.failures:
