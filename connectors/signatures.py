@@ -107,3 +107,16 @@ def standard_webhooks_signature(secrets_: Sequence[str], msg_id: str, timestamp:
     message = f"{msg_id}.{timestamp}.".encode() + body
     keys = b64_secret_keys(secrets_, STANDARD_WEBHOOKS_PREFIX)
     return " ".join("v1," + b64(hmac.new(key, message, hashlib.sha256).digest()) for key in keys)
+
+
+def verify_token(given: str | None, tokens: Sequence[str], what: str) -> None:
+    """Pass when `given` equals one of `tokens` (a shared secret sent as is: Telegram's
+    X-Telegram-Bot-Api-Secret-Token, Meta's hub.verify_token), compared in constant time against every one."""
+    if not given:
+        raise SignatureError(f"{what}: none given")
+    candidate = given.encode()
+    expected = [t.encode() for t in tokens if t]
+    if not expected:
+        raise SignatureError(f"{what}: no secret is configured for this connector")
+    if not any([hmac.compare_digest(candidate, token) for token in expected]):  # noqa: C419 - no short cut
+        raise SignatureError(f"{what}: matches no configured secret")

@@ -111,12 +111,15 @@ async def run_sync(command: StartSync, ctx: RunnerContext) -> str:
 
 
 async def run_connect(command: ConnectConnector, ctx: RunnerContext) -> str:
-    """Test the connection, then the initial sync of every resource (a workflow); webhooks-only providers: nothing."""
+    """Test the connection, then the initial sync of every resource (a workflow) and the webhooks the set-up
+    registers; webhooks-only providers: nothing. A provider with nothing to sync (Telegram) gets no schedule."""
     facts = get_facts(await _provider_of(ctx, command, command.connector_id))
-    if facts.api is None or not facts.resources:
+    if facts.api is None or not (facts.resources or facts.webhooks.registration == "by_setup"):
         return f"{facts.provider} is webhooks only: nothing to set up"
     client = await temporal_client(ctx.temporal)
     started = await start_connect(client, command.tenant_id, command.connector_id)
+    if not facts.resources:
+        return f"started {started}; nothing to sync, so no schedule"
     schedule = await _set_schedule(ctx, client, command.tenant_id, command.connector_id)
     return f"started {started}; {schedule}"
 

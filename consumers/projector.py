@@ -57,6 +57,8 @@ TITLE_FIELD = {
     "ad_performance": "date",  # ads and analytics (issue 13); the other new kinds have a name
     "report_row": "date",
     "product_status": "title",
+    "conversation": "name",
+    "message_template": "name",
 }
 AMOUNT_FIELDS = ("total_minor", "price_minor", "amount_minor", "spend_minor")
 

@@ -32,6 +32,7 @@ from events.entities import (
     Task,
     UtcTime,
 )
+from events.entities_messaging import Conversation, MessageTemplate
 from events.entities_work import Cycle, Member, Project, TaskList
 from events.knowledge import KnowledgeDocument
 
@@ -197,6 +198,16 @@ ADS_EVENT_TYPES: tuple[type[Event], ...] = (
     TagVariableDeleted,
     ProductStatusUpserted,
     ProductStatusDeleted,
+)
+
+# --- messaging (issue 13)
+ConversationUpserted, ConversationDeleted = entity_events("messaging", "conversation", Conversation)
+MessageTemplateUpserted, MessageTemplateDeleted = entity_events("messaging", "message_template", MessageTemplate)
+MESSAGING_EVENT_TYPES: tuple[type[Event], ...] = (
+    ConversationUpserted,
+    ConversationDeleted,
+    MessageTemplateUpserted,
+    MessageTemplateDeleted,
 )
 
 
@@ -374,6 +385,7 @@ ENTITY_EVENT_TYPES: tuple[type[Event], ...] = (
     DocumentDeleted,
     *WORK_EVENT_TYPES,
     *ADS_EVENT_TYPES,
+    *MESSAGING_EVENT_TYPES,
 )
 LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     ConnectorConnected,

@@ -1,4 +1,5 @@
-"""`POST /v1/webhooks/{connector_id}`: verify, dedupe, normalize, publish, answer fast.
+"""`POST /v1/webhooks/{connector_id}`: verify, dedupe, normalize, publish, answer fast; `GET` answers a provider's
+endpoint check (Meta's hub.challenge).
 
 Order of checks: unknown connector 404, declared size over the limit 413 (before reading), content type or
 Content-Encoding the provider never sends 415, body read within the body timeout (408) and under the cap (413),
@@ -134,6 +135,44 @@ async def post_webhook(request: web.Request) -> web.StreamResponse:
         await _refused(request, target, connector_id, provider, problem)
         raise
     return await _accept(request, target, connector_id, provider, delivery, handshake)
+
+
+@routes.route(
+    "GET",
+    "/v1/webhooks/{connector_id}",
+    permission="public",
+    summary="Answer a provider's endpoint check (Meta's hub.challenge, against the connector's verify token)",
+    response=str,
+    response_content_type="text/plain",
+    errors=(400, 403, 404, 405, 429),
+)
+async def get_webhook(request: web.Request) -> web.StreamResponse:
+    """A provider that checks the endpoint with a GET (its module has `challenge(query, secrets)`): the answer it
+    expects, 403 for a wrong token (charged and logged like a bad signature), 400 for a query that is no check."""
+    connector_id = request.match_info["connector_id"]
+    target = await request.app[TARGETS].get(connector_id)
+    if target is None:
+        raise ProblemError("not-found", "no such webhook endpoint")
+    request[LOG_TENANT] = target.tenant_id
+    try:
+        provider = get_provider(target.provider)
+    except UnknownProvider:
+        raise ProblemError("not-found", "this endpoint's provider is not available") from None
+    challenge = getattr(provider, "challenge", None)
+    if challenge is None:
+        raise ProblemError("method-not-allowed", f"{target.provider} delivers with POST only")
+    values = await request.app[SECRETS].read(target.tenant_id, connector_id) or {}
+    try:
+        answer = challenge(request.query, values)
+    except SignatureError as exc:
+        log.warning("endpoint check refused: %s", exc, extra={"tenant_id": target.tenant_id})
+        problem = ProblemError("forbidden", "the verify token is not this connector's")
+        await _refused(request, target, connector_id, provider, problem)
+        raise problem from None
+    if answer is None:
+        raise ProblemError("bad-request", f"not an endpoint check {target.provider} sends")
+    metrics.WEBHOOKS.labels(target.provider, OTHER, "handshake").inc()
+    return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type)
 
 
 async def _authentic(

@@ -56,6 +56,14 @@ def _ad(d: Any) -> str:
     return _lines(d.name, "\n".join(d.headlines), "\n".join(d.descriptions))
 
 
+def _conversation(d: Any) -> str:
+    return _lines(d.name, d.topic, d.purpose)
+
+
+def _message_template(d: Any) -> str:
+    return _lines(f"{d.name} ({d.language})" if d.language else d.name, d.header, d.body, d.footer)
+
+
 # kind -> the text embedded for it (see the module docstring)
 TEXT_OF = {
     "product": _product,
@@ -66,6 +74,8 @@ TEXT_OF = {
     "task": _task,
     "document": _document,
     "ad": _ad,  # what an ad says (headlines, descriptions): "which ads mention free shipping?"
+    "conversation": _conversation,
+    "message_template": _message_template,
 }
 TITLE_OF = {
     "product": lambda d: d.name,
@@ -76,6 +86,8 @@ TITLE_OF = {
     "task": lambda d: d.title,
     "document": lambda d: d.title,
     "ad": lambda d: d.name or (d.headlines[0] if d.headlines else "ad"),
+    "conversation": lambda d: d.name,
+    "message_template": lambda d: d.name,
 }
 INDEXED_KINDS = frozenset(TEXT_OF)
 PARSED_KINDS = frozenset({"product", "post", "page", "comment"})  # text from HTML: converted in a child process

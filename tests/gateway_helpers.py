@@ -181,3 +181,9 @@ async def make_gateway(servers, migrated, vault, issuer, redis, admin):
 @pytest.fixture
 async def gw(make_gateway) -> Gateway:
     return await make_gateway()
+
+
+async def finished_command(gw: Gateway, key: str, command_id: str) -> dict | None:
+    """GET /v1/commands/{id} once it completed or failed (for wait_for), else None."""
+    found = await (await gw.get(f"/v1/commands/{command_id}", headers=gw.bearer(key))).json()
+    return found if found["status"] in ("completed", "failed") else None

@@ -21,8 +21,11 @@ from providers.google_tag_manager_server import TagManager
 from providers.lago_server import LagoAccount
 from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
+from providers.slack_server import SlackWorkspace
 from providers.stripe_server import StripeAccount
+from providers.telegram_server import TelegramBots
 from providers.trello_server import TrelloAccount
+from providers.whatsapp_server import VERSION, WhatsAppCloud
 from providers.woocommerce_server import WooCommerceStore
 from providers.wordpress_server import WordPressSite
 from providers.zoho_server import ZohoCrm
@@ -31,12 +34,17 @@ from webhook_support import FORM, request
 from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
+from connectors.providers.slack import api as slack_api
 from connectors.providers.stripe import api as stripe_api
+from connectors.providers.telegram import api as telegram_api
 from connectors.providers.trello import api as trello_api
+from connectors.providers.whatsapp import api as whatsapp_api
 from connectors.registry import all_providers
 
 NOW = time.time()
 WC_HEADER = "X-WC-Webhook-Signature"
+HUB_HEADER = "X-Hub-Signature-256"
+TELEGRAM_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class TestWooCommerce(ProviderConformance):
@@ -147,6 +155,29 @@ class TestShopify(ProviderConformance):
 
 class TestSlack(ProviderConformance):
     provider = "slack"
+
+    def new_server(self) -> SlackWorkspace:
+        return SlackWorkspace()
+
+    def prepare(self, server: SlackWorkspace, monkeypatch) -> None:
+        monkeypatch.setattr(slack_api, "API_BASE", server.url + "/api/")
+
+    def call(self, server: SlackWorkspace) -> ApiCall:
+        return ApiCall(self.facts, {}, {ACCESS_TOKEN: server.token, "webhook_secret": "x"}, allow_private=True)
+
+    def seed(self, server: SlackWorkspace, resource: Resource, count: int) -> None:
+        server.seed(**{resource.name: count})
+
+    def server_ids(self, server: SlackWorkspace, resource: Resource) -> list[str]:
+        return list(server.channels) if resource.name == "conversations" else server.message_ids()
+
+    def action_input(self, server: SlackWorkspace, action: Action) -> dict[str, Any]:
+        assert action.name == "post_message"
+        return {"channel": server.channel("support"), "text": "Order #1001 shipped"}
+
+    def action_applied(self, server: SlackWorkspace, action: Action, input: dict, result: dict) -> bool:
+        said = server.history[input["channel"]]
+        return [m["text"] for m in said] == [input["text"]] and result["id"] == f"{input['channel']}:{said[0]['ts']}"
 
     def signed_vectors(self) -> list[SignedVector]:
         found = []
@@ -535,6 +566,92 @@ class TestGoogleTagManager(ProviderConformance):
         container = next(iter(server.containers))
         version = server.versions[container][server.live[container]]
         return version["name"] == input["name"] and result["id"] == version["containerVersionId"]
+
+
+class TestWhatsApp(ProviderConformance):
+    provider = "whatsapp"
+
+    def new_server(self) -> WhatsAppCloud:
+        return WhatsAppCloud()
+
+    def prepare(self, server: WhatsAppCloud, monkeypatch) -> None:
+        monkeypatch.setattr(whatsapp_api, "API_BASE", f"{server.url}/{VERSION}/")
+
+    def call(self, server: WhatsAppCloud) -> ApiCall:
+        config = {"waba_id": server.waba_id, "phone_number_id": server.phone_number_id}
+        return ApiCall(self.facts, config, {"access_token": server.access_token}, allow_private=True)
+
+    def seed(self, server: WhatsAppCloud, resource: Resource, count: int) -> None:
+        server.seed(templates=count)
+
+    def server_ids(self, server: WhatsAppCloud, resource: Resource) -> list[str]:
+        return server.ids()
+
+    def action_input(self, server: WhatsAppCloud, action: Action) -> dict[str, Any]:
+        if action.name == "send_text":
+            return {"to": "16315551181", "text": "Your order shipped"}
+        assert action.name == "send_template"
+        (made,) = server.seed(templates=1)
+        name = server.templates[made]["name"]
+        return {"to": "16315551181", "template": name, "language": "en_US", "body_parameters": ["Ana", "#1001"]}
+
+    def action_applied(self, server: WhatsAppCloud, action: Action, input: dict, result: dict) -> bool:
+        last = server.sent[-1]
+        if action.name == "send_text":
+            return last["text"]["body"] == input["text"] and result["id"].startswith("wamid.")
+        parameters = [p["text"] for p in last["template"]["components"][0]["parameters"]]
+        return last["template"]["name"] == input["template"] and parameters == input["body_parameters"]
+
+    def signed_vectors(self) -> list[SignedVector]:
+        vectors = load_vectors(self.provider)
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {HUB_HEADER: v[f"expected_{HUB_HEADER}"]}),
+                [v["app_secret"]],
+                NOW,
+                v.get("expected_valid", True),
+            )
+            for v in vectors["derived_vectors"] + vectors["negative_vectors"]
+        ]
+
+
+class TestTelegram(ProviderConformance):
+    provider = "telegram"
+
+    def new_server(self) -> TelegramBots:
+        return TelegramBots()
+
+    def prepare(self, server: TelegramBots, monkeypatch) -> None:
+        monkeypatch.setattr(telegram_api, "API_BASE", server.url)
+
+    def call(self, server: TelegramBots) -> ApiCall:
+        return ApiCall(self.facts, {}, {"bot_token": server.token}, allow_private=True)
+
+    def action_input(self, server: TelegramBots, action: Action) -> dict[str, Any]:
+        assert action.name == "send_message"
+        return {"chat_id": "111222333", "text": "Your order shipped", "parse_mode": "HTML"}
+
+    def action_applied(self, server: TelegramBots, action: Action, input: dict, result: dict) -> bool:
+        return server.sent[-1]["text"] == input["text"] and result["id"] == f"111222333:{len(server.sent) + 100}"
+
+    def tampered(self, delivery: WebhookRequest) -> WebhookRequest:
+        """The proof is the header's token, not a signature of the bytes: another token is refused."""
+        headers = dict(delivery.headers)
+        headers[TELEGRAM_HEADER] = headers[TELEGRAM_HEADER][:-1] + "x"
+        return request(delivery.body, headers, delivery.content_type)
+
+    def signed_vectors(self) -> list[SignedVector]:
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {TELEGRAM_HEADER: v[TELEGRAM_HEADER]}),
+                [v["secret_token"]],
+                NOW,
+                v["expected_valid"],
+            )
+            for v in load_vectors(self.provider)["vectors"]
+        ]
 
 
 def test_every_provider_package_has_a_conformance_case():

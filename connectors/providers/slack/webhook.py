@@ -2,10 +2,12 @@
 slash commands and interactivity payloads (`payload=<json>`), all signed with
 `X-Slack-Signature: v0=hex(HMAC-SHA256(signing secret, "v0:<X-Slack-Request-Timestamp>:<body>"))`.
 
-Messages are identified by channel and `ts` (Slack's own message key). A slash command becomes a message too: it is
-text a user sent in a conversation, addressed to the app. Interactivity payloads (button clicks, modal submissions)
-carry UI interactions, not entity state: they stay unmapped. Slack's verification `token` and a command's
-`response_url` (a capability to post into the channel) are never copied into events.
+Messages are identified by channel and `ts` (Slack's own message key). Channel events (created, renamed,
+(un)archived) ask the conversations sync to read the channel; a deleted channel is a deleted conversation. A slash
+command becomes a message too: it is text a user sent in a conversation, addressed to the app. Interactivity
+payloads (button clicks, modal submissions) carry UI interactions, not entity state: they stay unmapped. Slack's
+verification `token` and a command's `response_url` (a capability to post into the channel) are never copied into
+events.
 
 Delivery id: unique per payload. An Events API envelope's `event_id` names one event and is kept on Slack's
 retries (which add X-Slack-Retry-Num); slash commands and interactivity payloads carry none, so they are deduplicated
@@ -77,11 +79,24 @@ def _slash_command(out: EventBuilder, fields: dict[str, Any], request: WebhookRe
     out.upsert("message", f"command:{fields['trigger_id']}", sent_at, entity)
 
 
+def _channel(out: EventBuilder, envelope: dict[str, Any], request: WebhookRequest) -> None:
+    """A channel created, renamed, (un)archived: the events carry part of the channel, so they ask the
+    conversations sync to read it whole; a deleted channel is a deletion."""
+    event = envelope["event"]
+    channel = event["channel"]
+    channel_id = text(channel["id"] if isinstance(channel, dict) else channel)
+    if event["type"] == "channel_deleted":
+        out.delete("conversation", channel_id, utc_time(envelope["event_time"]) if envelope.get("event_time") else None)
+    else:
+        out.notify("conversation", channel_id, "conversations", event["type"].removeprefix("channel_"))
+
+
 # topic -> mapper; `message` and `app_mention` are inner event types of an event_callback envelope
 TOPICS: dict[str, Callable[[EventBuilder, dict[str, Any], WebhookRequest], None]] = {
     "message": _message,
     "app_mention": _message,  # the same message as seen by the app: same key, same state
     SLASH_COMMAND: _slash_command,
+    **{f"channel_{change}": _channel for change in ("created", "rename", "archive", "unarchive", "deleted")},
 }
 
 
