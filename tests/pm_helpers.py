@@ -27,11 +27,9 @@ async def served(made: Any):
         yield made
 
 
-def groups(pool, redis, temporal, secrets=None) -> list:
+def groups(pool, redis, temporal) -> list:
     """The command runner, the projector, the deliveries and the notifications groups (a notified change syncs)."""
-    runner = RunnerContext(
-        pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS, secrets
-    )
+    runner = RunnerContext(pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS)
     return [
         commands_group(runner),
         projector_group(pool, DEFAULT_PARTITIONS),

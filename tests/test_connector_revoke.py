@@ -18,6 +18,7 @@ from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway
 from providers.shopify_server import ShopifyShop
 from providers.zoho_server import ZohoCrm
+from temporal_history import history_text
 
 from connectors import oauth
 from connectors.credentials import VaultSecrets
@@ -149,7 +150,7 @@ async def test_zoho_refresh_token_is_revoked_then_every_secret_version_destroyed
     assert await zoho_status(crm, access) == 401
     # then the secrets went, every version; the workflow's history carries none of them
     assert vault_forgot(vault, tenant, connector)
-    history = (await temporal.get_workflow_handle(disconnect_workflow_id(command["id"])).fetch_history()).to_json()
+    history = await history_text(temporal, disconnect_workflow_id(command["id"]))
     for secret in (access, refresh, crm.client_secret):
         assert secret not in history and secret not in command["reason"]
 

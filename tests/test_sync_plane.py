@@ -13,6 +13,7 @@ from factories import running, wait_for
 from gateway_helpers import Gateway
 from pm_helpers import TIMEOUT_S, at_least, command, create_connector, done, groups, issue, records, served, setup_done
 from providers.plane_server import MEMBERS, STATES, PlaneWorkspace
+from temporal_history import history_text
 from webhook_support import ctx, fixture, request
 
 from connectors import sync_pages
@@ -156,7 +157,7 @@ async def test_connect_imports_the_workspace_a_webhook_and_an_action_update_it_a
         assert await wait_for(tombstones, timeout_s=TIMEOUT_S) == [issue_ids[0]]
 
     for workflow_id in (connect_workflow_id(connector_id), sync_workflow_id(connector_id, "issues")):
-        history = (await temporal.get_workflow_handle(workflow_id).fetch_history()).to_json()
+        history = await history_text(temporal, workflow_id)
         assert connector_id in history and plane.api_key not in history and SECRET not in history
 
 

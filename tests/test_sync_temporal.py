@@ -13,6 +13,7 @@ from conftest import bizosaas_command
 from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway
 from providers.woocommerce_server import WooCommerceStore
+from temporal_history import history_text
 from temporalio.client import WorkflowFailureError
 
 from connectors.temporal.client import LazyTemporal, run_action, start_sync
@@ -123,7 +124,7 @@ async def test_connect_imports_history_then_syncs_changes_and_deletions(gw: Gate
 
     # the workflows' histories hold ids and counts, never a secret
     for workflow_id in (sync_workflow_id(connector_id, "orders"), f"connect:{connector_id}"):
-        history = (await temporal.get_workflow_handle(workflow_id).fetch_history()).to_json()
+        history = await history_text(temporal, workflow_id)
         assert connector_id in history
         for secret in (store.consumer_key, store.consumer_secret, "whsec-not-in-history"):
             assert secret not in history

@@ -28,6 +28,7 @@ from pm_helpers import (
     setup_done,
 )
 from providers.trello_server import TrelloAccount
+from temporal_history import history_text
 from temporalio.client import Client
 from webhook_support import ctx, fixture, request, vectors
 
@@ -145,7 +146,7 @@ async def test_set_up_registers_board_webhooks_that_sync_cards_and_disconnect_de
     trello.seed(members=1)
     secrets = VaultSecrets(vault.addr, vault.token)
     tenant, key = await gw.create_tenant()
-    async with running(redis, groups(pool, redis, temporal, secrets)):
+    async with running(redis, groups(pool, redis, temporal)):
         given = {"api_key": trello.api_key, "api_token": trello.api_token, "api_secret": trello.api_secret}
         made = await create_connector(gw, key, "trello", {}, given)
         connector_id = made["id"]
@@ -197,7 +198,7 @@ async def test_set_up_registers_board_webhooks_that_sync_cards_and_disconnect_de
     assert trello.webhooks == {}
 
     for workflow_id in (connect_workflow_id(connector_id), sync_workflow_id(connector_id, "cards")):
-        history = (await temporal.get_workflow_handle(workflow_id).fetch_history()).to_json()
+        history = await history_text(temporal, workflow_id)
         assert connector_id in history
         for secret in (trello.api_key, trello.api_token, trello.api_secret):
             assert secret not in history
