@@ -5,6 +5,10 @@ streamed; tool calls are answered (under the tenant's row-level security) and th
 `max_rounds` times, then once more without tools so a turn always ends with an answer. The turn yields ChatEvents
 as it goes (the gateway sends them as server-sent events) and keeps both messages, with the answer's citations and
 tool calls, in agent_conversations / agent_messages.
+
+A turn spends the tenant's daily token budget, like a specialist's run (agents/budget.py): a tenant over it is refused
+before anything is stored or the model is called, and the tokens the model reported are charged when the turn ends
+(also when the model fails part-way: the rounds it answered were used).
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from typing import Any
 import msgspec
 from openai import AsyncOpenAI
 
+from agents.budget import budget_refusal, charge_turn
 from agents.chat_tools import TOOLS, ToolContext, ToolRefused, call_tool, enabled_agents
+from agents.config import AgentsConfig
+from agents.tenant_settings import load_tenant_limits
 from db.pool import tenant_transaction
 from events.ids import new_id
 
@@ -57,10 +64,15 @@ class ConversationNotFound(LookupError):
     """The conversation id is not one of this tenant's."""
 
 
+class OverBudget(RuntimeError):
+    """The tenant spent its daily token budget: the turn is refused before the model is called."""
+
+
 @dataclass(frozen=True)
 class PersonalAgent:
     llm: AsyncOpenAI
     model: str
+    limits: AgentsConfig  # the deployment's token budget, the default and the most a tenant may set
     max_rounds: int = 4  # model calls that may use tools in one turn
     history_messages: int = 20  # earlier messages sent along
     tools: list[dict[str, Any]] = field(default_factory=lambda: TOOLS)
@@ -68,7 +80,8 @@ class PersonalAgent:
     async def turn(
         self, ctx: ToolContext, question: str, conversation_id: str | None = None
     ) -> AsyncIterator[ChatEvent]:
-        conversation_id, history = await _open(ctx, conversation_id, question)
+        conversation_id, history, asked = await _open(ctx, conversation_id, question, self.limits)
+        turn_id = f"chat_{conversation_id}_{asked}"  # one usage row per turn: the question's message
         yield Started(conversation_id)
         agents = ", ".join(await enabled_agents(ctx.pool, ctx.tenant_id)) or "none are enabled"
         messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT.format(agents=agents)}]
@@ -77,6 +90,18 @@ class PersonalAgent:
         calls_log: list[dict[str, Any]] = []
         usage = [0, 0]
         answer: list[str] = []
+        try:
+            async for event in self._rounds(ctx, messages, citations, calls_log, usage, answer):
+                yield event
+        except Exception:
+            async with tenant_transaction(ctx.pool, ctx.tenant_id) as conn:
+                await charge_turn(conn, ctx.tenant_id, turn_id, sum(usage))  # what the model reported before
+            raise
+        seq = await _close(ctx, conversation_id, turn_id, "".join(answer), citations, calls_log, usage)
+        yield Done(conversation_id, seq, citations, usage[0], usage[1])
+
+    async def _rounds(self, ctx, messages, citations, calls_log, usage, answer) -> AsyncIterator[ChatEvent]:
+        """Call the model until it answers without tools (at most max_rounds + 1 calls), answering its tool calls."""
         for round_no in range(self.max_rounds + 1):
             with_tools = round_no < self.max_rounds  # the last call may not use tools: a turn ends with an answer
             text, calls = "", {}
@@ -112,8 +137,6 @@ class PersonalAgent:
                 calls_log.append({"name": call["name"], "arguments": call["arguments"], "error": error})
                 yield ToolUsed(call["name"], _arguments(call) or {}, error)
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
-        seq = await _close(ctx, conversation_id, "".join(answer), citations, calls_log, usage)
-        yield Done(conversation_id, seq, citations, usage[0], usage[1])
 
 
 def _call(call: dict[str, str]) -> dict[str, Any]:
@@ -141,9 +164,14 @@ async def _answer(ctx: ToolContext, call: dict[str, str]) -> tuple[str, list[dic
     return json.dumps(result, default=str), citations, None
 
 
-async def _open(ctx: ToolContext, conversation_id: str | None, question: str) -> tuple[str, list[dict[str, Any]]]:
-    """Start a conversation or load one's messages (as model messages), and store the question."""
+async def _open(
+    ctx: ToolContext, conversation_id: str | None, question: str, limits: AgentsConfig
+) -> tuple[str, list[dict[str, Any]], int]:
+    """Start a conversation or load one's messages (as model messages), and store the question (its seq answered);
+    OverBudget, storing nothing, when the tenant's tokens for today are spent."""
     async with tenant_transaction(ctx.pool, ctx.tenant_id) as conn:
+        if refused := await budget_refusal(conn, await load_tenant_limits(conn, limits)):
+            raise OverBudget(refused)
         if conversation_id is None:
             conversation_id = "conv_" + new_id().lower()
             await conn.execute(
@@ -163,18 +191,20 @@ async def _open(ctx: ToolContext, conversation_id: str | None, question: str) ->
             rows = await conn.fetch(
                 "SELECT role, content FROM agent_messages WHERE conversation_id = $1 ORDER BY seq", conversation_id
             )
-        await conn.execute(
+        asked = await conn.fetchval(
             """INSERT INTO agent_messages (tenant_id, conversation_id, seq, role, content)
                VALUES ($1, $2, (SELECT coalesce(max(seq), 0) + 1 FROM agent_messages WHERE conversation_id = $2),
-                       'user', $3)""",
+                       'user', $3)
+               RETURNING seq""",
             ctx.tenant_id,
             conversation_id,
             question,
         )
-    return conversation_id, [{"role": r["role"], "content": r["content"]} for r in rows]
+    return conversation_id, [{"role": r["role"], "content": r["content"]} for r in rows], asked
 
 
-async def _close(ctx: ToolContext, conversation_id: str, answer: str, citations, calls, usage) -> int:
+async def _close(ctx: ToolContext, conversation_id: str, turn_id: str, answer: str, citations, calls, usage) -> int:
+    """Store the answer and charge the turn's tokens, in one transaction."""
     async with tenant_transaction(ctx.pool, ctx.tenant_id) as conn:
         seq = await conn.fetchval(
             """INSERT INTO agent_messages (tenant_id, conversation_id, seq, role, content, citations, tool_calls,
@@ -191,4 +221,5 @@ async def _close(ctx: ToolContext, conversation_id: str, answer: str, citations,
             usage[1],
         )
         await conn.execute("UPDATE agent_conversations SET updated_at = now() WHERE id = $1", conversation_id)
+        await charge_turn(conn, ctx.tenant_id, turn_id, usage[0] + usage[1])
     return seq

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bizosaas.cmd_tenant",
     "bizosaas.cmd_rag",
     "bizosaas.cmd_status",
+    "bizosaas.cmd_local_llm",
 )
 
 

@@ -2,7 +2,8 @@
 protection"), and recording the erasure without the erased data.
 
 Places: Postgres (records, event_log, chunks, deliveries' raw bodies, commands, knowledge — which is records of kind
-`document` — usage, inboxes, connectors, API keys: db/erasure.py), Redis (partition, command, delivery, replay and
+`document` — usage, inboxes, connectors, API keys, and what the agents keep: runs, traces, queued run requests,
+chat messages: db/erasure.py, db/erasure_agents.py), Redis (partition, command, delivery, replay and
 dead-letter streams: producers/erasure.py) and, for a tenant, its connectors' and outbound webhooks' secrets in
 Vault. Postgres is erased
 before and after Redis, so an entry a worker was handling while Redis was cleaned is removed on the second pass.

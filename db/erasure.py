@@ -14,6 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
+from db.erasure_agents import Statements, person_agent_statements, person_runs, source_agent_statements
 from db.pool import tenant_transaction
 from events.ids import new_id
 
@@ -87,10 +88,10 @@ SOURCE_TABLES = (
 
 async def erase_source_rows(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -> dict[str, int]:
     """Delete what came from one connector: its records, chunks and entities, archived events (and their inbox
-    rows), raw deliveries, sync state and history, and finally its row. Commands stay (they hold no provider data;
-    the disconnect command records its own outcome)."""
-    counts: dict[str, int] = {}
+    rows), raw deliveries, sync state and history, what the agents keep of it (db/erasure_agents.py), and finally
+    its row. Commands stay (they hold no provider data; the disconnect command records its own outcome)."""
     async with tenant_transaction(pool, tenant_id) as conn:
+        counts = await _execute(conn, tenant_id, await source_agent_statements(conn, tenant_id, connector_id))
         for table in ("records", "rag_chunks", "rag_entities"):
             counts[table] = _count(
                 await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND source = $2", tenant_id, connector_id)
@@ -144,6 +145,8 @@ async def find_person(conn: asyncpg.Connection, tenant_id: str, person: Person) 
     for r in rows:
         person.event_ids.add(r["id"])
         person.keys.add((r["subject_kind"], r["source"], r["subject_id"]))
+    # agent runs about them or woken by their events: run entities of the person, so their events go too
+    person.keys |= await person_runs(conn, tenant_id, _columns(person.keys), person.event_ids, person.emails)
     kinds, sources, ids = _columns(person.keys)  # every event of every entity found, e.g. its deletion
     rows = await conn.fetch(
         "SELECT id FROM event_log WHERE tenant_id = $1 AND (subject_kind, source, subject_id) IN "
@@ -157,14 +160,14 @@ async def find_person(conn: asyncpg.Connection, tenant_id: str, person: Person) 
 
 
 async def erase_person_rows(pool: asyncpg.Pool, tenant_id: str, person: Person) -> dict[str, int]:
-    """Delete the person's entities, events (and the outbound webhook attempts carrying them), chunks and commands;
-    empty the raw body of deliveries naming them."""
+    """Delete the person's entities, events (and the outbound webhook attempts carrying them), chunks, commands and
+    what the agents keep of them (db/erasure_agents.py); empty the raw body of deliveries naming them."""
     async with tenant_transaction(pool, tenant_id) as conn:
         await find_person(conn, tenant_id, person)
         keys = _columns(person.keys)
         events = sorted(person.event_ids)
         emails = sorted(person.emails)
-        counts = {}
+        counts = await _execute(conn, tenant_id, await person_agent_statements(conn, tenant_id, keys, events, emails))
         for table in ("records", "rag_chunks", "rag_entities"):
             counts[table] = _count(
                 await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND {_KEYS}", tenant_id, *keys)
@@ -233,6 +236,10 @@ async def record_erasure(
 def _columns(keys: set[tuple[str, str, str]]) -> tuple[list[str], list[str], list[str]]:
     ordered = sorted(keys)
     return [k[0] for k in ordered], [k[1] for k in ordered], [k[2] for k in ordered]
+
+
+async def _execute(conn: asyncpg.Connection, tenant_id: str, statements: Statements) -> dict[str, int]:
+    return {place: _count(await conn.execute(sql, tenant_id, *args)) for place, (sql, *args) in statements.items()}
 
 
 def _count(status: str) -> int:

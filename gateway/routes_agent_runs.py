@@ -56,6 +56,27 @@ class AgentRun(msgspec.Struct):
     updated_at: Timestamp
 
 
+class TraceStep(msgspec.Struct):
+    tool: str  # a tool of the agent's catalog entry
+    input: dict[str, Any]  # the arguments the model gave
+    output: str  # what the tool answered the model (cut at agents/tools.py TOOL_OUTPUT_CHARS)
+    ms: int
+
+
+class AgentRunTrace(msgspec.Struct, kw_only=True):
+    """What the run's crew did (agent_run_traces): named fields only, so nothing else stored there is ever shown."""
+
+    run_id: str
+    agent: str
+    steps: list[TraceStep] = []  # tool calls in the order made
+    attempts: int = 1  # 2 when the first answer needed its repair
+    raw_answer: str = ""  # the model's last answer as it came (at most 20,000 characters)
+    error: str = ""  # why the answer was refused twice, or ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    recorded_at: Timestamp  # when the crew finished
+
+
 class AgentRunList(msgspec.Struct):
     items: list[AgentRun]
     next: str | None
@@ -132,6 +153,29 @@ async def get_run(request: web.Request) -> web.Response:
     if row is None:
         raise ProblemError("not-found", "no such agent run")
     return json_response(run_view(row))
+
+
+@routes.route(
+    "GET",
+    "/v1/agent-runs/{run_id}/trace",
+    permission="records:read",
+    summary="What an agent run did: its tool calls (input, output, time), the model's raw answer, attempts, tokens",
+    response=AgentRunTrace,
+    errors=(404,),
+)
+async def get_trace(request: web.Request) -> web.Response:
+    run_id = request.match_info["run_id"]
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        row = await conn.fetchrow(
+            "SELECT agent_id, trace::text, recorded_at FROM agent_run_traces WHERE run_id = $1", run_id
+        )
+        if row is None:  # a run deferred, failed before its crew, or whose crew is still working has none yet
+            known = await conn.fetchval("SELECT true FROM agent_runs WHERE run_id = $1", run_id)
+            raise ProblemError("not-found", "the run has no trace yet" if known else "no such agent run")
+    trace = json.loads(row["trace"])
+    fields = {name: trace.get(name) for name in ("steps", "attempts", "raw_answer", "error", "tokens_in", "tokens_out")}
+    view = {**fields, "run_id": run_id, "agent": row["agent_id"], "recorded_at": row["recorded_at"]}
+    return json_response(msgspec.convert({k: v for k, v in view.items() if v is not None}, AgentRunTrace, strict=False))
 
 
 async def _decide(request: web.Request, approved: bool) -> web.Response:

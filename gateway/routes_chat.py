@@ -13,9 +13,10 @@ import openai
 from aiohttp import web
 from msgspec import Meta
 
+from agents.budget import seconds_to_next_day
 from agents.chat_tools import ToolContext
 from agents.config import NO_MODEL, llm_configured
-from agents.personal import ConversationNotFound, PersonalAgent
+from agents.personal import ConversationNotFound, OverBudget, PersonalAgent
 from db.pool import tenant_transaction
 from events.commands import RunAgent
 from gateway.commands import new_command_fields, record_command, send_command
@@ -80,7 +81,7 @@ async def personal_agent_ctx(app: web.Application) -> AsyncIterator[None]:
         timeout=config.agent_run_timeout_s,
         max_retries=1,
     )
-    app[PERSONAL_AGENT] = PersonalAgent(client, config.agent_model)
+    app[PERSONAL_AGENT] = PersonalAgent(client, config.agent_model, config)
     yield
     await client.close()
 
@@ -106,7 +107,7 @@ def _sse(event: Any) -> bytes:
     "/v1/agent/chat",
     permission="records:read",
     summary="Ask the tenant's personal agent; the answer streams as server-sent events (conversation, delta, tool, "
-    "done, error)",
+    "done, error); 429 token-budget once the tenant's daily token budget is spent",
     body=ChatRequest,
     response_content_type="text/event-stream",
     errors=(404, 503),
@@ -129,6 +130,9 @@ async def post_chat(request: web.Request) -> web.StreamResponse:
         first = await anext(turn)  # an unknown conversation is answered 404 before the stream starts
     except ConversationNotFound:
         raise ProblemError("not-found", "no such conversation") from None
+    except OverBudget as exc:  # nothing stored, no model called; the budget starts again at UTC midnight
+        retry = {"Retry-After": str(seconds_to_next_day())}
+        raise ProblemError("token-budget", str(exc), headers=retry) from None
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     await response.write(_sse(first))

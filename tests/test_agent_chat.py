@@ -146,3 +146,51 @@ async def test_without_a_model_chat_says_which_setting_to_set(make_gateway):
     resp = await gw.post("/v1/agent/chat", json={"message": "hi"}, headers=gw.bearer(key))
     assert resp.status == 503
     assert "set OPENAI_BASE_URL" in (await resp.json())["detail"]
+
+
+async def usage_rows(admin, tenant: str) -> list[tuple[str, int, bool]]:
+    rows = await admin.fetch(
+        "SELECT agent_id, tokens, released_at IS NOT NULL AS released FROM agent_run_usage WHERE tenant_id = $1 "
+        "ORDER BY admitted_at",
+        tenant,
+    )
+    return [(r["agent_id"], r["tokens"], r["released"]) for r in rows]
+
+
+async def test_a_turn_spends_the_daily_token_budget_and_past_it_chat_is_refused(shop, llm, admin):
+    gw, tenants = shop
+    (tenant_a, key_a), (tenant_b, key_b) = tenants["shop-a"], tenants["shop-b"]
+    llm.rule("order 1001", tool="find_records", arguments={"kind": "order", "text": "1001"}, times=1, usage=(300, 12))
+    llm.rule("order 1001", after_tool="find_records", text="30.00 EUR.", usage=(400, 5))
+    done = (await chat(gw, key_a, "How much was order 1001?"))[-1][1]
+    assert (done["tokens_in"], done["tokens_out"]) == (700, 17)  # both calls, as the server reported them
+    assert await usage_rows(admin, tenant_a) == [("personal", 717, True)]  # a turn holds no concurrency slot
+    assert await usage_rows(admin, tenant_b) == []
+
+    for key in (key_a, key_b):  # both tenants get the same budget; only A has spent it
+        limited = await gw.patch("/v1/agent-limits", json={"daily_token_budget": 717}, headers=gw.bearer(key))
+        assert limited.status == 200, await limited.text()
+    asked = len(llm.requests)
+    refused = await gw.post("/v1/agent/chat", json={"message": "How much was order 1001?"}, headers=gw.bearer(key_a))
+    assert refused.status == 429 and refused.content_type == "application/problem+json"
+    problem = await refused.json()
+    assert problem["type"] == "urn:bizosaas:problem:token-budget"
+    assert "used 717 of its 717 tokens today" in problem["detail"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 86401  # the next UTC midnight
+    assert len(llm.requests) == asked  # the model was not called
+    assert await admin.fetchval("SELECT count(*) FROM agent_messages WHERE tenant_id = $1", tenant_a) == 2
+
+    llm.rule("revenue", text="45.00 EUR.", usage=(40, 3))
+    assert answer(await chat(gw, key_b, "What was my revenue?")) == "45.00 EUR."  # B's budget is B's
+    assert await usage_rows(admin, tenant_b) == [("personal", 43, True)]
+
+
+async def test_a_turn_the_model_fails_part_way_still_charges_what_it_used(shop, llm, admin):
+    gw, tenants = shop
+    tenant_a, key_a = tenants["shop-a"]
+    llm.rule("order 1001", tool="find_records", arguments={"kind": "order", "text": "1001"}, times=1, usage=(90, 6))
+    # no rule answers after the tool: the server fails the second call (500, and so does the client's one retry)
+    events = await chat(gw, key_a, "How much was order 1001?")
+    assert [name for name, _ in events] == ["conversation", "tool", "error"]
+    assert len(llm.requests) == 3
+    assert await usage_rows(admin, tenant_a) == [("personal", 96, True)]

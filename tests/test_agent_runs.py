@@ -13,12 +13,14 @@ from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from agents.allowlist import allowed_without_approval
+from agents.budget import charge_turn
 from agents.catalog import catalog
 from agents.config import NO_MODEL, cost_micro_usd
 from agents.runs import RunRequest, run_workflow_id
 from agents.temporal.activities import AgentDeps
 from agents.temporal.client import RunNotAwaitingApproval, decide_run, request_run
 from agents.temporal.worker import build_worker
+from db.pool import tenant_transaction
 from events import codec
 from events.streams import COMMANDS_STREAM, DEFAULT_PARTITIONS, stream_for_tenant
 from producers.publisher import Publisher
@@ -279,6 +281,22 @@ async def test_a_tenant_over_its_token_budget_is_deferred_while_another_tenants_
     assert kinds(done) == ["started", "completed"]
     assert "daily token budget" in deferral.reason
     assert kinds(await run_events(redis, over)) == ["deferred"]  # it waits: no run started, one event per reason
+
+
+async def test_tokens_the_personal_agent_spent_today_defer_a_tenants_runs(client, pool, redis, admin, llm):
+    llm.rule("order 727", json=ANSWER)
+    tenant = await tenant_with_order(admin)
+    await admin.execute("INSERT INTO agent_limits (tenant_id, daily_token_budget) VALUES ($1, 100)", tenant)
+    async with tenant_transaction(pool, tenant) as conn:  # one chat turn as agents/personal.py charges it
+        await charge_turn(conn, tenant, "chat_conv_1_1", 100)
+    async with agents_worker(client, pool, redis, llm):
+        await request_run(client, request(tenant))
+
+        async def deferred():
+            return [e for e in await run_events(redis, tenant) if e.type == "agent.run.deferred.v1"]
+
+        (deferral,) = await wait_for(deferred)
+    assert "used 100 of its 100 tokens today" in deferral.reason
 
 
 async def test_at_its_concurrency_limit_a_tenants_next_run_is_deferred_until_a_slot_frees(

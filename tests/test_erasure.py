@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
+from agent_helpers import insert_record
+from agent_run_events import run_event
 from factories import FAST, T0, running, wait_for
 from test_cli import bizosaas
 
@@ -15,12 +17,13 @@ from connectors.credentials import VaultSecrets
 from consumers.metrics import metrics_group
 from consumers.outbound import outbound_group
 from consumers.projector import projector_group
+from db.erasure import erase_source_rows
 from events import codec
 from events.commands import StartSync
 from events.deliveries import DeliveryRecord
 from events.ids import new_id
 from events.streams import COMMANDS_STREAM, DELIVERIES_STREAM, rejected_stream, replay_stream, stream_for_tenant
-from events.types import Contact, ContactUpserted, Order, OrderUpserted, Subject
+from events.types import AgentRunCompleted, AgentRunStarted, Contact, ContactUpserted, Order, OrderUpserted, Subject
 from gateway.rejected import Rejection, log_rejection
 from producers.deadletters import move_to_dead
 from producers.deliveries import record_fields
@@ -58,6 +61,71 @@ def order(tenant: str, number: str, customer: str, email: str) -> OrderUpserted:
     )
 
 
+def agent_run(tenant: str, run_id: str, trigger: OrderUpserted, customer: str) -> list:
+    """The order-fulfilment agent's run about an order, as the run workflow publishes it (source: the trigger's)."""
+    started = run_event(
+        AgentRunStarted,
+        tenant,
+        run_id,
+        6,
+        trigger_id=trigger.id,
+        subject_kind="order",
+        subject_external_id=trigger.subject.external_id,
+        inputs={"customer": customer},
+    )
+    completed = run_event(AgentRunCompleted, tenant, run_id, 7, output={"summary": f"ship to {customer}"})
+    return [msgspec.structs.replace(e, source="woo-1") for e in (started, completed)]
+
+
+async def seed_agents(admin, alice: list, others: list) -> None:
+    """What the agents keep of Alice and Bob: queued run requests, run traces, a conversation with the personal agent
+    (its title and question name Alice, an answer cites her order's record), next to Bob's."""
+    queued = ((alice[1], "arq_alice", f"{EMAIL} ordered"), (others[1], "arq_bob", "bob ordered"))
+    for trigger, request_id, trace in queued:
+        await admin.execute(
+            """INSERT INTO agent_run_requests (tenant_id, id, coalescing_key, agent_id, subject_kind,
+                                               subject_external_id, source, trigger_ids)
+               VALUES ($1, $2, $2, 'order-fulfilment', 'order', $3, 'woo-1', $4)""",
+            A,
+            request_id,
+            trigger.subject.external_id,
+            [trigger.id],
+        )
+        await admin.execute(
+            "INSERT INTO agent_run_traces (tenant_id, run_id, agent_id, trace) VALUES ($1, $2, 'order-fulfilment', $3)",
+            A,
+            request_id.replace("arq_", "run_"),
+            json.dumps({"steps": [{"tool": "read_records", "output": trace}]}),
+        )
+    await admin.execute(
+        "INSERT INTO agent_run_traces (tenant_id, run_id, agent_id, trace) VALUES ($1, 'run_other', 'x', $2)",
+        A,
+        json.dumps({"raw_answer": f"a run about nobody that read {EMAIL}"}),
+    )
+    alice_order = await admin.fetchval("SELECT id FROM records WHERE tenant_id = $1 AND external_id = '1001'", A)
+    await admin.execute(
+        "INSERT INTO agent_conversations (tenant_id, id, principal, title) VALUES ($1, 'conv_1', 'k1', $2)",
+        A,
+        f"what did {EMAIL} buy?",
+    )
+    messages = [
+        ("user", f"what did {EMAIL} buy?", []),
+        ("assistant", "Order 1001, 30.00 EUR.", [{"type": "record", "id": alice_order, "kind": "order"}]),
+        ("user", "and Bob?", []),
+        ("assistant", "Order 1002.", [{"type": "aggregate", "name": "sales_by_day"}]),
+    ]
+    for seq, (role, content, citations) in enumerate(messages, 1):
+        await admin.execute(
+            "INSERT INTO agent_messages (tenant_id, conversation_id, seq, role, content, citations) "
+            "VALUES ($1, 'conv_1', $2, $3, $4, $5)",
+            A,
+            seq,
+            role,
+            content,
+            json.dumps(citations),
+        )
+
+
 def delivery(tenant: str, events: list, body: bytes) -> DeliveryRecord:
     return DeliveryRecord(
         id=new_id(),
@@ -88,6 +156,8 @@ async def seed(redis, pool, admin) -> list:
         order(A, "1002", "cust-bob", "bob@example.com"),
         contact(B, CUSTOMER, EMAIL),
     ]
+    alice += agent_run(A, "run_alice", alice[1], CUSTOMER)  # about her order, its words name her
+    others += agent_run(A, "run_bob", others[1], "cust-bob")
     # an outbound webhook subscription of A's to everything: its attempts carry the events as sent
     await admin.execute(
         "INSERT INTO hook_subscriptions (tenant_id, id, target_url, event_types) "
@@ -98,7 +168,9 @@ async def seed(redis, pool, admin) -> list:
     async with running(redis, [projector_group(pool, 8), metrics_group(pool, 8), outbound_group(pool, 8, 0.0)], FAST):
         await wait_for(lambda: admin.fetchval("SELECT count(*) FROM records"), 5)
         await wait_for(lambda: admin.fetchval("SELECT count(*) FROM usage_counts"))
-        await wait_for(lambda: admin.fetchval("SELECT count(*) FROM hook_attempts"), 5)  # A's five events
+        await wait_for(lambda: admin.fetchval("SELECT count(*) FROM hook_attempts"), 9)  # A's nine events
+        await wait_for(lambda: admin.fetchval("SELECT count(*) FROM agent_runs"), 2)
+    await seed_agents(admin, alice, others)
     # a dead letter, a replay copy, a command and delivery records naming Alice; chunks of her entities
     stream = stream_for_tenant(A)
     first_id, first_fields = (await redis.xrange(stream, count=1))[0]
@@ -199,14 +271,18 @@ async def test_erasing_a_person_leaves_nothing_readable_and_nothing_comes_back(r
     done = await bizosaas(env, "tenant", "erase", A, "--email", "Alice@Example.com", "--by", "dpo@acme", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     counts = json.loads(done.stdout)["counts"]
-    assert counts["records"] == 2 and counts["event_log"] == 3 and counts["rag_chunks"] == 2
-    assert counts["deliveries"] == 1 and counts["commands"] == 1 and counts["hook_attempts"] == 3
+    assert counts["records"] == 2 and counts["event_log"] == 5 and counts["rag_chunks"] == 2
+    assert counts["deliveries"] == 1 and counts["commands"] == 1 and counts["hook_attempts"] == 5
+    assert (counts["agent_runs"], counts["agent_run_requests"], counts["agent_run_traces"]) == (1, 1, 2)
+    assert counts["agent_messages"] == 2 and counts["agent_conversations"] == 1
 
     def check_postgres(texts: dict[str, str]) -> None:
         for place, text in texts.items():
             assert not mentions_alice(text), place
             assert not any(e.id.lower() in text for e in alice if place != "deliveries"), place
         assert "bob@example.com" in texts["records"] and "cust-bob" in texts["rag_chunks"]
+        assert "run_bob" in texts["agent_runs"] and "arq_bob" in texts["agent_run_requests"]
+        assert "run_bob" in texts["agent_run_traces"] and "and bob?" in texts["agent_messages"]
 
     check_postgres(await texts_of(admin, A))
     assert mentions_alice((await texts_of(admin, B))["records"])  # B's own Alice is B's business
@@ -226,8 +302,9 @@ async def test_erasing_a_person_leaves_nothing_readable_and_nothing_comes_back(r
 
     # replay every range and rebuild the projection: nothing of Alice reappears
     async with running(redis, [projector_group(pool, 8)], FAST):
+        # Bob's contact, order and run (2), B's Alice
         replayed = await bizosaas(env, "replay", "--group", "projector", "--from", T0.isoformat())
-        assert replayed.returncode == 0 and "queued 3 event(s)" in replayed.stdout, replayed.stdout + replayed.stderr
+        assert replayed.returncode == 0 and "queued 5 event(s)" in replayed.stdout, replayed.stdout + replayed.stderr
         await wait_for(lambda: replay_done(redis, "projector"))
     rebuilt = await bizosaas(env, "projections", "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
@@ -308,3 +385,60 @@ async def test_erasing_a_person_by_provider_id_finds_their_email_too(redis, pool
     assert erasure["selector"] == "external_id" and not mentions_alice(erasure["counts"])
     nothing = await bizosaas(migrated.env(), "tenant", "erase", A, "--external-id", CUSTOMER, "--source", "other")
     assert nothing.returncode == 0 and "nothing found" in nothing.stdout
+
+
+async def test_erasing_a_connectors_data_takes_what_the_agents_keep_of_it(pool, admin, migrated):
+    """`DELETE /v1/connectors/{id}?erase=true`'s Postgres part (its runner calls erase_source_rows): a run woken by
+    the connector's event, its trace, a queued run request and a chat answer citing its record go; the other
+    connector's stay, and so does the day's token usage (no record data, it is the budget)."""
+    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1)", A)
+    gone = await insert_record(admin, A, "order", "1001", "processing", {"email": EMAIL}, source="con_gone")
+    kept = await insert_record(admin, A, "order", "1002", "processing", {"email": "bob@example.com"}, source="con_kept")
+    for n, connector, record in ((1, "con_gone", gone), (2, "con_kept", kept)):
+        run_id = f"run_{n}"
+        await admin.execute(
+            """INSERT INTO agent_runs (tenant_id, run_id, agent, status, status_rank, status_at, source, output)
+               VALUES ($1, $2, 'order-fulfilment', 'completed', 3, now(), $3, $4)""",
+            A,
+            run_id,
+            connector,
+            json.dumps({"summary": f"ship {record}"}),
+        )
+        await admin.execute(
+            "INSERT INTO agent_run_traces (tenant_id, run_id, agent_id, trace) VALUES ($1, $2, 'order-fulfilment', $3)",
+            A,
+            run_id,
+            json.dumps({"steps": [{"tool": "read_records", "output": record}]}),
+        )
+        await admin.execute(
+            "INSERT INTO agent_run_usage (tenant_id, run_id, agent_id, tokens) VALUES ($1, $2, 'order-fulfilment', 9)",
+            A,
+            run_id,
+        )
+        await admin.execute(
+            """INSERT INTO agent_run_requests (tenant_id, id, coalescing_key, agent_id, source, trigger_ids)
+               VALUES ($1, $2, $2, 'order-fulfilment', $3, '{evt_1}')""",
+            A,
+            f"arq_{n}",
+            connector,
+        )
+    await admin.execute("INSERT INTO agent_conversations (tenant_id, id, principal) VALUES ($1, 'conv_1', 'k1')", A)
+    for seq, record in enumerate((gone, kept), 1):
+        await admin.execute(
+            "INSERT INTO agent_messages (tenant_id, conversation_id, seq, role, content, citations) "
+            "VALUES ($1, 'conv_1', $2, 'assistant', 'an answer', $3)",
+            A,
+            seq,
+            json.dumps([{"type": "record", "id": record, "kind": "order"}]),
+        )
+
+    counts = await erase_source_rows(pool, A, "con_gone")
+    assert counts["records"] == 1
+    for place in ("agent_runs", "agent_run_traces", "agent_run_requests", "agent_messages"):
+        assert counts[place] == 1, place
+    texts = await texts_of(admin, A)
+    for place, text in texts.items():
+        assert "con_gone" not in text and gone.lower() not in text, place
+    assert "run_2" in texts["agent_runs"] and "arq_2" in texts["agent_run_requests"]
+    assert kept.lower() in texts["agent_run_traces"] and kept.lower() in texts["agent_messages"]
+    assert "run_1" in texts["agent_run_usage"]  # the budget keeps its count

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from agents import metrics
 from agents.actions import issue_action
+from agents.budget import budget_refusal
 from agents.catalog import catalog
 from agents.config import NO_MODEL, AgentRunConfig, cost_micro_usd, llm_configured
 from agents.temporal.shared import (
@@ -96,12 +97,9 @@ class AgentActivities:
             if await conn.fetchval("SELECT true FROM agent_run_usage WHERE run_id = $1", ref.run_id):
                 return Admission(True)
             limits = await load_tenant_limits(conn, config)  # the tenant's, never above the deployment's
-            budget, slots = limits.daily_token_budget, limits.max_concurrent_runs
-            used = await conn.fetchval(
-                "SELECT coalesce(sum(tokens), 0) FROM agent_run_usage WHERE day = (now() AT TIME ZONE 'utc')::date"
-            )
-            if used >= budget:
-                return Admission(False, f"the tenant used {used} of its {budget} tokens today (daily token budget)")
+            slots = limits.max_concurrent_runs
+            if refused := await budget_refusal(conn, limits):  # chat turns count too (agents/budget.py)
+                return Admission(False, refused)
             # a slot left by a run whose workflow was terminated is free again after twice the run timeout
             running = await conn.fetchval(
                 "SELECT count(*) FROM agent_run_usage WHERE released_at IS NULL "
