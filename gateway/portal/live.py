@@ -34,8 +34,9 @@ async def script(request: web.Request) -> web.Response:
     )
 
 
-def _event(name: str, html: str) -> bytes:
-    lines = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
+def sse_event(name: str, data: str) -> bytes:
+    """One server-sent event; each line of `data` is a `data:` line (the browser joins them with newlines)."""
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
     return f"event: {name}\n{lines}\n".encode()
 
 
@@ -50,7 +51,7 @@ async def sync_history(request: web.Request) -> web.StreamResponse:
     while time.monotonic() < deadline:
         html = aiohttp_jinja2.render_string("_sync_runs.html", request, {"runs": runs})
         if html != sent:
-            await response.write(_event("html", html))
+            await response.write(sse_event("html", html))
             sent = html
         try:
             await asyncio.wait_for(closing.wait(), POLL_S)
