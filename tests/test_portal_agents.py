@@ -8,35 +8,15 @@ workflow issuing the proposed action) is tests/test_agent_runs_flow.py's subject
 
 from __future__ import annotations
 
-import json
 import re
 
 from gateway_helpers import Gateway
+from portal_records import insert_run
 from test_portal_flow import insert_order
 from test_portal_roles import signed_in
 
 from events import codec
 from events.streams import COMMANDS_STREAM
-
-RESTOCK = {"action": "woocommerce.update_stock", "input": {"product_id": "799", "stock_quantity": 11}, "reason": "low"}
-
-
-async def insert_run(admin, tenant_id: str, run_id: str, record_id: str, status: str = "awaiting_approval") -> None:
-    """An agent run as the projector leaves it after the run proposed an action and waits for a person."""
-    citations = [{"type": "record", "id": record_id, "kind": "order", "title": "Order 1001"}]
-    await admin.execute(
-        """INSERT INTO agent_runs (tenant_id, run_id, agent, status, status_rank, status_at, source, trigger_id,
-                                   subject_kind, subject_external_id, output, actions, citations, started_at,
-                                   expires_at)
-           VALUES ($1, $2, 'order-fulfilment', $3, 2, now(), 'con_test', 'evt_1', 'order', '1001', $4::jsonb,
-                   $5::jsonb, $6::jsonb, now(), now() + interval '1 day')""",
-        tenant_id,
-        run_id,
-        status,
-        json.dumps({"can_ship": True, "summary": "Line 799 is low: restock it", "blockers": []}),
-        json.dumps([RESTOCK]),
-        json.dumps(citations),
-    )
 
 
 async def sent_commands(redis, kind: str) -> list:
@@ -64,6 +44,9 @@ async def test_an_admin_enables_an_agent_and_approves_its_run_from_the_pages(por
     assert (state["autonomy"], state["act_without_approval"]) == ("act", True)
 
     await insert_run(admin, tenant_id, "run_portal_1", record_id)
+    await page.get_by_role("link", name="Agent runs").click()
+    listed = page.get_by_role("region", name="Agent runs")
+    assert "awaiting approval" in await listed.inner_text() and "Line 799 is low" in await listed.inner_text()
     await page.get_by_role("link", name="Approvals").click()
     assert "Line 799 is low" in await page.locator("main").inner_text()
     await page.get_by_role("link", name="order-fulfilment").click()  # the run's own page: output and citations

@@ -124,7 +124,7 @@ async def runs(request: web.Request) -> web.Response:
         request,
         "agent_runs.html",
         runs=listed,
-        status=status,
+        run_status=status,  # not `status`: render's own argument (the HTTP status)
         statuses=STATUSES,
         agent_filter=request.query.get("agent", ""),
         **_runs_context(request),
