@@ -59,6 +59,15 @@ async def test_an_admin_enables_an_agent_and_approves_its_run_from_the_pages(por
     assert [(c.run_id, c.approved, c.tenant_id) for c in decided] == [("run_portal_1", True, tenant_id)]
     recorded = await admin.fetchval("SELECT type FROM commands WHERE id = $1", decided[0].id)
     assert recorded == "agent.run.decide.v1"
+    # the run's page follows the run: the projector records it completed, the open page shows it without a reload
+    state = page.locator("#run-state")
+    assert "awaiting approval" in await state.inner_text()
+    await admin.execute(
+        """UPDATE agent_runs SET status = 'completed', status_rank = 3, decision = 'approved',
+                  commands = '["cmd_restock"]', finished_at = now() WHERE run_id = 'run_portal_1'"""
+    )
+    await state.get_by_text("completed (approved)").wait_for()
+    assert "cmd_restock" in await state.inner_text() and await state.get_by_role("button").count() == 0
 
 
 async def test_a_user_gets_no_controls_another_tenant_sees_nothing_and_csrf_is_required(make_gateway, admin, redis):
@@ -81,6 +90,7 @@ async def test_a_user_gets_no_controls_another_tenant_sees_nothing_and_csrf_is_r
         assert "run_a" not in await (await other.get("/portal/agent-runs")).text()
         assert "run_a" not in await (await other.get("/portal/approvals")).text()
         assert (await other.get("/portal/agent-runs/run_a")).status == 404
+        assert (await other.get("/portal/agent-runs/run_a/live")).status == 404  # no stream of A's run either
         foreign = await other.post("/portal/agent-runs/run_a/approve", data={"csrf": other_csrf}, allow_redirects=False)
         assert foreign.status == 404
 

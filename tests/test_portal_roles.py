@@ -49,6 +49,7 @@ EXPECTED = {
     ("GET", "/portal/agent-runs"): "records:read",
     ("GET", "/portal/approvals"): "records:read",
     ("GET", "/portal/agent-runs/{run_id}"): "records:read",
+    ("GET", "/portal/agent-runs/{run_id}/live"): "records:read",
     ("POST", "/portal/agent-runs/{run_id}/approve"): "commands:write",
     ("POST", "/portal/agent-runs/{run_id}/reject"): "commands:write",
     ("GET", "/portal/chat"): "records:read",

@@ -9,12 +9,14 @@ import json
 from itertools import groupby
 from typing import Any
 
+import aiohttp_jinja2
 import msgspec
 from aiohttp import web
 
 from agents.catalog import CATEGORIES
 from gateway.pagination import MAX_LIMIT
-from gateway.portal.web import FORM, page, redirect, render
+from gateway.portal.live import follow
+from gateway.portal.web import FORM, page, page_context, redirect, render
 from gateway.problems import ProblemError
 from gateway.routes_agent_runs import AgentRun, AgentRunQuery, decide_run, run_detail, run_page
 from gateway.routes_agents import AgentPatch, AgentQuery, agent_page, update_agent
@@ -143,6 +145,19 @@ async def approvals(request: web.Request) -> web.Response:
 async def run(request: web.Request) -> web.Response:
     found: AgentRun = await run_detail(request, request.match_info["run_id"])
     return render(request, "agent_run.html", run=found, **_runs_context(request))
+
+
+@routes.get("/portal/agent-runs/{run_id}/live")
+@page("records:read")
+async def run_live(request: web.Request) -> web.StreamResponse:
+    """The run's state as it changes (started -> awaiting approval -> completed), by server-sent events."""
+    run_id = request.match_info["run_id"]
+
+    async def fragment() -> str:  # 404 (a page) for another tenant's run, before the stream starts
+        context = {**page_context(request), **_runs_context(request), "run": await run_detail(request, run_id)}
+        return aiohttp_jinja2.render_string("_run_state.html", request, context)
+
+    return await follow(request, fragment)
 
 
 async def _decide(request: web.Request, approved: bool) -> web.Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 
 import aiohttp_jinja2
@@ -44,12 +45,22 @@ def sse_event(name: str, data: str) -> bytes:
 @page("connectors:read")
 async def sync_history(request: web.Request) -> web.StreamResponse:
     connector_id = request.match_info["connector_id"]
-    runs = await sync_runs(request, connector_id, SyncRunQuery())  # 404 (a page) for another tenant's connector
+
+    async def fragment() -> str:  # 404 (a page) for another tenant's connector, before the stream starts
+        runs = await sync_runs(request, connector_id, SyncRunQuery())
+        return aiohttp_jinja2.render_string("_sync_runs.html", request, {"runs": runs})
+
+    return await follow(request, fragment)
+
+
+async def follow(request: web.Request, fragment: Callable[[], Awaitable[str]]) -> web.StreamResponse:
+    """Send `fragment()` as an `html` event now and whenever it changes (one call per POLL_S). Its first call runs
+    before the stream starts, so an error there is answered as a page."""
+    html = await fragment()
     response = web.StreamResponse(headers={**SECURITY_HEADERS, "Content-Type": "text/event-stream"})
     await response.prepare(request)
     sent, deadline, closing = None, time.monotonic() + LIVE_S, request.app[CLOSING]
     while time.monotonic() < deadline:
-        html = aiohttp_jinja2.render_string("_sync_runs.html", request, {"runs": runs})
         if html != sent:
             await response.write(sse_event("html", html))
             sent = html
@@ -61,7 +72,7 @@ async def sync_history(request: web.Request) -> web.StreamResponse:
         gone = request.transport is None or request.transport.is_closing()
         if gone or await current(request) is None:  # the browser left, or signed out or was revoked meanwhile
             break
-        runs = await sync_runs(request, connector_id, SyncRunQuery())
+        html = await fragment()
     return response
 
 
