@@ -12,7 +12,9 @@ RESTOCK = {"action": "woocommerce.update_stock", "input": {"product_id": "799", 
 
 async def insert_run(admin, tenant_id: str, run_id: str, record_id: str, status: str = "awaiting_approval") -> None:
     """An agent run as the projector leaves it after the run proposed an action and waits for a person."""
-    citations = [{"type": "record", "id": record_id, "kind": "order", "title": "Order 1001"}]
+    citations = [  # as agents/tools.py's Trace names them
+        {"record_id": record_id, "kind": "order", "source": "con_test", "external_id": "1001", "title": "Order 1001"}
+    ]
     await admin.execute(
         """INSERT INTO agent_runs (tenant_id, run_id, agent, status, status_rank, status_at, source, trigger_id,
                                    subject_kind, subject_external_id, output, actions, citations, started_at,

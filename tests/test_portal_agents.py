@@ -1,22 +1,29 @@
-"""The agents pages: an admin enables an agent from the catalog page and approves a run from the approval inbox (the
-decision is the same command POST /v1/agent-runs/{id}/approve issues), a `user` sees no controls and is refused when
-posting directly, another tenant never sees the run, a form without its CSRF token is refused.
-
-A run awaiting approval is a row of the `agent_runs` projection as the projector leaves it (inserted as the owner:
-test set-up, like tests/test_portal_flow.py's records); what the decision does after the command is sent (the run
-workflow issuing the proposed action) is tests/test_agent_runs_flow.py's subject."""
+"""The agents pages: an admin enables an agent from the catalog page, the agent's run (woken by an order update,
+answered by tests/llm_server.py through the real agents group, run starter, Temporal workflow and projector, as in
+tests/test_agent_runs_flow.py) shows in the runs list and the approval inbox with its citation, approving it from the
+page turns its proposed action into a connector.action.v1 command and the open run page shows it completed. A `user`
+sees no controls and is refused when posting directly, another tenant never sees the run, a form without its CSRF
+token is refused (those start from a projected run row: tests/portal_records.py)."""
 
 from __future__ import annotations
 
 import re
 
+import msgspec
+import pytest
+from agent_helpers import insert_record, llm_config, starting
+from factories import order, running, wait_for
 from gateway_helpers import Gateway
-from portal_records import insert_run
+from portal_records import RESTOCK, insert_run
 from test_portal_flow import insert_order
 from test_portal_roles import signed_in
+from webhook_support import connector_body
 
 from events import codec
 from events.streams import COMMANDS_STREAM
+from producers.publisher import Publisher
+
+ANSWER = {"can_ship": True, "summary": "Line 799 is low: restock it", "blockers": []}
 
 
 async def sent_commands(redis, kind: str) -> list:
@@ -24,10 +31,31 @@ async def sent_commands(redis, kind: str) -> list:
     return [c for c in found if c.type == kind]
 
 
-async def test_an_admin_enables_an_agent_and_approves_its_run_from_the_pages(portal, admin, redis):
+async def _set_mode(page, gw: Gateway, key: str, mode: str) -> dict:
+    await page.get_by_label("Autonomy of Order fulfilment", exact=True).select_option(mode)
+    await page.get_by_role("button", name="Set the autonomy of Order fulfilment").click()
+    await page.get_by_role("status").wait_for()
+    return await (await gw.get("/v1/agents/order-fulfilment", headers=gw.bearer(key))).json()
+
+
+async def test_an_admin_enables_an_agent_and_approves_its_run_from_the_pages(
+    portal, admin, redis, pool, temporal_server, llm
+):
+    pytest.importorskip("agents.temporal.worker", reason="the run workflow lands with branch agent-runs")
+    from temporalio.client import Client
+
+    from agents.temporal.activities import AgentDeps
+    from agents.temporal.worker import build_worker
+    from consumers.agents import agents_group
+    from consumers.commands import RunnerContext, commands_group
+    from consumers.projector import projector_group
+
     gw: Gateway = portal.gw
+    llm.rule("order 727", json=ANSWER | {"actions": [RESTOCK]})
     tenant_id, key = await gw.create_tenant("Acme Shop")
-    record_id = await insert_order(admin, tenant_id, "1001", "Order 1001")
+    resp = await gw.post("/v1/connectors", headers=gw.bearer(key), json=connector_body("woocommerce", "s", "shop"))
+    connector = (await resp.json())["id"]
+    record_id = await insert_record(admin, tenant_id, "order", "727", "processing", {"number": "727"}, connector)
     page = await portal.sign_in(key)
     await page.get_by_role("link", name="Agents", exact=True).click()
     assert await page.locator("h2").count() == 6  # the six categories
@@ -37,37 +65,49 @@ async def test_an_admin_enables_an_agent_and_approves_its_run_from_the_pages(por
     assert await page.get_by_role("button", name="Disable Order fulfilment").count() == 1
     state = await (await gw.get("/v1/agents/order-fulfilment", headers=gw.bearer(key))).json()
     assert state["enabled"] is True
-    await page.get_by_label("Autonomy of Order fulfilment", exact=True).select_option("act-unattended")
-    await page.get_by_role("button", name="Set the autonomy of Order fulfilment").click()
-    await page.get_by_role("status").wait_for()
-    state = await (await gw.get("/v1/agents/order-fulfilment", headers=gw.bearer(key))).json()
+    state = await _set_mode(page, gw, key, "act-unattended")
     assert (state["autonomy"], state["act_without_approval"]) == ("act", True)
+    state = await _set_mode(page, gw, key, "act")  # acts, after a person's approval
+    assert (state["autonomy"], state["act_without_approval"]) == ("act", False)
 
-    await insert_run(admin, tenant_id, "run_portal_1", record_id)
-    await page.get_by_role("link", name="Agent runs").click()
-    listed = page.get_by_role("region", name="Agent runs")
-    assert "awaiting approval" in await listed.inner_text() and "Line 799 is low" in await listed.inner_text()
-    await page.get_by_role("link", name="Approvals").click()
-    assert "Line 799 is low" in await page.locator("main").inner_text()
-    await page.get_by_role("link", name="order-fulfilment").click()  # the run's own page: output and citations
-    await page.get_by_role("link", name="order Order 1001").click()
-    await page.wait_for_url(f"**/portal/data/order/{record_id}")
-    await page.go_back()
-    await page.get_by_role("button", name="Approve run run_portal_1 of order-fulfilment").click()
-    await page.wait_for_url("**/portal/agent-runs/run_portal_1?done=approved")
+    client = await Client.connect(temporal_server.url)
+    deps = AgentDeps(pool, Publisher(redis), llm_config(llm, agent_coalesce_s=0.2), None)
+    async with build_worker(client, deps), starting(pool, client) as starter:
+        groups = [
+            projector_group(pool, 8),
+            agents_group(pool, 8, queued=starter.queued),
+            commands_group(RunnerContext(pool, redis, client)),
+        ]
+        async with running(redis, groups):
+            update = order(tenant_id, "727", version=1, source=connector)
+            await Publisher(redis).publish(
+                [msgspec.structs.replace(update, data=msgspec.structs.replace(update.data, status="processing"))]
+            )
+            await page.get_by_role("link", name="Agent runs").click()
+            await wait_for(lambda: _shows(page, "awaiting approval"), timeout_s=90)
+            await page.get_by_role("link", name="Approvals").click()
+            assert "Line 799 is low" in await page.locator("main").inner_text()
+            await page.get_by_role("link", name="order-fulfilment").click()  # the run's page: output, citations
+            await page.get_by_role("link", name=re.compile("^order ")).first.click()
+            await page.wait_for_url(f"**/portal/data/order/{record_id}")
+            await page.go_back()
+            await page.get_by_role("button", name=re.compile("^Approve run ")).click()
+            await page.wait_for_url("**/portal/agent-runs/*?done=approved")
+            actions = await wait_for(lambda: sent_commands(redis, "connector.action.v1"), timeout_s=90)
+            # the open run page follows the run: completed, with the command its approval issued
+            state = page.locator("#run-state")
+            await state.get_by_text("completed (approved)").wait_for(timeout=90_000)
+    assert [(a.connector_id, a.action, a.input) for a in actions] == [(connector, "update_stock", RESTOCK["input"])]
+    assert actions[0].id in await state.inner_text() and await state.get_by_role("button").count() == 0
     decided = await sent_commands(redis, "agent.run.decide.v1")
-    assert [(c.run_id, c.approved, c.tenant_id) for c in decided] == [("run_portal_1", True, tenant_id)]
-    recorded = await admin.fetchval("SELECT type FROM commands WHERE id = $1", decided[0].id)
-    assert recorded == "agent.run.decide.v1"
-    # the run's page follows the run: the projector records it completed, the open page shows it without a reload
-    state = page.locator("#run-state")
-    assert "awaiting approval" in await state.inner_text()
-    await admin.execute(
-        """UPDATE agent_runs SET status = 'completed', status_rank = 3, decision = 'approved',
-                  commands = '["cmd_restock"]', finished_at = now() WHERE run_id = 'run_portal_1'"""
-    )
-    await state.get_by_text("completed (approved)").wait_for()
-    assert "cmd_restock" in await state.inner_text() and await state.get_by_role("button").count() == 0
+    assert [(c.approved, c.tenant_id) for c in decided] == [(True, tenant_id)]
+
+
+async def _shows(page, text: str) -> bool:
+    """Whether the page, loaded again, shows `text` (the runs list has no live part)."""
+    await page.reload()
+    table = page.locator("main table")  # not the status filter, whose options name every status
+    return await table.count() == 1 and text in await table.inner_text()
 
 
 async def test_a_user_gets_no_controls_another_tenant_sees_nothing_and_csrf_is_required(make_gateway, admin, redis):

@@ -39,17 +39,24 @@ NOTICES = {
 STATUSES = ("started", "deferred", "awaiting_approval", "completed", "failed")
 
 
+def _record_id(citation: dict[str, Any]) -> str | None:
+    """A cited record's id: a run's citations name `record_id` (agents/tools.py's Trace), the chat's are
+    `{"type": "record", "id"}` (agents/chat_tools.py)."""
+    if citation.get("record_id"):
+        return str(citation["record_id"])
+    return str(citation["id"]) if citation.get("type") == "record" and citation.get("id") else None
+
+
 def citation_link(citation: dict[str, Any]) -> str | None:
     """The portal page of what an answer cited: a record's (documents are records of kind `document`)."""
-    if citation.get("type") == "record" and citation.get("id") and citation.get("kind"):
-        return f"/portal/data/{citation['kind']}/{citation['id']}"
-    return None
+    record_id = _record_id(citation)
+    return f"/portal/data/{citation['kind']}/{record_id}" if record_id and citation.get("kind") else None
 
 
 def citation_label(citation: dict[str, Any]) -> str:
     kind = citation.get("type")
-    if kind == "record":
-        return f"{citation.get('kind', '')} {citation.get('title') or citation.get('id', '')}".strip()
+    if record_id := _record_id(citation):
+        return f"{citation.get('kind', '')} {citation.get('title') or citation.get('external_id') or record_id}".strip()
     if kind == "aggregate":
         return f"the {citation.get('name', '')} figures"
     if kind == "agent_run_request":
