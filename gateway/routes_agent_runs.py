@@ -11,10 +11,12 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
+from db.audit import record_audit
 from db.pool import tenant_transaction
 from events.commands import DecideAgentRun
 from gateway.commands import COLUMNS as COMMAND_COLUMNS
 from gateway.commands import CommandView, command_view, new_command_fields, record_command, send_command
+from gateway.memberships import actor_of
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
@@ -148,7 +150,8 @@ async def _decide(request: web.Request, approved: bool) -> web.Response:
 
 async def decide_run(request: web.Request, run_id: str, approved: bool, reason: str) -> CommandView:
     """Record and send a person's decision on a run awaiting approval (404: no such run; 409: not awaiting).
-    The one place both the JSON routes and the portal's approval inbox decide: an audit entry belongs here."""
+    The one place both the JSON routes and the portal's approval inbox decide, so the audit log's entry is written
+    here, in the transaction that records the command."""
     command = DecideAgentRun(
         run_id=run_id,
         approved=approved,
@@ -163,6 +166,9 @@ async def decide_run(request: web.Request, run_id: str, approved: bool, reason: 
         if status != "awaiting_approval":
             raise ProblemError("conflict", f"the run is {status}, not awaiting approval")
         await record_command(conn, command)
+        action = "agent_run.approved" if approved else "agent_run.rejected"
+        detail = {"command": command.id} | ({"reason": reason} if reason else {})
+        await record_audit(conn, command.tenant_id, actor_of(principal(request)), action, run_id, detail)
         row = await conn.fetchrow(f"SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1", command.id)
     await send_command(pool, request.app[PUBLISHER], command)
     return command_view(row)

@@ -7,6 +7,7 @@ token is refused (those start from a projected run row: tests/portal_records.py)
 
 from __future__ import annotations
 
+import json
 import re
 
 import msgspec
@@ -101,6 +102,8 @@ async def test_an_admin_enables_an_agent_and_approves_its_run_from_the_pages(
     assert actions[0].id in await state.inner_text() and await state.get_by_role("button").count() == 0
     decided = await sent_commands(redis, "agent.run.decide.v1")
     assert [(c.approved, c.tenant_id) for c in decided] == [(True, tenant_id)]
+    audited = await admin.fetch("SELECT action, target FROM audit_log WHERE tenant_id = $1", tenant_id)
+    assert [(r["action"], r["target"]) for r in audited] == [("agent_run.approved", decided[0].run_id)]
 
 
 async def _shows(page, text: str) -> bool:
@@ -117,7 +120,7 @@ async def test_a_user_gets_no_controls_another_tenant_sees_nothing_and_csrf_is_r
     _, other_key = await gw.create_tenant("B")
     user, user_csrf = await signed_in(gw, await gw.create_key(admin_key, "user"), "/portal/sign-in")
     other, other_csrf = await signed_in(gw, other_key, "/portal/sign-in")
-    owner, _ = await signed_in(gw, admin_key, "/portal/sign-in")
+    owner, owner_csrf = await signed_in(gw, admin_key, "/portal/sign-in")
     try:
         agents = await (await user.get("/portal/agents")).text()
         assert "Order fulfilment" in agents and 'name="enabled"' not in agents and 'name="mode"' not in agents
@@ -137,8 +140,18 @@ async def test_a_user_gets_no_controls_another_tenant_sees_nothing_and_csrf_is_r
         for path in ("/portal/agents/order-fulfilment", "/portal/agent-runs/run_a/approve"):
             forged = await owner.post(path, data={"enabled": "true"}, allow_redirects=False)
             assert forged.status == 403 and "CSRF" in await forged.text(), path
+        assert await sent_commands(redis, "agent.run.decide.v1") == []  # nothing refused above decided anything
+        assert await admin.fetchval("SELECT count(*) FROM agent_settings WHERE tenant_id = $1", tenant_id) == 0
+
+        form = {"csrf": owner_csrf, "back": "approvals", "reason": "not this week"}
+        rejected = await owner.post("/portal/agent-runs/run_a/reject", data=form, allow_redirects=False)
+        assert rejected.status == 303 and rejected.headers["Location"] == "/portal/approvals?done=rejected"
     finally:
         for session in (user, other, owner):
             await session.close()
-    assert await sent_commands(redis, "agent.run.decide.v1") == []
-    assert await admin.fetchval("SELECT count(*) FROM agent_settings WHERE tenant_id = $1", tenant_id) == 0
+    decided = await sent_commands(redis, "agent.run.decide.v1")
+    assert [(c.run_id, c.approved, c.reason) for c in decided] == [("run_a", False, "not this week")]
+    audited = await admin.fetch("SELECT tenant_id, actor, action, target, detail FROM audit_log WHERE target = 'run_a'")
+    assert [(r["tenant_id"], r["action"]) for r in audited] == [(tenant_id, "agent_run.rejected")]
+    assert json.loads(audited[0]["detail"]) == {"command": decided[0].id, "reason": "not this week"}
+    assert audited[0]["actor"].startswith("api_key:")

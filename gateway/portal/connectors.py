@@ -139,7 +139,7 @@ async def connector(request: web.Request) -> web.Response:
         "connector.html",
         connector=found,
         runs=runs,
-        oauth=_provider(found.provider).auth == "oauth2",
+        oauth=provider_named(found.provider).auth == "oauth2",
         notice=NOTICES.get(request.query.get("done", "")),
     )
 

@@ -1,9 +1,10 @@
 """Live parts of pages by server-sent events, and the one script that reads them (static/portal.js).
 
 `/portal/connectors/{id}/live` sends the connector's sync history (the same fragment the page renders) whenever it
-changes (`follow`, which the agent run page's stream uses too), checking the session on every round so sign-out or revocation ends the stream. A stream also ends when
-the browser goes away, when the gateway shuts down (without holding its graceful shutdown) and after LIVE_S; the
-browser's EventSource reconnects (charged to the caller's rate limits like any page).
+changes (`follow`, which an agent run's page uses too), checking the session on every round so sign-out or
+revocation ends the stream. A stream also ends when the browser goes away, when the gateway shuts down (without
+holding its graceful shutdown) and after LIVE_S; the browser's EventSource reconnects (charged to the caller's rate
+limits like any page).
 """
 
 from __future__ import annotations
