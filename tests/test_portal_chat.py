@@ -5,8 +5,9 @@ Without a model the page says so and asks nothing."""
 
 from __future__ import annotations
 
-from portal_helpers import Portal
+from portal_helpers import PHONE_WIDTH, Portal
 from test_portal_flow import insert_order
+from test_portal_pages import check
 from test_portal_roles import signed_in
 
 from agents.config import NO_MODEL
@@ -59,6 +60,11 @@ async def _converse(portal: Portal, llm, admin) -> None:
     await live.locator("#conversation").get_by_text(REPLY_B).wait_for()
     assert await live.locator("#conversation").get_by_role("link", name="order Order 1001").count() == 2
     assert await live.evaluate("window.sameDocument === true")  # answered in place: no page was loaded
+    # the page with a conversation and its form (tests/test_portal_pages.py sees it without a model)
+    await live.reload()
+    problems = await check(live, "chat-conversation")
+    await live.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
+    assert problems + await check(live, "chat-conversation") == []
     titles = await admin.fetchval("SELECT count(*) FROM agent_messages WHERE tenant_id = $1", tenant_id)
     assert titles == 4  # two questions and two answers, in one conversation
 
