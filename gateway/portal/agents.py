@@ -95,9 +95,10 @@ async def agents(request: web.Request) -> web.Response:
 @page("agents:manage")
 async def change_agent(request: web.Request) -> web.Response:
     form, agent = request[FORM], request.match_info["agent"]
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any]
     if form.get("enabled") in ("true", "false"):
-        fields["enabled"], done = form["enabled"] == "true", "enabled" if form["enabled"] == "true" else "disabled"
+        enabled = form["enabled"] == "true"
+        fields, done = {"enabled": enabled}, "enabled" if enabled else "disabled"
     elif str(form.get("mode", "")) in MODES:
         fields, done = MODES[str(form["mode"])], "mode"
     else:
