@@ -195,6 +195,10 @@ async def run(args: argparse.Namespace) -> dict:
             "knowledge": "/portal/knowledge",
             "connectors": "/portal/connectors",
             "keys": "/portal/keys",
+            "agents": "/portal/agents",  # the whole catalog (93 agents, a form or two each)
+            "agent_runs": "/portal/agent-runs",
+            "approvals": "/portal/approvals",
+            "chat": "/portal/chat",
         }
         console = {"console": "/console/", "stream": f"/console/streams/{stream}", "health": "/console/health"}
         raw = {

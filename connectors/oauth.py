@@ -76,6 +76,7 @@ class PendingAuthorization(msgspec.Struct, frozen=True):
     redirect_uri: str
     principal: str  # who started it (the API key id or the JWT subject)
     started_at: float
+    return_to: str = ""  # a portal page to send the browser back to; "": the callback answers JSON
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -86,12 +87,21 @@ def pkce_pair() -> tuple[str, str]:
 
 
 async def begin(
-    redis: Redis, *, tenant_id: str, connector_id: str, provider: str, principal: str, redirect_uri: str
+    redis: Redis,
+    *,
+    tenant_id: str,
+    connector_id: str,
+    provider: str,
+    principal: str,
+    redirect_uri: str,
+    return_to: str = "",
 ) -> tuple[str, str]:
     """Keep a new one-time state for this authorization; answer (state, code_challenge)."""
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(32)
-    pending = PendingAuthorization(tenant_id, connector_id, provider, verifier, redirect_uri, principal, time.time())
+    pending = PendingAuthorization(
+        tenant_id, connector_id, provider, verifier, redirect_uri, principal, time.time(), return_to
+    )
     await redis.set(_state_key(state), msgspec.json.encode(pending), ex=STATE_TTL_S, nx=True)
     return state, challenge
 

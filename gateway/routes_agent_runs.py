@@ -11,10 +11,12 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
+from db.audit import record_audit
 from db.pool import tenant_transaction
 from events.commands import DecideAgentRun
 from gateway.commands import COLUMNS as COMMAND_COLUMNS
 from gateway.commands import CommandView, command_view, new_command_fields, record_command, send_command
+from gateway.memberships import actor_of
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
@@ -120,7 +122,10 @@ def run_view(row: Any) -> AgentRun:
     response=AgentRunList,
 )
 async def list_runs(request: web.Request) -> web.Response:
-    query = read_query(request, AgentRunQuery)
+    return json_response(await run_page(request, read_query(request, AgentRunQuery)))
+
+
+async def run_page(request: web.Request, query: AgentRunQuery) -> AgentRunList:
     after = decode_cursor(query.cursor, "agent-runs")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
@@ -134,7 +139,7 @@ async def list_runs(request: web.Request) -> web.Response:
             query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "agent-runs", sort_field="at")
-    return json_response(AgentRunList(items=[run_view(r) for r in items], next=cursor))
+    return AgentRunList(items=[run_view(r) for r in items], next=cursor)
 
 
 @routes.route(
@@ -146,13 +151,15 @@ async def list_runs(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_run(request: web.Request) -> web.Response:
+    return json_response(await run_detail(request, request.match_info["run_id"]))
+
+
+async def run_detail(request: web.Request, run_id: str) -> AgentRun:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        row = await conn.fetchrow(
-            f"SELECT {RUN_COLUMNS} FROM agent_runs WHERE run_id = $1", request.match_info["run_id"]
-        )
+        row = await conn.fetchrow(f"SELECT {RUN_COLUMNS} FROM agent_runs WHERE run_id = $1", run_id)
     if row is None:
         raise ProblemError("not-found", "no such agent run")
-    return json_response(run_view(row))
+    return run_view(row)
 
 
 @routes.route(
@@ -181,11 +188,18 @@ async def get_trace(request: web.Request) -> web.Response:
 async def _decide(request: web.Request, approved: bool) -> web.Response:
     """A decide command, only for a run that awaits approval; 202 with the command."""
     body = await read_json(request, Decision)
-    run_id = request.match_info["run_id"]
+    command = await decide_run(request, request.match_info["run_id"], approved, body.reason)
+    return json_response(command, status=202, headers={"Location": f"/v1/commands/{command.id}"})
+
+
+async def decide_run(request: web.Request, run_id: str, approved: bool, reason: str) -> CommandView:
+    """Record and send a person's decision on a run awaiting approval (404: no such run; 409: not awaiting).
+    The one place both the JSON routes and the portal's approval inbox decide, so the audit log's entry is written
+    here, in the transaction that records the command."""
     command = DecideAgentRun(
         run_id=run_id,
         approved=approved,
-        reason=body.reason,
+        reason=reason,
         **new_command_fields(tenant_of(request), principal(request).subject),
     )
     pool = request.app[POOL]
@@ -196,9 +210,12 @@ async def _decide(request: web.Request, approved: bool) -> web.Response:
         if status != "awaiting_approval":
             raise ProblemError("conflict", f"the run is {status}, not awaiting approval")
         await record_command(conn, command)
+        action = "agent_run.approved" if approved else "agent_run.rejected"
+        detail = {"command": command.id} | ({"reason": reason} if reason else {})
+        await record_audit(conn, command.tenant_id, actor_of(principal(request)), action, run_id, detail)
         row = await conn.fetchrow(f"SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1", command.id)
     await send_command(pool, request.app[PUBLISHER], command)
-    return json_response(command_view(row), status=202, headers={"Location": f"/v1/commands/{command.id}"})
+    return command_view(row)
 
 
 @routes.route(

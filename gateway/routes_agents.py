@@ -108,8 +108,7 @@ def agent_view(spec: AgentSpec, state: AgentState) -> AgentView:
     )
 
 
-def _spec(request: web.Request) -> AgentSpec:
-    agent = request.match_info["agent"]
+def _spec(agent: str) -> AgentSpec:
     spec = catalog().get(agent)
     if spec is None:
         raise ProblemError("not-found", f"no agent {agent[:100]!r} in the catalog (GET /v1/agents lists them)")
@@ -129,7 +128,11 @@ def _invalid(field: str, message: str) -> ProblemError:
     response=AgentList,
 )
 async def list_agents(request: web.Request) -> web.Response:
-    query = read_query(request, AgentQuery)
+    return json_response(await agent_page(request, read_query(request, AgentQuery)))
+
+
+async def agent_page(request: web.Request, query: AgentQuery) -> AgentList:
+    """The catalog with the tenant's state of each agent (the portal's agents page calls this too)."""
     after = decode_key_cursor(query.cursor, "agents") or ""
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await agent_states(conn)
@@ -142,7 +145,7 @@ async def list_agents(request: web.Request) -> web.Response:
         if query.enabled is None or state.enabled == query.enabled:
             items.append(agent_view(spec, state))
     cursor = encode_key_cursor("agents", items[query.limit - 1].id) if len(items) > query.limit else None
-    return json_response(AgentList(items=items[: query.limit], next=cursor))
+    return AgentList(items=items[: query.limit], next=cursor)
 
 
 @routes.route(
@@ -154,7 +157,7 @@ async def list_agents(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_agent(request: web.Request) -> web.Response:
-    spec = _spec(request)
+    spec = _spec(request.match_info["agent"])
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         row = (await agent_states(conn)).get(spec.id)
     return json_response(agent_view(spec, agent_state(spec, row)))
@@ -170,8 +173,13 @@ async def get_agent(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def patch_agent(request: web.Request) -> web.Response:
-    spec = _spec(request)
     body = await read_json(request, AgentPatch)
+    return json_response(await update_agent(request, request.match_info["agent"], body))
+
+
+async def update_agent(request: web.Request, agent: str, body: AgentPatch) -> AgentView:
+    """Apply a patch to the tenant's state of one agent (the portal's enable/autonomy forms call this too)."""
+    spec = _spec(agent)
     if body.autonomy == "act" and not spec.actions:
         raise _invalid("autonomy", f"'act' needs an agent that proposes actions; {spec.id} has none, so it suggests")
     tenant = tenant_of(request)
@@ -200,7 +208,7 @@ async def patch_agent(request: web.Request) -> web.Response:
             stored_autonomy,
             act_now,
         )
-    return json_response(agent_view(spec, agent_state(spec, row)))
+    return agent_view(spec, agent_state(spec, row))
 
 
 def _limits_view(request: web.Request, limits: TenantLimits) -> AgentLimitsView:

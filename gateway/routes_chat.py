@@ -113,7 +113,27 @@ def _sse(event: Any) -> bytes:
     errors=(404, 503),
 )
 async def post_chat(request: web.Request) -> web.StreamResponse:
-    body = await read_json(request, ChatRequest)
+    turn = await chat_turn(request, await read_json(request, ChatRequest))
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    try:
+        async for event in turn:
+            await response.write(_sse(event))
+    except openai.APIError as exc:  # the model failed mid-turn: the question stays stored, the person is told
+        error = {"message": model_failure(exc)}
+        await response.write(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
+    await response.write_eof()
+    return response
+
+
+def model_failure(exc: openai.APIError) -> str:
+    return f"the language model failed: {type(exc).__name__}: {exc.message}"
+
+
+async def chat_turn(request: web.Request, body: ChatRequest) -> AsyncIterator[Any]:
+    """One turn of the personal agent as its events (Started, Delta, ToolUsed, Done), for the JSON route and the
+    portal's chat page. 503 without a model and 404 for an unknown conversation are raised here, before any event;
+    openai.APIError may come from the iteration."""
     agent = request.app.get(PERSONAL_AGENT)
     if agent is None:
         raise ProblemError("unavailable", NO_MODEL)
@@ -133,17 +153,13 @@ async def post_chat(request: web.Request) -> web.StreamResponse:
     except OverBudget as exc:  # nothing stored, no model called; the budget starts again at UTC midnight
         retry = {"Retry-After": str(seconds_to_next_day())}
         raise ProblemError("token-budget", str(exc), headers=retry) from None
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    await response.prepare(request)
-    await response.write(_sse(first))
-    try:
-        async for event in turn:
-            await response.write(_sse(event))
-    except openai.APIError as exc:  # the model failed mid-turn: the question stays stored, the person is told
-        error = {"message": f"the language model failed: {type(exc).__name__}: {exc.message}"}
-        await response.write(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
-    await response.write_eof()
-    return response
+    return _prepend(first, turn)
+
+
+async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    yield first
+    async for event in rest:
+        yield event
 
 
 @routes.route(
@@ -155,7 +171,10 @@ async def post_chat(request: web.Request) -> web.StreamResponse:
     response=ConversationList,
 )
 async def list_conversations(request: web.Request) -> web.Response:
-    query = read_query(request, ListQuery)
+    return json_response(await conversation_page(request, read_query(request, ListQuery)))
+
+
+async def conversation_page(request: web.Request, query: ListQuery) -> ConversationList:
     after = decode_cursor(query.cursor, "conversations")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
@@ -166,7 +185,7 @@ async def list_conversations(request: web.Request) -> web.Response:
             query.limit + 1,
         )
     items, next_cursor = page(rows, query.limit, "conversations", "updated_at")
-    return json_response(ConversationList([Conversation(**r) for r in items], next_cursor))
+    return ConversationList([Conversation(**r) for r in items], next_cursor)
 
 
 @routes.route(
@@ -178,7 +197,10 @@ async def list_conversations(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_conversation(request: web.Request) -> web.Response:
-    conversation_id = request.match_info["conversation_id"]
+    return json_response(await conversation_detail(request, request.match_info["conversation_id"]))
+
+
+async def conversation_detail(request: web.Request, conversation_id: str) -> ConversationDetail:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         row = await conn.fetchrow(
             "SELECT id, title, principal, created_at, updated_at FROM agent_conversations WHERE id = $1",
@@ -195,4 +217,4 @@ async def get_conversation(request: web.Request) -> web.Response:
         Message(**{**m, "citations": json.loads(m["citations"]), "tool_calls": json.loads(m["tool_calls"])})
         for m in messages
     ]
-    return json_response(ConversationDetail(**row, messages=out))
+    return ConversationDetail(**row, messages=out)

@@ -113,9 +113,12 @@ FILTERS = (
     response=DeliveryList,
 )
 async def list_deliveries(request: web.Request) -> web.Response:
-    query = read_query(request, DeliveryQuery)
+    return json_response(await delivery_page(request, read_query(request, DeliveryQuery)))
+
+
+async def delivery_page(request: web.Request, query: DeliveryQuery) -> DeliveryList:
     if query.outcome == "rejected":
-        return json_response(await _rejected(request, query))
+        return await _rejected(request, query)
     after = decode_cursor(query.cursor, "deliveries")
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         rows = await conn.fetch(
@@ -130,7 +133,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
             query.limit + 1,
         )
     items, cursor = page(rows, query.limit, "deliveries", sort_field="received_at")
-    return json_response(DeliveryList(items=[DeliverySummary(**r) for r in items], next=cursor))
+    return DeliveryList(items=[DeliverySummary(**r) for r in items], next=cursor)
 
 
 def _ms(value: datetime | None) -> int | None:
@@ -183,15 +186,18 @@ async def _rejected(request: web.Request, query: DeliveryQuery) -> DeliveryList:
     errors=(404,),
 )
 async def get_delivery(request: web.Request) -> web.Response:
+    return json_response(await delivery_detail(request, request.match_info["delivery_id"]))
+
+
+async def delivery_detail(request: web.Request, delivery_id: str) -> DeliveryDetail:
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         row = await conn.fetchrow(
-            f"SELECT {SUMMARY}, content_type, headers, body FROM deliveries WHERE id = $1",
-            request.match_info["delivery_id"],
+            f"SELECT {SUMMARY}, content_type, headers, body FROM deliveries WHERE id = $1", delivery_id
         )
     if row is None:
         raise ProblemError("not-found", "no such delivery")
     values = {**row, "headers": json.loads(row["headers"]), "body": bytes(row["body"]).decode(errors="replace")}
-    return json_response(DeliveryDetail(**values))
+    return DeliveryDetail(**values)
 
 
 async def rerun(conn: asyncpg.Connection, publisher: Publisher, tenant: str, delivery_id: str) -> RetryResult:
@@ -246,10 +252,13 @@ async def rerun(conn: asyncpg.Connection, publisher: Publisher, tenant: str, del
     errors=(404, 409),
 )
 async def post_retry(request: web.Request) -> web.Response:
+    return json_response(await retry_delivery(request, request.match_info["delivery_id"]))
+
+
+async def retry_delivery(request: web.Request, delivery_id: str) -> RetryResult:
     tenant = tenant_of(request)
     async with tenant_transaction(request.app[POOL], tenant) as conn:
-        result = await rerun(conn, request.app[PUBLISHER], tenant, request.match_info["delivery_id"])
-    return json_response(result)
+        return await rerun(conn, request.app[PUBLISHER], tenant, delivery_id)
 
 
 @routes.route(

@@ -83,7 +83,15 @@ def redirect_uri(request: web.Request) -> str:
     errors=(404, 409, 501),
 )
 async def authorize(request: web.Request) -> web.Response:
-    tenant, connector_id, app = tenant_of(request), request.match_info["connector_id"], request.app
+    location = await authorization_url(request, request.match_info["connector_id"])
+    # a Response, not web.HTTPFound: the error middleware turns raised HTTP exceptions into problems
+    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+async def authorization_url(request: web.Request, connector_id: str, return_to: str = "") -> str:
+    """The provider's authorization page for this connector, with a new one-time state; `return_to` (a portal
+    page) makes the callback send the browser back there instead of answering JSON."""
+    tenant, app = tenant_of(request), request.app
     async with tenant_transaction(app[POOL], tenant) as conn:
         row = await conn.fetchrow("SELECT provider, config FROM connectors WHERE id = $1", connector_id)
     if row is None:
@@ -105,6 +113,7 @@ async def authorize(request: web.Request) -> web.Response:
         provider=provider,
         principal=principal(request).subject,
         redirect_uri=callback,
+        return_to=return_to,
     )
     base = None
     if hooks := get_oauth_hooks(provider):  # each connector's own authorization page (a Shopify shop's)
@@ -112,9 +121,7 @@ async def authorize(request: web.Request) -> web.Response:
             base, _ = hooks.endpoints(config, app[CONFIG].allow_private_urls)
         except hooks.REFUSED as exc:
             raise ProblemError("conflict", f"{exc}: PATCH /v1/connectors/{connector_id} with a valid config") from None
-    location = oauth.authorize_url(facts, str(values["client_id"]), callback, state, challenge, base)
-    # a Response, not web.HTTPFound: the error middleware turns raised HTTP exceptions into problems
-    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+    return oauth.authorize_url(facts, str(values["client_id"]), callback, state, challenge, base)
 
 
 @routes.route(
@@ -137,6 +144,24 @@ async def callback(request: web.Request) -> web.Response:
             "GET /v1/connectors/{connector_id}/oauth/authorize",
         )
     request[LOG_TENANT], request[LOG_CONNECTOR] = pending.tenant_id, pending.connector_id
+    if not pending.return_to:
+        return json_response(await _complete(request, pending))
+    # started from the portal: back to its page, which says how it went (the reason is in the gateway's log)
+    try:
+        await _complete(request, pending)
+    except ProblemError as exc:
+        log.warning("oauth connect from the portal failed: %s", exc.detail, extra={"tenant_id": pending.tenant_id})
+        return _back(pending.return_to, "oauth-failed")
+    return _back(pending.return_to, "oauth")
+
+
+def _back(page: str, done: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": f"{page}?done={done}", "Cache-Control": "no-store"})
+
+
+async def _complete(request: web.Request, pending: oauth.PendingAuthorization) -> Connected:
+    """Exchange the callback's code and store the tokens (ProblemError: nothing was stored)."""
+    app, query = request.app, request.query
     if error := query.get("error"):  # the user declined, or the provider refused the request
         raise ProblemError("bad-request", f"the provider answered {error[:100]!r}; nothing was stored")
     code = query.get("code", "")
@@ -188,4 +213,4 @@ async def callback(request: web.Request) -> web.Response:
         )
         await record_command(conn, command)
     await send_command(app[POOL], app[PUBLISHER], command)
-    return json_response(Connected(pending.connector_id, "active", tokens.expires_at))
+    return Connected(pending.connector_id, "active", tokens.expires_at)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from axe_playwright_python.async_playwright import Axe
 from gateway_helpers import Gateway
 from portal_helpers import PHONE_WIDTH
+from portal_records import insert_delivery, insert_run
 from test_gateway_admin import order
 from test_portal_access import make_connector
 from test_portal_flow import insert_order
@@ -56,6 +57,8 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
         KNOWLEDGE_SOURCE,
         '{"title": "Returns", "content": "Refunds in five days.", "media_type": "text/markdown", "size_bytes": 21}',
     )
+    await insert_run(admin, tenant_id, "run_1", record_id)
+    delivery_id = await insert_delivery(admin, tenant_id, connector_id)
     await Publisher(redis).publish([order(tenant_id, 1001)])
     stream = stream_for_tenant(tenant_id)
     await redis.xgroup_create(stream, "projector", id="0")
@@ -85,6 +88,13 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
         "audit": "/portal/audit",
         **{f"onboarding-{step}": f"/portal/onboarding?step={step}" for step in STEPS[1:]},
         "knowledge": "/portal/knowledge",
+        "agents": "/portal/agents",
+        "agent-runs": "/portal/agent-runs",
+        "approvals": "/portal/approvals",
+        "agent-run": "/portal/agent-runs/run_1",
+        "chat": "/portal/chat",
+        "deliveries": f"/portal/connectors/{connector_id}/deliveries",
+        "delivery": f"/portal/deliveries/{delivery_id}",
     }
     problems, seen = [], 0
     for width in (1024, PHONE_WIDTH):

@@ -12,11 +12,14 @@ import jinja2
 from aiohttp import web
 
 from gateway.portal import (
+    agents,
     audit,
+    chat,
     connectors,
     console,
     data,
     dead_letters,
+    deliveries,
     health,
     home,
     keys,
@@ -36,6 +39,7 @@ from gateway.state import CONFIG, REDIS
 PAGE_MODULES = (signin, oidc, home, connectors, data, search, keys, console, dead_letters, live)
 PAGE_MODULES += (onboarding, team, audit)  # people: onboarding, memberships and invites, the audit log
 PAGE_MODULES += (knowledge, streams, health)  # knowledge upload; the console's stream browser, replay, health
+PAGE_MODULES += (agents, chat, deliveries)  # agents, runs and approvals; the chat; a connector's deliveries
 
 
 async def _sessions(app: web.Application) -> AsyncIterator[None]:

@@ -36,6 +36,8 @@ NOTICES = {
     "resumed": "Scheduled syncs are resumed; the change applies in a moment.",
     "disconnected": "Disconnected: its webhook URL stops working and its secrets are destroyed; its records stay.",
     "erased": "Disconnected; what came from it is being erased.",
+    "oauth": "Signed in at the provider: the tokens are stored and the connector is being set up with them.",
+    "oauth-failed": "The provider's sign-in did not complete and nothing was stored; try again.",
 }
 
 
@@ -137,6 +139,7 @@ async def connector(request: web.Request) -> web.Response:
         "connector.html",
         connector=found,
         runs=runs,
+        oauth=provider_named(found.provider).auth == "oauth2",
         notice=NOTICES.get(request.query.get("done", "")),
     )
 

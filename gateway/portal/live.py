@@ -1,15 +1,17 @@
 """Live parts of pages by server-sent events, and the one script that reads them (static/portal.js).
 
 `/portal/connectors/{id}/live` sends the connector's sync history (the same fragment the page renders) whenever it
-changes, checking the session on every round so sign-out or revocation ends the stream. A stream also ends when
-the browser goes away, when the gateway shuts down (without holding its graceful shutdown) and after LIVE_S; the
-browser's EventSource reconnects (charged to the caller's rate limits like any page).
+changes (`follow`, which an agent run's page uses too), checking the session on every round so sign-out or
+revocation ends the stream. A stream also ends when the browser goes away, when the gateway shuts down (without
+holding its graceful shutdown) and after LIVE_S; the browser's EventSource reconnects (charged to the caller's rate
+limits like any page).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 
 import aiohttp_jinja2
@@ -34,8 +36,9 @@ async def script(request: web.Request) -> web.Response:
     )
 
 
-def _event(name: str, html: str) -> bytes:
-    lines = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
+def sse_event(name: str, data: str) -> bytes:
+    """One server-sent event; each line of `data` is a `data:` line (the browser joins them with newlines)."""
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
     return f"event: {name}\n{lines}\n".encode()
 
 
@@ -43,14 +46,24 @@ def _event(name: str, html: str) -> bytes:
 @page("connectors:read")
 async def sync_history(request: web.Request) -> web.StreamResponse:
     connector_id = request.match_info["connector_id"]
-    runs = await sync_runs(request, connector_id, SyncRunQuery())  # 404 (a page) for another tenant's connector
+
+    async def fragment() -> str:  # 404 (a page) for another tenant's connector, before the stream starts
+        runs = await sync_runs(request, connector_id, SyncRunQuery())
+        return aiohttp_jinja2.render_string("_sync_runs.html", request, {"runs": runs})
+
+    return await follow(request, fragment)
+
+
+async def follow(request: web.Request, fragment: Callable[[], Awaitable[str]]) -> web.StreamResponse:
+    """Send `fragment()` as an `html` event now and whenever it changes (one call per POLL_S). Its first call runs
+    before the stream starts, so an error there is answered as a page."""
+    html = await fragment()
     response = web.StreamResponse(headers={**SECURITY_HEADERS, "Content-Type": "text/event-stream"})
     await response.prepare(request)
     sent, deadline, closing = None, time.monotonic() + LIVE_S, request.app[CLOSING]
     while time.monotonic() < deadline:
-        html = aiohttp_jinja2.render_string("_sync_runs.html", request, {"runs": runs})
         if html != sent:
-            await response.write(_event("html", html))
+            await response.write(sse_event("html", html))
             sent = html
         try:
             await asyncio.wait_for(closing.wait(), POLL_S)
@@ -60,7 +73,7 @@ async def sync_history(request: web.Request) -> web.StreamResponse:
         gone = request.transport is None or request.transport.is_closing()
         if gone or await current(request) is None:  # the browser left, or signed out or was revoked meanwhile
             break
-        runs = await sync_runs(request, connector_id, SyncRunQuery())
+        html = await fragment()
     return response
 
 

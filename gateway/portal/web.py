@@ -139,16 +139,21 @@ def can(request: web.Request, permission: str) -> bool:
     return principal is not None and allows(principal, permission)
 
 
-def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+def page_context(request: web.Request) -> dict[str, Any]:
+    """What every template may use (a live fragment rendered with render_string needs it too)."""
     principal = request.get(PRINCIPAL)
     session = request.get(SESSION)
-    common = {
+    return {
         "principal": principal,
         "csrf": session.csrf if session else "",
         "can": lambda permission: can(request, permission),
         "console": principal is not None and allows(principal, OPERATOR),
         "path": request.path,
     }
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    common = page_context(request)
     response = aiohttp_jinja2.render_template(template, request, {**common, **context}, status=status)
     response.headers.update(SECURITY_HEADERS)
     return response
