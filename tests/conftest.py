@@ -24,7 +24,14 @@ from db.pool import create_pool
 
 # the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db; temporal_server, temporal; the
 # agents' model server; browser, portal), for every test by name
-pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers", "agent_helpers", "portal_helpers"]
+pytest_plugins = [
+    "gateway_helpers",
+    "rag_helpers",
+    "temporal_helpers",
+    "agent_helpers",
+    "portal_helpers",
+    "mail_servers",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
