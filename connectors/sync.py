@@ -15,7 +15,9 @@ chains them for a caller without Temporal.
   dies between the two re-reads the page, and the idempotency keys (connector, resource, object id, modification
   time) make its events no-ops. A new run of the same resource resumes the run in progress.
 - **The checkpoint is the greatest modification time a finished run saw** (the store's own clock), and the next
-  run reads after it less a second (the provider's bounds are strict, and times have seconds).
+  run reads after it less a second (the provider's bounds are strict, and times have seconds). A resource whose
+  checkpoint is a position (`checkpoint = "position"`: IMAP's `<UIDVALIDITY>:<UID>`) keeps the last object's
+  position instead and hands it back as `since` as it is, with no window.
 - **Deletions by full reconciliation**: a full run records the ids it lists (`sync_seen`); only when it finishes
   without error are the connector's records of that kind that it did not list, and whose state is older than the
   run's start, turned into `...deleted` events. A failed or partial run deletes nothing.
