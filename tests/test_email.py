@@ -14,7 +14,7 @@ import pytest
 
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
 from connectors.normalize import run_mapper
-from connectors.providers.email import api, smtp
+from connectors.providers.email import api, imap, parse, smtp
 from connectors.public_http import NotPublicAddress
 from connectors.registry import get_facts
 
@@ -213,3 +213,16 @@ async def test_imap_refusals_name_the_field_never_the_password(dovecot):
         await api.read_page(email_call(dovecot=dovecot, mailbox="Nope"), resource, 1)
     with pytest.raises(ProviderBusy):
         await api.read_page(email_call(dovecot=dovecot, imap_port=1), resource, 1)
+
+
+async def test_a_huge_or_malformed_mail_is_capped_and_kept_never_a_stopped_sync(dovecot):
+    dovecot.clear()
+    call, resource = email_call(dovecot=dovecot), FACTS.resource("messages")
+    huge = mail(7)
+    huge.set_content("x" * (imap.MAX_MESSAGE_BYTES + 200_000))
+    broken = b"From: =?utf-8?q?broken\r\nSubject: =?x-unknown?b?////?=\r\nContent-Type: multipart/mixed\r\n\r\nno parts"
+    dovecot.append(huge, broken)
+    big, odd = (await api.read_page(call, resource, 1)).objects
+    assert big["truncated"] is True and big["size"] > imap.MAX_MESSAGE_BYTES
+    assert big["subject"] == "Question 7" and len(big["text"]) == parse.MAX_TEXT_CHARS
+    assert odd["truncated"] is False and mapped(call, odd).subject.external_id == odd["id"]  # still a record
