@@ -80,6 +80,10 @@ class Resource(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     since_param: str = ""  # the query parameter for "changed since" (incremental sync); empty: every sync is full
     cursor_field: str = ""  # the object's field whose greatest value becomes the checkpoint
     deleted_since: bool = False  # the provider lists deletions; otherwise deletions come from full reconciliation
+    # what the checkpoint is: "time", the greatest modification time seen (read again from a second before it);
+    # "position", the provider's own ordered position of the last object read (IMAP's `<UIDVALIDITY>:<UID>`),
+    # handed back as `since` as it is, with no time window: the next run reads what came after it
+    checkpoint: Literal["time", "position"] = "time"
 
 
 class Action(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -15,7 +15,9 @@ chains them for a caller without Temporal.
   dies between the two re-reads the page, and the idempotency keys (connector, resource, object id, modification
   time) make its events no-ops. A new run of the same resource resumes the run in progress.
 - **The checkpoint is the greatest modification time a finished run saw** (the store's own clock), and the next
-  run reads after it less a second (the provider's bounds are strict, and times have seconds).
+  run reads after it less a second (the provider's bounds are strict, and times have seconds). A resource whose
+  checkpoint is a position (`checkpoint = "position"`: IMAP's `<UIDVALIDITY>:<UID>`) keeps the last object's
+  position instead and hands it back as `since` as it is, with no window.
 - **Deletions by full reconciliation**: a full run records the ids it lists (`sync_seen`); only when it finishes
   without error are the connector's records of that kind that it did not list, and whose state is older than the
   run's start, turned into `...deleted` events. A failed or partial run deletes nothing.
@@ -51,7 +53,7 @@ from connectors.normalize import utc_time
 from connectors.oauth import TokenSource
 from connectors.registry import get_api, get_facts
 from connectors.sync_events import deleted_events, lifecycle_event
-from connectors.sync_pages import Target, count_changes, gmt, last_page, later, page_events, read_page, sync_key
+from connectors.sync_pages import Target, advanced, count_changes, gmt, last_page, page_events, read_page, sync_key
 from db.pool import tenant_transaction
 from events.errors import PermanentError, TransientError, is_transient
 from events.types import Event, SyncCompleted, SyncFailed, SyncStarted
@@ -134,8 +136,9 @@ async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False)
             return state["run_id"]
         cursor = state["cursor"] if state else None
         full = full or not resource.since_param or cursor is None
-        since = None if full else gmt(utc_time(cursor) - OVERLAP)
-        until = None if full else gmt(now)
+        position = resource.checkpoint == "position"  # read after it as it is: no time window
+        since = None if full else cursor if position else gmt(utc_time(cursor) - OVERLAP)
+        until = None if full or position else gmt(now)
         await checkpoints.start_run(conn, target, run_id, full, since, until, now)
     key = sync_key(target, run_id, "started")
     started = lifecycle_event(SyncStarted, target, row["provider"], now, key, cursor=since, run_id=run_id, full=full)
@@ -187,7 +190,7 @@ async def _page(
             made, made_keys = [], []
         events += made
         keys += made_keys
-        cursor = later(cursor, api.cursor_of(resource, obj))
+        cursor = advanced(resource, cursor, api.cursor_of(resource, obj))
     # one transaction per page (its round trips are most of a page's cost beside the read): the connector is still
     # active, the changes are counted, the events published, and only then the position saved, at the commit
     async with tenant_transaction(deps.pool, target.tenant_id) as conn:
@@ -232,7 +235,7 @@ async def finish(deps: SyncDeps, target: Target, run_id: str) -> Finished:
     now = datetime.now(UTC)
     provider = call.facts.provider
     events, keys = deleted_events(target, provider, resource.kind, run_id, gone, now)
-    cursor = later(state["cursor"], state["run_cursor"])
+    cursor = advanced(resource, state["cursor"], state["run_cursor"])
     key = sync_key(target, run_id, "completed")
     completed = lifecycle_event(
         SyncCompleted,

@@ -40,6 +40,14 @@ def sync_key(target: Target, *parts: Any) -> str:
     return ":".join(["sync", target.connector_id, target.resource, *map(str, parts)])
 
 
+def advanced(resource: Resource, cursor: str | None, seen: str | None) -> str | None:
+    """The checkpoint after an object whose cursor is `seen`: the later time, or for a position checkpoint the
+    position of the object read last (pages come in the provider's order; a new UIDVALIDITY starts it over)."""
+    if resource.checkpoint == "position":
+        return seen or cursor
+    return later(cursor, seen)
+
+
 def version_of(api: Any, resource: Resource, obj: dict) -> str:
     """What names this state of the object in its idempotency key: its modification time (`cursor_of`), or, where the
     object carries none (Stripe, Lago, FluentCRM contacts, WordPress comments), a hash of its JSON (keys sorted), so

@@ -23,8 +23,15 @@ from db.migrate import migrate
 from db.pool import create_pool
 
 # the helper modules' fixtures (vault, issuer, make_gateway, gw; embedder, rag_db; temporal_server, temporal; the
-# agents' model server; browser, portal), for every test by name
-pytest_plugins = ["gateway_helpers", "rag_helpers", "temporal_helpers", "agent_helpers", "portal_helpers"]
+# agents' model server; browser, portal; mail_cert, dovecot, smtp_server), for every test by name
+pytest_plugins = [
+    "gateway_helpers",
+    "rag_helpers",
+    "temporal_helpers",
+    "agent_helpers",
+    "portal_helpers",
+    "mail_servers",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (

@@ -29,6 +29,7 @@ def connector(provider: str, tolerance_s: float | str | None = "default") -> Pro
 def test_registry_discovers_the_providers():
     connectors = all_providers()
     assert sorted(connectors) == [
+        "email",
         "fluentcrm",
         "google-ads",
         "google-analytics",

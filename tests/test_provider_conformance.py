@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google_support import api_call, point_at
@@ -34,6 +35,7 @@ from webhook_support import FORM, request
 from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
+from connectors.providers.email import smtp as email_smtp
 from connectors.providers.slack import api as slack_api
 from connectors.providers.stripe import api as stripe_api
 from connectors.providers.telegram import api as telegram_api
@@ -652,6 +654,55 @@ class TestTelegram(ProviderConformance):
             )
             for v in load_vectors(self.provider)["vectors"]
         ]
+
+
+class TestEmail(ProviderConformance):
+    """Not HTTP: its servers are a real IMAP server (Dovecot, skipped where it is missing) holding the mailbox the
+    `messages` resource pages through, and a real SMTP server (aiosmtpd) `send_email` delivers to."""
+
+    provider = "email"
+
+    @pytest.fixture
+    async def server(self, dovecot, smtp_server, mail_cert, monkeypatch):
+        monkeypatch.setattr(email_smtp, "CA_FILE", mail_cert.cert)
+        dovecot.clear()
+        yield MailServers(dovecot, smtp_server)
+
+    def call(self, server: MailServers) -> ApiCall:
+        imap, smtp = server.imap, server.smtp
+        config = {"from_address": "support@acme.test", "imap_host": imap.host, "imap_port": imap.port}
+        config |= {"smtp_host": smtp.host, "smtp_port": smtp.port, "smtp_security": "starttls"}
+        # one mailbox account logs in to both, as at a mail provider
+        return ApiCall(self.facts, config, {"username": imap.user, "password": imap.password}, allow_private=True)
+
+    def seed(self, server: MailServers, resource: Resource, count: int) -> None:
+        messages = [
+            f"From: c{n}@example.test\r\nSubject: Seeded {n}\r\n\r\nBody {n}\r\n".encode() for n in range(count)
+        ]
+        server.imap.append(*messages)
+
+    def server_ids(self, server: MailServers, resource: Resource) -> list[str]:
+        client = server.imap.client()
+        try:
+            client.select("INBOX", readonly=True)
+            validity = int(client.response("UIDVALIDITY")[1][0])
+            return [f"{validity}:{uid.decode()}" for uid in client.uid("SEARCH", "ALL")[1][0].split()]
+        finally:
+            client.logout()
+
+    def action_input(self, server: MailServers, action: Action) -> dict[str, Any]:
+        assert action.name == "send_email"
+        return {"to": ["ana@example.test"], "subject": "Hello {{name}}", "text": "Hi", "variables": {"name": "Ana"}}
+
+    def action_applied(self, server: MailServers, action: Action, input: dict, result: dict) -> bool:
+        (envelope,) = server.smtp.handler.received
+        return envelope.rcpt_tos == ["ana@example.test"] and b"Subject: Hello Ana" in envelope.content
+
+
+@dataclasses.dataclass
+class MailServers:
+    imap: Any  # tests/mail_servers.py Dovecot
+    smtp: Any  # tests/mail_servers.py SmtpServer
 
 
 def test_every_provider_package_has_a_conformance_case():
