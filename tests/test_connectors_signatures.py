@@ -35,6 +35,7 @@ def test_registry_discovers_the_providers():
         "google-merchant",
         "google-tag-manager",
         "lago",
+        "meta-ads",
         "plane",
         "shopify",
         "slack",

@@ -19,6 +19,8 @@ from providers.google_analytics_server import GoogleAnalytics, iso
 from providers.google_merchant_server import GoogleMerchant
 from providers.google_tag_manager_server import TagManager
 from providers.lago_server import LagoAccount
+from providers.meta_ads_server import VERSION as META_VERSION
+from providers.meta_ads_server import MetaAds
 from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
 from providers.slack_server import SlackWorkspace
@@ -34,6 +36,7 @@ from webhook_support import FORM, request
 from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
+from connectors.providers.meta_ads import api as meta_ads_api
 from connectors.providers.slack import api as slack_api
 from connectors.providers.stripe import api as stripe_api
 from connectors.providers.telegram import api as telegram_api
@@ -601,6 +604,52 @@ class TestWhatsApp(ProviderConformance):
             return last["text"]["body"] == input["text"] and result["id"].startswith("wamid.")
         parameters = [p["text"] for p in last["template"]["components"][0]["parameters"]]
         return last["template"]["name"] == input["template"] and parameters == input["body_parameters"]
+
+    def signed_vectors(self) -> list[SignedVector]:
+        vectors = load_vectors(self.provider)
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {HUB_HEADER: v[f"expected_{HUB_HEADER}"]}),
+                [v["app_secret"]],
+                NOW,
+                v.get("expected_valid", True),
+            )
+            for v in vectors["derived_vectors"] + vectors["negative_vectors"]
+        ]
+
+
+class TestMetaAds(ProviderConformance):
+    provider = "meta-ads"
+
+    def new_server(self) -> MetaAds:
+        return MetaAds()
+
+    def prepare(self, server: MetaAds, monkeypatch) -> None:
+        monkeypatch.setattr(meta_ads_api, "API_BASE", f"{server.url}/{META_VERSION}/")
+
+    def call(self, server: MetaAds) -> ApiCall:
+        tokens = {ACCESS_TOKEN: server.issue_access(), EXPIRES_AT: time.time() + 3600}
+        return ApiCall(self.facts, {"ad_account_id": f"act_{server.account_id}"}, tokens, allow_private=True)
+
+    def seed(self, server: MetaAds, resource: Resource, count: int) -> None:
+        if resource.name in ("campaigns", "adsets", "ads"):
+            server.seed(**{resource.name: count})
+            return
+        objects = {"campaign_insights": "campaigns", "adset_insights": "adsets", "ad_insights": "ads"}[resource.name]
+        server.seed(**{objects: max(0, count - len(server.objects[objects]))})
+        server.seed(days=1)  # a row per object today
+
+    def server_ids(self, server: MetaAds, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: MetaAds, action: Action) -> dict[str, Any]:
+        assert action.name == "pause_campaign"
+        server.seed(campaigns=2)
+        return {"campaign_id": server.ids("campaigns")[-2]}  # an ACTIVE one
+
+    def action_applied(self, server: MetaAds, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["campaigns"][input["campaign_id"]]["status"] == "PAUSED" == result["status"].upper()
 
     def signed_vectors(self) -> list[SignedVector]:
         vectors = load_vectors(self.provider)
