@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from connectors.base import ApiCall, Page, ProviderRefused
 from connectors.facts import Resource, base_url
-from connectors.json_api import request_json
+from connectors.json_api import Answer, bearer_json
 from connectors.providers.google_common.client import access_token
 from connectors.providers.meta_ads.mapping import LEVELS, MAPPERS, row_id
 from connectors.providers.meta_common.graph import checked, cursor_page
@@ -59,19 +60,17 @@ def account(call: ApiCall) -> str:
     return f"act_{value}"
 
 
+def _token_refused(answer: Answer) -> bool:
+    error = answer.field("error")
+    return answer.status == 401 or (isinstance(error, dict) and error.get("code") == 190)
+
+
 async def graph(call: ApiCall, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
     """One Graph API request with the connector's access token, repeated once with a new one when Meta refuses it."""
-    token = await access_token(call)
-    for attempt in range(2):
-        headers = {"Authorization": f"Bearer {token}"}
-        answer = await request_json(call, method, _base(call) + path, f"{TITLE} {what}", headers=headers, **kwargs)
-        error = answer.field("error")
-        refused = answer.status == 401 or (isinstance(error, dict) and error.get("code") == 190)
-        if refused and attempt == 0 and call.access_token is not None:
-            token = await access_token(call, rejected=token)
-            continue
-        return checked(answer, call, TITLE, what, TOKEN_FIX)
-    raise AssertionError("unreachable")
+    answer = await bearer_json(
+        call, partial(access_token, call), method, _base(call) + path, f"{TITLE} {what}", _token_refused, **kwargs
+    )
+    return checked(answer, call, TITLE, what, TOKEN_FIX)
 
 
 async def currency(call: ApiCall) -> str:
