@@ -36,6 +36,7 @@ def test_registry_discovers_the_providers():
         "google-tag-manager",
         "lago",
         "meta-ads",
+        "pinterest",
         "plane",
         "shopify",
         "slack",

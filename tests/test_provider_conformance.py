@@ -21,6 +21,8 @@ from providers.google_tag_manager_server import TagManager
 from providers.lago_server import LagoAccount
 from providers.meta_ads_server import VERSION as META_VERSION
 from providers.meta_ads_server import MetaAds
+from providers.pinterest_server import VERSION as PINTEREST_VERSION
+from providers.pinterest_server import PinterestAds
 from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
 from providers.slack_server import SlackWorkspace
@@ -37,6 +39,7 @@ from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.meta_ads import api as meta_ads_api
+from connectors.providers.pinterest import api as pinterest_api
 from connectors.providers.slack import api as slack_api
 from connectors.providers.stripe import api as stripe_api
 from connectors.providers.telegram import api as telegram_api
@@ -663,6 +666,37 @@ class TestMetaAds(ProviderConformance):
             )
             for v in vectors["derived_vectors"] + vectors["negative_vectors"]
         ]
+
+
+class TestPinterest(ProviderConformance):
+    provider = "pinterest"
+
+    def new_server(self) -> PinterestAds:
+        return PinterestAds()
+
+    def prepare(self, server: PinterestAds, monkeypatch) -> None:
+        monkeypatch.setattr(pinterest_api, "API_BASE", f"{server.url}/{PINTEREST_VERSION}/")
+
+    def call(self, server: PinterestAds) -> ApiCall:
+        tokens = {ACCESS_TOKEN: server.issue_access(), EXPIRES_AT: time.time() + 3600}
+        return ApiCall(self.facts, {"ad_account_id": server.ad_account_id}, tokens, allow_private=True)
+
+    def seed(self, server: PinterestAds, resource: Resource, count: int) -> None:
+        if resource.name != "campaign_analytics":
+            server.seed(**{resource.name: count})
+            return
+        server.seed(campaigns=max(0, count - len(server.objects["campaigns"])))
+        server.seed(days=1)  # a row per campaign today
+
+    def server_ids(self, server: PinterestAds, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: PinterestAds, action: Action) -> dict[str, Any]:
+        assert action.name == "pause_campaign"
+        return {"campaign_id": server.seed(campaigns=1)[0]}
+
+    def action_applied(self, server: PinterestAds, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["campaigns"][input["campaign_id"]]["status"] == "PAUSED" == result["status"].upper()
 
 
 class TestTelegram(ProviderConformance):
