@@ -40,6 +40,7 @@ def test_registry_discovers_the_providers():
         "plane",
         "shopify",
         "slack",
+        "snapchat",
         "standard-webhooks",
         "stripe",
         "telegram",

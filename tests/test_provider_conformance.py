@@ -26,6 +26,8 @@ from providers.pinterest_server import PinterestAds
 from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
 from providers.slack_server import SlackWorkspace
+from providers.snapchat_server import VERSION as SNAPCHAT_VERSION
+from providers.snapchat_server import SnapchatAds
 from providers.stripe_server import StripeAccount
 from providers.telegram_server import TelegramBots
 from providers.trello_server import TrelloAccount
@@ -41,6 +43,7 @@ from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.meta_ads import api as meta_ads_api
 from connectors.providers.pinterest import api as pinterest_api
 from connectors.providers.slack import api as slack_api
+from connectors.providers.snapchat import api as snapchat_api
 from connectors.providers.stripe import api as stripe_api
 from connectors.providers.telegram import api as telegram_api
 from connectors.providers.trello import api as trello_api
@@ -696,6 +699,37 @@ class TestPinterest(ProviderConformance):
         return {"campaign_id": server.seed(campaigns=1)[0]}
 
     def action_applied(self, server: PinterestAds, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["campaigns"][input["campaign_id"]]["status"] == "PAUSED" == result["status"].upper()
+
+
+class TestSnapchat(ProviderConformance):
+    provider = "snapchat"
+
+    def new_server(self) -> SnapchatAds:
+        return SnapchatAds()
+
+    def prepare(self, server: SnapchatAds, monkeypatch) -> None:
+        monkeypatch.setattr(snapchat_api, "API_BASE", f"{server.url}/{SNAPCHAT_VERSION}/")
+
+    def call(self, server: SnapchatAds) -> ApiCall:
+        tokens = {ACCESS_TOKEN: server.issue_access(), EXPIRES_AT: time.time() + 3600}
+        return ApiCall(self.facts, {"ad_account_id": server.ad_account_id}, tokens, allow_private=True)
+
+    def seed(self, server: SnapchatAds, resource: Resource, count: int) -> None:
+        if resource.name != "campaign_stats":
+            server.seed(**{resource.name: count})
+            return
+        server.seed(campaigns=max(0, count - len(server.objects["campaigns"])))
+        server.seed(days=1)  # a day per campaign today
+
+    def server_ids(self, server: SnapchatAds, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: SnapchatAds, action: Action) -> dict[str, Any]:
+        assert action.name == "pause_campaign"
+        return {"campaign_id": server.seed(campaigns=1)[0]}
+
+    def action_applied(self, server: SnapchatAds, action: Action, input: dict, result: dict) -> bool:
         return server.objects["campaigns"][input["campaign_id"]]["status"] == "PAUSED" == result["status"].upper()
 
 
