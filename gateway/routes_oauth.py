@@ -171,6 +171,9 @@ async def callback(request: web.Request) -> web.Response:
             allow_private=allow_private,
             token_auth=facts.auth.token_auth,
         )
+        finish = getattr(get_oauth_hooks(facts.provider), "finish", None)
+        if finish is not None:  # a provider's step after the exchange (Meta: a long-lived token for the short one)
+            tokens = await finish(tokens, values, url, allow_private)
     except PermanentError as exc:  # a refused code or client, a token host that is not public
         log.warning("oauth code exchange refused: %s", exc, extra={"tenant_id": pending.tenant_id})
         raise ProblemError("bad-request", f"{exc}; nothing was stored") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from factories import local_http_server, running, wait_for
@@ -20,6 +21,7 @@ from webhook_support import fixture, request, vectors
 
 from connectors import oauth
 from connectors.base import ApiCall, IngestContext, ProviderBusy, ProviderRefused
+from connectors.credentials import VaultSecrets
 from connectors.providers.meta_ads import api, mapping
 from connectors.registry import get_facts, get_provider
 from consumers.commands import RunnerContext, commands_group
@@ -220,3 +222,33 @@ async def test_the_gateway_answers_the_check_and_takes_signed_deliveries(gw: Gat
     assert (await resp.json())["events"] == 1
     bad = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64}
     assert (await gw.post(hook, data=delivery, headers=bad)).status == 401
+
+
+async def test_the_callback_keeps_a_long_lived_token(make_gateway, vault, meta):
+    """Facebook Login: the code is exchanged at the Graph API's token endpoint, then the short-lived token at once
+    for a long-lived one (oauth_hooks.finish); Vault keeps only the long-lived token, and no refresh token."""
+    gw = await make_gateway(public_url="https://bz.example.com")
+    tenant, key = await gw.create_tenant()
+    secrets = {"client_id": meta.client_id, "client_secret": meta.client_secret, "webhook_secret": "s"}
+    body = {"provider": "meta-ads", "name": "ads", "config": config(meta), "secrets": secrets | {"verify_token": "v"}}
+    resp = await gw.post("/v1/connectors", json=body, headers=gw.bearer(key))
+    connector = (await resp.json())["id"]
+    redirect = await gw.get(
+        f"/v1/connectors/{connector}/oauth/authorize", headers=gw.bearer(key), allow_redirects=False
+    )
+    location = urlsplit(redirect.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == "https://www.facebook.com/v21.0/dialog/oauth"
+    params = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert params["scope"] == "ads_read,ads_management,business_management"
+    issued = {
+        "client_id": meta.client_id,
+        "redirect_uri": params["redirect_uri"],
+        "challenge": params["code_challenge"],
+    }
+    meta.oauth.codes["code-1"] = issued  # the user consented at Facebook
+    resp = await gw.get(f"/v1/oauth/callback?{urlencode({'code': 'code-1', 'state': params['state']})}")
+    assert resp.status == 200, await resp.text()
+    values = await VaultSecrets(vault.addr, vault.token, cache_s=0).read(tenant, connector)
+    assert values[oauth.ACCESS_TOKEN] in meta.long_lived and oauth.REFRESH_TOKEN not in values
+    assert float(values[oauth.EXPIRES_AT]) > time.time() + 50 * 86400
+    assert meta.oauth.token_calls == 2  # the code, then the exchange

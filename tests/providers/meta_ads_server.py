@@ -3,6 +3,7 @@ marketing-api: "Ad Campaign", "Ad Set", "Ad", "Insights API", "Rate Limiting"; G
 
 - `Authorization: Bearer <token>` with a token `oauth` issued (its token endpoint at `/v21.0/oauth/access_token`, as
   graph.facebook.com's; tests/oauth_server.py) or `issue_access`; anything else 401 code 190 (OAuthException).
+- `POST /v21.0/oauth/access_token` with `grant_type=fb_exchange_token`: a long-lived token for a valid one.
 - `GET /v21.0/act_{id}?fields=`: the ad account (id, currency); another account 400 code 100.
 - `GET /v21.0/act_{id}/campaigns|adsets|ads?fields=&limit=&after=`: the objects with only the fields asked (a nested
   `creative{a,b}` too), DELETED and ARCHIVED ones left out (Meta lists them only under an effective_status filter);
@@ -35,6 +36,7 @@ VERSION = "v21.0"
 RESOURCES = ("campaigns", "adsets", "ads")
 LEVEL_OF = {"campaign": "campaigns", "adset": "adsets", "ad": "ads"}
 GONE = ("DELETED", "ARCHIVED")
+LONG_LIVED_S = 5_183_944  # what Meta answers for a long-lived user token: about 60 days
 
 
 def _fields(asked: str) -> dict[str, list[str] | None]:
@@ -66,6 +68,7 @@ class MetaAds:
     days: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (level, id, day) -> values
     failures: list[tuple[int, int, dict[str, str]]] = field(default_factory=list)
     log: list[tuple[str, str, dict[str, str], int]] = field(default_factory=list)
+    long_lived: set[str] = field(default_factory=set)  # the long-lived tokens fb_exchange_token issued
     _seq: int = 23_850_000_000_000_000
 
     # --- test hooks -------------------------------------------------------------------------------------------
@@ -178,12 +181,28 @@ class MetaAds:
 
         self.oauth.url = self.url
         app = web.Application(middlewares=[logged])
-        app.router.add_post(f"/{VERSION}/oauth/access_token", self.oauth.token)
+        app.router.add_post(f"/{VERSION}/oauth/access_token", self.token)
         app.router.add_get(f"/{VERSION}/{{account}}/insights", self.insights)
         app.router.add_get(f"/{VERSION}/{{account}}/{{resource}}", self.listing)
         app.router.add_get(f"/{VERSION}/{{account}}", self.account)
         app.router.add_post(f"/{VERSION}/{{object}}", self.update)
         return app
+
+    async def token(self, request: web.Request) -> web.Response:
+        """The code exchange (tests/oauth_server.py's), and `grant_type=fb_exchange_token`: a valid token and the app's
+        id and secret give a long-lived token (about 60 days) and no refresh token."""
+        form = await request.post()
+        if form.get("grant_type") != "fb_exchange_token":
+            return await self.oauth.token(request)
+        self.oauth.token_calls += 1
+        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
+            return graph_error(400, 101, "Error validating application. Invalid application ID.")
+        if form.get("fb_exchange_token") not in self.oauth.access_tokens:
+            return graph_error(400, 190, "Error validating access token: Session has expired.")
+        long_lived = "EAAB-long-" + secrets.token_hex(12)
+        self.oauth.access_tokens.add(long_lived)
+        self.long_lived.add(long_lived)
+        return web.json_response({"access_token": long_lived, "token_type": "bearer", "expires_in": LONG_LIVED_S})
 
     def _refusal(self, request: web.Request, account: str | None = None) -> web.Response | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
