@@ -61,6 +61,9 @@ class Auth(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     token_url: str = ""
     scopes: list[str] = []
     scope_separator: str = " "  # RFC 6749 joins scopes with spaces; some providers (Zoho) with commas
+    # how the client authenticates at the token endpoint (RFC 6749 2.3.1): its id and secret in the form body
+    # (client_secret_post), or in an HTTP Basic Authorization header (client_secret_basic: Pinterest requires it)
+    token_auth: Literal["post", "basic"] = "post"
     authorize_params: dict[str, str] = {}  # sent with every authorization request (access_type = "offline" ...)
     # a callback query parameter naming the accounts server whose token endpoint serves this user (Zoho's
     # `accounts-server`): token_url's origin is replaced by it, but only by one of `token_hosts` (scheme and host as

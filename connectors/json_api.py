@@ -9,7 +9,7 @@ history from here. A non-public address stays NotPublicAddress (permanent).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,3 +50,28 @@ async def request_json(call: ApiCall, method: str, url: str, what: str, **kwargs
         if refused is not None:
             raise refused from None
         raise TransientError(f"{what}: {type(exc).__name__}, try later") from None
+
+
+async def bearer_json(
+    call: ApiCall,
+    token: Callable[[str | None], Awaitable[str]],
+    method: str,
+    url: str,
+    what: str,
+    refused: Callable[[Answer], bool],
+    **kwargs: Any,
+) -> Answer:
+    """`request_json` with `Authorization: Bearer <token(None)>`, repeated once with `token(<the refused one>)` when
+    `refused(answer)` says the provider refused the token and the call has a token source to ask for a new one (an
+    OAuth2 connector's: connectors/access_tokens.py). The caller judges the answer it gets."""
+    given = dict(kwargs.pop("headers", None) or {})
+
+    async def send(held: str) -> Answer:
+        headers = {**given, "Authorization": f"Bearer {held}"}
+        return await request_json(call, method, url, what, headers=headers, **kwargs)
+
+    held = await token(None)
+    answer = await send(held)
+    if refused(answer) and call.access_token is not None:
+        answer = await send(await token(held))
+    return answer

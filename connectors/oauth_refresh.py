@@ -25,6 +25,7 @@ from connectors.oauth_tokens import (
     EXPIRES_AT,
     NEEDS_REAUTH,
     REFRESH_TOKEN,
+    TOKEN_AUTH,
     TOKEN_URL,
     NeedsReauth,
     OAuthError,
@@ -102,7 +103,7 @@ async def _refresh(source: TokenSource, tenant_id: str, connector_id: str, value
         "client_id": str(values.get("client_id", "")),
         "client_secret": str(values.get("client_secret", "")),
     }
-    answer = await token_request(url, form, source.allow_private, source.clock())
+    answer = await token_request(url, form, source.allow_private, source.clock(), str(values.get(TOKEN_AUTH) or "post"))
     if isinstance(answer, str):
         if answer in REAUTH_ERRORS:
             await _mark_needs_reauth(source, tenant_id, connector_id, values, answer)

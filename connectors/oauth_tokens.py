@@ -9,6 +9,7 @@ All HTTP goes through `public_session`.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ EXPIRES_AT = "oauth_expires_at"  # unix seconds
 TOKEN_URL = "oauth_token_url"  # the token endpoint that issued them (Zoho: the user's data centre)
 NEEDS_REAUTH = "oauth_needs_reauth"  # the provider's error code when it refused the refresh token
 SCOPE = "oauth_scope"
+TOKEN_AUTH = "oauth_token_auth"  # "basic" when the token endpoint takes the client by HTTP Basic (facts' token_auth)
 
 
 class OAuthError(PermanentError):
@@ -116,10 +118,23 @@ async def _send(method: str, url: str, allow_private: bool, what: str, **request
     return status, raw
 
 
-async def token_request(url: str, form: dict[str, str], allow_private: bool, now: float) -> Tokens | str:
-    """POST a token request (RFC 6749 4.1.3 / 6, client_secret_post). Answers Tokens, or the provider's error code
-    for a refusal (the caller decides what it means); raises TransientError for 429, 5xx and network failures."""
-    status, raw = await _send("POST", url, allow_private, "token endpoint", data=form)
+def client_auth(form: dict[str, str], token_auth: str) -> dict[str, Any]:
+    """The request's client authentication (RFC 6749 2.3.1): the form as it is (client_secret_post), or without the
+    client's id and secret, which go in `Authorization: Basic` (client_secret_basic), never both."""
+    if token_auth != "basic":
+        return {"data": form}
+    pair = f"{form.get('client_id', '')}:{form.get('client_secret', '')}".encode()
+    rest = {k: v for k, v in form.items() if k not in ("client_id", "client_secret")}
+    return {"data": rest, "headers": {"Authorization": "Basic " + base64.b64encode(pair).decode()}}
+
+
+async def token_request(
+    url: str, form: dict[str, str], allow_private: bool, now: float, token_auth: str = "post"
+) -> Tokens | str:
+    """POST a token request (RFC 6749 4.1.3 / 6, the client as `token_auth` says). Answers Tokens, or the provider's
+    error code for a refusal (the caller decides what it means); raises TransientError for 429, 5xx and network
+    failures."""
+    status, raw = await _send("POST", url, allow_private, "token endpoint", **client_auth(form, token_auth))
     try:
         body = json.loads(raw)
     except ValueError:
@@ -150,6 +165,7 @@ async def exchange_code(
     verifier: str,
     allow_private: bool = False,
     now: float | None = None,
+    token_auth: str = "post",
 ) -> Tokens:
     form = {
         "grant_type": "authorization_code",
@@ -159,19 +175,21 @@ async def exchange_code(
         "client_secret": client_secret,
         "code_verifier": verifier,
     }
-    answer = await token_request(url, form, allow_private, time.time() if now is None else now)
+    answer = await token_request(url, form, allow_private, time.time() if now is None else now, token_auth)
     if isinstance(answer, str):
         raise OAuthError(f"the provider refused the authorization code ({answer}); start the authorization again")
     return answer
 
 
-def stored(values: dict[str, Any] | None, tokens: Tokens, url: str) -> dict[str, Any]:
+def stored(values: dict[str, Any] | None, tokens: Tokens, url: str, token_auth: str = "post") -> dict[str, Any]:
     """The connector's Vault entry with these tokens: a missing refresh token keeps the old one; a mark of
-    needs_reauth is cleared."""
+    needs_reauth is cleared; a token endpoint taking the client by HTTP Basic is noted for the refreshes."""
     merged = {k: v for k, v in (values or {}).items() if k != NEEDS_REAUTH}
     merged[ACCESS_TOKEN] = tokens.access_token
     merged[EXPIRES_AT] = tokens.expires_at
     merged[TOKEN_URL] = url
+    if token_auth != "post":
+        merged[TOKEN_AUTH] = token_auth
     if tokens.refresh_token:
         merged[REFRESH_TOKEN] = tokens.refresh_token
     if tokens.scope:

@@ -194,11 +194,15 @@ async def _complete(request: web.Request, pending: oauth.PendingAuthorization) -
             redirect_uri=pending.redirect_uri,
             verifier=pending.verifier,
             allow_private=allow_private,
+            token_auth=facts.auth.token_auth,
         )
+        finish = getattr(get_oauth_hooks(facts.provider), "finish", None)
+        if finish is not None:  # a provider's step after the exchange (Meta: a long-lived token for the short one)
+            tokens = await finish(tokens, values, url, allow_private)
     except PermanentError as exc:  # a refused code or client, a token host that is not public
         log.warning("oauth code exchange refused: %s", exc, extra={"tenant_id": pending.tenant_id})
         raise ProblemError("bad-request", f"{exc}; nothing was stored") from None
-    await store.write(pending.tenant_id, pending.connector_id, oauth.stored(values, tokens, url))
+    await store.write(pending.tenant_id, pending.connector_id, oauth.stored(values, tokens, url, facts.auth.token_auth))
     config = _config(row["config"])
     command = ConnectConnector(
         connector_id=pending.connector_id,

@@ -92,7 +92,7 @@ class OAuthServer:
             await asyncio.sleep(self.delay_s)
         if self.fail_with:
             return web.json_response({"error": "server_error"}, status=self.fail_with)
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+        if self.client(request, form) != (CLIENT_ID, CLIENT_SECRET):
             return web.json_response({"error": "invalid_client"}, status=401)
         grant = form.get("grant_type")
         if grant == "authorization_code":
@@ -116,6 +116,10 @@ class OAuthServer:
                 return self._tokens(self.issue_refresh())
             return self._tokens(None, issued_with=str(form["refresh_token"]))
         return self._refused("unsupported_grant_type")
+
+    def client(self, request: web.Request, form) -> tuple[str | None, str | None]:
+        """The client's id and secret as this server takes them (client_secret_post: in the form)."""
+        return form.get("client_id"), form.get("client_secret")
 
     async def revoke_token(self, request: web.Request) -> web.Response:
         self.revoke_calls += 1

@@ -20,9 +20,15 @@ from providers.google_analytics_server import GoogleAnalytics, iso
 from providers.google_merchant_server import GoogleMerchant
 from providers.google_tag_manager_server import TagManager
 from providers.lago_server import LagoAccount
+from providers.meta_ads_server import VERSION as META_VERSION
+from providers.meta_ads_server import MetaAds
+from providers.pinterest_server import VERSION as PINTEREST_VERSION
+from providers.pinterest_server import PinterestAds
 from providers.plane_server import PlaneWorkspace
 from providers.shopify_server import ShopifyShop
 from providers.slack_server import SlackWorkspace
+from providers.snapchat_server import VERSION as SNAPCHAT_VERSION
+from providers.snapchat_server import SnapchatAds
 from providers.stripe_server import StripeAccount
 from providers.telegram_server import TelegramBots
 from providers.trello_server import TrelloAccount
@@ -36,7 +42,10 @@ from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
 from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.email import smtp as email_smtp
+from connectors.providers.meta_ads import api as meta_ads_api
+from connectors.providers.pinterest import api as pinterest_api
 from connectors.providers.slack import api as slack_api
+from connectors.providers.snapchat import api as snapchat_api
 from connectors.providers.stripe import api as stripe_api
 from connectors.providers.telegram import api as telegram_api
 from connectors.providers.trello import api as trello_api
@@ -616,6 +625,114 @@ class TestWhatsApp(ProviderConformance):
             )
             for v in vectors["derived_vectors"] + vectors["negative_vectors"]
         ]
+
+
+class TestMetaAds(ProviderConformance):
+    provider = "meta-ads"
+
+    def new_server(self) -> MetaAds:
+        return MetaAds()
+
+    def prepare(self, server: MetaAds, monkeypatch) -> None:
+        monkeypatch.setattr(meta_ads_api, "API_BASE", f"{server.url}/{META_VERSION}/")
+
+    def call(self, server: MetaAds) -> ApiCall:
+        tokens = {ACCESS_TOKEN: server.issue_access(), EXPIRES_AT: time.time() + 3600}
+        return ApiCall(self.facts, {"ad_account_id": f"act_{server.account_id}"}, tokens, allow_private=True)
+
+    def seed(self, server: MetaAds, resource: Resource, count: int) -> None:
+        if resource.name in ("campaigns", "adsets", "ads"):
+            server.seed(**{resource.name: count})
+            return
+        objects = {"campaign_insights": "campaigns", "adset_insights": "adsets", "ad_insights": "ads"}[resource.name]
+        server.seed(**{objects: max(0, count - len(server.objects[objects]))})
+        server.seed(days=1)  # a row per object today
+
+    def server_ids(self, server: MetaAds, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: MetaAds, action: Action) -> dict[str, Any]:
+        assert action.name == "pause_campaign"
+        server.seed(campaigns=2)
+        return {"campaign_id": server.ids("campaigns")[-2]}  # an ACTIVE one
+
+    def action_applied(self, server: MetaAds, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["campaigns"][input["campaign_id"]]["status"] == "PAUSED" == result["status"].upper()
+
+    def signed_vectors(self) -> list[SignedVector]:
+        vectors = load_vectors(self.provider)
+        return [
+            SignedVector(
+                v["body_file"],
+                request(fixture(self.provider, v["body_file"]), {HUB_HEADER: v[f"expected_{HUB_HEADER}"]}),
+                [v["app_secret"]],
+                NOW,
+                v.get("expected_valid", True),
+            )
+            for v in vectors["derived_vectors"] + vectors["negative_vectors"]
+        ]
+
+
+class TestPinterest(ProviderConformance):
+    provider = "pinterest"
+
+    def new_server(self) -> PinterestAds:
+        return PinterestAds()
+
+    def prepare(self, server: PinterestAds, monkeypatch) -> None:
+        monkeypatch.setattr(pinterest_api, "API_BASE", f"{server.url}/{PINTEREST_VERSION}/")
+
+    def call(self, server: PinterestAds) -> ApiCall:
+        tokens = {ACCESS_TOKEN: server.issue_access(), EXPIRES_AT: time.time() + 3600}
+        return ApiCall(self.facts, {"ad_account_id": server.ad_account_id}, tokens, allow_private=True)
+
+    def seed(self, server: PinterestAds, resource: Resource, count: int) -> None:
+        if resource.name != "campaign_analytics":
+            server.seed(**{resource.name: count})
+            return
+        server.seed(campaigns=max(0, count - len(server.objects["campaigns"])))
+        server.seed(days=1)  # a row per campaign today
+
+    def server_ids(self, server: PinterestAds, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: PinterestAds, action: Action) -> dict[str, Any]:
+        assert action.name == "pause_campaign"
+        return {"campaign_id": server.seed(campaigns=1)[0]}
+
+    def action_applied(self, server: PinterestAds, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["campaigns"][input["campaign_id"]]["status"] == "PAUSED" == result["status"].upper()
+
+
+class TestSnapchat(ProviderConformance):
+    provider = "snapchat"
+
+    def new_server(self) -> SnapchatAds:
+        return SnapchatAds()
+
+    def prepare(self, server: SnapchatAds, monkeypatch) -> None:
+        monkeypatch.setattr(snapchat_api, "API_BASE", f"{server.url}/{SNAPCHAT_VERSION}/")
+
+    def call(self, server: SnapchatAds) -> ApiCall:
+        tokens = {ACCESS_TOKEN: server.issue_access(), EXPIRES_AT: time.time() + 3600}
+        return ApiCall(self.facts, {"ad_account_id": server.ad_account_id}, tokens, allow_private=True)
+
+    def seed(self, server: SnapchatAds, resource: Resource, count: int) -> None:
+        if resource.name != "campaign_stats":
+            server.seed(**{resource.name: count})
+            return
+        server.seed(campaigns=max(0, count - len(server.objects["campaigns"])))
+        server.seed(days=1)  # a day per campaign today
+
+    def server_ids(self, server: SnapchatAds, resource: Resource) -> list[str]:
+        return server.ids(resource.name)
+
+    def action_input(self, server: SnapchatAds, action: Action) -> dict[str, Any]:
+        assert action.name == "pause_campaign"
+        return {"campaign_id": server.seed(campaigns=1)[0]}
+
+    def action_applied(self, server: SnapchatAds, action: Action, input: dict, result: dict) -> bool:
+        return server.objects["campaigns"][input["campaign_id"]]["status"] == "PAUSED" == result["status"].upper()
 
 
 class TestTelegram(ProviderConformance):

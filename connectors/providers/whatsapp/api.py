@@ -6,25 +6,26 @@ Auth: `Authorization: Bearer <access token>` (a system user's token). Templates:
 is asked with `after=<paging.cursors.after>`, and an answer without `paging.next` is the last (Graph API "Paginated
 Results", cursor-based). Templates carry no modification time: each run lists them whole.
 
-Failures: HTTP 429 or 5xx, and the Graph API's throttling codes (4, 80007, 130429, 131056: Meta answers them with
-400 and no Retry-After) are ProviderBusy (Retry-After honoured when sent); 401 or code 190 ProviderRefused naming the
-access token; other errors ProviderRefused with Meta's code and message.
+Failures (connectors/providers/meta_common/graph.py, shared with Meta Ads): HTTP 429 or 5xx, and the Graph API's
+throttling codes (4, 80007, 130429, 131056: Meta answers them with 400 and no Retry-After) are ProviderBusy
+(Retry-After honoured when sent); 401 or code 190 ProviderRefused naming the access token; other errors
+ProviderRefused with Meta's code and message.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.base import ApiCall, Page, ProviderRefused
 from connectors.facts import Resource, base_url
-from connectors.json_api import Answer, request_json
+from connectors.json_api import request_json
+from connectors.providers.meta_common.graph import checked, cursor_page
 from connectors.providers.whatsapp.mapping import MAPPERS
 
 __all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "send_template", "send_text", "test_connection"]
 
 MAX_LIMIT = 100
 TEMPLATE_FIELDS = "id,name,language,status,category,components,quality_score,parameter_format,rejected_reason"
-THROTTLED = frozenset({4, 17, 32, 613, 80007, 130429, 131056})  # Graph API / Cloud API rate-limit codes
 # Where the Graph API lives when not at provider.toml's base URL: tests set it (never a tenant's setting: the access
 # token goes there)
 API_BASE: str | None = None
@@ -48,27 +49,15 @@ def _config(call: ApiCall, name: str) -> str:
     return value
 
 
-def _checked(answer: Answer, call: ApiCall, what: str) -> dict[str, Any]:
-    error = answer.field("error")
-    if answer.status < 400 and not isinstance(error, dict) and isinstance(answer.body, dict):
-        return answer.body
-    error = error if isinstance(error, dict) else {}
-    code, message = error.get("code"), str(error.get("message") or "")[:300]
-    detail = f"HTTP {answer.status}{f' code {code}' if code is not None else ''}{f': {message}' if message else ''}"
-    if answer.status == 429 or answer.status >= 500 or code in THROTTLED:
-        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"WhatsApp {what}: {detail}, try later", retry_after_s(answer.headers, header))
-    if answer.status == 401 or code == 190:
-        raise ProviderRefused(
-            f"WhatsApp {what}: the access token was refused ({detail}): generate a system user's token with "
-            "whatsapp_business_messaging and whatsapp_business_management and put it in secrets.access_token"
-        )
-    raise ProviderRefused(f"WhatsApp {what}: Meta refused the request ({detail})")
+_TOKEN_FIX = (
+    "generate a system user's token with whatsapp_business_messaging and whatsapp_business_management and put it in "
+    "secrets.access_token"
+)
 
 
 async def _call(call: ApiCall, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
     answer = await request_json(call, method, _base(call) + path, f"WhatsApp {what}", headers=_auth(call), **kwargs)
-    return _checked(answer, call, what)
+    return checked(answer, call, "WhatsApp", what, _TOKEN_FIX)
 
 
 async def read_page(
@@ -86,11 +75,8 @@ async def read_page(
         params["after"] = after
     path = resource.path.format(waba_id=_config(call, "waba_id"))
     body = await _call(call, "GET", path, f"listing {resource.name}", params=params)
-    listed, paging = body.get("data"), body.get("paging") or {}
-    if not isinstance(listed, list):
-        raise ProviderRefused(f"WhatsApp listing {resource.name}: the answer has no data list")
-    cursor = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
-    return Page(objects=[o for o in listed if isinstance(o, dict) and o.get("id")], next_cursor=cursor or None)
+    listed, cursor = cursor_page(body, "WhatsApp", f"listing {resource.name}")
+    return Page(objects=[o for o in listed if o.get("id")], next_cursor=cursor)
 
 
 async def test_connection(call: ApiCall) -> None:

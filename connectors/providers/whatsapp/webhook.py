@@ -5,7 +5,8 @@
 Endpoint check: when the Callback URL is saved, Meta sends `GET <url>?hub.mode=subscribe&hub.verify_token=<the
 verify token typed beside it>&hub.challenge=<n>`; `challenge` answers the challenge as plain text when the token is
 the connector's (`verify_token` in Vault, compared in constant time), and refuses it otherwise (the gateway answers
-403: gateway/routes_webhooks.py `GET /v1/webhooks/{connector_id}`).
+403: gateway/routes_webhooks.py `GET /v1/webhooks/{connector_id}`). Both are Meta's, shared with Meta Ads:
+connectors/providers/meta_common/hub.py.
 
 Topic: the first change's `field` (`messages`: inbound messages and statuses of sent ones;
 `message_template_status_update`: a template approved, rejected, paused ..., which asks the template sync to run).
@@ -21,18 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
-from connectors.normalize import EventBuilder, json_object, json_object_or_none, run_mapper, text
+from connectors.base import Handshake, IngestContext, NormalizeError, WebhookRequest
+from connectors.normalize import EventBuilder, json_object, run_mapper
+from connectors.providers.meta_common.hub import connector_challenge, first_field, verify_signature
 from connectors.providers.whatsapp.mapping import inbound, status
-from connectors.signatures import header, utf8_keys, verify_hmac, verify_token
 
-SIGNATURE_HEADER = "x-hub-signature-256"
-VERIFY_TOKEN = "verify_token"  # the credential field the GET check compares with
 TEMPLATE_STATUS = "message_template_status_update"
-
-
-def _sha256(digest: bytes) -> str:
-    return "sha256=" + digest.hex()
 
 
 def _messages(out: EventBuilder, value: dict[str, Any]) -> None:
@@ -53,15 +48,6 @@ FIELDS: dict[str, Callable[[EventBuilder, dict[str, Any]], None]] = {
 }
 
 
-def hub_challenge(query: Mapping[str, str], tokens: Sequence[str], what: str) -> Handshake | None:
-    """Meta's GET verification request (any Graph API webhook): the challenge echoed when hub.verify_token is one of
-    `tokens`; None when the query is not a subscribe check; SignatureError for a wrong token."""
-    if query.get("hub.mode") != "subscribe" or not query.get("hub.challenge"):
-        return None
-    verify_token(query.get("hub.verify_token"), tokens, f"{what} hub.verify_token")
-    return Handshake(body=query["hub.challenge"].encode(), content_type="text/plain")
-
-
 class WhatsAppProvider:
     provider: ClassVar[str] = "whatsapp"
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
@@ -71,29 +57,20 @@ class WhatsAppProvider:
     topics: ClassVar[frozenset[str]] = frozenset(FIELDS)
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
-        signature = header(request.headers, SIGNATURE_HEADER)
-        verify_hmac(utf8_keys(secrets), request.body, [signature] if signature else [], _sha256, "X-Hub-Signature-256")
+        verify_signature(request, secrets)
 
     def delivery_id(self, request: WebhookRequest) -> str | None:
         return None  # Meta sends none: the body's hash
 
     def topic(self, request: WebhookRequest) -> str:
-        payload = json_object_or_none(request.body) or {}
-        for entry in payload.get("entry") or []:
-            for change in (entry.get("changes") if isinstance(entry, dict) else None) or []:
-                if isinstance(change, dict):
-                    return text(change.get("field"))
-        return ""
+        return first_field(request)
 
     def handshake(self, request: WebhookRequest) -> Handshake | None:
         return None  # the endpoint check is a GET: `challenge`
 
     def challenge(self, query: Mapping[str, str], secrets: Mapping[str, Any]) -> Handshake | None:
         """The GET verification request, against the connector's verify token."""
-        tokens = [str(secrets.get(VERIFY_TOKEN) or "")]
-        if not tokens[0]:
-            raise SignatureError("whatsapp: the connector has no verify token")
-        return hub_challenge(query, tokens, "whatsapp")
+        return connector_challenge(query, secrets, "whatsapp")
 
     def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Any]:
         if topic not in FIELDS:
