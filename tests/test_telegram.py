@@ -128,9 +128,7 @@ async def test_set_up_registers_the_webhook_a_message_arrives_a_reply_is_sent_an
     caplog.set_level(logging.DEBUG)
     temporal, public_url = public_worker
     secrets = VaultSecrets(vault.addr, vault.token)
-    runner = RunnerContext(
-        pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS, secrets
-    )
+    runner = RunnerContext(pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS)
     tenant, key = await gw.create_tenant()
     groups = [commands_group(runner), projector_group(pool, DEFAULT_PARTITIONS), deliveries_group(pool)]
     async with running(redis, groups):
