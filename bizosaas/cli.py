@@ -8,33 +8,42 @@ import importlib
 import logging
 import sys
 
-COMMAND_MODULES = (
-    "bizosaas.cmd_migrate",
-    "bizosaas.cmd_worker",
-    "bizosaas.cmd_temporal_worker",
-    "bizosaas.cmd_streams",
-    "bizosaas.cmd_projections",
-    "bizosaas.cmd_dev",
-    "bizosaas.cmd_schemas",
-    "bizosaas.cmd_gateway",
-    "bizosaas.cmd_tenant",
-    "bizosaas.cmd_rag",
-    "bizosaas.cmd_status",
-    "bizosaas.cmd_local_llm",
-)
+# command name -> the module that registers it. Only the named command's module is imported: importing them all
+# (the gateway pulls in openai and the portal, the workers temporalio) cost every `bizosaas` process seconds of CPU.
+COMMAND_MODULES = {
+    "migrate": "bizosaas.cmd_migrate",
+    "worker": "bizosaas.cmd_worker",
+    "temporal-worker": "bizosaas.cmd_temporal_worker",
+    "streams": "bizosaas.cmd_streams",
+    "replay": "bizosaas.cmd_streams",
+    "dead-letters": "bizosaas.cmd_streams",
+    "projections": "bizosaas.cmd_projections",
+    "dev": "bizosaas.cmd_dev",
+    "schemas": "bizosaas.cmd_schemas",
+    "gateway": "bizosaas.cmd_gateway",
+    "tenant": "bizosaas.cmd_tenant",
+    "rag": "bizosaas.cmd_rag",
+    "status": "bizosaas.cmd_status",
+    "local-llm": "bizosaas.cmd_local_llm",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: with a known command in it, only that command is registered; otherwise (no argv, help,
+    a typo) every command, so the usage lists them all."""
     parser = argparse.ArgumentParser(prog="bizosaas", description="BizOSaaS event backbone")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    named = next((a for a in argv or () if not a.startswith("-")), None)
+    modules = [COMMAND_MODULES[named]] if named in COMMAND_MODULES else COMMAND_MODULES.values()
+    for name in dict.fromkeys(modules):
         importlib.import_module(name).register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     from bizosaas.logs import configure_logging
 
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)

@@ -128,3 +128,18 @@ async def test_tenant_erase_names_what_it_needs(migrated):
     assert whole.returncode == 2 and "--yes" in whole.stdout and "--email" in whole.stdout
     bad = await bizosaas(migrated.env(), "tenant", "erase", "Ten X", "--yes")
     assert bad.returncode == 2 and "not a tenant id" in bad.stdout
+
+
+def test_a_command_imports_only_its_own_module():
+    """`bizosaas migrate` (and every process the tests and `bizosaas dev` start) must not pay for the gateway's and
+    the agents' imports: openai and the portal took seconds of CPU per process when every command was registered."""
+    probe = (
+        "import sys; from bizosaas.cli import build_parser; "
+        "args = build_parser(['migrate']).parse_args(['migrate']); "
+        "heavy = sorted(m for m in ('gateway.app', 'openai', 'temporalio.client', 'crewai') if m in sys.modules); "
+        "print(args.command, heavy)"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert found.strip() == "migrate []"
+    listed = subprocess.run([sys.executable, "-m", "bizosaas", "--help"], capture_output=True, text=True).stdout
+    assert all(name in listed for name in ("gateway", "worker", "temporal-worker", "dead-letters", "local-llm"))
