@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -37,6 +38,17 @@ def _requests_total(text: str, route: str, status: str) -> float:
     )
 
 
+def _start_gateway(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "wb") as out:
+        return subprocess.Popen(
+            [*bizosaas_command(), "gateway", "--processes", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the finally below can stop its children too
+        )
+
+
 async def test_two_processes_sum_metrics_and_refuse_a_revoked_key_at_once(migrated, vault, admin, redis, tmp_path):
     port = free_port()
     env = migrated.env(
@@ -48,14 +60,7 @@ async def test_two_processes_sum_metrics_and_refuse_a_revoked_key_at_once(migrat
         TMPDIR=str(tmp_path),  # the supervisor's PROMETHEUS_MULTIPROC_DIR goes here (and is removed at its exit)
     )
     log_path = tmp_path / "gateway.log"
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen(
-            [*bizosaas_command(), "gateway", "--processes", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _start_gateway(env, log_path)
     base = f"http://127.0.0.1:{port}"
     try:
         # both children listening (each logs it once its site is bound, after it subscribed to invalidations)
