@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +83,21 @@ async def events_per_webhook(url: str) -> int:
         return (await resp.json())["events"]
 
 
+async def search_model_loaded(url: str, timeout_s: float = 180.0) -> None:
+    """Every process has loaded its search model (a thread at start: its CPU must not fall in a measured run): 20
+    answers in a row from `/readyz` on new connections, which SO_REUSEPORT spreads over the processes."""
+    deadline, in_a_row = time.monotonic() + timeout_s, 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        while in_a_row < 20:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url}: the search model did not load within {timeout_s} s")
+            async with http.get(f"{url}/readyz") as resp:
+                ready = (await resp.json())["search"] == "ready"
+            in_a_row = in_a_row + 1 if ready else 0
+            if not ready:
+                await asyncio.sleep(0.5)
+
+
 def measure(name: str, url: str, files: tuple[Path, Path], seconds: int, connections: int) -> dict:
     script, body_file = files
     signature = sign(body_file.read_bytes())
@@ -137,7 +153,7 @@ async def main() -> None:
             cmd = [sys.executable, "-m", "bizosaas", "gateway", "--processes", str(n), "--port", str(port)]
             running.append(spawn(cmd, env, base / f"gateway-{n}.log"))
             wait_http(f"{gateway}/readyz", running[-1], timeout_s=120)
-            await asyncio.sleep(3 * n)  # the other children bind their sockets too
+            await search_model_loaded(gateway)
             if not connector:
                 tenant, _key, connector = await setup_tenant(gateway)
             per_webhook = await events_per_webhook(f"{gateway}/v1/webhooks/{connector}")
