@@ -34,6 +34,7 @@ from ingest import ADMIN_TOKEN, ORDER, SECRET, WRK_SCRIPT, setup_tenant, sign, s
 from bizosaas.servers import free_port, start_postgres, start_redis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 BARE = """
 import sys, uvloop
 from aiohttp import web
@@ -99,15 +100,38 @@ async def search_model_loaded(url: str, timeout_s: float = 180.0) -> None:
                 await asyncio.sleep(0.5)
 
 
-def measure(name: str, url: str, files: tuple[Path, Path], seconds: int, connections: int) -> dict:
+def cpu_s(roots: list[int]) -> float:
+    """CPU time (user + system) of these processes and all their descendants, from /proc."""
+    total, pending = 0.0, list(roots)
+    while pending:
+        pid = pending.pop()
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(stat[11]) + int(stat[12])) / TICKS_PER_S
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def measure(name: str, target: tuple[str, list[int]], files: tuple[Path, Path], seconds: int, connections: int) -> dict:
+    """One warmed run: webhooks/s, and the receiver's CPU per webhook (its processes' CPU time over the run: what a
+    busy shared machine changes least)."""
+    url, roots = target
     script, body_file = files
     signature = sign(body_file.read_bytes())
     wrk(url, script, body_file, signature, f"{name}-warm", 2, connections)
     load = uptime()
+    cpu_before = cpu_s(roots)
     run = wrk(url, script, body_file, signature, name, seconds, connections)
-    say(f"  {name}: {run['ok_per_s']:.0f} webhooks/s (non-2xx {run['non2xx']}, p99 {run['p99_us'] / 1000:.1f} ms)")
+    cpu_us = (cpu_s(roots) - cpu_before) * 1e6 / max(1, run["requests"])
+    say(
+        f"  {name}: {run['ok_per_s']:.0f} webhooks/s, {cpu_us:.0f} us CPU each "
+        f"(non-2xx {run['non2xx']}, p99 {run['p99_us'] / 1000:.1f} ms)"
+    )
     say(f"    uptime before: {load}")
-    return {"per_s": run["ok_per_s"], "non2xx": run["non2xx"], "uptime": load}
+    return {"per_s": run["ok_per_s"], "cpu_us": cpu_us, "non2xx": run["non2xx"], "uptime": load}
 
 
 async def main() -> None:
@@ -185,9 +209,9 @@ async def main() -> None:
             # all three up (idle ones cost nothing); their runs alternate, so a neighbour's burst on the shared
             # machine falls on all of them rather than on one
             targets = {
-                "gateway": f"{gateway}/v1/webhooks/{connector}",
-                "bare": f"http://127.0.0.1:{bare_port}/v1/webhooks/x",
-                "fastapi": peer,
+                "gateway": (f"{gateway}/v1/webhooks/{connector}", [running[0].pid]),
+                "bare": (f"http://127.0.0.1:{bare_port}/v1/webhooks/x", [p.pid for p in bare]),
+                "fastapi": (peer, [running[-1].pid]),
             }
             runs = {name: [] for name in targets}
             for _ in range(args.rounds):
@@ -197,6 +221,7 @@ async def main() -> None:
             row = {
                 name: {
                     "per_s": sum(r["per_s"] for r in rs) / len(rs),
+                    "cpu_us": sum(r["cpu_us"] for r in rs) / len(rs),
                     "non2xx": sum(r["non2xx"] for r in rs),
                     "uptime": rs[0]["uptime"],
                 }
@@ -213,12 +238,17 @@ async def main() -> None:
                 "fastapi_webhooks_per_s": round(fast),
                 "ratio_to_bare": round(gw / bare, 3),
                 "ratio_to_fastapi": round(gw / fast, 3),
+                # the same ratios from CPU per webhook: a capacity that a neighbour's load does not skew
+                "cpu_us_per_webhook": {name: round(r["cpu_us"]) for name, r in row.items()},
+                "cpu_ratio_to_bare": round(row["bare"]["cpu_us"] / row["gateway"]["cpu_us"], 3),
+                "cpu_ratio_to_fastapi": round(row["fastapi"]["cpu_us"] / row["gateway"]["cpu_us"], 3),
                 "non2xx": sum(r["non2xx"] for r in row.values()),
                 "uptime": {name: r["uptime"] for name, r in row.items()},
             }
             say(
                 f"  N={n}: gateway {gw * per_webhook:.0f} events/s, ratio_to_bare {gw / bare:.3f}, "
-                f"ratio_to_fastapi {gw / fast:.3f}"
+                f"ratio_to_fastapi {gw / fast:.3f}; by CPU per webhook: "
+                f"{results[f'n{n}']['cpu_ratio_to_bare']:.3f} and {results[f'n{n}']['cpu_ratio_to_fastapi']:.3f}"
             )
         print(json.dumps({"connections": args.connections, "seconds": args.seconds, **results}), flush=True)
     finally:
