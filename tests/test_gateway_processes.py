@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 
 import aiohttp
+from conftest import bizosaas_command
+from factories import wait_for
+from gateway_helpers import ADMIN_TOKEN
 from prometheus_client.parser import text_string_to_metric_families
+from webhook_support import connector_body, fixture, woocommerce_headers
 
 from bizosaas.servers import free_port
-from tests.conftest import bizosaas_command
-from tests.factories import wait_for
-from tests.gateway_helpers import ADMIN_TOKEN
 
 REQUESTS = 20
 
@@ -125,3 +126,27 @@ async def test_two_processes_sum_metrics_refuse_a_revoked_key_at_once_survive_a_
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # its own session: the supervisor and its children
             proc.wait(10)
+
+
+async def test_a_connector_changed_through_one_gateway_stops_routing_on_another_at_once(make_gateway):
+    """Two gateways on one Redis (two processes' caches, in one test process): a disconnect through the first is
+    refused by the second on its next delivery, though the second cached the connector's route a moment before."""
+    first, second = await make_gateway(), await make_gateway()
+    _, key = await first.create_tenant()
+    resp = await first.post("/v1/connectors", headers=first.bearer(key), json=connector_body("woocommerce", "s3cret"))
+    assert resp.status == 201, await resp.text()
+    connector = (await resp.json())["id"]
+    body = fixture("woocommerce", "order.created.json")
+
+    async def deliver(n: int) -> int:
+        headers = {
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Delivery-ID": f"inv-{n}",
+            **woocommerce_headers(body, "s3cret", 0),
+        }
+        return (await second.post(f"/v1/webhooks/{connector}", data=body, headers=headers)).status
+
+    assert await deliver(1) == 200  # the second gateway now holds the route (and the secret) in its caches
+    assert (await first.delete(f"/v1/connectors/{connector}", headers=first.bearer(key))).status == 204
+    assert await deliver(2) == 404
