@@ -57,7 +57,7 @@ import argparse, logging, sys, uvloop
 from bizosaas.logs import configure_logging
 from bizosaas import cmd_gateway
 configure_logging(logging.INFO)  # as in production: one JSON line per request
-uvloop.run(cmd_gateway.run(argparse.Namespace(host="127.0.0.1", port=int(sys.argv[1]))))
+uvloop.run(cmd_gateway.run(argparse.Namespace(host="127.0.0.1", port=int(sys.argv[1]), processes=1)))
 """
 WORKER = """
 import argparse, logging, sys, uvloop

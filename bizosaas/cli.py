@@ -50,13 +50,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = args.run(args)
         if asyncio.iscoroutine(result):
-            result = _run_async(result)
+            result = run_async(result)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(result or 0)
 
 
-def _run_async(coro):
+def run_async(coro):
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio works too

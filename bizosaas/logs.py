@@ -9,9 +9,20 @@ import time
 
 
 class JsonFormatter(logging.Formatter):
+    _second: int = -1
+    _stamp: str = ""
+
+    def _time(self, created: float) -> str:
+        """The record's time to the second, formatted once per second: the gateway writes a line per request (its
+        request log), and strftime was a measurable part of a webhook's CPU (docs/benchmarks.md)."""
+        second = int(created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return self._stamp
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._time(record.created)}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -21,6 +21,7 @@ class Settings(GatewayConfig, RuntimeConfig):
     )
     host: str = "127.0.0.1"
     port: int = 8001
+    gateway_processes: int = 1  # `bizosaas gateway` worker processes sharing the port (SO_REUSEPORT); --processes
     stream_retention_s: int = 24 * 3600
     trim_interval_s: float = 30.0
     metrics_port: int = 9101  # each worker process serves /metrics here; 0 picks a free port

@@ -30,6 +30,8 @@ class SecretStore(Protocol):
     async def delete(self, tenant_id: str, connector_id: str) -> None: ...
     async def ping(self) -> bool: ...
     def path(self, tenant_id: str, connector_id: str) -> str: ...
+    def forget(self, tenant_id: str, connector_id: str) -> None: ...  # drop a cached entry (changed elsewhere)
+    def forget_all(self) -> None: ...
 
 
 class SecretsUnavailable(TransientError):
@@ -90,6 +92,12 @@ class VaultSecrets:
         await self._call(
             self.client.secrets.kv.v2.create_or_update_secret, path=self.path(tenant_id, connector_id), secret=values
         )
+
+    def forget(self, tenant_id: str, connector_id: str) -> None:
+        self._cache.pop((tenant_id, connector_id), None)
+
+    def forget_all(self) -> None:
+        self._cache.clear()
 
     async def delete(self, tenant_id: str, connector_id: str) -> None:
         self._cache.pop((tenant_id, connector_id), None)

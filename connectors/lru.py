@@ -41,6 +41,9 @@ class ExpiringLru(Generic[V]):
     def pop(self, key: Hashable, _default: object = None) -> None:
         self._entries.pop(key, None)
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -33,6 +33,11 @@ SESSION_KEY = "bz:session:%s"
 # bz:oidc:<sha256 of the state> - a portal OIDC sign-in under way (its PKCE verifier and nonce); used once, expires
 OIDC_STATE_KEY = "bz:oidc:%s"
 
+# bz:gateway:invalidate - pub/sub channel: a revoked API key or a changed connector, for every gateway process's caches
+GATEWAY_INVALIDATION_CHANNEL = "bz:gateway:invalidate"
+# bz:gateway:ack:<nonce> - list each process pushes to once it applied that invalidation (the sender waits for all)
+GATEWAY_INVALIDATION_ACK = "bz:gateway:ack:%s"
+
 # fields added to an entry copied onto a replay stream: where the event was first published (its ordering position)
 ORIGIN_STREAM_FIELD = b"origin"
 ORIGIN_ID_FIELD = b"origin_id"

@@ -35,6 +35,7 @@ from gateway.archive import ArchiveReader
 from gateway.auth import Authenticator, OidcClaims
 from gateway.batcher import WebhookBatcher
 from gateway.config import GatewayConfig
+from gateway.invalidation import Invalidator, listening
 from gateway.jwks import JwksVerifier
 from gateway.middleware import authorize, observe
 from gateway.ratelimit import LocalLimiter, RateLimiter
@@ -45,6 +46,7 @@ from gateway.state import (
     CONFIG,
     HOOK_SECRETS,
     HTTP,
+    INVALIDATOR,
     LIMITER,
     POOL,
     PUBLISHER,
@@ -129,7 +131,9 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         cache_s=config.auth_cache_s,
         failures=LocalLimiter(config.auth_failure_rate_per_s, config.auth_failure_burst),
     )
-    yield
+    app[INVALIDATOR] = invalidator = Invalidator(app[REDIS], app[AUTH], app[TARGETS], app[SECRETS])
+    async with listening(invalidator):
+        yield
     await session.close()
 
 

@@ -119,8 +119,11 @@ class Authenticator:
         return Principal(row["key_id"], row["tenant_id"], row["role"]) if row else None
 
     def forget(self, key_hash: str) -> None:
-        """Drop a revoked key from this process's cache at once (other processes: within cache_s)."""
+        """Drop a revoked key from this process's cache (gateway/invalidation.py tells every other process)."""
         self._cache.pop(key_hash, None)
+
+    def forget_all(self) -> None:
+        self._cache.clear()
 
     async def _jwt(self, token: str) -> Principal | None:
         try:

@@ -65,7 +65,7 @@ class GatewayConfig(RagConfig, ConnectorsConfig, AgentsConfig):
     oidc_client_id: str = ""
     oidc_client_secret: str = field(default="", repr=False)  # empty: a public client (PKCE alone)
     oidc_scopes: str = "openid profile email"
-    auth_cache_s: float = 5.0  # API key lookups are cached this long (a revocation elsewhere takes that long)
+    auth_cache_s: float = 5.0  # API key lookups are cached this long (a revocation reaches every process at once)
     # failed authentications per client address (after the burst: 429 for that address until the rate refills)
     auth_failure_rate_per_s: float = 1.0
     auth_failure_burst: int = 30

@@ -22,7 +22,7 @@ from gateway.problems import ProblemError
 from gateway.routes_syncs import Health
 from gateway.routes_syncs import health as connector_health
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
-from gateway.state import CONFIG, POOL, PUBLISHER, SECRETS, TARGETS, principal, tenant_of
+from gateway.state import CONFIG, INVALIDATOR, POOL, PUBLISHER, SECRETS, principal, tenant_of
 from gateway.tenancy import check_connector_quota
 
 routes = Routes("connectors")
@@ -239,7 +239,7 @@ async def patch_connector(request: web.Request) -> web.Response:
             current = await store.read(tenant, connector_id, fresh=True)
             merged = rotate(current, dict(body.secrets), time.time(), app[CONFIG].webhook_secret_grace_s)
             await store.write(tenant, connector_id, merged)
-    app[TARGETS].forget(connector_id)
+    await app[INVALIDATOR].connector_changed(tenant, connector_id)  # every gateway process's caches
     return json_response(_connector(request, row))
 
 
@@ -285,7 +285,7 @@ async def disconnect_connector(request: web.Request, connector_id: str, erase: b
             "SELECT count(*) FROM connector_webhooks WHERE connector_id = $1", connector_id
         )
         await record_command(conn, command)
-    app[TARGETS].forget(connector_id)
+    await app[INVALIDATOR].connector_changed(tenant, connector_id)  # every gateway process's caches
     # the disconnect command unregisters the webhooks and revokes the grant at the provider with the secrets, then
     # destroys them (every version); when it needs none, they go now
     if not registered and get_facts(found["provider"]).auth.revoke is None:

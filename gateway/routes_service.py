@@ -10,6 +10,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway import metrics as gateway_metrics
 from gateway.openapi import openapi_document
 from gateway.routes_search import WARMUP
 from gateway.routing import Routes, json_response
@@ -83,7 +84,7 @@ async def readiness(app: web.Application) -> Readiness:
     response_content_type="text/plain",
 )
 async def metrics(request: web.Request) -> web.Response:
-    response = web.Response(body=generate_latest())
+    response = web.Response(body=generate_latest(gateway_metrics.scraped()))
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     response.charset = "utf-8"
     return response

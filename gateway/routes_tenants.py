@@ -14,7 +14,7 @@ from gateway.memberships import actor_of
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, Timestamp, json_response, read_json, read_query
-from gateway.state import AUTH, POOL, principal, tenant_of
+from gateway.state import INVALIDATOR, POOL, principal, tenant_of
 from gateway.tenancy import create_tenant, insert_api_key
 
 routes = Routes("tenants")
@@ -165,4 +165,4 @@ async def revoke_key(request: web.Request, key_id: str) -> None:
             await record_audit(conn, tenant, actor_of(principal(request)), "key.revoked", key_id)
     if key_hash is None:
         raise ProblemError("not-found", "no such API key")
-    request.app[AUTH].forget(key_hash)
+    await request.app[INVALIDATOR].key_revoked(key_hash)  # every gateway process, before the answer

@@ -13,6 +13,7 @@ from gateway.archive import ArchiveReader
 from gateway.auth import Authenticator
 from gateway.batcher import WebhookBatcher
 from gateway.config import GatewayConfig
+from gateway.invalidation import Invalidator
 from gateway.ratelimit import LocalLimiter, RateLimiter
 from gateway.roles import Principal
 from gateway.targets import Targets
@@ -32,6 +33,7 @@ PUBLISHER = web.AppKey("publisher", Publisher)
 BATCHER = web.AppKey("batcher", WebhookBatcher)
 ROUTE_SPECS = web.AppKey("route_specs", list)
 TARGETS = web.AppKey("targets", Targets)
+INVALIDATOR = web.AppKey("invalidator", Invalidator)  # revoked keys and changed connectors, to every process
 ARCHIVE = web.AppKey("archive", ArchiveReader)  # the read-only role's pool: operator replays only
 
 PRINCIPAL = web.RequestKey("principal", Principal)

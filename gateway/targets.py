@@ -1,7 +1,7 @@
 """Where a webhook goes: its connector's tenant, provider and config, looked up before any tenant is known.
 
 Cached in the process for `ttl_s`, so a provider's steady stream of deliveries never waits for Postgres; a deleted
-or disabled connector stops receiving within `ttl_s` on other gateway processes (at once on the one that deleted it).
+or disabled connector stops receiving at once in every gateway process (gateway/invalidation.py drops the entry).
 """
 
 from __future__ import annotations
@@ -44,3 +44,6 @@ class Targets:
 
     def forget(self, connector_id: str) -> None:
         self._cache.pop(connector_id, None)
+
+    def forget_all(self) -> None:
+        self._cache.clear()

@@ -33,6 +33,25 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return {1, entry}
 """
 
+# The same for every event of one delivery (one tenant: one partition stream, so one shard): one script call instead
+# of one per event. KEYS = stream, then each event's idempotency key; ARGV = dedupe window, then body and id of each.
+# Returns {fresh, entry id or earlier event id} for each event in turn, as _PUBLISH_ONCE would have one by one.
+_PUBLISH_EACH_ONCE = """
+local out = {}
+for i = 2, #KEYS do
+  local earlier = redis.call('GET', KEYS[i])
+  if earlier then
+    out[#out + 1] = 0
+    out[#out + 1] = earlier
+  else
+    out[#out + 1] = 1
+    out[#out + 1] = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2 * i - 2])
+    redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[1])
+  end
+end
+return out
+"""
+
 
 class StoreFull(TransientError):
     """Redis refused the write for memory (maxmemory reached under noeviction): nothing was written; retry later."""
@@ -71,6 +90,7 @@ class Publisher:
         self.partitions = partitions
         self.dedupe_window_s = dedupe_window_s
         self._publish_once = redis.register_script(_PUBLISH_ONCE)
+        self._publish_each_once = redis.register_script(_PUBLISH_EACH_ONCE)
 
     async def publish(
         self,
@@ -89,7 +109,7 @@ class Publisher:
         replies = await self._send(events, keys, streams, bodies, with_entries)
         missing = [i for i, r in enumerate(replies[: len(events)]) if isinstance(r, NoScriptError)]
         if missing:  # Redis lost its script cache (restart, SCRIPT FLUSH): load it and send those again
-            await self.redis.script_load(_PUBLISH_ONCE)  # ... only those: the rest were written
+            await self.redis.script_load(_PUBLISH_EACH_ONCE)  # ... only those: the rest were written
             again = await self._send(
                 [events[i] for i in missing],
                 [keys[i] for i in missing],
@@ -105,18 +125,29 @@ class Publisher:
         return [_published(event, stream, reply) for event, stream, reply in zip(events, streams, replies)]
 
     async def _send(self, events, keys, streams, bodies, with_entries) -> list:
-        sha = self._publish_once.sha  # the script's SHA1, computed locally
+        """One reply per event (an entry id, a {fresh, id} pair, or the error), then one per `with_entries`."""
+        sha = self._publish_each_once.sha  # the script's SHA1, computed locally
+        runs = _runs(keys, streams)
         # EVALSHA by hand: redis-py's pipelined Script objects add a SCRIPT EXISTS round trip per pipeline
         async with self.redis.pipeline(transaction=False) as pipe:
-            for event, key, stream, body in zip(events, keys, streams, bodies):
-                if key is None:
-                    pipe.xadd(stream, {codec.EVENT_FIELD: body})
-                else:
-                    idem = IDEMPOTENCY_KEY % (partition_of(event.tenant_id, self.partitions), key)
-                    pipe.evalsha(sha, 2, stream, idem, body, event.id, self.dedupe_window_s)
+            for start, end in runs:
+                if keys[start] is None:
+                    pipe.xadd(streams[start], {codec.EVENT_FIELD: bodies[start]})
+                    continue
+                partition = partition_of(events[start].tenant_id, self.partitions)
+                idems = [IDEMPOTENCY_KEY % (partition, key) for key in keys[start:end]]
+                args = [a for i in range(start, end) for a in (bodies[i], events[i].id)]
+                pipe.evalsha(sha, 1 + len(idems), streams[start], *idems, self.dedupe_window_s, *args)
             for stream, fields in with_entries:
                 pipe.xadd(stream, fields)
-            return await pipe.execute(raise_on_error=False)
+            replies = await pipe.execute(raise_on_error=False)
+        per_event: list = []
+        for (start, end), reply in zip(runs, replies):
+            if isinstance(reply, Exception) or keys[start] is None:
+                per_event.extend([reply] * (end - start))
+            else:
+                per_event.extend([reply[i], reply[i + 1]] for i in range(0, len(reply), 2))
+        return per_event + replies[len(runs) :]
 
     async def publish_command(self, command: Command, idempotency_key: str | None = None) -> Published:
         body = codec.encode(command)
@@ -131,6 +162,18 @@ class Publisher:
         except ResponseError as exc:
             _raise(exc)
         return _published(command, COMMANDS_STREAM, reply)
+
+
+def _runs(keys: Sequence[str | None], streams: Sequence[str]) -> list[tuple[int, int]]:
+    """[start, end) of each script call: consecutive keyed events bound for one stream share one (a delivery's
+    events: one tenant, one partition); an event without a key is an XADD of its own."""
+    runs: list[tuple[int, int]] = []
+    for i, (key, stream) in enumerate(zip(keys, streams)):
+        if runs and key is not None and keys[i - 1] is not None and streams[i - 1] == stream:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
 
 
 def _published(message: Event | Command, stream: str, reply: bytes | list) -> Published:
