@@ -37,7 +37,8 @@ class WebhookRequest:
     body: bytes  # the raw bytes: signatures are computed over them
     content_type: str  # the media type without parameters, lower-case
     # the address the provider delivered to, as it was registered (BIZOSAAS_PUBLIC_URL + the webhook path, or the
-    # request's own origin without it): Trello signs it with the body; "" where the caller does not know it
+    # request's own origin without it) with the request's query: Trello signs it with the body, Google Merchant's
+    # carries a token; "" where the caller does not know it
     url: str = ""
 
 

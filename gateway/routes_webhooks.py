@@ -198,9 +198,10 @@ async def _authentic(
 
 def _delivered_to(request: web.Request) -> str:
     """The URL the provider was given (routes_connectors answers it as `webhook_url`): the public address the
-    deployment is reached at, not the one a proxy forwarded to. Trello signs it with the body."""
+    deployment is reached at, not the one a proxy forwarded to, with the query it was given. Trello signs it with the
+    body; Google Merchant's carries the connector's token (`?hint=`)."""
     base = request.app[CONFIG].public_url.rstrip("/") or str(request.url.origin())
-    return base + request.path
+    return base + request.path_qs
 
 
 @routes.route(

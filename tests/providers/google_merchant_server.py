@@ -12,7 +12,13 @@ on tests/providers/google_server.py's shared Google OAuth2 and errors.
   &updateMask=productAttributes.availability` `{"productAttributes": {...}}`: the ProductInput; the product's
   attributes change and its lastUpdateDate moves. A data source other than `data_source_id`, or a mask naming other
   fields, is 400; an unknown product 404.
-Another account is 403 PERMISSION_DENIED. Test hooks: `seed`, `disapprove`, `delete`, GoogleApi's.
+- Notifications ("Receive push notifications", notifications/v1): `POST /notifications/v1/accounts/{a}/
+  notificationsubscriptions` `{"registeredEvent", "targetAccount", "callBackUri"}` answers the subscription with its
+  `name` (accounts/{a}/notificationsubscriptions/{id}); `GET` the same path lists them (`notificationSubscriptions`);
+  `DELETE /notifications/v1/{name}` answers `{}` (404 for an unknown one). An event other than PRODUCT_STATUS_CHANGE,
+  a target account other than the caller's, or a callBackUri that is no http(s) URL is 400. `notify` POSTs a
+  ProductStatusChangeMessage to every subscription's callBackUri, as Google does after a status changes.
+Another account is 403 PERMISSION_DENIED. Test hooks: `seed`, `disapprove`, `delete`, `notify`, GoogleApi's.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from aiohttp import web
 from providers.google_server import GoogleApi, google_error
 
 BASE = "/products/v1/accounts/{account}"
+SUBSCRIPTIONS = "/notifications/v1/accounts/{account}/notificationsubscriptions"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -41,6 +48,7 @@ class GoogleMerchant(GoogleApi):
     data_source_id: str = "10001"
     products: dict[str, dict[str, Any]] = field(default_factory=dict)  # id ({lang}~{label}~{offerId}) -> product
     page_tokens: dict[str, str] = field(default_factory=dict)  # token -> the last id answered
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> notification subscription
     _next: int = 0
 
     def seed(self, count: int) -> list[str]:
@@ -106,6 +114,63 @@ class GoogleMerchant(GoogleApi):
     def routes(self, app: web.Application) -> None:
         app.router.add_get(BASE + "/products", self.list_products)
         app.router.add_patch(BASE + "/productInputs/{product}", self.patch_input)
+        app.router.add_post(SUBSCRIPTIONS, self.subscribe)
+        app.router.add_get(SUBSCRIPTIONS, self.list_subscriptions)
+        app.router.add_delete(SUBSCRIPTIONS + "/{subscription}", self.unsubscribe)
+
+    async def notify(self, key: str, new_value: str, url: str | None = None) -> list[tuple[int, str]]:
+        """POST a PRODUCT_STATUS_CHANGE message about product `key` claiming the status `new_value` to every
+        subscription's callBackUri (or to `url`); answers each delivery's status and body."""
+        import aiohttp
+
+        account = f"accounts/{self.account_id}"
+        body = {
+            "account": account,
+            "managingAccount": account,
+            "resourceType": "PRODUCT",
+            "attribute": "STATUS",
+            "changes": [
+                {"oldValue": "approved", "newValue": new_value, "regionCode": "US", "reportingContext": "SHOPPING_ADS"}
+            ],
+            "resourceId": key,
+            "resource": f"{account}/products/{key}",
+            "eventTime": _stamp(datetime.now(UTC)),
+            "expirationTime": _stamp(datetime.now(UTC) + timedelta(days=30)),
+        }
+        sent = []
+        for target in [url] if url else [s["callBackUri"] for s in self.subscriptions.values()]:
+            async with aiohttp.ClientSession() as http, http.post(target, json=body) as response:
+                sent.append((response.status, await response.text()))
+        return sent
+
+    async def subscribe(self, request: web.Request) -> web.Response:
+        account = request.match_info["account"]
+        if account != self.account_id:
+            return google_error(403, "The caller does not have access to the account.")
+        body = await request.json()
+        if body.get("registeredEvent") != "PRODUCT_STATUS_CHANGE":
+            return google_error(400, "registeredEvent must be PRODUCT_STATUS_CHANGE.")
+        if body.get("targetAccount") != f"accounts/{account}" or body.get("allManagedAccounts"):
+            return google_error(400, "targetAccount must name the account.")
+        if not str(body.get("callBackUri", "")).startswith(("https://", "http://")):
+            return google_error(400, "callBackUri must be an HTTPS URL.")
+        name = f"accounts/{account}/notificationsubscriptions/{secrets.randbelow(10**12)}"
+        made = {"name": name, **{k: body[k] for k in ("registeredEvent", "targetAccount", "callBackUri")}}
+        self.subscriptions[name] = made
+        return web.json_response(made)
+
+    async def list_subscriptions(self, request: web.Request) -> web.Response:
+        if request.match_info["account"] != self.account_id:
+            return google_error(403, "The caller does not have access to the account.")
+        return web.json_response({"notificationSubscriptions": [copy.deepcopy(s) for s in self.subscriptions.values()]})
+
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        account, sid = request.match_info["account"], request.match_info["subscription"]
+        if account != self.account_id:
+            return google_error(403, "The caller does not have access to the account.")
+        if self.subscriptions.pop(f"accounts/{account}/notificationsubscriptions/{sid}", None) is None:
+            return google_error(404, f"Subscription {sid} was not found.")
+        return web.json_response({})
 
     async def list_products(self, request: web.Request) -> web.Response:
         if request.match_info["account"] != self.account_id:
