@@ -17,8 +17,15 @@ import pytest
 from factories import running, wait_for
 from google_support import api_call, records, served
 from providers.google_merchant_server import GoogleMerchant
-from test_zoho_notifications import TIMEOUT_S, connector_answer, groups, published
-from test_zoho_notifications import deps, secrets, worker  # noqa: F401 - fixtures this module's test uses
+from test_zoho_notifications import (  # noqa: F401 - deps, secrets, worker: fixtures this module's test uses
+    TIMEOUT_S,
+    connector_answer,
+    deps,
+    groups,
+    published,
+    secrets,
+    worker,
+)
 
 from connectors import oauth
 from connectors.base import IngestContext, SignatureError, WebhookRequest
