@@ -169,7 +169,7 @@ async def test_the_agent_limits_page_shows_todays_use_and_only_an_admin_changes_
     try:
         assert "/portal/agent-limits" in await (await owner.get("/portal/agents")).text()
         shown = await (await manager.get("/portal/agent-limits")).text()
-        assert "1500 of 50000" in shown and "1 of 3 at once" in shown  # today's tokens and runs, of the limits
+        assert "1,500 of 50,000" in shown and "1 of 3 at once" in shown  # today's tokens and runs, of the limits
         assert 'name="daily_token_budget"' not in shown and "A tenant admin changes them" in shown
         form = {"csrf": manager_csrf, "daily_token_budget": "1"}
         assert (await manager.post("/portal/agent-limits", data=form, allow_redirects=False)).status == 403
@@ -184,7 +184,7 @@ async def test_the_agent_limits_page_shows_todays_use_and_only_an_admin_changes_
         assert saved.status == 303 and saved.headers["Location"] == "/portal/agent-limits?done=saved"
         limits = await (await gw.get("/v1/agent-limits", headers=gw.bearer(key))).json()
         assert (limits["daily_token_budget"], limits["max_concurrent_runs"]) == (20_000, 2)
-        assert "1500 of 20000" in await (await owner.get("/portal/agent-limits")).text()
+        assert "1,500 of 20,000" in await (await owner.get("/portal/agent-limits")).text()
 
         default = {"csrf": csrf, "daily_token_budget": "", "max_concurrent_runs": "2"}  # empty: the deployment's
         assert (await owner.post("/portal/agent-limits", data=default, allow_redirects=False)).status == 303
