@@ -105,6 +105,7 @@ async def test_an_admin_turns_the_personal_agent_off_and_on_and_the_chat_page_fo
         assert refused.status == 409 and "turned its personal agent off" in await refused.text()
 
         await page.get_by_role("link", name="Turn it on").click()
+        assert "Your personal agent is off" in await page.locator("main").inner_text()
         await page.get_by_role("button", name="Activate my personal agent").click()
         await page.wait_for_url("**/portal/onboarding")
         await page.goto("/portal/chat")
