@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from agent_helpers import llm_config, starting
@@ -74,7 +75,10 @@ async def test_a_new_person_onboards_imports_finds_enables_an_agent_and_approves
             await _open_an_order_and_find_a_product(page, product)
             await _enable_order_fulfilment(page)
 
-            shop.change("orders", unpaid, status="processing")  # the payment arrived at the store
+            # the payment arrived at the store a moment ago: an incremental run reads up to its start time, exclusive
+            # and in whole seconds (connectors/sync.py), so a change in the same second as "Sync now" waits for the
+            # next run
+            shop.change("orders", unpaid, when=datetime.now(UTC) - timedelta(seconds=2), status="processing")
             await page.goto(f"/portal/connectors/{connector}")
             await page.get_by_role("button", name="Sync now").click()
             await page.wait_for_url("**?done=synced")
