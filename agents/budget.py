@@ -26,6 +26,21 @@ async def budget_refusal(conn: asyncpg.Connection, limits: TenantLimits) -> str 
     return None
 
 
+async def runs_in_progress(conn: asyncpg.Connection, run_timeout_s: float) -> int:
+    """The runs holding a concurrency slot (in a tenant transaction). A slot left by a run whose workflow was
+    terminated is free again after twice the run timeout."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM agent_run_usage WHERE released_at IS NULL "
+        "AND admitted_at > now() - make_interval(secs => $1)",
+        2 * run_timeout_s,
+    )
+
+
+async def tokens_today(conn: asyncpg.Connection) -> int:
+    """Tokens the tenant's runs and chat turns spent this UTC day (in a tenant transaction)."""
+    return await conn.fetchval(TOKENS_TODAY)
+
+
 async def charge_turn(conn: asyncpg.Connection, tenant_id: str, turn_id: str, tokens: int) -> None:
     """Count one chat turn's tokens for today; a turn charged twice (the same id) counts once."""
     await conn.execute(

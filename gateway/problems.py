@@ -23,6 +23,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "payload-too-large": (413, "The body is larger than allowed"),
     "unsupported-media-type": (415, "The content type or encoding is not accepted"),
     "rate-limited": (429, "Too many requests"),
+    "personal-agent-off": (409, "The tenant turned its personal agent off"),
     "token-budget": (429, "The tenant's daily token budget for its agents is spent"),
     "oauth-state": (400, "The OAuth state is unknown, expired or already used"),
     "internal": (500, "Internal error"),

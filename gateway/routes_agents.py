@@ -230,9 +230,14 @@ def _limits_view(request: web.Request, limits: TenantLimits) -> AgentLimitsView:
     response=AgentLimitsView,
 )
 async def get_agent_limits(request: web.Request) -> web.Response:
+    return json_response(await agent_limits_view(request))
+
+
+async def agent_limits_view(request: web.Request) -> AgentLimitsView:
+    """The tenant's agent limits in effect and the deployment's (the portal's agent limits page shows them too)."""
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
         limits = await load_tenant_limits(conn, request.app[CONFIG])
-    return json_response(_limits_view(request, limits))
+    return _limits_view(request, limits)
 
 
 @routes.route(
@@ -244,7 +249,11 @@ async def get_agent_limits(request: web.Request) -> web.Response:
     response=AgentLimitsView,
 )
 async def patch_agent_limits(request: web.Request) -> web.Response:
-    body = await read_json(request, AgentLimitsPatch)
+    return json_response(await update_agent_limits(request, await read_json(request, AgentLimitsPatch)))
+
+
+async def update_agent_limits(request: web.Request, body: AgentLimitsPatch) -> AgentLimitsView:
+    """Apply a patch to the tenant's agent limits (the portal's agent limits form calls this too)."""
     config = request.app[CONFIG]
     ceilings = {
         "daily_token_budget": (config.agent_daily_token_budget, "BIZOSAAS_AGENT_DAILY_TOKEN_BUDGET"),
@@ -272,4 +281,4 @@ async def patch_agent_limits(request: web.Request) -> web.Response:
             stored["max_concurrent_runs"],
         )
         limits = await load_tenant_limits(conn, config)
-    return json_response(_limits_view(request, limits))
+    return _limits_view(request, limits)

@@ -21,6 +21,7 @@ from db.pool import tenant_transaction
 from events.commands import RunAgent
 from gateway.commands import new_command_fields, record_command, send_command
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.portal.profiles import load_profile, personal_agent_on
 from gateway.problems import ProblemError
 from gateway.roles import allows
 from gateway.routes_search import SEARCHER
@@ -86,6 +87,17 @@ async def personal_agent_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.close()
 
 
+PERSONAL_AGENT_OFF = (
+    "the tenant turned its personal agent off; a tenant admin turns it on in the portal: "
+    "/portal/onboarding?step=agent, 'Activate my personal agent'"
+)
+
+
+async def personal_agent_enabled(request: web.Request) -> bool:
+    """The tenant's onboarding setting (step 5), read on every turn so a change applies at once."""
+    return personal_agent_on(await load_profile(request.app[POOL], tenant_of(request)))
+
+
 def _delegate(request: web.Request):
     async def delegate(tenant_id: str, agent: str, instruction: str, by: str) -> str:
         command = RunAgent(agent=agent, prompt=instruction, **new_command_fields(tenant_id, by))
@@ -107,10 +119,11 @@ def _sse(event: Any) -> bytes:
     "/v1/agent/chat",
     permission="records:read",
     summary="Ask the tenant's personal agent; the answer streams as server-sent events (conversation, delta, tool, "
-    "done, error); 429 token-budget once the tenant's daily token budget is spent",
+    "done, error); 409 personal-agent-off when the tenant turned its personal agent off in onboarding's step 5; "
+    "429 token-budget once the tenant's daily token budget is spent",
     body=ChatRequest,
     response_content_type="text/event-stream",
-    errors=(404, 503),
+    errors=(404, 409, 503),
 )
 async def post_chat(request: web.Request) -> web.StreamResponse:
     turn = await chat_turn(request, await read_json(request, ChatRequest))
@@ -132,11 +145,13 @@ def model_failure(exc: openai.APIError) -> str:
 
 async def chat_turn(request: web.Request, body: ChatRequest) -> AsyncIterator[Any]:
     """One turn of the personal agent as its events (Started, Delta, ToolUsed, Done), for the JSON route and the
-    portal's chat page. 503 without a model and 404 for an unknown conversation are raised here, before any event;
-    openai.APIError may come from the iteration."""
+    portal's chat page. 503 without a model, 409 when the tenant turned its personal agent off and 404 for an unknown
+    conversation are raised here, before any event; openai.APIError may come from the iteration."""
     agent = request.app.get(PERSONAL_AGENT)
     if agent is None:
         raise ProblemError("unavailable", NO_MODEL)
+    if not await personal_agent_enabled(request):
+        raise ProblemError("personal-agent-off", PERSONAL_AGENT_OFF)
     caller = principal(request)
     ctx = ToolContext(
         request.app[POOL],

@@ -194,3 +194,30 @@ async def test_a_turn_the_model_fails_part_way_still_charges_what_it_used(shop, 
     assert [name for name, _ in events] == ["conversation", "tool", "error"]
     assert len(llm.requests) == 3
     assert await usage_rows(admin, tenant_a) == [("personal", 96, True)]
+
+
+async def test_the_tenants_answer_to_onboardings_personal_agent_step_turns_chat_off_and_on(shop, llm, admin):
+    gw, tenants = shop
+    (tenant_a, key_a), (_, key_b) = tenants["shop-a"], tenants["shop-b"]
+    llm.rule("Hello", text="Hello to you.")
+    # a tenant still before step 5 has not answered it: its personal agent is on (one the API made has no profile)
+    await admin.execute("INSERT INTO tenant_profiles (tenant_id, onboarding_step) VALUES ($1, 'agent')", tenant_a)
+    assert answer(await chat(gw, key_a, "Hello?")) == "Hello to you."
+
+    # "Not now" at step 5 (gateway/portal/onboarding.py): personal_agent false and the tenant past the step
+    turned_off = (
+        "UPDATE tenant_profiles SET personal_agent = false, onboarding_step = 'automations' WHERE tenant_id = $1"
+    )
+    await admin.execute(turned_off, tenant_a)
+    asked = len(llm.requests)
+    resp = await gw.post("/v1/agent/chat", json={"message": "Hello?"}, headers=gw.bearer(key_a))
+    assert resp.status == 409 and resp.content_type == "application/problem+json"
+    problem = await resp.json()
+    assert problem["type"] == "urn:bizosaas:problem:personal-agent-off"
+    assert "/portal/onboarding?step=agent" in problem["detail"]  # where it is turned on again
+    assert len(llm.requests) == asked  # no model called ...
+    assert await admin.fetchval("SELECT count(*) FROM agent_messages WHERE tenant_id = $1", tenant_a) == 2  # nor kept
+    assert answer(await chat(gw, key_b, "Hello?")) == "Hello to you."  # another tenant's setting is its own
+
+    await admin.execute("UPDATE tenant_profiles SET personal_agent = true WHERE tenant_id = $1", tenant_a)
+    assert answer(await chat(gw, key_a, "Hello?")) == "Hello to you."  # read on every turn: on again at once

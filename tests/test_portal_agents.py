@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
@@ -155,3 +156,43 @@ async def test_a_user_gets_no_controls_another_tenant_sees_nothing_and_csrf_is_r
     assert [(r["tenant_id"], r["action"]) for r in audited] == [(tenant_id, "agent_run.rejected")]
     assert json.loads(audited[0]["detail"]) == {"command": decided[0].id, "reason": "not this week"}
     assert audited[0]["actor"].startswith("api_key:")
+
+
+async def test_the_agent_limits_page_shows_todays_use_and_only_an_admin_changes_the_limits(make_gateway, admin):
+    gw = await make_gateway(portal_key_signin=True, agent_daily_token_budget=50_000, agent_max_concurrent_runs=3)
+    tenant_id, key = await gw.create_tenant("Acme")
+    usage = "INSERT INTO agent_run_usage (tenant_id, run_id, agent_id, tokens, released_at) VALUES ($1, $2, $3, $4, $5)"
+    await admin.execute(usage, tenant_id, "chat_1", "personal", 1200, datetime.now(UTC))  # a chat turn, released
+    await admin.execute(usage, tenant_id, "run_1", "order-fulfilment", 300, None)  # a run holding a slot
+    owner, csrf = await signed_in(gw, key, "/portal/sign-in")
+    manager, manager_csrf = await signed_in(gw, await gw.create_key(key, "manager"), "/portal/sign-in")
+    try:
+        assert "/portal/agent-limits" in await (await owner.get("/portal/agents")).text()
+        shown = await (await manager.get("/portal/agent-limits")).text()
+        assert "1,500 of 50,000" in shown and "1 of 3 at once" in shown  # today's tokens and runs, of the limits
+        assert 'name="daily_token_budget"' not in shown and "A tenant admin changes them" in shown
+        form = {"csrf": manager_csrf, "daily_token_budget": "1"}
+        assert (await manager.post("/portal/agent-limits", data=form, allow_redirects=False)).status == 403
+
+        too_much = {"csrf": csrf, "daily_token_budget": "60000", "max_concurrent_runs": "2"}
+        refused = await owner.post("/portal/agent-limits", data=too_much, allow_redirects=False)
+        text = await refused.text()  # PATCH /v1/agent-limits' own refusal, naming the field; what was typed stays
+        assert refused.status == 422 and "daily_token_budget: at most 50000" in text and 'value="60000"' in text
+        saved = await owner.post(
+            "/portal/agent-limits", data=too_much | {"daily_token_budget": "20000"}, allow_redirects=False
+        )
+        assert saved.status == 303 and saved.headers["Location"] == "/portal/agent-limits?done=saved"
+        limits = await (await gw.get("/v1/agent-limits", headers=gw.bearer(key))).json()
+        assert (limits["daily_token_budget"], limits["max_concurrent_runs"]) == (20_000, 2)
+        assert "1,500 of 20,000" in await (await owner.get("/portal/agent-limits")).text()
+
+        default = {"csrf": csrf, "daily_token_budget": "", "max_concurrent_runs": "2"}  # empty: the deployment's
+        assert (await owner.post("/portal/agent-limits", data=default, allow_redirects=False)).status == 303
+        limits = await (await gw.get("/v1/agent-limits", headers=gw.bearer(key))).json()
+        assert (limits["daily_token_budget"], limits["max_concurrent_runs"]) == (50_000, 2)
+        for bad in ({"max_concurrent_runs": "0"}, {"daily_token_budget": "lots"}):
+            resp = await owner.post("/portal/agent-limits", data={"csrf": csrf} | bad, allow_redirects=False)
+            assert resp.status == 422 and next(iter(bad)) in await resp.text(), bad
+    finally:
+        await owner.close()
+        await manager.close()

@@ -80,3 +80,38 @@ async def test_without_a_model_the_chat_page_says_so(portal):
         assert asked.status == 503 and NO_MODEL in await asked.text()
     finally:
         await session.close()
+
+
+async def test_an_admin_turns_the_personal_agent_off_and_on_and_the_chat_page_follows(
+    make_gateway, browser, llm, admin
+):
+    gw = await make_gateway(portal_key_signin=True, openai_base_url=llm.url, openai_api_key="sk-local")
+    portal = Portal(gw, str(gw.client.make_url("")).rstrip("/"), browser)
+    tenant_id, key = await gw.create_tenant("Acme Shop")
+    done = "INSERT INTO tenant_profiles (tenant_id, personal_agent, onboarding_step) VALUES ($1, true, 'done')"
+    await admin.execute(done, tenant_id)  # a tenant that finished onboarding with its personal agent on
+    user, user_csrf = await signed_in(gw, await gw.create_key(key, "user"), "/portal/sign-in")
+    try:
+        page = await portal.sign_in(key)
+        await page.goto("/portal/onboarding?step=agent")
+        await page.get_by_role("button", name="Not now").click()
+        await page.wait_for_url("**/portal/onboarding")
+        await page.goto("/portal/chat")
+        assert "personal agent is turned off" in await page.get_by_role("alert").inner_text()
+        assert await page.get_by_label("Your question").count() == 0
+        shown = await (await user.get("/portal/chat")).text()  # a user is told who can turn it on
+        assert "A tenant\nadmin turns it on" in shown and 'name="message"' not in shown
+        refused = await user.post("/portal/chat", data={"csrf": user_csrf, "message": "hello"}, allow_redirects=False)
+        assert refused.status == 409 and "turned its personal agent off" in await refused.text()
+
+        await page.get_by_role("link", name="Turn it on").click()
+        assert "Your personal agent is off" in await page.locator("main").inner_text()
+        await page.get_by_role("button", name="Activate my personal agent").click()
+        await page.wait_for_url("**/portal/onboarding")
+        await page.goto("/portal/chat")
+        assert await page.get_by_role("alert").count() == 0 and await page.get_by_label("Your question").count() == 1
+    finally:
+        await user.close()
+        for context in portal.contexts:
+            await context.close()
+    assert llm.requests == []  # nothing above reached the model

@@ -89,6 +89,7 @@ async def test_every_page_is_accessible_and_fits_a_phone(portal, admin, redis):
         **{f"onboarding-{step}": f"/portal/onboarding?step={step}" for step in STEPS[1:]},
         "knowledge": "/portal/knowledge",
         "agents": "/portal/agents",
+        "agent-limits": "/portal/agent-limits",
         "agent-runs": "/portal/agent-runs",
         "approvals": "/portal/approvals",
         "agent-run": "/portal/agent-runs/run_1",

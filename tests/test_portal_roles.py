@@ -46,6 +46,8 @@ EXPECTED = {
     ("GET", "/portal/audit"): "audit:read",
     ("GET", "/portal/agents"): "agents:read",
     ("POST", "/portal/agents/{agent}"): "agents:manage",
+    ("GET", "/portal/agent-limits"): "agents:read",
+    ("POST", "/portal/agent-limits"): "agents:manage",
     ("GET", "/portal/agent-runs"): "records:read",
     ("GET", "/portal/approvals"): "records:read",
     ("GET", "/portal/agent-runs/{run_id}"): "records:read",

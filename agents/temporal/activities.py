@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from agents import metrics
 from agents.actions import issue_action
-from agents.budget import budget_refusal
+from agents.budget import budget_refusal, runs_in_progress
 from agents.catalog import catalog
 from agents.config import NO_MODEL, AgentRunConfig, cost_micro_usd, llm_configured
 from agents.temporal.shared import (
@@ -100,12 +100,7 @@ class AgentActivities:
             slots = limits.max_concurrent_runs
             if refused := await budget_refusal(conn, limits):  # chat turns count too (agents/budget.py)
                 return Admission(False, refused)
-            # a slot left by a run whose workflow was terminated is free again after twice the run timeout
-            running = await conn.fetchval(
-                "SELECT count(*) FROM agent_run_usage WHERE released_at IS NULL "
-                "AND admitted_at > now() - make_interval(secs => $1)",
-                2 * config.agent_run_timeout_s,
-            )
+            running = await runs_in_progress(conn, config.agent_run_timeout_s)
             if running >= slots:
                 return Admission(False, f"{running} runs are in progress, the tenant's limit is {slots}")
             await conn.execute(

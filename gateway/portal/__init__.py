@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from gateway.portal import (
+    agent_limits,
     agents,
     audit,
     chat,
@@ -40,6 +41,7 @@ PAGE_MODULES = (signin, oidc, home, connectors, data, search, keys, console, dea
 PAGE_MODULES += (onboarding, team, audit)  # people: onboarding, memberships and invites, the audit log
 PAGE_MODULES += (knowledge, streams, health)  # knowledge upload; the console's stream browser, replay, health
 PAGE_MODULES += (agents, chat, deliveries)  # agents, runs and approvals; the chat; a connector's deliveries
+PAGE_MODULES += (agent_limits,)  # the daily token budget and runs at once
 
 
 async def _sessions(app: web.Application) -> AsyncIterator[None]:

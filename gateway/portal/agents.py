@@ -19,7 +19,7 @@ from gateway.portal.live import follow
 from gateway.portal.web import FORM, page, page_context, redirect, render
 from gateway.problems import ProblemError
 from gateway.routes_agent_runs import AgentRun, AgentRunQuery, decide_run, run_detail, run_page
-from gateway.routes_agents import AgentPatch, AgentQuery, agent_page, update_agent
+from gateway.routes_agents import AgentPatch, AgentQuery, agent_limits_view, agent_page, update_agent
 
 routes = web.RouteTableDef()
 RUNS_PAGE_SIZE = 25
@@ -87,6 +87,7 @@ async def agents(request: web.Request) -> web.Response:
         enabled=sum(1 for a in listed.items if a.enabled),
         total=len(listed.items),
         mode_of=_mode,
+        limits=await agent_limits_view(request),
         notice=NOTICES.get(request.query.get("done", "")),
     )
 

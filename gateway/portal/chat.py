@@ -27,6 +27,7 @@ from gateway.routes_chat import (
     conversation_detail,
     conversation_page,
     model_failure,
+    personal_agent_enabled,
 )
 
 routes = web.RouteTableDef()
@@ -55,6 +56,7 @@ async def _page(request: web.Request, conversation_id: str | None, error: str = 
         conversations=listed,
         conversation=shown,
         no_model=NO_MODEL if request.app.get(PERSONAL_AGENT) is None else "",
+        agent_off=not await personal_agent_enabled(request),
         error=error,
         **LINKS,
     )

@@ -67,6 +67,13 @@ async def load_profile(pool: asyncpg.Pool, tenant_id: str) -> Profile:
     return Profile(**row) if row else Profile()
 
 
+def personal_agent_on(profile: Profile) -> bool:
+    """Whether the tenant's personal agent answers chat. Only the tenant's own answer to step 5 counts: a tenant that
+    has not answered it (one made by the operator or the API, or still before that step) has its personal agent, so
+    the column's default (false, from migration 0029) is not read as "off" (docs/decisions.md)."""
+    return profile.personal_agent or step_index(profile.onboarding_step) <= step_index("agent")
+
+
 async def onboarding_step(pool: asyncpg.Pool, tenant_id: str) -> str:
     return (await load_profile(pool, tenant_id)).onboarding_step
 
