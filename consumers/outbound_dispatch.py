@@ -6,12 +6,15 @@ send it at once). Each round:
 1. `hook_tenants_due()` (SECURITY DEFINER: tenant ids only) names the tenants with attempts due whose endpoint is
    enabled and not backing off; everything after that runs per tenant, with that tenant set, under row-level
    security, like every other service;
-2. per tenant, one short transaction claims due attempts (`FOR UPDATE SKIP LOCKED`) and leases them: at most
+2. per tenant, one statement claims due attempts (`FOR UPDATE SKIP LOCKED`) and leases them: at most
    `outbound_endpoint_concurrency` in flight per subscription in this process (and `outbound_max_in_flight` in
    all), so a slow or dead endpoint holds only its own slots and never another's deliveries;
-3. each claimed attempt is a task: sign (Standard Webhooks, every current secret), POST with no redirects followed
-   to public addresses only (connectors/public_http.py), then record the outcome in its own transaction:
-   2xx delivered; 410 the subscription is removed; anything else a failure, retried with exponential back-off and
+3. each claimed attempt is a task: sign (Standard Webhooks, every current secret, read from Vault once per
+   subscription and rotation: consumers/outbound_secrets.py), POST with no redirects followed to public addresses
+   only (connectors/public_http.py, one session: connections kept alive per host), then record the outcome:
+   2xx delivered, written in batches by one writer after the endpoint's slot is freed (the lease still covers the
+   attempt until then); 410 the subscription is removed; anything else a failure, in its own transaction before the
+   slot is freed (the endpoint's pause is written before it can be claimed again), retried with exponential back-off and
    jitter (the attempt's own, and a pause of the whole endpoint) until `outbound_max_age_s` after it was queued,
    then `failed`. An endpoint failing `outbound_disable_after_failures` times in a row with no delivery for
    `outbound_disable_after_s` is disabled, and `hook.disabled.v1` is published.
@@ -38,6 +41,7 @@ from connectors.credentials import SecretStore, webhook_secrets
 from connectors.public_http import public_session, refused_address
 from connectors.signatures import standard_webhooks_signature
 from consumers.outbound_outcomes import Claimed, Outcome, write_delivered, write_failure
+from consumers.outbound_secrets import HookSecrets
 from db.pool import tenant_transaction
 from events.types import HookDisabled
 from producers.publisher import Publisher
@@ -53,17 +57,24 @@ MAX_TENANTS_PER_ROUND = 1000
 ROUND_PAUSE_S = 0.01
 ERROR_MAX_CHARS = 300
 
+# One statement (one round trip) claims and leases: the candidates are locked in due order, skipping the full
+# endpoints ($1) and rows another dispatcher holds; of each endpoint's candidates only its free slots are leased
+# ($4 minus what $5/$6 say is in flight); the rest stay due, their locks released with the transaction.
 CLAIM = """
-SELECT a.id, a.hook_id FROM hook_attempts a JOIN hook_subscriptions s ON s.id = a.hook_id
-WHERE a.status = 'pending' AND a.next_attempt_at <= now() AND s.enabled
-  AND (s.paused_until IS NULL OR s.paused_until <= now()) AND NOT (a.hook_id = ANY($1::text[]))
-ORDER BY a.next_attempt_at LIMIT $2 FOR UPDATE OF a SKIP LOCKED
-"""
-LEASE = """
-UPDATE hook_attempts a SET next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1,
+WITH candidates AS (
+    SELECT a.id, a.hook_id, a.next_attempt_at FROM hook_attempts a JOIN hook_subscriptions s ON s.id = a.hook_id
+    WHERE a.status = 'pending' AND a.next_attempt_at <= now() AND s.enabled
+      AND (s.paused_until IS NULL OR s.paused_until <= now()) AND NOT (a.hook_id = ANY($1::text[]))
+    ORDER BY a.next_attempt_at LIMIT $2 FOR UPDATE OF a SKIP LOCKED
+), ranked AS (
+    SELECT c.id, row_number() OVER (PARTITION BY c.hook_id ORDER BY c.next_attempt_at, c.id) AS nth,
+           $4::int - coalesce(u.used, 0) AS free
+    FROM candidates c LEFT JOIN unnest($5::text[], $6::int[]) AS u(hook_id, used) ON u.hook_id = c.hook_id
+)
+UPDATE hook_attempts a SET next_attempt_at = now() + make_interval(secs => $3), attempts = a.attempts + 1,
     last_attempt_at = now()
-FROM hook_subscriptions s WHERE a.id = ANY($1::text[]) AND s.id = a.hook_id
-RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target_url
+FROM ranked r, hook_subscriptions s WHERE a.id = r.id AND r.nth <= r.free AND s.id = a.hook_id
+RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target_url, s.secret_rotated_at
 """
 
 
@@ -80,9 +91,13 @@ class Dispatcher:
     in_flight: Tally[str] = field(default_factory=Tally)  # subscription id -> attempts being sent by this process
     tasks: set[asyncio.Task] = field(default_factory=set)
     delivered: list[tuple[Claimed, int]] = field(default_factory=list)  # 2xx answers not yet written
-    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    writer: asyncio.Task | None = None  # writing `delivered`, while there is any
+    keys: HookSecrets = field(init=False)
     _tenants: list[str] = field(default_factory=list)  # due_tenants' last answer ...
     _tenants_at: float = 0.0  # ... and when (monotonic)
+
+    def __post_init__(self) -> None:
+        self.keys = HookSecrets(self.secrets)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
@@ -102,6 +117,8 @@ class Dispatcher:
                     await asyncio.sleep(ROUND_PAUSE_S)
             if self.tasks:
                 await asyncio.wait(self.tasks)
+            if self.writer is not None:
+                await self.writer
 
     async def _idle(self, stopping: asyncio.Event) -> None:
         """Nothing could be claimed: wait until a try ends (its endpoint has a free slot again), `stopping` is set,
@@ -145,20 +162,19 @@ class Dispatcher:
     async def claim(self, tenant: str, room: int) -> list[Claimed]:
         limit = self.config.outbound_endpoint_concurrency
         busy = [hook for hook, n in self.in_flight.items() if n >= limit]
+        partly = [(hook, n) for hook, n in self.in_flight.items() if n < limit]
         lease_s = self.config.outbound_timeout_s + LEASE_MARGIN_S
         async with tenant_transaction(self.pool, tenant) as conn:
             # no more candidates than there is room for: each one is a row lock written to its tuple
-            rows = await conn.fetch(CLAIM, busy, min(CLAIM_CANDIDATES, room))
-            if not rows:
-                return []
-            # per subscription, only its free slots: the rest stay due for the next round
-            ids, taken = [], Tally[str]()
-            for row in rows:
-                hook = row["hook_id"]
-                if self.in_flight[hook] + taken[hook] < limit and len(ids) < room:
-                    taken[hook] += 1
-                    ids.append(row["id"])
-            leased = await conn.fetch(LEASE, ids, lease_s)
+            leased = await conn.fetch(
+                CLAIM,
+                busy,
+                min(CLAIM_CANDIDATES, room),
+                lease_s,
+                limit,
+                [hook for hook, _ in partly],
+                [n for _, n in partly],
+            )
         return [
             Claimed(
                 tenant,
@@ -169,6 +185,7 @@ class Dispatcher:
                 r["attempts"],
                 r["queued_at"],
                 r["target_url"],
+                r["secret_rotated_at"],
             )
             for r in leased
         ]
@@ -177,9 +194,10 @@ class Dispatcher:
         try:
             outcome = await self.send(session, attempt)
             SENT.labels("delivered" if outcome.delivered else str(outcome.status_code or "error")).inc()
-            if outcome.delivered:
+            if outcome.delivered:  # written by the writer; the endpoint's slot is free now
                 self.delivered.append((attempt, outcome.status_code or 200))
-                await self.record_delivered()
+                if self.writer is None:
+                    self.writer = asyncio.create_task(self.write_delivered())
             else:
                 await self.record(attempt, outcome)
         except Exception:  # recording failed (the database is away): the lease makes the attempt due again
@@ -190,7 +208,8 @@ class Dispatcher:
                 del self.in_flight[attempt.hook_id]
 
     async def send(self, session: aiohttp.ClientSession, attempt: Claimed) -> Outcome:
-        keys = webhook_secrets(await self.secrets.read(attempt.tenant, attempt.hook_id), time.time())
+        values = await self.keys.read(attempt.tenant, attempt.hook_id, attempt.secret_rotated_at)
+        keys = webhook_secrets(values, time.time())
         if not keys:
             return Outcome(error="no signing secret is stored for this subscription")
         timestamp = int(time.time())
@@ -216,12 +235,19 @@ class Dispatcher:
         finally:
             SECONDS.observe(time.monotonic() - started)
 
-    async def record_delivered(self) -> None:
-        """Write every 2xx answered so far: while one write runs, the next ones gather behind it and go together
-        (a delivery costs a share of a transaction, not one of its own)."""
-        async with self.writing:
-            batch, self.delivered = self.delivered, []
-            await write_delivered(self.pool, batch)
+    async def write_delivered(self) -> None:
+        """Write every 2xx answered so far, until none is left: while one write runs, the next ones gather and go
+        together (a delivery costs a share of a statement, not a transaction of its own). A failed write leaves
+        its attempts leased: they are due again when the lease ends (at least once)."""
+        try:
+            while self.delivered:
+                batch, self.delivered = self.delivered, []
+                try:
+                    await write_delivered(self.pool, batch)
+                except (OSError, asyncpg.PostgresError):
+                    log.exception("outbound: %d deliveries not recorded", len(batch))
+        finally:
+            self.writer = None
 
     async def record(self, attempt: Claimed, outcome: Outcome) -> None:
         """Write a try that did not deliver: 410 removes the subscription, anything else backs off (or gives up)."""
@@ -232,6 +258,7 @@ class Dispatcher:
             else:
                 disabled = await write_failure(conn, attempt, outcome, self.config)
         if outcome.status_code == 410:
+            self.keys.forget(attempt.tenant, attempt.hook_id)
             await self.secrets.delete(attempt.tenant, attempt.hook_id)
             log.info("hook %s answered 410 Gone: removed", attempt.hook_id)
         if disabled is not None:
