@@ -6,18 +6,20 @@ send it at once). Each round:
 1. `hook_tenants_due()` (SECURITY DEFINER: tenant ids only) names the tenants with attempts due whose endpoint is
    enabled and not backing off; everything after that runs per tenant, with that tenant set, under row-level
    security, like every other service;
-2. per tenant, one statement claims due attempts (`FOR UPDATE SKIP LOCKED`) and leases them: at most
-   `outbound_endpoint_concurrency` in flight per subscription in this process (and `outbound_max_in_flight` in
-   all), so a slow or dead endpoint holds only its own slots and never another's deliveries;
-3. each claimed attempt is a task: sign (Standard Webhooks, every current secret, read from Vault once per
-   subscription and rotation: consumers/outbound_secrets.py), POST with no redirects followed to public addresses
-   only (connectors/public_http.py, one session: connections kept alive per host), then record the outcome:
-   2xx delivered, written in batches by one writer after the endpoint's slot is freed (the lease still covers the
-   attempt until then); 410 the subscription is removed; anything else a failure, in its own transaction before the
-   slot is freed (the endpoint's pause is written before it can be claimed again), retried with exponential back-off and
-   jitter (the attempt's own, and a pause of the whole endpoint) until `outbound_max_age_s` after it was queued,
-   then `failed`. An endpoint failing `outbound_disable_after_failures` times in a row with no delivery for
-   `outbound_disable_after_s` is disabled, and `hook.disabled.v1` is published.
+2. per tenant, one statement claims due attempts (`FOR UPDATE SKIP LOCKED`) and leases them into the
+   subscription's lane: at most `outbound_endpoint_concurrency` being sent per subscription in this process and as
+   many again waiting behind them (`CLAIM_AHEAD`: an endpoint's next try starts as soon as one ends, not a claim
+   round later), so a slow or dead endpoint holds only its own slots and never another's deliveries;
+3. each lane has up to `outbound_endpoint_concurrency` senders taking its attempts in turn: sign (Standard
+   Webhooks, every current secret, read from Vault once per subscription and rotation: consumers/outbound_secrets.py),
+   POST with no redirects followed to public addresses only (connectors/public_http.py; one session, connections
+   kept alive per host), then record the outcome: 2xx delivered, written in batches by one writer while the lane
+   goes on (the lease covers the attempt until then); 410 the subscription is removed; anything else a failure,
+   written before the lane's next try (the endpoint's pause first; the lane's waiting attempts are then handed back,
+   due at once but behind that pause), retried with exponential back-off and jitter (the attempt's own, and a pause
+   of the whole endpoint) until `outbound_max_age_s` after it was queued, then `failed`. An endpoint failing
+   `outbound_disable_after_failures` times in a row with no delivery for `outbound_disable_after_s` is disabled, and
+   `hook.disabled.v1` is published.
 
 A worker that dies mid-send leaves its attempts leased; they are due again when the lease ends (at least once; the
 webhook-id header, the event id, lets a receiver drop a repeat).
@@ -30,6 +32,7 @@ import logging
 import random
 import time
 from collections import Counter as Tally
+from collections import deque
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -40,6 +43,7 @@ from connectors.config import ConnectorsConfig
 from connectors.credentials import SecretStore, webhook_secrets
 from connectors.public_http import public_session, refused_address
 from connectors.signatures import standard_webhooks_signature
+from consumers.outbound_claims import claim_due, hand_back
 from consumers.outbound_outcomes import Claimed, Outcome, write_delivered, write_failure
 from consumers.outbound_secrets import HookSecrets
 from db.pool import tenant_transaction
@@ -52,30 +56,11 @@ SENT = Counter("bizosaas_outbound_tries_total", "Outbound webhook tries (one POS
 SECONDS = Histogram("bizosaas_outbound_try_seconds", "Outbound webhook request time (answered or not)")
 
 CLAIM_CANDIDATES = 200  # rows looked at per tenant and round
-LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its request's timeout
+CLAIM_AHEAD = 2  # attempts claimed per subscription and in all: this many times what may be sent at once
+LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its last possible request's timeout
 MAX_TENANTS_PER_ROUND = 1000
 ROUND_PAUSE_S = 0.01
 ERROR_MAX_CHARS = 300
-
-# One statement (one round trip) claims and leases: the candidates are locked in due order, skipping the full
-# endpoints ($1) and rows another dispatcher holds; of each endpoint's candidates only its free slots are leased
-# ($4 minus what $5/$6 say is in flight); the rest stay due, their locks released with the transaction.
-CLAIM = """
-WITH candidates AS (
-    SELECT a.id, a.hook_id, a.next_attempt_at FROM hook_attempts a JOIN hook_subscriptions s ON s.id = a.hook_id
-    WHERE a.status = 'pending' AND a.next_attempt_at <= now() AND s.enabled
-      AND (s.paused_until IS NULL OR s.paused_until <= now()) AND NOT (a.hook_id = ANY($1::text[]))
-    ORDER BY a.next_attempt_at LIMIT $2 FOR UPDATE OF a SKIP LOCKED
-), ranked AS (
-    SELECT c.id, row_number() OVER (PARTITION BY c.hook_id ORDER BY c.next_attempt_at, c.id) AS nth,
-           $4::int - coalesce(u.used, 0) AS free
-    FROM candidates c LEFT JOIN unnest($5::text[], $6::int[]) AS u(hook_id, used) ON u.hook_id = c.hook_id
-)
-UPDATE hook_attempts a SET next_attempt_at = now() + make_interval(secs => $3), attempts = a.attempts + 1,
-    last_attempt_at = now()
-FROM ranked r, hook_subscriptions s WHERE a.id = r.id AND r.nth <= r.free AND s.id = a.hook_id
-RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target_url, s.secret_rotated_at
-"""
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -88,8 +73,12 @@ class Dispatcher:
     secrets: SecretStore  # the hooks' signing secrets (VaultSecrets with collection="hooks")
     publisher: Publisher
     config: ConnectorsConfig
-    in_flight: Tally[str] = field(default_factory=Tally)  # subscription id -> attempts being sent by this process
+    in_flight: Tally[str] = field(default_factory=Tally)  # subscription id -> attempts claimed, not yet done
+    lanes: dict[str, deque[Claimed]] = field(default_factory=dict)  # subscription id -> attempts waiting to be sent
+    senders: Tally[str] = field(default_factory=Tally)  # subscription id -> tasks sending its lane
     tasks: set[asyncio.Task] = field(default_factory=set)
+    freed: asyncio.Event = field(default_factory=asyncio.Event)  # an attempt is done: there is room to claim
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     delivered: list[tuple[Claimed, int]] = field(default_factory=list)  # 2xx answers not yet written
     writer: asyncio.Task | None = None  # writing `delivered`, while there is any
     keys: HookSecrets = field(init=False)
@@ -103,10 +92,12 @@ class Dispatcher:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
         timeout = aiohttp.ClientTimeout(total=self.config.outbound_timeout_s)
         cap = self.config.outbound_max_in_flight
+        self.stopping = stopping
         async with public_session(self.config.allow_private_urls, limit=cap, timeout=timeout) as session:
             while not stopping.is_set():
                 started = 0
-                if len(self.tasks) < cap:
+                self.freed.clear()
+                if self.room() > 0:
                     try:
                         started = await self.dispatch_once(session)
                     except (OSError, asyncpg.PostgresError) as exc:  # the database is away: try again next round
@@ -123,27 +114,33 @@ class Dispatcher:
     async def _idle(self, stopping: asyncio.Event) -> None:
         """Nothing could be claimed: wait until a try ends (its endpoint has a free slot again), `stopping` is set,
         or `outbound_poll_s` passes (new attempts, ended back-offs)."""
-        stop = asyncio.ensure_future(stopping.wait())
+        stop, freed = asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(self.freed.wait())
         try:
-            await asyncio.wait(
-                {stop, *self.tasks}, timeout=self.config.outbound_poll_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({stop, freed}, timeout=self.config.outbound_poll_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
+            freed.cancel()
+
+    def room(self) -> int:
+        return self.config.outbound_max_in_flight * CLAIM_AHEAD - self.in_flight.total()
 
     async def dispatch_once(self, session: aiohttp.ClientSession) -> int:
         """Claim what is due in every tenant and start sending it; the number of attempts started."""
         tenants = await self.due_tenants()
         started = 0
         for tenant in tenants:
-            room = self.config.outbound_max_in_flight - len(self.tasks)
+            room = self.room()
             if room <= 0:
                 break
             for attempt in await self.claim(tenant, room):
-                self.in_flight[attempt.hook_id] += 1
-                task = asyncio.create_task(self.deliver(session, attempt))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                hook = attempt.hook_id
+                self.in_flight[hook] += 1
+                self.lanes.setdefault(hook, deque()).append(attempt)
+                if self.senders[hook] < self.config.outbound_endpoint_concurrency:
+                    self.senders[hook] += 1
+                    task = asyncio.create_task(self.drain(session, hook))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
                 started += 1
         if not started:
             self._tenants_at = 0.0  # nothing left where work was: ask again next round
@@ -160,37 +157,49 @@ class Dispatcher:
         return self._tenants
 
     async def claim(self, tenant: str, room: int) -> list[Claimed]:
-        limit = self.config.outbound_endpoint_concurrency
+        limit = self.config.outbound_endpoint_concurrency * CLAIM_AHEAD
         busy = [hook for hook, n in self.in_flight.items() if n >= limit]
         partly = [(hook, n) for hook, n in self.in_flight.items() if n < limit]
-        lease_s = self.config.outbound_timeout_s + LEASE_MARGIN_S
-        async with tenant_transaction(self.pool, tenant) as conn:
-            # no more candidates than there is room for: each one is a row lock written to its tuple
-            leased = await conn.fetch(
-                CLAIM,
-                busy,
-                min(CLAIM_CANDIDATES, room),
-                lease_s,
-                limit,
-                [hook for hook, _ in partly],
-                [n for _, n in partly],
-            )
-        return [
-            Claimed(
-                tenant,
-                r["id"],
-                r["hook_id"],
-                r["event_id"],
-                r["body"].encode(),
-                r["attempts"],
-                r["queued_at"],
-                r["target_url"],
-                r["secret_rotated_at"],
-            )
-            for r in leased
-        ]
+        lease_s = self.config.outbound_timeout_s * CLAIM_AHEAD + LEASE_MARGIN_S  # waiting in the lane, then sent
+        # no more candidates than there is room for: each one is a row lock written to its tuple
+        return await claim_due(self.pool, tenant, min(CLAIM_CANDIDATES, room), lease_s, limit, busy, partly)
 
-    async def deliver(self, session: aiohttp.ClientSession, attempt: Claimed) -> None:
+    async def drain(self, session: aiohttp.ClientSession, hook: str) -> None:
+        """One of a lane's senders: its attempts one after another, until it is empty; after a failure (the
+        endpoint now backs off) or when stopping, the waiting attempts are handed back instead."""
+        lane, failed = self.lanes[hook], False
+        try:
+            while lane:  # (no wait between the last look and the end: nothing is left behind with no sender)
+                if failed or self.stopping.is_set():
+                    await self.hand_back(hook, lane)
+                else:
+                    failed = not await self.deliver(session, lane.popleft())
+        finally:
+            self.senders[hook] -= 1
+            if self.senders[hook] <= 0:
+                del self.senders[hook]
+                if not lane:
+                    del self.lanes[hook]
+
+    async def hand_back(self, hook: str, lane: deque[Claimed]) -> None:
+        """Claimed attempts not tried go back: due again at once (behind the endpoint's pause)."""
+        waiting = list(lane)
+        lane.clear()
+        self.done(hook, len(waiting))
+        try:
+            await hand_back(self.pool, waiting)
+        except (OSError, asyncpg.PostgresError):  # their leases end anyway
+            log.exception("outbound: %d claimed attempts of hook %s not handed back", len(waiting), hook)
+
+    def done(self, hook: str, n: int = 1) -> None:
+        self.in_flight[hook] -= n
+        if self.in_flight[hook] <= 0:
+            del self.in_flight[hook]
+        self.freed.set()
+
+    async def deliver(self, session: aiohttp.ClientSession, attempt: Claimed) -> bool:
+        """Send one attempt and record the outcome; whether it was delivered."""
+        outcome = Outcome()
         try:
             outcome = await self.send(session, attempt)
             SENT.labels("delivered" if outcome.delivered else str(outcome.status_code or "error")).inc()
@@ -203,9 +212,8 @@ class Dispatcher:
         except Exception:  # recording failed (the database is away): the lease makes the attempt due again
             log.exception("outbound attempt %s of hook %s: not recorded", attempt.id, attempt.hook_id)
         finally:
-            self.in_flight[attempt.hook_id] -= 1
-            if self.in_flight[attempt.hook_id] <= 0:
-                del self.in_flight[attempt.hook_id]
+            self.done(attempt.hook_id)
+        return outcome.delivered
 
     async def send(self, session: aiohttp.ClientSession, attempt: Claimed) -> Outcome:
         values = await self.keys.read(attempt.tenant, attempt.hook_id, attempt.secret_rotated_at)

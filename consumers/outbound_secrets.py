@@ -4,8 +4,9 @@ per subscription, not once per try, and read again as soon as the secret is rota
 A claimed attempt carries its subscription's `secret_rotated_at`; the gateway writes the new secret to Vault before
 the transaction that sets that stamp commits (gateway/routes_hooks.py), so a stamp that differs from the cached one
 means Vault already holds the new secret: the next try reads it fresh (past the store's own cache). `max_age_s`
-bounds how long an unchanged copy is kept (a secret written some other way); an expired copy is read through the store's cache. Concurrent tries of one subscription
-share one read, so a dispatcher starting with hundreds of attempts due asks Vault once per subscription.
+bounds how long an unchanged copy is kept (a secret written some other way; an expired copy is read again through
+the store's cache). Concurrent tries of one subscription share one read, so a dispatcher starting with hundreds of
+attempts due asks Vault once per subscription, not once per try.
 """
 
 from __future__ import annotations
