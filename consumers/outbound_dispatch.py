@@ -77,6 +77,7 @@ class Dispatcher:
     lanes: dict[str, deque[Claimed]] = field(default_factory=dict)  # subscription id -> attempts waiting to be sent
     senders: Tally[str] = field(default_factory=Tally)  # subscription id -> tasks sending its lane
     tasks: set[asyncio.Task] = field(default_factory=set)
+    slots: asyncio.Semaphore = field(init=False)
     freed: asyncio.Event = field(default_factory=asyncio.Event)  # an attempt is done: there is room to claim
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     delivered: list[tuple[Claimed, int]] = field(default_factory=list)  # 2xx answers not yet written
@@ -87,6 +88,7 @@ class Dispatcher:
 
     def __post_init__(self) -> None:
         self.keys = HookSecrets(self.secrets)
+        self.slots = asyncio.Semaphore(self.config.outbound_max_in_flight)  # requests in flight, all lanes
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
@@ -160,7 +162,8 @@ class Dispatcher:
         limit = self.config.outbound_endpoint_concurrency * CLAIM_AHEAD
         busy = [hook for hook, n in self.in_flight.items() if n >= limit]
         partly = [(hook, n) for hook, n in self.in_flight.items() if n < limit]
-        lease_s = self.config.outbound_timeout_s * CLAIM_AHEAD + LEASE_MARGIN_S  # waiting in the lane, then sent
+        # waiting in the lane and for a connection slot (at most CLAIM_AHEAD tries each ahead), then sent
+        lease_s = self.config.outbound_timeout_s * (CLAIM_AHEAD + 1) + LEASE_MARGIN_S
         # no more candidates than there is room for: each one is a row lock written to its tuple
         return await claim_due(self.pool, tenant, min(CLAIM_CANDIDATES, room), lease_s, limit, busy, partly)
 
@@ -172,8 +175,11 @@ class Dispatcher:
             while lane:  # (no wait between the last look and the end: nothing is left behind with no sender)
                 if failed or self.stopping.is_set():
                     await self.hand_back(hook, lane)
-                else:
-                    failed = not await self.deliver(session, lane.popleft())
+                    continue
+                # a connection slot first: aiohttp's timeout would count the wait for one (the lease covers it)
+                async with self.slots:
+                    if lane and not self.stopping.is_set():
+                        failed = not await self.deliver(session, lane.popleft())
         finally:
             self.senders[hook] -= 1
             if self.senders[hook] <= 0:
