@@ -8,23 +8,28 @@ import asyncpg
 from consumers.outbound_outcomes import Claimed
 from db.pool import tenant_transaction
 
-# One statement (one round trip) claims and leases: the candidates are locked in due order, skipping the full
-# endpoints ($1) and rows another dispatcher holds; of each endpoint's candidates only its free slots are leased
-# ($4 minus what $5/$6 say is in flight); the rest stay due, their locks released with the transaction.
+# One statement (one round trip) claims and leases: per subscription of the tenant that is enabled, not backing off
+# and not full ($4/$5: attempts this process holds), its oldest due attempts up to its free room (the per-hook index
+# of 0037), locked SKIP LOCKED (another dispatcher's are passed over), at most $1 in all. Taken per subscription, not
+# in the tenant's due order: the group inserts an event's attempts together, so the oldest few hundred rows may all
+# belong to one or two endpoints that have room for a handful.
 CLAIM = """
-WITH candidates AS (
-    SELECT a.id, a.hook_id, a.next_attempt_at FROM hook_attempts a JOIN hook_subscriptions s ON s.id = a.hook_id
-    WHERE a.status = 'pending' AND a.next_attempt_at <= now() AND s.enabled
-      AND (s.paused_until IS NULL OR s.paused_until <= now()) AND NOT (a.hook_id = ANY($1::text[]))
-    ORDER BY a.next_attempt_at LIMIT $2 FOR UPDATE OF a SKIP LOCKED
-), ranked AS (
-    SELECT c.id, row_number() OVER (PARTITION BY c.hook_id ORDER BY c.next_attempt_at, c.id) AS nth,
-           $4::int - coalesce(u.used, 0) AS free
-    FROM candidates c LEFT JOIN unnest($5::text[], $6::int[]) AS u(hook_id, used) ON u.hook_id = c.hook_id
+WITH room AS (
+    SELECT s.id AS hook_id, $3::int - coalesce(u.held, 0) AS n FROM hook_subscriptions s
+    LEFT JOIN unnest($4::text[], $5::int[]) AS u(hook_id, held) ON u.hook_id = s.id
+    WHERE s.enabled AND (s.paused_until IS NULL OR s.paused_until <= now())
+), chosen AS (
+    SELECT c.id FROM room r CROSS JOIN LATERAL (
+        SELECT a.id FROM hook_attempts a
+        WHERE a.hook_id = r.hook_id AND a.status = 'pending' AND a.next_attempt_at <= now()
+        ORDER BY a.next_attempt_at LIMIT r.n FOR UPDATE OF a SKIP LOCKED
+    ) c
+    WHERE r.n > 0
+    LIMIT $1
 )
-UPDATE hook_attempts a SET next_attempt_at = now() + make_interval(secs => $3), attempts = a.attempts + 1,
+UPDATE hook_attempts a SET next_attempt_at = now() + make_interval(secs => $2), attempts = a.attempts + 1,
     last_attempt_at = now()
-FROM ranked r, hook_subscriptions s WHERE a.id = r.id AND r.nth <= r.free AND s.id = a.hook_id
+FROM chosen c, hook_subscriptions s WHERE a.id = c.id AND s.id = a.hook_id
 RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target_url, s.secret_rotated_at
 """
 
@@ -35,15 +40,12 @@ async def claim_due(
     candidates: int,
     lease_s: float,
     per_hook: int,
-    full: list[str],
-    partly: list[tuple[str, int]],
+    held: dict[str, int],
 ) -> list[Claimed]:
-    """Lease up to `candidates` due attempts of `tenant`, at most `per_hook` claimed per subscription counting what
-    this process holds already (`partly`: subscription id, attempts held; `full`: none to add)."""
+    """Lease up to `candidates` due attempts of `tenant`, at most `per_hook` per subscription counting the ones
+    this process holds already (`held`: subscription id -> attempts)."""
     async with tenant_transaction(pool, tenant) as conn:
-        leased = await conn.fetch(
-            CLAIM, full, candidates, lease_s, per_hook, [hook for hook, _ in partly], [n for _, n in partly]
-        )
+        leased = await conn.fetch(CLAIM, candidates, lease_s, per_hook, list(held), list(held.values()))
     return [
         Claimed(
             tenant,

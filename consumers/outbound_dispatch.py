@@ -55,7 +55,7 @@ log = logging.getLogger("bizosaas.outbound")
 SENT = Counter("bizosaas_outbound_tries_total", "Outbound webhook tries (one POST each), by outcome", ["outcome"])
 SECONDS = Histogram("bizosaas_outbound_try_seconds", "Outbound webhook request time (answered or not)")
 
-CLAIM_CANDIDATES = 200  # rows looked at per tenant and round
+CLAIM_CANDIDATES = 500  # attempts leased at most per tenant and round
 CLAIM_AHEAD = 2  # attempts claimed per subscription and in all: this many times what may be sent at once
 LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its last possible request's timeout
 MAX_TENANTS_PER_ROUND = 1000
@@ -160,12 +160,9 @@ class Dispatcher:
 
     async def claim(self, tenant: str, room: int) -> list[Claimed]:
         limit = self.config.outbound_endpoint_concurrency * CLAIM_AHEAD
-        busy = [hook for hook, n in self.in_flight.items() if n >= limit]
-        partly = [(hook, n) for hook, n in self.in_flight.items() if n < limit]
         # waiting in the lane and for a connection slot (at most CLAIM_AHEAD tries each ahead), then sent
         lease_s = self.config.outbound_timeout_s * (CLAIM_AHEAD + 1) + LEASE_MARGIN_S
-        # no more candidates than there is room for: each one is a row lock written to its tuple
-        return await claim_due(self.pool, tenant, min(CLAIM_CANDIDATES, room), lease_s, limit, busy, partly)
+        return await claim_due(self.pool, tenant, min(CLAIM_CANDIDATES, room), lease_s, limit, dict(self.in_flight))
 
     async def drain(self, session: aiohttp.ClientSession, hook: str) -> None:
         """One of a lane's senders: its attempts one after another, until it is empty; after a failure (the
