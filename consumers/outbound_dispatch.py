@@ -56,7 +56,7 @@ SENT = Counter("bizosaas_outbound_tries_total", "Outbound webhook tries (one POS
 SECONDS = Histogram("bizosaas_outbound_try_seconds", "Outbound webhook request time (answered or not)")
 
 CLAIM_CANDIDATES = 500  # attempts leased at most per tenant and round
-CLAIM_AHEAD = 2  # attempts claimed per subscription and in all: this many times what may be sent at once
+CLAIM_AHEAD = 4  # attempts claimed per subscription and in all: this many times what may be sent at once
 LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its last possible request's timeout
 MAX_TENANTS_PER_ROUND = 1000
 ROUND_PAUSE_S = 0.01
