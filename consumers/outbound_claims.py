@@ -18,6 +18,7 @@ WITH room AS (
     SELECT s.id AS hook_id, $3::int - coalesce(u.held, 0) AS n FROM hook_subscriptions s
     LEFT JOIN unnest($4::text[], $5::int[]) AS u(hook_id, held) ON u.hook_id = s.id
     WHERE s.enabled AND (s.paused_until IS NULL OR s.paused_until <= now())
+    ORDER BY coalesce(u.held, 0), random()  -- when $1 cuts the claim short, the emptiest lanes were served first
 ), chosen AS (
     SELECT c.id FROM room r CROSS JOIN LATERAL (
         SELECT a.id FROM hook_attempts a

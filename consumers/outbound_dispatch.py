@@ -6,10 +6,11 @@ send it at once). Each round:
 1. `hook_tenants_due()` (SECURITY DEFINER: tenant ids only) names the tenants with attempts due whose endpoint is
    enabled and not backing off; everything after that runs per tenant, with that tenant set, under row-level
    security, like every other service;
-2. per tenant, one statement claims due attempts (`FOR UPDATE SKIP LOCKED`) and leases them into the
-   subscription's lane: at most `outbound_endpoint_concurrency` being sent per subscription in this process and as
-   many again waiting behind them (`CLAIM_AHEAD`: an endpoint's next try starts as soon as one ends, not a claim
-   round later), so a slow or dead endpoint holds only its own slots and never another's deliveries;
+2. per tenant, one statement claims each subscription's oldest due attempts (`FOR UPDATE SKIP LOCKED`) and
+   leases them into its lane (consumers/outbound_claims.py): at most `outbound_endpoint_concurrency` being sent per
+   subscription in this process and `CLAIM_AHEAD` times that held (the rest waiting: an endpoint's next try starts
+   as soon as one ends, not a claim round later), so a slow or dead endpoint holds only its own slots and never
+   another's deliveries;
 3. each lane has up to `outbound_endpoint_concurrency` senders taking its attempts in turn: sign (Standard
    Webhooks, every current secret, read from Vault once per subscription and rotation: consumers/outbound_secrets.py),
    POST with no redirects followed to public addresses only (connectors/public_http.py; one session, connections
