@@ -6,15 +6,21 @@ send it at once). Each round:
 1. `hook_tenants_due()` (SECURITY DEFINER: tenant ids only) names the tenants with attempts due whose endpoint is
    enabled and not backing off; everything after that runs per tenant, with that tenant set, under row-level
    security, like every other service;
-2. per tenant, one short transaction claims due attempts (`FOR UPDATE SKIP LOCKED`) and leases them: at most
-   `outbound_endpoint_concurrency` in flight per subscription in this process (and `outbound_max_in_flight` in
-   all), so a slow or dead endpoint holds only its own slots and never another's deliveries;
-3. each claimed attempt is a task: sign (Standard Webhooks, every current secret), POST with no redirects followed
-   to public addresses only (connectors/public_http.py), then record the outcome in its own transaction:
-   2xx delivered; 410 the subscription is removed; anything else a failure, retried with exponential back-off and
-   jitter (the attempt's own, and a pause of the whole endpoint) until `outbound_max_age_s` after it was queued,
-   then `failed`. An endpoint failing `outbound_disable_after_failures` times in a row with no delivery for
-   `outbound_disable_after_s` is disabled, and `hook.disabled.v1` is published.
+2. per tenant, one statement claims each subscription's oldest due attempts (`FOR UPDATE SKIP LOCKED`) and
+   leases them into its lane (consumers/outbound_claims.py): at most `outbound_endpoint_concurrency` being sent per
+   subscription in this process and `CLAIM_AHEAD` times that held (the rest waiting: an endpoint's next try starts
+   as soon as one ends, not a claim round later), so a slow or dead endpoint holds only its own slots and never
+   another's deliveries;
+3. each lane has up to `outbound_endpoint_concurrency` senders taking its attempts in turn: sign (Standard
+   Webhooks, every current secret, read from Vault once per subscription and rotation: consumers/outbound_secrets.py),
+   POST with no redirects followed to public addresses only (connectors/public_http.py; one session, connections
+   kept alive per host), then record the outcome: 2xx delivered, written in batches by one writer while the lane
+   goes on (the lease covers the attempt until then); 410 the subscription is removed; anything else a failure,
+   written before the lane's next try (the endpoint's pause first; the lane's waiting attempts are then handed back,
+   due at once but behind that pause), retried with exponential back-off and jitter (the attempt's own, and a pause
+   of the whole endpoint) until `outbound_max_age_s` after it was queued, then `failed`. An endpoint failing
+   `outbound_disable_after_failures` times in a row with no delivery for `outbound_disable_after_s` is disabled, and
+   `hook.disabled.v1` is published.
 
 A worker that dies mid-send leaves its attempts leased; they are due again when the lease ends (at least once; the
 webhook-id header, the event id, lets a receiver drop a repeat).
@@ -27,6 +33,7 @@ import logging
 import random
 import time
 from collections import Counter as Tally
+from collections import deque
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -37,7 +44,9 @@ from connectors.config import ConnectorsConfig
 from connectors.credentials import SecretStore, webhook_secrets
 from connectors.public_http import public_session, refused_address
 from connectors.signatures import standard_webhooks_signature
+from consumers.outbound_claims import claim_due, hand_back
 from consumers.outbound_outcomes import Claimed, Outcome, write_delivered, write_failure
+from consumers.outbound_secrets import HookSecrets
 from db.pool import tenant_transaction
 from events.types import HookDisabled
 from producers.publisher import Publisher
@@ -47,24 +56,12 @@ log = logging.getLogger("bizosaas.outbound")
 SENT = Counter("bizosaas_outbound_tries_total", "Outbound webhook tries (one POST each), by outcome", ["outcome"])
 SECONDS = Histogram("bizosaas_outbound_try_seconds", "Outbound webhook request time (answered or not)")
 
-CLAIM_CANDIDATES = 200  # rows looked at per tenant and round
-LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its request's timeout
+CLAIM_CANDIDATES = 500  # attempts leased at most per tenant and round
+CLAIM_AHEAD = 4  # attempts claimed per subscription and in all: this many times what may be sent at once
+LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its last possible request's timeout
 MAX_TENANTS_PER_ROUND = 1000
 ROUND_PAUSE_S = 0.01
 ERROR_MAX_CHARS = 300
-
-CLAIM = """
-SELECT a.id, a.hook_id FROM hook_attempts a JOIN hook_subscriptions s ON s.id = a.hook_id
-WHERE a.status = 'pending' AND a.next_attempt_at <= now() AND s.enabled
-  AND (s.paused_until IS NULL OR s.paused_until <= now()) AND NOT (a.hook_id = ANY($1::text[]))
-ORDER BY a.next_attempt_at LIMIT $2 FOR UPDATE OF a SKIP LOCKED
-"""
-LEASE = """
-UPDATE hook_attempts a SET next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1,
-    last_attempt_at = now()
-FROM hook_subscriptions s WHERE a.id = ANY($1::text[]) AND s.id = a.hook_id
-RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target_url
-"""
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -77,21 +74,33 @@ class Dispatcher:
     secrets: SecretStore  # the hooks' signing secrets (VaultSecrets with collection="hooks")
     publisher: Publisher
     config: ConnectorsConfig
-    in_flight: Tally[str] = field(default_factory=Tally)  # subscription id -> attempts being sent by this process
+    in_flight: Tally[str] = field(default_factory=Tally)  # subscription id -> attempts claimed, not yet done
+    lanes: dict[str, deque[Claimed]] = field(default_factory=dict)  # subscription id -> attempts waiting to be sent
+    senders: Tally[str] = field(default_factory=Tally)  # subscription id -> tasks sending its lane
     tasks: set[asyncio.Task] = field(default_factory=set)
+    slots: asyncio.Semaphore = field(init=False)
+    freed: asyncio.Event = field(default_factory=asyncio.Event)  # an attempt is done: there is room to claim
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     delivered: list[tuple[Claimed, int]] = field(default_factory=list)  # 2xx answers not yet written
-    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    writer: asyncio.Task | None = None  # writing `delivered`, while there is any
+    keys: HookSecrets = field(init=False)
     _tenants: list[str] = field(default_factory=list)  # due_tenants' last answer ...
     _tenants_at: float = 0.0  # ... and when (monotonic)
+
+    def __post_init__(self) -> None:
+        self.keys = HookSecrets(self.secrets)
+        self.slots = asyncio.Semaphore(self.config.outbound_max_in_flight)  # requests in flight, all lanes
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
         timeout = aiohttp.ClientTimeout(total=self.config.outbound_timeout_s)
         cap = self.config.outbound_max_in_flight
+        self.stopping = stopping
         async with public_session(self.config.allow_private_urls, limit=cap, timeout=timeout) as session:
             while not stopping.is_set():
                 started = 0
-                if len(self.tasks) < cap:
+                self.freed.clear()
+                if self.room() > 0:
                     try:
                         started = await self.dispatch_once(session)
                     except (OSError, asyncpg.PostgresError) as exc:  # the database is away: try again next round
@@ -102,31 +111,39 @@ class Dispatcher:
                     await asyncio.sleep(ROUND_PAUSE_S)
             if self.tasks:
                 await asyncio.wait(self.tasks)
+            if self.writer is not None:
+                await self.writer
 
     async def _idle(self, stopping: asyncio.Event) -> None:
         """Nothing could be claimed: wait until a try ends (its endpoint has a free slot again), `stopping` is set,
         or `outbound_poll_s` passes (new attempts, ended back-offs)."""
-        stop = asyncio.ensure_future(stopping.wait())
+        stop, freed = asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(self.freed.wait())
         try:
-            await asyncio.wait(
-                {stop, *self.tasks}, timeout=self.config.outbound_poll_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({stop, freed}, timeout=self.config.outbound_poll_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
+            freed.cancel()
+
+    def room(self) -> int:
+        return self.config.outbound_max_in_flight * CLAIM_AHEAD - self.in_flight.total()
 
     async def dispatch_once(self, session: aiohttp.ClientSession) -> int:
         """Claim what is due in every tenant and start sending it; the number of attempts started."""
         tenants = await self.due_tenants()
         started = 0
         for tenant in tenants:
-            room = self.config.outbound_max_in_flight - len(self.tasks)
+            room = self.room()
             if room <= 0:
                 break
             for attempt in await self.claim(tenant, room):
-                self.in_flight[attempt.hook_id] += 1
-                task = asyncio.create_task(self.deliver(session, attempt))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                hook = attempt.hook_id
+                self.in_flight[hook] += 1
+                self.lanes.setdefault(hook, deque()).append(attempt)
+                if self.senders[hook] < self.config.outbound_endpoint_concurrency:
+                    self.senders[hook] += 1
+                    task = asyncio.create_task(self.drain(session, hook))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
                 started += 1
         if not started:
             self._tenants_at = 0.0  # nothing left where work was: ask again next round
@@ -143,54 +160,68 @@ class Dispatcher:
         return self._tenants
 
     async def claim(self, tenant: str, room: int) -> list[Claimed]:
-        limit = self.config.outbound_endpoint_concurrency
-        busy = [hook for hook, n in self.in_flight.items() if n >= limit]
-        lease_s = self.config.outbound_timeout_s + LEASE_MARGIN_S
-        async with tenant_transaction(self.pool, tenant) as conn:
-            # no more candidates than there is room for: each one is a row lock written to its tuple
-            rows = await conn.fetch(CLAIM, busy, min(CLAIM_CANDIDATES, room))
-            if not rows:
-                return []
-            # per subscription, only its free slots: the rest stay due for the next round
-            ids, taken = [], Tally[str]()
-            for row in rows:
-                hook = row["hook_id"]
-                if self.in_flight[hook] + taken[hook] < limit and len(ids) < room:
-                    taken[hook] += 1
-                    ids.append(row["id"])
-            leased = await conn.fetch(LEASE, ids, lease_s)
-        return [
-            Claimed(
-                tenant,
-                r["id"],
-                r["hook_id"],
-                r["event_id"],
-                r["body"].encode(),
-                r["attempts"],
-                r["queued_at"],
-                r["target_url"],
-            )
-            for r in leased
-        ]
+        limit = self.config.outbound_endpoint_concurrency * CLAIM_AHEAD
+        # waiting in the lane and for a connection slot (at most CLAIM_AHEAD tries each ahead), then sent
+        lease_s = self.config.outbound_timeout_s * (CLAIM_AHEAD + 1) + LEASE_MARGIN_S
+        return await claim_due(self.pool, tenant, min(CLAIM_CANDIDATES, room), lease_s, limit, dict(self.in_flight))
 
-    async def deliver(self, session: aiohttp.ClientSession, attempt: Claimed) -> None:
+    async def drain(self, session: aiohttp.ClientSession, hook: str) -> None:
+        """One of a lane's senders: its attempts one after another, until it is empty; after a failure (the
+        endpoint now backs off) or when stopping, the waiting attempts are handed back instead."""
+        lane, failed = self.lanes[hook], False
+        try:
+            while lane:  # (no wait between the last look and the end: nothing is left behind with no sender)
+                if failed or self.stopping.is_set():
+                    await self.hand_back(hook, lane)
+                    continue
+                # a connection slot first: aiohttp's timeout would count the wait for one (the lease covers it)
+                async with self.slots:
+                    if lane and not self.stopping.is_set():
+                        failed = not await self.deliver(session, lane.popleft())
+        finally:
+            self.senders[hook] -= 1
+            if self.senders[hook] <= 0:
+                del self.senders[hook]
+                if not lane:
+                    del self.lanes[hook]
+
+    async def hand_back(self, hook: str, lane: deque[Claimed]) -> None:
+        """Claimed attempts not tried go back: due again at once (behind the endpoint's pause)."""
+        waiting = list(lane)
+        lane.clear()
+        self.done(hook, len(waiting))
+        try:
+            await hand_back(self.pool, waiting)
+        except (OSError, asyncpg.PostgresError):  # their leases end anyway
+            log.exception("outbound: %d claimed attempts of hook %s not handed back", len(waiting), hook)
+
+    def done(self, hook: str, n: int = 1) -> None:
+        self.in_flight[hook] -= n
+        if self.in_flight[hook] <= 0:
+            del self.in_flight[hook]
+        self.freed.set()
+
+    async def deliver(self, session: aiohttp.ClientSession, attempt: Claimed) -> bool:
+        """Send one attempt and record the outcome; whether it was delivered."""
+        outcome = Outcome()
         try:
             outcome = await self.send(session, attempt)
             SENT.labels("delivered" if outcome.delivered else str(outcome.status_code or "error")).inc()
-            if outcome.delivered:
+            if outcome.delivered:  # written by the writer; the endpoint's slot is free now
                 self.delivered.append((attempt, outcome.status_code or 200))
-                await self.record_delivered()
+                if self.writer is None:
+                    self.writer = asyncio.create_task(self.write_delivered())
             else:
                 await self.record(attempt, outcome)
         except Exception:  # recording failed (the database is away): the lease makes the attempt due again
             log.exception("outbound attempt %s of hook %s: not recorded", attempt.id, attempt.hook_id)
         finally:
-            self.in_flight[attempt.hook_id] -= 1
-            if self.in_flight[attempt.hook_id] <= 0:
-                del self.in_flight[attempt.hook_id]
+            self.done(attempt.hook_id)
+        return outcome.delivered
 
     async def send(self, session: aiohttp.ClientSession, attempt: Claimed) -> Outcome:
-        keys = webhook_secrets(await self.secrets.read(attempt.tenant, attempt.hook_id), time.time())
+        values = await self.keys.read(attempt.tenant, attempt.hook_id, attempt.secret_rotated_at)
+        keys = webhook_secrets(values, time.time())
         if not keys:
             return Outcome(error="no signing secret is stored for this subscription")
         timestamp = int(time.time())
@@ -216,12 +247,19 @@ class Dispatcher:
         finally:
             SECONDS.observe(time.monotonic() - started)
 
-    async def record_delivered(self) -> None:
-        """Write every 2xx answered so far: while one write runs, the next ones gather behind it and go together
-        (a delivery costs a share of a transaction, not one of its own)."""
-        async with self.writing:
-            batch, self.delivered = self.delivered, []
-            await write_delivered(self.pool, batch)
+    async def write_delivered(self) -> None:
+        """Write every 2xx answered so far, until none is left: while one write runs, the next ones gather and go
+        together (a delivery costs a share of a statement, not a transaction of its own). A failed write leaves
+        its attempts leased: they are due again when the lease ends (at least once)."""
+        try:
+            while self.delivered:
+                batch, self.delivered = self.delivered, []
+                try:
+                    await write_delivered(self.pool, batch)
+                except (OSError, asyncpg.PostgresError):
+                    log.exception("outbound: %d deliveries not recorded", len(batch))
+        finally:
+            self.writer = None
 
     async def record(self, attempt: Claimed, outcome: Outcome) -> None:
         """Write a try that did not deliver: 410 removes the subscription, anything else backs off (or gives up)."""
@@ -232,6 +270,7 @@ class Dispatcher:
             else:
                 disabled = await write_failure(conn, attempt, outcome, self.config)
         if outcome.status_code == 410:
+            self.keys.forget(attempt.tenant, attempt.hook_id)
             await self.secrets.delete(attempt.tenant, attempt.hook_id)
             log.info("hook %s answered 410 Gone: removed", attempt.hook_id)
         if disabled is not None:

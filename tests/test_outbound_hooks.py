@@ -279,6 +279,23 @@ async def test_a_rotated_secret_overlaps_with_the_old_one(gw, pool, redis, admin
     assert shown["secret_rotated_at"] is not None
 
 
+async def test_a_secret_rotated_while_dispatching_signs_the_next_try(gw, pool, redis, admin, vault):
+    # the dispatcher keeps each subscription's secrets between tries: a rotation must reach its next try at once
+    tenant, key = await gw.create_tenant()
+    async with receivers("ok") as (receiver,):
+        hook = await subscribe(gw, key, receiver.url)
+        async with outbound(pool, redis, vault):
+            await publish_orders(redis, tenant, 1)
+            await wait_for(lambda: statuses(admin, hook["id"]), {"delivered": 1})
+            resp = await gw.post(f"/v1/hooks/{hook['id']}/rotate-secret", headers=gw.bearer(key))
+            new = (await resp.json())["secret"]
+            await publish_orders(redis, tenant, 1, prefix="after")
+            await wait_for(lambda: statuses(admin, hook["id"]), {"delivered": 2})
+    before, after = receiver.received
+    assert before.verifies_with(hook["secret"]) and not before.verifies_with(new)
+    assert len(after.signature.split(" ")) == 2 and after.verifies_with(new) and after.verifies_with(hook["secret"])
+
+
 async def test_tenant_b_cannot_see_or_touch_tenant_a_hooks(gw, pool, admin):
     tenant_a, key_a = await gw.create_tenant("alpha")
     _, key_b = await gw.create_tenant("bravo")

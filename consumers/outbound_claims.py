@@ -1,0 +1,73 @@
+"""The outbound dispatcher's claims (consumers/outbound_dispatch.py): due attempts leased in one statement per tenant
+and round, and claimed attempts that were not tried handed back."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from consumers.outbound_outcomes import Claimed
+from db.pool import tenant_transaction
+
+# One statement (one round trip) claims and leases: per subscription of the tenant that is enabled, not backing off
+# and not full ($4/$5: attempts this process holds), its oldest due attempts up to its free room (the per-hook index
+# of 0037), locked SKIP LOCKED (another dispatcher's are passed over), at most $1 in all. Taken per subscription, not
+# in the tenant's due order: the group inserts an event's attempts together, so the oldest few hundred rows may all
+# belong to one or two endpoints that have room for a handful.
+CLAIM = """
+WITH room AS (
+    SELECT s.id AS hook_id, $3::int - coalesce(u.held, 0) AS n FROM hook_subscriptions s
+    LEFT JOIN unnest($4::text[], $5::int[]) AS u(hook_id, held) ON u.hook_id = s.id
+    WHERE s.enabled AND (s.paused_until IS NULL OR s.paused_until <= now())
+    ORDER BY coalesce(u.held, 0), random()  -- when $1 cuts the claim short, the emptiest lanes were served first
+), chosen AS (
+    SELECT c.id FROM room r CROSS JOIN LATERAL (
+        SELECT a.id FROM hook_attempts a
+        WHERE a.hook_id = r.hook_id AND a.status = 'pending' AND a.next_attempt_at <= now()
+        ORDER BY a.next_attempt_at LIMIT r.n FOR UPDATE OF a SKIP LOCKED
+    ) c
+    WHERE r.n > 0
+    LIMIT $1
+)
+UPDATE hook_attempts a SET next_attempt_at = now() + make_interval(secs => $2), attempts = a.attempts + 1,
+    last_attempt_at = now()
+FROM chosen c, hook_subscriptions s WHERE a.id = c.id AND s.id = a.hook_id
+RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target_url, s.secret_rotated_at
+"""
+
+
+async def claim_due(
+    pool: asyncpg.Pool,
+    tenant: str,
+    candidates: int,
+    lease_s: float,
+    per_hook: int,
+    held: dict[str, int],
+) -> list[Claimed]:
+    """Lease up to `candidates` due attempts of `tenant`, at most `per_hook` per subscription counting the ones
+    this process holds already (`held`: subscription id -> attempts)."""
+    async with tenant_transaction(pool, tenant) as conn:
+        leased = await conn.fetch(CLAIM, candidates, lease_s, per_hook, list(held), list(held.values()))
+    return [
+        Claimed(
+            tenant,
+            r["id"],
+            r["hook_id"],
+            r["event_id"],
+            r["body"].encode(),
+            r["attempts"],
+            r["queued_at"],
+            r["target_url"],
+            r["secret_rotated_at"],
+        )
+        for r in leased
+    ]
+
+
+async def hand_back(pool: asyncpg.Pool, attempts: list[Claimed]) -> None:
+    """Claimed attempts (of one tenant) that were not tried: due again now, their try count as it was."""
+    async with tenant_transaction(pool, attempts[0].tenant) as conn:
+        await conn.execute(
+            "UPDATE hook_attempts SET next_attempt_at = now(), attempts = attempts - 1 "
+            "WHERE id = ANY($1::text[]) AND status = 'pending'",
+            [a.id for a in attempts],
+        )
