@@ -32,7 +32,8 @@ class OnnxModel:
         self.counter.no_padding()
         self.tokenizer = Tokenizer.from_str(spec)
         self.tokenizer.enable_truncation(MAX_SEQ_LENGTH)  # [CLS] and [SEP] included, as sentence-transformers does
-        # no padding here: encode() pads each length bucket itself (to its longest text), after sorting by tokens
+        # no padding here (tokenizer.json asks for 128): encode() pads each length bucket itself, to its longest text
+        self.tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         # idle intra-op threads sleep instead of spinning: beside the event loop and Postgres on the same cores,
         # spinning threads cost the indexer a few percent of its rate (the same reason as OMP_WAIT_POLICY before)
