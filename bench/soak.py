@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/soak.py [--minutes 10] [--rate N] [--sample-s 5] [--product-share 0.01]
 
-Starts its own Redis, Postgres and OpenBao in a temp folder (as bench/ingest.py does), migrates, creates a tenant
-and a WooCommerce connector, and runs as separate processes what production runs: `bizosaas gateway` and one
-`bizosaas worker` with every group (all of consumers/groups.py: projector, indexer, agents, outbound, ...).
+Starts its own Redis, Postgres, OpenBao and Temporal (dev server) in a temp folder (as bench/ingest.py does),
+migrates, creates a tenant and a WooCommerce connector, and runs as separate processes what production runs:
+`bizosaas gateway` and one `bizosaas worker` with every group (all of consumers/groups.py: projector, indexer,
+agents, outbound, ...).
   1. the saturating rate: wrk against the gateway for a few seconds with the worker running (skipped with --rate);
   2. the soak: signed webhooks at half that rate (an open loop: a request every 1/rate s whatever the answers),
      each a distinct order (or, for --product-share of them, a distinct product, which the indexer embeds), for
@@ -25,6 +26,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,6 +56,7 @@ from ingest import (  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from bizosaas.servers import free_port, start_postgres, start_redis  # noqa: E402
+from bizosaas.temporal_dev import start_temporal  # noqa: E402
 from consumers.groups import GROUP_FACTORIES  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from events.streams import as_text, dead_stream  # noqa: E402
@@ -223,14 +226,16 @@ async def main() -> None:
     procs: list[subprocess.Popen] = []
     servers = []
     try:
+        # Temporal too: the commands and agents groups start workflows (no Temporal worker runs them here)
         servers = [start_redis(base / "redis"), start_postgres(base / "pg")]
+        servers.append(start_temporal(base / "temporal", ui=False, timeout_s=90.0))
         redis_url = servers[0].url
         admin_url = servers[1].url.rsplit("/", 1)[0] + "/bizosaas"
         service_url = admin_url.replace("postgres@", "bizosaas_app:bench@")
         await migrate(admin_url, service_url)
         bao, vault_addr = start_bao(base)
         procs.append(bao)
-        env = platform_env(redis_url, service_url, admin_url, vault_addr)
+        env = {**platform_env(redis_url, service_url, admin_url, vault_addr), "TEMPORAL_ADDRESS": servers[2].url}
         port = free_port()
         for name, code, extra in (("gateway", GATEWAY, [str(port)]), ("worker", WORKER, [])):  # no group: all
             log = open(base / f"{name}.log", "wb")  # noqa: SIM115, ASYNC230 - set-up; the child keeps writing
@@ -330,5 +335,10 @@ async def main() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM too stops the servers and processes (the finally block)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
     asyncio.run(main())
