@@ -11,6 +11,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -33,6 +34,9 @@ LOCAL_RUNTIME = "onnx"  # part of the identity: vectors of another runtime diffe
 LOCAL_MODEL = f"local/all-MiniLM-L6-v2@{LOCAL_RUNTIME}"
 LOCAL_DIMENSION = local_model.DIMENSION
 _ENCODE_LOCK = threading.Lock()  # one forward pass at a time per process: ONNX Runtime already uses every core
+# the process's one encoding thread: encoding never queues behind other work of asyncio's default executor (HTML
+# conversions waiting on their child processes, a model load), and the event loop only hands texts over
+_ENCODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bizosaas-encoder")
 
 
 class Embedder(Protocol):
@@ -53,8 +57,8 @@ class Embedder(Protocol):
 class LocalEmbedder:
     """all-MiniLM-L6-v2 on ONNX Runtime (rag/local_model.py), on the CPU, offline.
 
-    Encoding runs in one worker thread at a time (ONNX Runtime uses every core itself), so the event loop keeps
-    reading, writing and answering while a batch encodes.
+    Encoding runs in the process's one encoder thread (ONNX Runtime uses every core itself), so the event loop keeps
+    reading, writing and answering while a batch encodes; tokenizing and padding are in that thread too.
     """
 
     model_id = LOCAL_MODEL
@@ -101,7 +105,8 @@ class LocalEmbedder:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                vectors = await asyncio.to_thread(self.encode, [t for texts, _ in batch for t in texts])
+                merged = [t for texts, _ in batch for t in texts]
+                vectors = await asyncio.get_running_loop().run_in_executor(_ENCODER, self.encode, merged)
             except Exception as exc:  # noqa: BLE001 - each caller gets the error
                 for _, done in batch:
                     if not done.done():

@@ -16,6 +16,8 @@ import numpy as np
 PACKAGED = Path(__file__).parent / "onnx_model"
 MAX_SEQ_LENGTH = 256  # sentence-transformers' max_seq_length for this model (its sentence_bert_config.json)
 DIMENSION = 384
+PADDING_SLACK = 0.15  # a forward pass pads its texts by at most this share of its longest (see length_buckets)
+PADDING_SLACK_TOKENS = 8  # ... or by this many tokens: among short texts a pass's fixed cost outweighs the padding
 
 
 class OnnxModel:
@@ -30,7 +32,8 @@ class OnnxModel:
         self.counter.no_padding()
         self.tokenizer = Tokenizer.from_str(spec)
         self.tokenizer.enable_truncation(MAX_SEQ_LENGTH)  # [CLS] and [SEP] included, as sentence-transformers does
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of each batch
+        # no padding here (tokenizer.json asks for 128): encode() pads each length bucket itself, to its longest text
+        self.tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         # idle intra-op threads sleep instead of spinning: beside the event loop and Postgres on the same cores,
         # spinning threads cost the indexer a few percent of its rate (the same reason as OMP_WAIT_POLICY before)
@@ -45,20 +48,43 @@ class OnnxModel:
         return [len(e.ids) for e in self.counter.encode_batch(list(texts), add_special_tokens=False)]
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """Unit-length float32 vectors in the order of `texts`. Like sentence-transformers, batches are made of texts
-        of similar length (longest first) so that little of each batch is padding."""
+        """Unit-length float32 vectors in the order of `texts`. Every text is tokenized once, then the texts are
+        sorted by token count and cut into length buckets (length_buckets), each padded only to its own longest
+        text: the model computes little padding even when a call holds a few texts of very different lengths (the
+        indexer's calls: the chunks of one batch of events). Padding is masked out, so a text's vector does not
+        depend on the texts it is encoded with."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
-            feed = {
-                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-            }
-            out[rows] = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+        encoded = self.tokenizer.encode_batch(list(texts))
+        lengths = [len(e.ids) for e in encoded]
+        for rows in length_buckets(lengths, batch_size):
+            width = lengths[rows[0]]  # the bucket's longest: rows are longest first
+            feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in self.inputs}
+            for r, i in enumerate(rows):
+                n = lengths[i]
+                feed["input_ids"][r, :n] = encoded[i].ids
+                feed["attention_mask"][r, :n] = 1
+                if "token_type_ids" in feed:
+                    feed["token_type_ids"][r, :n] = encoded[i].type_ids
+            out[rows] = self.session.run(None, feed)[0]
         return out
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices of `lengths` in forward passes: longest first, at most `batch_size` each, and a new pass started when
+    the next text is shorter than the pass's longest by more than PADDING_SLACK of it (padding is computed like real
+    tokens, and attention is quadratic in the width). A few small passes cost less here than one padded one."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    buckets: list[list[int]] = []
+    for i in order:
+        width = lengths[buckets[-1][0]] if buckets else 0
+        if (
+            not buckets
+            or len(buckets[-1]) >= batch_size
+            or width - lengths[i] > max(width * PADDING_SLACK, PADDING_SLACK_TOKENS)
+        ):
+            buckets.append([])
+        buckets[-1].append(i)
+    return buckets
 
 
 _models: dict[str, OnnxModel] = {}

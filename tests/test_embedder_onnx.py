@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.config import RagConfig
 from rag.embedders import LocalEmbedder, embedder_identity
-from rag.local_model import PACKAGED
+from rag.local_model import PACKAGED, PADDING_SLACK, PADDING_SLACK_TOKENS, length_buckets
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "minilm_torch"
@@ -69,3 +69,17 @@ def test_the_packaged_model_is_the_one_source_md_names():
     for name in ("model.onnx", "tokenizer.json"):
         digest = hashlib.sha256((PACKAGED / name).read_bytes()).hexdigest()
         assert digest in source, f"{name}: sha256 {digest} is not the one rag/onnx_model/SOURCE.md states"
+
+
+def test_forward_passes_are_length_buckets_of_every_text_once(embedder: LocalEmbedder):
+    lengths = [len(e.ids) for e in embedder.model.tokenizer.encode_batch(TEXTS)]
+    buckets = length_buckets(lengths, 32)
+    assert sorted(i for b in buckets for i in b) == list(range(len(TEXTS)))
+    assert len(buckets) > -(-len(TEXTS) // 32)  # cut by length too, not only by size
+    for bucket in buckets:
+        width = lengths[bucket[0]]
+        assert len(bucket) <= 32 and width == max(lengths[i] for i in bucket)
+        assert all(width - lengths[i] <= max(width * PADDING_SLACK, PADDING_SLACK_TOKENS) for i in bucket)
+    # a call's order comes back whatever the buckets: the same texts reversed give the same rows reversed
+    forward, backward = embedder.encode(TEXTS[:40]), embedder.encode(TEXTS[:40][::-1])
+    assert ((forward * backward[::-1]).sum(axis=1) >= 0.9999).all()
