@@ -24,6 +24,7 @@ routes = Routes("records")
 
 KINDS = frozenset(UPSERTED_BY_KIND)
 KIND_SCHEMA = {"type": "string", "enum": sorted(KINDS)}
+HISTORY_LIMIT = 200  # events of one record shown: a busy order has tens
 
 
 class Record(msgspec.Struct):
@@ -39,6 +40,19 @@ class Record(msgspec.Struct):
     # the status of the connector it came from: active, needs_reauth ..., or disconnected (the connector was
     # disconnected and its records kept); null when the source is no connector (uploaded knowledge)
     source_status: str | None = None
+
+
+class RecordEvent(msgspec.Struct):
+    id: str
+    type: str
+    occurred_at: Timestamp
+    recorded_at: Timestamp
+    event: msgspec.Raw  # the event as it was published (an old version stays in its old shape)
+
+
+class RecordHistory(msgspec.Struct):
+    items: list[RecordEvent]  # newest first
+    truncated: bool  # more events than HISTORY_LIMIT: the oldest are left out
 
 
 class RecordList(msgspec.Struct):
@@ -166,3 +180,39 @@ async def one_record(request: web.Request, kind: str, record_id: str) -> Record:
     if row is None:
         raise ProblemError("not-found", f"no {kind} with this id")
     return _record(row)
+
+
+@routes.route(
+    "GET",
+    "/v1/records/{kind}/{id}/history",
+    permission="records:read",
+    summary="A record's history: the events about it in the event log, newest first",
+    response=RecordHistory,
+    errors=(404,),
+    path_schemas={"kind": KIND_SCHEMA},
+)
+async def get_record_history(request: web.Request) -> web.Response:
+    return json_response(await record_history(request, _kind(request), request.match_info["id"]))
+
+
+async def record_history(request: web.Request, kind: str, record_id: str) -> RecordHistory:
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        found = await conn.fetchrow(
+            "SELECT source, external_id FROM records WHERE kind = $1 AND id = $2", kind, record_id
+        )
+        if found is None:
+            raise ProblemError("not-found", f"no {kind} with this id")
+        rows = await conn.fetch(
+            """SELECT id, type, occurred_at, recorded_at, body FROM event_log
+               WHERE source = $1 AND subject_kind = $2 AND subject_id = $3
+               ORDER BY occurred_at DESC, stream_ms DESC, stream_seq DESC LIMIT $4""",
+            found["source"],
+            kind,
+            found["external_id"],
+            HISTORY_LIMIT + 1,
+        )
+    items = [
+        RecordEvent(r["id"], r["type"], r["occurred_at"], r["recorded_at"], msgspec.Raw(r["body"].encode()))
+        for r in rows[:HISTORY_LIMIT]
+    ]
+    return RecordHistory(items, truncated=len(rows) > HISTORY_LIMIT)

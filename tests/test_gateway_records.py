@@ -108,3 +108,30 @@ def page_cursor(page: dict) -> str:
 
 async def _has(get, n: int) -> bool:
     return len((await get(limit=100))["items"]) == n
+
+
+async def test_a_records_history_lists_its_events_newest_first_and_only_its_tenants(gw: Gateway, redis, pool):
+    tenant, key = await gw.create_tenant()
+    other, other_key = await gw.create_tenant("other")
+    first = order(tenant, 7, "con_h", "pending", 1)
+    paid = order(tenant, 7, "con_h", "processing", 2)
+    unrelated = [order(tenant, 8, "con_h", "pending", 3), order(tenant, 7, "con_other_shop", "pending", 4)]
+    await Publisher(redis).publish([first, paid, *unrelated, order(other, 7, "con_h", "pending", 5)])
+
+    async def get(**params) -> dict:
+        resp = await gw.get("/v1/records/order", params={k: str(v) for k, v in params.items()}, headers=gw.bearer(key))
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    async with running(redis, [projector_group(pool, 8)]):
+        await wait_for(lambda: _has(get, 3))
+    (record,) = [r for r in (await get(source="con_h"))["items"] if r["external_id"] == "7"]
+    resp = await gw.get(f"/v1/records/order/{record['id']}/history", headers=gw.bearer(key))
+    assert resp.status == 200, await resp.text()
+    history = await resp.json()
+    assert [e["id"] for e in history["items"]] == [paid.id, first.id] and history["truncated"] is False
+    assert history["items"][0]["type"] == "commerce.order.upserted.v2"
+    assert history["items"][0]["event"]["data"]["status"] == "processing"
+    # another tenant learns nothing about it, not even that it exists
+    resp = await gw.get(f"/v1/records/order/{record['id']}/history", headers=gw.bearer(other_key))
+    assert resp.status == 404

@@ -159,6 +159,11 @@ async def _open_an_order_and_find_a_product(page, product: int) -> None:
     await page.get_by_role("link", name="1001", exact=True).click()
     assert "1001" in await page.get_by_role("heading", level=1).inner_text()
     assert "buyer0@example.com" in await page.locator("main").inner_text()
+    # its history from the event log: the import's event, opened to show what was published
+    history = page.get_by_role("heading", name="History").locator("xpath=following-sibling::ol[1]")
+    await history.locator("summary").first.click()
+    assert "commerce.order.upserted.v2" in await history.inner_text()
+    assert '"number": "1001"' in await history.locator("pre").first.inner_text()
 
     await _nav(page, "Search")
     await page.get_by_label("Search for").fill(f"SKU-{product}")

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.portal.web import page, render
 from gateway.problems import ProblemError
-from gateway.routes_records import KINDS, RecordQuery, known_kinds, one_record, record_page
+from gateway.routes_records import KINDS, RecordQuery, known_kinds, one_record, record_history, record_page
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 25
@@ -57,4 +57,8 @@ async def record(request: web.Request) -> web.Response:
     found = await one_record(request, kind, request.match_info["record_id"])
     data = msgspec.json.decode(found.data)
     pretty = msgspec.json.format(msgspec.json.encode(data), indent=2).decode()
-    return render(request, "record.html", record=found, title=title_of(data), pretty=pretty)
+    history = await record_history(request, kind, found.id)
+    events = [(e, msgspec.json.format(bytes(e.event), indent=2).decode()) for e in history.items]
+    return render(
+        request, "record.html", record=found, title=title_of(data), pretty=pretty, events=events, history=history
+    )
