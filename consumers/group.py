@@ -14,7 +14,8 @@ batch that raises), the framework does the bookkeeping:
    `set_tenant`, then with `inbox` set the entries' ids are recorded in `group_inbox` and only the first-seen ones go
    on, then `handle(conn, tenant, entries, batch)`; what it returns is kept in `batch.results[tenant]`;
 4. `before_commit(conn, batch)` (optional) runs in the same transaction after every tenant's handler: work across the
-   batch's tenants (the indexer embeds every tenant's new chunk texts in one call, then writes them);
+   batch's tenants (the indexer embeds every tenant's new chunk texts in one call, then writes them; the projector
+   makes one call for all of them); a group with neither handler nor inbox skips step 3 (no tenant is set for it);
 5. the commit, then `after_commit(batch)` (optional): effects that are not part of the transaction and may be lost in
    a crash (Prometheus counters).
 
@@ -97,7 +98,9 @@ class Group:
         if self.handle or self.before_commit:
             assert self.pool is not None
             async with self.pool.acquire() as conn, conn.transaction():
-                for tenant, tenant_entries in batch.by_tenant():
+                # without a handler or an inbox no statement needs a tenant here: a before_commit that works per
+                # tenant sets it itself (the projector's one call per batch, docs/decisions.md)
+                for tenant, tenant_entries in batch.by_tenant() if self.handle or self.inbox else ():
                     await set_tenant(conn, tenant)
                     if self.inbox:
                         fresh = await first_seen(conn, self.name, [self.inbox(e.message) for e in tenant_entries])
