@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 import msgspec
@@ -270,9 +271,16 @@ PROJECT_EVENTS_SQL = (
 )
 
 
-async def project_batch(conn: asyncpg.Connection, batch: Batch) -> None:
-    """Archive and project every tenant's entries of the batch in one call, then (per tenant, rare) the lifecycle
-    events onto sync_runs, connector_setups and agent_runs."""
+@dataclass
+class BatchCall:
+    """A projector batch ready for the database: project_events' arguments and the lifecycle events per tenant."""
+
+    args: list
+    lifecycle: list[tuple[str, list[Event]]]
+
+
+async def prepare_batch(batch: Batch) -> None:
+    """Build the call before a connection is taken: the batch's columns sorted by tenant and each tenant's slices."""
     log_rows: list[tuple] = []
     states: list[tuple] = []
     tenants: list[str] = []
@@ -292,13 +300,30 @@ async def project_batch(conn: asyncpg.Connection, batch: Batch) -> None:
             lifecycle.append((tenant, others))
     log_columns = list(map(list, zip(*log_rows)))
     record_columns = list(map(list, zip(*states))) if states else [[] for _ in range(len(RECORD_COLUMNS) + 1)]
-    await conn.execute(PROJECT_EVENTS_SQL, *log_columns, *record_columns, tenants, *bounds)
-    for tenant, events in lifecycle:
+    batch.state = BatchCall([*log_columns, *record_columns, tenants, *bounds], lifecycle)
+
+
+async def project_batch(conn: asyncpg.Connection, batch: Batch) -> None:
+    """Archive and project every tenant's entries of the batch in one call, then (per tenant, rare) the lifecycle
+    events onto sync_runs, connector_setups and agent_runs."""
+    await conn.execute(PROJECT_EVENTS_SQL, *batch.state.args)
+    for tenant, events in batch.state.lifecycle:
         await set_tenant(conn, tenant)
         await project_sync_runs(conn, events)
         await project_setups(conn, events)
         await project_agent_runs(conn, events)
 
 
+def _one_statement(batch: Batch) -> bool:
+    return not batch.state.lifecycle  # the call alone: atomic without BEGIN and COMMIT
+
+
 def projector_group(pool: asyncpg.Pool, partitions: int) -> Group:
-    return Group(GROUP, all_event_streams(partitions), pool=pool, before_commit=project_batch)
+    return Group(
+        GROUP,
+        all_event_streams(partitions),
+        pool=pool,
+        prepare=prepare_batch,
+        before_commit=project_batch,
+        one_statement=_one_statement,
+    )
