@@ -14,7 +14,9 @@ batch that raises), the framework does the bookkeeping:
    `set_tenant`, then with `inbox` set the entries' ids are recorded in `group_inbox` and only the first-seen ones go
    on, then `handle(conn, tenant, entries, batch)`; what it returns is kept in `batch.results[tenant]`;
 4. `before_commit(conn, batch)` (optional) runs in the same transaction after every tenant's handler: work across the
-   batch's tenants (the indexer embeds every tenant's new chunk texts in one call, then writes them);
+   batch's tenants (the indexer embeds every tenant's new chunk texts in one call, then writes them; the projector
+   makes one call for all of them); a group with neither handler nor inbox skips step 3 (no tenant is set for it),
+   and when its `one_statement(batch)` says so, before_commit's one statement runs without BEGIN and COMMIT;
 5. the commit, then `after_commit(batch)` (optional): effects that are not part of the transaction and may be lost in
    a crash (Prometheus counters).
 
@@ -71,6 +73,9 @@ class Group:
     prepare: BatchHook | None = None  # before the transaction
     before_commit: Callable[[asyncpg.Connection, Batch], Awaitable[None]] | None = None  # in it, after every tenant
     after_commit: BatchHook | None = None  # after the commit
+    # True for a batch: before_commit runs exactly one statement, atomic by itself, so no BEGIN and COMMIT are sent
+    # (only for a group without handler and inbox)
+    one_statement: Callable[[Batch], bool] | None = None
     decode: Callable[[bytes], Any] = codec.decode_event
 
     def __post_init__(self) -> None:
@@ -96,16 +101,26 @@ class Group:
             await self.prepare(batch)
         if self.handle or self.before_commit:
             assert self.pool is not None
-            async with self.pool.acquire() as conn, conn.transaction():
-                for tenant, tenant_entries in batch.by_tenant():
-                    await set_tenant(conn, tenant)
-                    if self.inbox:
-                        fresh = await first_seen(conn, self.name, [self.inbox(e.message) for e in tenant_entries])
-                        tenant_entries = [e for e in tenant_entries if self.inbox(e.message) in fresh]
-                    if self.handle and tenant_entries:
-                        batch.results[tenant] = await self.handle(conn, tenant, tenant_entries, batch)
-                if self.before_commit:
-                    await self.before_commit(conn, batch)
+            per_tenant = self.handle or self.inbox
+            async with self.pool.acquire() as conn:
+                if not per_tenant and self.before_commit and self.one_statement and self.one_statement(batch):
+                    await self.before_commit(conn, batch)  # one statement is its own transaction: no BEGIN, COMMIT
+                else:
+                    async with conn.transaction():
+                        await self._transaction(conn, batch, per_tenant=bool(per_tenant))
         if self.after_commit:
             await self.after_commit(batch)
         return batch
+
+    async def _transaction(self, conn: asyncpg.Connection, batch: Batch, *, per_tenant: bool) -> None:
+        # without a handler or an inbox no statement needs a tenant here: a before_commit that works per tenant sets
+        # it itself (the projector's one call per batch, docs/decisions.md)
+        for tenant, tenant_entries in batch.by_tenant() if per_tenant else ():
+            await set_tenant(conn, tenant)
+            if self.inbox:
+                fresh = await first_seen(conn, self.name, [self.inbox(e.message) for e in tenant_entries])
+                tenant_entries = [e for e in tenant_entries if self.inbox(e.message) in fresh]
+            if self.handle and tenant_entries:
+                batch.results[tenant] = await self.handle(conn, tenant, tenant_entries, batch)
+        if self.before_commit:
+            await self.before_commit(conn, batch)

@@ -1,6 +1,7 @@
 """The projector group: archive every event in `event_log` and keep the current state of every entity in `records`.
 
-One transaction per batch, one statement per tenant (consumers/group.py switches the row-level-security tenant).
+One transaction per batch and one call for all of it (`project_events`, migration 0039, which switches the
+row-level-security tenant before each tenant's statement); rebuilding (consumers/rebuild.py) uses `project`.
 Archiving is also the group's record of what it processed: an event already in `event_log` is skipped unless it was
 replayed. An older state never overwrites a newer one: (provider time, stream position) only grows per entity
 (events/ordering.py); a delete is a tombstone under the same rule. Rebuilding from `event_log` applies the same rule,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 import msgspec
@@ -25,6 +27,7 @@ from consumers.agent_runs import project_agent_runs
 from consumers.entry import Entry
 from consumers.group import Batch, Group
 from consumers.setups import project_setups
+from db.pool import set_tenant
 from events.ids import opaque_id
 from events.ordering import entity_key, newest_per_entity
 from events.streams import all_event_streams
@@ -261,12 +264,66 @@ async def project_sync_runs(conn: asyncpg.Connection, events: Iterable[Event]) -
             )
 
 
-async def handle(conn: asyncpg.Connection, tenant: str, entries: list[Entry], batch: Batch) -> None:
-    await project(conn, entries)
-    await project_sync_runs(conn, (e.message for e in entries))
-    await project_setups(conn, (e.message for e in entries))
-    await project_agent_runs(conn, (e.message for e in entries))
+# the batch as one call (migration 0039): the same statement as PROJECT_SQL per tenant, the tenant set before each
+# tenant's slice inside the function: 1 round trip per batch instead of 2 per tenant
+PROJECT_EVENTS_SQL = (
+    f"SELECT project_events({', '.join(f'${n}' for n in range(1, len(EVENT_LOG_COLUMNS) + len(RECORD_COLUMNS) + 7))})"
+)
+
+
+@dataclass
+class BatchCall:
+    """A projector batch ready for the database: project_events' arguments and the lifecycle events per tenant."""
+
+    args: list
+    lifecycle: list[tuple[str, list[Event]]]
+
+
+async def prepare_batch(batch: Batch) -> None:
+    """Build the call before a connection is taken: the batch's columns sorted by tenant and each tenant's slices."""
+    log_rows: list[tuple] = []
+    states: list[tuple] = []
+    tenants: list[str] = []
+    bounds: list[list[int]] = [[], [], [], []]  # log_lo, log_hi, rec_lo, rec_hi: 1-based, inclusive slices
+    lifecycle: list[tuple[str, list[Event]]] = []
+    for tenant, entries in batch.by_tenant():
+        replayed = {e.message.id for e in entries if e.replayed}
+        tenant_states = latest_rows((e.message, e.position) for e in entries)
+        for bound, value in zip(
+            bounds, (len(log_rows) + 1, len(log_rows) + len(entries), len(states) + 1, len(states) + len(tenant_states))
+        ):
+            bound.append(value)
+        tenants.append(tenant)
+        log_rows.extend(map(event_log_row, entries))
+        states.extend((*row, row[EVENT_ID] in replayed) for row in tenant_states)
+        if others := [e.message for e in entries if not isinstance(e.message, (EntityUpserted, EntityDeleted))]:
+            lifecycle.append((tenant, others))
+    log_columns = list(map(list, zip(*log_rows)))
+    record_columns = list(map(list, zip(*states))) if states else [[] for _ in range(len(RECORD_COLUMNS) + 1)]
+    batch.state = BatchCall([*log_columns, *record_columns, tenants, *bounds], lifecycle)
+
+
+async def project_batch(conn: asyncpg.Connection, batch: Batch) -> None:
+    """Archive and project every tenant's entries of the batch in one call, then (per tenant, rare) the lifecycle
+    events onto sync_runs, connector_setups and agent_runs."""
+    await conn.execute(PROJECT_EVENTS_SQL, *batch.state.args)
+    for tenant, events in batch.state.lifecycle:
+        await set_tenant(conn, tenant)
+        await project_sync_runs(conn, events)
+        await project_setups(conn, events)
+        await project_agent_runs(conn, events)
+
+
+def _one_statement(batch: Batch) -> bool:
+    return not batch.state.lifecycle  # the call alone: atomic without BEGIN and COMMIT
 
 
 def projector_group(pool: asyncpg.Pool, partitions: int) -> Group:
-    return Group(GROUP, all_event_streams(partitions), handle, pool)
+    return Group(
+        GROUP,
+        all_event_streams(partitions),
+        pool=pool,
+        prepare=prepare_batch,
+        before_commit=project_batch,
+        one_statement=_one_statement,
+    )

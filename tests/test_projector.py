@@ -1,16 +1,19 @@
+import asyncpg
 import msgspec
+import pytest
 from factories import T0, order, running, wait_for
 
 from consumers.metrics import metrics_group
-from consumers.projector import projector_group
+from consumers.projector import PROJECT_EVENTS_SQL, RECORD_COLUMNS, projector_group
 from consumers.rebuild import rebuild_records
 from db.archive import EventArchive
 from db.pool import create_pool
 from events import codec
+from events.ids import new_id
 from events.legacy import OrderLineV1, OrderUpsertedV1, OrderV1
 from events.ranges import RangeFilter
 from events.streams import replay_stream, stream_for_tenant
-from events.types import Subject
+from events.types import Subject, SyncStarted
 from producers.publisher import Publisher
 from producers.replay import replay
 
@@ -143,3 +146,40 @@ async def test_a_nul_character_from_a_provider_does_not_poison_the_projection(re
     body = msgspec.json.decode(await admin.fetchval("SELECT body FROM event_log"))
     assert body["data"]["customer_email"] == "a\x00b@example.com"  # the archive keeps exactly what was published
     assert await redis.xlen("bz:dead:{projector}") == 0
+
+
+async def test_one_call_projects_a_batch_of_many_tenants_each_under_its_own_tenant(redis, pool, admin):
+    """The projector's batch is one project_events call (migration 0039) that switches the tenant per slice: rows
+    of interleaved tenants, some with no state to write, and a lifecycle event land under their own tenants."""
+    started = SyncStarted(
+        id=new_id(),
+        tenant_id="t2",
+        source="woo-1",
+        provider="woocommerce",
+        subject=Subject(kind="sync", external_id="orders"),
+        occurred_at=T0,
+        recorded_at=T0,
+        resource="orders",
+        run_id="run-1",
+    )
+    events = [order("t3", "1"), order("t1", "1"), started, order("t3", "2"), order("t1", "1", version=2)]
+    await Publisher(redis, partitions=1).publish(events)  # one partition, published before the group starts:
+    async with running(redis, [projector_group(pool, 1)]):  # all of them in one batch
+        await wait_for(lambda: count(admin, "SELECT count(*) FROM event_log"), 5)
+    rows = await admin.fetch("SELECT tenant_id, external_id, status FROM records ORDER BY 1, 2")
+    assert [tuple(r) for r in rows] == [("t1", "1", "v2"), ("t3", "1", "v1"), ("t3", "2", "v1")]
+    assert await count(admin, "SELECT tenant_id FROM sync_runs WHERE run_id = 'run-1'") == "t2"
+    archived = await admin.fetch("SELECT tenant_id, count(*) FROM event_log GROUP BY 1 ORDER BY 1")
+    assert [tuple(r) for r in archived] == [("t1", 2), ("t2", 1), ("t3", 2)]
+
+
+async def test_project_events_refuses_a_row_outside_its_tenants_slice(pool, admin):
+    """Row-level security still decides: the function runs as its caller, so a row of t2 in t1's slice is refused."""
+    event = order("t2", "1")
+    log_row = (*[[v] for v in (event.tenant_id, event.id, event.type, event.source, "order", "1")],)
+    log_row += ([T0], [T0], ["s"], [1], [0], ["{}"])
+    empty_records = [[] for _ in range(len(RECORD_COLUMNS) + 1)]
+    async with pool.acquire() as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(PROJECT_EVENTS_SQL, *log_row, *empty_records, ["t1"], [1], [1], [1], [0])
+    assert await count(admin, "SELECT count(*) FROM event_log") == 0
