@@ -32,6 +32,8 @@ class HookSecrets:
         if cached is not MISSING:
             stamp, future = cached  # type: ignore[misc]
             if stamp == rotated_at:
+                if future.done():  # the usual case, every try after the first: no shield to build per try
+                    return future.result()
                 return await asyncio.shield(future)
         fresh = cached is not MISSING  # a rotation (or an expired copy): past the store's cache too
         future = asyncio.get_running_loop().create_future()

@@ -9,12 +9,18 @@ import time
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+# every two-character string: an id is a handful of table lookups, not a divmod per character (that loop was a
+# fifth of a webhook's normalization: docs/benchmarks.md, issue 14)
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+
+
 def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, rem = divmod(value, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+    """The low `length` * 5 bits of `value` as `length` Crockford base32 characters, most significant first."""
+    bits = length * 5
+    value &= (1 << bits) - 1
+    odd = length % 2  # an odd length's first character stands alone
+    head = _ALPHABET[value >> (bits - 5)] if odd else ""
+    return head + "".join([_PAIRS[(value >> shift) & 1023] for shift in range(bits - 10 - 5 * odd, -1, -10)])
 
 
 def new_id(at_ms: int | None = None) -> str:
