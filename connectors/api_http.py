@@ -18,6 +18,8 @@ from connectors.base import ApiCall, ProviderBusy, retry_after_s
 from connectors.public_http import public_session, refused_address
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
+# what `api_request` answers, and an api module's own `_request` over it: `async with` gives the response
+ResponseContext = contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse]
 
 
 @contextlib.asynccontextmanager

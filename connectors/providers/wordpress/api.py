@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from connectors.api_http import int_header
 from connectors.base import ApiCall, Page, ProviderRefused
 from connectors.facts import Resource, base_url
 from connectors.normalize import utc_time
@@ -110,8 +111,8 @@ async def read_page(
             raise ProviderRefused(f"WordPress listing {resource.name}: the answer is not a JSON list")
         return Page(
             objects=[o for o in body if isinstance(o, dict)],
-            total=rest.int_header(response.headers, "X-WP-Total"),
-            total_pages=rest.int_header(response.headers, resource.total_pages_header),
+            total=int_header(response.headers, "X-WP-Total"),
+            total_pages=int_header(response.headers, resource.total_pages_header),
         )
 
 
