@@ -21,6 +21,7 @@ from connectors.base import ApiCall, Page, ProviderRefused, Registration
 from connectors.facts import Resource, base_url
 from connectors.providers.woocommerce.mapping import MAPPERS, MODIFIED_FIELD
 from connectors.providers.woocommerce.webhook import TOPICS
+from connectors.providers.wordpress.rest import list_page
 
 __all__ = [
     "MAPPERS",
@@ -87,14 +88,7 @@ async def read_page(
     url = base_url(call.facts, dict(call.config)) + resource.path
     async with _request(call, "GET", url, params=params) as response:
         await _check(response, call, f"listing {resource.name}")
-        body = await response.json(content_type=None)
-        if not isinstance(body, list):
-            raise ProviderRefused(f"WooCommerce listing {resource.name}: the answer is not a JSON list")
-        return Page(
-            objects=[o for o in body if isinstance(o, dict)],
-            total=int_header(response.headers, "X-WP-Total"),
-            total_pages=int_header(response.headers, resource.total_pages_header),
-        )
+        return await list_page(response, "WooCommerce", resource)
 
 
 async def test_connection(call: ApiCall) -> None:

@@ -1,6 +1,7 @@
 """The WordPress REST API's common ground, for WordPress itself and for plugins that live under /wp-json/
 (FluentCRM): application passwords as HTTP basic auth, the error body `{"code", "message", "data": {"status"}}`,
-and what a status means for a sync.
+and what a status means for a sync; and the list page (a JSON array counted by X-WP-Total), which WooCommerce's
+answers share too.
 
 Application passwords (WordPress 5.6+) are the user's login and a 24-character password shown once, sent as HTTP
 basic auth; WordPress strips the spaces it displays the password with, so either form works. 401 means the login
@@ -15,8 +16,9 @@ from typing import Any
 
 import aiohttp
 
-from connectors.api_http import ResponseContext, api_request, basic_auth, error_body, raise_if_busy
-from connectors.base import ApiCall, ProviderRefused
+from connectors.api_http import ResponseContext, api_request, basic_auth, error_body, int_header, raise_if_busy
+from connectors.base import ApiCall, Page, ProviderRefused
+from connectors.facts import Resource
 
 MAX_PER_PAGE = 100
 
@@ -53,3 +55,16 @@ async def check(response: aiohttp.ClientResponse, call: ApiCall, product: str, w
 def request(call: ApiCall, method: str, url: str, **kwargs: Any) -> ResponseContext:
     """One request with the application password."""
     return api_request(call, method, url, basic_auth(call), redirects=True, **kwargs)
+
+
+async def list_page(response: aiohttp.ClientResponse, product: str, resource: Resource) -> Page:
+    """A list answer as a page (WordPress's and WooCommerce's): a JSON array, counted by X-WP-Total and the
+    resource's total-pages header."""
+    body = await response.json(content_type=None)
+    if not isinstance(body, list):
+        raise ProviderRefused(f"{product} listing {resource.name}: the answer is not a JSON list")
+    return Page(
+        objects=[o for o in body if isinstance(o, dict)],
+        total=int_header(response.headers, "X-WP-Total"),
+        total_pages=int_header(response.headers, resource.total_pages_header),
+    )
