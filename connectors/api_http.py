@@ -26,8 +26,8 @@ ResponseContext = contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse]
 async def api_request(
     call: ApiCall, method: str, url: str, headers: Mapping[str, str], redirects: bool = False, **kwargs: Any
 ) -> AsyncIterator[aiohttp.ClientResponse]:
-    """`method url` with aiohttp's keyword arguments. `redirects`: follow them (every hop is still checked public);
-    the api modules written since issue 13 (Plane, Trello) do not, so no credential header follows one."""
+    """`method url` with aiohttp's keyword arguments. Redirects are not followed (Plane, Trello), so no credential
+    header follows one; `redirects=True` follows them (every hop still checked public), as the older modules did."""
     async with public_session(call.allow_private, timeout=TIMEOUT) as session:
         try:
             async with session.request(method, url, headers=headers, allow_redirects=redirects, **kwargs) as response:
