@@ -7,7 +7,7 @@ OAuth2: every Google API takes the same authorization (`https://accounts.google.
 (`GOOGLE_AUTH` below is what tests/test_google_oauth.py holds every Google provider.toml to), and connectors/oauth.py
 runs the flow, stores the tokens in Vault and refreshes them under its lock, as for Zoho. Here: `Authorization:
 Bearer <token>` from `call.access_token` (the sync's token source), else the stored token while it has a minute
-left; a 401 asks the source for a new token once and repeats the request.
+left (connectors/access_tokens.py); a 401 asks the source for a new token once and repeats the request.
 
 Errors (Google's `{"error": {"code", "message", "status", "details"}}`, AIP-193): 429 RESOURCE_EXHAUSTED and 5xx are
 ProviderBusy (Retry-After when sent, else the details' `retryDelay`), 401 once more then ProviderRefused naming the
@@ -20,21 +20,17 @@ never a tenant's setting, since the token goes there) replaces their scheme and 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from connectors.base import ApiCall, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.access_tokens import RECONNECT, TokenRefused, with_access_token
+from connectors.api_http import api_request, error_body, raise_if_busy
+from connectors.base import ApiCall, ProviderRefused
 from connectors.facts import base_url
-from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
-from connectors.public_http import public_session, refused_address
 
 API_ROOT: str | None = None
-TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
-STORED_SKEW_S = 60.0  # a stored access token is used only with at least this long left
-RECONNECT = "reconnect it (GET /v1/connectors/{id}/oauth/authorize)"
 
 # what every Google provider.toml's [auth] says (tests/test_google_oauth.py checks them against this)
 GOOGLE_AUTH = {
@@ -46,12 +42,6 @@ GOOGLE_AUTH = {
 }
 
 
-class _TokenRefused(Exception):
-    def __init__(self, token: str) -> None:
-        super().__init__("UNAUTHENTICATED")
-        self.token = token
-
-
 def rooted(url: str) -> str:
     """A Google API URL, its scheme and host replaced by API_ROOT when set."""
     return API_ROOT.rstrip("/") + urlsplit(url).path if API_ROOT else url
@@ -60,19 +50,6 @@ def rooted(url: str) -> str:
 def api_base(call: ApiCall) -> str:
     """The API's base URL (provider.toml's, rooted), ending in '/'."""
     return rooted(base_url(call.facts, dict(call.config)))
-
-
-async def access_token(call: ApiCall, rejected: str | None = None) -> str:
-    if call.access_token is not None:
-        return await call.access_token(rejected)
-    token = str(call.secrets.get(ACCESS_TOKEN) or "")
-    if rejected is None and token and float(call.secrets.get(EXPIRES_AT, 0)) - STORED_SKEW_S > time.time():
-        return token
-    never = "it was never connected; " if not token else ""
-    raise ProviderRefused(
-        f"{call.facts.title}: the connector has no valid access token and no token source to refresh it: {never}"
-        + RECONNECT
-    )
 
 
 def _retry_delay_s(body: dict[str, Any]) -> float | None:
@@ -87,26 +64,18 @@ def _retry_delay_s(body: dict[str, Any]) -> float | None:
     return None
 
 
-async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str, token: str) -> None:
+async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
     status = response.status
     if status < 400:
         return
-    try:
-        body = await response.json(content_type=None)
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
+    body = await error_body(response)
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
     code, message = str(error.get("status") or ""), str(error.get("message") or "")[:300]
     detail = f"HTTP {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"
     title = call.facts.title
-    if status == 429 or status >= 500:
-        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        delay = retry_after_s(response.headers, header)
-        raise ProviderBusy(
-            f"{title} {what}: {detail}, try later", delay if delay is not None else _retry_delay_s(error)
-        )
+    raise_if_busy(response, call, title, what, detail, _retry_delay_s(error))
     if status == 401:
-        raise _TokenRefused(token)
+        raise TokenRefused
     if status == 403:
         raise ProviderRefused(
             f"{title} {what}: refused ({detail}): the Google account needs access to it and the connection the "
@@ -122,29 +91,16 @@ async def send(
 ) -> Any:
     """One request with the connector's access token, repeated once with a new token when Google refuses it.
     Answers the JSON body ({} for an empty one)."""
-    token = await access_token(call)
-    for attempt in range(2):
+
+    async def attempt(token: str) -> Any:
         auth = {"Authorization": f"Bearer {token}", **(headers or {})}
-        try:
-            async with (
-                public_session(call.allow_private, timeout=TIMEOUT) as session,
-                session.request(method, url, headers=auth, **kwargs) as response,
-            ):
-                await _check(response, call, what, token)
-                raw = await response.read()
-                return await response.json(content_type=None) if raw.strip() else {}
-        except _TokenRefused:
-            if attempt == 0 and call.access_token is not None:
-                token = await access_token(call, rejected=token)
-                continue
-            raise ProviderRefused(
-                f"{call.facts.title} {what}: Google refused the access token (HTTP 401 UNAUTHENTICATED): " + RECONNECT
-            ) from None
-        except aiohttp.ClientConnectionError as exc:
-            if refused := refused_address(exc):
-                raise refused from None
-            raise
-    raise AssertionError("unreachable")
+        async with api_request(call, method, url, auth, redirects=True, **kwargs) as response:
+            await _check(response, call, what)
+            raw = await response.read()
+            return await response.json(content_type=None) if raw.strip() else {}
+
+    refused = f"{call.facts.title} {what}: Google refused the access token (HTTP 401 UNAUTHENTICATED): "
+    return await with_access_token(call, attempt, refused)
 
 
 def digits(value: Any, name: str) -> str:

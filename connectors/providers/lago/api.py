@@ -20,22 +20,19 @@ development).
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
+from connectors.api_http import ResponseContext, api_request, error_body, raise_if_busy
+from connectors.base import ApiCall, Page, ProviderRefused
 from connectors.facts import Resource, base_url
 from connectors.providers.lago.mapping import MAPPERS
-from connectors.public_http import public_session, refused_address
 
 __all__ = ["MAPPERS", "cursor_of", "read_page", "reconciles", "record_usage", "test_connection"]
 
-TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_PER_PAGE = 100
 LIST_PARAMS: dict[str, list[tuple[str, str]]] = {
     "subscriptions": [("status[]", s) for s in ("active", "pending", "canceled", "terminated")]
@@ -59,16 +56,10 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     status = response.status
     if status < 400:
         return
-    try:
-        body = await response.json(content_type=None)
-    except ValueError:
-        body = None
-    body = body if isinstance(body, dict) else {}
+    body = await error_body(response)
     code, details = str(body.get("code") or body.get("error") or ""), body.get("error_details")
     detail = f"HTTP {status}{f' {code}' if code else ''}{f': {json.dumps(details)[:300]}' if details else ''}"
-    if status == 429 or status >= 500:
-        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"Lago {what}: {detail}, try later", retry_after_s(response.headers, header))
+    raise_if_busy(response, call, "Lago", what, detail)
     if status == 401:
         raise ProviderRefused(
             f"Lago {what}: the API key was refused ({detail}): copy a current key from Developers > API keys into "
@@ -79,17 +70,8 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     raise _Refusal(f"Lago {what}: Lago refused the request ({detail})", details)
 
 
-@contextlib.asynccontextmanager
-async def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
-    async with public_session(call.allow_private, timeout=TIMEOUT) as session:
-        try:
-            async with session.request(method, url, headers=_auth(call), **kwargs) as response:
-                yield response
-        except aiohttp.ClientConnectionError as exc:
-            refused = refused_address(exc)
-            if refused is not None:
-                raise refused from None
-            raise
+def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> ResponseContext:
+    return api_request(call, method, url, _auth(call), redirects=True, **kwargs)
 
 
 def _keyed(obj: dict[str, Any]) -> dict[str, Any]:

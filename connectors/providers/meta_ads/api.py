@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from connectors.access_tokens import access_token
 from connectors.base import ApiCall, Page, ProviderRefused
 from connectors.facts import Resource, base_url
 from connectors.json_api import Answer, bearer_json
-from connectors.providers.google_common.client import access_token
 from connectors.providers.meta_ads.mapping import LEVELS, MAPPERS, row_id
 from connectors.providers.meta_common.graph import checked, cursor_page
 

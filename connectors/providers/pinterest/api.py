@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from connectors.access_tokens import access_token
 from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.json_api import Answer, bearer_json
-from connectors.providers.google_common.client import access_token
 from connectors.providers.pinterest.mapping import MAPPERS, METRICS, row_id
 
 __all__ = ["MAPPERS", "cursor_of", "pause_campaign", "read_page", "reconciles", "test_connection"]

@@ -20,20 +20,18 @@ the shop's state, 404 the shop URL; other 4xx ProviderRefused with Shopify's `er
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, Registration, retry_after_s
+from connectors.api_http import ResponseContext, api_request, error_body, raise_if_busy
+from connectors.base import ApiCall, Page, ProviderRefused, Registration
 from connectors.facts import Resource, base_url
 from connectors.oauth import ACCESS_TOKEN
 from connectors.providers.shopify.mapping import MAPPERS, MODIFIED_FIELD
 from connectors.providers.shopify.shop import ShopRefused, shop_origin
 from connectors.providers.shopify.webhook import TOPICS
-from connectors.public_http import public_session, refused_address
 
 __all__ = [
     "MAPPERS",
@@ -46,7 +44,6 @@ __all__ = [
     "update_order_tags",
 ]
 
-TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_LIMIT = 250
 TOKEN_HEADER = "X-Shopify-Access-Token"
 # filters a first page sends per resource: orders default to status=open
@@ -75,16 +72,10 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     status = response.status
     if status < 400:
         return
-    try:
-        body = await response.json(content_type=None)
-        errors = body.get("errors") if isinstance(body, dict) else None
-    except ValueError:
-        errors = None
+    errors = (await error_body(response)).get("errors")
     message = (errors if isinstance(errors, str) else json.dumps(errors) if errors else "")[:300]
     detail = f"HTTP {status}{f': {message}' if message else ''}"
-    if status == 429 or status >= 500:
-        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"Shopify {what}: {detail}, try later", retry_after_s(response.headers, header))
+    raise_if_busy(response, call, "Shopify", what, detail)
     if status == 401:
         raise ProviderRefused(
             f"Shopify {what}: the access token was refused ({detail}): reinstall the app, or for a custom app copy "
@@ -102,18 +93,9 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     raise ProviderRefused(f"Shopify {what}: Shopify refused the request ({detail})")
 
 
-@contextlib.asynccontextmanager
-async def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
+def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> ResponseContext:
     headers = {TOKEN_HEADER: _token(call), "Accept": "application/json"}
-    async with public_session(call.allow_private, timeout=TIMEOUT) as session:
-        try:
-            async with session.request(method, url, headers=headers, **kwargs) as response:
-                yield response
-        except aiohttp.ClientConnectionError as exc:
-            refused = refused_address(exc)
-            if refused is not None:
-                raise refused from None
-            raise
+    return api_request(call, method, url, headers, redirects=True, **kwargs)
 
 
 def _zoned(value: str) -> str:

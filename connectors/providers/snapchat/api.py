@@ -29,10 +29,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.access_tokens import access_token
 from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, retry_after_s
 from connectors.facts import Resource, base_url
 from connectors.json_api import Answer, bearer_json
-from connectors.providers.google_common.client import access_token
 from connectors.providers.snapchat.mapping import MAPPERS, STATS_FIELDS, row_id
 
 __all__ = ["MAPPERS", "cursor_of", "pause_campaign", "read_page", "reconciles", "test_connection"]

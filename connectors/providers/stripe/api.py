@@ -16,20 +16,19 @@ again), other 4xx ProviderRefused with Stripe's message. A connector without `se
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused, Registration, retry_after_s
+from connectors.api_http import ResponseContext, api_request, error_body, raise_if_busy
+from connectors.base import ApiCall, Page, PageCursorGone, ProviderRefused, Registration
 from connectors.facts import Resource, base_url
 from connectors.normalize import EventBuilder
 from connectors.providers.stripe.mapping import customer, invoice, payment, subscription
 from connectors.providers.stripe.webhook import TOPICS
-from connectors.public_http import public_session, refused_address
 from events.entities import Entity
 
 __all__ = [
@@ -43,7 +42,6 @@ __all__ = [
     "unregister_webhooks",
 ]
 
-TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_LIMIT = 100
 # Where the API lives when not at provider.toml's base URL: tests and a local stripe-mock set it, as stripe-python's
 # `stripe.api_base` (never a tenant's setting: the secret key goes there)
@@ -72,17 +70,11 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     status = response.status
     if status < 400:
         return
-    try:
-        body = await response.json(content_type=None)
-        error = body.get("error") if isinstance(body, dict) else None
-    except ValueError:
-        error = None
+    error = (await error_body(response)).get("error")
     error = error if isinstance(error, dict) else {}
     code, message = str(error.get("code") or error.get("type") or ""), str(error.get("message") or "")[:300]
     detail = f"HTTP {status}{f' {code}' if code else ''}"
-    if status == 429 or status >= 500:
-        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"Stripe {what}: {detail}, try later", retry_after_s(response.headers, header))
+    raise_if_busy(response, call, "Stripe", what, detail)
     if status == 401:
         raise ProviderRefused(
             f"Stripe {what}: the secret key was refused ({detail}): check secrets.secret_key is a current secret key "
@@ -99,18 +91,9 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     raise ProviderRefused(f"Stripe {what}: Stripe refused the request ({detail}{f': {message}' if message else ''})")
 
 
-@contextlib.asynccontextmanager
-async def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
+def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> ResponseContext:
     headers = {**_auth(call), **kwargs.pop("headers", {})}
-    async with public_session(call.allow_private, timeout=TIMEOUT) as session:
-        try:
-            async with session.request(method, url, headers=headers, **kwargs) as response:
-                yield response
-        except aiohttp.ClientConnectionError as exc:
-            refused = refused_address(exc)
-            if refused is not None:
-                raise refused from None
-            raise
+    return api_request(call, method, url, headers, redirects=True, **kwargs)
 
 
 async def read_page(

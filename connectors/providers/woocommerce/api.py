@@ -12,18 +12,16 @@ non-public address stays NotPublicAddress (permanent).
 
 from __future__ import annotations
 
-import base64
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, ProviderBusy, ProviderRefused, Registration, retry_after_s
+from connectors.api_http import ResponseContext, api_request, basic_auth, error_body, int_header, raise_if_busy
+from connectors.base import ApiCall, Page, ProviderRefused, Registration
 from connectors.facts import Resource, base_url
 from connectors.providers.woocommerce.mapping import MAPPERS, MODIFIED_FIELD
 from connectors.providers.woocommerce.webhook import TOPICS
-from connectors.public_http import public_session, refused_address
+from connectors.providers.wordpress.rest import list_page
 
 __all__ = [
     "MAPPERS",
@@ -36,30 +34,16 @@ __all__ = [
     "update_stock",
 ]
 
-TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_PER_PAGE = 100
-
-
-def _auth(call: ApiCall) -> dict[str, str]:
-    """The Authorization header (built here: aiohttp.BasicAuth is deprecated)."""
-    auth = call.facts.auth
-    pair = f"{call.secrets.get(auth.username_field, '')}:{call.secrets.get(auth.password_field, '')}"
-    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
 
 async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
     status = response.status
     if status < 400:
         return
-    try:
-        body = await response.json(content_type=None)
-        code = str(body.get("code", "")) if isinstance(body, dict) else ""
-    except ValueError:
-        code = ""
+    code = str((await error_body(response)).get("code", ""))
     detail = f"HTTP {status}{f' {code}' if code else ''}"
-    if status == 429 or status >= 500:
-        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"WooCommerce {what}: {detail}, try later", retry_after_s(response.headers, header))
+    raise_if_busy(response, call, "WooCommerce", what, detail)
     if status in (401, 403):
         raise ProviderRefused(
             f"WooCommerce {what}: the store refused the consumer key ({detail}): check that the key exists, is "
@@ -74,26 +58,9 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
     raise ProviderRefused(f"WooCommerce {what}: the store refused the request ({detail})")
 
 
-@contextlib.asynccontextmanager
-async def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
-    """One request; a connection refused for a non-public address is NotPublicAddress (permanent), not the
-    connection error aiohttp wraps it in (transient)."""
-    async with public_session(call.allow_private, timeout=TIMEOUT) as session:
-        try:
-            async with session.request(method, url, headers=_auth(call), **kwargs) as response:
-                yield response
-        except aiohttp.ClientConnectionError as exc:
-            refused = refused_address(exc)
-            if refused is not None:
-                raise refused from None
-            raise
-
-
-def _int_header(headers: Any, name: str) -> int | None:
-    try:
-        return int(headers[name]) if name and name in headers else None
-    except ValueError:
-        return None
+def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> ResponseContext:
+    """One request with the consumer key pair."""
+    return api_request(call, method, url, basic_auth(call), redirects=True, **kwargs)
 
 
 async def read_page(
@@ -121,14 +88,7 @@ async def read_page(
     url = base_url(call.facts, dict(call.config)) + resource.path
     async with _request(call, "GET", url, params=params) as response:
         await _check(response, call, f"listing {resource.name}")
-        body = await response.json(content_type=None)
-        if not isinstance(body, list):
-            raise ProviderRefused(f"WooCommerce listing {resource.name}: the answer is not a JSON list")
-        return Page(
-            objects=[o for o in body if isinstance(o, dict)],
-            total=_int_header(response.headers, "X-WP-Total"),
-            total_pages=_int_header(response.headers, resource.total_pages_header),
-        )
+        return await list_page(response, "WooCommerce", resource)
 
 
 async def test_connection(call: ApiCall) -> None:
@@ -170,7 +130,7 @@ async def _webhooks(call: ApiCall) -> list[dict[str, Any]]:
         async with _request(call, "GET", url, params=params) as response:
             await _check(response, call, "listing webhooks")
             body = await response.json(content_type=None)
-            pages = _int_header(response.headers, "X-WP-TotalPages") or 1
+            pages = int_header(response.headers, "X-WP-TotalPages") or 1
         found += [w for w in body if isinstance(w, dict)] if isinstance(body, list) else []
         page += 1
     return found

@@ -105,14 +105,7 @@ async def read_page(
     url = base_url(call.facts, dict(call.config)) + resource.path
     async with rest.request(call, "GET", url, params=params) as response:
         await rest.check(response, call, PRODUCT, f"listing {resource.name}", PERMISSIONS)
-        body = await response.json(content_type=None)
-        if not isinstance(body, list):
-            raise ProviderRefused(f"WordPress listing {resource.name}: the answer is not a JSON list")
-        return Page(
-            objects=[o for o in body if isinstance(o, dict)],
-            total=rest.int_header(response.headers, "X-WP-Total"),
-            total_pages=rest.int_header(response.headers, resource.total_pages_header),
-        )
+        return await rest.list_page(response, PRODUCT, resource)
 
 
 async def test_connection(call: ApiCall) -> None:

@@ -1,6 +1,7 @@
 """The WordPress REST API's common ground, for WordPress itself and for plugins that live under /wp-json/
 (FluentCRM): application passwords as HTTP basic auth, the error body `{"code", "message", "data": {"status"}}`,
-and what a status means for a sync.
+and what a status means for a sync; and the list page (a JSON array counted by X-WP-Total), which WooCommerce's
+answers share too.
 
 Application passwords (WordPress 5.6+) are the user's login and a 24-character password shown once, sent as HTTP
 basic auth; WordPress strips the spaces it displays the password with, so either form works. 401 means the login
@@ -11,32 +12,15 @@ sent). Connection errors stay aiohttp's (transient by events.errors), a non-publ
 
 from __future__ import annotations
 
-import base64
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, ProviderBusy, ProviderRefused, retry_after_s
-from connectors.public_http import public_session, refused_address
+from connectors.api_http import ResponseContext, api_request, basic_auth, error_body, int_header, raise_if_busy
+from connectors.base import ApiCall, Page, ProviderRefused
+from connectors.facts import Resource
 
-TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_PER_PAGE = 100
-
-
-def auth_header(call: ApiCall) -> dict[str, str]:
-    """Authorization: Basic login:application password (built here: aiohttp.BasicAuth is deprecated)."""
-    auth = call.facts.auth
-    pair = f"{call.secrets.get(auth.username_field, '')}:{call.secrets.get(auth.password_field, '')}"
-    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-
-
-def int_header(headers: Any, name: str) -> int | None:
-    try:
-        return int(headers[name]) if name and name in headers else None
-    except ValueError:
-        return None
 
 
 async def check(response: aiohttp.ClientResponse, call: ApiCall, product: str, what: str, permissions: str) -> None:
@@ -44,16 +28,10 @@ async def check(response: aiohttp.ClientResponse, call: ApiCall, product: str, w
     status = response.status
     if status < 400:
         return
-    try:
-        body = await response.json(content_type=None)
-        code = str(body.get("code", "")) if isinstance(body, dict) else ""
-        message = str(body.get("message", ""))[:300] if isinstance(body, dict) else ""
-    except ValueError:
-        code = message = ""
+    body = await error_body(response)
+    code, message = str(body.get("code", "")), str(body.get("message", ""))[:300]
     detail = f"HTTP {status}{f' {code}' if code else ''}"
-    if status == 429 or status >= 500:
-        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"{product} {what}: {detail}, try later", retry_after_s(response.headers, header))
+    raise_if_busy(response, call, product, what, detail)
     if status == 401:
         raise ProviderRefused(
             f"{product} {what}: the site refused the login ({detail}): check secrets.username is the user's login "
@@ -74,16 +52,19 @@ async def check(response: aiohttp.ClientResponse, call: ApiCall, product: str, w
     )
 
 
-@contextlib.asynccontextmanager
-async def request(call: ApiCall, method: str, url: str, **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
-    """One request with the application password; a connection refused for a non-public address is
-    NotPublicAddress (permanent), not the connection error aiohttp wraps it in (transient)."""
-    async with public_session(call.allow_private, timeout=TIMEOUT) as session:
-        try:
-            async with session.request(method, url, headers=auth_header(call), **kwargs) as response:
-                yield response
-        except aiohttp.ClientConnectionError as exc:
-            refused = refused_address(exc)
-            if refused is not None:
-                raise refused from None
-            raise
+def request(call: ApiCall, method: str, url: str, **kwargs: Any) -> ResponseContext:
+    """One request with the application password."""
+    return api_request(call, method, url, basic_auth(call), redirects=True, **kwargs)
+
+
+async def list_page(response: aiohttp.ClientResponse, product: str, resource: Resource) -> Page:
+    """A list answer as a page (WordPress's and WooCommerce's): a JSON array, counted by X-WP-Total and the
+    resource's total-pages header."""
+    body = await response.json(content_type=None)
+    if not isinstance(body, list):
+        raise ProviderRefused(f"{product} listing {resource.name}: the answer is not a JSON list")
+    return Page(
+        objects=[o for o in body if isinstance(o, dict)],
+        total=int_header(response.headers, "X-WP-Total"),
+        total_pages=int_header(response.headers, resource.total_pages_header),
+    )

@@ -29,19 +29,18 @@ stay aiohttp's (transient), a non-public address NotPublicAddress (permanent).
 from __future__ import annotations
 
 import hashlib
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 
-from connectors.base import ApiCall, Page, PageCursorGone, ProviderBusy, ProviderRefused, Registration, retry_after_s
+from connectors.access_tokens import RECONNECT, TokenRefused, with_access_token
+from connectors.api_http import api_request, error_body, raise_if_busy
+from connectors.base import ApiCall, Page, PageCursorGone, ProviderRefused, Registration
 from connectors.facts import Resource, base_url
 from connectors.normalize import utc_time
-from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.zoho_crm.mapping import FIELDS, MAPPERS, MODIFIED_FIELD
 from connectors.providers.zoho_crm.webhook import EVENTS
-from connectors.public_http import public_session, refused_address
 
 __all__ = [
     "MAPPERS",
@@ -54,25 +53,14 @@ __all__ = [
     "update_lead_status",
 ]
 
-TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
 MAX_PER_PAGE = 200
-STORED_SKEW_S = 60.0  # a stored access token is used only with at least this long left
 CHANNEL_LIFETIME = timedelta(days=6)  # Zoho keeps a channel at most a week (channel_expiry)
 RENEW_WITHIN = timedelta(days=1)  # a channel expiring sooner is renewed by registering again (the schedule's tick)
 WATCH = "actions/watch"
-RECONNECT = "reconnect it (GET /v1/connectors/{id}/oauth/authorize)"
 
 
 class _Expired(Exception):
     """Zoho answered 400 EXPIRED_VALUE for the page token (it lives 24 hours): the run reads its pages again."""
-
-
-class _TokenRefused(Exception):
-    """Zoho answered 401 INVALID_TOKEN for this token (internal: turned into a retry or ProviderRefused)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__("INVALID_TOKEN")
-        self.token = token
 
 
 def _base(call: ApiCall) -> str:
@@ -87,44 +75,24 @@ def _base(call: ApiCall) -> str:
     return base_url(call.facts, dict(call.config))
 
 
-async def _token(call: ApiCall, rejected: str | None = None) -> str:
-    if call.access_token is not None:
-        return await call.access_token(rejected)
-    token = str(call.secrets.get(ACCESS_TOKEN) or "")
-    if rejected is None and token and float(call.secrets.get(EXPIRES_AT, 0)) - STORED_SKEW_S > time.time():
-        return token
-    raise ProviderRefused(
-        "Zoho CRM: the connector has no valid access token and no token source to refresh it: "
-        + ("it was never connected; " if not call.secrets.get(ACCESS_TOKEN) else "")
-        + RECONNECT
-    )
-
-
 async def _error(response: aiohttp.ClientResponse) -> tuple[str, str]:
-    try:
-        body = await response.json(content_type=None)
-    except ValueError:
-        return "", ""
-    if isinstance(body, dict) and isinstance(body.get("data"), list) and body["data"]:  # a per-record error
-        body = body["data"][0] if isinstance(body["data"][0], dict) else body
-    if not isinstance(body, dict):
-        return "", ""
+    body = await error_body(response)
+    if isinstance(body.get("data"), list) and body["data"] and isinstance(body["data"][0], dict):
+        body = body["data"][0]  # a per-record error
     return str(body.get("code") or ""), str(body.get("message") or "")[:300]
 
 
-async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str, token: str) -> None:
+async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
     status = response.status
     if status < 400:
         return
     code, message = await _error(response)
     detail = f"HTTP {status}{f' {code}' if code else ''}{f': {message}' if message else ''}"
-    if status == 429 or status >= 500:
-        header = call.facts.api.retry_after_header if call.facts.api else "Retry-After"
-        raise ProviderBusy(f"Zoho CRM {what}: {detail}, try later", retry_after_s(response.headers, header))
+    raise_if_busy(response, call, "Zoho CRM", what, detail)
     if status == 400 and code == "EXPIRED_VALUE":
         raise _Expired(detail)
     if status == 401 and code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE", ""):
-        raise _TokenRefused(token)
+        raise TokenRefused
     if status in (401, 403):  # OAUTH_SCOPE_MISMATCH, NO_PERMISSION
         raise ProviderRefused(
             f"Zoho CRM {what}: refused ({detail}): the Zoho user needs access to the module and the connection the "
@@ -138,31 +106,17 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str, tok
 async def _send(call: ApiCall, method: str, url: str, what: str, **kwargs: Any) -> tuple[int, Any]:
     """One request, repeated once with a new token when Zoho refuses the token. Answers (status, JSON or None)."""
     headers = kwargs.pop("headers", {})
-    token = await _token(call)
-    for attempt in range(2):
+
+    async def attempt(token: str) -> tuple[int, Any]:
         auth = {"Authorization": f"Zoho-oauthtoken {token}", **headers}
-        try:
-            async with (
-                public_session(call.allow_private, timeout=TIMEOUT) as session,
-                session.request(method, url, headers=auth, **kwargs) as response,
-            ):
-                await _check(response, call, what, token)
-                if response.status in (204, 304):
-                    return response.status, None
-                return response.status, await response.json(content_type=None)
-        except _TokenRefused:
-            if attempt == 0 and call.access_token is not None:
-                token = await _token(call, rejected=token)
-                continue
-            raise ProviderRefused(
-                f"Zoho CRM {what}: Zoho refused the access token (HTTP 401 INVALID_TOKEN): " + RECONNECT
-            ) from None
-        except aiohttp.ClientConnectionError as exc:
-            refused = refused_address(exc)
-            if refused is not None:
-                raise refused from None
-            raise
-    raise AssertionError("unreachable")
+        async with api_request(call, method, url, auth, redirects=True, **kwargs) as response:
+            await _check(response, call, what)
+            if response.status in (204, 304):
+                return response.status, None
+            return response.status, await response.json(content_type=None)
+
+    refused = f"Zoho CRM {what}: Zoho refused the access token (HTTP 401 INVALID_TOKEN): "
+    return await with_access_token(call, attempt, refused)
 
 
 def _since_header(since: str) -> str:
