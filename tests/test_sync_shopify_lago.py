@@ -145,6 +145,32 @@ async def test_shopify_refusals_name_the_fix_and_429_is_transient(shop):
     assert (await shopify_api.read_page(oauth_call, customers, 1)).objects
 
 
+async def test_shopify_never_follows_a_redirect_with_its_token(shop):
+    """aiohttp drops Authorization on a redirect to another host, not X-Shopify-Access-Token: a shop address that
+    redirects must not carry the token anywhere else."""
+    from aiohttp import web
+    from factories import local_http_server
+
+    seen: list[dict] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response({"products": []})
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(f"{other}{request.path_qs}")
+
+    redirecting = web.Application()
+    redirecting.router.add_get("/{tail:.*}", moved)
+    target = web.Application()
+    target.router.add_get("/{tail:.*}", elsewhere)
+    async with local_http_server(target) as other, local_http_server(redirecting) as shop_url:
+        call = ApiCall(SHOPIFY, {"shop": shop_url}, {"access_token": shop.access_token}, allow_private=True)
+        with pytest.raises(ProviderRefused, match="HTTP 301, a redirect to .* not followed"):
+            await shopify_api.test_connection(call)
+    assert seen == []
+
+
 async def test_shopify_order_tags_are_replaced(shop):
     shop.seed(orders=1)
     (order_id,) = shop.ids("orders")

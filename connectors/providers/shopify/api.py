@@ -70,6 +70,11 @@ def _token(call: ApiCall) -> str:
 
 async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> None:
     status = response.status
+    if 300 <= status < 400:  # not followed (_request): the token goes to the shop's own address only
+        raise ProviderRefused(
+            f"Shopify {what}: answered HTTP {status}, a redirect to {response.headers.get('Location', '?')[:200]}, "
+            "which is not followed: set config.shop to the shop's https://<name>.myshopify.com address"
+        )
     if status < 400:
         return
     errors = (await error_body(response)).get("errors")
@@ -95,7 +100,9 @@ async def _check(response: aiohttp.ClientResponse, call: ApiCall, what: str) -> 
 
 def _request(call: ApiCall, method: str, url: str, **kwargs: Any) -> ResponseContext:
     headers = {TOKEN_HEADER: _token(call), "Accept": "application/json"}
-    return api_request(call, method, url, headers, redirects=True, **kwargs)
+    # no redirect followed: aiohttp drops Authorization on a hop to another host but keeps a custom header such as
+    # X-Shopify-Access-Token, and the Admin API answers its calls where they were sent
+    return api_request(call, method, url, headers, **kwargs)
 
 
 def _zoned(value: str) -> str:
