@@ -166,7 +166,7 @@ async def test_shopify_never_follows_a_redirect_with_its_token(shop):
     target.router.add_get("/{tail:.*}", elsewhere)
     async with local_http_server(target) as other, local_http_server(redirecting) as shop_url:
         call = ApiCall(SHOPIFY, {"shop": shop_url}, {"access_token": shop.access_token}, allow_private=True)
-        with pytest.raises(ProviderRefused, match="HTTP 301, a redirect to .* not followed"):
+        with pytest.raises(ProviderRefused, match=r"HTTP 301, a redirect to .* not followed"):
             await shopify_api.test_connection(call)
     assert seen == []
 
