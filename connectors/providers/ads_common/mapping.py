@@ -1,7 +1,7 @@
-"""The ad platforms' mappings (meta_ads, pinterest, snapchat, google_ads) read these the same way: a status through
-the platform's table of words, else lower-cased; the account's currency, which each api.py adds to every object as
-`account_currency` (the platforms put none on campaigns, ad groups and ads); an ISO 8601 time's date as written
-(with the account's offset, so the account's day); and an object upserted under its `id`."""
+"""What the ad platforms' mappings (meta_ads, pinterest, snapchat) read the same way: a status through the
+platform's table of words, else lower-cased; the account's currency, which each api.py adds to every object as
+`account_currency`; an ISO 8601 time's date as written (with the account's offset, so the account's day). And the
+upserts of objects under their `id`, which google_ads shares too."""
 
 from __future__ import annotations
 
