@@ -54,6 +54,7 @@ __all__ = [
     "TokenHostRefused",
     "TokenSource",
     "Tokens",
+    "api_base_endpoints",
     "authorize_url",
     "begin",
     "exchange_code",
@@ -134,3 +135,11 @@ def authorize_url(
     base = base or auth.authorize_url
     separator = "&" if urlsplit(base).query else "?"
     return base + separator + urlencode(params)
+
+
+def api_base_endpoints(facts: ProviderFacts, api_base: str | None, token_path: str) -> tuple[str, str]:
+    """(authorize URL, token URL) of a provider whose endpoints are the facts' for every connector, except where its
+    api.py's API_BASE points its API elsewhere (tests): the token endpoint is then `token_path` under that base."""
+    if api_base:
+        return facts.auth.authorize_url, api_base.rstrip("/") + token_path
+    return facts.auth.authorize_url, facts.auth.token_url

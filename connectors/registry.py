@@ -56,7 +56,8 @@ def get_facts(provider: str) -> ProviderFacts:
 
 
 def get_oauth_hooks(provider: str):
-    """The provider package's `oauth_hooks.py` (per-connector authorize and token URLs, a callback check), or None
+    """The provider package's `oauth_hooks.py` (per-connector authorize and token URLs, a callback check where the
+    callback carries more to check than the platform's state, a `finish` where the tokens need one), or None
     when the facts' URLs serve every connector (Zoho). The OAuth2 connect routes call it."""
     try:
         module = f"{_packages()[provider][2]}.oauth_hooks"

@@ -57,7 +57,8 @@ def _token_url(facts, query, values: dict, config: dict, allow_private: bool) ->
     """Where the code is exchanged: the connector's own token endpoint after its callback check (provider hooks), or
     the facts' (with a documented token host the callback names, Zoho's accounts server)."""
     if hooks := get_oauth_hooks(facts.provider):
-        hooks.check_callback(query, values, config, allow_private)
+        if check_callback := getattr(hooks, "check_callback", None):  # none: nothing to check beyond the state
+            check_callback(query, values, config, allow_private)
         return hooks.endpoints(config, allow_private)[1]
     named = query.get(facts.auth.token_host_param) if facts.auth.token_host_param else None
     return oauth.token_url(facts, named, allow_private)

@@ -1,6 +1,8 @@
-"""Helpers of the Google providers' tests (tests/test_sync_google_*.py): a connector made through the gateway with its
-OAuth2 tokens in Vault as a finished authorization leaves them (token endpoint: the local server's), the shared Google
-client pointed at the local server, a sync through the real Temporal sync workflow, and records read over REST."""
+"""Helpers of the Google providers' tests (tests/test_sync_google_*.py), which the other ad platforms' use too
+(tests/test_sync_meta_ads.py, _pinterest.py, _snapchat.py): a connector made through the gateway with its OAuth2
+tokens in Vault as a finished authorization leaves them (token endpoint: the local server's), the shared Google
+client (or a provider's api.py) pointed at the local server, a sync through the real Temporal sync workflow, and
+records read over REST."""
 
 from __future__ import annotations
 
@@ -37,16 +39,36 @@ async def served(server: GoogleApi, monkeypatch):
         yield server
 
 
+@contextlib.asynccontextmanager
+async def served_api(server: Any, api: Any, version: str, monkeypatch):
+    """A provider's local API with its OAuth2 endpoints on a free port, and the provider's api.py (`api`) pointed at
+    its `/{version}/`, for the block's duration."""
+    async with local_http_server(server.app()) as url:
+        server.url = url
+        server.oauth.url = url
+        monkeypatch.setattr(api, "API_BASE", f"{url}/{version}/")
+        yield server
+
+
 def api_call(server: GoogleApi, provider: str, config: dict[str, Any], token: str | None = None, **secrets) -> ApiCall:
     stored = {oauth.ACCESS_TOKEN: token or server.issue_access(), oauth.EXPIRES_AT: time.time() + 3600, **secrets}
     return ApiCall(get_facts(provider), config, stored, allow_private=True)
 
 
 async def connect(
-    gw: Gateway, vault, server: GoogleApi, provider: str, config: dict[str, Any], **secrets: str
+    gw: Gateway,
+    vault,
+    server: GoogleApi,
+    provider: str,
+    config: dict[str, Any],
+    *,
+    token_url: str | None = None,
+    token_auth: str = "post",
+    **secrets: str,
 ) -> tuple[str, str, str]:
     """A tenant and its connector, created over REST with the OAuth client (and `secrets`); the tokens a finished
-    authorization keeps are written to Vault. Answers (tenant, API key, connector id)."""
+    authorization keeps are written to Vault, with the token endpoint that issued them (`token_url`, else the
+    server's `/token`) and how it takes the client (`token_auth`). Answers (tenant, API key, connector id)."""
     tenant, key = await gw.create_tenant()
     given = {"client_id": server.client_id, "client_secret": server.client_secret, **secrets}
     body = {"provider": provider, "name": provider, "config": config, "secrets": given}
@@ -54,14 +76,9 @@ async def connect(
     assert resp.status == 201, await resp.text()
     connector_id = (await resp.json())["id"]
     store = VaultSecrets(vault.addr, vault.token, cache_s=0)
-    held = await store.read(tenant, connector_id) or {}
-    tokens = {
-        oauth.ACCESS_TOKEN: server.issue_access(),
-        oauth.EXPIRES_AT: time.time() + 3600,
-        oauth.REFRESH_TOKEN: server.oauth.issue_refresh(),
-        oauth.TOKEN_URL: server.url + "/token",
-    }
-    await store.write(tenant, connector_id, held | tokens)
+    tokens = oauth.Tokens(server.issue_access(), server.oauth.issue_refresh(), time.time() + 3600)
+    held = await store.read(tenant, connector_id)
+    await store.write(tenant, connector_id, oauth.stored(held, tokens, token_url or server.url + "/token", token_auth))
     return tenant, key, connector_id
 
 

@@ -11,9 +11,9 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from factories import local_http_server, running, wait_for
+from factories import running, wait_for
 from gateway_helpers import Gateway, finished_command
-from google_support import TIMEOUT_S, counted, deleted_ids, records, temporal_sync
+from google_support import TIMEOUT_S, api_call, connect, counted, deleted_ids, records, served_api, temporal_sync
 from providers.pinterest_server import VERSION, PinterestAds
 
 from connectors import oauth, sync
@@ -33,17 +33,12 @@ CAMPAIGNS, ANALYTICS = FACTS.resource("campaigns"), FACTS.resource("campaign_ana
 
 @pytest.fixture
 async def pins(monkeypatch):
-    made = PinterestAds()
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        made.oauth.url = url
-        monkeypatch.setattr(api, "API_BASE", f"{url}/{VERSION}/")
+    async with served_api(PinterestAds(), api, VERSION, monkeypatch) as made:
         yield made
 
 
 def call_for(server: PinterestAds, token: str | None = None, **config) -> ApiCall:
-    stored = {oauth.ACCESS_TOKEN: token or server.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
-    return ApiCall(FACTS, {"ad_account_id": server.ad_account_id, **config}, stored, allow_private=True)
+    return api_call(server, "pinterest", {"ad_account_id": server.ad_account_id, **config}, token)
 
 
 async def test_bookmark_pages_analytics_and_refusals(pins):
@@ -171,16 +166,10 @@ async def test_imports_through_temporal_and_pauses_through_the_action_route(
     old_day = (date.today() - timedelta(days=120)).isoformat()
     first = pins.ids("campaigns")[0]
     pins.day(first, old_day, IMPRESSION_1=5)  # outside the window: never read
-    tenant, key = await gw.create_tenant()
-    given = {"client_id": pins.client_id, "client_secret": pins.client_secret}
-    body = {"provider": "pinterest", "name": "pins", "config": {"ad_account_id": pins.ad_account_id}, "secrets": given}
-    resp = await gw.post("/v1/connectors", json=body, headers=gw.bearer(key))
-    assert resp.status == 201, await resp.text()
-    connector = (await resp.json())["id"]
-    store = VaultSecrets(vault.addr, vault.token, cache_s=0)
-    tokens = oauth.Tokens(pins.issue_access(), pins.oauth.issue_refresh(), time.time() + 3600)
-    url = f"{pins.url}/{VERSION}/oauth/token"
-    await store.write(tenant, connector, oauth.stored(await store.read(tenant, connector), tokens, url, "basic"))
+    token_url, config = f"{pins.url}/{VERSION}/oauth/token", {"ad_account_id": pins.ad_account_id}
+    tenant, key, connector = await connect(
+        gw, vault, pins, "pinterest", config, token_url=token_url, token_auth="basic"
+    )
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         for resource in ("campaigns", "ad_groups", "ads", "pins", "campaign_analytics"):
             (run,) = (await temporal_sync(temporal, tenant, connector, resource)).runs

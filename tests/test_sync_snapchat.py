@@ -6,19 +6,16 @@ tombstone; `pause_campaign` (a whole-object PUT) through POST /v1/connectors/{id
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from factories import local_http_server, running, wait_for
+from factories import running, wait_for
 from gateway_helpers import Gateway, finished_command
-from google_support import TIMEOUT_S, counted, deleted_ids, records, temporal_sync
+from google_support import TIMEOUT_S, api_call, connect, counted, deleted_ids, records, served_api, temporal_sync
 from providers.snapchat_server import VERSION, SnapchatAds
 
-from connectors import oauth
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
-from connectors.credentials import VaultSecrets
 from connectors.providers.snapchat import api, mapping
 from connectors.registry import get_facts
 from consumers.commands import RunnerContext, commands_group
@@ -31,17 +28,12 @@ CAMPAIGNS, STATS = FACTS.resource("campaigns"), FACTS.resource("campaign_stats")
 
 @pytest.fixture
 async def snap(monkeypatch):
-    made = SnapchatAds()
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        made.oauth.url = url
-        monkeypatch.setattr(api, "API_BASE", f"{url}/{VERSION}/")
+    async with served_api(SnapchatAds(), api, VERSION, monkeypatch) as made:
         yield made
 
 
 def call_for(server: SnapchatAds, token: str | None = None, **config) -> ApiCall:
-    stored = {oauth.ACCESS_TOKEN: token or server.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
-    return ApiCall(FACTS, {"ad_account_id": server.ad_account_id, **config}, stored, allow_private=True)
+    return api_call(server, "snapchat", {"ad_account_id": server.ad_account_id, **config}, token)
 
 
 async def test_wrapped_pages_stats_window_and_refusals(snap):
@@ -114,16 +106,9 @@ def test_mapping_micros_and_local_days():
 async def test_imports_through_temporal_backs_off_on_429_and_pauses(gw: Gateway, vault, snap, redis, pool, temporal):
     snap.seed(campaigns=120, adsquads=2, ads=3, days=3)
     first = snap.ids("campaigns")[0]
-    tenant, key = await gw.create_tenant()
-    given = {"client_id": snap.client_id, "client_secret": snap.client_secret}
-    body = {"provider": "snapchat", "name": "snap", "config": {"ad_account_id": snap.ad_account_id}, "secrets": given}
-    resp = await gw.post("/v1/connectors", json=body, headers=gw.bearer(key))
-    assert resp.status == 201, await resp.text()
-    connector = (await resp.json())["id"]
-    store = VaultSecrets(vault.addr, vault.token, cache_s=0)
-    tokens = oauth.Tokens(snap.issue_access(), snap.oauth.issue_refresh(), time.time() + 3600)
-    url = f"{snap.url}/login/oauth2/access_token"
-    await store.write(tenant, connector, oauth.stored(await store.read(tenant, connector), tokens, url))
+    token_url = f"{snap.url}/login/oauth2/access_token"
+    config = {"ad_account_id": snap.ad_account_id}
+    tenant, key, connector = await connect(gw, vault, snap, "snapchat", config, token_url=token_url)
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         # two 429s without Retry-After: the activity is retried after Temporal's back-off, 1 s then 2 s
         snap.fail_next(2, 429)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.normalize import EventBuilder, compact, minor, opt_text, text
-from connectors.providers.google_common.micros import micros_minor
+from connectors.providers.ads_common.mapping import upserters
+from connectors.providers.google_common.micros import micros_minor, opt_micros_minor
 from events.entities_ads import Ad, AdCampaign, AdGroup, AdPerformance, performance_id
 
 
@@ -38,7 +39,7 @@ def campaign(row: dict[str, Any]) -> AdCampaign:
         objective=_lower(c.get("advertisingChannelType")),
         account_id=_account(row),
         currency=currency,
-        daily_budget_minor=micros_minor(amount, currency) if amount not in (None, "") else None,
+        daily_budget_minor=opt_micros_minor(amount, currency),
         start_date=opt_text(c.get("startDate")),
         end_date=opt_text(c.get("endDate")),
         provider_data=compact(
@@ -61,7 +62,7 @@ def ad_group(row: dict[str, Any]) -> AdGroup:
         account_id=_account(row),
         type=_lower(g.get("type")),
         currency=currency,
-        bid_minor=micros_minor(bid, currency) if bid not in (None, "") else None,
+        bid_minor=opt_micros_minor(bid, currency),
         provider_data=compact(resource_name=g.get("resourceName"), status=g.get("status"), type=g.get("type")),
     )
 
@@ -123,26 +124,9 @@ def row_id(resource: str, row: dict[str, Any]) -> str:
     return performance_id(level, text(object_id), text(row["segments"]["date"]))
 
 
-def upsert_campaign(out: EventBuilder, row: dict[str, Any]) -> None:
-    out.upsert("ad_campaign", row["id"], None, campaign(row))
-
-
-def upsert_ad_group(out: EventBuilder, row: dict[str, Any]) -> None:
-    out.upsert("ad_group", row["id"], None, ad_group(row))
-
-
-def upsert_ad(out: EventBuilder, row: dict[str, Any]) -> None:
-    out.upsert("ad", row["id"], None, ad(row))
-
-
 def upsert_performance(out: EventBuilder, row: dict[str, Any]) -> None:
     level = str(row["id"]).split(":", 1)[0]
     out.upsert("ad_performance", row["id"], None, performance(row, level))
 
 
-MAPPERS = {
-    "ad_campaign": upsert_campaign,
-    "ad_group": upsert_ad_group,
-    "ad": upsert_ad,
-    "ad_performance": upsert_performance,
-}
+MAPPERS = {**upserters(ad_campaign=campaign, ad_group=ad_group, ad=ad), "ad_performance": upsert_performance}

@@ -1,4 +1,5 @@
-"""Google's money: `*_micros` / `amountMicros` (int64, sent as JSON strings) are millionths of a currency unit."""
+"""Google's money: `*_micros` / `amountMicros` (int64, sent as JSON strings) are millionths of a currency unit
+(Pinterest and Snapchat count money in micros too, and use these)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,8 @@ def micros_minor(value: Any, currency: str) -> int:
     if value in (None, ""):
         return 0
     return minor(Decimal(int(value)) / 1_000_000, currency)
+
+
+def opt_micros_minor(value: Any, currency: str) -> int | None:
+    """Micros in minor units, or None when the field is absent or empty (an unset budget or bid, not a zero)."""
+    return micros_minor(value, currency) if value not in (None, "") else None

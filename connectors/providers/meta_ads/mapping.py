@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.normalize import EventBuilder, compact, minor, minor_units, opt_text, text
+from connectors.providers.ads_common.mapping import account_currency, local_date, status, upserters
 from events.entities_ads import Ad, AdCampaign, AdGroup, AdPerformance, performance_id
 
 STATUSES = {"ACTIVE": "enabled", "PAUSED": "paused", "DELETED": "removed", "ARCHIVED": "archived"}
@@ -23,33 +24,20 @@ DEFAULT_CONVERSIONS = ("purchase", "lead")
 LEVELS = {"campaign": ("campaign", "campaign_id"), "ad_group": ("adset", "adset_id"), "ad": ("ad", "ad_id")}
 
 
-def _status(value: Any) -> str:
-    return STATUSES.get(text(value), text(value).lower())
-
-
-def _currency(obj: dict[str, Any]) -> str:
-    return text(obj.get("account_currency")).upper()
-
-
 def _amount(value: Any) -> int | None:
     return minor_units(int(value)) if value not in (None, "") else None
-
-
-def _date(value: Any) -> str | None:
-    """An ISO 8601 time with the account's offset (2026-03-01T00:00:00-0800): its date there."""
-    return opt_text(value)[:10] if value else None
 
 
 def campaign(c: dict[str, Any]) -> AdCampaign:
     return AdCampaign(
         name=text(c.get("name")),
-        status=_status(c.get("status")),
+        status=status(c.get("status"), STATUSES),
         objective=text(c.get("objective")).lower(),
         account_id=text(c.get("account_id")),
-        currency=_currency(c),
+        currency=account_currency(c),
         daily_budget_minor=_amount(c.get("daily_budget")),
-        start_date=_date(c.get("start_time")),
-        end_date=_date(c.get("stop_time")),
+        start_date=local_date(c.get("start_time")),
+        end_date=local_date(c.get("stop_time")),
         provider_data=compact(
             status=c.get("status"),
             effective_status=c.get("effective_status"),
@@ -64,11 +52,11 @@ def campaign(c: dict[str, Any]) -> AdCampaign:
 def ad_set(s: dict[str, Any]) -> AdGroup:
     return AdGroup(
         name=text(s.get("name")),
-        status=_status(s.get("status")),
+        status=status(s.get("status"), STATUSES),
         campaign_external_id=text(s.get("campaign_id")),
         account_id=text(s.get("account_id")),
         type=text(s.get("optimization_goal")).lower(),
-        currency=_currency(s),
+        currency=account_currency(s),
         bid_minor=_amount(s.get("bid_amount")),
         provider_data=compact(
             status=s.get("status"),
@@ -84,7 +72,7 @@ def ad(a: dict[str, Any]) -> Ad:
     creative = a.get("creative") or {}
     return Ad(
         name=text(a.get("name")),
-        status=_status(a.get("status")),
+        status=status(a.get("status"), STATUSES),
         ad_group_external_id=text(a.get("adset_id")),
         campaign_external_id=text(a.get("campaign_id")),
         account_id=text(a.get("account_id")),
@@ -113,7 +101,7 @@ def conversion_types(config: Any) -> tuple[str, ...]:
 def performance(row: dict[str, Any], level: str, types: tuple[str, ...] = DEFAULT_CONVERSIONS) -> AdPerformance:
     """One Insights row at `level` (ours: campaign, ad_group, ad) with time_increment=1: one object on one day."""
     id_field = LEVELS[level][1]
-    currency = _currency(row)
+    currency = account_currency(row)
     values = _counted(row.get("action_values"), types)
     return AdPerformance(
         level=level,
@@ -134,27 +122,10 @@ def row_id(level: str, row: dict[str, Any]) -> str:
     return performance_id(level, text(row.get(LEVELS[level][1])), text(row.get("date_start")))
 
 
-def upsert_campaign(out: EventBuilder, c: dict[str, Any]) -> None:
-    out.upsert("ad_campaign", c["id"], None, campaign(c))
-
-
-def upsert_ad_set(out: EventBuilder, s: dict[str, Any]) -> None:
-    out.upsert("ad_group", s["id"], None, ad_set(s))
-
-
-def upsert_ad(out: EventBuilder, a: dict[str, Any]) -> None:
-    out.upsert("ad", a["id"], None, ad(a))
-
-
 def upsert_performance(out: EventBuilder, row: dict[str, Any]) -> None:
     """A row api.py read, its `id` performance_id's (`{level}:{id}:{date}`)."""
     level = str(row["id"]).split(":", 1)[0]
     out.upsert("ad_performance", row["id"], None, performance(row, level, conversion_types(out.ctx.config)))
 
 
-MAPPERS = {
-    "ad_campaign": upsert_campaign,
-    "ad_group": upsert_ad_set,
-    "ad": upsert_ad,
-    "ad_performance": upsert_performance,
-}
+MAPPERS = {**upserters(ad_campaign=campaign, ad_group=ad_set, ad=ad), "ad_performance": upsert_performance}

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import ProviderRefused
+from connectors.oauth import api_base_endpoints
 from connectors.oauth_tokens import OAuthError, Tokens, token_request
 from connectors.providers.meta_ads import api
 from connectors.registry import get_facts
@@ -24,16 +25,7 @@ REFUSED = ProviderRefused
 
 def endpoints(config: Mapping[str, Any], allow_private: bool = False) -> tuple[str, str]:
     """(authorize URL, token URL)."""
-    auth = get_facts("meta-ads").auth
-    if api.API_BASE:
-        return auth.authorize_url, api.API_BASE.rstrip("/") + "/oauth/access_token"
-    return auth.authorize_url, auth.token_url
-
-
-def check_callback(
-    query: Mapping[str, str], secrets: Mapping[str, Any], config: Mapping[str, Any], allow_private: bool = False
-) -> None:
-    return None
+    return api_base_endpoints(get_facts("meta-ads"), api.API_BASE, "/oauth/access_token")
 
 
 async def finish(tokens: Tokens, secrets: Mapping[str, Any], url: str, allow_private: bool = False) -> Tokens:

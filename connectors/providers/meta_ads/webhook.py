@@ -13,12 +13,11 @@ Webhooks > Ad Account).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors.base import Handshake, IngestContext, NormalizeError, WebhookRequest
-from connectors.normalize import EventBuilder, json_object, run_mapper, text
-from connectors.providers.meta_common.hub import connector_challenge, first_field, verify_signature
+from connectors.base import NormalizeError
+from connectors.normalize import EventBuilder, text
+from connectors.providers.meta_common.hub import GraphWebhooks
 
 FIELDS = frozenset({"in_process_ad_objects", "with_issues_ad_objects"})
 LEVELS = {"CAMPAIGN": ("ad_campaign", "campaigns"), "AD_SET": ("ad_group", "adsets"), "AD": ("ad", "ads")}
@@ -32,44 +31,4 @@ def _hint(out: EventBuilder, value: dict[str, Any]) -> None:
     out.notify(kind, value["id"], resource, "update")
 
 
-class MetaAdsProvider:
-    provider: ClassVar[str] = "meta-ads"
-    content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
-    content_encodings: ClassVar[frozenset[str]] = frozenset()
-    delivery_id_unique: ClassVar[bool] = True
-    kept_headers: ClassVar[frozenset[str]] = frozenset()
-    topics: ClassVar[frozenset[str]] = FIELDS
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
-        verify_signature(request, secrets)
-
-    def delivery_id(self, request: WebhookRequest) -> str | None:
-        return None  # Meta sends none: the body's hash
-
-    def topic(self, request: WebhookRequest) -> str:
-        return first_field(request)
-
-    def handshake(self, request: WebhookRequest) -> Handshake | None:
-        return None  # the endpoint check is a GET: `challenge`
-
-    def challenge(self, query: Mapping[str, str], secrets: Mapping[str, Any]) -> Handshake | None:
-        return connector_challenge(query, secrets, "meta-ads")
-
-    def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Any]:
-        if topic not in FIELDS:
-            raise NormalizeError(f"meta-ads topic {topic!r} has no mapping")
-        payload = json_object(request.body, f"meta-ads {topic}")
-        if payload.get("object") != "ad_account":
-            raise NormalizeError(f"meta-ads {topic}: not an ad_account notification")
-
-        def emit(out: EventBuilder) -> None:
-            for entry in payload["entry"]:
-                for change in entry["changes"]:
-                    if change["field"] not in FIELDS:
-                        raise NormalizeError(f"field {change['field']!r} has no mapping")
-                    _hint(out, change["value"])
-
-        return run_mapper(ctx, self.provider, topic, emit)
-
-
-WEBHOOKS = MetaAdsProvider()
+WEBHOOKS = GraphWebhooks("meta-ads", "ad_account", dict.fromkeys(FIELDS, _hint))

@@ -1,3 +1,3 @@
 """What Meta's provider packages share (not a provider itself: no PROVIDER, no provider.toml): the Graph API's
-webhook signature and GET verification check (`hub.py`), and its error reading and cursor paging (`graph.py`).
-WhatsApp Business and Meta Ads use both."""
+webhook signature, GET verification check and the webhook Provider built on them (`hub.py`), and its error reading
+and cursor paging (`graph.py`). WhatsApp Business and Meta Ads use both."""

@@ -2,15 +2,19 @@
 `X-Hub-Signature-256: sha256=hex(HMAC-SHA256(app secret, raw body))`, and when the Callback URL is saved Meta checks
 it with `GET <url>?hub.mode=subscribe&hub.verify_token=<the token typed beside it>&hub.challenge=<n>`, answered by
 echoing the challenge (the gateway's `GET /v1/webhooks/{connector_id}` calls a provider module's `challenge`).
-Meta sends no delivery id: deliveries dedupe on the body's hash (a retry resends the same bytes)."""
+Meta sends no delivery id: deliveries dedupe on the body's hash (a retry resends the same bytes).
+
+A notification is `{"object": <what was subscribed to>, "entry": [{"id", "changes": [{"field", "value"}]}]}`:
+`GraphWebhooks` is the Provider of one product, built from what its package knows (the object, and a mapper per
+field)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
-from connectors.base import Handshake, SignatureError, WebhookRequest
-from connectors.normalize import json_object_or_none, text
+from connectors.base import Handshake, IngestContext, NormalizeError, SignatureError, WebhookRequest
+from connectors.normalize import EventBuilder, json_object, json_object_or_none, run_mapper, text
 from connectors.signatures import header, utf8_keys, verify_hmac, verify_token
 
 SIGNATURE_HEADER = "x-hub-signature-256"
@@ -52,3 +56,56 @@ def first_field(request: WebhookRequest) -> str:
             if isinstance(change, dict):
                 return text(change.get("field"))
     return ""
+
+
+ChangeMapper = Callable[[EventBuilder, dict[str, Any]], None]  # one change's `value` -> events
+
+
+class GraphWebhooks:
+    """The Provider (connectors.base) of one Graph API webhook product: `provider`'s notifications about
+    `subscribed` objects (`ad_account`, `whatsapp_business_account`), each change's value mapped by the mapper of
+    its field in `mappers` (the topics)."""
+
+    content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
+    content_encodings: ClassVar[frozenset[str]] = frozenset()
+    delivery_id_unique: ClassVar[bool] = True
+    kept_headers: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, provider: str, subscribed: str, mappers: Mapping[str, ChangeMapper]) -> None:
+        self.provider = provider
+        self.subscribed = subscribed
+        self.mappers = mappers
+        self.topics = frozenset(mappers)
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
+        verify_signature(request, secrets)
+
+    def delivery_id(self, request: WebhookRequest) -> str | None:
+        return None  # Meta sends none: the body's hash
+
+    def topic(self, request: WebhookRequest) -> str:
+        return first_field(request)
+
+    def handshake(self, request: WebhookRequest) -> Handshake | None:
+        return None  # the endpoint check is a GET: `challenge`
+
+    def challenge(self, query: Mapping[str, str], secrets: Mapping[str, Any]) -> Handshake | None:
+        """The GET verification request, against the connector's verify token."""
+        return connector_challenge(query, secrets, self.provider)
+
+    def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Any]:
+        if topic not in self.mappers:
+            raise NormalizeError(f"{self.provider} topic {topic!r} has no mapping")
+        payload = json_object(request.body, f"{self.provider} {topic}")
+        if payload.get("object") != self.subscribed:
+            raise NormalizeError(f"{self.provider} {topic}: not a {self.subscribed} notification")
+
+        def emit(out: EventBuilder) -> None:
+            for entry in payload["entry"]:
+                for change in entry["changes"]:
+                    mapper = self.mappers.get(change["field"])
+                    if mapper is None:
+                        raise NormalizeError(f"field {change['field']!r} has no mapping")
+                    mapper(out, change["value"])
+
+        return run_mapper(ctx, self.provider, topic, emit)

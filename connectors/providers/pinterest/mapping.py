@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.normalize import EventBuilder, compact, opt_text, text, utc_time
-from connectors.providers.google_common.micros import micros_minor
+from connectors.normalize import compact, opt_text, text, utc_time
+from connectors.providers.ads_common.mapping import account_currency, status, upserters
+from connectors.providers.google_common.micros import micros_minor, opt_micros_minor
 from events.entities import Post
 from events.entities_ads import Ad, AdCampaign, AdGroup, AdPerformance, performance_id
 
@@ -23,55 +24,43 @@ METRICS = ("SPEND_IN_MICRO_DOLLAR", "IMPRESSION_1", "CLICKTHROUGH_1", "TOTAL_CON
            "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR")  # fmt: skip
 
 
-def _status(value: Any) -> str:
-    return STATUSES.get(text(value), text(value).lower())
-
-
-def _currency(obj: dict[str, Any]) -> str:
-    return text(obj.get("account_currency")).upper()
-
-
-def _micros(value: Any, currency: str) -> int | None:
-    return micros_minor(value, currency) if value not in (None, "") else None
-
-
 def _day(seconds: Any) -> str | None:
     return datetime.fromtimestamp(int(seconds), UTC).date().isoformat() if seconds not in (None, "") else None
 
 
 def campaign(c: dict[str, Any]) -> AdCampaign:
-    currency = _currency(c)
+    currency = account_currency(c)
     return AdCampaign(
         name=text(c.get("name")),
-        status=_status(c.get("status")),
+        status=status(c.get("status"), STATUSES),
         objective=text(c.get("objective_type")).lower(),
         account_id=text(c.get("ad_account_id")),
         currency=currency,
-        daily_budget_minor=_micros(c.get("daily_spend_cap"), currency),
+        daily_budget_minor=opt_micros_minor(c.get("daily_spend_cap"), currency),
         start_date=_day(c.get("start_time")),
         end_date=_day(c.get("end_time")),
         provider_data=compact(
             status=c.get("status"),
             objective_type=c.get("objective_type"),
-            lifetime_spend_cap_minor=_micros(c.get("lifetime_spend_cap"), currency),
+            lifetime_spend_cap_minor=opt_micros_minor(c.get("lifetime_spend_cap"), currency),
             updated_time=c.get("updated_time"),
         ),
     )
 
 
 def ad_group(g: dict[str, Any]) -> AdGroup:
-    currency = _currency(g)
+    currency = account_currency(g)
     return AdGroup(
         name=text(g.get("name")),
-        status=_status(g.get("status")),
+        status=status(g.get("status"), STATUSES),
         campaign_external_id=text(g.get("campaign_id")),
         account_id=text(g.get("ad_account_id")),
         type=text(g.get("billable_event")).lower(),
         currency=currency,
-        bid_minor=_micros(g.get("bid_in_micro_currency"), currency),
+        bid_minor=opt_micros_minor(g.get("bid_in_micro_currency"), currency),
         provider_data=compact(
             status=g.get("status"),
-            budget_minor=_micros(g.get("budget_in_micro_currency"), currency),
+            budget_minor=opt_micros_minor(g.get("budget_in_micro_currency"), currency),
             budget_type=g.get("budget_type"),
             updated_time=g.get("updated_time"),
         ),
@@ -81,7 +70,7 @@ def ad_group(g: dict[str, Any]) -> AdGroup:
 def ad(a: dict[str, Any]) -> Ad:
     return Ad(
         name=text(a.get("name")),
-        status=_status(a.get("status")),
+        status=status(a.get("status"), STATUSES),
         ad_group_external_id=text(a.get("ad_group_id")),
         campaign_external_id=text(a.get("campaign_id")),
         account_id=text(a.get("ad_account_id")),
@@ -115,7 +104,7 @@ def pin(p: dict[str, Any]) -> Post:
 
 def performance(row: dict[str, Any]) -> AdPerformance:
     """One row of campaigns/analytics with granularity=DAY: a campaign on one day."""
-    currency = _currency(row)
+    currency = account_currency(row)
     value = row.get("TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR")
     return AdPerformance(
         level="campaign",
@@ -128,7 +117,7 @@ def performance(row: dict[str, Any]) -> AdPerformance:
         spend_minor=micros_minor(row.get("SPEND_IN_MICRO_DOLLAR"), currency),
         currency=currency,
         conversions=float(row.get("TOTAL_CONVERSIONS") or 0.0),
-        conversion_value_minor=_micros(value, currency),
+        conversion_value_minor=opt_micros_minor(value, currency),
     )
 
 
@@ -136,30 +125,4 @@ def row_id(row: dict[str, Any]) -> str:
     return performance_id("campaign", text(row.get("CAMPAIGN_ID")), text(row.get("DATE")))
 
 
-def upsert_campaign(out: EventBuilder, c: dict[str, Any]) -> None:
-    out.upsert("ad_campaign", c["id"], None, campaign(c))
-
-
-def upsert_ad_group(out: EventBuilder, g: dict[str, Any]) -> None:
-    out.upsert("ad_group", g["id"], None, ad_group(g))
-
-
-def upsert_ad(out: EventBuilder, a: dict[str, Any]) -> None:
-    out.upsert("ad", a["id"], None, ad(a))
-
-
-def upsert_pin(out: EventBuilder, p: dict[str, Any]) -> None:
-    out.upsert("post", p["id"], None, pin(p))
-
-
-def upsert_performance(out: EventBuilder, row: dict[str, Any]) -> None:
-    out.upsert("ad_performance", row["id"], None, performance(row))
-
-
-MAPPERS = {
-    "ad_campaign": upsert_campaign,
-    "ad_group": upsert_ad_group,
-    "ad": upsert_ad,
-    "post": upsert_pin,
-    "ad_performance": upsert_performance,
-}
+MAPPERS = upserters(ad_campaign=campaign, ad_group=ad_group, ad=ad, post=pin, ad_performance=performance)

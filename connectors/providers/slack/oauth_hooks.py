@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import ProviderRefused
+from connectors.oauth import api_base_endpoints
 from connectors.providers.slack import api
 from connectors.registry import get_facts
 
@@ -17,13 +18,4 @@ REFUSED = ProviderRefused
 
 def endpoints(config: Mapping[str, Any], allow_private: bool = False) -> tuple[str, str]:
     """(authorize URL, token URL)."""
-    auth = get_facts("slack").auth
-    if api.API_BASE:
-        return auth.authorize_url, api.API_BASE.rstrip("/") + "/oauth.v2.access"
-    return auth.authorize_url, auth.token_url
-
-
-def check_callback(
-    query: Mapping[str, str], secrets: Mapping[str, Any], config: Mapping[str, Any], allow_private: bool = False
-) -> None:
-    return None
+    return api_base_endpoints(get_facts("slack"), api.API_BASE, "/oauth.v2.access")

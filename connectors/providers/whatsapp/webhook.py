@@ -19,12 +19,10 @@ part of the platform acts on it without the agents' approval rules (agents/allow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors.base import Handshake, IngestContext, NormalizeError, WebhookRequest
-from connectors.normalize import EventBuilder, json_object, run_mapper
-from connectors.providers.meta_common.hub import connector_challenge, first_field, verify_signature
+from connectors.normalize import EventBuilder
+from connectors.providers.meta_common.hub import ChangeMapper, GraphWebhooks
 from connectors.providers.whatsapp.mapping import inbound, status
 
 TEMPLATE_STATUS = "message_template_status_update"
@@ -42,52 +40,10 @@ def _template_status(out: EventBuilder, value: dict[str, Any]) -> None:
 
 
 # Meta's webhook field -> the mapper of one change's value
-FIELDS: dict[str, Callable[[EventBuilder, dict[str, Any]], None]] = {
+FIELDS: dict[str, ChangeMapper] = {
     "messages": _messages,
     TEMPLATE_STATUS: _template_status,
 }
 
 
-class WhatsAppProvider:
-    provider: ClassVar[str] = "whatsapp"
-    content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
-    content_encodings: ClassVar[frozenset[str]] = frozenset()
-    delivery_id_unique: ClassVar[bool] = True
-    kept_headers: ClassVar[frozenset[str]] = frozenset()
-    topics: ClassVar[frozenset[str]] = frozenset(FIELDS)
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[str], now_s: float) -> None:
-        verify_signature(request, secrets)
-
-    def delivery_id(self, request: WebhookRequest) -> str | None:
-        return None  # Meta sends none: the body's hash
-
-    def topic(self, request: WebhookRequest) -> str:
-        return first_field(request)
-
-    def handshake(self, request: WebhookRequest) -> Handshake | None:
-        return None  # the endpoint check is a GET: `challenge`
-
-    def challenge(self, query: Mapping[str, str], secrets: Mapping[str, Any]) -> Handshake | None:
-        """The GET verification request, against the connector's verify token."""
-        return connector_challenge(query, secrets, "whatsapp")
-
-    def normalize(self, ctx: IngestContext, topic: str, request: WebhookRequest) -> Sequence[Any]:
-        if topic not in FIELDS:
-            raise NormalizeError(f"whatsapp topic {topic!r} has no mapping")
-        payload = json_object(request.body, f"whatsapp {topic}")
-        if payload.get("object") != "whatsapp_business_account":
-            raise NormalizeError(f"whatsapp {topic}: not a whatsapp_business_account notification")
-
-        def emit(out: EventBuilder) -> None:
-            for entry in payload["entry"]:
-                for change in entry["changes"]:
-                    mapper = FIELDS.get(change["field"])
-                    if mapper is None:
-                        raise NormalizeError(f"field {change['field']!r} has no mapping")
-                    mapper(out, change["value"])
-
-        return run_mapper(ctx, self.provider, topic, emit)
-
-
-WEBHOOKS = WhatsAppProvider()
+WEBHOOKS = GraphWebhooks("whatsapp", "whatsapp_business_account", FIELDS)
