@@ -2,7 +2,7 @@
 (the `outbound` group and its dispatcher in one `bizosaas worker outbound`) against a plain aiohttp client posting
 the same signed bodies in the same run.
 
-    .venv/bin/python bench/outbound.py [--quick] [--events N]
+    .venv/bin/python bench/outbound.py [--quick] [--events N] [--workers 1]
 
 Starts its own Redis, Postgres+pgvector and OpenBao (bizosaas.servers, in a temp folder) and a receiver process
 (100 ports in one aiohttp process: 99 answer 204 at once and note when each body arrived; one accepts connections and
@@ -141,6 +141,16 @@ async def group_ready(redis: Redis, timeout_s: float = 120.0) -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("bizosaas worker outbound did not start")
             await asyncio.sleep(0.1)
+
+
+async def workers_running(base: Path, n: int, timeout_s: float = 120.0) -> None:
+    """Until every worker has logged that it runs its groups (the last one may start after the group exists)."""
+    deadline = time.monotonic() + timeout_s
+    logs = [base / f"worker{i}.log" for i in range(n)]
+    while not all(["running groups" in await asyncio.to_thread(log.read_text) for log in logs]):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the workers did not start: see {base}")
+        await asyncio.sleep(0.1)
 
 
 async def receivers_ready(ready: Path, proc: subprocess.Popen, log: Path) -> dict:
@@ -292,8 +302,10 @@ async def run(args: argparse.Namespace) -> dict:
                 "BIZOSAAS_OUTBOUND_ENDPOINT_CONCURRENCY": str(CONCURRENCY),
                 "BIZOSAAS_OUTBOUND_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
             }
-            procs.append(spawn(base, "worker", [sys.executable, "-m", "bizosaas", "worker", "outbound"], env))
+            for i in range(args.workers):  # each runs the group and a dispatcher (claims are leased: no try twice)
+                procs.append(spawn(base, f"worker{i}", [sys.executable, "-m", "bizosaas", "worker", "outbound"], env))
             await group_ready(redis)
+            await workers_running(base, args.workers)
             publisher = Publisher(redis)
             await publisher.publish(events(1))  # warm-up, untimed: imports, connections, the secrets' first read
             await until_received(http, stats, RECEIVERS - 1)
@@ -325,6 +337,7 @@ async def run(args: argparse.Namespace) -> dict:
         "events": n,
         "receivers": RECEIVERS,
         "quick": args.quick,
+        "workers": args.workers,
         "cores": os.cpu_count(),
         "events_per_s": round(deliveries / platform_s),
         "raw_events_per_s": round(deliveries / raw_s),
@@ -343,6 +356,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="200 events (19,800 deliveries) instead of 2,000")
     parser.add_argument("--events", type=int, help="events to publish")
+    parser.add_argument("--workers", type=int, default=1, help="`bizosaas worker outbound` processes (default 1)")
     result = asyncio.run(run(parser.parse_args()))
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
