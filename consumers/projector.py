@@ -7,11 +7,10 @@ replayed. An older state never overwrites a newer one: (provider time, stream po
 (events/ordering.py); a delete is a tombstone under the same rule. Rebuilding from `event_log` applies the same rule,
 so it ends in the same rows.
 
-The projector also keeps the history of sync runs (`sync_runs`, one row per run) from the connector.sync.started,
-completed and failed events, in the same statement's transaction: a run's row only moves forward (a started event
-seen again, or after its outcome, changes nothing; an outcome sets the counts or the error and the finish time),
-and each connector's set-up outcome (`connector_setups`, consumers/setups.py) from the connector.connect.* events.
-and the agent runs (`agent_runs`, consumers/agent_runs.py) from the agent.run.* events under the same rule.
+The projector also keeps, in the same statement's transaction, the history of sync runs (`sync_runs`,
+consumers/sync_runs.py) from the connector.sync.* events, each connector's set-up outcome (`connector_setups`,
+consumers/setups.py) from the connector.connect.* events, and the agent runs (`agent_runs`, consumers/agent_runs.py)
+from the agent.run.* events.
 """
 
 from __future__ import annotations
@@ -27,11 +26,12 @@ from consumers.agent_runs import project_agent_runs
 from consumers.entry import Entry
 from consumers.group import Batch, Group
 from consumers.setups import project_setups
+from consumers.sync_runs import project_sync_runs
 from db.pool import set_tenant
 from events.ids import opaque_id
 from events.ordering import entity_key, newest_per_entity
 from events.streams import all_event_streams
-from events.types import EntityDeleted, EntityUpserted, Event, SyncCompleted, SyncFailed, SyncStarted
+from events.types import EntityDeleted, EntityUpserted, Event
 
 GROUP = "projector"
 
@@ -227,41 +227,6 @@ async def project(conn: asyncpg.Connection, entries: Sequence[Entry]) -> None:
     log_columns = list(map(list, zip(*map(event_log_row, entries))))
     record_columns = list(map(list, zip(*states))) if states else [[] for _ in range(len(RECORD_COLUMNS) + 1)]
     await conn.execute(PROJECT_SQL, *log_columns, *record_columns)
-
-
-# a run's row: started inserts it (never moving an outcome back), completed/failed set the outcome
-SYNC_STARTED_SQL = """
-INSERT INTO sync_runs (tenant_id, run_id, connector_id, resource, full_run, status, started_at)
-VALUES (current_setting('app.tenant_id'), $1, $2, $3, $4, 'running', $5)
-ON CONFLICT (tenant_id, run_id) DO UPDATE SET started_at = coalesce(sync_runs.started_at, excluded.started_at)
-"""
-SYNC_FINISHED_SQL = """
-INSERT INTO sync_runs AS s (tenant_id, run_id, connector_id, resource, full_run, status, finished_at, records,
-                            added, updated, deleted, error, retryable)
-VALUES (current_setting('app.tenant_id'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (tenant_id, run_id) DO UPDATE SET full_run = excluded.full_run, status = excluded.status,
-  finished_at = excluded.finished_at, records = excluded.records, added = excluded.added,
-  updated = excluded.updated, deleted = excluded.deleted, error = excluded.error, retryable = excluded.retryable
-WHERE s.status = 'running'
-"""
-
-
-async def project_sync_runs(conn: asyncpg.Connection, events: Iterable[Event]) -> None:
-    """The sync lifecycle events among these, in stream order, onto `sync_runs` (events without a run id, from
-    before runs carried one, are skipped)."""
-    for e in events:
-        if isinstance(e, SyncStarted) and e.run_id:
-            await conn.execute(SYNC_STARTED_SQL, e.run_id, e.source, e.resource, e.full, e.occurred_at)
-        elif isinstance(e, SyncCompleted) and e.run_id:
-            counts = (e.records, e.added, e.updated, e.deleted, None, None)
-            await conn.execute(
-                SYNC_FINISHED_SQL, e.run_id, e.source, e.resource, e.full, "completed", e.occurred_at, *counts
-            )
-        elif isinstance(e, SyncFailed) and e.run_id:
-            outcome = (0, 0, 0, 0, e.error, e.retryable)
-            await conn.execute(
-                SYNC_FINISHED_SQL, e.run_id, e.source, e.resource, e.full, "failed", e.occurred_at, *outcome
-            )
 
 
 # the batch as one call (migration 0039): the same statement as PROJECT_SQL per tenant, the tenant set before each

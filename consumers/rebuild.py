@@ -15,8 +15,9 @@ from itertools import groupby
 import asyncpg
 
 from consumers.agent_runs import RUN_EVENT_TYPES, project_agent_runs
-from consumers.projector import latest_rows, project_sync_runs, upsert_records
+from consumers.projector import latest_rows, upsert_records
 from consumers.setups import project_setups
+from consumers.sync_runs import project_sync_runs
 from events.codec import EventDecodeError, decode_event
 
 LOG_SQL = "SELECT body, stream_ms, stream_seq FROM event_log ORDER BY tenant_id, stream_ms, stream_seq"
