@@ -19,7 +19,7 @@ from agents.temporal.worker import build_worker as build_agents_worker
 from bizosaas.settings import Settings, refuse_unsafe
 from connectors.credentials import VaultSecrets
 from connectors.oauth import TokenSource
-from connectors.sync import SyncDeps
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.client import apply_usage_schedule
 from connectors.temporal.shared import TASK_QUEUE
 from connectors.temporal.worker import build_worker

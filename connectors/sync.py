@@ -26,7 +26,8 @@ chains them for a caller without Temporal.
   its round trip, the connector's row and its Vault secrets are paid once per step, not per page. The connector
   must still be active before each page publishes (a disconnect stops a step at its next page).
 - One page (read, map, keys, counts) is connectors/sync_pages.py; the run's rows in Postgres (position, seen ids,
-  the unseen records) connectors/sync_checkpoints.py; the lifecycle events connectors/sync_events.py.
+  the unseen records) connectors/sync_checkpoints.py; the lifecycle events connectors/sync_events.py; what a step
+  needs (`SyncDeps`) and the connector's API call, which actions and webhook set-up share, connectors/sync_deps.py.
 - Runs publish connector.sync.started/completed/failed with the run's id, full or incremental, and counts: objects
   listed, and of the resource's kind those added (no record held before) and updated (held at an older state),
   judged against the `records` projection when each page is read (it lags the stream a little).
@@ -35,51 +36,31 @@ chains them for a caller without Temporal.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
-
 from connectors import sync_checkpoints as checkpoints
-from connectors.access_tokens import bound_token
 from connectors.base import ApiCall, NormalizeError, PageCursorGone, ProviderBusy
-from connectors.credentials import SecretStore
 from connectors.facts import Resource
 from connectors.normalize import utc_time
-from connectors.oauth import TokenSource
-from connectors.registry import get_api, get_facts
+from connectors.registry import get_facts
+from connectors.sync_deps import ConnectorGone, SyncDeps, active_connector, api_call, connector_row
 from connectors.sync_events import deleted_events, lifecycle_event
 from connectors.sync_pages import Target, advanced, count_changes, gmt, last_page, page_events, read_page, sync_key
 from db.pool import tenant_transaction
 from events.errors import PermanentError, TransientError, is_transient
 from events.types import Event, SyncCompleted, SyncFailed, SyncStarted
-from producers.publisher import Publisher
 
 log = logging.getLogger("bizosaas.connectors.sync")
 
 OVERLAP = timedelta(seconds=1)
 
 
-class ConnectorGone(PermanentError):
-    """The connector does not exist (deleted) or is not active: nothing to sync."""
-
-
 class RunMovedOn(TransientError):
     """The run's position changed under this step (another worker on the same run): read it again."""
-
-
-@dataclass(frozen=True)
-class SyncDeps:
-    pool: asyncpg.Pool  # the service role's: row-level security applies
-    publisher: Publisher
-    secrets: SecretStore
-    allow_private: bool = False  # development and tests: a store on a private address
-    tokens: TokenSource | None = None  # OAuth2 connectors' access tokens (refreshed under a lock); None: as stored
-    step_s: float = 0.0  # how long a step reads pages (the temporal-worker: settings' sync_step_s); 0: one page
 
 
 @dataclass(frozen=True)
@@ -96,33 +77,6 @@ class Finished:
     records: int
     deleted: int
     cursor: str | None
-
-
-async def connector_row(pool: asyncpg.Pool, tenant_id: str, connector_id: str) -> asyncpg.Record:
-    async with tenant_transaction(pool, tenant_id) as conn:
-        return await _active_connector(conn, connector_id)
-
-
-async def _active_connector(conn: asyncpg.Connection, connector_id: str) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT provider, config, status FROM connectors WHERE id = $1", connector_id)
-    if row is None:
-        raise ConnectorGone(f"connector {connector_id} does not exist")
-    if row["status"] != "active":  # the status in the message: a run a disconnect stopped says so
-        raise ConnectorGone(f"connector {connector_id} is {row['status']}, not active")
-    return row
-
-
-async def api_call(deps: SyncDeps, tenant_id: str, connector_id: str) -> tuple[Any, ApiCall]:
-    """The provider's api module and one call's inputs: config from Postgres, secrets from Vault (here only)."""
-    row = await connector_row(deps.pool, tenant_id, connector_id)
-    api = get_api(row["provider"])
-    if api is None:
-        raise PermanentError(f"{row['provider']} has no API to sync from (webhooks only)")
-    config = row["config"] if isinstance(row["config"], dict) else json.loads(row["config"])
-    secrets = await deps.secrets.read(tenant_id, connector_id) or {}
-    facts = get_facts(row["provider"])
-    tokens = bound_token(deps.tokens, tenant_id, connector_id) if deps.tokens and facts.auth.kind == "oauth2" else None
-    return api, ApiCall(facts, config, secrets, deps.allow_private, tokens)
 
 
 async def begin(deps: SyncDeps, target: Target, run_id: str, full: bool = False) -> str:
@@ -194,7 +148,7 @@ async def _page(
     # one transaction per page (its round trips are most of a page's cost beside the read): the connector is still
     # active, the changes are counted, the events published, and only then the position saved, at the commit
     async with tenant_transaction(deps.pool, target.tenant_id) as conn:
-        await _active_connector(conn, target.connector_id)  # a disconnect stops the step at its next page
+        await active_connector(conn, target.connector_id)  # a disconnect stops the step at its next page
         added, updated = await count_changes(conn, target, resource.kind, events)
         if events:
             await deps.publisher.publish(events, keys)

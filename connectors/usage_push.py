@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from connectors import sync
+from connectors import sync_deps
 from db.pool import tenant_transaction
 from events.errors import PermanentError
 
@@ -47,7 +47,7 @@ class Pushed:
     events: int  # usage events Lago recorded in this push
 
 
-async def billing_target(deps: sync.SyncDeps, connector_id: str) -> str:
+async def billing_target(deps: sync_deps.SyncDeps, connector_id: str) -> str:
     """The tenant of the billing connector (an active Lago connector), by its id alone."""
     if not connector_id:
         raise PermanentError("no billing connector: set BIZOSAAS_BILLING_CONNECTOR to the platform's Lago connector")
@@ -61,12 +61,12 @@ async def billing_target(deps: sync.SyncDeps, connector_id: str) -> str:
 
 
 async def push_usage(
-    deps: sync.SyncDeps, connector_id: str, today: date | None = None, progress: Callable[[], None] = lambda: None
+    deps: sync_deps.SyncDeps, connector_id: str, today: date | None = None, progress: Callable[[], None] = lambda: None
 ) -> Pushed:
     """Push every billed tenant's closed, unpushed days to Lago through the connector `connector_id`."""
     today = today or datetime.now(UTC).date()
     billing_tenant = await billing_target(deps, connector_id)
-    api, call = await sync.api_call(deps, billing_tenant, connector_id)
+    api, call = await sync_deps.api_call(deps, billing_tenant, connector_id)
     tenants = [r["tenant_id"] for r in await deps.pool.fetch("SELECT tenant_id FROM billed_tenants()")]
     sent = 0
     for tenant in tenants:

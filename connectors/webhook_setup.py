@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 
-from connectors import sync
+from connectors import sync_deps
 from connectors.base import ApiCall
 from connectors.credentials import CURRENT, SecretStore
 from connectors.registry import get_api, get_facts
@@ -47,15 +47,15 @@ def delivery_url(public_url: str, connector_id: str) -> str:
     return public_url.rstrip("/") + WEBHOOK_PATH.format(connector_id=connector_id)
 
 
-async def _by_setup(deps: sync.SyncDeps, tenant_id: str, connector_id: str) -> tuple[str, bool]:
+async def _by_setup(deps: sync_deps.SyncDeps, tenant_id: str, connector_id: str) -> tuple[str, bool]:
     async with tenant_transaction(deps.pool, tenant_id) as conn:
         row = await conn.fetchrow("SELECT provider, webhooks_by_setup FROM connectors WHERE id = $1", connector_id)
     if row is None:
-        raise sync.ConnectorGone(f"connector {connector_id} does not exist")
+        raise sync_deps.ConnectorGone(f"connector {connector_id} does not exist")
     return row["provider"], row["webhooks_by_setup"]
 
 
-async def register(deps: sync.SyncDeps, public_url: str, tenant_id: str, connector_id: str) -> Registered:
+async def register(deps: sync_deps.SyncDeps, public_url: str, tenant_id: str, connector_id: str) -> Registered:
     """Register the connector's webhooks at the provider (or find them registered), keep their ids, and keep the
     secret that signs them in Vault. Answers how many, or why none."""
     provider, by_setup = await _by_setup(deps, tenant_id, connector_id)
@@ -74,7 +74,7 @@ async def register(deps: sync.SyncDeps, public_url: str, tenant_id: str, connect
             "to; set it and connect again, or add the webhooks by hand",
         )
     url = delivery_url(public_url, connector_id)
-    _, call = await sync.api_call(deps, tenant_id, connector_id)
+    _, call = await sync_deps.api_call(deps, tenant_id, connector_id)
     secret = call.secrets.get(CURRENT) or ""
     if not secret:  # ours: in Vault before any webhook signs with it
         secret = "bzwh_" + random.token_urlsafe(32)
@@ -96,7 +96,7 @@ async def register(deps: sync.SyncDeps, public_url: str, tenant_id: str, connect
     return Registered(len(registration.webhooks))
 
 
-async def renew(deps: sync.SyncDeps, public_url: str, tenant_id: str, connector_id: str) -> Registered:
+async def renew(deps: sync_deps.SyncDeps, public_url: str, tenant_id: str, connector_id: str) -> Registered:
     """The schedule's tick: register again the webhooks that expire, where the set-up registered them."""
     provider, by_setup = await _by_setup(deps, tenant_id, connector_id)
     api = get_api(provider)
@@ -105,7 +105,7 @@ async def renew(deps: sync.SyncDeps, public_url: str, tenant_id: str, connector_
     return await register(deps, public_url, tenant_id, connector_id)
 
 
-async def _keep_secret(deps: sync.SyncDeps, tenant_id: str, connector_id: str, secret: str) -> None:
+async def _keep_secret(deps: sync_deps.SyncDeps, tenant_id: str, connector_id: str, secret: str) -> None:
     values = await deps.secrets.read(tenant_id, connector_id, fresh=True) or {}
     await deps.secrets.write(tenant_id, connector_id, {**values, CURRENT: secret})
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from connectors import sync
 from connectors.registry import get_facts
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.client import delete_schedule, disconnect_at_provider, stop_workflows, temporal_client
 from connectors.temporal.shared import DisconnectInput, DisconnectResult
 from db.erasure import erase_source_rows, record_erasure
@@ -91,7 +92,7 @@ async def close_open_runs(ctx: RunnerContext, tenant_id: str, connector_id: str,
             "SELECT resource, run_id FROM sync_checkpoints WHERE connector_id = $1 AND run_id IS NOT NULL",
             connector_id,
         )
-    deps = sync.SyncDeps(ctx.pool, Publisher(ctx.redis, ctx.partitions), secrets=None)  # type: ignore[arg-type]
+    deps = SyncDeps(ctx.pool, Publisher(ctx.redis, ctx.partitions), secrets=None)  # type: ignore[arg-type]
     for r in rows:
         target = sync.Target(tenant_id, connector_id, r["resource"])
         await sync.fail(deps, target, r["run_id"], "ConnectorDisconnected: the connector was disconnected", False)

@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from bizosaas.temporal_dev import start_temporal
 from connectors.credentials import VaultSecrets
-from connectors.sync import SyncDeps
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.worker import build_worker
 from producers.publisher import Publisher
 

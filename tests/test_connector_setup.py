@@ -21,7 +21,7 @@ from connectors.providers.shopify.webhook import TOPICS as SHOPIFY_TOPICS
 from connectors.providers.stripe import api as stripe_api
 from connectors.providers.stripe.webhook import TOPICS as STRIPE_TOPICS
 from connectors.providers.woocommerce.webhook import TOPICS
-from connectors.sync import SyncDeps
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.shared import connect_workflow_id
 from connectors.temporal.worker import build_worker
 from consumers.commands import RunnerContext, commands_group

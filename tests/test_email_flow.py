@@ -19,7 +19,7 @@ from test_email import DSN, mail, our_logs
 
 from connectors.credentials import VaultSecrets
 from connectors.providers.email import smtp
-from connectors.sync import SyncDeps
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.shared import action_workflow_id, connect_workflow_id, sync_workflow_id
 from connectors.temporal.worker import build_worker
 from events import codec

@@ -36,7 +36,7 @@ from connectors.base import ApiCall, ProviderBusy, ProviderRefused, SignatureErr
 from connectors.credentials import VaultSecrets
 from connectors.providers.trello import api as trello_api
 from connectors.registry import get_facts, get_provider
-from connectors.sync import SyncDeps
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.shared import connect_workflow_id, sync_workflow_id
 from connectors.temporal.worker import build_worker
 from events.types import ChangeNotified, TaskDeleted

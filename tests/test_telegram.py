@@ -22,7 +22,7 @@ from connectors.config import ConnectorsConfig
 from connectors.credentials import VaultSecrets
 from connectors.providers.telegram import api
 from connectors.registry import get_facts, get_provider
-from connectors.sync import SyncDeps
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.shared import action_workflow_id, connect_workflow_id
 from connectors.temporal.worker import build_worker
 from consumers.commands import RunnerContext, commands_group

@@ -17,7 +17,7 @@ from providers.lago_server import LagoAccount
 
 from connectors import usage_push
 from connectors.credentials import VaultSecrets
-from connectors.sync import SyncDeps
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.client import apply_usage_schedule
 from connectors.temporal.shared import (
     TASK_QUEUE,

@@ -24,7 +24,7 @@ from connectors import oauth
 from connectors.config import ConnectorsConfig
 from connectors.credentials import VaultSecrets
 from connectors.providers.zoho_crm.webhook import EVENTS
-from connectors.sync import SyncDeps
+from connectors.sync_deps import SyncDeps
 from connectors.temporal.client import start_connect
 from connectors.temporal.shared import SCHEDULED_SYNC_WORKFLOW, TASK_QUEUE, SyncAllInput
 from connectors.temporal.worker import build_worker

@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from connectors import sync, usage_push
+from connectors import sync, sync_deps, usage_push
 from connectors.base import ProviderBusy
 from connectors.temporal.client import start_sync
 from connectors.temporal.shared import (
@@ -82,7 +82,7 @@ async def heartbeating(details: Any = None) -> AsyncIterator[None]:
 
 
 class ConnectorActivities:
-    def __init__(self, deps: sync.SyncDeps, client: Client | None = None) -> None:
+    def __init__(self, deps: sync_deps.SyncDeps, client: Client | None = None) -> None:
         self.deps = deps
         self.client = client  # for connector.start_syncs (signal-with-start of the sync workflows)
 
@@ -130,7 +130,7 @@ class ConnectorActivities:
     @activity.defn(name="connector.test")
     @classified
     async def test_connection(self, input: ConnectorRef) -> None:
-        api, call = await sync.api_call(self.deps, input.tenant_id, input.connector_id)
+        api, call = await sync_deps.api_call(self.deps, input.tenant_id, input.connector_id)
         await api.test_connection(call)
 
     @activity.defn(name="connector.start_syncs")
@@ -148,7 +148,7 @@ class ConnectorActivities:
     async def _sync_all(self, input: SyncAllInput) -> list[str]:
         if self.client is None:
             raise ApplicationError("this worker has no Temporal client to start syncs with", non_retryable=True)
-        _, call = await sync.api_call(self.deps, input.tenant_id, input.connector_id)
+        _, call = await sync_deps.api_call(self.deps, input.tenant_id, input.connector_id)
         return [
             await start_sync(self.client, input.tenant_id, input.connector_id, resource.name, full=input.full)
             for resource in call.facts.resources
@@ -157,7 +157,7 @@ class ConnectorActivities:
     @activity.defn(name="connector.action")
     @classified
     async def action(self, input: ActionInput) -> dict:
-        api, call = await sync.api_call(self.deps, input.tenant_id, input.connector_id)
+        api, call = await sync_deps.api_call(self.deps, input.tenant_id, input.connector_id)
         declared = {a.name for a in call.facts.actions}
         if input.action not in declared or not hasattr(api, input.action):
             raise ApplicationError(

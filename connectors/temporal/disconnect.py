@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from temporalio import activity
 
-from connectors import oauth, sync, webhook_setup
+from connectors import oauth, sync_deps, webhook_setup
 from connectors.registry import get_facts
 from connectors.temporal.activities import classified
 from connectors.temporal.shared import DisconnectInput
@@ -25,7 +25,7 @@ from db.pool import tenant_transaction
 
 
 class DisconnectActivities:
-    def __init__(self, deps: sync.SyncDeps) -> None:
+    def __init__(self, deps: sync_deps.SyncDeps) -> None:
         self.deps = deps
 
     def all(self) -> list[Callable]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from connectors import sync, webhook_setup
+from connectors import sync_deps, webhook_setup
 from connectors.temporal.activities import classified
 from connectors.temporal.shared import ConnectorRef, SetupOutcome, WebhooksResult
 from db.pool import tenant_transaction
@@ -24,7 +24,7 @@ from events.types import ConnectFailed, ConnectorConnected, ConnectStarted, Even
 
 
 class SetupActivities:
-    def __init__(self, deps: sync.SyncDeps, public_url: str = "") -> None:
+    def __init__(self, deps: sync_deps.SyncDeps, public_url: str = "") -> None:
         self.deps = deps
         self.public_url = public_url  # BIZOSAAS_PUBLIC_URL: where providers deliver webhooks ("" : not registered)
 

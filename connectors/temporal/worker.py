@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from connectors import sync
+from connectors import sync_deps
 from connectors.temporal.activities import ConnectorActivities
 from connectors.temporal.disconnect import DisconnectActivities
 from connectors.temporal.setup import SetupActivities
@@ -30,7 +30,7 @@ WORKFLOWS = [
 
 
 def build_worker(
-    client: Client, deps: sync.SyncDeps, task_queue: str = TASK_QUEUE, public_url: str = "", **options
+    client: Client, deps: sync_deps.SyncDeps, task_queue: str = TASK_QUEUE, public_url: str = "", **options
 ) -> Worker:
     """`public_url` (BIZOSAAS_PUBLIC_URL) is where the set-up tells providers to deliver webhooks; empty: the set-up
     registers none and says so on the connector."""
