@@ -32,10 +32,20 @@ def agent_state(spec: AgentSpec, row: asyncpg.Record | dict | None) -> AgentStat
     return AgentState(row["enabled"], autonomy, autonomy == "act" and row["act_without_approval"], row["updated_at"])
 
 
+SETTINGS_COLUMNS = "enabled, autonomy, act_without_approval, updated_at"  # of agent_settings: what agent_state reads
+
+
 async def agent_states(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
     """The tenant's rows by agent id (in a tenant transaction: row-level security picks the tenant)."""
-    rows = await conn.fetch("SELECT agent_id, enabled, autonomy, act_without_approval, updated_at FROM agent_settings")
+    rows = await conn.fetch(f"SELECT agent_id, {SETTINGS_COLUMNS} FROM agent_settings")
     return {row["agent_id"]: row for row in rows}
+
+
+async def load_agent_state(conn: asyncpg.Connection, spec: AgentSpec) -> AgentState:
+    """One agent's state in effect for the tenant (in a tenant transaction): the run workflow's policy and the
+    gateway's view of the agent read it alike."""
+    row = await conn.fetchrow(f"SELECT {SETTINGS_COLUMNS} FROM agent_settings WHERE agent_id = $1", spec.id)
+    return agent_state(spec, row)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from aiohttp import web
 
 from db.pool import tenant_transaction
 from events import codec
 from events.commands import Command
 from events.ids import new_id
-from gateway.routing import Timestamp
+from gateway.routing import Timestamp, json_response
+from gateway.state import principal, tenant_of
 from producers.publisher import Publisher
 
 
@@ -47,6 +49,16 @@ def new_command_fields(tenant_id: str, issued_by: str) -> dict:
         "issued_at": Timestamp.now(UTC),
         "issued_by": issued_by,
     }
+
+
+def caller_command_fields(request: web.Request) -> dict:
+    """`new_command_fields` of a command the caller issues: their tenant, in their name."""
+    return new_command_fields(tenant_of(request), principal(request).subject)
+
+
+def accepted(view: CommandView) -> web.Response:
+    """How a route that issued a command answers: 202, and where to read the command's status."""
+    return json_response(view, status=202, headers={"Location": f"/v1/commands/{view.id}"})
 
 
 async def record_command(conn: asyncpg.Connection, command: Command) -> None:

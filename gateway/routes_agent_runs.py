@@ -15,7 +15,7 @@ from db.audit import record_audit
 from db.pool import tenant_transaction
 from events.commands import DecideAgentRun
 from gateway.commands import COLUMNS as COMMAND_COLUMNS
-from gateway.commands import CommandView, command_view, new_command_fields, record_command, send_command
+from gateway.commands import CommandView, accepted, caller_command_fields, command_view, record_command, send_command
 from gateway.memberships import actor_of
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
@@ -188,8 +188,7 @@ async def get_trace(request: web.Request) -> web.Response:
 async def _decide(request: web.Request, approved: bool) -> web.Response:
     """A decide command, only for a run that awaits approval; 202 with the command."""
     body = await read_json(request, Decision)
-    command = await decide_run(request, request.match_info["run_id"], approved, body.reason)
-    return json_response(command, status=202, headers={"Location": f"/v1/commands/{command.id}"})
+    return accepted(await decide_run(request, request.match_info["run_id"], approved, body.reason))
 
 
 async def decide_run(request: web.Request, run_id: str, approved: bool, reason: str) -> CommandView:
@@ -200,7 +199,7 @@ async def decide_run(request: web.Request, run_id: str, approved: bool, reason: 
         run_id=run_id,
         approved=approved,
         reason=reason,
-        **new_command_fields(tenant_of(request), principal(request).subject),
+        **caller_command_fields(request),
     )
     pool = request.app[POOL]
     async with tenant_transaction(pool, command.tenant_id) as conn:

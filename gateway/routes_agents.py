@@ -12,11 +12,13 @@ from msgspec import UNSET, Meta, UnsetType
 
 from agents.catalog import CATEGORIES, AgentSpec, Reads, Trigger, catalog, full_output_schema
 from agents.tenant_settings import (
+    SETTINGS_COLUMNS,
     AgentState,
     Autonomy,
     TenantLimits,
     agent_state,
     agent_states,
+    load_agent_state,
     load_tenant_limits,
 )
 from db.pool import tenant_transaction
@@ -159,8 +161,8 @@ async def agent_page(request: web.Request, query: AgentQuery) -> AgentList:
 async def get_agent(request: web.Request) -> web.Response:
     spec = _spec(request.match_info["agent"])
     async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        row = (await agent_states(conn)).get(spec.id)
-    return json_response(agent_view(spec, agent_state(spec, row)))
+        state = await load_agent_state(conn, spec)
+    return json_response(agent_view(spec, state))
 
 
 @routes.route(
@@ -185,8 +187,7 @@ async def update_agent(request: web.Request, agent: str, body: AgentPatch) -> Ag
     tenant = tenant_of(request)
     async with tenant_transaction(request.app[POOL], tenant) as conn:
         row = await conn.fetchrow(
-            "SELECT enabled, autonomy, act_without_approval, updated_at FROM agent_settings "
-            "WHERE agent_id = $1 FOR UPDATE",
+            f"SELECT {SETTINGS_COLUMNS} FROM agent_settings WHERE agent_id = $1 FOR UPDATE",
             spec.id,
         )
         current = agent_state(spec, row)
@@ -201,7 +202,7 @@ async def update_agent(request: web.Request, agent: str, body: AgentPatch) -> Ag
             "INSERT INTO agent_settings (tenant_id, agent_id, enabled, autonomy, act_without_approval) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, agent_id) DO UPDATE SET enabled = EXCLUDED.enabled, "
             "autonomy = EXCLUDED.autonomy, act_without_approval = EXCLUDED.act_without_approval, updated_at = now() "
-            "RETURNING enabled, autonomy, act_without_approval, updated_at",
+            f"RETURNING {SETTINGS_COLUMNS}",
             tenant,
             spec.id,
             current.enabled if body.enabled is UNSET else body.enabled,

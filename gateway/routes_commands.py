@@ -13,11 +13,19 @@ from msgspec import Meta
 from connectors.registry import get_facts
 from db.pool import tenant_transaction
 from events.commands import RunAgent, RunConnectorAction, ScheduleSyncs, StartSync
-from gateway.commands import COLUMNS, CommandView, command_view, new_command_fields, record_command, send_command
+from gateway.commands import (
+    COLUMNS,
+    CommandView,
+    accepted,
+    caller_command_fields,
+    command_view,
+    record_command,
+    send_command,
+)
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, json_response, read_json, read_query
-from gateway.state import POOL, PUBLISHER, principal, tenant_of
+from gateway.state import POOL, PUBLISHER, tenant_of
 
 routes = Routes("commands")
 
@@ -68,17 +76,12 @@ async def issue_command(request: web.Request, command) -> CommandView:
     return command_view(row)
 
 
-async def _issue(request: web.Request, command) -> web.Response:
-    view = await issue_command(request, command)
-    return json_response(view, status=202, headers={"Location": f"/v1/commands/{command.id}"})
-
-
 async def start_sync(request: web.Request, connector_id: str, body: SyncRequest) -> CommandView:
     command = StartSync(
         connector_id=connector_id,
         resources=body.resources,
         full=body.full,
-        **new_command_fields(tenant_of(request), principal(request).subject),
+        **caller_command_fields(request),
     )
     return await issue_command(request, command)
 
@@ -94,8 +97,7 @@ async def start_sync(request: web.Request, connector_id: str, body: SyncRequest)
 )
 async def post_sync(request: web.Request) -> web.Response:
     body = await read_json(request, SyncRequest)
-    view = await start_sync(request, request.match_info["connector_id"], body)
-    return json_response(view, status=202, headers={"Location": f"/v1/commands/{view.id}"})
+    return accepted(await start_sync(request, request.match_info["connector_id"], body))
 
 
 @routes.route(
@@ -110,7 +112,7 @@ async def post_sync(request: web.Request) -> web.Response:
 )
 async def post_schedule(request: web.Request) -> web.Response:
     body = await read_json(request, ScheduleRequest)
-    return await _issue(request, schedule_command(request, request.match_info["connector_id"], body))
+    return accepted(await issue_command(request, schedule_command(request, request.match_info["connector_id"], body)))
 
 
 def schedule_command(request: web.Request, connector_id: str, body: ScheduleRequest) -> ScheduleSyncs:
@@ -121,7 +123,7 @@ def schedule_command(request: web.Request, connector_id: str, body: ScheduleRequ
         connector_id=connector_id,
         interval_s=body.interval_s,
         paused=body.paused,
-        **new_command_fields(tenant_of(request), principal(request).subject),
+        **caller_command_fields(request),
     )
 
 
@@ -172,9 +174,9 @@ async def post_action(request: web.Request) -> web.Response:
         connector_id=connector_id,
         action=action,
         input=values,
-        **new_command_fields(tenant_of(request), principal(request).subject),
+        **caller_command_fields(request),
     )
-    return await _issue(request, command)
+    return accepted(await issue_command(request, command))
 
 
 @routes.route(
@@ -192,9 +194,9 @@ async def post_agent_run(request: web.Request) -> web.Response:
         agent=request.match_info["agent"],
         prompt=body.prompt,
         inputs=body.inputs,
-        **new_command_fields(tenant_of(request), principal(request).subject),
+        **caller_command_fields(request),
     )
-    return await _issue(request, command)
+    return accepted(await issue_command(request, command))
 
 
 @routes.route(

@@ -31,7 +31,7 @@ from agents.temporal.shared import (
     PublishInput,
     RunRef,
 )
-from agents.tenant_settings import agent_state, load_tenant_limits
+from agents.tenant_settings import load_agent_state, load_tenant_limits
 from db.pool import tenant_transaction
 from events.ids import new_id
 from events.types import (
@@ -73,11 +73,7 @@ class AgentActivities:
     async def load_policy(self, ref: RunRef) -> Policy:
         spec, config = catalog()[ref.agent], self.deps.config
         async with tenant_transaction(self.deps.pool, ref.tenant_id) as conn:
-            row = await conn.fetchrow(
-                "SELECT enabled, autonomy, act_without_approval, updated_at FROM agent_settings WHERE agent_id = $1",
-                ref.agent,
-            )
-        state = agent_state(spec, row)  # the rule the gateway shows the tenant
+            state = await load_agent_state(conn, spec)  # the rule the gateway shows the tenant
         return Policy(
             coalesce_s=config.agent_coalesce_s,
             approval_expiry_s=config.agent_approval_expiry_s,
