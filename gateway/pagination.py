@@ -1,4 +1,5 @@
-"""Keyset pagination cursors: opaque to clients, the position after the last item of a page."""
+"""Keyset pagination cursors: opaque to clients, the position after the last item of a page; and one page of a
+tenant's list read with them (`fetch_page`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from aiohttp import web
 
+from db.pool import tenant_transaction
 from gateway.problems import ProblemError
+from gateway.state import POOL, tenant_of
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -45,6 +49,18 @@ def page(rows: list[Any], limit: int, scope: str, sort_field: str = "created_at"
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_cursor(scope, last[sort_field], last["id"])
+
+
+async def fetch_page(
+    request: web.Request, query: Any, scope: str, sql: str, *filters: Any, sort_field: str = "created_at"
+) -> tuple[list[Any], str | None]:
+    """One page of the caller's tenant's list, newest first: `sql` takes the filters as $1.., then the position after
+    which the page starts (both null on the first page), then LIMIT (limit + 1). `query` is the route's query
+    (`cursor`, `limit`); answers the page's rows and the next page's cursor (None on the last page)."""
+    after = decode_cursor(query.cursor, scope)
+    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
+        rows = await conn.fetch(sql, *filters, *(after or (None, "")), query.limit + 1)
+    return page(rows, query.limit, scope, sort_field)
 
 
 def encode_key_cursor(scope: str, key: str) -> str:

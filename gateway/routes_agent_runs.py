@@ -17,7 +17,7 @@ from events.commands import DecideAgentRun
 from gateway.commands import COLUMNS as COMMAND_COLUMNS
 from gateway.commands import CommandView, accepted, caller_command_fields, command_view, record_command, send_command
 from gateway.memberships import actor_of
-from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, fetch_page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
 from gateway.state import POOL, PUBLISHER, principal, tenant_of
@@ -126,19 +126,18 @@ async def list_runs(request: web.Request) -> web.Response:
 
 
 async def run_page(request: web.Request, query: AgentRunQuery) -> AgentRunList:
-    after = decode_cursor(query.cursor, "agent-runs")
-    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        rows = await conn.fetch(
-            f"""SELECT {RUN_COLUMNS} FROM agent_runs
-                WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR status = $2)
-                  AND ($3::timestamptz IS NULL OR (coalesce(started_at, status_at), run_id) < ($3, $4::text))
-                ORDER BY coalesce(started_at, status_at) DESC, run_id DESC LIMIT $5""",
-            query.agent,
-            query.status,
-            *(after or (None, "")),
-            query.limit + 1,
-        )
-    items, cursor = page(rows, query.limit, "agent-runs", sort_field="at")
+    items, cursor = await fetch_page(
+        request,
+        query,
+        "agent-runs",
+        f"""SELECT {RUN_COLUMNS} FROM agent_runs
+            WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR status = $2)
+              AND ($3::timestamptz IS NULL OR (coalesce(started_at, status_at), run_id) < ($3, $4::text))
+            ORDER BY coalesce(started_at, status_at) DESC, run_id DESC LIMIT $5""",
+        query.agent,
+        query.status,
+        sort_field="at",
+    )
     return AgentRunList(items=[run_view(r) for r in items], next=cursor)
 
 

@@ -22,7 +22,7 @@ from gateway.commands import (
     record_command,
     send_command,
 )
-from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, fetch_page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, json_response, read_json, read_query
 from gateway.state import POOL, PUBLISHER, tenant_of
@@ -225,17 +225,16 @@ async def get_command(request: web.Request) -> web.Response:
 )
 async def list_commands(request: web.Request) -> web.Response:
     query = read_query(request, CommandQuery)
-    after = decode_cursor(query.cursor, "commands")
-    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        rows = await conn.fetch(
-            f"SELECT {COLUMNS} FROM commands WHERE ($1::text IS NULL OR status = $1) "
-            "AND ($2::text IS NULL OR connector_id = $2) "
-            "AND ($3::timestamptz IS NULL OR (issued_at, id) < ($3, $4::text)) "
-            "ORDER BY issued_at DESC, id DESC LIMIT $5",
-            query.status,
-            query.connector_id,
-            *(after or (None, "")),
-            query.limit + 1,
-        )
-    items, cursor = page(rows, query.limit, "commands", sort_field="issued_at")
+    items, cursor = await fetch_page(
+        request,
+        query,
+        "commands",
+        f"SELECT {COLUMNS} FROM commands WHERE ($1::text IS NULL OR status = $1) "
+        "AND ($2::text IS NULL OR connector_id = $2) "
+        "AND ($3::timestamptz IS NULL OR (issued_at, id) < ($3, $4::text)) "
+        "ORDER BY issued_at DESC, id DESC LIMIT $5",
+        query.status,
+        query.connector_id,
+        sort_field="issued_at",
+    )
     return json_response(CommandList(items=[command_view(r) for r in items], next=cursor))

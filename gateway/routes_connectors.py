@@ -17,7 +17,7 @@ from db.pool import tenant_transaction
 from events.commands import ConnectConnector, DisconnectConnector
 from gateway.commands import new_command_fields, record_command, send_command
 from gateway.connector_fields import check_fields
-from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, fetch_page
 from gateway.problems import ProblemError
 from gateway.routes_syncs import Health
 from gateway.routes_syncs import health as connector_health
@@ -166,17 +166,15 @@ async def list_connectors(request: web.Request) -> web.Response:
 
 
 async def connector_page(request: web.Request, query: ConnectorQuery) -> ConnectorList:
-    after = decode_cursor(query.cursor, "connectors")
-    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        rows = await conn.fetch(
-            f"SELECT {COLUMNS} FROM connectors WHERE ($1::text IS NULL OR provider = $1) "
-            "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::text)) "
-            "ORDER BY created_at DESC, id DESC LIMIT $4",
-            query.provider,
-            *(after or (None, "")),
-            query.limit + 1,
-        )
-    items, cursor = page(rows, query.limit, "connectors")
+    items, cursor = await fetch_page(
+        request,
+        query,
+        "connectors",
+        f"SELECT {COLUMNS} FROM connectors WHERE ($1::text IS NULL OR provider = $1) "
+        "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::text)) "
+        "ORDER BY created_at DESC, id DESC LIMIT $4",
+        query.provider,
+    )
     return ConnectorList(items=[_connector(request, r) for r in items], next=cursor)
 
 

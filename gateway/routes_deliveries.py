@@ -20,7 +20,7 @@ from connectors.ingest import context, run_normalizer, topic_label
 from connectors.registry import UnknownProvider, get_provider
 from db.pool import tenant_transaction
 from gateway import metrics, rejected
-from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, fetch_page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, ShortText, Timestamp, json_response, read_json, read_query
 from gateway.state import POOL, PUBLISHER, REDIS, tenant_of
@@ -119,20 +119,19 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def delivery_page(request: web.Request, query: DeliveryQuery) -> DeliveryList:
     if query.outcome == "rejected":
         return await _rejected(request, query)
-    after = decode_cursor(query.cursor, "deliveries")
-    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        rows = await conn.fetch(
-            f"SELECT {SUMMARY} FROM deliveries WHERE {FILTERS} "
-            "AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6::text)) "
-            "ORDER BY received_at DESC, id DESC LIMIT $7",
-            query.connector_id,
-            query.outcome,
-            query.since,
-            query.until,
-            *(after or (None, "")),
-            query.limit + 1,
-        )
-    items, cursor = page(rows, query.limit, "deliveries", sort_field="received_at")
+    items, cursor = await fetch_page(
+        request,
+        query,
+        "deliveries",
+        f"SELECT {SUMMARY} FROM deliveries WHERE {FILTERS} "
+        "AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6::text)) "
+        "ORDER BY received_at DESC, id DESC LIMIT $7",
+        query.connector_id,
+        query.outcome,
+        query.since,
+        query.until,
+        sort_field="received_at",
+    )
     return DeliveryList(items=[DeliverySummary(**r) for r in items], next=cursor)
 
 

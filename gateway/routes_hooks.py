@@ -17,7 +17,7 @@ from connectors.public_http import NotPublicAddress, check_public_url
 from connectors.signatures import new_standard_webhooks_secret
 from db.pool import tenant_transaction
 from events.outbound import pattern_problem
-from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, fetch_page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, Timestamp, json_response, read_json, read_query
 from gateway.state import CONFIG, HOOK_SECRETS, POOL, tenant_of
@@ -134,16 +134,14 @@ async def post_hook(request: web.Request) -> web.Response:
 )
 async def list_hooks(request: web.Request) -> web.Response:
     query = read_query(request, HookQuery)
-    after = decode_cursor(query.cursor, "hooks")
-    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        rows = await conn.fetch(
-            f"SELECT {COLUMNS} FROM hook_subscriptions "
-            "WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::text)) "
-            "ORDER BY created_at DESC, id DESC LIMIT $3",
-            *(after or (None, "")),
-            query.limit + 1,
-        )
-    items, cursor = page(rows, query.limit, "hooks")
+    items, cursor = await fetch_page(
+        request,
+        query,
+        "hooks",
+        f"SELECT {COLUMNS} FROM hook_subscriptions "
+        "WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::text)) "
+        "ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
     return json_response(HookList(items=[_hook(r) for r in items], next=cursor))
 
 

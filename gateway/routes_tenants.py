@@ -11,7 +11,7 @@ from msgspec import Meta
 from db.audit import record_audit
 from db.pool import tenant_transaction
 from gateway.memberships import actor_of
-from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, fetch_page
 from gateway.problems import ProblemError
 from gateway.routing import Cursor, Routes, Timestamp, json_response, read_json, read_query
 from gateway.state import INVALIDATOR, POOL, principal, tenant_of
@@ -110,15 +110,13 @@ async def list_keys(request: web.Request) -> web.Response:
 
 
 async def key_page(request: web.Request, query: ListQuery) -> ApiKeyList:
-    after = decode_cursor(query.cursor, "api-keys")
-    async with tenant_transaction(request.app[POOL], tenant_of(request)) as conn:
-        rows = await conn.fetch(
-            f"SELECT {KEY_COLUMNS} FROM api_keys WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) "
-            "ORDER BY created_at DESC, id DESC LIMIT $3",
-            *(after or (None, "")),
-            query.limit + 1,
-        )
-    items, cursor = page(rows, query.limit, "api-keys")
+    items, cursor = await fetch_page(
+        request,
+        query,
+        "api-keys",
+        f"SELECT {KEY_COLUMNS} FROM api_keys WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) "
+        "ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
     return ApiKeyList(items=[ApiKey(**r) for r in items], next=cursor)
 
 
