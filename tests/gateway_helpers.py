@@ -161,6 +161,15 @@ class Gateway:
         assert resp.status == 201, await resp.text()
         return (await resp.json())["api_key"]
 
+    async def create_connector(
+        self, key: str, provider: str, config: dict, secrets: dict, name: str | None = None
+    ) -> dict[str, Any]:
+        """POST /v1/connectors (named after the provider unless `name`): the connector made."""
+        body = {"provider": provider, "name": name or provider, "config": config, "secrets": secrets}
+        resp = await self.client.post("/v1/connectors", headers=self.bearer(key), json=body)
+        assert resp.status == 201, await resp.text()
+        return await resp.json()
+
 
 @pytest.fixture
 async def make_gateway(servers, migrated, vault, issuer, redis, admin):
@@ -181,6 +190,14 @@ async def make_gateway(servers, migrated, vault, issuer, redis, admin):
 @pytest.fixture
 async def gw(make_gateway) -> Gateway:
     return await make_gateway()
+
+
+async def connect_store(gw: Gateway, key: str, store: Any, webhook_secret: str, name: str = "shop") -> str:
+    """A connector to the local WooCommerce `store` (tests/providers/woocommerce_server.py): its id."""
+    config = {"store_url": store.url, "currency": "EUR"}
+    secrets = {"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret}
+    made = await gw.create_connector(key, "woocommerce", config, {**secrets, "webhook_secret": webhook_secret}, name)
+    return made["id"]
 
 
 async def finished_command(gw: Gateway, key: str, command_id: str) -> dict | None:

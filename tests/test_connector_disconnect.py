@@ -8,8 +8,8 @@ from __future__ import annotations
 import hvac
 import hvac.exceptions
 import pytest
-from factories import local_http_server, running, wait_for
-from gateway_helpers import Gateway
+from factories import running, served, wait_for
+from gateway_helpers import Gateway, connect_store
 from providers.woocommerce_server import WooCommerceStore
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
@@ -22,37 +22,17 @@ from events.streams import DEFAULT_PARTITIONS, all_event_streams
 from producers.erasure import _message
 
 TIMEOUT_S = 90.0
+WEBHOOK_SECRET = "whsec-disconnect"
 
 
 @pytest.fixture
 async def store():
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
 
 
 def groups(pool, redis, temporal):
     return [commands_group(RunnerContext(pool, redis, temporal)), projector_group(pool, DEFAULT_PARTITIONS)]
-
-
-async def connect(gw: Gateway, key: str, store: WooCommerceStore, name: str = "shop") -> str:
-    resp = await gw.post(
-        "/v1/connectors",
-        headers=gw.bearer(key),
-        json={
-            "provider": "woocommerce",
-            "name": name,
-            "config": {"store_url": store.url, "currency": "EUR"},
-            "secrets": {
-                "consumer_key": store.consumer_key,
-                "consumer_secret": store.consumer_secret,
-                "webhook_secret": "whsec-disconnect",
-            },
-        },
-    )
-    assert resp.status == 201, await resp.text()
-    return (await resp.json())["id"]
 
 
 async def orders(gw: Gateway, key: str, source: str) -> list[dict]:
@@ -103,7 +83,7 @@ async def test_disconnect_keeps_the_records_marked_and_stops_everything(
     store.seed(orders=5, products=2, customers=2)
     tenant, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal)):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
         imported = await wait_for(lambda: count_at_least(gw, key, connector_id, 5), timeout_s=TIMEOUT_S)
         await wait_for(lambda: completed_runs(gw, key, connector_id, 3), timeout_s=TIMEOUT_S)  # the connect's
         assert {r["source_status"] for r in imported} == {"active"}
@@ -170,8 +150,8 @@ async def test_disconnect_with_erase_removes_what_came_from_it_and_records_the_e
     store.seed(orders=4, customers=1)
     tenant, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal)):
-        erased_id = await connect(gw, key, store, "erased")
-        other_id = await connect(gw, key, store, "kept")
+        erased_id = await connect_store(gw, key, store, WEBHOOK_SECRET, "erased")
+        other_id = await connect_store(gw, key, store, WEBHOOK_SECRET, "kept")
         await wait_for(lambda: count_at_least(gw, key, erased_id, 4), timeout_s=TIMEOUT_S)
         await wait_for(lambda: count_at_least(gw, key, other_id, 4), timeout_s=TIMEOUT_S)
         assert await admin.fetchval("SELECT count(*) FROM event_log WHERE source = $1", erased_id) >= 4
@@ -216,7 +196,7 @@ async def test_a_set_up_stopped_by_the_disconnect_ends_disconnected_not_connecti
         return setup if setup and setup["status"] == status else None
 
     async with running(redis, groups(pool, redis, temporal)):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
         await wait_for(lambda: setup_is(connector_id, "connecting"), timeout_s=TIMEOUT_S)
         assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
         setup = await wait_for(lambda: setup_is(connector_id, "disconnected"), timeout_s=TIMEOUT_S)

@@ -6,7 +6,7 @@ the store; a set-up that fails shows why on the connector, without retrying a pe
 from __future__ import annotations
 
 import pytest
-from factories import local_http_server, running, wait_for
+from factories import local_http_server, running, served, wait_for
 from gateway_helpers import Gateway
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
@@ -36,9 +36,7 @@ TIMEOUT_S = 90.0
 
 @pytest.fixture
 async def store():
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
 
 
@@ -53,9 +51,7 @@ async def stripe(monkeypatch):
 
 @pytest.fixture
 async def shop():
-    made = ShopifyShop()
-    async with local_http_server(made.app()) as url:
-        made.url = url
+    async with served(ShopifyShop()) as made:
         yield made
 
 
