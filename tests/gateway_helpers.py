@@ -192,12 +192,32 @@ async def gw(make_gateway) -> Gateway:
     return await make_gateway()
 
 
-async def connect_store(gw: Gateway, key: str, store: Any, webhook_secret: str, name: str = "shop") -> str:
-    """A connector to the local WooCommerce `store` (tests/providers/woocommerce_server.py): its id."""
+async def connect_store(
+    gw: Gateway, key: str, store: Any, webhook_secret: str | None = None, name: str = "shop"
+) -> str:
+    """A connector to the local WooCommerce `store` (tests/providers/woocommerce_server.py): its id. Without a
+    `webhook_secret` its set-up registers the webhooks."""
     config = {"store_url": store.url, "currency": "EUR"}
     secrets = {"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret}
-    made = await gw.create_connector(key, "woocommerce", config, {**secrets, "webhook_secret": webhook_secret}, name)
-    return made["id"]
+    if webhook_secret is not None:
+        secrets["webhook_secret"] = webhook_secret
+    return (await gw.create_connector(key, "woocommerce", config, secrets, name))["id"]
+
+
+async def setup_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
+    """The connector's answer once its set-up connected or failed (for wait_for), else None."""
+    body = await (await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).json()
+    setup = body["health"]["setup"]
+    return body if setup and setup["status"] in ("connected", "failed") else None
+
+
+async def disconnect_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
+    """The connector's disconnect command once it ended (for wait_for), else None."""
+    resp = await gw.get("/v1/commands", params={"connector_id": connector_id}, headers=gw.bearer(key))
+    for c in (await resp.json())["items"]:
+        if c["type"] == "connector.disconnect.v1" and c["status"] in ("completed", "failed", "rejected"):
+            return c
+    return None
 
 
 async def finished_command(gw: Gateway, key: str, command_id: str) -> dict | None:

@@ -26,13 +26,6 @@ def groups(pool, redis, temporal) -> list:
     ]
 
 
-async def setup_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
-    """The connector's answer once its set-up connected or failed."""
-    body = await (await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).json()
-    setup = body["health"]["setup"]
-    return body if setup and setup["status"] in ("connected", "failed") else None
-
-
 async def records(gw: Gateway, key: str, kind: str, deleted: bool = False) -> dict[str, dict]:
     """external id -> record, of one kind."""
     params = {"limit": "200", **({"include_deleted": "true"} if deleted else {})}
@@ -61,11 +54,3 @@ async def command(gw: Gateway, key: str, command_id: str) -> dict:
 async def done(gw: Gateway, key: str, command_id: str) -> str | None:
     status = (await command(gw, key, command_id))["status"]
     return status if status in ("completed", "failed", "rejected") else None
-
-
-async def disconnect_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
-    resp = await gw.get("/v1/commands", params={"connector_id": connector_id}, headers=gw.bearer(key))
-    for c in (await resp.json())["items"]:
-        if c["type"] == "connector.disconnect.v1" and c["status"] in ("completed", "failed", "rejected"):
-            return c
-    return None

@@ -87,3 +87,10 @@ async def record_count(admin, tenant: str, kind: str, source: str | None = None)
 
 async def deleted_ids(admin, tenant: str, kind: str, source: str | None = None) -> list[str]:
     return [k for k, deleted in (await deleted_by_id(admin, tenant, kind, source)).items() if deleted]
+
+
+async def run_and_publish(redis, deps: sync.SyncDeps, target: sync.Target, run_id: str, full: bool = False):
+    """One sync run: its result, and the events it published (its own started and completed among them)."""
+    before = len(await published(redis, target.tenant_id))
+    finished = await sync.run(deps, target, run_id, full=full)
+    return finished, (await published(redis, target.tenant_id))[before:]

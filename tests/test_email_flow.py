@@ -11,8 +11,8 @@ import logging
 
 import pytest
 from factories import running, wait_for
-from gateway_helpers import Gateway
-from pm_helpers import TIMEOUT_S, at_least, command, done, groups, issue, records, setup_done
+from gateway_helpers import Gateway, setup_done
+from pm_helpers import TIMEOUT_S, at_least, command, done, groups, issue, records
 from temporal_history import history_text
 from temporalio.client import Client
 from test_email import DSN, mail, our_logs

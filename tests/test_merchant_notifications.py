@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 
 import pytest
 from factories import running, wait_for
+from gateway_helpers import setup_done
 from google_support import api_call, records, served
 from providers.google_merchant_server import GoogleMerchant
 from sync_support import published
 from test_zoho_notifications import (  # noqa: F401 - deps, secrets, worker: fixtures this module's test uses
     TIMEOUT_S,
     connect_by_setup,
-    connector_answer,
     deps,
     groups,
     secrets,
@@ -49,13 +49,7 @@ async def test_subscription_hint_resync_refusal_and_disconnect(gw, merchant, red
     async with running(redis, groups(pool, redis, temporal, secrets)):
         # the set-up: initial syncs, then one PRODUCT_STATUS_CHANGE subscription calling back our URL + the token
         await start_connect(temporal, tenant, connector)
-
-        async def set_up():
-            answer = await connector_answer(gw, key, connector)
-            setup = answer["health"]["setup"]
-            return answer if setup and setup["status"] in ("connected", "failed") else None
-
-        answer = await wait_for(set_up, timeout_s=TIMEOUT_S)
+        answer = await wait_for(lambda: setup_done(gw, key, connector), timeout_s=TIMEOUT_S)
         assert answer["health"]["setup"]["status"] == "connected", answer
         assert answer["health"]["webhooks_registered"] == 1
         (subscription,) = merchant.subscriptions.values()

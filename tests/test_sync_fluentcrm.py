@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from factories import running, served, wait_for
 from providers.fluentcrm_server import FluentCrmSite
-from sync_support import deleted_ids, published, record_count, sync_deps
+from sync_support import deleted_ids, published, record_count, run_and_publish, sync_deps
 
 from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
@@ -105,19 +105,18 @@ async def test_a_sync_lists_every_contact_publishes_only_changes_and_reconciles_
         assert by_id[str(some)].data == mapping.contact(site.subscribers[some])
         await wait_for(lambda: record_count(admin, TENANT, "contact"), 230)
 
-        before = len(await published(redis, TENANT))
-        assert (await sync.run(deps, target(), "run-2")).records == 230
-        assert len(await published(redis, TENANT)) == before + 2  # started, completed: nothing changed
+        finished, run_events = await run_and_publish(redis, deps, target(), "run-2")
+        assert finished.records == 230
+        assert len(run_events) == 2  # started, completed: nothing changed
 
         # a tag attached (updated_at untouched) publishes that contact again; a deleted one becomes a tombstone
         untagged = site.ids()[1]
         await api.add_tag(call_for(site), str(untagged), "vip")
         gone = site.ids()[100]
         site.delete(gone)
-        before = len(await published(redis, TENANT))
-        third = await sync.run(deps, target(), "run-3")
+        third, run_events = await run_and_publish(redis, deps, target(), "run-3")
         assert (third.records, third.deleted) == (229, 1)
-        fresh = [e for e in (await published(redis, TENANT))[before:] if e.type == "crm.contact.upserted.v1"]
+        fresh = [e for e in run_events if e.type == "crm.contact.upserted.v1"]
         assert [e.subject.external_id for e in fresh] == [str(untagged)] and fresh[0].data.tags == ["VIP"]
         await wait_for(lambda: deleted_ids(admin, TENANT, "contact"), [str(gone)])
 
@@ -183,9 +182,9 @@ async def test_tags_lists_and_campaigns_sync_change_and_reconcile(deps, site, re
         site.change(3, "tags", title="VIP customers")
         gone = site.ids("campaigns")[0]
         site.delete(gone, "campaigns")
-        before = len(await published(redis, TENANT))
-        assert (await sync.run(deps, sync.Target(TENANT, CONNECTOR, "tags"), "tags-2")).records == 5
-        fresh = [e for e in (await published(redis, TENANT))[before:] if e.type == "crm.tag.upserted.v1"]
+        finished, run_events = await run_and_publish(redis, deps, sync.Target(TENANT, CONNECTOR, "tags"), "tags-2")
+        assert finished.records == 5
+        fresh = [e for e in run_events if e.type == "crm.tag.upserted.v1"]
         assert [(e.subject.external_id, e.data.name) for e in fresh] == [("3", "VIP customers")]
         finished = await sync.run(deps, sync.Target(TENANT, CONNECTOR, "campaigns"), "campaigns-2")
         assert finished.deleted == 1

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 from factories import running, served, wait_for
-from gateway_helpers import Gateway
-from pm_helpers import TIMEOUT_S, at_least, command, done, groups, issue, records, setup_done
+from gateway_helpers import Gateway, setup_done
+from pm_helpers import TIMEOUT_S, at_least, command, done, groups, issue, records
 from providers.plane_server import MEMBERS, STATES, PlaneWorkspace
 from temporal_history import history_text
 from webhook_support import ctx, fixture, request

@@ -11,7 +11,7 @@ import pytest
 from factories import running, served, wait_for
 from providers.lago_server import LagoAccount
 from providers.shopify_server import T0, ShopifyShop
-from sync_support import add_connector, deleted_ids, published, record_count
+from sync_support import add_connector, deleted_ids, published, record_count, run_and_publish
 
 from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
@@ -204,11 +204,10 @@ async def test_shopify_syncs_full_then_incremental_and_reconciles_deletions(deps
         await wait_for(lambda: record_count(admin, TENANT, "order", SHOP_CONNECTOR), 120)
         # incremental: only what changed after the checkpoint (less a second) is listed
         shop.change("orders", some, when=T0 + timedelta(days=1), tags="changed")
-        before = len(await published(redis, TENANT))
-        second = await sync.run(deps, orders, "run-2")
+        second, run_events = await run_and_publish(redis, deps, orders, "run-2")
         assert second.records == 2  # the re-read last second, and the change
         assert shop.log[-1][2]["updated_at_min"].endswith("Z")
-        fresh = [e for e in (await published(redis, TENANT))[before:] if e.type == "commerce.order.upserted.v2"]
+        fresh = [e for e in run_events if e.type == "commerce.order.upserted.v2"]
         assert [e.subject.external_id for e in fresh] == [str(some)]  # the re-read one publishes nothing new
         # a full run reconciles: a deleted order becomes a tombstone
         gone = shop.ids("orders")[50]
@@ -227,16 +226,15 @@ async def test_lago_syncs_whole_publishes_only_changes_and_reconciles(deps, lago
         first = await sync.run(deps, customers, "run-1")
         assert (first.records, first.deleted, first.cursor) == (130, 0, None)
         await wait_for(lambda: record_count(admin, TENANT, "contact", LAGO_CONNECTOR), 130)
-        before = len(await published(redis, TENANT))
-        assert (await sync.run(deps, customers, "run-2")).records == 130
-        assert len(await published(redis, TENANT)) == before + 2  # started, completed: nothing changed
+        finished, run_events = await run_and_publish(redis, deps, customers, "run-2")
+        assert finished.records == 130
+        assert len(run_events) == 2  # started, completed: nothing changed
         changed, gone = lago.ids("customers")[3], lago.ids("customers")[60]
         lago.change("customers", changed, email="new@example.com", updated_at=datetime.now(UTC).isoformat())
         lago.delete("customers", gone)
-        before = len(await published(redis, TENANT))
-        third = await sync.run(deps, customers, "run-3")
+        third, run_events = await run_and_publish(redis, deps, customers, "run-3")
         assert (third.records, third.deleted) == (129, 1)
-        fresh = [e for e in (await published(redis, TENANT))[before:] if e.type == "crm.contact.upserted.v1"]
+        fresh = [e for e in run_events if e.type == "crm.contact.upserted.v1"]
         assert [e.subject.external_id for e in fresh] == [changed]
         await wait_for(lambda: deleted_ids(admin, TENANT, "contact", LAGO_CONNECTOR), [gone])
         lago.change("subscriptions", lago.ids("subscriptions")[0], status="terminated")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from factories import running, served, wait_for
 from providers.stripe_server import StripeAccount
-from sync_support import deleted_ids, published, record_count, sync_deps
+from sync_support import deleted_ids, published, record_count, run_and_publish, sync_deps
 
 from connectors import sync
 from connectors.base import ApiCall, PageCursorGone, ProviderBusy, ProviderRefused
@@ -119,17 +119,14 @@ async def test_a_sync_lists_everything_publishes_only_changes_and_reconciles_del
         assert by_id[some].data == mapping.customer(account.objects["customers"][some])
         await wait_for(lambda: record_count(admin, TENANT, "contact"), 230)
         # every run is full (no "changed since" in Stripe's lists): nothing new for unchanged objects
-        before = len(await published(redis, TENANT))
-        again = await sync.run(deps, target(), "run-2")
-        assert again.records == 230 and len(await published(redis, TENANT)) == before + 2  # started, completed
+        again, run_events = await run_and_publish(redis, deps, target(), "run-2")
+        assert again.records == 230 and len(run_events) == 2  # started, completed
         # a changed object is published again, a deleted one becomes a tombstone
         account.change("customers", some, email="changed@example.com")
         gone = account.ids("customers")[100]
         account.delete("customers", gone)
-        before = len(await published(redis, TENANT))
-        third = await sync.run(deps, target(), "run-3")
+        third, fresh = await run_and_publish(redis, deps, target(), "run-3")
         assert (third.records, third.deleted) == (229, 1)
-        fresh = (await published(redis, TENANT))[before:]
         assert [e.subject.external_id for e in fresh if e.type == "crm.contact.upserted.v1"] == [some]
         await wait_for(lambda: deleted_ids(admin, TENANT, "contact"), [gone])
         # the other resources sync through the same loop; a canceled subscription is a record, not a deletion

@@ -13,17 +13,15 @@ import json
 
 import pytest
 from factories import running, served, wait_for
-from gateway_helpers import Gateway
+from gateway_helpers import Gateway, disconnect_done, setup_done
 from pm_helpers import (
     TIMEOUT_S,
     at_least,
     command,
-    disconnect_done,
     done,
     groups,
     issue,
     records,
-    setup_done,
 )
 from providers.trello_server import TrelloAccount
 from temporal_history import history_text

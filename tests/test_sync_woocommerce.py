@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from factories import running, served, wait_for
 from providers.woocommerce_server import WooCommerceStore, gmt
-from sync_support import deleted_ids, published, record_count, sync_deps
+from sync_support import deleted_ids, published, record_count, run_and_publish, sync_deps
 
 from connectors import sync
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
@@ -123,21 +123,18 @@ async def test_a_sync_imports_history_then_only_changes(deps, store, redis, pool
         assert orders[0].data == mapping.order(store.objects["orders"][store.ids("orders")[0]])
 
         # a re-run of everything publishes nothing new but the run's own events
-        before = len(await published(redis, TENANT))
-        await sync.run(deps, target(), "run-2", full=True)
-        assert len(await published(redis, TENANT)) == before + 2
+        _, run_events = await run_and_publish(redis, deps, target(), "run-2", full=True)
+        assert len(run_events) == 2
 
         # changes at the store: the next (incremental) run reads after the checkpoint and publishes only those
         changed = store.ids("orders")[:2]
         later = datetime.now(UTC) - timedelta(seconds=5)
         for i, order_id in enumerate(changed):
             store.change("orders", order_id, when=later + timedelta(seconds=i), status="completed")
-        before = len(await published(redis, TENANT))
-        third = await sync.run(deps, target(), "run-3")
+        third, fresh = await run_and_publish(redis, deps, target(), "run-3")
         assert third.records == 3  # the changed two, and the last one again (the checkpoint's second overlaps)
         query = store.requests("orders")[-1].query
         assert query["modified_after"] == "2026-01-01T02:28:59" and query["modified_before"] <= gmt(datetime.now(UTC))
-        fresh = (await published(redis, TENANT))[before:]
         assert sorted(e.subject.external_id for e in fresh if e.type == "commerce.order.upserted.v2") == [
             str(i) for i in changed
         ]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from factories import running, served, wait_for
 from providers.wordpress_server import WordPressSite
-from sync_support import deleted_ids, published, record_count, sync_deps
+from sync_support import deleted_ids, published, record_count, run_and_publish, sync_deps
 
 from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
@@ -134,22 +134,19 @@ async def test_posts_import_every_status_then_only_changes_in_a_local_time_windo
         await wait_for(lambda: record_count(admin, TENANT, "post"), 120)
 
         # a full re-run publishes nothing new but the run's own events
-        before = len(await published(redis, TENANT))
-        await sync.run(deps, target(), "run-2", full=True)
-        assert len(await published(redis, TENANT)) == before + 2
+        _, run_events = await run_and_publish(redis, deps, target(), "run-2", full=True)
+        assert len(run_events) == 2
 
         # changes at the site: the incremental run asks in local time (UTC+2) and publishes only those
         changed = site.ids("posts")[:2]
         later = datetime.now(UTC) - timedelta(seconds=5)
         for i, post_id in enumerate(changed):
             site.change("posts", post_id, when=later + timedelta(seconds=i), status="publish")
-        before = len(await published(redis, TENANT))
-        third = await sync.run(deps, target(), "run-3")
+        third, fresh = await run_and_publish(redis, deps, target(), "run-3")
         assert third.records == 3  # the changed two, and the last one again (the checkpoint's second overlaps)
         query = site.requests("posts")[-1].query
         assert query["modified_after"] == "2026-01-01T03:58:59"  # the checkpoint less a second, at UTC+2
         assert query["modified_before"] > sync_pages.gmt(datetime.now(UTC))  # local: two hours ahead of UTC
-        fresh = (await published(redis, TENANT))[before:]
         assert sorted(e.subject.external_id for e in fresh if e.type == "cms.post.upserted.v1") == [
             str(i) for i in changed
         ]
@@ -168,16 +165,15 @@ async def test_comments_users_and_pages_sync_whole_keyed_by_their_state(deps, si
         assert (first.records, first.cursor) == (130, None)
         await wait_for(lambda: record_count(admin, TENANT, "comment"), 130)
         # unchanged comments publish nothing; an edited one publishes again; a spammed one is deleted
-        before = len(await published(redis, TENANT))
-        assert (await sync.run(deps, target("comments"), "run-c2")).records == 130
-        assert len(await published(redis, TENANT)) == before + 2
+        finished, run_events = await run_and_publish(redis, deps, target("comments"), "run-c2")
+        assert finished.records == 130
+        assert len(run_events) == 2
         edited, spammed = site.ids("comments")[3], site.ids("comments")[100]
         site.change("comments", edited, content={"raw": "edited", "rendered": "<p>edited</p>\n"})
         site.change("comments", spammed, status="spam")
-        before = len(await published(redis, TENANT))
-        again = await sync.run(deps, target("comments"), "run-c3")
+        again, run_events = await run_and_publish(redis, deps, target("comments"), "run-c3")
         assert (again.records, again.deleted) == (129, 1)
-        fresh = [e for e in (await published(redis, TENANT))[before:] if e.type == "cms.comment.upserted.v1"]
+        fresh = [e for e in run_events if e.type == "cms.comment.upserted.v1"]
         assert [e.subject.external_id for e in fresh] == [str(edited)] and fresh[0].data.content == "<p>edited</p>\n"
         await wait_for(lambda: deleted_ids(admin, TENANT, "comment"), [str(spammed)])
 

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from factories import running, served, wait_for
 from providers.zoho_server import ZohoCrm
-from sync_support import add_connector, deleted_ids, oauth_secrets, published, record_count
+from sync_support import add_connector, deleted_ids, oauth_secrets, published, record_count, run_and_publish
 
 from connectors import oauth, sync
 from connectors.base import ApiCall, PageCursorGone, ProviderBusy, ProviderRefused
@@ -193,20 +193,18 @@ async def test_a_sync_imports_everything_then_only_changes(deps, crm, redis, poo
         later = datetime.now(UTC) - timedelta(seconds=5)
         for i, lead_id in enumerate(changed):
             crm.change("Leads", lead_id, when=later + timedelta(seconds=i), Lead_Status="Qualified")
-        before = len(await published(redis, TENANT))
-        second = await sync.run(deps, target(), "run-2")
+        second, fresh = await run_and_publish(redis, deps, target(), "run-2")
         assert second.records == 3  # the changed two, and the last one again (the checkpoint's second overlaps)
         assert crm.requests("Leads")[-1].headers["If-Modified-Since"] == "2026-01-01T04:08:59+00:00"
-        fresh = (await published(redis, TENANT))[before:]
         assert sorted(e.subject.external_id for e in fresh if e.type.startswith("crm.lead.upserted")) == changed
         held = await records(admin, "lead")
         await wait_for(lambda: _statuses(admin, changed), {"Qualified"})
         assert len(held) == 250
 
         # nothing changed since: Zoho answers 304, the run publishes only its own events
-        before = len(await published(redis, TENANT))
-        assert (await sync.run(deps, target(), "run-3")).records == 1  # the overlapping second again
-        assert len(await published(redis, TENANT)) == before + 2
+        finished, run_events = await run_and_publish(redis, deps, target(), "run-3")
+        assert finished.records == 1  # the overlapping second again
+        assert len(run_events) == 2
 
 
 async def _statuses(admin, ids) -> set:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from factories import running, served, wait_for
-from gateway_helpers import Gateway
+from gateway_helpers import Gateway, setup_done
 from providers.zoho_server import ZohoCrm
 from sync_support import add_connector, oauth_secrets, published
 from temporalio.client import Client
@@ -91,12 +91,6 @@ def groups(pool, redis, temporal, secrets) -> list:
     ]
 
 
-async def connector_answer(gw: Gateway, key: str, connector: str) -> dict:
-    resp = await gw.get(f"/v1/connectors/{connector}", headers=gw.bearer(key))
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
-
-
 async def test_notifications_register_sync_delete_refuse_renew_and_disconnect(
     gw: Gateway, crm, redis, pool, admin, secrets, worker
 ):
@@ -110,13 +104,7 @@ async def test_notifications_register_sync_delete_refuse_renew_and_disconnect(
     async with running(redis, groups(pool, redis, temporal, secrets)):
         # the set-up workflow: initial syncs, then one channel at our URL watching the three modules
         await start_connect(temporal, tenant, connector)
-
-        async def set_up():
-            answer = await connector_answer(gw, key, connector)
-            setup = answer["health"]["setup"]
-            return answer if setup and setup["status"] in ("connected", "failed") else None
-
-        answer = await wait_for(set_up, timeout_s=TIMEOUT_S)
+        answer = await wait_for(lambda: setup_done(gw, key, connector), timeout_s=TIMEOUT_S)
         assert answer["health"]["setup"]["status"] == "connected", answer
         assert answer["health"]["webhooks_registered"] == 1
         (channel,) = crm.channels.values()
