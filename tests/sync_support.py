@@ -1,5 +1,6 @@
-"""What the connectors/sync.py tests (tests/test_sync_*.py) share: a tenant's connector row and its secrets in Vault
-(the sync's deps), the events a sync published to the tenant's stream, and the records the projector made of them."""
+"""What the connectors/sync.py tests (tests/test_sync_*.py) share: the OAuth tokens a connector holds, a tenant's
+connector row and its secrets in Vault (the sync's deps), the events a sync published to the tenant's stream, and the
+records the projector made of them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,20 @@ from connectors.credentials import VaultSecrets
 from events import codec
 from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
 from producers.publisher import Publisher
+
+
+def access_tokens(server: Any, token: str | None = None) -> dict[str, Any]:
+    """An access token of the local provider `server` (a new one unless `token`), valid for another hour: what a
+    connector's secrets hold for the api to call with."""
+    return {oauth.ACCESS_TOKEN: token or server.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
+
+
+def oauth_secrets(server: Any, token_url: str) -> dict[str, Any]:
+    """What a connector keeps in Vault once authorized at the local provider `server` (its `oauth`, a
+    tests/oauth_server.py OAuthServer): the client, an access token valid for an hour, a refresh token for
+    `token_url`."""
+    refresh = {oauth.REFRESH_TOKEN: server.oauth.issue_refresh(), oauth.TOKEN_URL: token_url}
+    return {"client_id": server.client_id, "client_secret": server.client_secret, **access_tokens(server), **refresh}
 
 
 async def add_connector(
@@ -29,19 +44,6 @@ async def add_connector(
         json.dumps(config),
         webhooks_by_setup,
     )
-
-
-def oauth_secrets(server: Any, token_url: str) -> dict[str, Any]:
-    """What a connector keeps in Vault once authorized at a local provider `server` with an OAuth server (its
-    `oauth`, tests/oauth_server.py): the client, an access token valid for an hour, a refresh token."""
-    return {
-        "client_id": server.client_id,
-        "client_secret": server.client_secret,
-        oauth.ACCESS_TOKEN: server.issue_access(),
-        oauth.EXPIRES_AT: time.time() + 3600,
-        oauth.REFRESH_TOKEN: server.oauth.issue_refresh(),
-        oauth.TOKEN_URL: token_url,
-    }
 
 
 async def sync_deps(

@@ -24,11 +24,12 @@ from providers.whatsapp_server import VERSION, WhatsAppCloud
 from providers.woocommerce_server import WooCommerceStore
 from providers.wordpress_server import WordPressSite
 from providers.zoho_server import ZohoCrm
+from sync_support import access_tokens
 from webhook_support import FORM, request
 
 from connectors.base import ApiCall, WebhookRequest
 from connectors.facts import Action, Resource
-from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
+from connectors.oauth import ACCESS_TOKEN
 from connectors.providers.email import smtp as email_smtp
 from connectors.providers.slack import api as slack_api
 from connectors.providers.stripe import api as stripe_api
@@ -249,8 +250,7 @@ class TestZohoCrm(ProviderConformance):
     server_type = ZohoCrm
 
     def call(self, server: ZohoCrm) -> ApiCall:
-        tokens = {ACCESS_TOKEN: server.issue_access(), EXPIRES_AT: time.time() + 3600}
-        return ApiCall(self.facts, {"api_domain": server.url}, tokens, allow_private=True)
+        return ApiCall(self.facts, {"api_domain": server.url}, access_tokens(server), allow_private=True)
 
     def action_input(self, server: ZohoCrm, action: Action) -> dict[str, Any]:
         assert action.name == "update_lead_status"

@@ -4,7 +4,6 @@ the check that every provider package has one, are in tests/test_provider_confor
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -20,10 +19,10 @@ from providers.pinterest_server import VERSION as PINTEREST_VERSION
 from providers.pinterest_server import PinterestAds
 from providers.snapchat_server import VERSION as SNAPCHAT_VERSION
 from providers.snapchat_server import SnapchatAds
+from sync_support import access_tokens
 
 from connectors.base import ApiCall
 from connectors.facts import Action, Resource
-from connectors.oauth import ACCESS_TOKEN, EXPIRES_AT
 from connectors.providers.meta_ads import api as meta_ads_api
 from connectors.providers.pinterest import api as pinterest_api
 from connectors.providers.snapchat import api as snapchat_api
@@ -143,8 +142,7 @@ class AdPlatformCase(ProviderConformance):
         return server.ad_account_id
 
     def call(self, server: Any) -> ApiCall:
-        tokens = {ACCESS_TOKEN: server.issue_access(), EXPIRES_AT: time.time() + 3600}
-        return ApiCall(self.facts, {"ad_account_id": self.account(server)}, tokens, allow_private=True)
+        return ApiCall(self.facts, {"ad_account_id": self.account(server)}, access_tokens(server), allow_private=True)
 
     def seed(self, server: Any, resource: Resource, count: int) -> None:
         if resource.name not in self.stats_of:

@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from factories import local_http_server, running, wait_for
+from factories import running, served, wait_for
 from gateway_helpers import Gateway, finished_command
 from google_support import TIMEOUT_S, connect, counted, deleted_ids, records, temporal_sync
 from providers.meta_ads_server import VERSION, MetaAds
+from sync_support import access_tokens
 from webhook_support import fixture, request, vectors
 
 from connectors import oauth
@@ -36,11 +37,9 @@ CAMPAIGNS, ADSET_INSIGHTS = FACTS.resource("campaigns"), FACTS.resource("adset_i
 
 @pytest.fixture
 async def meta(monkeypatch):
-    made = MetaAds()
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        made.oauth.url = url
-        monkeypatch.setattr(api, "API_BASE", f"{url}/{VERSION}/")
+    async with served(MetaAds()) as made:
+        made.oauth.url = made.url
+        monkeypatch.setattr(api, "API_BASE", f"{made.url}/{VERSION}/")
         yield made
 
 
@@ -49,7 +48,7 @@ def config(meta: MetaAds, **more) -> dict:
 
 
 def call_for(meta: MetaAds, token: str | None = None, **more) -> ApiCall:
-    stored = {oauth.ACCESS_TOKEN: token or meta.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
+    stored = access_tokens(meta, token)
     return ApiCall(FACTS, config(meta, **more), stored, allow_private=True)
 
 

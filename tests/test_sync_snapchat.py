@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from factories import local_http_server, running, wait_for
+from factories import running, served, wait_for
 from gateway_helpers import Gateway, finished_command
 from google_support import TIMEOUT_S, counted, deleted_ids, records, temporal_sync
 from providers.snapchat_server import VERSION, SnapchatAds
+from sync_support import access_tokens
 
 from connectors import oauth
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
@@ -31,16 +32,14 @@ CAMPAIGNS, STATS = FACTS.resource("campaigns"), FACTS.resource("campaign_stats")
 
 @pytest.fixture
 async def snap(monkeypatch):
-    made = SnapchatAds()
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        made.oauth.url = url
-        monkeypatch.setattr(api, "API_BASE", f"{url}/{VERSION}/")
+    async with served(SnapchatAds()) as made:
+        made.oauth.url = made.url
+        monkeypatch.setattr(api, "API_BASE", f"{made.url}/{VERSION}/")
         yield made
 
 
 def call_for(server: SnapchatAds, token: str | None = None, **config) -> ApiCall:
-    stored = {oauth.ACCESS_TOKEN: token or server.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
+    stored = access_tokens(server, token)
     return ApiCall(FACTS, {"ad_account_id": server.ad_account_id, **config}, stored, allow_private=True)
 
 

@@ -14,7 +14,15 @@ import aiohttp
 import pytest
 from factories import running, served, wait_for
 from providers.zoho_server import ZohoCrm
-from sync_support import add_connector, deleted_ids, oauth_secrets, published, record_count, run_and_publish
+from sync_support import (
+    access_tokens,
+    add_connector,
+    deleted_ids,
+    oauth_secrets,
+    published,
+    record_count,
+    run_and_publish,
+)
 
 from connectors import oauth, sync
 from connectors.base import ApiCall, PageCursorGone, ProviderBusy, ProviderRefused
@@ -38,7 +46,7 @@ async def crm():
 
 
 def call_for(crm: ZohoCrm, token: str | None = None, **kwargs) -> ApiCall:
-    stored = {oauth.ACCESS_TOKEN: token or crm.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
+    stored = access_tokens(crm, token)
     return ApiCall(FACTS, {"api_domain": crm.url}, stored, **{"allow_private": True, **kwargs})
 
 
