@@ -5,13 +5,14 @@ client pointed at the local server, a sync through the real Temporal sync workfl
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from factories import local_http_server
 from gateway_helpers import Gateway
 from providers.google_server import GoogleApi
-from sync_support import access_tokens, oauth_secrets
 
+from connectors import oauth
 from connectors.base import ApiCall
 from connectors.credentials import VaultSecrets
 from connectors.providers.google_common import client
@@ -37,7 +38,7 @@ async def served(server: GoogleApi, monkeypatch):
 
 
 def api_call(server: GoogleApi, provider: str, config: dict[str, Any], token: str | None = None, **secrets) -> ApiCall:
-    stored = {**access_tokens(server, token), **secrets}
+    stored = {oauth.ACCESS_TOKEN: token or server.issue_access(), oauth.EXPIRES_AT: time.time() + 3600, **secrets}
     return ApiCall(get_facts(provider), config, stored, allow_private=True)
 
 
@@ -54,7 +55,13 @@ async def connect(
     connector_id = (await resp.json())["id"]
     store = VaultSecrets(vault.addr, vault.token, cache_s=0)
     held = await store.read(tenant, connector_id) or {}
-    await store.write(tenant, connector_id, held | oauth_secrets(server, server.url + "/token"))
+    tokens = {
+        oauth.ACCESS_TOKEN: server.issue_access(),
+        oauth.EXPIRES_AT: time.time() + 3600,
+        oauth.REFRESH_TOKEN: server.oauth.issue_refresh(),
+        oauth.TOKEN_URL: server.url + "/token",
+    }
+    await store.write(tenant, connector_id, held | tokens)
     return tenant, key, connector_id
 
 

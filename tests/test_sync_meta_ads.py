@@ -13,11 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from factories import running, served, wait_for
+from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway, finished_command
 from google_support import TIMEOUT_S, connect, counted, deleted_ids, records, temporal_sync
 from providers.meta_ads_server import VERSION, MetaAds
-from sync_support import access_tokens
 from webhook_support import fixture, request, vectors
 
 from connectors import oauth
@@ -37,9 +36,11 @@ CAMPAIGNS, ADSET_INSIGHTS = FACTS.resource("campaigns"), FACTS.resource("adset_i
 
 @pytest.fixture
 async def meta(monkeypatch):
-    async with served(MetaAds()) as made:
-        made.oauth.url = made.url
-        monkeypatch.setattr(api, "API_BASE", f"{made.url}/{VERSION}/")
+    made = MetaAds()
+    async with local_http_server(made.app()) as url:
+        made.url = url
+        made.oauth.url = url
+        monkeypatch.setattr(api, "API_BASE", f"{url}/{VERSION}/")
         yield made
 
 
@@ -48,7 +49,7 @@ def config(meta: MetaAds, **more) -> dict:
 
 
 def call_for(meta: MetaAds, token: str | None = None, **more) -> ApiCall:
-    stored = access_tokens(meta, token)
+    stored = {oauth.ACCESS_TOKEN: token or meta.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
     return ApiCall(FACTS, config(meta, **more), stored, allow_private=True)
 
 

@@ -11,11 +11,10 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from factories import running, served, wait_for
+from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway, finished_command
 from google_support import TIMEOUT_S, counted, deleted_ids, records, temporal_sync
 from providers.pinterest_server import VERSION, PinterestAds
-from sync_support import access_tokens
 
 from connectors import oauth, sync
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
@@ -34,14 +33,16 @@ CAMPAIGNS, ANALYTICS = FACTS.resource("campaigns"), FACTS.resource("campaign_ana
 
 @pytest.fixture
 async def pins(monkeypatch):
-    async with served(PinterestAds()) as made:
-        made.oauth.url = made.url
-        monkeypatch.setattr(api, "API_BASE", f"{made.url}/{VERSION}/")
+    made = PinterestAds()
+    async with local_http_server(made.app()) as url:
+        made.url = url
+        made.oauth.url = url
+        monkeypatch.setattr(api, "API_BASE", f"{url}/{VERSION}/")
         yield made
 
 
 def call_for(server: PinterestAds, token: str | None = None, **config) -> ApiCall:
-    stored = access_tokens(server, token)
+    stored = {oauth.ACCESS_TOKEN: token or server.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
     return ApiCall(FACTS, {"ad_account_id": server.ad_account_id, **config}, stored, allow_private=True)
 
 

@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from factories import running, served, wait_for
+from factories import local_http_server, running, wait_for
 from gateway_helpers import Gateway, finished_command
 from google_support import TIMEOUT_S, counted, deleted_ids, records, temporal_sync
 from providers.snapchat_server import VERSION, SnapchatAds
-from sync_support import access_tokens
 
 from connectors import oauth
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
@@ -32,14 +31,16 @@ CAMPAIGNS, STATS = FACTS.resource("campaigns"), FACTS.resource("campaign_stats")
 
 @pytest.fixture
 async def snap(monkeypatch):
-    async with served(SnapchatAds()) as made:
-        made.oauth.url = made.url
-        monkeypatch.setattr(api, "API_BASE", f"{made.url}/{VERSION}/")
+    made = SnapchatAds()
+    async with local_http_server(made.app()) as url:
+        made.url = url
+        made.oauth.url = url
+        monkeypatch.setattr(api, "API_BASE", f"{url}/{VERSION}/")
         yield made
 
 
 def call_for(server: SnapchatAds, token: str | None = None, **config) -> ApiCall:
-    stored = access_tokens(server, token)
+    stored = {oauth.ACCESS_TOKEN: token or server.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
     return ApiCall(FACTS, {"ad_account_id": server.ad_account_id, **config}, stored, allow_private=True)
 
 
