@@ -9,7 +9,7 @@ import hvac
 import hvac.exceptions
 import pytest
 from factories import running, served, wait_for
-from gateway_helpers import Gateway, connect_store
+from gateway_helpers import Gateway, connect_store, disconnect_done
 from providers.woocommerce_server import WooCommerceStore
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
@@ -44,14 +44,6 @@ async def orders(gw: Gateway, key: str, source: str) -> list[dict]:
 async def count_at_least(gw: Gateway, key: str, source: str, n: int) -> list[dict] | None:
     found = await orders(gw, key, source)
     return found if len(found) >= n else None
-
-
-async def command_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
-    resp = await gw.get("/v1/commands", params={"connector_id": connector_id}, headers=gw.bearer(key))
-    for c in (await resp.json())["items"]:
-        if c["type"] == "connector.disconnect.v1" and c["status"] in ("completed", "failed", "rejected"):
-            return c
-    return None
 
 
 async def running_run(gw: Gateway, key: str, connector_id: str) -> dict | None:
@@ -102,7 +94,7 @@ async def test_disconnect_keeps_the_records_marked_and_stops_everything(
 
         resp = await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))
         assert resp.status == 204
-        outcome = await wait_for(lambda: command_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
+        outcome = await wait_for(lambda: disconnect_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
         assert outcome["status"] == "completed", outcome
         assert "schedule removed" in outcome["reason"] and sync_workflow_id(connector_id, "orders") in outcome["reason"]
         described = await temporal.get_workflow_handle(sync_workflow_id(connector_id, "orders")).describe()
@@ -158,7 +150,7 @@ async def test_disconnect_with_erase_removes_what_came_from_it_and_records_the_e
 
         resp = await gw.delete(f"/v1/connectors/{erased_id}", params={"erase": "true"}, headers=gw.bearer(key))
         assert resp.status == 204
-        outcome = await wait_for(lambda: command_done(gw, key, erased_id), timeout_s=TIMEOUT_S)
+        outcome = await wait_for(lambda: disconnect_done(gw, key, erased_id), timeout_s=TIMEOUT_S)
         assert outcome["status"] == "completed" and "era_" in outcome["reason"], outcome
 
     for table, column in (
@@ -201,5 +193,5 @@ async def test_a_set_up_stopped_by_the_disconnect_ends_disconnected_not_connecti
         assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
         setup = await wait_for(lambda: setup_is(connector_id, "disconnected"), timeout_s=TIMEOUT_S)
     assert setup["step"] is None and setup["reason"] is None
-    outcome = await command_done(gw, key, connector_id)
+    outcome = await disconnect_done(gw, key, connector_id)
     assert outcome["status"] == "completed" and "connect:" in outcome["reason"], outcome  # the set-up was stopped
