@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from consumers.group import Group
 from consumers.runtime import Runtime, RuntimeConfig
@@ -97,3 +98,11 @@ async def local_http_server(app):
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def served(made: Any):
+    """The local provider server `made` (tests/providers/) on a free port, its `url` set."""
+    async with local_http_server(made.app()) as url:
+        made.url = url
+        yield made

@@ -161,6 +161,15 @@ class Gateway:
         assert resp.status == 201, await resp.text()
         return (await resp.json())["api_key"]
 
+    async def create_connector(
+        self, key: str, provider: str, config: dict, secrets: dict, name: str | None = None
+    ) -> dict[str, Any]:
+        """POST /v1/connectors (named after the provider unless `name`): the connector made."""
+        body = {"provider": provider, "name": name or provider, "config": config, "secrets": secrets}
+        resp = await self.client.post("/v1/connectors", headers=self.bearer(key), json=body)
+        assert resp.status == 201, await resp.text()
+        return await resp.json()
+
 
 @pytest.fixture
 async def make_gateway(servers, migrated, vault, issuer, redis, admin):
@@ -181,6 +190,34 @@ async def make_gateway(servers, migrated, vault, issuer, redis, admin):
 @pytest.fixture
 async def gw(make_gateway) -> Gateway:
     return await make_gateway()
+
+
+async def connect_store(
+    gw: Gateway, key: str, store: Any, webhook_secret: str | None = None, name: str = "shop"
+) -> str:
+    """A connector to the local WooCommerce `store` (tests/providers/woocommerce_server.py): its id. Without a
+    `webhook_secret` its set-up registers the webhooks."""
+    config = {"store_url": store.url, "currency": "EUR"}
+    secrets = {"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret}
+    if webhook_secret is not None:
+        secrets["webhook_secret"] = webhook_secret
+    return (await gw.create_connector(key, "woocommerce", config, secrets, name))["id"]
+
+
+async def setup_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
+    """The connector's answer once its set-up connected or failed (for wait_for), else None."""
+    body = await (await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).json()
+    setup = body["health"]["setup"]
+    return body if setup and setup["status"] in ("connected", "failed") else None
+
+
+async def disconnect_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
+    """The connector's disconnect command once it ended (for wait_for), else None."""
+    resp = await gw.get("/v1/commands", params={"connector_id": connector_id}, headers=gw.bearer(key))
+    for c in (await resp.json())["items"]:
+        if c["type"] == "connector.disconnect.v1" and c["status"] in ("completed", "failed", "rejected"):
+            return c
+    return None
 
 
 async def finished_command(gw: Gateway, key: str, command_id: str) -> dict | None:

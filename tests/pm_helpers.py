@@ -1,12 +1,8 @@
-"""What the project-management connector tests (tests/test_sync_plane.py, tests/test_sync_trello.py) share: a local
-provider server as a fixture, the gateway calls they make, and the groups that run a connector's commands."""
+"""What the project-management connector tests (tests/test_sync_plane.py, tests/test_sync_trello.py) share: the gateway
+calls they make, and the groups that run a connector's commands."""
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
-
-from factories import local_http_server
 from gateway_helpers import Gateway
 
 from connectors.config import ConnectorsConfig
@@ -19,14 +15,6 @@ from events.streams import DEFAULT_PARTITIONS
 TIMEOUT_S = 90.0  # a workflow's activities, the projector and the command runner in a row, on a slow machine
 
 
-@contextlib.asynccontextmanager
-async def served(made: Any):
-    """The local provider server `made` on a free port, its `url` set."""
-    async with local_http_server(made.app()) as url:
-        made.url = url
-        yield made
-
-
 def groups(pool, redis, temporal) -> list:
     """The command runner, the projector, the deliveries and the notifications groups (a notified change syncs)."""
     runner = RunnerContext(pool, redis, temporal, ConnectorsConfig(allow_private_urls=True), DEFAULT_PARTITIONS)
@@ -36,23 +24,6 @@ def groups(pool, redis, temporal) -> list:
         deliveries_group(pool),
         notifications_group(DEFAULT_PARTITIONS, temporal),
     ]
-
-
-async def create_connector(gw: Gateway, key: str, provider: str, config: dict, secrets: dict) -> dict:
-    resp = await gw.post(
-        "/v1/connectors",
-        headers=gw.bearer(key),
-        json={"provider": provider, "name": provider, "config": config, "secrets": secrets},
-    )
-    assert resp.status == 201, await resp.text()
-    return await resp.json()
-
-
-async def setup_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
-    """The connector's answer once its set-up connected or failed."""
-    body = await (await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).json()
-    setup = body["health"]["setup"]
-    return body if setup and setup["status"] in ("connected", "failed") else None
 
 
 async def records(gw: Gateway, key: str, kind: str, deleted: bool = False) -> dict[str, dict]:
@@ -83,11 +54,3 @@ async def command(gw: Gateway, key: str, command_id: str) -> dict:
 async def done(gw: Gateway, key: str, command_id: str) -> str | None:
     status = (await command(gw, key, command_id))["status"]
     return status if status in ("completed", "failed", "rejected") else None
-
-
-async def disconnect_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
-    resp = await gw.get("/v1/commands", params={"connector_id": connector_id}, headers=gw.bearer(key))
-    for c in (await resp.json())["items"]:
-        if c["type"] == "connector.disconnect.v1" and c["status"] in ("completed", "failed", "rejected"):
-            return c
-    return None

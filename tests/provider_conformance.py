@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -118,30 +121,66 @@ def fixture(provider: str, name: str) -> bytes:
     return (FIXTURES / provider / name).read_bytes()
 
 
+def body_file_vectors(
+    provider: str,
+    headers: Callable[[dict[str, Any]], dict[str, str]],
+    secret: str = "secret",
+    lists: tuple[str, ...] = ("derived_vectors", "negative_vectors"),
+    now_s: Callable[[dict[str, Any]], float] = lambda v: time.time(),
+    url: str | None = None,
+) -> list[SignedVector]:
+    """The vectors of `lists` whose body is a fixture file (`body_file`), each with the headers `headers` makes of
+    it, sent to the vector's `url` where the signature covers it, signed with its `secret`; valid unless it says
+    `expected_valid: false`."""
+    found = []
+    vectors = load_vectors(provider)
+    for v in (v for name in lists for v in vectors[name]):
+        delivery = request(fixture(provider, v["body_file"]), headers(v))
+        if url is not None:
+            delivery = replace(delivery, url=v[url])
+        found.append(SignedVector(v["body_file"], delivery, [v[secret]], now_s(v), v.get("expected_valid", True)))
+    return found
+
+
+def conformance_cases(base: type | None = None) -> list[type]:
+    """Every concrete case (one naming its `provider`) below `base`, through intermediate family bases."""
+    found = []
+    for cls in (base or ProviderConformance).__subclasses__():
+        found += ([cls] if "provider" in vars(cls) else []) + conformance_cases(cls)
+    return found
+
+
 class ProviderConformance:
-    """Subclass with `provider` set; a provider with resources also implements the server hooks."""
+    """Subclass with `provider` set; a provider with resources also names its local server (`server_type`) and
+    implements the hooks its server does not answer the usual way."""
 
     provider: ClassVar[str]
     pages_seeded: ClassVar[float] = 2.5  # objects seeded per resource, in pages of its page_size
+    server_type: ClassVar[Callable[[], Any] | None] = None  # the local provider server; None: webhooks only
+    api_base: ClassVar[tuple[ModuleType, str] | None] = None  # (api module, path on the server) for its API_BASE
 
     # --- hooks ------------------------------------------------------------------------------------------------
 
     def new_server(self) -> Any:
         """The local provider server (an object with `app()` and a settable `url`); None: webhooks only."""
-        return None
+        return None if self.server_type is None else self.server_type()
 
     def prepare(self, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point the provider's api module at the server where its URL is not in the config (Stripe)."""
+        if self.api_base is not None:
+            module, path = self.api_base
+            monkeypatch.setattr(module, "API_BASE", server.url + path)
 
     def call(self, server: Any) -> ApiCall:
         raise NotImplementedError
 
     def seed(self, server: Any, resource: Resource, count: int) -> None:
-        raise NotImplementedError
+        """`count` more objects of the resource (most servers seed by resource name)."""
+        server.seed(**{resource.name: count})
 
     def server_ids(self, server: Any, resource: Resource) -> list[str]:
         """The ids of the resource's objects the server would list."""
-        raise NotImplementedError
+        return [str(i) for i in server.ids(resource.name)]
 
     def action_input(self, server: Any, action: Action) -> dict[str, Any]:
         raise NotImplementedError

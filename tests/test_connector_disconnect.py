@@ -8,8 +8,8 @@ from __future__ import annotations
 import hvac
 import hvac.exceptions
 import pytest
-from factories import local_http_server, running, wait_for
-from gateway_helpers import Gateway
+from factories import running, served, wait_for
+from gateway_helpers import Gateway, connect_store, disconnect_done
 from providers.woocommerce_server import WooCommerceStore
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
@@ -22,37 +22,17 @@ from events.streams import DEFAULT_PARTITIONS, all_event_streams
 from producers.erasure import _message
 
 TIMEOUT_S = 90.0
+WEBHOOK_SECRET = "whsec-disconnect"
 
 
 @pytest.fixture
 async def store():
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
 
 
 def groups(pool, redis, temporal):
     return [commands_group(RunnerContext(pool, redis, temporal)), projector_group(pool, DEFAULT_PARTITIONS)]
-
-
-async def connect(gw: Gateway, key: str, store: WooCommerceStore, name: str = "shop") -> str:
-    resp = await gw.post(
-        "/v1/connectors",
-        headers=gw.bearer(key),
-        json={
-            "provider": "woocommerce",
-            "name": name,
-            "config": {"store_url": store.url, "currency": "EUR"},
-            "secrets": {
-                "consumer_key": store.consumer_key,
-                "consumer_secret": store.consumer_secret,
-                "webhook_secret": "whsec-disconnect",
-            },
-        },
-    )
-    assert resp.status == 201, await resp.text()
-    return (await resp.json())["id"]
 
 
 async def orders(gw: Gateway, key: str, source: str) -> list[dict]:
@@ -64,14 +44,6 @@ async def orders(gw: Gateway, key: str, source: str) -> list[dict]:
 async def count_at_least(gw: Gateway, key: str, source: str, n: int) -> list[dict] | None:
     found = await orders(gw, key, source)
     return found if len(found) >= n else None
-
-
-async def command_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
-    resp = await gw.get("/v1/commands", params={"connector_id": connector_id}, headers=gw.bearer(key))
-    for c in (await resp.json())["items"]:
-        if c["type"] == "connector.disconnect.v1" and c["status"] in ("completed", "failed", "rejected"):
-            return c
-    return None
 
 
 async def running_run(gw: Gateway, key: str, connector_id: str) -> dict | None:
@@ -103,7 +75,7 @@ async def test_disconnect_keeps_the_records_marked_and_stops_everything(
     store.seed(orders=5, products=2, customers=2)
     tenant, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal)):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
         imported = await wait_for(lambda: count_at_least(gw, key, connector_id, 5), timeout_s=TIMEOUT_S)
         await wait_for(lambda: completed_runs(gw, key, connector_id, 3), timeout_s=TIMEOUT_S)  # the connect's
         assert {r["source_status"] for r in imported} == {"active"}
@@ -122,7 +94,7 @@ async def test_disconnect_keeps_the_records_marked_and_stops_everything(
 
         resp = await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))
         assert resp.status == 204
-        outcome = await wait_for(lambda: command_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
+        outcome = await wait_for(lambda: disconnect_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
         assert outcome["status"] == "completed", outcome
         assert "schedule removed" in outcome["reason"] and sync_workflow_id(connector_id, "orders") in outcome["reason"]
         described = await temporal.get_workflow_handle(sync_workflow_id(connector_id, "orders")).describe()
@@ -170,15 +142,15 @@ async def test_disconnect_with_erase_removes_what_came_from_it_and_records_the_e
     store.seed(orders=4, customers=1)
     tenant, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal)):
-        erased_id = await connect(gw, key, store, "erased")
-        other_id = await connect(gw, key, store, "kept")
+        erased_id = await connect_store(gw, key, store, WEBHOOK_SECRET, "erased")
+        other_id = await connect_store(gw, key, store, WEBHOOK_SECRET, "kept")
         await wait_for(lambda: count_at_least(gw, key, erased_id, 4), timeout_s=TIMEOUT_S)
         await wait_for(lambda: count_at_least(gw, key, other_id, 4), timeout_s=TIMEOUT_S)
         assert await admin.fetchval("SELECT count(*) FROM event_log WHERE source = $1", erased_id) >= 4
 
         resp = await gw.delete(f"/v1/connectors/{erased_id}", params={"erase": "true"}, headers=gw.bearer(key))
         assert resp.status == 204
-        outcome = await wait_for(lambda: command_done(gw, key, erased_id), timeout_s=TIMEOUT_S)
+        outcome = await wait_for(lambda: disconnect_done(gw, key, erased_id), timeout_s=TIMEOUT_S)
         assert outcome["status"] == "completed" and "era_" in outcome["reason"], outcome
 
     for table, column in (
@@ -216,10 +188,10 @@ async def test_a_set_up_stopped_by_the_disconnect_ends_disconnected_not_connecti
         return setup if setup and setup["status"] == status else None
 
     async with running(redis, groups(pool, redis, temporal)):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
         await wait_for(lambda: setup_is(connector_id, "connecting"), timeout_s=TIMEOUT_S)
         assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
         setup = await wait_for(lambda: setup_is(connector_id, "disconnected"), timeout_s=TIMEOUT_S)
     assert setup["step"] is None and setup["reason"] is None
-    outcome = await command_done(gw, key, connector_id)
+    outcome = await disconnect_done(gw, key, connector_id)
     assert outcome["status"] == "completed" and "connect:" in outcome["reason"], outcome  # the set-up was stopped

@@ -9,8 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import local_http_server, running, wait_for
-from gateway_helpers import Gateway
+from factories import running, served, wait_for
+from gateway_helpers import Gateway, connect_store
 from providers.woocommerce_server import WooCommerceStore
 from temporalio.client import (
     Schedule,
@@ -31,38 +31,18 @@ from events.commands import RunConnectorAction
 from events.streams import DEFAULT_PARTITIONS
 
 TIMEOUT_S = 90.0  # workflows, the projector and the command runner in a row, on a machine three times slower
+WEBHOOK_SECRET = "whsec-ops"
 
 
 @pytest.fixture
 async def store():
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
 
 
 def groups(pool, redis, temporal, interval_s: int = 3600):
     ctx = RunnerContext(pool, redis, temporal, ConnectorsConfig(sync_interval_s=interval_s))
     return [commands_group(ctx), projector_group(pool, DEFAULT_PARTITIONS)]
-
-
-async def connect(gw: Gateway, key: str, store: WooCommerceStore) -> str:
-    resp = await gw.post(
-        "/v1/connectors",
-        headers=gw.bearer(key),
-        json={
-            "provider": "woocommerce",
-            "name": "shop",
-            "config": {"store_url": store.url, "currency": "EUR"},
-            "secrets": {
-                "consumer_key": store.consumer_key,
-                "consumer_secret": store.consumer_secret,
-                "webhook_secret": "whsec-ops",
-            },
-        },
-    )
-    assert resp.status == 201, await resp.text()
-    return (await resp.json())["id"]
 
 
 async def syncs(gw: Gateway, key: str, connector_id: str, **params) -> dict:
@@ -100,7 +80,7 @@ async def test_sync_history_counts_failures_and_health(gw: Gateway, store, redis
     store.seed(orders=3, products=1, customers=1)
     _, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal)):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
         # connect: one full run per resource
         first = await wait_for(lambda: _runs(gw, key, connector_id, 3), timeout_s=TIMEOUT_S)
         orders = next(r for r in first if r["resource"] == "orders")
@@ -162,7 +142,7 @@ async def test_schedule_made_on_connect_runs_pauses_resumes_and_goes_on_disconne
     store.seed(orders=2)
     _, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal, interval_s=INTERVAL_S)):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
         handle = temporal.get_schedule_handle(schedule_id(connector_id))
         described = await wait_for(lambda: _describe(handle), timeout_s=TIMEOUT_S)
         assert described.schedule.spec.intervals[0].every == timedelta(seconds=INTERVAL_S)
@@ -241,7 +221,8 @@ async def test_an_action_through_the_route_changes_the_store_and_its_command_sho
     store.seed(products=1)
     (product_id,) = store.ids("products")
     tenant, key = await gw.create_tenant()
-    connector_id = await connect(gw, key, store)  # its connect command is not run: only the action's
+    # its connect command is not run: only the action's
+    connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
     route = f"/v1/connectors/{connector_id}/actions/update_stock"
 
     # refused before anything is written or started

@@ -14,7 +14,7 @@ import aiohttp
 import hvac
 import hvac.exceptions
 import pytest
-from factories import local_http_server, running, wait_for
+from factories import local_http_server, running, served, wait_for
 from gateway_helpers import Gateway
 from providers.shopify_server import ShopifyShop
 from providers.zoho_server import ZohoCrm
@@ -43,9 +43,7 @@ async def crm():
 
 @pytest.fixture
 async def shop():
-    made = ShopifyShop()
-    async with local_http_server(made.app()) as url:
-        made.url = url
+    async with served(ShopifyShop()) as made:
         yield made
 
 

@@ -6,8 +6,8 @@ the store; a set-up that fails shows why on the connector, without retrying a pe
 from __future__ import annotations
 
 import pytest
-from factories import local_http_server, running, wait_for
-from gateway_helpers import Gateway
+from factories import local_http_server, running, served, wait_for
+from gateway_helpers import Gateway, connect_store, disconnect_done, setup_done
 from providers.shopify_server import ShopifyShop
 from providers.stripe_server import StripeAccount
 from providers.woocommerce_server import WooCommerceStore
@@ -36,9 +36,7 @@ TIMEOUT_S = 90.0
 
 @pytest.fixture
 async def store():
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
 
 
@@ -53,9 +51,7 @@ async def stripe(monkeypatch):
 
 @pytest.fixture
 async def shop():
-    made = ShopifyShop()
-    async with local_http_server(made.app()) as url:
-        made.url = url
+    async with served(ShopifyShop()) as made:
         yield made
 
 
@@ -85,36 +81,6 @@ def groups(pool, redis, temporal, secrets):
     return [commands_group(runner), projector_group(pool, DEFAULT_PARTITIONS), deliveries_group(pool)]
 
 
-async def connect(gw: Gateway, key: str, store: WooCommerceStore, **secrets: str) -> str:
-    resp = await gw.post(
-        "/v1/connectors",
-        headers=gw.bearer(key),
-        json={
-            "provider": "woocommerce",
-            "name": "shop",
-            "config": {"store_url": store.url, "currency": "EUR"},
-            "secrets": {"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret, **secrets},
-        },
-    )
-    assert resp.status == 201, await resp.text()
-    return (await resp.json())["id"]
-
-
-async def setup_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
-    """The connector's answer once its set-up connected or failed."""
-    body = await (await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).json()
-    setup = body["health"]["setup"]
-    return body if setup and setup["status"] in ("connected", "failed") else None
-
-
-async def disconnect_done(gw: Gateway, key: str, connector_id: str) -> dict | None:
-    resp = await gw.get("/v1/commands", params={"connector_id": connector_id}, headers=gw.bearer(key))
-    for c in (await resp.json())["items"]:
-        if c["type"] == "connector.disconnect.v1" and c["status"] in ("completed", "failed", "rejected"):
-            return c
-    return None
-
-
 async def test_set_up_registers_webhooks_that_deliver_and_disconnect_deletes_them(
     gw: Gateway, store, redis, pool, secrets, deps, public_worker
 ):
@@ -122,7 +88,7 @@ async def test_set_up_registers_webhooks_that_deliver_and_disconnect_deletes_the
     store.seed(orders=3, customers=1)
     tenant, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal, secrets)):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store)
         answer = await wait_for(lambda: setup_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
         assert answer["health"]["setup"]["status"] == "connected", answer
         assert answer["health"]["webhooks_registered"] == len(TOPICS)
@@ -203,7 +169,7 @@ async def test_a_read_only_key_fails_the_set_up_at_the_webhooks(
     store.read_only = True
     _, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal, secrets)):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store)
         answer = await wait_for(lambda: setup_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
     setup = answer["health"]["setup"]
     assert (setup["status"], setup["step"]) == ("failed", "webhooks"), setup
@@ -216,8 +182,8 @@ async def test_without_a_public_url_or_with_a_secret_given_nothing_is_registered
     # the `temporal` fixture's worker has no public URL (BIZOSAAS_PUBLIC_URL unset)
     _, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal, secrets)):
-        unset = await connect(gw, key, store)
-        by_hand = await connect(gw, key, store, webhook_secret="whsec-by-hand")
+        unset = await connect_store(gw, key, store)
+        by_hand = await connect_store(gw, key, store, "whsec-by-hand")
         first = await wait_for(lambda: setup_done(gw, key, unset), timeout_s=TIMEOUT_S)
         second = await wait_for(lambda: setup_done(gw, key, by_hand), timeout_s=TIMEOUT_S)
     assert first["health"]["setup"]["status"] == "connected" and first["health"]["webhooks_registered"] == 0

@@ -11,8 +11,8 @@ import logging
 
 import pytest
 from factories import running, wait_for
-from gateway_helpers import Gateway
-from pm_helpers import TIMEOUT_S, at_least, command, create_connector, done, groups, issue, records, setup_done
+from gateway_helpers import Gateway, setup_done
+from pm_helpers import TIMEOUT_S, at_least, command, done, groups, issue, records
 from temporal_history import history_text
 from temporalio.client import Client
 from test_email import DSN, mail, our_logs
@@ -58,9 +58,7 @@ async def test_connect_imports_the_mailbox_a_sync_reads_only_new_mail_and_send_e
         "templates": json.dumps({"thanks": {"subject": "Thanks, {{name}}", "text": "We got it, {{name}}."}}),
     }
     async with running(redis, groups(pool, redis, worker)):
-        made = await create_connector(
-            gw, key, "email", config, {"username": dovecot.user, "password": dovecot.password}
-        )
+        made = await gw.create_connector(key, "email", config, {"username": dovecot.user, "password": dovecot.password})
         connector_id = made["id"]
         answer = await wait_for(lambda: setup_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
         assert answer["health"]["setup"]["status"] == "connected", answer

@@ -9,27 +9,24 @@ are test_zoho_notifications.py's."""
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 from factories import running, wait_for
+from gateway_helpers import setup_done
 from google_support import api_call, records, served
 from providers.google_merchant_server import GoogleMerchant
+from sync_support import published
 from test_zoho_notifications import (  # noqa: F401 - deps, secrets, worker: fixtures this module's test uses
     TIMEOUT_S,
-    connector_answer,
+    connect_by_setup,
     deps,
     groups,
-    published,
     secrets,
     worker,
 )
 
-from connectors import oauth
 from connectors.base import IngestContext, SignatureError, WebhookRequest
-from connectors.credentials import VaultSecrets
 from connectors.providers.google_merchant import api
 from connectors.providers.google_merchant.webhook import WEBHOOKS
 from connectors.temporal.client import start_connect
@@ -41,49 +38,18 @@ async def merchant(monkeypatch):
         yield made
 
 
-async def connected(gw, admin, secrets: VaultSecrets, merchant: GoogleMerchant) -> tuple[str, str, str]:  # noqa: F811
-    """A google-merchant connector holding tokens of the local OAuth server, created without a webhook secret: its
-    set-up subscribes to the notifications."""
-    tenant, key = await gw.create_tenant()
-    connector = "con_" + uuid.uuid4().hex
-    await admin.execute(
-        "INSERT INTO connectors (tenant_id, id, provider, name, config, webhooks_by_setup) "
-        "VALUES ($1, $2, 'google-merchant', 'merchant', $3, true)",
-        tenant,
-        connector,
-        json.dumps({"account_id": merchant.account_id}),
-    )
-    await secrets.write(
-        tenant,
-        connector,
-        {
-            "client_id": merchant.client_id,
-            "client_secret": merchant.client_secret,
-            oauth.ACCESS_TOKEN: merchant.issue_access(),
-            oauth.EXPIRES_AT: time.time() + 3600,
-            oauth.REFRESH_TOKEN: merchant.oauth.issue_refresh(),
-            oauth.TOKEN_URL: merchant.url + "/token",
-        },
-    )
-    return tenant, key, connector
-
-
 async def test_subscription_hint_resync_refusal_and_disconnect(gw, merchant, redis, pool, admin, secrets, worker):  # noqa: F811
     temporal, public_url = worker
     first, _ = merchant.seed(2)
-    tenant, key, connector = await connected(gw, admin, secrets, merchant)
+    tenant, key, connector = await connect_by_setup(
+        gw, admin, secrets, "google-merchant", {"account_id": merchant.account_id}, merchant, merchant.url + "/token"
+    )
     url = f"{public_url}/v1/webhooks/{connector}"
 
     async with running(redis, groups(pool, redis, temporal, secrets)):
         # the set-up: initial syncs, then one PRODUCT_STATUS_CHANGE subscription calling back our URL + the token
         await start_connect(temporal, tenant, connector)
-
-        async def set_up():
-            answer = await connector_answer(gw, key, connector)
-            setup = answer["health"]["setup"]
-            return answer if setup and setup["status"] in ("connected", "failed") else None
-
-        answer = await wait_for(set_up, timeout_s=TIMEOUT_S)
+        answer = await wait_for(lambda: setup_done(gw, key, connector), timeout_s=TIMEOUT_S)
         assert answer["health"]["setup"]["status"] == "connected", answer
         assert answer["health"]["webhooks_registered"] == 1
         (subscription,) = merchant.subscriptions.values()

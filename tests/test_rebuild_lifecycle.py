@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from factories import local_http_server, running, wait_for
+from factories import running, served, wait_for
 from providers.woocommerce_server import WooCommerceStore
 
 from connectors import sync
@@ -31,9 +31,7 @@ SYNC_COLUMNS = (
 
 @pytest.fixture
 async def store():
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
 
 

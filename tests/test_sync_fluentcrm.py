@@ -4,21 +4,17 @@ tag attached publishes again), deletions by full reconciliation, and the add_tag
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from factories import running, wait_for
+from factories import running, served, wait_for
 from providers.fluentcrm_server import FluentCrmSite
+from sync_support import deleted_ids, published, record_count, run_and_publish, sync_deps
 
 from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
-from connectors.credentials import VaultSecrets
 from connectors.providers.fluentcrm import api, mapping
 from connectors.registry import get_facts
 from consumers.projector import projector_group
-from events import codec
-from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
-from producers.publisher import Publisher
+from events.streams import DEFAULT_PARTITIONS
 
 TENANT, CONNECTOR = "tenant-fcrm", "con_fcrm_sync_1"
 FACTS = get_facts("fluentcrm")
@@ -26,11 +22,7 @@ FACTS = get_facts("fluentcrm")
 
 @pytest.fixture
 async def site():
-    from factories import local_http_server
-
-    crm = FluentCrmSite()
-    async with local_http_server(crm.app()) as url:
-        crm.url = url
+    async with served(FluentCrmSite()) as crm:
         yield crm
 
 
@@ -90,43 +82,13 @@ async def test_add_tag_by_slug_or_id_and_twice_is_harmless(site):
 
 @pytest.fixture
 async def deps(pool, redis, vault, admin, site):
-    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", TENANT)
-    await admin.execute(
-        "INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, 'fluentcrm', 'crm', $3)",
-        TENANT,
-        CONNECTOR,
-        json.dumps({"site_url": site.url}),
+    return await sync_deps(
+        pool, redis, vault, admin, target(), "fluentcrm", {"site_url": site.url}, call_for(site).secrets
     )
-    await admin.execute("TRUNCATE sync_checkpoints, sync_seen")
-    secrets = VaultSecrets(vault.addr, vault.token)
-    await secrets.write(
-        TENANT, CONNECTOR, {"username": site.username, "application_password": site.application_password}
-    )
-    return sync.SyncDeps(pool, Publisher(redis), secrets, allow_private=True)
 
 
 def target() -> sync.Target:
     return sync.Target(TENANT, CONNECTOR, "subscribers")
-
-
-async def published(redis) -> list:
-    entries = await redis.xrange(stream_for_tenant(TENANT, DEFAULT_PARTITIONS))
-    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
-
-
-async def _records(admin) -> dict[str, bool]:
-    rows = await admin.fetch(
-        "SELECT external_id, deleted FROM records WHERE tenant_id = $1 AND kind = 'contact'", TENANT
-    )
-    return {r["external_id"]: r["deleted"] for r in rows}
-
-
-async def _count(admin) -> int:
-    return len(await _records(admin))
-
-
-async def _deleted(admin) -> list[str]:
-    return [k for k, deleted in (await _records(admin)).items() if deleted]
 
 
 async def test_a_sync_lists_every_contact_publishes_only_changes_and_reconciles_deletions(
@@ -136,28 +98,27 @@ async def test_a_sync_lists_every_contact_publishes_only_changes_and_reconciles_
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         first = await sync.run(deps, target(), "run-1")
         assert (first.records, first.deleted, first.cursor) == (230, 0, None)
-        contacts = [e for e in await published(redis) if e.type == "crm.contact.upserted.v1"]
+        contacts = [e for e in await published(redis, TENANT) if e.type == "crm.contact.upserted.v1"]
         assert len(contacts) == 230 and all(e.raw_ref is None and e.source == CONNECTOR for e in contacts)
         some = site.ids()[7]
         by_id = {e.subject.external_id: e for e in contacts}
         assert by_id[str(some)].data == mapping.contact(site.subscribers[some])
-        await wait_for(lambda: _count(admin), 230)
+        await wait_for(lambda: record_count(admin, TENANT, "contact"), 230)
 
-        before = len(await published(redis))
-        assert (await sync.run(deps, target(), "run-2")).records == 230
-        assert len(await published(redis)) == before + 2  # started, completed: nothing changed
+        finished, run_events = await run_and_publish(redis, deps, target(), "run-2")
+        assert finished.records == 230
+        assert len(run_events) == 2  # started, completed: nothing changed
 
         # a tag attached (updated_at untouched) publishes that contact again; a deleted one becomes a tombstone
         untagged = site.ids()[1]
         await api.add_tag(call_for(site), str(untagged), "vip")
         gone = site.ids()[100]
         site.delete(gone)
-        before = len(await published(redis))
-        third = await sync.run(deps, target(), "run-3")
+        third, run_events = await run_and_publish(redis, deps, target(), "run-3")
         assert (third.records, third.deleted) == (229, 1)
-        fresh = [e for e in (await published(redis))[before:] if e.type == "crm.contact.upserted.v1"]
+        fresh = [e for e in run_events if e.type == "crm.contact.upserted.v1"]
         assert [e.subject.external_id for e in fresh] == [str(untagged)] and fresh[0].data.tags == ["VIP"]
-        await wait_for(lambda: _deleted(admin), [str(gone)])
+        await wait_for(lambda: deleted_ids(admin, TENANT, "contact"), [str(gone)])
 
 
 # --- tags, lists and campaigns ----------------------------------------------------------------------------------
@@ -213,7 +174,7 @@ async def test_tags_lists_and_campaigns_sync_change_and_reconcile(deps, site, re
         for kind, name in zip(("tag", "list", "campaign"), resources, strict=True):
             wanted = {str(i): False for i in site.ids(name)}
             await wait_for(lambda k=kind: _kind(admin, k), wanted)
-        published_types = {e.type for e in await published(redis)}
+        published_types = {e.type for e in await published(redis, TENANT)}
         assert {"crm.tag.upserted.v1", "crm.list.upserted.v1", "marketing.campaign.upserted.v1"} <= published_types
 
         # a contact joining a tag changes no tag; a renamed tag publishes again; a deleted campaign is a tombstone
@@ -221,9 +182,9 @@ async def test_tags_lists_and_campaigns_sync_change_and_reconcile(deps, site, re
         site.change(3, "tags", title="VIP customers")
         gone = site.ids("campaigns")[0]
         site.delete(gone, "campaigns")
-        before = len(await published(redis))
-        assert (await sync.run(deps, sync.Target(TENANT, CONNECTOR, "tags"), "tags-2")).records == 5
-        fresh = [e for e in (await published(redis))[before:] if e.type == "crm.tag.upserted.v1"]
+        finished, run_events = await run_and_publish(redis, deps, sync.Target(TENANT, CONNECTOR, "tags"), "tags-2")
+        assert finished.records == 5
+        fresh = [e for e in run_events if e.type == "crm.tag.upserted.v1"]
         assert [(e.subject.external_id, e.data.name) for e in fresh] == [("3", "VIP customers")]
         finished = await sync.run(deps, sync.Target(TENANT, CONNECTOR, "campaigns"), "campaigns-2")
         assert finished.deleted == 1

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from factories import running, wait_for
-from gateway_helpers import Gateway
-from pm_helpers import TIMEOUT_S, at_least, command, create_connector, done, groups, issue, records, served, setup_done
+from factories import running, served, wait_for
+from gateway_helpers import Gateway, setup_done
+from pm_helpers import TIMEOUT_S, at_least, command, done, groups, issue, records
 from providers.plane_server import MEMBERS, STATES, PlaneWorkspace
 from temporal_history import history_text
 from webhook_support import ctx, fixture, request
@@ -108,8 +108,7 @@ async def test_connect_imports_the_workspace_a_webhook_and_an_action_update_it_a
     issue_ids = plane.seed(issues=3, cycles=1)[:3]
     _, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal)):
-        made = await create_connector(
-            gw,
+        made = await gw.create_connector(
             key,
             "plane",
             {"api_url": plane.url, "workspace_slug": plane.slug},

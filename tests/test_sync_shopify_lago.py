@@ -5,13 +5,13 @@ reconciliation; the shop check and Shopify's OAuth callback hmac; Lago's usage p
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from factories import running, wait_for
+from factories import running, served, wait_for
 from providers.lago_server import LagoAccount
 from providers.shopify_server import T0, ShopifyShop
+from sync_support import add_connector, deleted_ids, published, record_count, run_and_publish
 
 from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
@@ -22,8 +22,7 @@ from connectors.providers.shopify import mapping as shopify_mapping
 from connectors.providers.shopify.shop import ShopRefused, callback_hmac, oauth_endpoints, shop_origin, verify_callback
 from connectors.registry import get_facts
 from consumers.projector import projector_group
-from events import codec
-from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
+from events.streams import DEFAULT_PARTITIONS
 from producers.publisher import Publisher
 
 TENANT = "tenant-shop-lago"
@@ -33,21 +32,13 @@ SHOPIFY, LAGO = get_facts("shopify"), get_facts("lago")
 
 @pytest.fixture
 async def shop():
-    from factories import local_http_server
-
-    made = ShopifyShop()
-    async with local_http_server(made.app()) as url:
-        made.url = url
+    async with served(ShopifyShop()) as made:
         yield made
 
 
 @pytest.fixture
 async def lago():
-    from factories import local_http_server
-
-    made = LagoAccount()
-    async with local_http_server(made.app()) as url:
-        made.url = url
+    async with served(LagoAccount()) as made:
         yield made
 
 
@@ -216,37 +207,12 @@ async def test_a_days_usage_is_recorded_once(lago):
 
 @pytest.fixture
 async def deps(pool, redis, vault, admin, shop, lago):
-    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", TENANT)
-    for connector, provider, config in (
-        (SHOP_CONNECTOR, "shopify", {"shop": shop.url, "currency": "USD"}),
-        (LAGO_CONNECTOR, "lago", {"api_url": lago.url}),
-    ):
-        await admin.execute(
-            "INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, $3, $3, $4)",
-            TENANT,
-            connector,
-            provider,
-            json.dumps(config),
-        )
+    await add_connector(admin, TENANT, SHOP_CONNECTOR, "shopify", {"shop": shop.url, "currency": "USD"})
+    await add_connector(admin, TENANT, LAGO_CONNECTOR, "lago", {"api_url": lago.url})
     secrets = VaultSecrets(vault.addr, vault.token)
     await secrets.write(TENANT, SHOP_CONNECTOR, {"access_token": shop.access_token, "webhook_secret": "shpss_x"})
     await secrets.write(TENANT, LAGO_CONNECTOR, {"api_key": lago.api_key, "webhook_secret": "x"})
     return sync.SyncDeps(pool, Publisher(redis), secrets, allow_private=True)
-
-
-async def published(redis) -> list:
-    entries = await redis.xrange(stream_for_tenant(TENANT, DEFAULT_PARTITIONS))
-    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
-
-
-async def _records(admin, kind: str, source: str) -> dict[str, bool]:
-    rows = await admin.fetch(
-        "SELECT external_id, deleted FROM records WHERE tenant_id = $1 AND kind = $2 AND source = $3",
-        TENANT,
-        kind,
-        source,
-    )
-    return {r["external_id"]: r["deleted"] for r in rows}
 
 
 async def test_shopify_syncs_full_then_incremental_and_reconciles_deletions(deps, shop, redis, pool, admin):
@@ -256,26 +222,25 @@ async def test_shopify_syncs_full_then_incremental_and_reconciles_deletions(deps
         first = await sync.run(deps, orders, "run-1")
         assert (first.records, first.deleted) == (120, 0)
         assert first.cursor == shop.objects["orders"][shop.ids("orders")[-1]]["updated_at"]
-        events = await published(redis)
+        events = await published(redis, TENANT)
         upserts = [e for e in events if e.type == "commerce.order.upserted.v2"]
         some = shop.ids("orders")[7]
         by_id = {e.subject.external_id: e for e in upserts}
         assert len(upserts) == 120 and by_id[str(some)].data == shopify_mapping.order(shop.objects["orders"][some])
-        await wait_for(lambda: _count(admin, "order", SHOP_CONNECTOR), 120)
+        await wait_for(lambda: record_count(admin, TENANT, "order", SHOP_CONNECTOR), 120)
         # incremental: only what changed after the checkpoint (less a second) is listed
         shop.change("orders", some, when=T0 + timedelta(days=1), tags="changed")
-        before = len(await published(redis))
-        second = await sync.run(deps, orders, "run-2")
+        second, run_events = await run_and_publish(redis, deps, orders, "run-2")
         assert second.records == 2  # the re-read last second, and the change
         assert shop.log[-1][2]["updated_at_min"].endswith("Z")
-        fresh = [e for e in (await published(redis))[before:] if e.type == "commerce.order.upserted.v2"]
+        fresh = [e for e in run_events if e.type == "commerce.order.upserted.v2"]
         assert [e.subject.external_id for e in fresh] == [str(some)]  # the re-read one publishes nothing new
         # a full run reconciles: a deleted order becomes a tombstone
         gone = shop.ids("orders")[50]
         shop.delete("orders", gone)
         third = await sync.run(deps, orders, "run-3", full=True)
         assert (third.records, third.deleted) == (119, 1)
-        await wait_for(lambda: _deleted(admin, "order", SHOP_CONNECTOR), [str(gone)])
+        await wait_for(lambda: deleted_ids(admin, TENANT, "order", SHOP_CONNECTOR), [str(gone)])
         for name, count in (("customers", 5), ("products", 3)):
             assert (await sync.run(deps, sync.Target(TENANT, SHOP_CONNECTOR, name), f"run-{name}")).records == count
 
@@ -286,28 +251,19 @@ async def test_lago_syncs_whole_publishes_only_changes_and_reconciles(deps, lago
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         first = await sync.run(deps, customers, "run-1")
         assert (first.records, first.deleted, first.cursor) == (130, 0, None)
-        await wait_for(lambda: _count(admin, "contact", LAGO_CONNECTOR), 130)
-        before = len(await published(redis))
-        assert (await sync.run(deps, customers, "run-2")).records == 130
-        assert len(await published(redis)) == before + 2  # started, completed: nothing changed
+        await wait_for(lambda: record_count(admin, TENANT, "contact", LAGO_CONNECTOR), 130)
+        finished, run_events = await run_and_publish(redis, deps, customers, "run-2")
+        assert finished.records == 130
+        assert len(run_events) == 2  # started, completed: nothing changed
         changed, gone = lago.ids("customers")[3], lago.ids("customers")[60]
         lago.change("customers", changed, email="new@example.com", updated_at=datetime.now(UTC).isoformat())
         lago.delete("customers", gone)
-        before = len(await published(redis))
-        third = await sync.run(deps, customers, "run-3")
+        third, run_events = await run_and_publish(redis, deps, customers, "run-3")
         assert (third.records, third.deleted) == (129, 1)
-        fresh = [e for e in (await published(redis))[before:] if e.type == "crm.contact.upserted.v1"]
+        fresh = [e for e in run_events if e.type == "crm.contact.upserted.v1"]
         assert [e.subject.external_id for e in fresh] == [changed]
-        await wait_for(lambda: _deleted(admin, "contact", LAGO_CONNECTOR), [gone])
+        await wait_for(lambda: deleted_ids(admin, TENANT, "contact", LAGO_CONNECTOR), [gone])
         lago.change("subscriptions", lago.ids("subscriptions")[0], status="terminated")
         for name, kind, count in (("subscriptions", "subscription", 3), ("invoices", "invoice", 2)):
             assert (await sync.run(deps, sync.Target(TENANT, LAGO_CONNECTOR, name), f"run-{name}")).records == count
-            await wait_for(lambda k=kind: _count(admin, k, LAGO_CONNECTOR), count)
-
-
-async def _count(admin, kind: str, source: str) -> int:
-    return len(await _records(admin, kind, source))
-
-
-async def _deleted(admin, kind: str, source: str) -> list[str]:
-    return [k for k, deleted in (await _records(admin, kind, source)).items() if deleted]
+            await wait_for(lambda k=kind: record_count(admin, TENANT, k, LAGO_CONNECTOR), count)

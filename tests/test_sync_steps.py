@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from factories import local_http_server, wait_for
+from factories import served, wait_for
 from providers.woocommerce_server import WooCommerceStore
 
 from connectors import sync
@@ -27,9 +27,7 @@ TARGET = sync.Target(TENANT, CONNECTOR, "orders")
 
 @pytest.fixture
 async def store():
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
 
 

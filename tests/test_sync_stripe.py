@@ -4,21 +4,17 @@ state, deletions by full reconciliation, canceled subscriptions kept, and the re
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from factories import running, wait_for
+from factories import running, served, wait_for
 from providers.stripe_server import StripeAccount
+from sync_support import deleted_ids, published, record_count, run_and_publish, sync_deps
 
 from connectors import sync
 from connectors.base import ApiCall, PageCursorGone, ProviderBusy, ProviderRefused
-from connectors.credentials import VaultSecrets
 from connectors.providers.stripe import api, mapping
 from connectors.registry import get_facts
 from consumers.projector import projector_group
-from events import codec
-from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
-from producers.publisher import Publisher
+from events.streams import DEFAULT_PARTITIONS
 
 TENANT, CONNECTOR = "tenant-stripe", "con_stripe_sync_1"
 FACTS = get_facts("stripe")
@@ -26,12 +22,8 @@ FACTS = get_facts("stripe")
 
 @pytest.fixture
 async def account(monkeypatch):
-    from factories import local_http_server
-
-    stripe = StripeAccount()
-    async with local_http_server(stripe.app()) as url:
-        stripe.url = url
-        monkeypatch.setattr(api, "API_BASE", url + "/v1/")
+    async with served(StripeAccount()) as stripe:
+        monkeypatch.setattr(api, "API_BASE", stripe.url + "/v1/")
         yield stripe
 
 
@@ -103,32 +95,12 @@ async def test_a_refund_is_made_once_per_input(account):
 
 @pytest.fixture
 async def deps(pool, redis, vault, admin, account):
-    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", TENANT)
-    await admin.execute(
-        "INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, 'stripe', 'billing', $3)",
-        TENANT,
-        CONNECTOR,
-        json.dumps({}),
-    )
-    secrets = VaultSecrets(vault.addr, vault.token)
-    await secrets.write(TENANT, CONNECTOR, {"secret_key": account.secret_key, "webhook_secret": "whsec_x"})
-    return sync.SyncDeps(pool, Publisher(redis), secrets, allow_private=True)
+    secrets = {"secret_key": account.secret_key, "webhook_secret": "whsec_x"}
+    return await sync_deps(pool, redis, vault, admin, target(), "stripe", {}, secrets)
 
 
 def target(resource: str = "customers") -> sync.Target:
     return sync.Target(TENANT, CONNECTOR, resource)
-
-
-async def published(redis) -> list:
-    entries = await redis.xrange(stream_for_tenant(TENANT, DEFAULT_PARTITIONS))
-    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
-
-
-async def _records(admin, kind: str) -> dict[str, bool]:
-    rows = await admin.fetch(
-        "SELECT external_id, deleted FROM records WHERE tenant_id = $1 AND kind = $2", TENANT, kind
-    )
-    return {r["external_id"]: r["deleted"] for r in rows}
 
 
 async def test_a_sync_lists_everything_publishes_only_changes_and_reconciles_deletions(
@@ -138,33 +110,30 @@ async def test_a_sync_lists_everything_publishes_only_changes_and_reconciles_del
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         first = await sync.run(deps, target(), "run-1")
         assert (first.records, first.deleted, first.cursor) == (230, 0, None)
-        events = await published(redis)
+        events = await published(redis, TENANT)
         contacts = [e for e in events if e.type == "crm.contact.upserted.v1"]
         assert len(contacts) == 230 and all(e.raw_ref is None and e.source == CONNECTOR for e in contacts)
         # the same object through the webhook mapping: identical entity
         by_id = {e.subject.external_id: e for e in contacts}
         some = account.ids("customers")[7]
         assert by_id[some].data == mapping.customer(account.objects["customers"][some])
-        await wait_for(lambda: _count(admin, "contact"), 230)
+        await wait_for(lambda: record_count(admin, TENANT, "contact"), 230)
         # every run is full (no "changed since" in Stripe's lists): nothing new for unchanged objects
-        before = len(await published(redis))
-        again = await sync.run(deps, target(), "run-2")
-        assert again.records == 230 and len(await published(redis)) == before + 2  # started, completed
+        again, run_events = await run_and_publish(redis, deps, target(), "run-2")
+        assert again.records == 230 and len(run_events) == 2  # started, completed
         # a changed object is published again, a deleted one becomes a tombstone
         account.change("customers", some, email="changed@example.com")
         gone = account.ids("customers")[100]
         account.delete("customers", gone)
-        before = len(await published(redis))
-        third = await sync.run(deps, target(), "run-3")
+        third, fresh = await run_and_publish(redis, deps, target(), "run-3")
         assert (third.records, third.deleted) == (229, 1)
-        fresh = (await published(redis))[before:]
         assert [e.subject.external_id for e in fresh if e.type == "crm.contact.upserted.v1"] == [some]
-        await wait_for(lambda: _deleted(admin, "contact"), [gone])
+        await wait_for(lambda: deleted_ids(admin, TENANT, "contact"), [gone])
         # the other resources sync through the same loop; a canceled subscription is a record, not a deletion
         account.change("subscriptions", account.ids("subscriptions")[0], status="canceled")
         for name, kind, count in (("subscriptions", "subscription", 3), ("invoices", "invoice", 2)):
             assert (await sync.run(deps, target(name), f"run-{name}")).records == count
-            await wait_for(lambda k=kind: _count(admin, k), count)
+            await wait_for(lambda k=kind: record_count(admin, TENANT, k), count)
         assert (await sync.run(deps, target("subscriptions"), "run-subs-2")).deleted == 0
         assert (await sync.run(deps, target("payment_intents"), "run-pi")).records == 2
 
@@ -179,11 +148,3 @@ async def test_a_cursor_whose_object_was_deleted_restarts_the_pages(deps, accoun
     assert (restarted.done, restarted.page) == (False, 0)
     pages = [await sync.step(deps, target(), run_id) for _ in range(3)]
     assert [p.page for p in pages] == [1, 2, 3] and pages[-1].done and pages[-1].records == 100 + 249
-
-
-async def _count(admin, kind: str) -> int:
-    return len(await _records(admin, kind))
-
-
-async def _deleted(admin, kind: str) -> list[str]:
-    return [k for k, deleted in (await _records(admin, kind)).items() if deleted]

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import bizosaas_command
-from factories import local_http_server, running, wait_for
-from gateway_helpers import Gateway
+from factories import running, served, wait_for
+from gateway_helpers import Gateway, connect_store
 from providers.woocommerce_server import WooCommerceStore
 from temporal_history import history_text
 from temporalio.client import WorkflowFailureError
@@ -24,33 +24,13 @@ from events import codec
 from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
 
 TIMEOUT_S = 90.0  # a workflow's activities, the projector and the command runner in a row, on a slow machine
+WEBHOOK_SECRET = "whsec-not-in-history"  # a secret: never in a workflow's history
 
 
 @pytest.fixture
 async def store():
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
-
-
-async def connect(gw: Gateway, key: str, store: WooCommerceStore) -> str:
-    resp = await gw.post(
-        "/v1/connectors",
-        headers=gw.bearer(key),
-        json={
-            "provider": "woocommerce",
-            "name": "shop",
-            "config": {"store_url": store.url, "currency": "EUR"},
-            "secrets": {
-                "consumer_key": store.consumer_key,
-                "consumer_secret": store.consumer_secret,
-                "webhook_secret": "whsec-not-in-history",
-            },
-        },
-    )
-    assert resp.status == 201, await resp.text()
-    return (await resp.json())["id"]
 
 
 async def records(gw: Gateway, key: str, kind: str = "order", deleted: bool = False) -> list[dict]:
@@ -82,7 +62,7 @@ async def test_connect_imports_history_then_syncs_changes_and_deletions(gw: Gate
     tenant, key = await gw.create_tenant()
     groups = [commands_group(RunnerContext(pool, redis, temporal)), projector_group(pool, DEFAULT_PARTITIONS)]
     async with running(redis, groups):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
         # connect: the connection tested, then every resource's history imported (two pages of orders)
         await wait_for(lambda: _count(records(gw, key)), 130, TIMEOUT_S)
         await wait_for(lambda: _count(records(gw, key, "product")), 3, TIMEOUT_S)
@@ -149,7 +129,7 @@ async def test_a_full_sync_failing_half_way_deletes_nothing_and_update_stock_rea
     tenant, key = await gw.create_tenant()
     groups = [commands_group(RunnerContext(pool, redis, temporal)), projector_group(pool, DEFAULT_PARTITIONS)]
     async with running(redis, groups):
-        connector_id = await connect(gw, key, store)
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)
         await wait_for(lambda: _count(records(gw, key)), 150, TIMEOUT_S)
         await temporal.get_workflow_handle(sync_workflow_id(connector_id, "orders")).result()  # the import ended
         store.delete("orders", store.ids("orders")[0])
@@ -182,7 +162,7 @@ async def test_sync_now_during_a_run_runs_right_after_it_never_alongside(gw: Gat
     store.seed(orders=250)
     tenant, key = await gw.create_tenant()
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
-        connector_id = await connect(gw, key, store)  # its connect command is not run here
+        connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)  # its connect command is not run here
         store.delay_s = 0.3  # each page takes a while: the second request arrives during the first run
         workflow_id = await start_sync(temporal, tenant, connector_id, "orders")
         await wait_for(lambda: _requests(store, 1))
@@ -199,7 +179,7 @@ async def test_sync_now_during_a_run_runs_right_after_it_never_alongside(gw: Gat
 async def test_a_long_sync_continues_as_new_and_resumes_its_run(gw: Gateway, store, redis, pool, temporal):
     store.seed(orders=600)
     tenant, key = await gw.create_tenant()
-    connector_id = await connect(gw, key, store)  # its connect command is not run here
+    connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)  # its connect command is not run here
     handle = await temporal.start_workflow(
         SYNC_WORKFLOW,
         SyncInput(tenant, connector_id, "orders", pending=True, max_history=20),
@@ -236,7 +216,7 @@ async def test_bizosaas_temporal_worker_runs_the_sync_as_a_process(
     try:
         commands = commands_group(RunnerContext(pool, redis, LazyTemporal(temporal_server.url)))
         async with running(redis, [commands, projector_group(pool, DEFAULT_PARTITIONS)]):
-            await connect(gw, key, store)
+            await connect_store(gw, key, store, WEBHOOK_SECRET)
             await wait_for(lambda: _count(records(gw, key)), 5, TIMEOUT_S)
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -253,7 +233,7 @@ def start_temporal_worker(env: dict[str, str], log_path) -> subprocess.Popen:
 async def test_a_refused_key_fails_the_sync_at_once_with_the_fix(gw: Gateway, store, redis, pool, temporal):
     store.seed(orders=1)
     tenant, key = await gw.create_tenant()
-    connector_id = await connect(gw, key, store)  # its connect command is not run here
+    connector_id = await connect_store(gw, key, store, WEBHOOK_SECRET)  # its connect command is not run here
     store.consumer_secret = "cs_rotated_at_the_store"
     with pytest.raises(WorkflowFailureError) as failure:
         await temporal.execute_workflow(

@@ -12,20 +12,16 @@ import dataclasses
 import json
 
 import pytest
-from factories import running, wait_for
-from gateway_helpers import Gateway
+from factories import running, served, wait_for
+from gateway_helpers import Gateway, disconnect_done, setup_done
 from pm_helpers import (
     TIMEOUT_S,
     at_least,
     command,
-    create_connector,
-    disconnect_done,
     done,
     groups,
     issue,
     records,
-    served,
-    setup_done,
 )
 from providers.trello_server import TrelloAccount
 from temporal_history import history_text
@@ -131,7 +127,7 @@ async def public_worker(temporal_server, pool, redis, vault, gw: Gateway):
 
 async def test_the_gateway_answers_trellos_head_check_for_a_connector_only(gw: Gateway):
     _, key = await gw.create_tenant()
-    made = await create_connector(gw, key, "trello", {}, {"api_key": "k", "api_token": "t", "api_secret": "s"})
+    made = await gw.create_connector(key, "trello", {}, {"api_key": "k", "api_token": "t", "api_secret": "s"})
     assert (await gw.head(f"/v1/webhooks/{made['id']}")).status == 200
     assert (await gw.head("/v1/webhooks/con_nobody")).status == 404
 
@@ -148,7 +144,7 @@ async def test_set_up_registers_board_webhooks_that_sync_cards_and_disconnect_de
     tenant, key = await gw.create_tenant()
     async with running(redis, groups(pool, redis, temporal)):
         given = {"api_key": trello.api_key, "api_token": trello.api_token, "api_secret": trello.api_secret}
-        made = await create_connector(gw, key, "trello", {}, given)
+        made = await gw.create_connector(key, "trello", {}, given)
         connector_id = made["id"]
         answer = await wait_for(lambda: setup_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
         assert answer["health"]["setup"]["status"] == "connected", answer

@@ -4,22 +4,19 @@ deletions by full reconciliation, and a failed run that deletes nothing."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import running, wait_for
+from factories import running, served, wait_for
 from providers.woocommerce_server import WooCommerceStore, gmt
+from sync_support import deleted_ids, published, record_count, run_and_publish, sync_deps
 
 from connectors import sync
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
-from connectors.credentials import VaultSecrets
 from connectors.providers.woocommerce import api, mapping
 from connectors.registry import get_facts
 from consumers.projector import projector_group
-from events import codec
-from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
-from producers.publisher import Publisher
+from events.streams import DEFAULT_PARTITIONS
 
 TENANT, CONNECTOR = "tenant-sync", "con_woo_sync_1"
 FACTS = get_facts("woocommerce")
@@ -27,11 +24,7 @@ FACTS = get_facts("woocommerce")
 
 @pytest.fixture
 async def store():
-    from factories import local_http_server
-
-    shop = WooCommerceStore()
-    async with local_http_server(shop.app()) as url:
-        shop.url = url
+    async with served(WooCommerceStore()) as shop:
         yield shop
 
 
@@ -99,28 +92,12 @@ async def test_update_stock_changes_the_product_at_the_store(store):
 
 @pytest.fixture
 async def deps(pool, redis, vault, admin, store):
-    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", TENANT)
-    await admin.execute(
-        "INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, 'woocommerce', 'shop', $3)",
-        TENANT,
-        CONNECTOR,
-        json.dumps({"store_url": store.url, "currency": "EUR"}),
-    )
-    await admin.execute("TRUNCATE sync_checkpoints, sync_seen")
-    secrets = VaultSecrets(vault.addr, vault.token)
-    await secrets.write(
-        TENANT, CONNECTOR, {"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret}
-    )
-    return sync.SyncDeps(pool, Publisher(redis), secrets, allow_private=True)
+    config = {"store_url": store.url, "currency": "EUR"}
+    return await sync_deps(pool, redis, vault, admin, target(), "woocommerce", config, call_for(store).secrets)
 
 
 def target(resource: str = "orders") -> sync.Target:
     return sync.Target(TENANT, CONNECTOR, resource)
-
-
-async def published(redis) -> list:
-    entries = await redis.xrange(stream_for_tenant(TENANT, DEFAULT_PARTITIONS))
-    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
 
 
 async def records(admin, kind: str = "order") -> dict[str, dict]:
@@ -135,40 +112,33 @@ async def test_a_sync_imports_history_then_only_changes(deps, store, redis, pool
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         first = await sync.run(deps, target(), "run-1")
         assert (first.records, first.deleted, first.cursor) == (150, 0, "2026-01-01T02:29:00")
-        events = await published(redis)
+        events = await published(redis, TENANT)
         assert (events[0].type, events[-1].type) == ("connector.sync.started.v1", "connector.sync.completed.v1")
         orders = [e for e in events if e.type == "commerce.order.upserted.v2"]
         assert len(orders) == 150 and all(e.raw_ref is None and e.source == CONNECTOR for e in orders)
         assert events[-1].records == 150
-        await wait_for(lambda: _count(admin), 150)
+        await wait_for(lambda: record_count(admin, TENANT, "order"), 150)
 
         # the same order through the webhook mapping: identical entity
         assert orders[0].data == mapping.order(store.objects["orders"][store.ids("orders")[0]])
 
         # a re-run of everything publishes nothing new but the run's own events
-        before = len(await published(redis))
-        await sync.run(deps, target(), "run-2", full=True)
-        assert len(await published(redis)) == before + 2
+        _, run_events = await run_and_publish(redis, deps, target(), "run-2", full=True)
+        assert len(run_events) == 2
 
         # changes at the store: the next (incremental) run reads after the checkpoint and publishes only those
         changed = store.ids("orders")[:2]
         later = datetime.now(UTC) - timedelta(seconds=5)
         for i, order_id in enumerate(changed):
             store.change("orders", order_id, when=later + timedelta(seconds=i), status="completed")
-        before = len(await published(redis))
-        third = await sync.run(deps, target(), "run-3")
+        third, fresh = await run_and_publish(redis, deps, target(), "run-3")
         assert third.records == 3  # the changed two, and the last one again (the checkpoint's second overlaps)
         query = store.requests("orders")[-1].query
         assert query["modified_after"] == "2026-01-01T02:28:59" and query["modified_before"] <= gmt(datetime.now(UTC))
-        fresh = (await published(redis))[before:]
         assert sorted(e.subject.external_id for e in fresh if e.type == "commerce.order.upserted.v2") == [
             str(i) for i in changed
         ]
         await wait_for(lambda: _statuses(admin, changed), {"completed"})
-
-
-async def _count(admin) -> int:
-    return await admin.fetchval("SELECT count(*) FROM records WHERE tenant_id = $1 AND kind = 'order'", TENANT)
 
 
 async def _statuses(admin, ids) -> set:
@@ -187,7 +157,7 @@ async def test_a_full_sync_turns_what_the_store_deleted_into_tombstones_and_a_fa
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         await sync.run(deps, target(), "run-1")
         await sync.run(deps, target("customers"), "run-c1")
-        await wait_for(lambda: _count(admin), 120)
+        await wait_for(lambda: record_count(admin, TENANT, "order"), 120)
         gone = store.ids("orders")[5]
         store.delete("orders", gone)
 
@@ -198,13 +168,13 @@ async def test_a_full_sync_turns_what_the_store_deleted_into_tombstones_and_a_fa
         )
         with pytest.raises(ProviderBusy):
             await sync.run(deps, target(), "run-2", full=True, max_wait_s=0.01)
-        failed = [e for e in await published(redis) if e.type == "connector.sync.failed.v1"]
+        failed = [e for e in await published(redis, TENANT) if e.type == "connector.sync.failed.v1"]
         assert len(failed) == 1 and failed[0].retryable and "503" in failed[0].error
         row = await admin.fetchrow(
             "SELECT * FROM sync_checkpoints WHERE connector_id = $1 AND resource = 'orders'", CONNECTOR
         )
         assert (row["run_id"], row["cursor"], row["last_status"]) == (None, cursor, "failed")
-        assert not [e for e in await published(redis) if e.type == "commerce.order.deleted.v2"]
+        assert not [e for e in await published(redis, TENANT) if e.type == "commerce.order.deleted.v2"]
         assert await admin.fetchval("SELECT count(*) FROM sync_seen") == 0
 
         # an incremental run does not reconcile; a full one that finishes does
@@ -212,16 +182,9 @@ async def test_a_full_sync_turns_what_the_store_deleted_into_tombstones_and_a_fa
         assert (await sync.run(deps, target(), "run-3")).deleted == 0
         finished = await sync.run(deps, target(), "run-4", full=True)
         assert finished.deleted == 1
-        await wait_for(lambda: _deleted(admin), [str(gone)])
+        await wait_for(lambda: deleted_ids(admin, TENANT, "order"), [str(gone)])
         # guest buyers' contacts (made from orders) are not customers the customers list would show
         assert (await sync.run(deps, target("customers"), "run-c2", full=True)).deleted == 0
-
-
-async def _deleted(admin) -> list[str]:
-    rows = await admin.fetch(
-        "SELECT external_id FROM records WHERE tenant_id = $1 AND kind = 'order' AND deleted", TENANT
-    )
-    return [r["external_id"] for r in rows]
 
 
 async def test_pages_that_shift_under_a_run_are_read_again(deps, store, redis):
@@ -240,7 +203,7 @@ async def test_an_object_changed_during_a_full_run_is_not_taken_for_deleted(deps
     store.seed(orders=150)
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         await sync.run(deps, target(), "run-1")
-        await wait_for(lambda: _count(admin), 150)
+        await wait_for(lambda: record_count(admin, TENANT, "order"), 150)
         run_id = await sync.begin(deps, target(), "run-2", full=True)
         assert "modified_before" not in (await _step_query(deps, store, run_id))  # a full run has no window
         store.change("orders", store.ids("orders")[120], status="on-hold")  # on the page still to read
@@ -266,6 +229,6 @@ async def test_a_changed_customer_is_published_again(deps, store, redis):
     changed = store.ids("customers")[0]
     store.change("customers", changed, email="new-address@example.com")
     await sync.run(deps, target("customers"), "run-2")
-    contacts = [e for e in await published(redis) if e.type == "crm.contact.upserted.v1"]
+    contacts = [e for e in await published(redis, TENANT) if e.type == "crm.contact.upserted.v1"]
     assert len(contacts) == 4  # three, then only the changed one
     assert contacts[-1].subject.external_id == str(changed) and contacts[-1].data.email == "new-address@example.com"

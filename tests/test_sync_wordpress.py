@@ -5,22 +5,19 @@ and the draft action."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import running, wait_for
+from factories import running, served, wait_for
 from providers.wordpress_server import WordPressSite
+from sync_support import deleted_ids, published, record_count, run_and_publish, sync_deps
 
 from connectors import sync, sync_pages
 from connectors.base import ApiCall, ProviderBusy, ProviderRefused
-from connectors.credentials import VaultSecrets
 from connectors.providers.wordpress import api, mapping
 from connectors.registry import get_facts
 from consumers.projector import projector_group
-from events import codec
-from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
-from producers.publisher import Publisher
+from events.streams import DEFAULT_PARTITIONS
 
 TENANT, CONNECTOR = "tenant-wp", "con_wp_sync_1"
 FACTS = get_facts("wordpress")
@@ -28,11 +25,7 @@ FACTS = get_facts("wordpress")
 
 @pytest.fixture
 async def site():
-    from factories import local_http_server
-
-    wp = WordPressSite()
-    async with local_http_server(wp.app()) as url:
-        wp.url = url
+    async with served(WordPressSite()) as wp:
         yield wp
 
 
@@ -116,43 +109,13 @@ async def test_create_draft_post_makes_a_draft(site):
 
 @pytest.fixture
 async def deps(pool, redis, vault, admin, site):
-    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", TENANT)
-    await admin.execute(
-        "INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, 'wordpress', 'blog', $3)",
-        TENANT,
-        CONNECTOR,
-        json.dumps({"site_url": site.url}),
+    return await sync_deps(
+        pool, redis, vault, admin, target(), "wordpress", {"site_url": site.url}, call_for(site).secrets
     )
-    await admin.execute("TRUNCATE sync_checkpoints, sync_seen")
-    secrets = VaultSecrets(vault.addr, vault.token)
-    await secrets.write(
-        TENANT, CONNECTOR, {"username": site.username, "application_password": site.application_password}
-    )
-    return sync.SyncDeps(pool, Publisher(redis), secrets, allow_private=True)
 
 
 def target(resource: str = "posts") -> sync.Target:
     return sync.Target(TENANT, CONNECTOR, resource)
-
-
-async def published(redis) -> list:
-    entries = await redis.xrange(stream_for_tenant(TENANT, DEFAULT_PARTITIONS))
-    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
-
-
-async def _records(admin, kind: str) -> dict[str, bool]:
-    rows = await admin.fetch(
-        "SELECT external_id, deleted FROM records WHERE tenant_id = $1 AND kind = $2", TENANT, kind
-    )
-    return {r["external_id"]: r["deleted"] for r in rows}
-
-
-async def _count(admin, kind: str) -> int:
-    return len(await _records(admin, kind))
-
-
-async def _deleted(admin, kind: str) -> list[str]:
-    return [k for k, deleted in (await _records(admin, kind)).items() if deleted]
 
 
 async def test_posts_import_every_status_then_only_changes_in_a_local_time_window(deps, site, redis, pool, admin):
@@ -160,7 +123,7 @@ async def test_posts_import_every_status_then_only_changes_in_a_local_time_windo
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         first = await sync.run(deps, target(), "run-1")
         assert (first.records, first.deleted, first.cursor) == (120, 0, "2026-01-01T01:59:00")
-        events = await published(redis)
+        events = await published(redis, TENANT)
         posts = [e for e in events if e.type == "cms.post.upserted.v1"]
         assert len(posts) == 120 and all(e.raw_ref is None and e.source == CONNECTOR for e in posts)
         assert {e.data.status for e in posts} == {"publish", "draft", "pending", "private", "future"}
@@ -168,25 +131,22 @@ async def test_posts_import_every_status_then_only_changes_in_a_local_time_windo
         assert next(e for e in posts if e.subject.external_id == str(some)).data == mapping.post(
             site.objects["posts"][some]
         )
-        await wait_for(lambda: _count(admin, "post"), 120)
+        await wait_for(lambda: record_count(admin, TENANT, "post"), 120)
 
         # a full re-run publishes nothing new but the run's own events
-        before = len(await published(redis))
-        await sync.run(deps, target(), "run-2", full=True)
-        assert len(await published(redis)) == before + 2
+        _, run_events = await run_and_publish(redis, deps, target(), "run-2", full=True)
+        assert len(run_events) == 2
 
         # changes at the site: the incremental run asks in local time (UTC+2) and publishes only those
         changed = site.ids("posts")[:2]
         later = datetime.now(UTC) - timedelta(seconds=5)
         for i, post_id in enumerate(changed):
             site.change("posts", post_id, when=later + timedelta(seconds=i), status="publish")
-        before = len(await published(redis))
-        third = await sync.run(deps, target(), "run-3")
+        third, fresh = await run_and_publish(redis, deps, target(), "run-3")
         assert third.records == 3  # the changed two, and the last one again (the checkpoint's second overlaps)
         query = site.requests("posts")[-1].query
         assert query["modified_after"] == "2026-01-01T03:58:59"  # the checkpoint less a second, at UTC+2
         assert query["modified_before"] > sync_pages.gmt(datetime.now(UTC))  # local: two hours ahead of UTC
-        fresh = (await published(redis))[before:]
         assert sorted(e.subject.external_id for e in fresh if e.type == "cms.post.upserted.v1") == [
             str(i) for i in changed
         ]
@@ -195,7 +155,7 @@ async def test_posts_import_every_status_then_only_changes_in_a_local_time_windo
         trashed = site.ids("posts")[50]
         site.change("posts", trashed, status="trash")
         assert (await sync.run(deps, target(), "run-4", full=True)).deleted == 1
-        await wait_for(lambda: _deleted(admin, "post"), [str(trashed)])
+        await wait_for(lambda: deleted_ids(admin, TENANT, "post"), [str(trashed)])
 
 
 async def test_comments_users_and_pages_sync_whole_keyed_by_their_state(deps, site, redis, pool, admin):
@@ -203,24 +163,23 @@ async def test_comments_users_and_pages_sync_whole_keyed_by_their_state(deps, si
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         first = await sync.run(deps, target("comments"), "run-c1")
         assert (first.records, first.cursor) == (130, None)
-        await wait_for(lambda: _count(admin, "comment"), 130)
+        await wait_for(lambda: record_count(admin, TENANT, "comment"), 130)
         # unchanged comments publish nothing; an edited one publishes again; a spammed one is deleted
-        before = len(await published(redis))
-        assert (await sync.run(deps, target("comments"), "run-c2")).records == 130
-        assert len(await published(redis)) == before + 2
+        finished, run_events = await run_and_publish(redis, deps, target("comments"), "run-c2")
+        assert finished.records == 130
+        assert len(run_events) == 2
         edited, spammed = site.ids("comments")[3], site.ids("comments")[100]
         site.change("comments", edited, content={"raw": "edited", "rendered": "<p>edited</p>\n"})
         site.change("comments", spammed, status="spam")
-        before = len(await published(redis))
-        again = await sync.run(deps, target("comments"), "run-c3")
+        again, run_events = await run_and_publish(redis, deps, target("comments"), "run-c3")
         assert (again.records, again.deleted) == (129, 1)
-        fresh = [e for e in (await published(redis))[before:] if e.type == "cms.comment.upserted.v1"]
+        fresh = [e for e in run_events if e.type == "cms.comment.upserted.v1"]
         assert [e.subject.external_id for e in fresh] == [str(edited)] and fresh[0].data.content == "<p>edited</p>\n"
-        await wait_for(lambda: _deleted(admin, "comment"), [str(spammed)])
+        await wait_for(lambda: deleted_ids(admin, TENANT, "comment"), [str(spammed)])
 
         assert (await sync.run(deps, target("users"), "run-u1")).records == 4
-        await wait_for(lambda: _count(admin, "contact"), 4)
-        contacts = [e for e in await published(redis) if e.type == "crm.contact.upserted.v1"]
+        await wait_for(lambda: record_count(admin, TENANT, "contact"), 4)
+        contacts = [e for e in await published(redis, TENANT) if e.type == "crm.contact.upserted.v1"]
         assert {e.data.email for e in contacts} == {f"user{i}@example.com" for i in site.ids("users")}
         assert (await sync.run(deps, target("pages"), "run-p1")).records == 3
-        await wait_for(lambda: _count(admin, "page"), 3)
+        await wait_for(lambda: record_count(admin, TENANT, "page"), 3)

@@ -12,8 +12,17 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
-from factories import running, wait_for
+from factories import running, served, wait_for
 from providers.zoho_server import ZohoCrm
+from sync_support import (
+    access_tokens,
+    add_connector,
+    deleted_ids,
+    oauth_secrets,
+    published,
+    record_count,
+    run_and_publish,
+)
 
 from connectors import oauth, sync
 from connectors.base import ApiCall, PageCursorGone, ProviderBusy, ProviderRefused
@@ -21,8 +30,7 @@ from connectors.credentials import VaultSecrets
 from connectors.providers.zoho_crm import api, mapping
 from connectors.registry import get_facts
 from consumers.projector import projector_group
-from events import codec
-from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
+from events.streams import DEFAULT_PARTITIONS
 from producers.publisher import Publisher
 
 TENANT, CONNECTOR = "tenant-zoho", "con_zoho_sync_1"
@@ -32,16 +40,13 @@ LEADS, CONTACTS, DEALS = FACTS.resource("Leads"), FACTS.resource("Contacts"), FA
 
 @pytest.fixture
 async def crm():
-    from factories import local_http_server
-
-    made = ZohoCrm()
-    async with local_http_server(made.app()) as url:
-        made.url = made.oauth.url = url
+    async with served(ZohoCrm()) as made:
+        made.oauth.url = made.url
         yield made
 
 
 def call_for(crm: ZohoCrm, token: str | None = None, **kwargs) -> ApiCall:
-    stored = {oauth.ACCESS_TOKEN: token or crm.issue_access(), oauth.EXPIRES_AT: time.time() + 3600}
+    stored = access_tokens(crm, token)
     return ApiCall(FACTS, {"api_domain": crm.url}, stored, **{"allow_private": True, **kwargs})
 
 
@@ -161,37 +166,15 @@ async def secrets(vault):
 
 @pytest.fixture
 async def deps(pool, redis, admin, crm, secrets):
-    await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", TENANT)
-    await admin.execute(
-        "INSERT INTO connectors (tenant_id, id, provider, name, config) VALUES ($1, $2, 'zoho-crm', 'crm', $3)",
-        TENANT,
-        CONNECTOR,
-        json.dumps({"api_domain": crm.url}),
-    )
+    await add_connector(admin, TENANT, CONNECTOR, "zoho-crm", {"api_domain": crm.url})
     await admin.execute("TRUNCATE sync_checkpoints, sync_seen")
-    await secrets.write(
-        TENANT,
-        CONNECTOR,
-        {
-            "client_id": crm.client_id,
-            "client_secret": crm.client_secret,
-            oauth.ACCESS_TOKEN: crm.issue_access(),
-            oauth.EXPIRES_AT: time.time() + 3600,
-            oauth.REFRESH_TOKEN: crm.oauth.issue_refresh(),
-            oauth.TOKEN_URL: crm.url + "/oauth/v2/token",
-        },
-    )
+    await secrets.write(TENANT, CONNECTOR, oauth_secrets(crm, crm.url + "/oauth/v2/token"))
     tokens = oauth.TokenSource(redis, pool, secrets, allow_private=True)
     return sync.SyncDeps(pool, Publisher(redis), secrets, allow_private=True, tokens=tokens)
 
 
 def target(resource: str = "Leads") -> sync.Target:
     return sync.Target(TENANT, CONNECTOR, resource)
-
-
-async def published(redis) -> list:
-    entries = await redis.xrange(stream_for_tenant(TENANT, DEFAULT_PARTITIONS))
-    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
 
 
 async def records(admin, kind: str) -> dict[str, dict]:
@@ -201,41 +184,35 @@ async def records(admin, kind: str) -> dict[str, dict]:
     return {r["external_id"]: dict(r) for r in rows}
 
 
-async def _count(admin, kind: str) -> int:
-    return len(await records(admin, kind))
-
-
 async def test_a_sync_imports_everything_then_only_changes(deps, crm, redis, pool, admin):
     crm.seed(Leads=250)
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         first = await sync.run(deps, target(), "run-1")
         assert (first.records, first.deleted, first.cursor) == (250, 0, "2026-01-01T09:39:00+05:30")
         assert all("If-Modified-Since" not in r.headers for r in crm.requests("Leads"))  # the first run is full
-        events = await published(redis)
+        events = await published(redis, TENANT)
         leads = [e for e in events if e.type.startswith("crm.lead.upserted")]
         assert len(leads) == 250 and all(e.raw_ref is None and e.source == CONNECTOR for e in leads)
         assert leads[0].occurred_at == datetime(2026, 1, 1, tzinfo=UTC)  # Modified_Time, in UTC
-        await wait_for(lambda: _count(admin, "lead"), 250)
+        await wait_for(lambda: record_count(admin, TENANT, "lead"), 250)
 
         # changes in Zoho: the next run asks If-Modified-Since the checkpoint less a second, and publishes only them
         changed = crm.ids("Leads")[:2]
         later = datetime.now(UTC) - timedelta(seconds=5)
         for i, lead_id in enumerate(changed):
             crm.change("Leads", lead_id, when=later + timedelta(seconds=i), Lead_Status="Qualified")
-        before = len(await published(redis))
-        second = await sync.run(deps, target(), "run-2")
+        second, fresh = await run_and_publish(redis, deps, target(), "run-2")
         assert second.records == 3  # the changed two, and the last one again (the checkpoint's second overlaps)
         assert crm.requests("Leads")[-1].headers["If-Modified-Since"] == "2026-01-01T04:08:59+00:00"
-        fresh = (await published(redis))[before:]
         assert sorted(e.subject.external_id for e in fresh if e.type.startswith("crm.lead.upserted")) == changed
         held = await records(admin, "lead")
         await wait_for(lambda: _statuses(admin, changed), {"Qualified"})
         assert len(held) == 250
 
         # nothing changed since: Zoho answers 304, the run publishes only its own events
-        before = len(await published(redis))
-        assert (await sync.run(deps, target(), "run-3")).records == 1  # the overlapping second again
-        assert len(await published(redis)) == before + 2
+        finished, run_events = await run_and_publish(redis, deps, target(), "run-3")
+        assert finished.records == 1  # the overlapping second again
+        assert len(run_events) == 2
 
 
 async def _statuses(admin, ids) -> set:
@@ -247,19 +224,15 @@ async def test_a_full_sync_turns_a_deleted_contact_into_a_tombstone(deps, crm, r
     crm.seed(Contacts=120)
     async with running(redis, [projector_group(pool, DEFAULT_PARTITIONS)]):
         await sync.run(deps, target("Contacts"), "run-1")
-        await wait_for(lambda: _count(admin, "contact"), 120)
+        await wait_for(lambda: record_count(admin, TENANT, "contact"), 120)
         gone = crm.ids("Contacts")[5]
         crm.delete("Contacts", gone)
         assert (await sync.run(deps, target("Contacts"), "run-2")).deleted == 0  # incremental: no reconciliation
         finished = await sync.run(deps, target("Contacts"), "run-3", full=True)
         assert finished.deleted == 1
-        tombstones = [e for e in await published(redis) if e.type.startswith("crm.contact.deleted")]
+        tombstones = [e for e in await published(redis, TENANT) if e.type.startswith("crm.contact.deleted")]
         assert [e.subject.external_id for e in tombstones] == [gone]
-        await wait_for(lambda: _deleted(admin), [gone])
-
-
-async def _deleted(admin) -> list[str]:
-    return [i for i, r in (await records(admin, "contact")).items() if r["deleted"]]
+        await wait_for(lambda: deleted_ids(admin, TENANT, "contact"), [gone])
 
 
 async def test_access_tokens_are_refreshed_through_oauth(deps, crm, redis, secrets):
@@ -283,7 +256,7 @@ async def test_access_tokens_are_refreshed_through_oauth(deps, crm, redis, secre
     crm.oauth.revoke(stored[oauth.REFRESH_TOKEN])
     with pytest.raises(oauth.NeedsReauth):
         await sync.run(deps, target(), "run-3", full=True)
-    failed = [e for e in await published(redis) if e.type == "connector.sync.failed.v1"]
+    failed = [e for e in await published(redis, TENANT) if e.type == "connector.sync.failed.v1"]
     assert len(failed) == 1 and not failed[0].retryable and "reconnected" in failed[0].error
 
 
@@ -294,8 +267,8 @@ async def test_deals_past_2000_records_import_completely(deps, crm, redis, pool,
         finished = await sync.run(deps, target("Deals"), "run-1")
         assert (finished.records, finished.deleted) == (2100, 0)
         assert len([r for r in crm.requests("Deals") if "page_token" in r.query]) == 20
-        deals = [e for e in await published(redis) if e.type == "crm.deal.upserted.v1"]
+        deals = [e for e in await published(redis, TENANT) if e.type == "crm.deal.upserted.v1"]
         assert sorted(e.subject.external_id for e in deals) == crm.ids("Deals")
-        await wait_for(lambda: _count(admin, "deal"), 2100, timeout_s=90)
+        await wait_for(lambda: record_count(admin, TENANT, "deal"), 2100, timeout_s=90)
         held = await records(admin, "deal")
         assert json.loads(held[crm.ids("Deals")[2]]["data"])["stage"] == "Closed Won"

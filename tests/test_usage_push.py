@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 import msgspec
 import pytest
 from conftest import bizosaas_command
-from factories import local_http_server, order, running, wait_for
+from factories import order, running, served, wait_for
 from providers.lago_server import LagoAccount
 
 from connectors import usage_push
@@ -84,9 +84,7 @@ async def bizosaas(servers, *args: str) -> tuple[int, str]:
 
 @pytest.fixture
 async def lago():
-    account = LagoAccount()
-    async with local_http_server(account.app()) as url:
-        account.url = url
+    async with served(LagoAccount()) as account:
         yield account
 
 

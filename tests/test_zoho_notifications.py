@@ -10,14 +10,14 @@ command."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import local_http_server, running, wait_for
-from gateway_helpers import Gateway
+from factories import running, served, wait_for
+from gateway_helpers import Gateway, setup_done
 from providers.zoho_server import ZohoCrm
+from sync_support import add_connector, oauth_secrets, published
 from temporalio.client import Client
 
 from connectors import oauth
@@ -31,8 +31,7 @@ from connectors.temporal.worker import build_worker
 from consumers.commands import RunnerContext, commands_group
 from consumers.notifications import notifications_group
 from consumers.projector import projector_group
-from events import codec
-from events.streams import DEFAULT_PARTITIONS, stream_for_tenant
+from events.streams import DEFAULT_PARTITIONS
 from producers.publisher import Publisher
 
 TIMEOUT_S = 90.0
@@ -40,9 +39,8 @@ TIMEOUT_S = 90.0
 
 @pytest.fixture
 async def crm():
-    made = ZohoCrm()
-    async with local_http_server(made.app()) as url:
-        made.url = made.oauth.url = url
+    async with served(ZohoCrm()) as made:
+        made.oauth.url = made.url
         yield made
 
 
@@ -65,30 +63,15 @@ async def worker(temporal_server, deps, gw: Gateway):
         yield client, public_url
 
 
-async def connected(gw: Gateway, admin, secrets: VaultSecrets, crm: ZohoCrm) -> tuple[str, str, str]:
-    """A zoho-crm connector holding OAuth2 tokens of the local server (as tests/test_sync_zoho_crm.py makes one),
-    created without a webhook secret: its set-up registers the notifications."""
+async def connect_by_setup(
+    gw: Gateway, admin, secrets: VaultSecrets, provider: str, config: dict, server, token_url: str
+) -> tuple[str, str, str]:
+    """A connector of `provider` holding OAuth2 tokens of the local `server` (as tests/test_sync_zoho_crm.py makes
+    one), created without a webhook secret: its set-up registers the notifications. Answers (tenant, key, id)."""
     tenant, key = await gw.create_tenant()
     connector = "con_" + uuid.uuid4().hex
-    await admin.execute(
-        "INSERT INTO connectors (tenant_id, id, provider, name, config, webhooks_by_setup) "
-        "VALUES ($1, $2, 'zoho-crm', 'crm', $3, true)",
-        tenant,
-        connector,
-        json.dumps({"api_domain": crm.url}),
-    )
-    await secrets.write(
-        tenant,
-        connector,
-        {
-            "client_id": crm.client_id,
-            "client_secret": crm.client_secret,
-            oauth.ACCESS_TOKEN: crm.issue_access(),
-            oauth.EXPIRES_AT: time.time() + 3600,
-            oauth.REFRESH_TOKEN: crm.oauth.issue_refresh(),
-            oauth.TOKEN_URL: crm.url + "/oauth/v2/token",
-        },
-    )
+    await add_connector(admin, tenant, connector, provider, config, webhooks_by_setup=True)
+    await secrets.write(tenant, connector, oauth_secrets(server, token_url))
     return tenant, key, connector
 
 
@@ -97,11 +80,6 @@ async def lead(gw: Gateway, key: str, external_id: str) -> dict | None:
     resp = await gw.get("/v1/records/lead", params=params, headers=gw.bearer(key))
     assert resp.status == 200, await resp.text()
     return next((r for r in (await resp.json())["items"] if r["external_id"] == external_id), None)
-
-
-async def published(redis, tenant: str) -> list:
-    entries = await redis.xrange(stream_for_tenant(tenant, DEFAULT_PARTITIONS))
-    return [codec.decode_event(fields[codec.EVENT_FIELD]) for _, fields in entries]
 
 
 def groups(pool, redis, temporal, secrets) -> list:
@@ -113,30 +91,20 @@ def groups(pool, redis, temporal, secrets) -> list:
     ]
 
 
-async def connector_answer(gw: Gateway, key: str, connector: str) -> dict:
-    resp = await gw.get(f"/v1/connectors/{connector}", headers=gw.bearer(key))
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
-
-
 async def test_notifications_register_sync_delete_refuse_renew_and_disconnect(
     gw: Gateway, crm, redis, pool, admin, secrets, worker
 ):
     temporal, public_url = worker
     first, second = crm.seed(Leads=2)
-    tenant, key, connector = await connected(gw, admin, secrets, crm)
+    tenant, key, connector = await connect_by_setup(
+        gw, admin, secrets, "zoho-crm", {"api_domain": crm.url}, crm, crm.url + "/oauth/v2/token"
+    )
     url = f"{public_url}/v1/webhooks/{connector}"
 
     async with running(redis, groups(pool, redis, temporal, secrets)):
         # the set-up workflow: initial syncs, then one channel at our URL watching the three modules
         await start_connect(temporal, tenant, connector)
-
-        async def set_up():
-            answer = await connector_answer(gw, key, connector)
-            setup = answer["health"]["setup"]
-            return answer if setup and setup["status"] in ("connected", "failed") else None
-
-        answer = await wait_for(set_up, timeout_s=TIMEOUT_S)
+        answer = await wait_for(lambda: setup_done(gw, key, connector), timeout_s=TIMEOUT_S)
         assert answer["health"]["setup"]["status"] == "connected", answer
         assert answer["health"]["webhooks_registered"] == 1
         (channel,) = crm.channels.values()

@@ -21,12 +21,13 @@ Test hooks: `seed`, `change`, `delete`, `fail_next` (429 + Retry-After, or 503),
 
 from __future__ import annotations
 
-import base64
 import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from providers.server_support import QueuedFailures, basic_credentials, logged_app
 
 BASE = "/wp-json/fluent-crm/v2"
 
@@ -83,7 +84,7 @@ def _campaign(cid: int, i: int) -> dict[str, Any]:
 
 
 @dataclass
-class FluentCrmSite:
+class FluentCrmSite(QueuedFailures):
     username: str = "crm_manager"
     application_password: str = "wxyz 1234 ABCD 5678 efgh IJKL"
     subscribers: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -168,28 +169,16 @@ class FluentCrmSite:
     def delete(self, subscriber_id: int, resource: str = "subscribers") -> None:
         del self.held(resource)[subscriber_id]
 
-    def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
-
     # --- the REST API -------------------------------------------------------------------------------------------
 
     def _authorized(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
-            return False
-        return (user, password.replace(" ", "")) == (self.username, self.application_password.replace(" ", ""))
+        given = basic_credentials(request)  # an application password is shown in groups: spaces do not count
+        return given is not None and (given[0], given[1].replace(" ", "")) == (
+            self.username,
+            self.application_password.replace(" ", ""),
+        )
 
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append((request.method, request.path, dict(request.query), response.status))
-            return response
-
         async def refusals(request: web.Request, handler):
             if not self._authorized(request):
                 return _error(401, "incorrect_password", "The provided password is an invalid application password.")
@@ -199,7 +188,7 @@ class FluentCrmSite:
                 return _error(status, "too_many_requests" if status == 429 else "server_error", "Later.", headers)
             return await handler(request)
 
-        app = web.Application(middlewares=[logged, web.middleware(refusals)])
+        app = logged_app(self.log, web.middleware(refusals))
         app.router.add_get(f"{BASE}/subscribers", self.list_subscribers)
         app.router.add_post(f"{BASE}/subscribers/sync-segments", self.sync_segments)
         app.router.add_get(f"{BASE}/tags", self.list_segments)

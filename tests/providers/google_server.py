@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import web
 from oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 
+from providers.server_support import QueuedFailures
+
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -48,7 +50,8 @@ class Logged:
 
 
 @dataclass
-class GoogleApi:
+class GoogleApi(QueuedFailures):
+    failure_status = 429  # rate limited
     url: str = ""
     oauth: OAuthServer = field(default_factory=OAuthServer)
     log: list[Logged] = field(default_factory=list)
@@ -63,9 +66,6 @@ class GoogleApi:
 
     def revoke_access(self, token: str) -> None:
         self.oauth.access_tokens.discard(token)
-
-    def fail_next(self, count: int, status: int = 429, retry_after_s: float | None = None) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
 
     def requests(self, path_end: str) -> list[Logged]:
         return [r for r in self.log if r.path.endswith(path_end)]

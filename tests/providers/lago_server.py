@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+from providers.server_support import QueuedFailures, logged_app
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks" / "lago"
 TEMPLATES = {
     "customers": ("customer.created.json", "customer"),
@@ -43,8 +45,13 @@ def _error(status: int, error: str, code: str = "", details: Any = None, headers
     return web.json_response(body, status=status, headers=headers)
 
 
+def _query_items_line(request: web.Request, status: int) -> tuple[str, str, list[tuple[str, str]], int]:
+    """A log line keeping every query value: Lago's filters repeat a key (`status[]`)."""
+    return (request.method, request.path, list(request.query.items()), status)
+
+
 @dataclass
-class LagoAccount:
+class LagoAccount(QueuedFailures):
     api_key: str = "lago_local_api_key"
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {r: {} for r in TEMPLATES})
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # transaction_id -> event
@@ -77,17 +84,8 @@ class LagoAccount:
     def delete(self, resource: str, lago_id: str) -> None:
         del self.objects[resource][lago_id]
 
-    def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
-
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append((request.method, request.path, list(request.query.items()), response.status))
-            return response
-
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log, entry=_query_items_line)
         app.router.add_get("/api/v1/events/{transaction_id}", self.get_event)
         app.router.add_get("/api/v1/{resource}", self.list_objects)
         app.router.add_post("/api/v1/events", self.create_event)

@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 from oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 
+from providers.server_support import logged_app
 from providers.whatsapp_server import _cursor, _index, graph_error
 
 VERSION = "v21.0"
@@ -173,14 +174,8 @@ class MetaAds:
     # --- the API ----------------------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append((request.method, request.path, dict(request.query), response.status))
-            return response
-
         self.oauth.url = self.url
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log)
         app.router.add_post(f"/{VERSION}/oauth/access_token", self.token)
         app.router.add_get(f"/{VERSION}/{{account}}/insights", self.insights)
         app.router.add_get(f"/{VERSION}/{{account}}/{{resource}}", self.listing)

@@ -29,6 +29,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from providers.server_support import QueuedFailures, logged_app
+
 BASE = "/api/v1/workspaces/{slug}"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 STATES = [
@@ -44,7 +46,7 @@ def plane_time(value: datetime) -> str:
 
 
 @dataclass
-class PlaneWorkspace:
+class PlaneWorkspace(QueuedFailures):
     slug: str = "acme"
     api_key: str = "plane_api_local_key_0123456789"
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -103,17 +105,8 @@ class PlaneWorkspace:
     def delete(self, resource: str, object_id: str) -> None:
         del getattr(self, resource)[object_id]
 
-    def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
-
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append((request.method, request.path, dict(request.query), response.status))
-            return response
-
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log)
         app.router.add_get(BASE + "/projects/", self.list_projects)
         app.router.add_get(BASE + "/projects/{project}/{resource}/", self.list_nested)
         app.router.add_post(BASE + "/projects/{project}/issues/", self.create_issue)

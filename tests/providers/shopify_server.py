@@ -42,6 +42,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from providers.server_support import QueuedFailures, logged_app
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks" / "shopify"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SHOP_ZONE = timedelta(hours=-5)  # the shop's offset: Shopify's times carry it
@@ -85,7 +87,7 @@ def _error(status: int, errors: Any, headers: dict[str, str] | None = None) -> w
 
 
 @dataclass
-class ShopifyShop:
+class ShopifyShop(QueuedFailures):
     access_token: str = "shpat_local_test_token"
     client_id: str = "local-client-id"
     client_secret: str = "local-client-secret"
@@ -126,17 +128,8 @@ class ShopifyShop:
     def delete(self, resource: str, object_id: int) -> None:
         del self.objects[resource][object_id]
 
-    def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
-
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append((request.method, request.path, dict(request.query), response.status))
-            return response
-
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log)
         app.router.add_get("/admin/api/{version}/webhooks.json", self.list_webhooks)
         app.router.add_post("/admin/api/{version}/webhooks.json", self.create_webhook)
         app.router.add_delete("/admin/api/{version}/webhooks/{id}.json", self.delete_webhook)

@@ -36,6 +36,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from providers.server_support import QueuedFailures, logged_app
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks" / "stripe"
 TEMPLATES = {
     "customers": ("customer.created.json", "cus"),
@@ -56,7 +58,7 @@ def _error(status: int, message: str, code: str = "", param: str = "", headers: 
 
 
 @dataclass
-class StripeAccount:
+class StripeAccount(QueuedFailures):
     secret_key: str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"  # the key Stripe's docs show in examples
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {r: {} for r in TEMPLATES})
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -95,17 +97,11 @@ class StripeAccount:
         del self.objects[resource][object_id]
 
     def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None, after: int = 0) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
+        super().fail_next(count, status, retry_after_s)
         self.fail_after = after
 
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append((request.method, request.path, dict(request.query), response.status))
-            return response
-
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log)
         app.router.add_get("/v1/webhook_endpoints", self.list_endpoints)
         app.router.add_post("/v1/webhook_endpoints", self.create_endpoint)
         app.router.add_delete("/v1/webhook_endpoints/{id}", self.delete_endpoint)

@@ -32,6 +32,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from providers.server_support import QueuedFailures, logged_app
+
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OAUTH = re.compile(r'oauth_consumer_key="([^"]*)".*oauth_token="([^"]*)"')
 RESOURCES = ("boards", "lists", "members", "cards")
@@ -42,7 +44,7 @@ def trello_time(value: datetime) -> str:
 
 
 @dataclass
-class TrelloAccount:
+class TrelloAccount(QueuedFailures):
     api_key: str = "0123456789abcdef0123456789abcdef"
     api_token: str = "ATTAlocaltoken0123456789abcdef0123456789abcdef0123456789abcdef01234567"
     api_secret: str = "trello_local_application_secret_0123456789"
@@ -115,17 +117,8 @@ class TrelloAccount:
     def delete(self, resource: str, object_id: str) -> None:
         del getattr(self, resource)[object_id]
 
-    def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
-
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append((request.method, request.path, dict(request.query), response.status))
-            return response
-
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log)
         app.router.add_get("/1/members/me", self.get_me)
         app.router.add_get("/1/members/me/boards", self.list_boards)
         app.router.add_get("/1/boards/{board}/cards", self.list_cards)

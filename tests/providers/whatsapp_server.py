@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from providers.server_support import logged_app
+
 VERSION = "v21.0"
 
 
@@ -78,13 +80,7 @@ class WhatsAppCloud:
         self.failures.extend([(status, code, retry_after_s)] * count)
 
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append((request.method, request.path, dict(request.query), response.status))
-            return response
-
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log)
         app.router.add_get(f"/{VERSION}/{{waba}}/message_templates", self.list_templates)
         app.router.add_post(f"/{VERSION}/{{phone}}/messages", self.send)
         app.router.add_get(f"/{VERSION}/{{phone}}", self.phone)

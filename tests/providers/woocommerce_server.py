@@ -26,7 +26,6 @@ import copy
 import hashlib
 import hmac
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +33,15 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from providers.server_support import (
+    QueuedFailures,
+    TimedLog,
+    TimedRequest,
+    basic_credentials,
+    logged_app,
+    timed_request,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks" / "woocommerce"
 RESOURCES = ("orders", "products", "customers")
@@ -58,20 +66,11 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 
 @dataclass
-class Logged:
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-    at: float  # time.monotonic()
-
-
-@dataclass
-class WooCommerceStore:
+class WooCommerceStore(QueuedFailures, TimedLog):
     consumer_key: str = "ck_test_0123456789"
     consumer_secret: str = "cs_test_0123456789"
     objects: dict[str, dict[int, dict[str, Any]]] = field(default_factory=lambda: {r: {} for r in RESOURCES})
-    log: list[Logged] = field(default_factory=list)
+    log: list[TimedRequest] = field(default_factory=list)
     failures: list[tuple[int, float | None]] = field(default_factory=list)  # (status, retry-after s) of next ones
     fail_after: int = 0  # successful list requests to answer before the queued failures apply
     delay_s: float = 0.0  # every list request answers this much later (a slow store)
@@ -123,38 +122,16 @@ class WooCommerceStore:
 
     def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None, after: int = 0) -> None:
         """Answer the next `count` list requests (after `after` successful ones) with `status`."""
-        self.failures.extend([(status, retry_after_s)] * count)
+        super().fail_next(count, status, retry_after_s)
         self.fail_after = after
-
-    def requests(self, resource: str | None = None) -> list[Logged]:
-        return [r for r in self.log if resource is None or r.path.rstrip("/").endswith(resource)]
 
     # --- the REST API -------------------------------------------------------------------------------------------
 
     def _authorized(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
-            return False
-        return (user, password) == (self.consumer_key, self.consumer_secret)
+        return basic_credentials(request) == (self.consumer_key, self.consumer_secret)
 
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            try:
-                response = await handler(request)
-            except web.HTTPException as exc:
-                self.log.append(Logged(request.method, request.path, dict(request.query), exc.status, time.monotonic()))
-                raise
-            self.log.append(
-                Logged(request.method, request.path, dict(request.query), response.status, time.monotonic())
-            )
-            return response
-
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log, entry=timed_request, log_raised=True)
         app.router.add_get("/wp-json/wc/v3/{resource}", self.list_objects)
         app.router.add_put("/wp-json/wc/v3/products/{id}", self.update_product)
         app.router.add_post("/wp-json/wc/v3/webhooks", self.create_webhook)

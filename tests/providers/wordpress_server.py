@@ -20,14 +20,21 @@ local time (`gmt_offset` hours ahead). Test hooks: `change`, `delete`, `fail_nex
 
 from __future__ import annotations
 
-import base64
 import copy
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+
+from providers.server_support import (
+    QueuedFailures,
+    TimedLog,
+    TimedRequest,
+    basic_credentials,
+    logged_app,
+    timed_request,
+)
 
 RESOURCES = ("posts", "pages", "comments", "users")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,22 +58,13 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 
 @dataclass
-class Logged:
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-    at: float
-
-
-@dataclass
-class WordPressSite:
+class WordPressSite(QueuedFailures, TimedLog):
     username: str = "editor"
     application_password: str = "abcd EFGH ijkl MNOP qrst UVWX"
     gmt_offset: float = 2.0
     timezone_string: str = ""  # "" : a fixed offset ("UTC+2"); a name (Europe/Berlin) means daylight saving
     objects: dict[str, dict[int, dict[str, Any]]] = field(default_factory=lambda: {r: {} for r in RESOURCES})
-    log: list[Logged] = field(default_factory=list)
+    log: list[TimedRequest] = field(default_factory=list)
     failures: list[tuple[int, float | None]] = field(default_factory=list)
     url: str = ""
     _next_id: int = 100
@@ -170,34 +168,17 @@ class WordPressSite:
     def delete(self, resource: str, object_id: int) -> None:
         del self.objects[resource][object_id]
 
-    def fail_next(self, count: int, status: int = 503, retry_after_s: float | None = None) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
-
-    def requests(self, path_end: str | None = None) -> list[Logged]:
-        return [r for r in self.log if path_end is None or r.path.rstrip("/").endswith(path_end)]
-
     # --- the REST API -------------------------------------------------------------------------------------------
 
     def _authorized(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
-            return False
-        return (user, password.replace(" ", "")) == (self.username, self.application_password.replace(" ", ""))
+        given = basic_credentials(request)  # an application password is shown in groups: spaces do not count
+        return given is not None and (given[0], given[1].replace(" ", "")) == (
+            self.username,
+            self.application_password.replace(" ", ""),
+        )
 
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append(
-                Logged(request.method, request.path, dict(request.query), response.status, time.monotonic())
-            )
-            return response
-
-        app = web.Application(middlewares=[logged])
+        app = logged_app(self.log, entry=timed_request)
         app.router.add_get("/wp-json/", self.index)
         app.router.add_get("/wp-json/wp/v2/{resource}", self.list_objects)
         app.router.add_post("/wp-json/wp/v2/posts", self.create_post)

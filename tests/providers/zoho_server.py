@@ -42,6 +42,8 @@ from typing import Any
 from aiohttp import web
 from oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 
+from providers.server_support import QueuedFailures, logged_app
+
 BASE = "/crm/v8"
 MODULES = ("Leads", "Contacts", "Deals")
 PAGE_LIMIT = 2000  # records `page` reaches; page_token beyond
@@ -76,8 +78,13 @@ class Logged:
     status: int
 
 
+def _logged(request: web.Request, status: int) -> Logged:
+    return Logged(request.method, request.path, dict(request.query), dict(request.headers), status)
+
+
 @dataclass
-class ZohoCrm:
+class ZohoCrm(QueuedFailures):
+    failure_status = 429  # rate limited
     url: str = ""
     oauth: OAuthServer = field(default_factory=OAuthServer)
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {m: {} for m in MODULES})
@@ -170,9 +177,6 @@ class ZohoCrm:
     def delete(self, module: str, rid: str) -> None:
         del self.records[module][rid]
 
-    def fail_next(self, count: int, status: int = 429, retry_after_s: float | None = None) -> None:
-        self.failures.extend([(status, retry_after_s)] * count)
-
     def expire_page_tokens(self) -> None:
         self.page_tokens = {t: {**q, "expires": T0} for t, q in self.page_tokens.items()}
 
@@ -182,14 +186,6 @@ class ZohoCrm:
     # --- the API ----------------------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        @web.middleware
-        async def logged(request: web.Request, handler):
-            response = await handler(request)
-            self.log.append(
-                Logged(request.method, request.path, dict(request.query), dict(request.headers), response.status)
-            )
-            return response
-
         @web.middleware
         async def refusals(request: web.Request, handler):
             if request.path.startswith("/oauth/"):
@@ -206,7 +202,7 @@ class ZohoCrm:
             return await handler(request)
 
         self.oauth.url = self.url
-        app = web.Application(middlewares=[logged, refusals])
+        app = logged_app(self.log, refusals, entry=_logged)
         app.router.add_post("/oauth/v2/token", self.oauth.token)
         app.router.add_post("/oauth/v2/token/revoke", self.oauth.revoke_token)
         app.router.add_get(BASE + "/{module}", self.list_records)
