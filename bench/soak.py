@@ -69,6 +69,9 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+RETENTION_S = 120  # the streams' retention in the soak: a steady state within the run (see platform env below)
+
+
 class Sender:
     """Signed WooCommerce webhooks at a fixed rate, each a new order or product; counts the answers."""
 
@@ -114,13 +117,15 @@ class Sender:
 
 
 def rss_mb(procs: dict[str, psutil.Process]) -> dict[str, float]:
-    """RSS of each named process with its children (Postgres' backends, the worker's conversion processes)."""
+    """Memory of each named process with its children (Postgres' backends, the worker's conversion processes), as
+    PSS: a shared page counts once across the processes that map it (RSS summed over Postgres' backends counted its
+    shared buffers once per backend)."""
     out = {}
     for name, proc in procs.items():
         total = 0
         for p in [proc, *proc.children(recursive=True)]:
             try:
-                total += p.memory_info().rss
+                total += p.memory_full_info().pss
             except psutil.NoSuchProcess:
                 continue
         out[name] = round(total / 2**20, 1)
@@ -235,7 +240,14 @@ async def main() -> None:
         await migrate(admin_url, service_url)
         bao, vault_addr = start_bao(base)
         procs.append(bao)
-        env = {**platform_env(redis_url, service_url, admin_url, vault_addr), "TEMPORAL_ADDRESS": servers[2].url}
+        env = {
+            **platform_env(redis_url, service_url, admin_url, vault_addr),
+            "TEMPORAL_ADDRESS": servers[2].url,
+            # the streams keep RETENTION_S of events (production: a day, in a Redis sized for it); at half load a day
+            # would pass this Redis' 1 GB limit in minutes and the gateway would answer 503 (storage-full) from then on
+            "BIZOSAAS_STREAM_RETENTION_S": str(RETENTION_S),
+            "BIZOSAAS_TRIM_INTERVAL_S": "10",
+        }
         port = free_port()
         for name, code, extra in (("gateway", GATEWAY, [str(port)]), ("worker", WORKER, [])):  # no group: all
             log = open(base / f"{name}.log", "wb")  # noqa: SIM115, ASYNC230 - set-up; the child keeps writing
@@ -276,6 +288,7 @@ async def main() -> None:
         sent_s = time.monotonic() - started
         drain_s = await wait_all_drained(redis, 300)
         sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)  # ended: nothing reported after Redis stops
         dead, rejected = await dead_and_rejected(redis)
         missing = await lost(admin_url, tenant, sender)
         await redis.aclose()

@@ -77,6 +77,9 @@ class Group:
     # (only for a group without handler and inbox)
     one_statement: Callable[[Batch], bool] | None = None
     decode: Callable[[bytes], Any] = codec.decode_event
+    # at most this many entries per batch, below the runtime's batch_size: for a group whose entries fan out (one
+    # outbound attempt per matching subscription), so that a transaction stays short and its rows are seen early
+    max_batch: int | None = None
 
     def __post_init__(self) -> None:
         if (self.handle or self.before_commit) and self.pool is None:

@@ -24,6 +24,10 @@ from events.streams import all_event_streams
 from events.types import Event
 
 GROUP = "outbound"
+# events per batch: each becomes a row per matching subscription, so 500 events to 100 subscriptions would be 50,000
+# rows in one transaction (about a second of Postgres) that the dispatcher sees none of until it commits; 25 keeps a
+# transaction to a few thousand rows and lets the dispatcher start on the first ones (docs/benchmarks.md, outbound)
+MAX_BATCH_EVENTS = 25
 
 QUEUED = Counter("bizosaas_outbound_attempts_queued_total", "Outbound webhook attempts queued by the outbound group")
 
@@ -75,4 +79,12 @@ def outbound_group(pool: asyncpg.Pool, partitions: int, cache_s: float) -> Group
     async def count(batch: Batch) -> None:
         QUEUED.inc(sum(batch.results.values()))
 
-    return Group(GROUP, all_event_streams(partitions), queue_attempts, pool, types=PUBLISHED, after_commit=count)
+    return Group(
+        GROUP,
+        all_event_streams(partitions),
+        queue_attempts,
+        pool,
+        types=PUBLISHED,
+        after_commit=count,
+        max_batch=MAX_BATCH_EVENTS,
+    )

@@ -81,7 +81,7 @@ class Reclaiming:
                 self.group.name,
                 min="-",
                 max="+",
-                count=self.config.batch_size,
+                count=self.batch_size,
                 idle=idle_ms,
             )
             if not pending:
@@ -108,5 +108,5 @@ class Reclaiming:
             batch = await self.decode(stream, retry) if retry else []
             for chunk in split_by_bytes(batch, self.config.batch_max_bytes):
                 await self.commit(chunk)
-            if len(pending) < self.config.batch_size:
+            if len(pending) < self.batch_size:
                 return

@@ -47,6 +47,7 @@ class GroupRunner(Reclaiming):
         self.stopping = stopping
         self.backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
         self.held: dict[str, set[str]] = {}  # stream -> entry ids read and not yet acknowledged or failed
+        self.batch_size = min(config.batch_size, group.max_batch or config.batch_size)  # entries per read and batch
 
     async def run(self) -> None:
         await self.ensure_groups()
@@ -95,7 +96,7 @@ class GroupRunner(Reclaiming):
                     self.group.name,
                     self.consumer,
                     {stream: ">"},
-                    count=self.config.batch_size,
+                    count=self.batch_size,
                     block=self.config.block_ms,
                 )
             except Exception as exc:
@@ -122,7 +123,7 @@ class GroupRunner(Reclaiming):
         carry: list[Entry] | None = None  # a chunk taken that would have made the batch too large: the next one
         while (batch := carry or await self.queue.get()) is not None:
             carry, size = None, batch_bytes(batch)
-            while len(batch) < self.config.batch_size and not self.queue.empty():
+            while len(batch) < self.batch_size and not self.queue.empty():
                 more = self.queue.get_nowait()
                 if more is None:
                     self.queue.put_nowait(None)

@@ -205,3 +205,27 @@ async def test_a_batch_is_bounded_in_bytes_as_well_as_entries(redis):
         assert len(batch) == 1 or sum(len(d.raw) for d in batch) <= 5 * size, [len(d.raw) for d in batch]
     assert max(map(len, batches)) > 1  # still batched
     assert [len(b) for b in batches if any(d.message.subject.external_id == "huge" for d in b)] == [1]
+
+
+async def test_a_groups_max_batch_bounds_its_batches_below_the_runtimes(redis, pool):
+    """A fan-out group (outbound: a row per subscription per event) takes a few events per transaction, so that its
+    first rows commit early, however many entries the runtime reads for the other groups."""
+    from consumers.group import Group
+    from consumers.outbound import MAX_BATCH_EVENTS, outbound_group
+    from events.streams import all_event_streams
+
+    batches: list[int] = []
+
+    async def handle(batch):
+        batches.append(len(batch.entries))
+
+    events = [order("tenant-1", str(i)) for i in range(120)]  # one tenant: one partition, read 500 at a time
+    await Publisher(redis).publish(events)
+    async with running(redis, [Group("fanout", all_event_streams(8), prepare=handle, max_batch=25)], FAST):
+        await wait_for(lambda: _count_all(batches), len(events))
+    assert max(batches) == 25 and sum(batches) == len(events)
+    assert outbound_group(pool, 8, 1.0).max_batch == MAX_BATCH_EVENTS <= 50
+
+
+async def _count_all(sizes):
+    return sum(sizes)
