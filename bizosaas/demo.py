@@ -119,7 +119,12 @@ def start_store(step: Callable[[str, str], None], port: int = 0) -> str | None:
     spec = importlib.util.spec_from_file_location("bizosaas_demo_woocommerce_server", STORE_MODULE)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
+    tests_dir = str(STORE_MODULE.parent.parent)  # it imports its helpers as the tests do: `providers.server_support`
+    sys.path.insert(0, tests_dir)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(tests_dir)
     extra = DEMO_FIELDS["woocommerce"][1]
     store = module.WooCommerceStore(consumer_key=extra["consumer_key"], consumer_secret=extra["consumer_secret"])
     store.seed(**STORE_SEED)
