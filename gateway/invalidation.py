@@ -30,6 +30,8 @@ from gateway.targets import Targets
 log = logging.getLogger("bizosaas.gateway.invalidation")
 
 ACK_TTL_S = 60  # an acknowledgement list nobody waits for any more (the sender timed out) goes by itself
+LISTEN_POLL_S = 1.0  # the longest one wait for a message blocks
+STOP_TIMEOUT_S = 5.0  # how long the app's cleanup waits for the listener to end
 
 
 class Change(msgspec.Struct, omit_defaults=True):
@@ -90,8 +92,10 @@ class Invalidator:
                     await pubsub.subscribe(GATEWAY_INVALIDATION_CHANNEL)
                     self._forget_all()
                     self.subscribed.set()
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
+                    while True:  # get_message, not the listen() generator: cancelling that one mid-read could
+                        # leave its aclose() "already running" and the app's cleanup waiting on it
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_POLL_S)
+                        if message is not None and message["type"] == "message":
                             await self._received(message["data"])
             except RedisError as exc:
                 self.subscribed.clear()
@@ -118,5 +122,7 @@ async def listening(invalidator: Invalidator) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # bounded: the shutdown must not wait on a connection's cleanup (the task is cancelled either way)
+        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+        if not done:
+            log.warning("the cache invalidation listener did not stop within %.0f s", STOP_TIMEOUT_S)
