@@ -5,6 +5,7 @@ Without a model the page says so and asks nothing."""
 
 from __future__ import annotations
 
+from playwright.async_api import expect
 from portal_helpers import PHONE_WIDTH, Portal
 from test_portal_flow import insert_order
 from test_portal_pages import check
@@ -58,7 +59,8 @@ async def _converse(portal: Portal, llm, admin) -> None:
         await live.get_by_role("button", name="Ask").click()
     assert (await streamed.value).headers["content-type"].startswith("text/event-stream")
     await live.locator("#conversation").get_by_text(REPLY_B).wait_for()
-    assert await live.locator("#conversation").get_by_role("link", name="order Order 1001").count() == 2
+    # the answer's text streams before its citations: wait for the second link, do not count at once
+    await expect(live.locator("#conversation").get_by_role("link", name="order Order 1001")).to_have_count(2)
     assert await live.evaluate("window.sameDocument === true")  # answered in place: no page was loaded
     # the page with a conversation and its form (tests/test_portal_pages.py sees it without a model)
     await live.reload()
