@@ -20,17 +20,19 @@ WITH room AS (
     WHERE s.enabled AND (s.paused_until IS NULL OR s.paused_until <= now())
     ORDER BY coalesce(u.held, 0), random()  -- when $1 cuts the claim short, the emptiest lanes were served first
 ), chosen AS (
-    SELECT c.id FROM room r CROSS JOIN LATERAL (
+    SELECT r.hook_id, c.id FROM room r CROSS JOIN LATERAL (
         SELECT a.id FROM hook_attempts a
         WHERE a.hook_id = r.hook_id AND a.status = 'pending' AND a.next_attempt_at <= now()
+          AND (a.leased_until IS NULL OR a.leased_until <= now())  -- a filter: leased ones are the index's first few
         ORDER BY a.next_attempt_at LIMIT r.n FOR UPDATE OF a SKIP LOCKED
     ) c
     WHERE r.n > 0
     LIMIT $1
 )
-UPDATE hook_attempts a SET next_attempt_at = now() + make_interval(secs => $2), attempts = a.attempts + 1,
+-- only unindexed columns change: a heap-only update, no index entries (migration 0042)
+UPDATE hook_attempts a SET leased_until = now() + make_interval(secs => $2), attempts = a.attempts + 1,
     last_attempt_at = now()
-FROM chosen c, hook_subscriptions s WHERE a.id = c.id AND s.id = a.hook_id
+FROM chosen c, hook_subscriptions s WHERE a.hook_id = c.hook_id AND a.id = c.id AND s.id = c.hook_id
 RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target_url, s.secret_rotated_at
 """
 
@@ -67,7 +69,9 @@ async def hand_back(pool: asyncpg.Pool, attempts: list[Claimed]) -> None:
     """Claimed attempts (of one tenant) that were not tried: due again now, their try count as it was."""
     async with tenant_transaction(pool, attempts[0].tenant) as conn:
         await conn.execute(
-            "UPDATE hook_attempts SET next_attempt_at = now(), attempts = attempts - 1 "
-            "WHERE id = ANY($1::text[]) AND status = 'pending'",
+            "UPDATE hook_attempts a SET leased_until = NULL, attempts = a.attempts - 1 "
+            "FROM unnest($1::text[], $2::text[]) AS x(hook_id, id) "
+            "WHERE a.hook_id = x.hook_id AND a.id = x.id AND a.status = 'pending'",
+            [a.hook_id for a in attempts],
             [a.id for a in attempts],
         )

@@ -51,12 +51,13 @@ def backoff_s(failures: int, config: ConnectorsConfig) -> float:
 # rewriting every endpoint's row per batch would be most of the batch's writes (the stamp is shown, not used).
 WRITE_DELIVERED = """
 WITH done AS (
-    UPDATE hook_attempts a SET status = 'delivered', delivered_at = now(), last_error = NULL, last_status_code = x.code
-    FROM unnest($1::text[], $2::int[]) AS x(id, code) WHERE a.id = x.id
+    UPDATE hook_attempts a SET status = 'delivered', delivered_at = now(), last_error = NULL, last_status_code = x.code,
+        leased_until = NULL
+    FROM unnest($1::text[], $2::text[], $3::int[]) AS x(hook_id, id, code) WHERE a.hook_id = x.hook_id AND a.id = x.id
 )
 UPDATE hook_subscriptions SET consecutive_failures = 0, failing_since = NULL, paused_until = NULL,
     last_delivered_at = now()
-WHERE id = ANY($3::text[]) AND (consecutive_failures <> 0 OR failing_since IS NOT NULL OR paused_until IS NOT NULL
+WHERE id = ANY($4::text[]) AND (consecutive_failures <> 0 OR failing_since IS NOT NULL OR paused_until IS NOT NULL
     OR last_delivered_at IS NULL OR last_delivered_at < now() - interval '1 second')
 """
 
@@ -70,6 +71,7 @@ async def write_delivered(pool: asyncpg.Pool, batch: list[tuple[Claimed, int]]) 
         async with tenant_transaction(pool, tenant) as conn:
             await conn.execute(
                 WRITE_DELIVERED,
+                [a.hook_id for a, _ in done],
                 [a.id for a, _ in done],
                 [code for _, code in done],
                 sorted({a.hook_id for a, _ in done}),  # sorted: one lock order for concurrent writers
@@ -85,12 +87,13 @@ async def write_failure(
     give_up = (datetime.now(UTC) - attempt.queued_at).total_seconds() + delay_s > config.outbound_max_age_s
     await conn.execute(
         "UPDATE hook_attempts SET status = $2, next_attempt_at = now() + make_interval(secs => $3), "
-        "last_status_code = $4, last_error = $5 WHERE id = $1",
+        "leased_until = NULL, last_status_code = $4, last_error = $5 WHERE hook_id = $6 AND id = $1",
         attempt.id,
         "failed" if give_up else "pending",
         delay_s,
         outcome.status_code,
         outcome.error,
+        attempt.hook_id,
     )
     hook = await conn.fetchrow(
         "UPDATE hook_subscriptions SET consecutive_failures = consecutive_failures + 1, "

@@ -147,8 +147,9 @@ async def list_attempts(request: web.Request) -> web.Response:
         await _hook_exists(conn, hook_id)
         rows = await conn.fetch(
             f"SELECT {COLUMNS} FROM hook_attempts WHERE hook_id = $1 AND ($2::text IS NULL OR status = $2) "
-            "AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::text)) "
-            "ORDER BY created_at DESC, id DESC LIMIT $5",
+            # ids sort by creation time: the primary key (tenant, hook, id) walked backwards (migration 0042)
+            "AND ($3::timestamptz IS NULL OR id < $4::text) "
+            "ORDER BY id DESC LIMIT $5",
             hook_id,
             query.status,
             *(after or (None, "")),
