@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -69,7 +70,8 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-RETENTION_S = 60  # the streams' retention in the soak: steady within the warm-up (see the platform env below)
+RETENTION_S = 60  # the streams' retention and the dedupe window in the soak: steady within the warm-up (platform env)
+SCAN_COUNT = 1000  # keys per SCAN step: the default 10 took ~30 s per sample over 300,000 dedupe keys
 
 
 class Sender:
@@ -135,7 +137,7 @@ def rss_mb(procs: dict[str, psutil.Process]) -> dict[str, float]:
 async def group_lag(redis: Redis) -> dict[str, int]:
     """Per group: entries not yet read plus entries read and not acknowledged, over every stream it reads."""
     lag: Counter[str] = Counter()
-    async for key in redis.scan_iter(match="bz:*", _type="stream"):
+    async for key in redis.scan_iter(match="bz:*", count=SCAN_COUNT, _type="stream"):
         for info in await redis.xinfo_groups(key):
             lag[as_text(info["name"])] += (info.get("lag") or 0) + info["pending"]
     return dict(lag)
@@ -144,14 +146,17 @@ async def group_lag(redis: Redis) -> dict[str, int]:
 async def dead_and_rejected(redis: Redis) -> tuple[int, int]:
     dead = sum([await redis.xlen(dead_stream(g)) for g in GROUP_FACTORIES])
     rejected = 0
-    async for key in redis.scan_iter(match="bz:rejected:*", _type="stream"):
+    async for key in redis.scan_iter(match="bz:rejected:*", count=SCAN_COUNT, _type="stream"):
         rejected += await redis.xlen(key)
     return dead, rejected
 
 
-async def sample_forever(redis: Redis, procs: dict[str, psutil.Process], every_s: float, samples: list) -> None:
+async def sample_until(
+    stop: asyncio.Event, redis: Redis, procs: dict[str, psutil.Process], every_s: float, samples: list
+) -> None:
+    """Sample until `stop` is set (not cancelled: a cancellation inside a redis command left the sampler running)."""
     started = time.monotonic()
-    while True:
+    while not stop.is_set():
         lag = await group_lag(redis)
         dead, rejected = await dead_and_rejected(redis)
         samples.append({"t_s": round(time.monotonic() - started, 1), "rss_mb": rss_mb(procs), "lag": lag})
@@ -160,7 +165,8 @@ async def sample_forever(redis: Redis, procs: dict[str, psutil.Process], every_s
             + " ".join(f"{k} {v:.0f}" for k, v in samples[-1]["rss_mb"].items())
             + f" MB; max lag {max(lag.values(), default=0)}; dead {dead}; rejected {rejected}"
         )
-        await asyncio.sleep(every_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
 
 
 async def wait_all_drained(redis: Redis, timeout_s: float) -> float:
@@ -246,6 +252,8 @@ async def main() -> None:
             # the streams keep RETENTION_S of events (production: a day, in a Redis sized for it); at half load a day
             # would pass this Redis' 1 GB limit in minutes and the gateway would answer 503 (storage-full) from then on
             "BIZOSAAS_STREAM_RETENTION_S": str(RETENTION_S),
+            # likewise the webhook delivery ids (production: 72 h): two keys per webhook would grow Redis all along
+            "BIZOSAAS_DEDUPE_WINDOW_S": str(RETENTION_S),
             "BIZOSAAS_TRIM_INTERVAL_S": "10",
         }
         port = free_port()
@@ -282,13 +290,14 @@ async def main() -> None:
 
         sender = Sender(gateway, connector, rate, args.product_share)
         samples: list[dict] = []
-        sampler = asyncio.create_task(sample_forever(redis, watched, args.sample_s, samples))
+        stop_sampling = asyncio.Event()
+        sampler = asyncio.create_task(sample_until(stop_sampling, redis, watched, args.sample_s, samples))
         started = time.monotonic()
         await sender.run(seconds)
         sent_s = time.monotonic() - started
         drain_s = await wait_all_drained(redis, 300)
-        sampler.cancel()
-        await asyncio.gather(sampler, return_exceptions=True)  # ended: nothing reported after Redis stops
+        stop_sampling.set()
+        await sampler  # ended: nothing reported after Redis stops
         dead, rejected = await dead_and_rejected(redis)
         missing = await lost(admin_url, tenant, sender)
         await redis.aclose()
