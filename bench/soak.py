@@ -159,11 +159,21 @@ async def sample_until(
     while not stop.is_set():
         lag = await group_lag(redis)
         dead, rejected = await dead_and_rejected(redis)
-        samples.append({"t_s": round(time.monotonic() - started, 1), "rss_mb": rss_mb(procs), "lag": lag})
+        memory = await redis.info("memory")  # what Redis holds vs what its process maps (fragmentation)
+        redis_mb = {k: round(memory[k] / 2**20, 1) for k in ("used_memory", "used_memory_rss")}
+        samples.append(
+            {
+                "t_s": round(time.monotonic() - started, 1),
+                "rss_mb": rss_mb(procs),
+                "lag": lag,
+                "redis_memory_mb": redis_mb,
+            }
+        )
         say(
             f"  t={samples[-1]['t_s']:>5.0f}s rss "
             + " ".join(f"{k} {v:.0f}" for k, v in samples[-1]["rss_mb"].items())
-            + f" MB; max lag {max(lag.values(), default=0)}; dead {dead}; rejected {rejected}"
+            + f" MB (redis used {redis_mb['used_memory']:.0f}, rss {redis_mb['used_memory_rss']:.0f})"
+            + f"; max lag {max(lag.values(), default=0)}; dead {dead}; rejected {rejected}"
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)

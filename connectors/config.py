@@ -38,6 +38,7 @@ class ConnectorsConfig:
     outbound_disable_after_failures: int = 20  # an endpoint is disabled (hook.disabled.v1) after this many failures
     outbound_disable_after_s: int = 24 * 3600  # in a row, with no delivery for at least this long
     outbound_secret_overlap_s: int = 24 * 3600  # after a rotation, the old secret also signs this long
+    outbound_log_retention_s: int = 30 * 24 * 3600  # delivered and failed attempts are kept (and listed) this long
     outbound_poll_s: float = 1.0  # how often the dispatcher looks for due attempts when it found none
     outbound_subscription_cache_s: float = 2.0  # the outbound group's per-tenant copy of the subscriptions
     # --- the platform's own billing (connectors/usage_push.py) ---

@@ -28,6 +28,7 @@ GROUP = "outbound"
 # rows in one transaction (about a second of Postgres) that the dispatcher sees none of until it commits; 25 keeps a
 # transaction to a few thousand rows and lets the dispatcher start on the first ones (docs/benchmarks.md, outbound)
 MAX_BATCH_EVENTS = 25
+ATTEMPT_ID_PREFIX = "att_"  # then a sortable id (events/ids.py): the attempt log's order and its retention's cutoff
 
 QUEUED = Counter("bizosaas_outbound_attempts_queued_total", "Outbound webhook attempts queued by the outbound group")
 
@@ -76,7 +77,7 @@ def outbound_group(pool: asyncpg.Pool, partitions: int, cache_s: float) -> Group
             wanted = [hook_id for hook_id, patterns in hooks if matches_any(patterns, event.type)]
             if wanted:
                 body = payload(event).decode()
-                rows += [("att_" + new_id(), hook_id, event.id, event.type, body) for hook_id in wanted]
+                rows += [(ATTEMPT_ID_PREFIX + new_id(), hook_id, event.id, event.type, body) for hook_id in wanted]
         if rows:
             await conn.execute(INSERT_ATTEMPTS, *map(list, zip(*rows)), [hook_id for hook_id, _ in hooks])
         return len(rows)

@@ -3,10 +3,16 @@ and round, and claimed attempts that were not tried handed back."""
 
 from __future__ import annotations
 
+import time
+
 import asyncpg
 
+from consumers.outbound import ATTEMPT_ID_PREFIX
 from consumers.outbound_outcomes import Claimed
 from db.pool import tenant_transaction
+from events.ids import first_id_at
+
+PRUNE_BATCH_ROWS = 10_000  # attempts deleted per statement of the log's retention
 
 # One statement (one round trip) claims and leases: per subscription of the tenant that is enabled, not backing off
 # and not full ($4/$5: attempts this process holds), its oldest due attempts up to its free room (the per-hook index
@@ -75,3 +81,16 @@ async def hand_back(pool: asyncpg.Pool, attempts: list[Claimed]) -> None:
             [a.hook_id for a in attempts],
             [a.id for a in attempts],
         )
+
+
+async def prune_attempt_log(pool: asyncpg.Pool, retention_s: float) -> int:
+    """Delete the delivered and failed attempts of every tenant created more than `retention_s` ago (migration
+    0043), a batch per statement; how many went."""
+    before = ATTEMPT_ID_PREFIX + first_id_at(int((time.time() - retention_s) * 1000))
+    deleted = 0
+    async with pool.acquire() as conn:
+        while True:
+            batch = await conn.fetchval("SELECT prune_hook_attempts($1, $2)", before, PRUNE_BATCH_ROWS)
+            deleted += batch
+            if batch < PRUNE_BATCH_ROWS:
+                return deleted

@@ -22,6 +22,9 @@ send it at once). Each round:
    `outbound_disable_after_failures` times in a row with no delivery for `outbound_disable_after_s` is disabled, and
    `hook.disabled.v1` is published.
 
+On start and once an hour it applies the attempt log's retention: delivered and failed attempts created more than
+`outbound_log_retention_s` ago are deleted (pending ones stay, however old).
+
 A worker that dies mid-send leaves its attempts leased; they are due again when the lease ends (at least once; the
 webhook-id header, the event id, lets a receiver drop a repeat).
 """
@@ -44,7 +47,7 @@ from connectors.config import ConnectorsConfig
 from connectors.credentials import SecretStore, webhook_secrets
 from connectors.public_http import public_session, refused_address
 from connectors.signatures import standard_webhooks_signature
-from consumers.outbound_claims import claim_due, hand_back
+from consumers.outbound_claims import claim_due, hand_back, prune_attempt_log
 from consumers.outbound_outcomes import Claimed, Outcome, write_delivered, write_failure
 from consumers.outbound_secrets import HookSecrets
 from db.pool import tenant_transaction
@@ -61,6 +64,7 @@ CLAIM_AHEAD = 4  # attempts claimed per subscription and in all: this many times
 LEASE_MARGIN_S = 30.0  # a claimed attempt is due again this long after its last possible request's timeout
 MAX_TENANTS_PER_ROUND = 1000
 ROUND_PAUSE_S = 0.01
+PRUNE_EVERY_S = 3600.0  # the attempt log's retention is applied this often (and when the dispatcher starts)
 ERROR_MAX_CHARS = 300
 
 
@@ -86,6 +90,7 @@ class Dispatcher:
     keys: HookSecrets = field(init=False)
     _tenants: list[str] = field(default_factory=list)  # due_tenants' last answer ...
     _tenants_at: float = 0.0  # ... and when (monotonic)
+    _pruned_at: float = float("-inf")  # the log's retention last applied (monotonic)
 
     def __post_init__(self) -> None:
         self.keys = HookSecrets(self.secrets)
@@ -98,6 +103,8 @@ class Dispatcher:
         self.stopping = stopping
         async with public_session(self.config.allow_private_urls, limit=cap, timeout=timeout) as session:
             while not stopping.is_set():
+                if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
+                    await self.prune()
                 started = 0
                 self.freed.clear()
                 if self.room() > 0:
@@ -123,6 +130,17 @@ class Dispatcher:
         finally:
             stop.cancel()
             freed.cancel()
+
+    async def prune(self) -> None:
+        """Apply the attempt log's retention (`outbound_log_retention_s`); a failure waits for the next time."""
+        self._pruned_at = time.monotonic()
+        try:
+            deleted = await prune_attempt_log(self.pool, self.config.outbound_log_retention_s)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("outbound attempt log retention: %s", type(exc).__name__)
+            return
+        if deleted:
+            log.info("outbound attempt log retention: %d attempts deleted", deleted)
 
     def room(self) -> int:
         return self.config.outbound_max_in_flight * CLAIM_AHEAD - self.in_flight.total()

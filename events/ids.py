@@ -29,6 +29,11 @@ def new_id(at_ms: int | None = None) -> str:
     return _encode(ms, 10) + _encode(int.from_bytes(os.urandom(10), "big"), 16)
 
 
+def first_id_at(at_ms: int) -> str:
+    """The smallest id made at `at_ms`: every id made earlier sorts before it, every one made then or later not."""
+    return _encode(at_ms, 10) + _ALPHABET[0] * 16
+
+
 def derived_id(key: str, at_ms: int) -> str:
     """The same key always yields the same random part: a repeated delivery maps onto the events it made before."""
     digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=10).digest(), "big")

@@ -34,7 +34,8 @@ async def safe_trim_floor(redis: Redis, stream: str, require_group: str | None =
         needed = (ms, seq + 1)  # everything after the last delivered entry is still unread
         if group["pending"]:
             summary = await redis.xpending(stream, as_text(group["name"]))
-            needed = min(needed, parse_id(summary["min"]))
+            if summary["min"] is not None:  # None: acknowledged since XINFO GROUPS, so nothing of it is pending now
+                needed = min(needed, parse_id(summary["min"]))
         floor = needed if floor is None else min(floor, needed)
     return floor
 

@@ -4,15 +4,28 @@ pages newest first by id. The dispatcher around these statements is tested in te
 
 from __future__ import annotations
 
-from consumers.outbound_claims import CLAIM, claim_due, hand_back
+import asyncio
+import time
+
+from factories import TIMEOUT_S, wait_for
+
+from connectors.config import ConnectorsConfig
+from connectors.credentials import VaultSecrets
+from consumers.outbound import ATTEMPT_ID_PREFIX
+from consumers.outbound_claims import CLAIM, claim_due, hand_back, prune_attempt_log
+from consumers.outbound_dispatch import Dispatcher
 from db.pool import tenant_transaction
 from events.ids import new_id
+from producers.publisher import Publisher
 
 LEASE_S = 60.0
 
 
-async def queue(admin, tenant: str, hook_id: str, n: int, status: str = "pending") -> list[str]:
-    """`n` attempts of one subscription, as the outbound group writes them; their ids, oldest first."""
+async def queue(
+    admin, tenant: str, hook_id: str, n: int, status: str = "pending", start_ms: int = 1_800_000_000_000
+) -> list[str]:
+    """`n` attempts of one subscription, as the outbound group writes them, made from `start_ms` on a millisecond
+    apart; their ids, oldest first."""
     await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", tenant)
     await admin.execute(
         "INSERT INTO hook_subscriptions (tenant_id, id, target_url, event_types) VALUES ($1, $2, 'https://x.test/', "
@@ -20,7 +33,7 @@ async def queue(admin, tenant: str, hook_id: str, n: int, status: str = "pending
         tenant,
         hook_id,
     )
-    ids = ["att_" + new_id(at_ms=1_800_000_000_000 + i) for i in range(n)]
+    ids = [ATTEMPT_ID_PREFIX + new_id(at_ms=start_ms + i) for i in range(n)]
     await admin.executemany(
         "INSERT INTO hook_attempts (tenant_id, id, hook_id, event_id, event_type, body, status) "
         "VALUES ($1, $2, $3, $4, 'commerce.order.upserted.v2', '{}', $5)",
@@ -85,3 +98,35 @@ async def test_the_attempt_log_pages_newest_first(gw, admin):
 
     assert await walk("") == ids[::-1]
     assert await walk("&status=failed") == ids[1::2][::-1]
+
+
+DAY_S = 86_400
+
+
+async def test_the_log_keeps_finished_attempts_for_its_retention(pool, admin):
+    now_ms = int(time.time() * 1000)
+    old = await queue(admin, "t-keep", "hook_d", 4, start_ms=now_ms - 31 * DAY_S * 1000)
+    recent = await queue(admin, "t-keep", "hook_d", 2, start_ms=now_ms - 29 * DAY_S * 1000)
+    other = await queue(admin, "t-keep2", "hook_e", 1, start_ms=now_ms - 40 * DAY_S * 1000)  # another tenant
+    finished = {old[0]: "delivered", old[1]: "failed", recent[0]: "delivered", other[0]: "failed"}
+    for attempt_id, status in finished.items():
+        await admin.execute("UPDATE hook_attempts SET status = $2 WHERE id = $1", attempt_id, status)
+
+    assert await prune_attempt_log(pool, 30 * DAY_S) == 3  # the old finished ones, in both tenants
+    left = {r["id"] for r in await admin.fetch("SELECT id FROM hook_attempts")}
+    assert left == {*old[2:], *recent}  # old pending ones stay, however old
+    assert await prune_attempt_log(pool, 30 * DAY_S) == 0
+
+
+async def test_the_dispatcher_applies_the_retention_when_it_starts(pool, admin, redis, vault):
+    old = await queue(admin, "t-start", "hook_f", 2, start_ms=int(time.time() * 1000) - 2 * DAY_S * 1000)
+    await admin.execute("UPDATE hook_attempts SET status = 'delivered' WHERE id = $1", old[0])
+    config = ConnectorsConfig(outbound_log_retention_s=DAY_S, outbound_poll_s=0.05)
+    store = VaultSecrets(vault.addr, vault.token, cache_s=0, collection="hooks")
+    stopping = asyncio.Event()
+    task = asyncio.create_task(Dispatcher(pool, store, Publisher(redis), config).run(stopping))
+    try:
+        await wait_for(lambda: admin.fetchval("SELECT count(*) FROM hook_attempts WHERE id = $1", old[0]), 0)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, TIMEOUT_S)
