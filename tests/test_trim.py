@@ -80,4 +80,6 @@ async def test_trimming_survives_entries_acknowledged_while_it_looks(redis):
     finally:
         stop.set()
         await consumer
-    assert await redis.xlen(stream) < 100  # and it did trim
+    info = await redis.xinfo_stream(stream)
+    # and it did trim: '~' keeps whole macro nodes (100 entries here), so the last node or two may remain
+    assert info["length"] <= 200 < info["entries-added"], info
