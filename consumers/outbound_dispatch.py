@@ -22,8 +22,8 @@ send it at once). Each round:
    `outbound_disable_after_failures` times in a row with no delivery for `outbound_disable_after_s` is disabled, and
    `hook.disabled.v1` is published.
 
-On start and once an hour it applies the attempt log's retention: delivered and failed attempts created more than
-`outbound_log_retention_s` ago are deleted (pending ones stay, however old).
+On start and once an hour, in a task beside the sending, it applies the attempt log's retention: delivered and
+failed attempts created more than `outbound_log_retention_s` ago are deleted (pending ones stay, however old).
 
 A worker that dies mid-send leaves its attempts leased; they are due again when the lease ends (at least once; the
 webhook-id header, the event id, lets a receiver drop a repeat).
@@ -90,7 +90,8 @@ class Dispatcher:
     keys: HookSecrets = field(init=False)
     _tenants: list[str] = field(default_factory=list)  # due_tenants' last answer ...
     _tenants_at: float = 0.0  # ... and when (monotonic)
-    _pruned_at: float = float("-inf")  # the log's retention last applied (monotonic)
+    _pruned_at: float = float("-inf")  # the log's retention last started (monotonic) ...
+    pruner: asyncio.Task | None = None  # ... as a task of its own: a first pass over a long log never holds sending
 
     def __post_init__(self) -> None:
         self.keys = HookSecrets(self.secrets)
@@ -103,8 +104,9 @@ class Dispatcher:
         self.stopping = stopping
         async with public_session(self.config.allow_private_urls, limit=cap, timeout=timeout) as session:
             while not stopping.is_set():
-                if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
-                    await self.prune()
+                if time.monotonic() - self._pruned_at > PRUNE_EVERY_S and (self.pruner is None or self.pruner.done()):
+                    self._pruned_at = time.monotonic()
+                    self.pruner = asyncio.create_task(self.prune())
                 started = 0
                 self.freed.clear()
                 if self.room() > 0:
@@ -116,6 +118,9 @@ class Dispatcher:
                     await self._idle(stopping)
                 else:  # let a few more tries end before the next claim: fewer, fuller claims
                     await asyncio.sleep(ROUND_PAUSE_S)
+            if self.pruner is not None:  # a batch cut short rolls back; the next start goes on
+                self.pruner.cancel()
+                await asyncio.gather(self.pruner, return_exceptions=True)
             if self.tasks:
                 await asyncio.wait(self.tasks)
             if self.writer is not None:
@@ -133,7 +138,6 @@ class Dispatcher:
 
     async def prune(self) -> None:
         """Apply the attempt log's retention (`outbound_log_retention_s`); a failure waits for the next time."""
-        self._pruned_at = time.monotonic()
         try:
             deleted = await prune_attempt_log(self.pool, self.config.outbound_log_retention_s)
         except (OSError, asyncpg.PostgresError) as exc:
