@@ -11,12 +11,16 @@ never answers). Then, in one run:
      the dispatcher's per-endpoint concurrency in flight per receiver and its timeout; until every healthy receiver
      has every event;
   2. platform: one tenant with 100 subscriptions (one per receiver, secrets in Vault), the same number of events
-     published to the stream, `bizosaas worker outbound` delivering; until every healthy receiver has every event.
+     published to the stream, `bizosaas worker outbound` delivering; until every healthy receiver has every event;
+  3. raw again, the workers stopped: the reference rate is the mean of 1 and 3 (a shared machine's speed moves by
+     tens of percent within minutes; the two raw rates show by how much it moved during the run).
 Each side first sends one event untimed (a warm-up: connections opened; the worker's imports done and each
 subscription's signing secret read from Vault once, as a running dispatcher has), so both figures are steady rates.
 healthy_p99_ms: publish -> arrival at a healthy receiver in the platform run (the event's occurred_at is its
 publish time), while the black-holed receiver's tries time out. Ends with one JSON line: events_per_s,
-raw_events_per_s, ratio_to_raw, healthy_p99_ms (events_per_s counts deliveries to healthy receivers per second).
+raw_events_per_s, ratio_to_raw, healthy_p99_ms (events_per_s counts deliveries to healthy receivers per second),
+and the CPU per healthy delivery of each side (cpu_ratio_to_raw: the raw client's over the worker's, Postgres' and
+Redis' together; the receivers' CPU per delivery in both runs shows whether the machine's speed moved).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
-from probes import machine_busy_s  # noqa: E402
+from probes import CpuMeter, cpu_s, machine_busy_s  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from redis.exceptions import ResponseError  # noqa: E402
 
@@ -273,10 +277,19 @@ async def run(args: argparse.Namespace) -> dict:
         async with aiohttp.ClientSession() as http:
             busy_before = machine_busy_s()
 
-            say(f"1. raw: {n:,} events to {RECEIVERS} receivers (one black-holed) with a plain aiohttp client ...")
-            raw_s = await raw_run(urls, secrets, n, http, stats)
-            say(f"   {n * (RECEIVERS - 1):,} healthy deliveries in {raw_s:.1f} s")
-            await forget_arrivals(http, stats)
+            meter = CpuMeter(pg.proc.pid, redis_server.proc.pid)
+
+            async def timed_raw(when: str) -> tuple[float, dict[str, float]]:
+                say(f"{when} raw: {n:,} events to {RECEIVERS} receivers (one black-holed), a plain aiohttp client ...")
+                cpu_before, receivers_before = meter.sample(), cpu_s(receiver_proc.pid)
+                took_s = await raw_run(urls, secrets, n, http, stats)
+                used = CpuMeter.used(cpu_before, meter.sample())
+                used["receivers"] = cpu_s(receiver_proc.pid) - receivers_before
+                say(f"   {n * (RECEIVERS - 1):,} healthy deliveries in {took_s:.1f} s")
+                await forget_arrivals(http, stats)
+                return took_s, used
+
+            raw_before_s, raw_cpu = await timed_raw("1.")
 
             say("2. platform: 100 subscriptions, `bizosaas worker outbound` ...")
             await admin.execute("INSERT INTO tenants (id, name) VALUES ($1, $1)", TENANT)
@@ -310,11 +323,21 @@ async def run(args: argparse.Namespace) -> dict:
             await publisher.publish(events(1))  # warm-up, untimed: imports, connections, the secrets' first read
             await until_received(http, stats, RECEIVERS - 1)
             await forget_arrivals(http, stats)
+            worker_pids = [p.pid for p in procs[1:]]
+            cpu_before, receivers_before = meter.sample(worker_pids), cpu_s(receiver_proc.pid)
             started = time.monotonic()
             await publisher.publish(events(n))
             platform_s = await until_received(http, stats, n * (RECEIVERS - 1)) - started
+            platform_cpu = CpuMeter.used(cpu_before, meter.sample(worker_pids)) | {
+                "receivers": cpu_s(receiver_proc.pid) - receivers_before
+            }
             latencies = sorted((await received(http, stats, full=True))["ms"])
             say(f"   {n * (RECEIVERS - 1):,} healthy deliveries in {platform_s:.1f} s")
+            for proc in procs[1:]:  # the workers stop before the raw client's second run
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+            await forget_arrivals(http, stats)
+            raw_after_s, _ = await timed_raw("3.")
             busy_s = machine_busy_s() - busy_before
         await admin.close()
         await redis.aclose()
@@ -333,6 +356,7 @@ async def run(args: argparse.Namespace) -> dict:
         else:
             say(f"logs kept in {base}")
     deliveries = n * (RECEIVERS - 1)
+    raw_s = (raw_before_s + raw_after_s) / 2  # the machine's speed may move during a run: the mean of both sides
     return {
         "events": n,
         "receivers": RECEIVERS,
@@ -342,6 +366,19 @@ async def run(args: argparse.Namespace) -> dict:
         "events_per_s": round(deliveries / platform_s),
         "raw_events_per_s": round(deliveries / raw_s),
         "ratio_to_raw": round(raw_s / platform_s, 3),
+        "raw_before_events_per_s": round(deliveries / raw_before_s),
+        "raw_after_events_per_s": round(deliveries / raw_after_s),
+        # CPU per healthy delivery (µs): the sender's side (the raw client; the worker, Postgres, Redis) and the
+        # receivers', which do the same work in both runs: its change between runs shows how the machine's speed moved
+        "raw_client_cpu_us": round(raw_cpu["bench"] * 1e6 / deliveries),
+        "raw_receivers_cpu_us": round(raw_cpu["receivers"] * 1e6 / deliveries),
+        "worker_cpu_us": round(platform_cpu["workers"] * 1e6 / deliveries),
+        "postgres_cpu_us": round(platform_cpu["postgres"] * 1e6 / deliveries),
+        "redis_cpu_us": round(platform_cpu["redis"] * 1e6 / deliveries),
+        "platform_receivers_cpu_us": round(platform_cpu["receivers"] * 1e6 / deliveries),
+        "cpu_ratio_to_raw": round(
+            raw_cpu["bench"] / (platform_cpu["workers"] + platform_cpu["postgres"] + platform_cpu["redis"]), 3
+        ),
         "healthy_p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))]),
         "raw_s": round(raw_s, 1),
         "platform_s": round(platform_s, 1),

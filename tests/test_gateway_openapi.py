@@ -12,11 +12,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 from conftest import bizosaas_command
-from factories import local_http_server
+from factories import local_http_server, wait_for
 from gateway_helpers import ADMIN_TOKEN, Gateway
 from llm_server import LLMServer
 
-from bizosaas.servers import free_port
+from bizosaas.servers import PORT_TAKEN, free_port
 from gateway.portal import page_routes
 
 MAX_EXAMPLES = 8  # per operation and mode: enough to walk every parameter, small enough for a fast suite
@@ -60,7 +60,6 @@ async def llm_url():
 @pytest.fixture
 async def served_gateway(migrated, vault, redis, admin, llm_url, tmp_path: Path):
     """`bizosaas gateway` in its own process, as in production."""
-    port = free_port()
     env = migrated.env(
         OPENAI_BASE_URL=llm_url,
         BIZOSAAS_ADMIN_TOKEN=ADMIN_TOKEN,
@@ -69,36 +68,51 @@ async def served_gateway(migrated, vault, redis, admin, llm_url, tmp_path: Path)
         BIZOSAAS_TENANT_BURST="100000",
         BIZOSAAS_KEY_BURST="100000",
     )
-    log_path = tmp_path / "gateway.log"
-    with open(log_path, "wb") as log:  # noqa: ASYNC230 - set-up, before the gateway runs
-        proc = subprocess.Popen(  # noqa: ASYNC220 - the gateway under test
-            [*bizosaas_command(), "gateway", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+    # a free port can be taken by another program before the gateway binds it; then a /readyz answer would come
+    # from that program, so readiness is the gateway's own "listening" line, and a taken port means a new one
+    for attempt in range(3):
+        port = free_port()
+        log_path = tmp_path / f"gateway-{attempt}.log"
+        with open(log_path, "wb") as log:  # noqa: ASYNC230 - set-up, before the gateway runs
+            proc = subprocess.Popen(  # noqa: ASYNC220 - the gateway under test
+                [*bizosaas_command(), "gateway", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        if await _listening(proc, log_path):
+            break
+    else:
+        pytest.fail(f"three free ports were taken before the gateway bound them; see {log_path}")
     url = f"http://127.0.0.1:{port}"
     try:
-        key = await _ready_tenant_key(url, log_path)
+        key = await _tenant_key(url)
         yield url, key, log_path
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-async def _ready_tenant_key(url: str, log_path: Path) -> str:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{url}/readyz") as resp:
-                    if resp.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail(f"the gateway did not become ready; see {log_path}: {log_path.read_text()[-3000:]}")  # noqa: ASYNC240
-        async with session.post(
+async def _listening(proc: subprocess.Popen, log_path: Path) -> bool:
+    """True once the gateway logged that it listens; False if it exited because its port was taken."""
+    listening = await wait_for(
+        lambda: asyncio.to_thread(lambda: "gateway listening" in log_path.read_text() or proc.poll() is not None),
+        timeout_s=120,
+    )
+    output = log_path.read_text()  # noqa: ASYNC240 - a short file, once
+    if proc.poll() is None and listening:
+        return True
+    if any(marker in output.lower() for marker in PORT_TAKEN):
+        return False
+    pytest.fail(f"the gateway did not start; see {log_path}: {output[-3000:]}")
+
+
+async def _tenant_key(url: str) -> str:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             f"{url}/v1/tenants", json={"name": "fuzz"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        ) as resp:
-            return (await resp.json())["api_key"]
+        ) as resp,
+    ):
+        assert resp.status == 201, await resp.text()
+        return (await resp.json())["api_key"]
 
 
 def schemathesis(url: str, token: str, *extra: str) -> subprocess.CompletedProcess:
