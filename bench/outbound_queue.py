@@ -6,9 +6,11 @@ Starts its own Postgres+pgvector (bizosaas.servers, in a temp folder), migrates,
 subscriptions, then per batch does what the platform does for 25 events (2,500 attempts, 442-byte bodies like
 bench/outbound.py's orders): the `outbound` group's insert (consumers/outbound.py), the dispatcher's claims of 500 at
 a time (consumers/outbound_claims.py) and its delivered writes of ~330 (consumers/outbound_outcomes.py). The CPU
-is the backend's own (utime + stime from /proc, read between statements), so the client's work is not in it.
+is the backend's own (utime + stime from /proc, read between statements), so the client's work is not in it; the
+client's CPU for the insert (building its arguments, encoding them, reading the answer) is reported apart.
 The peer, in the same run on a second database: the insert as it was before migration 0042's change (a join that
-looks the subscription up once per row). Rounds alternate the two; one JSON line per round, then the medians.
+looks the subscription up once per row) and before each event's body was sent once for all its attempts.
+Rounds alternate the two; one JSON line per round, then the medians.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +31,7 @@ import asyncpg  # noqa: E402
 from probes import cpu_s  # noqa: E402
 
 from bizosaas.servers import start_postgres  # noqa: E402
-from consumers.outbound import INSERT_ATTEMPTS  # noqa: E402
+from consumers.outbound import INSERT_ATTEMPTS, insert_arguments  # noqa: E402
 from consumers.outbound_claims import CLAIM  # noqa: E402
 from consumers.outbound_outcomes import WRITE_DELIVERED  # noqa: E402
 from db.migrate import migrate  # noqa: E402
@@ -69,17 +72,19 @@ async def in_tenant(conn: asyncpg.Connection, sql: str, *args) -> list:
 async def measure(conn: asyncpg.Connection, insert_sql: str, batches: int) -> dict:
     """Backend CPU per attempt (µs) of each write, over `batches` batches."""
     backend = await conn.fetchval("SELECT pg_backend_pid()")
-    spent = {"insert": 0.0, "claim": 0.0, "delivered": 0.0}
+    spent = {"insert": 0.0, "claim": 0.0, "delivered": 0.0, "client_insert": 0.0}
     attempts = 0
     for _ in range(batches):
-        rows = [
-            ("att_" + new_id(), h, event, "commerce.order.upserted.v2", BODY)
-            for event in [new_id() for _ in range(EVENTS_PER_BATCH)]
-            for h in HOOKS
-        ]
-        extra = [HOOKS] if "$6" in insert_sql else []
+        events = [(new_id(), "commerce.order.upserted.v2", BODY, HOOKS) for _ in range(EVENTS_PER_BATCH)]
+        client_before = time.process_time()
+        if insert_sql == INSERT_ATTEMPTS:
+            arguments = insert_arguments(events, HOOKS)
+        else:  # the peer: a row per attempt, each with its event's id, type and body
+            rows = [("att_" + new_id(), h, event_id, type_, body) for event_id, type_, body, _ in events for h in HOOKS]
+            arguments = tuple(map(list, zip(*rows)))
         before = cpu_s(backend)
-        await in_tenant(conn, insert_sql, *map(list, zip(*rows)), *extra)
+        await in_tenant(conn, insert_sql, *arguments)
+        spent["client_insert"] += time.process_time() - client_before  # the group's side: arguments, encoding
         spent["insert"] += cpu_s(backend) - before
         while True:
             before = cpu_s(backend)
@@ -99,7 +104,7 @@ async def measure(conn: asyncpg.Connection, insert_sql: str, batches: int) -> di
                     sorted({r["hook_id"] for r in part}),
                 )
                 spent["delivered"] += cpu_s(backend) - before
-        attempts += len(rows)
+        attempts += len(arguments[0])
     return {k: round(v / attempts * 1e6, 1) for k, v in spent.items()} | {"attempts": attempts}
 
 
@@ -118,7 +123,7 @@ async def run(args: argparse.Namespace) -> dict:
     finally:
         pg.stop()
     median = {
-        side: {k: statistics.median(r[k] for r in rounds) for k in ("insert", "claim", "delivered")}
+        side: {k: statistics.median(r[k] for r in rounds) for k in ("insert", "claim", "delivered", "client_insert")}
         for side, rounds in results.items()
     }
     return {
@@ -126,7 +131,10 @@ async def run(args: argparse.Namespace) -> dict:
         "ours": median["ours"],
         "per_row_join": median["per_row_join"],
         "insert_ratio_to_peer": round(median["ours"]["insert"] / median["per_row_join"]["insert"], 3),
-        "total_us": round(sum(median["ours"].values()), 1),
+        "client_insert_ratio_to_peer": round(
+            median["ours"]["client_insert"] / median["per_row_join"]["client_insert"], 3
+        ),
+        "total_us": round(sum(v for k, v in median["ours"].items() if k != "client_insert"), 1),
     }
 
 

@@ -39,7 +39,9 @@ WITH room AS (
 UPDATE hook_attempts a SET leased_until = now() + make_interval(secs => $2), attempts = a.attempts + 1,
     last_attempt_at = now()
 FROM chosen c, hook_subscriptions s WHERE a.hook_id = c.hook_id AND a.id = c.id AND s.id = c.hook_id
-RETURNING a.id, a.hook_id, a.event_id, a.body, a.attempts, a.queued_at, s.target_url, s.secret_rotated_at
+-- in Claimed's field order; the body as the bytes that are signed and sent (no str made and encoded again per try)
+RETURNING a.id, a.hook_id, a.event_id, convert_to(a.body, 'UTF8'), a.attempts, a.queued_at, s.target_url,
+    s.secret_rotated_at
 """
 
 
@@ -55,20 +57,7 @@ async def claim_due(
     this process holds already (`held`: subscription id -> attempts)."""
     async with tenant_transaction(pool, tenant) as conn:
         leased = await conn.fetch(CLAIM, candidates, lease_s, per_hook, list(held), list(held.values()))
-    return [
-        Claimed(
-            tenant,
-            r["id"],
-            r["hook_id"],
-            r["event_id"],
-            r["body"].encode(),
-            r["attempts"],
-            r["queued_at"],
-            r["target_url"],
-            r["secret_rotated_at"],
-        )
-        for r in leased
-    ]
+    return [Claimed(tenant, *r) for r in leased]
 
 
 async def hand_back(pool: asyncpg.Pool, attempts: list[Claimed]) -> None:

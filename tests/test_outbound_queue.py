@@ -11,7 +11,7 @@ from factories import TIMEOUT_S, wait_for
 
 from connectors.config import ConnectorsConfig
 from connectors.credentials import VaultSecrets
-from consumers.outbound import ATTEMPT_ID_PREFIX
+from consumers.outbound import ATTEMPT_ID_PREFIX, INSERT_ATTEMPTS, insert_arguments
 from consumers.outbound_claims import CLAIM, claim_due, hand_back, prune_attempt_log
 from consumers.outbound_dispatch import Dispatcher
 from db.pool import tenant_transaction
@@ -40,6 +40,32 @@ async def queue(
         [(tenant, i, hook_id, "ev_" + i, status) for i in ids],
     )
     return ids
+
+
+async def test_each_attempt_gets_its_own_events_body_once_per_subscription(pool, admin):
+    """The group's insert sends each event once and names it per attempt by position: events going to different
+    subscriptions must each land with their own id, type and body, and a disabled subscription gets nothing."""
+    for hook_id in ("hook_1", "hook_2", "hook_off"):
+        await queue(admin, "t-insert", hook_id, 0)
+    await admin.execute("UPDATE hook_subscriptions SET enabled = false WHERE id = 'hook_off'")
+    events = [
+        ("ev_a", "commerce.order.upserted.v2", '{"n": "a"}', ["hook_1", "hook_2"]),
+        ("ev_b", "commerce.order.deleted.v2", '{"n": "b"}', ["hook_2", "hook_off"]),
+        ("ev_c", "commerce.order.upserted.v2", '{"n": "c"}', ["hook_1"]),
+    ]
+    async with tenant_transaction(pool, "t-insert") as conn:
+        for _ in range(2):  # the second time (a re-delivered batch) adds nothing
+            await conn.execute(INSERT_ATTEMPTS, *insert_arguments(events, ["hook_1", "hook_2", "hook_off"]))
+    rows = await admin.fetch(
+        "SELECT hook_id, event_id, event_type, body FROM hook_attempts WHERE tenant_id = 't-insert' "
+        "ORDER BY hook_id, event_id"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("hook_1", "ev_a", "commerce.order.upserted.v2", '{"n": "a"}'),
+        ("hook_1", "ev_c", "commerce.order.upserted.v2", '{"n": "c"}'),
+        ("hook_2", "ev_a", "commerce.order.upserted.v2", '{"n": "a"}'),
+        ("hook_2", "ev_b", "commerce.order.deleted.v2", '{"n": "b"}'),
+    ]
 
 
 async def test_a_claim_leases_without_writing_index_entries(pool, admin):
