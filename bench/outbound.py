@@ -48,7 +48,7 @@ from redis.asyncio import Redis  # noqa: E402
 from redis.exceptions import ResponseError  # noqa: E402
 
 from bizosaas.openbao import start_vault  # noqa: E402
-from bizosaas.servers import start_postgres, start_redis  # noqa: E402
+from bizosaas.servers import die_with_parent, start_postgres, start_redis  # noqa: E402
 from connectors.credentials import VaultSecrets  # noqa: E402
 from connectors.signatures import new_standard_webhooks_secret, standard_webhooks_signature  # noqa: E402
 from db.migrate import migrate  # noqa: E402
@@ -122,8 +122,11 @@ def say(message: str) -> None:
 
 
 def spawn(base: Path, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A child that ends with this process, even if it is killed (a worker left behind would hold the cores)."""
     with open(base / f"{name}.log", "ab") as log:
-        return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        return subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, preexec_fn=die_with_parent
+        )
 
 
 async def received(http: aiohttp.ClientSession, stats: str, full: bool = False) -> dict:
