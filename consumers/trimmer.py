@@ -16,12 +16,21 @@ log = logging.getLogger("bizosaas.trim")
 
 
 async def trim_all(redis: Redis, partitions: int, groups: list[str], retention_ms: int) -> int:
-    removed = 0
-    for stream in all_event_streams(partitions):
-        removed += await trim_stream(redis, stream, retention_ms, require_group=ARCHIVING_GROUP)
+    """Trim every stream; a stream that cannot be trimmed (a key of another type in its place, say) is logged and
+    passed over, so one bad key never stops the others from being trimmed (Redis would fill up behind it). A
+    transient error ends the pass: the server is away for all of them, and the next pass tries again."""
     # deliveries keep bodies: trimmed like commands, once the deliveries group has persisted them
-    for stream in [COMMANDS_STREAM, DELIVERIES_STREAM, *(replay_stream(g) for g in groups)]:
-        removed += await trim_stream(redis, stream, retention_ms)
+    streams = [(stream, ARCHIVING_GROUP) for stream in all_event_streams(partitions)] + [
+        (stream, None) for stream in [COMMANDS_STREAM, DELIVERIES_STREAM, *(replay_stream(g) for g in groups)]
+    ]
+    removed = 0
+    for stream, required_group in streams:
+        try:
+            removed += await trim_stream(redis, stream, retention_ms, require_group=required_group)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.error("trimming %s failed: %s: %s", stream, type(exc).__name__, exc)
     return removed
 
 

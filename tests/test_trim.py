@@ -6,7 +6,8 @@ from factories import FAST, order, running, wait_for
 
 from consumers.metrics import metrics_group
 from consumers.projector import projector_group
-from events.streams import stream_for_tenant
+from consumers.trimmer import trim_all
+from events.streams import COMMANDS_STREAM, all_event_streams, stream_for_tenant
 from producers.publisher import Publisher
 from producers.trim import trim_stream
 
@@ -83,3 +84,16 @@ async def test_trimming_survives_entries_acknowledged_while_it_looks(redis):
     info = await redis.xinfo_stream(stream)
     # and it did trim: '~' keeps whole macro nodes (100 entries here), so the last node or two may remain
     assert info["length"] <= 200 < info["entries-added"], info
+
+
+async def test_a_key_of_another_type_does_not_stop_the_other_streams_from_being_trimmed(redis, caplog):
+    bad = next(s for s in all_event_streams(8) if s != STREAM)
+    await redis.set(bad, "not a stream")  # trimmed first, and XINFO answers WRONGTYPE
+    async with redis.pipeline(transaction=False) as pipe:
+        for i in range(1000):  # several of the stream's macro nodes: '~' trims whole ones
+            pipe.xadd(COMMANDS_STREAM, {"n": str(i)})
+        await pipe.execute()
+    await redis.xgroup_create(COMMANDS_STREAM, "commands", id="$")  # everything delivered, nothing pending
+    assert await trim_all(redis, 8, [], retention_ms=0) > 0
+    assert await redis.xlen(COMMANDS_STREAM) < 1000
+    assert any(bad in r.getMessage() and "WRONGTYPE" in r.getMessage() for r in caplog.records)
