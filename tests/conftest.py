@@ -66,6 +66,7 @@ TABLES = (
     "invites",
     "audit_log",
     "tenant_profiles",  # people, the audit log and onboarding (0029)
+    "action_results",  # the action ledger (0044)
 )
 
 

@@ -146,16 +146,16 @@ async def test_a_full_sync_failing_half_way_deletes_nothing_and_update_stock_rea
 
         # the update_stock action changes the store's product
         (product_id,) = store.ids("products")
-        answer = await run_action(
-            temporal,
-            tenant,
-            connector_id,
-            "update_stock",
-            {"product_id": str(product_id), "stock_quantity": 4},
-            id=f"action:{uuid.uuid4()}",
-        )
+        values, action_id = {"product_id": str(product_id), "stock_quantity": 4}, f"action:{uuid.uuid4()}"
+        answer = await run_action(temporal, tenant, connector_id, "update_stock", values, id=action_id)
         assert answer == {"id": product_id, "stock_quantity": 4}  # ids and what was set: all the history keeps
         assert store.objects["products"][product_id]["stock_quantity"] == 4
+
+        # the same workflow's action again (as an activity retried after the store answered, its report to Temporal
+        # lost): the answer the first attempt kept, and nothing sent to the store (the merchant's 9 stays)
+        store.objects["products"][product_id]["stock_quantity"] = 9
+        assert await run_action(temporal, tenant, connector_id, "update_stock", values, id=action_id) == answer
+        assert store.objects["products"][product_id]["stock_quantity"] == 9
 
 
 async def test_sync_now_during_a_run_runs_right_after_it_never_alongside(gw: Gateway, store, redis, pool, temporal):

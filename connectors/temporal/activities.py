@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from connectors import sync, sync_deps, usage_push
 from connectors.base import ProviderBusy
+from connectors.temporal import action_results
 from connectors.temporal.client import start_sync
 from connectors.temporal.shared import (
     ActionInput,
@@ -157,6 +158,12 @@ class ConnectorActivities:
     @activity.defn(name="connector.action")
     @classified
     async def action(self, input: ActionInput) -> dict:
+        """One provider action, performed once per workflow: a retry after the provider answered (the worker died
+        before reporting) answers what the first attempt kept (connectors/temporal/action_results.py)."""
+        workflow_id = activity.info().workflow_id
+        kept = await action_results.recorded(self.deps.pool, input.tenant_id, workflow_id)
+        if kept is not None:
+            return kept
         api, call = await sync_deps.api_call(self.deps, input.tenant_id, input.connector_id)
         declared = {a.name for a in call.facts.actions}
         if input.action not in declared or not hasattr(api, input.action):
@@ -165,7 +172,9 @@ class ConnectorActivities:
             )
         result = await getattr(api, input.action)(call, **input.input)
         # ids and the values the action set, not the provider's whole object, go into the history
-        return {k: result[k] for k in ("id", *input.input) if k in result}
+        answer = {k: result[k] for k in ("id", *input.input) if k in result}
+        await action_results.record(self.deps.pool, input.tenant_id, workflow_id, input.action, answer)
+        return answer
 
     @activity.defn(name="command.record")
     @classified
