@@ -48,7 +48,7 @@ from connectors.credentials import SecretStore, webhook_secrets
 from connectors.public_http import public_session, refused_address
 from connectors.signatures import standard_webhooks_signature
 from consumers.outbound_claims import claim_due, hand_back, prune_attempt_log
-from consumers.outbound_outcomes import Claimed, Outcome, write_delivered, write_failure
+from consumers.outbound_outcomes import Claimed, Outcome, retry_after_s, write_delivered, write_failure
 from consumers.outbound_secrets import HookSecrets
 from db.pool import tenant_transaction
 from events.types import HookDisabled
@@ -67,10 +67,6 @@ MAX_TENANTS_PER_ROUND = 1000
 ROUND_PAUSE_S = 0.01
 PRUNE_EVERY_S = 3600.0  # the attempt log's retention is applied this often (and when the dispatcher starts)
 ERROR_MAX_CHARS = 300
-
-
-def _retry_after(value: str | None) -> float | None:
-    return float(value) if value and value.strip().isdigit() else None
 
 
 @dataclass
@@ -260,9 +256,8 @@ class Dispatcher:
         try:
             async with session.post(attempt.target_url, data=attempt.body, headers=headers, allow_redirects=False) as r:
                 await r.content.read(1024)  # a little of the answer; the rest is dropped with the connection
-                return Outcome(
-                    r.status, None if r.status < 300 else f"HTTP {r.status}", _retry_after(r.headers.get("Retry-After"))
-                )
+                error = None if r.status < 300 else f"HTTP {r.status}"
+                return Outcome(r.status, error, retry_after_s(r.headers.get("Retry-After")))
         except TimeoutError:
             return Outcome(error=f"no answer within {self.config.outbound_timeout_s:g} s")
         except aiohttp.ClientError as exc:

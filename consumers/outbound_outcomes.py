@@ -40,6 +40,11 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def retry_after_s(value: str | None) -> float | None:
+    """A receiver's Retry-After in seconds (the delay form; a date is not honoured)."""
+    return float(value) if value and value.strip().isdigit() else None
+
+
 def backoff_s(failures: int, config: ConnectorsConfig) -> float:
     """Exponential with full jitter between half and all of the step: retries of many attempts spread out."""
     step = min(config.outbound_backoff_max_s, config.outbound_backoff_initial_s * 2 ** max(0, failures - 1))
