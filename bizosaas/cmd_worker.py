@@ -1,6 +1,7 @@
 """`bizosaas worker [GROUP ...]`: run consumer groups (all when none is named) until SIGTERM, then drain. A worker
 running the `outbound` group also runs the outbound webhook dispatcher (consumers/outbound_dispatch.py) beside it,
-one running the `agents` group the run starter (consumers/agent_starts.py)."""
+one running the `agents` group the run starter (consumers/agent_starts.py), one running the `projector` group the
+merging of record search's pending index entries (consumers/search_index.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from consumers.agents import GROUP as AGENTS
 from consumers.groups import GROUP_FACTORIES, GroupContext
 from consumers.outbound import GROUP as OUTBOUND
 from consumers.outbound_dispatch import Dispatcher
+from consumers.projector import GROUP as PROJECTOR
 from consumers.runtime import Runtime
+from consumers.search_index import clean_pending_forever
 from consumers.trimmer import trim_forever
 from db.pool import create_pool
 from producers.publisher import Publisher
@@ -87,9 +90,14 @@ async def run(args: argparse.Namespace) -> int:
             publisher = Publisher(redis, settings.partitions, settings.dedupe_window_s)
             dispatcher = asyncio.create_task(Dispatcher(pool, hook_secrets, publisher, settings).run(runtime.stopping))
         starting = asyncio.create_task(starter.run(runtime.stopping)) if starter else None
+        cleaner = None
+        if PROJECTOR in names:  # the projector's statements write record search's index
+            cleaner = asyncio.create_task(
+                clean_pending_forever(pool, settings.search_index_clean_interval_s, runtime.stopping)
+            )
         await runtime.run()
         await trimmer
-        for task in (dispatcher, starting):
+        for task in (dispatcher, starting, cleaner):
             if task is not None:
                 await task
         log.info("worker %s drained and stopped", runtime.consumer)

@@ -24,6 +24,9 @@ class RuntimeConfig:
     backoff_initial_s: float = 0.1  # first wait after an infrastructure error, doubling per failure
     backoff_max_s: float = 5.0
     stale_consumer_idle_ms: int = 600_000  # consumers idle this long with nothing pending are removed
+    search_index_clean_interval_s: float = (
+        0.25  # a projector's worker merges record search's pending entries this often
+    )
 
     @property
     def reclaim_every_s(self) -> float:

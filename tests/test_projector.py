@@ -173,13 +173,19 @@ async def test_one_call_projects_a_batch_of_many_tenants_each_under_its_own_tena
     assert [tuple(r) for r in archived] == [("t1", 2), ("t2", 1), ("t3", 2)]
 
 
-async def test_project_events_refuses_a_row_outside_its_tenants_slice(pool, admin):
-    """Row-level security still decides: the function runs as its caller, so a row of t2 in t1's slice is refused."""
+async def test_project_events_refuses_a_row_of_a_tenant_it_does_not_name(pool, admin):
+    """Row-level security still decides: the function's role is admitted only for the tenants the call names, so a
+    row of t2 in a call naming t1 (or naming nobody) is refused, and the service role cannot become that role."""
     event = order("t2", "1")
     log_row = (*[[v] for v in (event.tenant_id, event.id, event.type, event.source, "order", "1")],)
     log_row += ([T0], [T0], ["s"], [1], [0], ["{}"])
     empty_records = [[] for _ in range(len(RECORD_COLUMNS) + 1)]
     async with pool.acquire() as conn:
+        for named in (["t1"], []):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(PROJECT_EVENTS_SQL, *log_row, *empty_records, named)
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await conn.execute(PROJECT_EVENTS_SQL, *log_row, *empty_records, ["t1"], [1], [1], [1], [0])
-    assert await count(admin, "SELECT count(*) FROM event_log") == 0
+            await conn.execute("SET ROLE bizosaas_projector")
+        assert await conn.fetchval("SELECT current_setting('app.batch_tenants', true)") in (None, "")
+        await conn.execute(PROJECT_EVENTS_SQL, *log_row, *empty_records, ["t2"])
+    assert await count(admin, "SELECT tenant_id FROM event_log") == "t2"
