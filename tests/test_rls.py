@@ -151,7 +151,7 @@ async def test_no_tenant_table_admits_a_malformed_tenant_id(admin, bad):
     with pytest.raises(asyncpg.CheckViolationError):
         await admin.execute("INSERT INTO usage_counts VALUES ($1, current_date, 't', 'p', 1)", bad)
     # the real format and the tests' slugs are admitted
-    for good in ("ten_01hzx3k4v5w6y7z8a9b0c1d2e3", "tenant-a", "t1"):
+    for good in ("ten_01hzx3k4v5w6y7z8a9b0c1d2e3", "tenant-a", "t1", "x" * 64):
         await admin.execute("INSERT INTO usage_counts VALUES ($1, current_date, 't', 'p', 1)", good)
 
 
