@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/projector_variants.py [--quick]
 
-The projector's handler makes 3 round trips per tenant in a batch (set the RLS tenant, archive, upsert) plus BEGIN
-and COMMIT: at low load, when a partition's batch holds one or two events, those round trips are most of the cost.
+`current` is the projector's handler as it is (one call to `project_events()` per batch, one statement for all its
+tenants: migrations 0039 and 0045). The first version made 3 round trips per tenant in a batch (set the RLS tenant,
+archive, upsert) plus BEGIN and COMMIT: at low load, when a partition's batch holds one or two events, those round
+trips were most of the cost.
 Prototypes measured here (NOT used by the platform; proposals for consumers/projector.py, see docs/benchmarks.md):
 - `cte`: archive and upsert in one statement per tenant (a data-modifying CTE; the "already archived" filter and the
   newest-per-entity choice move into SQL): 2 round trips per tenant, no migration needed.
