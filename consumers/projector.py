@@ -253,12 +253,12 @@ async def prepare_batch(batch: Batch) -> None:
     ]
     log_columns = list(map(list, zip(*map(event_log_row, entries))))
     record_columns = list(map(list, zip(*states))) if states else [[] for _ in range(len(RECORD_COLUMNS) + 1)]
-    lifecycle: list[tuple[str, list[Event]]] = []
-    for tenant, tenant_entries in batch.by_tenant():
-        if others := [e.message for e in tenant_entries if not isinstance(e.message, (EntityUpserted, EntityDeleted))]:
-            lifecycle.append((tenant, others))
+    lifecycle: dict[str, list[Event]] = {}  # the few events that are no entity state, per tenant
+    for e in entries:
+        if not isinstance(e.message, (EntityUpserted, EntityDeleted)):
+            lifecycle.setdefault(e.message.tenant_id, []).append(e.message)
     tenants = sorted({e.message.tenant_id for e in entries})
-    batch.state = BatchCall([*log_columns, *record_columns, tenants], lifecycle)
+    batch.state = BatchCall([*log_columns, *record_columns, tenants], sorted(lifecycle.items()))
 
 
 async def project_batch(conn: asyncpg.Connection, batch: Batch) -> None:
