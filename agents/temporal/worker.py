@@ -8,8 +8,11 @@ from temporalio.worker import Worker
 from agents.temporal.activities import AgentActivities, AgentDeps
 from agents.temporal.shared import TASK_QUEUE
 from agents.temporal.workflows import AgentRunWorkflow
+from connectors.temporal.sandbox import new_worker
 
 
 def build_worker(client: Client, deps: AgentDeps, task_queue: str = TASK_QUEUE, **options) -> Worker:
     activities = AgentActivities(deps)
-    return Worker(client, task_queue=task_queue, workflows=[AgentRunWorkflow], activities=activities.all(), **options)
+    return new_worker(
+        client, task_queue=task_queue, workflows=[AgentRunWorkflow], activities=activities.all(), **options
+    )

@@ -8,6 +8,7 @@ from temporalio.worker import Worker
 from connectors import sync_deps
 from connectors.temporal.activities import ConnectorActivities
 from connectors.temporal.disconnect import DisconnectActivities
+from connectors.temporal.sandbox import new_worker
 from connectors.temporal.setup import SetupActivities
 from connectors.temporal.shared import TASK_QUEUE
 from connectors.temporal.workflows import (
@@ -39,4 +40,4 @@ def build_worker(
         *SetupActivities(deps, public_url).all(),
         *DisconnectActivities(deps).all(),
     ]
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities, **options)
+    return new_worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities, **options)
