@@ -6,6 +6,8 @@ suite flushes that Redis and truncates that database: never point them at data y
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import shutil
 import sys
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 
 from bizosaas.servers import start_postgres, start_redis
 from db.migrate import migrate
@@ -112,6 +115,36 @@ def servers():
         for server in reversed(started):
             server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+LEFT_OPEN: list[str] = []  # what redis_connections_closed_at_the_end closed, for the run's summary
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def redis_connections_closed_at_the_end():
+    """Close, and name in the run's summary, any Redis connection still open once every test has ended.
+
+    Every client a test or the code under test makes is closed by then. Yet about one clean-clone CI run in three
+    (2026-12-03/04) ended with one connection of the session's Redis open, found only by the last garbage collection,
+    after the loop had closed: an unraisable `ResourceWarning`, so a failed run with nothing failed. Three instrumented
+    full runs here found no such connection (the last one checked after every test's teardown). The
+    likely way in is a command in flight when its client is closed: redis-py's retry then connects the connection
+    again, and nothing closes it. Until that command is found, this closes what is left while the loop still runs
+    and says so; every other warning stays an error."""
+    yield
+    left = [c for c in gc.get_objects() if isinstance(c, AbstractConnection) and c.is_connected]
+    for conn in left:
+        await conn.disconnect(nowait=True)
+    for _ in range(3):  # the transports close their sockets on the loop's next turns
+        await asyncio.sleep(0)
+    LEFT_OPEN.extend(repr(c) for c in left)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if LEFT_OPEN:
+        terminalreporter.write_line(
+            f"{len(LEFT_OPEN)} Redis connection(s) left open, closed at the session's end: {', '.join(LEFT_OPEN)}"
+        )
 
 
 @pytest.fixture(scope="session")
