@@ -151,7 +151,8 @@ async def test_the_trigram_index_answers_at_ten_thousand_records(gw: Gateway, po
 
 async def test_the_search_text_is_computed_inline_with_the_same_text_for_every_kind(admin):
     """Migration 0048: a SQL function that Postgres cannot inline costs every written record a call (11-15 µs of
-    the backend's CPU against 1.5-2); a SET clause or a subquery in it, added back, would make this plan name the function again."""
+    the backend's CPU against 1.5-2); a SET clause or a subquery in it, added back, would make this plan name the
+    function again."""
     plan = "\n".join(
         r[0] for r in await admin.fetch("EXPLAIN (VERBOSE) SELECT record_search_text(kind, data) FROM records")
     )
