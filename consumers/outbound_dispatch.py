@@ -48,7 +48,14 @@ from connectors.credentials import SecretStore, webhook_secrets
 from connectors.public_http import public_session, refused_address
 from connectors.signatures import standard_webhooks_signature
 from consumers.outbound_claims import claim_due, hand_back, prune_attempt_log
-from consumers.outbound_outcomes import Claimed, Outcome, retry_after_s, write_delivered, write_failure
+from consumers.outbound_outcomes import (
+    DELIVERED_PER_WRITE,
+    Claimed,
+    Outcome,
+    retry_after_s,
+    write_delivered,
+    write_failure,
+)
 from consumers.outbound_secrets import HookSecrets
 from db.pool import tenant_transaction
 from events.types import HookDisabled
@@ -268,11 +275,13 @@ class Dispatcher:
 
     async def write_delivered(self) -> None:
         """Write every 2xx answered so far, until none is left: while one write runs, the next ones gather and go
-        together (a delivery costs a share of a statement, not a transaction of its own). A failed write leaves
+        together, up to DELIVERED_PER_WRITE a statement (a delivery costs a share of a statement, not a transaction
+        of its own). A failed write leaves
         its attempts leased: they are due again when the lease ends (at least once)."""
         try:
             while self.delivered:
-                batch, self.delivered = self.delivered, []
+                batch = self.delivered[:DELIVERED_PER_WRITE]
+                del self.delivered[:DELIVERED_PER_WRITE]
                 try:
                     await write_delivered(self.pool, batch)
                 except (OSError, asyncpg.PostgresError):

@@ -51,6 +51,13 @@ def backoff_s(failures: int, config: ConnectorsConfig) -> float:
     return step * random.uniform(0.5, 1.0)
 
 
+# At most this many deliveries per WRITE_DELIVERED. While hook_attempts has never been analyzed (the first minute
+# after a migration, before autovacuum first looks), Postgres plans a batch of about a thousand or more as a hash join
+# over every attempt of the tenant: 166 ms for 1,000 rows of a 200,000-row table against 12 ms for 700 by the primary
+# key; and a writer that falls behind gathers ever larger batches. Capped, each statement stays a lookup by the key
+# (docs/benchmarks.md, outbound, session 11).
+DELIVERED_PER_WRITE = 500
+
 # The attempts delivered, and their endpoints' failure counts and pauses cleared, in one statement. An endpoint
 # already clear whose last_delivered_at is under a second old is left alone: with hundreds of deliveries a second,
 # rewriting every endpoint's row per batch would be most of the batch's writes (the stamp is shown, not used).

@@ -14,6 +14,7 @@ from connectors.credentials import VaultSecrets
 from consumers.outbound import ATTEMPT_ID_PREFIX, INSERT_ATTEMPTS, insert_arguments
 from consumers.outbound_claims import CLAIM, claim_due, hand_back, prune_attempt_log
 from consumers.outbound_dispatch import Dispatcher
+from consumers.outbound_outcomes import DELIVERED_PER_WRITE, WRITE_DELIVERED
 from db.pool import tenant_transaction
 from events.ids import new_id
 from producers.publisher import Publisher
@@ -156,3 +157,56 @@ async def test_the_dispatcher_applies_the_retention_when_it_starts(pool, admin, 
     finally:
         stopping.set()
         await asyncio.wait_for(task, TIMEOUT_S)
+
+
+async def test_the_delivered_write_uses_the_key_even_before_the_table_is_analyzed(admin):
+    """The delivered write's statement, at its largest (DELIVERED_PER_WRITE) and as the service role
+    (row-level security on), finds each attempt by the primary key on a table of 200,000 attempts that Postgres has
+    never analyzed (the first minute after a migration). Before the cap, a writer that fell behind sent batches of a
+    thousand and more, which that table plans as a hash join over every attempt of the tenant: shown here too, so
+    the table is one that misleads the planner."""
+    await admin.execute("INSERT INTO tenants (id, name) VALUES ('t-plan', 't-plan')")
+    hooks = [f"hook_{i}" for i in range(100)]
+    await admin.executemany(
+        "INSERT INTO hook_subscriptions (tenant_id, id, target_url, event_types) "
+        "VALUES ('t-plan', $1, 'https://x.test/', '{commerce.order.*}')",
+        [(h,) for h in hooks],
+    )
+    await admin.execute("DROP SCHEMA IF EXISTS plan_check CASCADE")
+    try:
+        # a new copy of the table (indexes and all): never analyzed, as hook_attempts is after a migration
+        await admin.execute(
+            "CREATE SCHEMA plan_check; CREATE TABLE plan_check.hook_attempts (LIKE public.hook_attempts INCLUDING ALL) "
+            "WITH (fillfactor = 50); GRANT USAGE ON SCHEMA plan_check TO bizosaas_app; "
+            "GRANT ALL ON plan_check.hook_attempts TO bizosaas_app; "
+            "ALTER TABLE plan_check.hook_attempts ENABLE ROW LEVEL SECURITY"
+        )
+        isolation = await admin.fetchval(  # the same policy as the real table's
+            "SELECT qual FROM pg_policies WHERE schemaname = 'public' AND tablename = 'hook_attempts'"
+        )
+        await admin.execute(f"CREATE POLICY tenant_isolation ON plan_check.hook_attempts USING ({isolation})")
+        await admin.execute(
+            "INSERT INTO plan_check.hook_attempts (tenant_id, id, hook_id, event_id, event_type, body) "
+            "SELECT 't-plan', 'att_' || lpad(e::text, 6, '0') || '_' || h, 'hook_' || h, 'ev_' || e, "
+            "'commerce.order.upserted.v2', repeat('x', 440) FROM generate_series(0, 1999) e, generate_series(0, 99) h"
+        )
+
+        async def plan(n: int) -> str:
+            async with admin.transaction():
+                await admin.execute("SET LOCAL ROLE bizosaas_app; SET LOCAL search_path = plan_check, public")
+                await admin.execute("SELECT set_config('app.tenant_id', 't-plan', true)")
+                rows = await admin.fetch(
+                    "EXPLAIN (COSTS OFF) " + WRITE_DELIVERED,
+                    [f"hook_{i % 100}" for i in range(n)],
+                    [f"att_{i // 100:06d}_{i % 100}" for i in range(n)],
+                    [204] * n,
+                    hooks,
+                )
+            return "\n".join(r[0] for r in rows)
+
+        assert "Hash Join" in await plan(2000)  # what an uncapped batch got: every attempt of the tenant read
+        capped = await plan(DELIVERED_PER_WRITE)
+        assert "Hash Join" not in capped, capped
+        assert "hook_attempts_pkey" in capped, capped
+    finally:
+        await admin.execute("DROP SCHEMA IF EXISTS plan_check CASCADE")
