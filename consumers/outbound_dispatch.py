@@ -48,14 +48,7 @@ from connectors.credentials import SecretStore, webhook_secrets
 from connectors.public_http import public_session, refused_address
 from connectors.signatures import standard_webhooks_signature
 from consumers.outbound_claims import claim_due, hand_back, prune_attempt_log
-from consumers.outbound_outcomes import (
-    DELIVERED_PER_WRITE,
-    Claimed,
-    Outcome,
-    retry_after_s,
-    write_delivered,
-    write_failure,
-)
+from consumers.outbound_outcomes import Claimed, Outcome, retry_after_s, write_delivered, write_failure
 from consumers.outbound_secrets import HookSecrets
 from db.pool import tenant_transaction
 from events.types import HookDisabled
@@ -103,10 +96,14 @@ class Dispatcher:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
-        timeout = aiohttp.ClientTimeout(total=self.config.outbound_timeout_s)
-        cap = self.config.outbound_max_in_flight
         self.stopping = stopping
-        async with public_session(self.config.allow_private_urls, limit=cap, timeout=timeout) as session:
+        session = public_session(  # every tenant's deliveries: it keeps no cookie, which would go to another's
+            self.config.allow_private_urls,
+            limit=self.config.outbound_max_in_flight,
+            timeout=aiohttp.ClientTimeout(total=self.config.outbound_timeout_s),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        async with session:
             while not stopping.is_set():
                 if time.monotonic() - self._pruned_at > PRUNE_EVERY_S and (self.pruner is None or self.pruner.done()):
                     self._pruned_at = time.monotonic()
@@ -275,13 +272,11 @@ class Dispatcher:
 
     async def write_delivered(self) -> None:
         """Write every 2xx answered so far, until none is left: while one write runs, the next ones gather and go
-        together, up to DELIVERED_PER_WRITE a statement (a delivery costs a share of a statement, not a transaction
-        of its own). A failed write leaves
+        together (a delivery costs a share of a statement, not a transaction of its own). A failed write leaves
         its attempts leased: they are due again when the lease ends (at least once)."""
         try:
             while self.delivered:
-                batch = self.delivered[:DELIVERED_PER_WRITE]
-                del self.delivered[:DELIVERED_PER_WRITE]
+                batch, self.delivered = self.delivered, []
                 try:
                     await write_delivered(self.pool, batch)
                 except (OSError, asyncpg.PostgresError):

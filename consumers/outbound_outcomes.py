@@ -75,19 +75,21 @@ WHERE id = ANY($4::text[]) AND (consecutive_failures <> 0 OR failing_since IS NO
 
 
 async def write_delivered(pool: asyncpg.Pool, batch: list[tuple[Claimed, int]]) -> None:
-    """Tries answered 2xx (attempt, status code), one transaction per tenant."""
+    """Tries answered 2xx (attempt, status code), a transaction per tenant and DELIVERED_PER_WRITE attempts."""
     by_tenant: dict[str, list[tuple[Claimed, int]]] = {}
     for attempt, code in batch:
         by_tenant.setdefault(attempt.tenant, []).append((attempt, code))
-    for tenant, done in sorted(by_tenant.items()):
-        async with tenant_transaction(pool, tenant) as conn:
-            await conn.execute(
-                WRITE_DELIVERED,
-                [a.hook_id for a, _ in done],
-                [a.id for a, _ in done],
-                [code for _, code in done],
-                sorted({a.hook_id for a, _ in done}),  # sorted: one lock order for concurrent writers
-            )
+    for tenant, answered in sorted(by_tenant.items()):
+        for start in range(0, len(answered), DELIVERED_PER_WRITE):
+            done = answered[start : start + DELIVERED_PER_WRITE]
+            async with tenant_transaction(pool, tenant) as conn:
+                await conn.execute(
+                    WRITE_DELIVERED,
+                    [a.hook_id for a, _ in done],
+                    [a.id for a, _ in done],
+                    [code for _, code in done],
+                    sorted({a.hook_id for a, _ in done}),  # sorted: one lock order for concurrent writers
+                )
 
 
 async def write_failure(

@@ -25,6 +25,7 @@ class Received:
     timestamp: str
     signature: str
     body: bytes
+    cookie: str = ""  # the Cookie header, if one was sent
 
     @property
     def payload(self) -> dict:
@@ -47,7 +48,7 @@ class Received:
 class Receiver:
     """What one local endpoint answers (`mode`, changeable during a test) and everything it was sent."""
 
-    mode: str = "ok"  # ok | fail | gone | hang | redirect
+    mode: str = "ok"  # ok | fail | gone | hang | redirect | cookie
     redirect_to: str = ""
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -57,13 +58,21 @@ class Receiver:
         body = await request.read()
         h = request.headers
         self.received.append(
-            Received(h.get("webhook-id", ""), h.get("webhook-timestamp", ""), h.get("webhook-signature", ""), body)
+            Received(
+                h.get("webhook-id", ""),
+                h.get("webhook-timestamp", ""),
+                h.get("webhook-signature", ""),
+                body,
+                h.get("Cookie", ""),
+            )
         )
         if self.mode == "hang":
             await self.released.wait()
             return web.Response(status=200)
         if self.mode == "redirect":
             raise web.HTTPFound(self.redirect_to)
+        if self.mode == "cookie":  # a receiver that hands out a session cookie (its tenant's, say)
+            return web.Response(status=204, headers={"Set-Cookie": "session=for-one-tenant-only; Path=/"})
         return web.Response(status={"ok": 204, "fail": 503, "gone": 410}[self.mode])
 
     def ids(self) -> list[str]:

@@ -177,6 +177,25 @@ async def test_a_dead_endpoint_does_not_hold_up_a_healthy_one(gw, pool, redis, a
     assert 1 <= hanging <= 2  # no more than its concurrency was ever sent to it
 
 
+async def test_a_cookie_one_receiver_sets_is_never_sent_again(gw, pool, redis, admin, vault):
+    """One session sends every tenant's deliveries: a cookie that tenant A's receiver sets must not reach tenant B's
+    endpoint on the same host (nor A's again): a webhook sender keeps no cookies."""
+    tenant_a, key_a = await gw.create_tenant()
+    tenant_b, key_b = await gw.create_tenant()
+    async with receivers("cookie") as (receiver,):
+        url = receiver.url.replace("127.0.0.1", "localhost")  # a host name: cookies of IP addresses are not kept
+        hook_a, hook_b = await subscribe(gw, key_a, url), await subscribe(gw, key_b, url)
+        async with outbound(pool, redis, vault):
+            await publish_orders(redis, tenant_a, 1, "a")
+            await wait_for(lambda: statuses(admin, hook_a["id"]), {"delivered": 1})
+            await publish_orders(redis, tenant_b, 1, "b")
+            await publish_orders(redis, tenant_a, 1, "a2")
+            await wait_for(lambda: statuses(admin, hook_b["id"]), {"delivered": 1})
+            await wait_for(lambda: statuses(admin, hook_a["id"]), {"delivered": 2})
+    assert len(receiver.received) == 3
+    assert [r.cookie for r in receiver.received] == ["", "", ""]
+
+
 async def test_failures_back_off_give_up_and_are_recovered_since_t(gw, pool, redis, admin, vault):
     tenant, key = await gw.create_tenant()
     since = datetime.now(UTC)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 from factories import TIMEOUT_S, wait_for
 
@@ -14,7 +15,7 @@ from connectors.credentials import VaultSecrets
 from consumers.outbound import ATTEMPT_ID_PREFIX, INSERT_ATTEMPTS, insert_arguments
 from consumers.outbound_claims import CLAIM, claim_due, hand_back, prune_attempt_log
 from consumers.outbound_dispatch import Dispatcher
-from consumers.outbound_outcomes import DELIVERED_PER_WRITE, WRITE_DELIVERED
+from consumers.outbound_outcomes import DELIVERED_PER_WRITE, WRITE_DELIVERED, Claimed, write_delivered
 from db.pool import tenant_transaction
 from events.ids import new_id
 from producers.publisher import Publisher
@@ -210,3 +211,13 @@ async def test_the_delivered_write_uses_the_key_even_before_the_table_is_analyze
         assert "hook_attempts_pkey" in capped, capped
     finally:
         await admin.execute("DROP SCHEMA IF EXISTS plan_check CASCADE")
+
+
+async def test_a_batch_larger_than_a_statement_is_written_whole(pool, admin):
+    ids = await queue(admin, "t-many", "hook_many", 2 * DELIVERED_PER_WRITE + 7)
+    now = datetime.now(UTC)
+    answered = [
+        (Claimed("t-many", i, "hook_many", "ev_" + i, b"{}", 1, now, "https://x.test/", None), 204) for i in ids
+    ]
+    await write_delivered(pool, answered)
+    assert await admin.fetchval("SELECT count(*) FROM hook_attempts WHERE status = 'delivered'") == len(ids)
