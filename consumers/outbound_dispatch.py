@@ -97,13 +97,10 @@ class Dispatcher:
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set, then let the requests in flight finish (their leases cover a crash)."""
         self.stopping = stopping
-        session = public_session(  # every tenant's deliveries: it keeps no cookie, which would go to another's
-            self.config.allow_private_urls,
-            limit=self.config.outbound_max_in_flight,
-            timeout=aiohttp.ClientTimeout(total=self.config.outbound_timeout_s),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        async with session:
+        timeout = aiohttp.ClientTimeout(total=self.config.outbound_timeout_s)
+        # every tenant's deliveries share the session: it keeps no cookie, which would go to another tenant's endpoint
+        cap, jar, private = self.config.outbound_max_in_flight, aiohttp.DummyCookieJar(), self.config.allow_private_urls
+        async with public_session(private, limit=cap, timeout=timeout, cookie_jar=jar) as session:
             while not stopping.is_set():
                 if time.monotonic() - self._pruned_at > PRUNE_EVERY_S and (self.pruner is None or self.pruner.done()):
                     self._pruned_at = time.monotonic()
