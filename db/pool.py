@@ -10,6 +10,13 @@ from pgvector.asyncpg import register_vector
 
 SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"  # true: for this transaction only
 
+# Every statement is planned for the values it runs with. asyncpg prepares each statement once per connection, and
+# after five executions Postgres may keep a generic plan instead, one that knows nothing of the parameters: it takes
+# every array as ten elements. Our batch statements join on arrays of hundreds (unnest), and a generic plan chosen
+# while a table was still near-empty stayed on its connection for good: the outbound delivered write then scanned
+# the tenant's every attempt, 17 s a statement instead of 12 ms (docs/benchmarks.md, outbound, session 12).
+SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await register_vector(conn)
@@ -27,6 +34,7 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
         max_size=max_size,
         init=_init_connection,
         reset=_no_session_reset,
+        server_settings=SERVER_SETTINGS,
     )
 
 
