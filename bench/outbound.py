@@ -1,8 +1,9 @@
 """Outbound webhook benchmark: events delivered to 100 local receivers, one of them black-holed, by the platform
-(the `outbound` group and its dispatcher in one `bizosaas worker outbound`) against a plain aiohttp client posting
+(`bizosaas worker outbound --no-dispatcher` queueing the attempts and one `bizosaas dispatcher` sending them, or with
+--together the group and its dispatcher in one `bizosaas worker outbound`) against a plain aiohttp client posting
 the same signed bodies in the same run.
 
-    .venv/bin/python bench/outbound.py [--quick] [--events N] [--workers 1]
+    .venv/bin/python bench/outbound.py [--quick] [--events N] [--workers 1] [--together]
 
 Starts its own Redis, Postgres+pgvector and OpenBao (bizosaas.servers, in a temp folder) and a receiver process
 (100 ports in one aiohttp process: 99 answer 204 at once and note when each body arrived; one accepts connections and
@@ -11,7 +12,7 @@ never answers). Then, in one run:
      the dispatcher's per-endpoint concurrency in flight per receiver and its timeout; until every healthy receiver
      has every event;
   2. platform: one tenant with 100 subscriptions (one per receiver, secrets in Vault), the same number of events
-     published to the stream, `bizosaas worker outbound` delivering; until every healthy receiver has every event;
+     published to the stream, the worker and the dispatcher delivering; until every healthy receiver has every event;
   3. raw again, the workers stopped: the reference rate is the mean of 1 and 3 (a shared machine's speed moves by
      tens of percent within minutes; the two raw rates show by how much it moved during the run).
 Each side first sends one event untimed (a warm-up: connections opened; the worker's imports done and each
@@ -150,11 +151,11 @@ async def group_ready(redis: Redis, timeout_s: float = 120.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def workers_running(base: Path, n: int, timeout_s: float = 120.0) -> None:
-    """Until every worker has logged that it runs its groups (the last one may start after the group exists)."""
+async def workers_running(base: Path, names: list[str], timeout_s: float = 120.0) -> None:
+    """Until every worker has logged that it runs (the last one may start after the group exists)."""
     deadline = time.monotonic() + timeout_s
-    logs = [base / f"worker{i}.log" for i in range(n)]
-    while not all(["running groups" in await asyncio.to_thread(log.read_text) for log in logs]):
+    logs = [base / f"{name}.log" for name in names]
+    while not all([" running" in await asyncio.to_thread(log.read_text) for log in logs]):
         if time.monotonic() > deadline:
             raise SystemExit(f"the workers did not start: see {base}")
         await asyncio.sleep(0.1)
@@ -318,10 +319,16 @@ async def run(args: argparse.Namespace) -> dict:
                 "BIZOSAAS_OUTBOUND_ENDPOINT_CONCURRENCY": str(CONCURRENCY),
                 "BIZOSAAS_OUTBOUND_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
             }
-            for i in range(args.workers):  # each runs the group and a dispatcher (claims are leased: no try twice)
-                procs.append(spawn(base, f"worker{i}", [sys.executable, "-m", "bizosaas", "worker", "outbound"], env))
+            bizosaas = [sys.executable, "-m", "bizosaas"]
+            if args.together:  # each runs the group and a dispatcher (claims are leased: no try twice)
+                commands = {f"worker{i}": [*bizosaas, "worker", "outbound"] for i in range(args.workers)}
+            else:  # one group, the dispatchers apart
+                commands = {"worker": [*bizosaas, "worker", "outbound", "--no-dispatcher"]}
+                commands |= {f"dispatcher{i}": [*bizosaas, "dispatcher"] for i in range(args.workers)}
+            for name, command in commands.items():
+                procs.append(spawn(base, name, command, env))
             await group_ready(redis)
-            await workers_running(base, args.workers)
+            await workers_running(base, list(commands))
             publisher = Publisher(redis)
             await publisher.publish(events(1))  # warm-up, untimed: imports, connections, the secrets' first read
             await until_received(http, stats, RECEIVERS - 1)
@@ -365,6 +372,7 @@ async def run(args: argparse.Namespace) -> dict:
         "receivers": RECEIVERS,
         "quick": args.quick,
         "workers": args.workers,
+        "together": args.together,
         "cores": os.cpu_count(),
         "events_per_s": round(deliveries / platform_s),
         "raw_events_per_s": round(deliveries / raw_s),
@@ -386,9 +394,10 @@ async def run(args: argparse.Namespace) -> dict:
         "raw_s": round(raw_s, 1),
         "platform_s": round(platform_s, 1),
         "machine_busy_s": round(busy_s, 1),
-        "note": "deliveries to the 99 healthy receivers per second while the 100th never answers; platform: one "
-        "`bizosaas worker outbound` (group + dispatcher, an attempt row written and updated per delivery); raw: "
-        "the same signed bodies from one aiohttp client in the bench process, no database",
+        "note": "deliveries to the 99 healthy receivers per second while the 100th never answers; platform: the "
+        "outbound group and `workers` dispatchers (apart, or in the same processes when `together`; an attempt row "
+        "written and updated per delivery); raw: the same signed bodies from one aiohttp client in the bench "
+        "process, no database; worker_cpu_us counts every platform process",
     }
 
 
@@ -396,7 +405,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="200 events (19,800 deliveries) instead of 2,000")
     parser.add_argument("--events", type=int, help="events to publish")
-    parser.add_argument("--workers", type=int, default=1, help="`bizosaas worker outbound` processes (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="processes sending (default 1)")
+    parser.add_argument(
+        "--together", action="store_true", help="each sending process runs the group too (`bizosaas worker outbound`)"
+    )
     result = asyncio.run(run(parser.parse_args()))
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)

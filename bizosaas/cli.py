@@ -13,6 +13,7 @@ import sys
 COMMAND_MODULES = {
     "migrate": "bizosaas.cmd_migrate",
     "worker": "bizosaas.cmd_worker",
+    "dispatcher": "bizosaas.cmd_dispatcher",
     "temporal-worker": "bizosaas.cmd_temporal_worker",
     "streams": "bizosaas.cmd_streams",
     "replay": "bizosaas.cmd_streams",

@@ -1,6 +1,7 @@
 """`bizosaas worker [GROUP ...]`: run consumer groups (all when none is named) until SIGTERM, then drain. A worker
-running the `outbound` group also runs the outbound webhook dispatcher (consumers/outbound_dispatch.py) beside it,
-one running the `agents` group the run starter (consumers/agent_starts.py), one running the `projector` group the
+running the `outbound` group also runs the outbound webhook dispatcher (consumers/outbound_dispatch.py) beside it
+unless `--no-dispatcher` leaves the sending to `bizosaas dispatcher` processes (bizosaas/cmd_dispatcher.py); one
+running the `agents` group runs the run starter (consumers/agent_starts.py), one running the `projector` group the
 merging of record search's pending index entries (consumers/search_index.py)."""
 
 from __future__ import annotations
@@ -13,20 +14,18 @@ import signal
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
+from bizosaas.cmd_dispatcher import outbound_dispatcher
 from bizosaas.settings import Settings, refuse_unsafe
-from connectors.credentials import VaultSecrets
 from connectors.temporal.client import LazyTemporal
 from consumers.agent_starts import RunStarter
 from consumers.agents import GROUP as AGENTS
 from consumers.groups import GROUP_FACTORIES, GroupContext
 from consumers.outbound import GROUP as OUTBOUND
-from consumers.outbound_dispatch import Dispatcher
 from consumers.projector import GROUP as PROJECTOR
 from consumers.runtime import Runtime
 from consumers.search_index import clean_pending_forever
 from consumers.trimmer import trim_forever
 from db.pool import create_pool
-from producers.publisher import Publisher
 
 log = logging.getLogger("bizosaas.worker")
 
@@ -34,6 +33,11 @@ log = logging.getLogger("bizosaas.worker")
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("worker", help="run consumer groups (all when none is named)")
     parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"one of: {', '.join(GROUP_FACTORIES)}")
+    parser.add_argument(
+        "--no-dispatcher",
+        action="store_true",
+        help="with the outbound group: queue the attempts only; `bizosaas dispatcher` processes send them",
+    )
     parser.set_defaults(run=run)
 
 
@@ -78,17 +82,8 @@ async def run(args: argparse.Namespace) -> int:
             )
         )
         dispatcher = None
-        if OUTBOUND in names:
-            hook_secrets = VaultSecrets(
-                settings.vault_addr,
-                settings.vault_token,
-                settings.vault_mount,
-                settings.vault_prefix,
-                settings.secret_cache_s,
-                collection="hooks",
-            )
-            publisher = Publisher(redis, settings.partitions, settings.dedupe_window_s)
-            dispatcher = asyncio.create_task(Dispatcher(pool, hook_secrets, publisher, settings).run(runtime.stopping))
+        if OUTBOUND in names and not args.no_dispatcher:
+            dispatcher = asyncio.create_task(outbound_dispatcher(settings, pool, redis).run(runtime.stopping))
         starting = asyncio.create_task(starter.run(runtime.stopping)) if starter else None
         cleaner = None
         if PROJECTOR in names:  # the projector's statements write record search's index

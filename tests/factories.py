@@ -75,13 +75,14 @@ async def running(redis, groups: list[Group], config: RuntimeConfig = FAST, cons
 
 def start_worker(env: dict[str, str], log_path, *groups: str) -> subprocess.Popen:
     """`bizosaas worker GROUP...` as a real process; its output goes to log_path."""
+    return start_bizosaas(env, log_path, "worker", *groups)
+
+
+def start_bizosaas(env: dict[str, str], log_path, *args: str) -> subprocess.Popen:
+    """`bizosaas ARGS...` as a real process; its output goes to log_path."""
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bizosaas", "worker", *groups],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        command = [sys.executable, "-m", "bizosaas", *args]
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 @contextlib.asynccontextmanager

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from factories import TIMEOUT_S, order, running, start_worker, wait_for
+from factories import TIMEOUT_S, order, running, start_bizosaas, start_worker, wait_for
 from outbound_support import receivers
 
 from connectors.config import ConnectorsConfig
@@ -375,4 +375,31 @@ async def test_bizosaas_worker_outbound_runs_the_dispatcher(gw, redis, admin, va
         finally:
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(TIMEOUT_S) == 0, (tmp_path / "worker.log").read_text()[-2000:]
+    assert sorted(ok.ids()) == sorted(ids) and all(r.verifies_with(hook["secret"]) for r in ok.received)
+
+
+async def test_the_dispatcher_runs_apart_from_the_group(gw, redis, admin, vault, migrated, tmp_path):
+    """`bizosaas worker outbound --no-dispatcher` only queues; `bizosaas dispatcher`, another process, sends."""
+    tenant, key = await gw.create_tenant()
+    env = migrated.env(
+        VAULT_ADDR=vault.addr,
+        VAULT_TOKEN=vault.token,
+        BIZOSAAS_ALLOW_PRIVATE_URLS="true",
+        BIZOSAAS_METRICS_PORT="-1",
+        BIZOSAAS_OUTBOUND_SUBSCRIPTION_CACHE_S="0",
+    )
+    async with receivers("ok") as (ok,):
+        hook = await subscribe(gw, key, ok.url)
+        processes = {"worker": start_bizosaas(env, tmp_path / "worker.log", "worker", "outbound", "--no-dispatcher")}
+        try:
+            ids = await publish_orders(redis, tenant, 3)
+            await wait_for(lambda: statuses(admin, hook["id"]), {"pending": 3}, timeout_s=60)
+            assert await admin.fetchval("SELECT max(attempts) FROM hook_attempts") == 0 and not ok.received
+            processes["dispatcher"] = start_bizosaas(env, tmp_path / "dispatcher.log", "dispatcher")
+            await wait_for(lambda: statuses(admin, hook["id"]), {"delivered": 3}, timeout_s=60)
+        finally:
+            for process in processes.values():
+                process.send_signal(signal.SIGTERM)
+            for name, process in processes.items():
+                assert process.wait(TIMEOUT_S) == 0, (tmp_path / f"{name}.log").read_text()[-2000:]
     assert sorted(ok.ids()) == sorted(ids) and all(r.verifies_with(hook["secret"]) for r in ok.received)
