@@ -105,7 +105,8 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 
 async def _clients(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    app[HTTP] = session = aiohttp.ClientSession()
+    # every person's sign-in code is exchanged through this session: it keeps no cookie, which would go with another's
+    app[HTTP] = session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     app[SECRETS] = VaultSecrets(
         config.vault_addr, config.vault_token, config.vault_mount, config.vault_prefix, config.secret_cache_s
     )

@@ -95,6 +95,8 @@ class OidcProvider:
     wrong_nonce: bool = False
     codes: dict = field(default_factory=dict)  # code -> (challenge, redirect_uri, nonce, claims)
     exchanged: int = 0
+    set_cookie: str | None = None  # a Set-Cookie the token endpoint answers with (some issuers' load balancers do)
+    cookies_seen: list[dict] = field(default_factory=list)  # the cookies each code exchange came with
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -114,6 +116,7 @@ class OidcProvider:
 
     async def token(self, request: web.Request) -> web.Response:
         form = await request.post()
+        self.cookies_seen.append(dict(request.cookies))
         found = self.codes.pop(str(form.get("code", "")), None)  # a code works once
         if found is None or form.get("grant_type") != "authorization_code" or form.get("client_id") != CLIENT_ID:
             return web.json_response({"error": "invalid_grant"}, status=400)
@@ -124,7 +127,10 @@ class OidcProvider:
             return web.json_response({"error": "invalid_grant", "error_description": "PKCE"}, status=400)
         self.exchanged += 1
         id_token = self.issuer.token(aud=CLIENT_ID, nonce="other" if self.wrong_nonce else nonce, **claims)
-        return web.json_response({"access_token": "at", "token_type": "Bearer", "id_token": id_token})
+        answer = web.json_response({"access_token": "at", "token_type": "Bearer", "id_token": id_token})
+        if self.set_cookie:
+            answer.headers["Set-Cookie"] = self.set_cookie
+        return answer
 
 
 @pytest.fixture
@@ -134,7 +140,10 @@ async def oidc_portal(make_gateway, browser: Browser, issuer: Issuer):
     async with local_http_server(provider.app()) as base:
         provider.url = base
         gw = await make_gateway(
-            oidc_authorization_url=f"{base}/authorize", oidc_token_url=f"{base}/token", oidc_client_id=CLIENT_ID
+            oidc_authorization_url=f"{base}/authorize",
+            # by name, not by address: aiohttp keeps no cookie an IP address sets, and a real issuer has a name
+            oidc_token_url=f"{base.replace('127.0.0.1', 'localhost')}/token",
+            oidc_client_id=CLIENT_ID,
         )
         found = Portal(gw, str(gw.client.make_url("")).rstrip("/"), browser)
         yield found, provider

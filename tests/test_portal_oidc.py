@@ -86,6 +86,20 @@ async def test_an_operator_claim_opens_the_console(oidc_portal):
     assert await page.get_by_role("heading", level=1).inner_text() == "Operator console"
 
 
+async def test_a_cookie_the_token_endpoint_sets_goes_with_no_later_sign_in(oidc_portal):
+    """One HTTP session exchanges every person's code: what the issuer's token endpoint set for one person's exchange
+    must not go with the next person's."""
+    portal, provider = oidc_portal
+    tenant_id, _ = await portal.gw.create_tenant("Acme")
+    provider.set_cookie = "idp_session=alice-only; Path=/"
+    for person in ("alice", "bob"):
+        provider.claims = {"sub": person, "bizosaas_tenant": tenant_id, "bizosaas_role": "user"}
+        page = await portal.page()
+        await page.goto("/portal/oidc/start")
+        await page.wait_for_url("**/portal/")
+    assert provider.exchanged == 2 and provider.cookies_seen == [{}, {}]
+
+
 async def test_oidc_is_off_without_its_settings(portal):
     page = await portal.page()
     resp = await page.goto("/portal/oidc/start")
