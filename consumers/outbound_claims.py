@@ -55,14 +55,14 @@ async def claim_due(
 ) -> list[Claimed]:
     """Lease up to `candidates` due attempts of `tenant`, at most `per_hook` per subscription counting the ones
     this process holds already (`held`: subscription id -> attempts)."""
-    async with tenant_transaction(pool, tenant) as conn:
+    async with tenant_transaction(pool, tenant, plan_with_values=True) as conn:
         leased = await conn.fetch(CLAIM, candidates, lease_s, per_hook, list(held), list(held.values()))
     return [Claimed(tenant, *r) for r in leased]
 
 
 async def hand_back(pool: asyncpg.Pool, attempts: list[Claimed]) -> None:
     """Claimed attempts (of one tenant) that were not tried: due again now, their try count as it was."""
-    async with tenant_transaction(pool, attempts[0].tenant) as conn:
+    async with tenant_transaction(pool, attempts[0].tenant, plan_with_values=True) as conn:
         await conn.execute(
             "UPDATE hook_attempts a SET leased_until = NULL, attempts = a.attempts - 1 "
             "FROM unnest($1::text[], $2::text[]) AS x(hook_id, id) "

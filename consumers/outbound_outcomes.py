@@ -82,7 +82,7 @@ async def write_delivered(pool: asyncpg.Pool, batch: list[tuple[Claimed, int]]) 
     for tenant, answered in sorted(by_tenant.items()):
         for start in range(0, len(answered), DELIVERED_PER_WRITE):
             done = answered[start : start + DELIVERED_PER_WRITE]
-            async with tenant_transaction(pool, tenant) as conn:
+            async with tenant_transaction(pool, tenant, plan_with_values=True) as conn:
                 await conn.execute(
                     WRITE_DELIVERED,
                     [a.hook_id for a, _ in done],

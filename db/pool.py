@@ -10,12 +10,16 @@ from pgvector.asyncpg import register_vector
 
 SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"  # true: for this transaction only
 
-# Every statement is planned for the values it runs with. asyncpg prepares each statement once per connection, and
-# after five executions Postgres may keep a generic plan instead, one that knows nothing of the parameters: it takes
-# every array as ten elements. Our batch statements join on arrays of hundreds (unnest), and a generic plan chosen
-# while a table was still near-empty stayed on its connection for good: the outbound delivered write then scanned
-# the tenant's every attempt, 17 s a statement instead of 12 ms (docs/benchmarks.md, outbound, session 12).
-SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+# The same, and the transaction's statements planned for the values they run with. asyncpg prepares each statement
+# once per connection, and after five executions Postgres may keep a generic plan instead, one that knows nothing of
+# the parameters: it takes every array for ten elements. A statement that joins an array of hundreds to a large table
+# (`unnest($1::text[], ...) ... WHERE a.id = x.id`) then got a plan chosen while the table was near-empty, for good:
+# the outbound delivered write scanned the tenant's every attempt, 17 s a statement instead of 12 ms. Not the default:
+# the projector's batch statements are planned well either way, and planning them per batch (their arrays copied into
+# the plan) cost Postgres 10% more CPU per event (docs/decisions.md, "Plans made with the values").
+SET_TENANT_PLAN_WITH_VALUES = (
+    "SELECT set_config('app.tenant_id', $1, true), set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -34,7 +38,6 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
         max_size=max_size,
         init=_init_connection,
         reset=_no_session_reset,
-        server_settings=SERVER_SETTINGS,
     )
 
 
@@ -44,7 +47,13 @@ async def set_tenant(conn: asyncpg.Connection, tenant_id: str) -> None:
 
 
 @asynccontextmanager
-async def tenant_transaction(pool: asyncpg.Pool, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:
+async def tenant_transaction(
+    pool: asyncpg.Pool, tenant_id: str, plan_with_values: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction with the tenant set; `plan_with_values` for statements that join arrays to large tables."""
     async with pool.acquire() as conn, conn.transaction():
-        await set_tenant(conn, tenant_id)
+        if plan_with_values:
+            await conn.execute(SET_TENANT_PLAN_WITH_VALUES, tenant_id)
+        else:
+            await set_tenant(conn, tenant_id)
         yield conn
