@@ -357,15 +357,20 @@ async def _samples(gw, key, pattern):
     return body if len(body["items"]) == 3 else None
 
 
-async def test_bizosaas_worker_outbound_runs_the_dispatcher(gw, redis, admin, vault, migrated, tmp_path):
-    tenant, key = await gw.create_tenant()
-    env = migrated.env(
+def command_env(migrated, vault) -> dict[str, str]:
+    """The environment of a `bizosaas` process that queues and sends to local receivers."""
+    return migrated.env(
         VAULT_ADDR=vault.addr,
         VAULT_TOKEN=vault.token,
         BIZOSAAS_ALLOW_PRIVATE_URLS="true",
-        BIZOSAAS_METRICS_PORT="0",
+        BIZOSAAS_METRICS_PORT="0",  # a free port each
         BIZOSAAS_OUTBOUND_SUBSCRIPTION_CACHE_S="0",
     )
+
+
+async def test_bizosaas_worker_outbound_runs_the_dispatcher(gw, redis, admin, vault, migrated, tmp_path):
+    tenant, key = await gw.create_tenant()
+    env = command_env(migrated, vault)
     async with receivers("ok") as (ok,):
         hook = await subscribe(gw, key, ok.url)
         worker = start_worker(env, tmp_path / "worker.log", "outbound")
@@ -381,13 +386,7 @@ async def test_bizosaas_worker_outbound_runs_the_dispatcher(gw, redis, admin, va
 async def test_the_dispatcher_runs_apart_from_the_group(gw, redis, admin, vault, migrated, tmp_path):
     """`bizosaas worker outbound --no-dispatcher` only queues; `bizosaas dispatcher`, another process, sends."""
     tenant, key = await gw.create_tenant()
-    env = migrated.env(
-        VAULT_ADDR=vault.addr,
-        VAULT_TOKEN=vault.token,
-        BIZOSAAS_ALLOW_PRIVATE_URLS="true",
-        BIZOSAAS_METRICS_PORT="-1",
-        BIZOSAAS_OUTBOUND_SUBSCRIPTION_CACHE_S="0",
-    )
+    env = command_env(migrated, vault)
     async with receivers("ok") as (ok,):
         hook = await subscribe(gw, key, ok.url)
         processes = {"worker": start_bizosaas(env, tmp_path / "worker.log", "worker", "outbound", "--no-dispatcher")}
