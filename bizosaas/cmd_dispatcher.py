@@ -1,7 +1,7 @@
 """`bizosaas dispatcher`: run only the outbound webhook dispatcher (consumers/outbound_dispatch.py) until SIGTERM,
 then let the requests in flight end. `bizosaas worker outbound` runs one beside the group; with `--no-dispatcher`
-it leaves the sending to processes of this command, so the group's inserts and the deliveries use a core each (any
-number of dispatchers may run: a claimed attempt is leased to one)."""
+it leaves the sending to processes of this command, so the group's inserts and the deliveries can each have a core
+(any number of dispatchers may run: a claimed attempt is leased to one)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The outbound webhook dispatcher: delivers the attempts the `outbound` group queued (consumers/outbound.py).
 
-It runs beside the groups in `bizosaas worker` (any number of processes: a claimed attempt is leased, so two never
-send it at once). Each round:
+It runs beside the groups in `bizosaas worker`, or alone in `bizosaas dispatcher` (any number of processes: a claimed
+attempt is leased, so two never send it at once). Each round:
 
 1. `hook_tenants_due()` (SECURITY DEFINER: tenant ids only) names the tenants with attempts due whose endpoint is
    enabled and not backing off; everything after that runs per tenant, with that tenant set, under row-level
