@@ -14,6 +14,7 @@ import asyncpg
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
+from bizosaas import heap
 from bizosaas.settings import Settings, refuse_unsafe
 from connectors.credentials import VaultSecrets
 from consumers.outbound_dispatch import Dispatcher
@@ -54,8 +55,10 @@ async def run(args: argparse.Namespace) -> int:
         if settings.metrics_port >= 0:
             server, _ = start_http_server(settings.metrics_port, addr=settings.metrics_host)
             log.info("dispatcher serving /metrics on %s:%d", settings.metrics_host, server.server_port)
+        dispatcher = outbound_dispatcher(settings, pool, redis)
+        heap.settle()  # what start-up made stays out of the collections the deliveries' garbage causes
         log.info("dispatcher running")
-        await outbound_dispatcher(settings, pool, redis).run(stopping)
+        await dispatcher.run(stopping)
         log.info("dispatcher stopped")
         return 0
     finally:

@@ -10,6 +10,7 @@ import signal
 
 from aiohttp import web
 
+from bizosaas import heap
 from bizosaas.settings import Settings, refuse_unsafe
 from gateway.app import init
 
@@ -50,6 +51,7 @@ async def serve(host: str, port: int, reuse_port: bool = False) -> int:
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)
     await site.start()
+    heap.settle()  # what start-up made stays out of the collections a request's garbage causes
     log.info("gateway listening on http://%s:%d", host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

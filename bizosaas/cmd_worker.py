@@ -14,6 +14,7 @@ import signal
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
+from bizosaas import heap
 from bizosaas.cmd_dispatcher import outbound_dispatcher
 from bizosaas.settings import Settings, refuse_unsafe
 from connectors.temporal.client import LazyTemporal
@@ -70,6 +71,7 @@ async def run(args: argparse.Namespace) -> int:
         if settings.metrics_port >= 0:
             server, _ = start_http_server(settings.metrics_port, addr=settings.metrics_host)
             log.info("worker %s serving /metrics on %s:%d", runtime.consumer, settings.metrics_host, server.server_port)
+        heap.settle()  # what start-up made stays out of the collections a batch's garbage causes
         log.info("worker %s running groups %s", runtime.consumer, ", ".join(names))
         trimmer = asyncio.create_task(
             trim_forever(

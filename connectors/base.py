@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from events.errors import PermanentError, TransientError
@@ -52,7 +53,7 @@ class IngestContext:
     # currency, which WooCommerce and Shopify product payloads do not carry)
     config: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property  # a hash, asked for by the builder and the delivery record
     def record_id(self) -> str:
         """The delivery record's id (`dlv_...`): the events' raw_ref."""
         return delivery_record_id(self.connector_id, self.delivery_id)

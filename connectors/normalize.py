@@ -133,7 +133,9 @@ class EventBuilder:
     def __init__(self, ctx: IngestContext, provider: str, raw_ref: bool = True) -> None:
         self.ctx = ctx
         self.provider = provider
-        self.raw_ref = raw_ref  # False for a sync: no delivery record keeps the payload
+        # the same for every event of the delivery: worked out once (the record id is a hash)
+        self._received_ms = int(ctx.received_at.timestamp() * 1000)
+        self._raw_ref = ctx.record_id if raw_ref else None  # a sync's events name no record: none keeps the payload
         self._events: list[Event] = []
 
     def _envelope(self, kind: str, external_id: Any, occurred_at: datetime | None) -> dict[str, Any]:
@@ -141,16 +143,15 @@ class EventBuilder:
         external = text(external_id)
         if not external:
             raise NormalizeError(f"the {kind} has no id")
-        received_ms = int(ctx.received_at.timestamp() * 1000)
         return dict(
-            id=derived_id(f"{ctx.connector_id}:{ctx.delivery_id}:{len(self._events)}", received_ms),
+            id=derived_id(f"{ctx.connector_id}:{ctx.delivery_id}:{len(self._events)}", self._received_ms),
             tenant_id=ctx.tenant_id,
             source=ctx.connector_id,
             provider=self.provider,
             subject=Subject(kind=kind, external_id=external),
             occurred_at=occurred_at or ctx.received_at,
             recorded_at=ctx.received_at,
-            raw_ref=ctx.record_id if self.raw_ref else None,  # the delivery record, where the payload is kept
+            raw_ref=self._raw_ref,  # the delivery record, where the payload is kept
         )
 
     def upsert(self, kind: str, external_id: Any, occurred_at: datetime | None, data: Entity) -> None:

@@ -38,6 +38,8 @@ async def read_raw(request: web.Request, cap: int, timeout_s: float) -> bytes:
     """The body as sent, at most `cap` bytes (413 beyond), arriving within `timeout_s` (408 otherwise)."""
     if (request.content_length or 0) > cap:
         raise ProblemError("payload-too-large", f"bodies are limited to {cap} bytes")
+    if request.content.is_eof():  # all of it has arrived (a small body comes with its headers): nothing to time
+        return await _read(request, cap)
     try:
         async with asyncio.timeout(timeout_s):
             return await _read(request, cap)

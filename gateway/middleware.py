@@ -4,7 +4,7 @@ log) and `authorize` (bearer authentication, the route's permission, rate limits
 from __future__ import annotations
 
 import logging
-import secrets
+import random
 import time
 
 from aiohttp import web
@@ -23,7 +23,8 @@ log = logging.getLogger("bizosaas.gateway")
 
 @web.middleware
 async def observe(request: web.Request, handler) -> web.StreamResponse:
-    request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    # a request id has to be unique, not secret: the process's generator, not a system call per request
+    request_id = request.headers.get("X-Request-Id", "")[:64] or f"{random.getrandbits(64):016x}"
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     spec = spec_of(getattr(request.match_info, "handler", None))
