@@ -15,6 +15,10 @@ from redis.asyncio import Redis
 from events.streams import as_text, format_id, parse_id
 
 ARCHIVING_GROUP = "projector"
+# entries one XTRIM may remove: a bound on how long Redis is busy with it. Approximate trimming has such a bound
+# anyway (100 macro nodes: 10,000 entries by default), so one call a pass fell behind any stream that grew faster
+# than that per trim interval (333 events/s at the default 30 s); trim_stream calls again until it is done.
+TRIM_STEP_ENTRIES = 10_000
 
 
 async def safe_trim_floor(redis: Redis, stream: str, require_group: str | None = None) -> tuple[int, int] | None:
@@ -54,4 +58,7 @@ async def trim_stream(
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     cutoff = min(floor, (now_ms - retention_ms, 0))
     # '~' lets Redis drop whole macro nodes only: it may keep a little more, never less
-    return await redis.xtrim(stream, minid=format_id(cutoff), approximate=True)
+    total = 0
+    while removed := await redis.xtrim(stream, minid=format_id(cutoff), approximate=True, limit=TRIM_STEP_ENTRIES):
+        total += removed
+    return total
