@@ -12,9 +12,10 @@ with a secret had them added by hand, and set-up leaves them alone.
   answered. Never returned, logged, or put in an event or a workflow's history.
 - Registering is idempotent: the api finds the webhooks an earlier attempt made (listing the provider's); their ids
   are kept in `connector_webhooks`, which is what unregistering deletes at the provider.
-- Webhooks that expire (Zoho CRM's notification channels, a week at most: the api module has `RENEW_WITHIN`) are
-  renewed by registering again on each tick of the connector's schedule (`renew`); the api updates a channel only
-  when it expires within RENEW_WITHIN, so a tick usually costs one listing.
+- An api module with `REGISTER_EACH_TICK = True` is registered again on each tick of the connector's schedule
+  (`renew`): Zoho CRM's notification channels expire (a week at most; the api updates a channel only when it expires
+  within its RENEW_WITHIN, so a tick usually costs one listing), and Trello's webhooks are per board (a board made
+  after the set-up gets its webhook on the next tick; a tick costs two listings).
 """
 
 from __future__ import annotations
@@ -97,10 +98,11 @@ async def register(deps: sync_deps.SyncDeps, public_url: str, tenant_id: str, co
 
 
 async def renew(deps: sync_deps.SyncDeps, public_url: str, tenant_id: str, connector_id: str) -> Registered:
-    """The schedule's tick: register again the webhooks that expire, where the set-up registered them."""
+    """The schedule's tick: register again, where the set-up registered and the api asks for it each tick."""
     provider, by_setup = await _by_setup(deps, tenant_id, connector_id)
     api = get_api(provider)
-    if not by_setup or not hasattr(api, "RENEW_WITHIN") or not await registered(deps.pool, tenant_id, connector_id):
+    each_tick = getattr(api, "REGISTER_EACH_TICK", False)
+    if not by_setup or not each_tick or not await registered(deps.pool, tenant_id, connector_id):
         return Registered(0)
     return await register(deps, public_url, tenant_id, connector_id)
 

@@ -3,13 +3,14 @@ token in the Authorization header only), card pages by `before`, refusals and ov
 body and the callback URL; the gateway's answer to Trello's HEAD check; and a connector end to end on the real
 Temporal dev server, OpenBao, Redis and Postgres: the set-up registers a webhook per board (Trello checks the URL
 with HEAD first), imports boards, lists, members and cards, a signed action makes the cards sync again, a deleted
-card becomes a tombstone, create_card runs through POST /v1/connectors/{id}/actions/{action}, and a disconnect
-deletes the webhooks at Trello."""
+card becomes a tombstone, create_card runs through POST /v1/connectors/{id}/actions/{action}, a board made after
+the set-up gets its webhook on the schedule's next tick, and a disconnect deletes the webhooks at Trello."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import timedelta
 
 import pytest
 from factories import running, served, wait_for
@@ -33,7 +34,13 @@ from connectors.credentials import VaultSecrets
 from connectors.providers.trello import api as trello_api
 from connectors.registry import get_facts, get_provider
 from connectors.sync_deps import SyncDeps
-from connectors.temporal.shared import connect_workflow_id, sync_workflow_id
+from connectors.temporal.shared import (
+    SCHEDULED_SYNC_WORKFLOW,
+    TASK_QUEUE,
+    SyncAllInput,
+    connect_workflow_id,
+    sync_workflow_id,
+)
 from connectors.temporal.worker import build_worker
 from events.types import ChangeNotified, TaskDeleted
 from producers.publisher import Publisher
@@ -188,9 +195,24 @@ async def test_set_up_registers_board_webhooks_that_sync_cards_and_disconnect_de
         result = (await command(gw, key, command_id))["result"]
         assert trello.cards[result["id"]]["name"] == "From BizOSaaS" and trello.cards[result["id"]]["idList"] == doing
 
+        # a board made after the set-up gets its webhook on the schedule's next tick, and a tick makes no duplicate
+        later = trello.seed(boards=1)[0]
+        tick = SyncAllInput(tenant, connector_id)
+        for n in (1, 2):
+            await temporal.execute_workflow(
+                SCHEDULED_SYNC_WORKFLOW,
+                tick,
+                id=f"tick-{n}-{connector_id}",
+                task_queue=TASK_QUEUE,
+                execution_timeout=timedelta(seconds=TIMEOUT_S),
+            )
+            assert sorted(w["idModel"] for w in trello.webhooks.values()) == sorted([board, later])
+        health = (await (await gw.get(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).json())["health"]
+        assert health["webhooks_registered"] == 2
+
         assert (await gw.delete(f"/v1/connectors/{connector_id}", headers=gw.bearer(key))).status == 204
         outcome = await wait_for(lambda: disconnect_done(gw, key, connector_id), timeout_s=TIMEOUT_S)
-        assert outcome["status"] == "completed" and "unregistered 1 webhook(s)" in outcome["reason"], outcome
+        assert outcome["status"] == "completed" and "unregistered 2 webhook(s)" in outcome["reason"], outcome
     assert trello.webhooks == {}
 
     for workflow_id in (connect_workflow_id(connector_id), sync_workflow_id(connector_id, "cards")):

@@ -68,6 +68,6 @@ class SetupActivities:
     @activity.defn(name="connector.renew_webhooks")
     @classified
     async def renew_webhooks(self, input: ConnectorRef) -> WebhooksResult:
-        """A schedule's tick: webhooks that expire (Zoho CRM's channels) registered again before they do."""
+        """A schedule's tick: webhooks registered again where the api asks it (connectors/webhook_setup.py `renew`)."""
         renewed = await webhook_setup.renew(self.deps, self.public_url, input.tenant_id, input.connector_id)
         return WebhooksResult(renewed.webhooks, renewed.note)

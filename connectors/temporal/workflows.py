@@ -11,7 +11,8 @@ imports no client library), and inputs, results and history carry ids and counts
 - ConnectorScheduledSync (started by the connector's Temporal Schedule `schedule:{connector}`): signal-with-starts
   every resource's ConnectorSync, exactly as a sync command does, so a tick during a run (or during a "sync now")
   joins it instead of running alongside, and a tick never cancels a pending request; then renews the webhooks that
-  expire (Zoho CRM's notification channels: connectors/webhook_setup.py `renew`).
+  expire or multiply (Zoho CRM's notification channels, Trello's per-board webhooks: connectors/webhook_setup.py
+  `renew`).
 - ConnectorAction (id `action:{command}`): one provider action (update_stock ...); with a command id, it records the
   outcome and the action's answer on the command (an activity), so the command's status shows the result.
 - ConnectorDisconnect (id `disconnect:{command}`, run by the disconnect command's runner): at the provider,
@@ -177,7 +178,8 @@ class ScheduledSyncWorkflow:
     async def run(self, input: SyncAllInput) -> list[str]:
         options = dict(start_to_close_timeout=timedelta(minutes=1), retry_policy=_retry(5))
         started = await workflow.execute_activity("connector.sync_all", input, result_type=list[str], **options)
-        # webhooks that expire (Zoho CRM's notification channels) are registered again before they do
+        # webhooks registered again where the api asks it each tick (Zoho CRM's channels expire; Trello's are per
+        # board, and boards come after the set-up): connectors/webhook_setup.py `renew`
         ref = ConnectorRef(input.tenant_id, input.connector_id)
         await workflow.execute_activity("connector.renew_webhooks", ref, result_type=WebhooksResult, **options)
         return started

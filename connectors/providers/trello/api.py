@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 API_BASE: str | None = None  # tests point it at their local Trello (the facts' base URL otherwise)
+REGISTER_EACH_TICK = True  # connectors/webhook_setup.py `renew`: a board made after the set-up gets its webhook
 TRELLO_ID = re.compile(r"^[0-9a-f]{24}$")
 BOARDS_QUERY = {
     "filter": "all",

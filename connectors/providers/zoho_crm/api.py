@@ -56,6 +56,7 @@ __all__ = [
 MAX_PER_PAGE = 200
 CHANNEL_LIFETIME = timedelta(days=6)  # Zoho keeps a channel at most a week (channel_expiry)
 RENEW_WITHIN = timedelta(days=1)  # a channel expiring sooner is renewed by registering again (the schedule's tick)
+REGISTER_EACH_TICK = True  # connectors/webhook_setup.py `renew`: channels expire
 WATCH = "actions/watch"
 
 
