@@ -52,19 +52,25 @@ ADMIN_TOKEN = "bench-operator-token-0123456789abcdef"
 ORDER = ROOT / "tests" / "fixtures" / "webhooks" / "woocommerce" / "order.created.json"
 
 # what `bizosaas gateway` runs (cli.py: JSON logs, uvloop, cmd_gateway.run) without the parser of every sub-command
+# (the benchmark should not fail because an unrelated command does not import)
 GATEWAY = """
 import argparse, logging, sys, uvloop
 from bizosaas.logs import configure_logging
 from bizosaas import cmd_gateway
 configure_logging(logging.INFO)  # as in production: one JSON line per request
-uvloop.run(cmd_gateway.run(argparse.Namespace(host="127.0.0.1", port=int(sys.argv[1]), processes=1)))
+commands = argparse.ArgumentParser().add_subparsers()
+cmd_gateway.register(commands)  # the command's own parser: its options' defaults, however many it gains
+args = commands.choices["gateway"].parse_args(["--host", "127.0.0.1", "--port", sys.argv[1], "--processes", "1"])
+uvloop.run(cmd_gateway.run(args))
 """
 WORKER = """
 import argparse, logging, sys, uvloop
 from bizosaas.logs import configure_logging
 from bizosaas import cmd_worker
 configure_logging(logging.WARNING)
-sys.exit(uvloop.run(cmd_worker.run(argparse.Namespace(groups=sys.argv[1:]))))
+commands = argparse.ArgumentParser().add_subparsers()
+cmd_worker.register(commands)  # the command's own parser: its options' defaults, however many it gains
+sys.exit(uvloop.run(cmd_worker.run(commands.choices["worker"].parse_args(sys.argv[1:]))))
 """
 BARE = """
 import sys, uvloop

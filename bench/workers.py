@@ -28,7 +28,9 @@ import argparse, logging, sys, uvloop
 from bizosaas.logs import configure_logging
 from bizosaas import cmd_worker
 configure_logging(logging.INFO)
-sys.exit(uvloop.run(cmd_worker.run(argparse.Namespace(groups=sys.argv[1:]))))
+commands = argparse.ArgumentParser().add_subparsers()
+cmd_worker.register(commands)  # the command's own parser: its options' defaults, however many it gains
+sys.exit(uvloop.run(cmd_worker.run(commands.choices["worker"].parse_args(sys.argv[1:]))))
 """
 
 
